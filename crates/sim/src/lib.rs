@@ -1,0 +1,1 @@
+//! Glass volumes with embedded n-fold MRO clusters and the nanodiffraction forward model.
