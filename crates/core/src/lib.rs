@@ -9,6 +9,7 @@
 //! - the azimuth φ is measured from +k_x toward +k_y;
 //! - randomness comes from one master seed split into named streams ([`seed::Seeds`]).
 
+pub mod check;
 pub mod datacube;
 pub mod grid;
 pub mod meta;
@@ -17,6 +18,7 @@ pub mod optics;
 pub mod seed;
 pub mod units;
 
+pub use check::InvalidValue;
 pub use datacube::{Calibration, CalibrationError, Datacube};
 pub use grid::Grid;
 pub use meta::Meta;

@@ -1,0 +1,407 @@
+//! Recipes for the simulation: the `[sample]`, `[[clusters]]`, `[placement]`, `[microscope]`,
+//! `[scan]`, `[detector]` and `[model]` sections of a scenario (schema `mro.scenario/1`).
+//!
+//! Each struct deserialises with the documented defaults (the Im et al. 2018 setup) and refuses
+//! unknown keys; `validate` checks physical sense and names the offending field relative to its
+//! section. Cross-section checks (a cluster thicker than the foil, …) live in the harness.
+
+use std::collections::BTreeMap;
+
+use mro_core::check::{count_in, in_range, positive_up_to, InvalidValue};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::elements;
+
+/// The sample: an amorphous alloy foil, periodic laterally.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SampleSpec {
+    /// Atomic fractions by element symbol; they sum to 1.
+    pub composition: BTreeMap<String, f64>,
+    /// Atoms per nm³.
+    pub number_density_per_nm3: f64,
+    /// Lateral box size `[x, y]` in nm (periodic).
+    pub extent_nm: [f64; 2],
+    /// Foil thickness along the beam in nm.
+    pub thickness_nm: f64,
+}
+
+impl Default for SampleSpec {
+    fn default() -> Self {
+        Self {
+            composition: [("Zr", 0.55), ("Co", 0.25), ("Al", 0.20)]
+                .into_iter()
+                .map(|(s, f)| (s.to_string(), f))
+                .collect(),
+            number_density_per_nm3: 54.0,
+            extent_nm: [40.96, 40.96],
+            thickness_nm: 20.0,
+        }
+    }
+}
+
+impl SampleSpec {
+    /// Checks composition, density and dimensions.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        if self.composition.is_empty() {
+            return Err(InvalidValue::new(
+                "composition",
+                "{}",
+                "at least one element",
+            ));
+        }
+        for (symbol, &fraction) in &self.composition {
+            if elements::by_symbol(symbol).is_none() {
+                return Err(InvalidValue::new(
+                    format!("composition.{symbol}"),
+                    symbol,
+                    "a chemical element symbol from H to Lr, capitalised as in `Zr`",
+                ));
+            }
+            in_range(&format!("composition.{symbol}"), fraction, 0.0, 1.0, "")?;
+        }
+        let sum: f64 = self.composition.values().sum();
+        if (sum - 1.0).abs() > 1e-3 {
+            return Err(InvalidValue::new(
+                "composition",
+                format!("fractions summing to {sum}"),
+                "atomic fractions summing to 1 (±0.001)",
+            ));
+        }
+        in_range(
+            "number_density_per_nm3",
+            self.number_density_per_nm3,
+            5.0,
+            250.0,
+            " atoms/nm³",
+        )?;
+        in_range("extent_nm[0]", self.extent_nm[0], 1.0, 1000.0, " nm")?;
+        in_range("extent_nm[1]", self.extent_nm[1], 1.0, 1000.0, " nm")?;
+        in_range("thickness_nm", self.thickness_nm, 0.2, 1000.0, " nm")
+    }
+}
+
+/// How a cluster's symmetry axis is oriented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Orientation {
+    /// Axis along the beam (tilted by `tilt_spread_deg`), random in-plane angle.
+    Aligned,
+    /// Axis uniform on the sphere.
+    Random,
+}
+
+/// One type of medium-range-order cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSpec {
+    /// Rotational symmetry n of the cluster's diffraction along its axis.
+    pub symmetry: u32,
+    /// Mean diameter in nm.
+    pub diameter_nm: f64,
+    /// Standard deviation of the diameter in nm.
+    pub diameter_sd_nm: f64,
+    /// Target share of the sample volume.
+    pub volume_fraction: f64,
+    /// Axis orientation mode.
+    pub orientation: Orientation,
+    /// Standard deviation of the axis tilt from the beam for `aligned`, in degrees.
+    pub tilt_spread_deg: f64,
+    /// Ring on which the cluster diffracts, in nm⁻¹.
+    pub k0_per_nm: f64,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        Self::paper(4)
+    }
+}
+
+impl ClusterSpec {
+    /// Im et al.'s MRO type of symmetry `n`: 1.3 nm, 2.8 % of the volume, random orientation.
+    pub fn paper(symmetry: u32) -> Self {
+        Self {
+            symmetry,
+            diameter_nm: 1.3,
+            diameter_sd_nm: 0.1,
+            volume_fraction: 0.028,
+            orientation: Orientation::Random,
+            tilt_spread_deg: 0.0,
+            k0_per_nm: 4.0,
+        }
+    }
+
+    /// The paper's five types, n = 2, 4, 6, 8, 10.
+    pub fn paper_set() -> Vec<Self> {
+        [2, 4, 6, 8, 10].into_iter().map(Self::paper).collect()
+    }
+
+    /// Checks each value.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        count_in("symmetry", self.symmetry as usize, 2, 12)?;
+        in_range("diameter_nm", self.diameter_nm, 0.4, 20.0, " nm")?;
+        in_range(
+            "diameter_sd_nm",
+            self.diameter_sd_nm,
+            0.0,
+            0.5 * self.diameter_nm,
+            " nm (at most half the diameter)",
+        )?;
+        in_range("volume_fraction", self.volume_fraction, 0.0, 0.6, "")?;
+        in_range("tilt_spread_deg", self.tilt_spread_deg, 0.0, 90.0, "°")?;
+        in_range("k0_per_nm", self.k0_per_nm, 1.0, 15.0, " nm⁻¹")
+    }
+}
+
+/// How cluster centres are placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlacementMode {
+    /// Uniformly random with a hard core: surfaces at least `min_gap_nm` apart.
+    Random,
+    /// Near a target nearest-neighbour distance, with jitter.
+    Correlated,
+}
+
+/// Where clusters go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlacementSpec {
+    /// Placement mode.
+    pub mode: PlacementMode,
+    /// Minimum gap between cluster surfaces in nm.
+    pub min_gap_nm: f64,
+    /// Target mean nearest-neighbour centre distance in nm (`correlated` only).
+    pub nearest_neighbor_nm: f64,
+    /// Relative jitter of the nearest-neighbour distance (`correlated` only).
+    pub jitter: f64,
+}
+
+impl Default for PlacementSpec {
+    fn default() -> Self {
+        Self {
+            mode: PlacementMode::Random,
+            min_gap_nm: 0.3,
+            nearest_neighbor_nm: 5.0,
+            jitter: 0.1,
+        }
+    }
+}
+
+impl PlacementSpec {
+    /// Checks each value.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        in_range("min_gap_nm", self.min_gap_nm, 0.0, 50.0, " nm")?;
+        positive_up_to(
+            "nearest_neighbor_nm",
+            self.nearest_neighbor_nm,
+            500.0,
+            " nm",
+        )?;
+        in_range("jitter", self.jitter, 0.0, 0.5, "")
+    }
+}
+
+/// The microscope's illumination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MicroscopeSpec {
+    /// Accelerating voltage in kV.
+    pub voltage_kv: f64,
+    /// Probe convergence semiangle in mrad.
+    pub semiangle_mrad: f64,
+    /// Defocus in nm (positive = underfocus, Scherzer convention).
+    pub defocus_nm: f64,
+    /// Spherical aberration in mm.
+    pub cs_mm: f64,
+}
+
+impl Default for MicroscopeSpec {
+    fn default() -> Self {
+        Self {
+            voltage_kv: 300.0,
+            semiangle_mrad: 1.15,
+            defocus_nm: 0.0,
+            cs_mm: 0.0,
+        }
+    }
+}
+
+impl MicroscopeSpec {
+    /// Checks each value.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        in_range("voltage_kv", self.voltage_kv, 20.0, 1000.0, " kV")?;
+        in_range("semiangle_mrad", self.semiangle_mrad, 0.1, 40.0, " mrad")?;
+        in_range("defocus_nm", self.defocus_nm, -10_000.0, 10_000.0, " nm")?;
+        in_range("cs_mm", self.cs_mm, 0.0, 10.0, " mm")
+    }
+}
+
+/// The probe raster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanSpec {
+    /// Probe positions `[y, x]`.
+    pub points: [usize; 2],
+    /// Step between positions in nm.
+    pub step_nm: f64,
+}
+
+impl Default for ScanSpec {
+    fn default() -> Self {
+        Self {
+            points: [128, 128],
+            step_nm: 0.32,
+        }
+    }
+}
+
+impl ScanSpec {
+    /// Checks each value.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        count_in("points[0]", self.points[0], 1, 4096)?;
+        count_in("points[1]", self.points[1], 1, 4096)?;
+        positive_up_to("step_nm", self.step_nm, 100.0, " nm")
+    }
+}
+
+/// The pixelated detector and the dose it records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorSpec {
+    /// Pixels `[y, x]`.
+    pub pixels: [usize; 2],
+    /// Pixel size in nm⁻¹.
+    pub k_pixel_per_nm: f64,
+    /// Electrons per pattern; infinite (`"inf"` in TOML) for noise-free patterns.
+    #[serde(serialize_with = "ser_dose", deserialize_with = "de_dose")]
+    pub electrons_per_pattern: f64,
+    /// Counts per electron.
+    pub gain: f64,
+}
+
+impl Default for DetectorSpec {
+    fn default() -> Self {
+        Self {
+            pixels: [128, 128],
+            k_pixel_per_nm: 0.16,
+            electrons_per_pattern: 1e6,
+            gain: 1.0,
+        }
+    }
+}
+
+impl DetectorSpec {
+    /// Checks each value.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        count_in("pixels[0]", self.pixels[0], 8, 4096)?;
+        count_in("pixels[1]", self.pixels[1], 8, 4096)?;
+        positive_up_to("k_pixel_per_nm", self.k_pixel_per_nm, 5.0, " nm⁻¹")?;
+        let dose = self.electrons_per_pattern;
+        if !(dose == f64::INFINITY || (dose.is_finite() && dose >= 1.0)) {
+            return Err(InvalidValue::new(
+                "electrons_per_pattern",
+                dose,
+                "a number ≥ 1 or \"inf\" for noise-free patterns",
+            ));
+        }
+        positive_up_to("gain", self.gain, 1e6, " counts per electron")
+    }
+
+    /// Whether patterns are noise-free.
+    pub fn noise_free(&self) -> bool {
+        self.electrons_per_pattern.is_infinite()
+    }
+}
+
+fn ser_dose<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_infinite() {
+        s.serialize_str("inf")
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
+fn de_dose<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Dose {
+        Number(f64),
+        Text(String),
+    }
+    match Dose::deserialize(d)? {
+        Dose::Number(v) => Ok(v),
+        Dose::Text(t) if t == "inf" => Ok(f64::INFINITY),
+        Dose::Text(t) => Err(serde::de::Error::custom(format!(
+            "expected a number of electrons or \"inf\", found \"{t}\""
+        ))),
+    }
+}
+
+/// Which propagation model forms the patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Projected weak-phase single scattering (exactly Friedel-symmetric).
+    Kinematic,
+    /// First Born approximation over slices with the Ewald-sphere depth phase.
+    Born,
+    /// Multislice: plural scattering with Fresnel propagation between slices.
+    Multislice,
+}
+
+/// Forward-model settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSpec {
+    /// Propagation model.
+    pub kind: ModelKind,
+    /// Slice thickness in nm.
+    pub slice_nm: f64,
+}
+
+impl Default for ModelSpec {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Kinematic,
+            slice_nm: 0.2,
+        }
+    }
+}
+
+impl ModelSpec {
+    /// Checks each value.
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        in_range("slice_nm", self.slice_nm, 0.05, 5.0, " nm")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_paper_setup_and_valid() {
+        let s = SampleSpec::default();
+        s.validate().unwrap();
+        assert_eq!(s.composition["Zr"], 0.55);
+        for c in ClusterSpec::paper_set() {
+            c.validate().unwrap();
+        }
+        PlacementSpec::default().validate().unwrap();
+        MicroscopeSpec::default().validate().unwrap();
+        ScanSpec::default().validate().unwrap();
+        DetectorSpec::default().validate().unwrap();
+        ModelSpec::default().validate().unwrap();
+    }
+
+    #[test]
+    fn composition_errors_name_the_element() {
+        let mut s = SampleSpec::default();
+        s.composition.insert("Qq".into(), 0.0);
+        assert_eq!(s.validate().unwrap_err().field, "composition.Qq");
+        let mut s = SampleSpec::default();
+        s.composition.insert("Zr".into(), 0.6);
+        assert!(s.validate().unwrap_err().expected.contains("summing to 1"));
+    }
+}

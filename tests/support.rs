@@ -1,0 +1,61 @@
+//! Helpers shared by the integration tests.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// A Python 3 interpreter with numpy, installing numpy with pip if it is missing.
+pub fn python_with_numpy() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let python =
+                PathBuf::from(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
+            let has_numpy = |p: &PathBuf| {
+                Command::new(p)
+                    .args(["-c", "import numpy"])
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false)
+            };
+            if !has_numpy(&python) {
+                let status = Command::new(&python)
+                    .args(["-m", "pip", "install", "--quiet", "numpy"])
+                    .status()
+                    .expect("python3 runs");
+                assert!(status.success(), "pip install numpy failed");
+            }
+            assert!(
+                has_numpy(&python),
+                "numpy is not importable after installing it"
+            );
+            python
+        })
+        .clone()
+}
+
+/// Runs a Python snippet with numpy, failing the test with its stderr if it fails.
+pub fn run_python(code: &str, args: &[&str]) -> String {
+    let out = Command::new(python_with_numpy())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// The `mro` binary built for these tests.
+pub fn mro() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mro"))
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
