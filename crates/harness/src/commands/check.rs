@@ -1,0 +1,24 @@
+//! `mro check SCENARIO.toml`: validate and print the resolved scenario.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::scenario::Scenario;
+
+/// Arguments of `mro check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario files (schema mro.scenario/1).
+    #[arg(required = true)]
+    scenarios: Vec<PathBuf>,
+}
+
+/// Validates each scenario and prints it resolved; stops at the first bad one.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    for path in &args.scenarios {
+        let scenario = Scenario::load(path)?;
+        println!("# {}: valid; resolved with defaults:", path.display());
+        println!("{}", scenario.resolved_toml());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,32 @@
+//! The `mro` command line: one module per subcommand.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod check;
+mod info;
+
+/// Simulate, analyse and score 4D-STEM measurements of medium-range order in metallic glasses.
+#[derive(Debug, Parser)]
+#[command(name = "mro", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Shape, dtype, calibration and value range of a .npy datacube.
+    Info(info::Args),
+    /// Validate a scenario and print it with every default filled in.
+    Check(check::Args),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Info(args) => info::run(&args),
+        Command::Check(args) => check::run(&args),
+    }
+}
