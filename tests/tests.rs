@@ -1,4 +1,6 @@
 //! mro's integration tests: one binary, one module per topic.
 
+mod cli_info;
 mod interop;
+mod scenarios;
 mod support;

@@ -116,7 +116,8 @@ impl Scenario {
     pub fn parse(text: &str) -> Result<Self, BadInput> {
         // The schema tag is checked first so that a file of another kind or version is named as
         // such rather than reported key by key.
-        let raw: toml::Table = toml::from_str(text).map_err(|e| BadInput(toml_message(&e)))?;
+        let raw: toml::Table =
+            toml::from_str(text).map_err(|e| BadInput(toml_message(text, &e)))?;
         match raw.get("schema") {
             Some(toml::Value::String(s)) if s == SCENARIO_SCHEMA => {}
             Some(other) => {
@@ -130,7 +131,8 @@ impl Scenario {
                 )))
             }
         }
-        let scenario: Scenario = toml::from_str(text).map_err(|e| BadInput(toml_message(&e)))?;
+        let scenario: Scenario =
+            toml::from_str(text).map_err(|e| BadInput(toml_message(text, &e)))?;
         scenario.validate().map_err(|e| BadInput(e.to_string()))?;
         Ok(scenario)
     }
@@ -141,9 +143,6 @@ impl Scenario {
             return Err(InvalidValue::new("name", "\"\"", "a non-empty name"));
         }
         self.sample.validate().map_err(|e| e.within("sample"))?;
-        if self.clusters.is_empty() {
-            // An empty list is allowed only when written explicitly as `clusters = []`.
-        }
         let mut seen = std::collections::BTreeSet::new();
         for (i, c) in self.clusters.iter().enumerate() {
             let here = format!("clusters[{i}]");
@@ -233,13 +232,48 @@ impl Scenario {
     }
 }
 
-/// toml's message, on one line where it is short, keeping its line/column and key.
-fn toml_message(e: &toml::de::Error) -> String {
-    let msg = e.message().trim().to_string();
-    match e.span() {
-        Some(span) => format!("{msg} (TOML byte {}..{})\n{}", span.start, span.end, e),
-        None => msg,
+/// toml's message, prefixed with the line, column and — where the error sits on a `key = value`
+/// line — the dotted path of the field.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', ", ");
+    let Some(span) = e.span() else { return msg };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    match field_at(text, line) {
+        Some(field) => format!("field `{field}` (line {line}, column {column}): {msg}"),
+        None => format!("line {line}, column {column}: {msg}"),
     }
+}
+
+/// The dotted key path of the `key = value` on 1-based `line`, following `[table]` and
+/// `[[array]]` headers above it.
+fn field_at(text: &str, line: usize) -> Option<String> {
+    let mut table = String::new();
+    let mut arrays: std::collections::BTreeMap<String, usize> = Default::default();
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.split('#').next().unwrap_or("").trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            let n = arrays.entry(name.trim().to_string()).or_insert(0);
+            table = format!("{}[{}]", name.trim(), *n);
+            *n += 1;
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            table = name.trim().to_string();
+        }
+        if i + 1 == line {
+            let (key, _) = l.split_once('=')?;
+            let key = key.trim().trim_matches('"');
+            if key.is_empty() || key.starts_with('[') {
+                return None;
+            }
+            return Some(if table.is_empty() {
+                key.to_string()
+            } else {
+                format!("{table}.{key}")
+            });
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -255,6 +289,16 @@ mod tests {
         assert_eq!(s.detector.k_pixel_per_nm, 0.16);
         // The resolved form parses back to the same scenario.
         assert_eq!(Scenario::parse(&s.resolved_toml()).unwrap(), s);
+    }
+
+    #[test]
+    fn type_errors_name_the_field_and_line() {
+        let text = "schema = \"mro.scenario/1\"\n[[clusters]]\nsymmetry = 4\n[[clusters]]\nsymmetry = 6\ndiameter_nm = \"big\"\n";
+        let e = Scenario::parse(text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("field `clusters[1].diameter_nm` (line 6, column 15): invalid type"),
+            "{e}"
+        );
     }
 
     #[test]
