@@ -10,6 +10,7 @@ mod exit;
 mod output;
 mod progress;
 mod scenario;
+mod sweep;
 
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();

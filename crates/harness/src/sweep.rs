@@ -1,0 +1,234 @@
+//! Parameter sweeps: Cartesian products of `--set KEY=V1,V2,…` over any scenario key.
+//!
+//! A key is the dotted path of a scenario value as `mro check` prints it (`sample.thickness_nm`,
+//! `clusters[0].diameter_nm`, `model.kind`). Values are written as in TOML (`20`, `0.5`,
+//! `"inf"`, `[64, 64]`); a bare word such as `born` is a string. An integer given for a float
+//! key is taken as a float. Every point is re-validated as a whole scenario.
+
+use std::fmt::Write as _;
+
+use crate::exit::BadInput;
+use crate::scenario::Scenario;
+
+/// One `--set KEY=V1,V2,…`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetArg {
+    /// Dotted key path.
+    pub key: String,
+    /// The values, as TOML values.
+    pub values: Vec<toml::Value>,
+}
+
+impl std::str::FromStr for SetArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (key, values) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--set {s}: expected KEY=V1,V2,…"))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("--set {s}: the key is empty"));
+        }
+        let values: Vec<toml::Value> = split_values(values)
+            .iter()
+            .map(|v| parse_value(v))
+            .collect();
+        if values.is_empty() {
+            return Err(format!("--set {s}: no values"));
+        }
+        Ok(Self { key: key.to_string(), values })
+    }
+}
+
+/// Splits `a,b,[1, 2],c` at commas outside brackets.
+fn split_values(s: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0i32);
+    for c in s.chars() {
+        match c {
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out.into_iter().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect()
+}
+
+fn parse_value(v: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(v.trim_matches('"').to_string()))
+}
+
+/// One point of a sweep: the value chosen for each key, in `--set` order.
+pub type Point = Vec<(String, toml::Value)>;
+
+/// The Cartesian product of the sets, first key varying slowest.
+pub fn points(sets: &[SetArg]) -> Vec<Point> {
+    let mut out: Vec<Point> = vec![Vec::new()];
+    for set in sets {
+        out = out
+            .into_iter()
+            .flat_map(|p| {
+                set.values.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.push((set.key.clone(), v.clone()));
+                    q
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// The base scenario with the point's values put in, validated.
+pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
+    let mut root = toml::Value::try_from(base).expect("a scenario serialises");
+    for (key, value) in point {
+        let slot = lookup(&mut root, key)?;
+        *slot = coerce(slot, value.clone()).map_err(|expected| {
+            BadInput(format!("--set {key}={}: expected {expected}", display_value(value)))
+        })?;
+    }
+    let text = toml::to_string(&root).expect("a table serialises");
+    Scenario::parse(&text).map_err(|e| BadInput(format!("--set {}: {e}", label(point))))
+}
+
+fn lookup<'a>(root: &'a mut toml::Value, key: &str) -> Result<&'a mut toml::Value, BadInput> {
+    let unknown = || BadInput(format!("--set {key}: no such scenario key (see `mro check` for the keys)"));
+    let mut node = root;
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => {
+                let i = rest
+                    .strip_suffix(']')
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .ok_or_else(unknown)?;
+                (n, Some(i))
+            }
+            None => (part, None),
+        };
+        node = node.get_mut(name).ok_or_else(unknown)?;
+        if let Some(i) = index {
+            node = node.get_mut(i).ok_or_else(unknown)?;
+        }
+    }
+    Ok(node)
+}
+
+/// The new value in the type of the old one where TOML is ambiguous (integer for a float key).
+fn coerce(old: &toml::Value, new: toml::Value) -> Result<toml::Value, String> {
+    use toml::Value as V;
+    Ok(match (old, new) {
+        (V::Float(_), V::Integer(i)) => V::Float(i as f64),
+        (V::Float(_), V::String(s)) if s == "inf" => V::String(s),
+        (V::String(_), V::Float(f)) if f.is_infinite() => V::String("inf".into()),
+        (V::Array(_), V::Array(a)) => V::Array(a),
+        (V::Table(_), t @ V::Table(_)) => t,
+        (V::Table(_), s @ V::String(_)) => s,
+        (V::String(_), s @ V::String(_)) => s,
+        (V::String(_), f @ V::Float(_)) => f,
+        (V::Float(_), f @ V::Float(_)) => f,
+        (V::Integer(_), i @ V::Integer(_)) => i,
+        (V::Boolean(_), b @ V::Boolean(_)) => b,
+        (old, _) => return Err(format!("a value of type {}", old.type_str())),
+    })
+}
+
+fn display_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `key=value,key=value`, as used in names and tables.
+pub fn label(point: &Point) -> String {
+    let mut s = String::new();
+    for (i, (k, v)) in point.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{k}={}", display_value(v));
+    }
+    s
+}
+
+/// A directory name for point `index`: `p003-sample.thickness_nm=20-model.kind=born`, with
+/// characters unsafe in file names replaced.
+pub fn dir_name(index: usize, point: &Point) -> String {
+    let mut s = format!("p{index:03}");
+    for (k, v) in point {
+        let _ = write!(s, "-{k}={}", display_value(v));
+    }
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.=".contains(c) { c } else { '_' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Scenario {
+        Scenario::parse("schema = \"mro.scenario/1\"\nname = \"b\"\n").unwrap()
+    }
+
+    #[test]
+    fn parses_sets_and_builds_the_product() {
+        let a: SetArg = "sample.thickness_nm=5,10,20".parse().unwrap();
+        let b: SetArg = "model.kind=born,multislice".parse().unwrap();
+        assert_eq!(a.values[1], toml::Value::Integer(10));
+        assert_eq!(b.values[0], toml::Value::String("born".into()));
+        let p = points(&[a, b]);
+        assert_eq!(p.len(), 6);
+        assert_eq!(label(&p[3]), "sample.thickness_nm=10,model.kind=multislice");
+        let c: SetArg = "scan.points=[64, 64],[32,32]".parse().unwrap();
+        assert_eq!(c.values.len(), 2);
+    }
+
+    #[test]
+    fn applies_with_coercion_and_validation() {
+        let p: Point = vec![
+            ("sample.thickness_nm".into(), toml::Value::Integer(10)),
+            ("clusters[1].diameter_nm".into(), toml::Value::Float(2.0)),
+            ("model.kind".into(), toml::Value::String("born".into())),
+            ("detector.electrons_per_pattern".into(), toml::Value::String("inf".into())),
+        ];
+        let s = apply(&base(), &p).unwrap();
+        assert_eq!(s.sample.thickness_nm, 10.0);
+        assert_eq!(s.clusters[1].diameter_nm, 2.0);
+        assert_eq!(s.model.kind, mro_sim::spec::ModelKind::Born);
+        assert!(s.detector.noise_free());
+    }
+
+    #[test]
+    fn bad_keys_and_values_are_named() {
+        let e = apply(&base(), &vec![("sample.thicknes_nm".into(), toml::Value::Integer(1))])
+            .unwrap_err();
+        assert!(e.0.contains("sample.thicknes_nm: no such scenario key"), "{e}");
+        let e = apply(&base(), &vec![("sample.thickness_nm".into(), toml::Value::Integer(-4))])
+            .unwrap_err();
+        assert!(e.0.contains("field `sample.thickness_nm` = -4"), "{e}");
+        let e = apply(&base(), &vec![("model.kind".into(), toml::Value::String("magic".into()))])
+            .unwrap_err();
+        assert!(e.0.contains("unknown variant `magic`"), "{e}");
+        let e = apply(&base(), &vec![("scan.points".into(), toml::Value::Boolean(true))])
+            .unwrap_err();
+        assert!(e.0.contains("expected a value of type array"), "{e}");
+        assert!("nokey".parse::<SetArg>().is_err());
+    }
+
+    #[test]
+    fn directory_names_are_safe() {
+        let p: Point = vec![("clusters[0].diameter_nm".into(), toml::Value::Float(1.5))];
+        assert_eq!(dir_name(3, &p), "p003-clusters_0_.diameter_nm=1.5");
+    }
+}
