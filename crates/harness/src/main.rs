@@ -10,6 +10,7 @@ mod exit;
 mod output;
 mod progress;
 mod scenario;
+mod score;
 mod sweep;
 
 fn main() -> ExitCode {

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod info;
+mod score;
 
 /// Simulate, analyse and score 4D-STEM measurements of medium-range order in metallic glasses.
 #[derive(Debug, Parser)]
@@ -21,6 +22,8 @@ enum Command {
     Info(info::Args),
     /// Validate a scenario and print it with every default filled in.
     Check(check::Args),
+    /// Score an analysis against the truth: one row per quantity and symmetry.
+    Score(score::Args),
 }
 
 /// Runs the parsed command line.
@@ -28,5 +31,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Score(args) => score::run(&args),
     }
 }

@@ -1,0 +1,475 @@
+//! Scoring: recovered quantities against the truth, one row per quantity and symmetry n
+//! (`score.json`, schema `mro.score/1`).
+//!
+//! Scoring reads only the keys of `truth.json` and `analysis.json` named in the types below, so
+//! files from other versions or tools score as long as those keys are there.
+//!
+//! Conventions:
+//! - relative error = (recovered − truth)/truth; undefined (null) where the truth is 0;
+//! - the truth for region diameter, count and spacing is taken over *in-condition* clusters —
+//!   the ones that can diffract into the map at all;
+//! - a true cluster is *found* by map n when its projected centre lies within a region of that
+//!   map, a region being approximated by its equivalent circle widened by half a scan step;
+//!   recall is the share of in-condition clusters found, precision the share of regions holding
+//!   at least one in-condition cluster of their n. Scan point (0, 0) sits at sample (0, 0), and
+//!   distances wrap with the sample's periodic extent.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::bad_input;
+use crate::scenario::ScoringSpec;
+
+/// The schema tag of `score.json`.
+pub const SCORE_SCHEMA: &str = "mro.score/1";
+
+/// What scoring reads of `truth.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TruthDoc {
+    /// Lateral extent `[x, y]` in nm.
+    pub extent_nm: [f64; 2],
+    /// One record per cluster.
+    pub clusters: Vec<TrueCluster>,
+    /// Per symmetry n (keyed `"4"`).
+    pub by_symmetry: BTreeMap<String, TrueType>,
+    /// Share of the volume inside clusters.
+    pub total_volume_fraction: f64,
+}
+
+/// One planted cluster.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrueCluster {
+    /// n.
+    pub symmetry: u32,
+    /// Centre `[x, y, z]` in nm.
+    pub center_nm: [f64; 3],
+    /// Diameter in nm.
+    pub diameter_nm: f64,
+    /// Whether its reflections lie within the acceptance angle.
+    pub in_condition: bool,
+}
+
+/// Truth for one symmetry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrueType {
+    /// Volume fraction achieved.
+    pub volume_fraction: f64,
+    /// Clusters in condition.
+    pub in_condition_count: usize,
+    /// Mean projected nearest-neighbour distance among in-condition clusters, nm.
+    #[serde(default)]
+    pub projected_nearest_neighbor_nm: Option<f64>,
+}
+
+/// What scoring reads of `analysis.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AnalysisDoc {
+    /// Fluctuation variance.
+    pub variance: VarianceDoc,
+    /// Dataset-averaged angular power spectrum.
+    pub power_spectrum: PowerDoc,
+    /// Per symmetry n.
+    pub by_symmetry: BTreeMap<String, FoundType>,
+    /// Sum of per-n volume fractions (paper's correction).
+    pub total_volume_fraction: f64,
+    /// Scan step in nm, to place regions in the sample.
+    pub scan_step_nm: f64,
+}
+
+/// The V(k) part of `analysis.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VarianceDoc {
+    /// Where V(k) peaks, nm⁻¹.
+    pub peak_k_per_nm: Option<f64>,
+}
+
+/// The power-spectrum part of `analysis.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PowerDoc {
+    /// Σ odd-n power / Σ even-n power (n ≥ 1).
+    pub odd_even_ratio: f64,
+}
+
+/// Recovered values for one symmetry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FoundType {
+    /// Number of regions.
+    pub regions: usize,
+    /// Mean equivalent-circle diameter, nm.
+    pub mean_diameter_nm: Option<f64>,
+    /// The same with the probe blur removed, nm.
+    #[serde(default)]
+    pub mean_diameter_corrected_nm: Option<f64>,
+    /// Volume fraction with the paper's in-condition correction.
+    pub volume_fraction: f64,
+    /// Volume fraction with the per-n geometric correction.
+    #[serde(default)]
+    pub volume_fraction_geometric: Option<f64>,
+    /// First peak of σ(r) beyond the probe, nm.
+    pub autocorrelation_peak_nm: Option<f64>,
+    /// The regions.
+    #[serde(default)]
+    pub region_list: Vec<RegionDoc>,
+}
+
+/// One region of a per-n map.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegionDoc {
+    /// Centroid `[row, col]` in scan pixels.
+    pub centroid_px: [f64; 2],
+    /// Equivalent-circle diameter, nm.
+    pub diameter_nm: f64,
+}
+
+/// One scored quantity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// What was measured.
+    pub quantity: String,
+    /// n, or null for whole-sample quantities.
+    pub symmetry: Option<u32>,
+    /// The planted value.
+    pub truth: Option<f64>,
+    /// The measured value.
+    pub recovered: Option<f64>,
+    /// (recovered − truth)/truth.
+    pub relative_error: Option<f64>,
+    /// The scenario's tolerance on |relative_error|, where one applies.
+    pub tolerance: Option<f64>,
+    /// Whether |relative_error| ≤ tolerance (null where no tolerance applies or a value is
+    /// missing).
+    pub within_tolerance: Option<bool>,
+}
+
+/// `score.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// Always [`SCORE_SCHEMA`].
+    pub schema: String,
+    /// One row per quantity and symmetry.
+    pub rows: Vec<Row>,
+    /// Odd/even angular power ratio of the data (0 for a perfectly Friedel-symmetric dataset).
+    pub odd_even_ratio: f64,
+    /// Whether every toleranced row held (a missing recovered value counts as a failure).
+    pub all_within_tolerance: bool,
+}
+
+fn row(
+    quantity: &str,
+    symmetry: Option<u32>,
+    truth: Option<f64>,
+    recovered: Option<f64>,
+    tolerance: Option<f64>,
+) -> Row {
+    let relative_error = match (truth, recovered) {
+        (Some(t), Some(r)) if t != 0.0 && t.is_finite() && r.is_finite() => Some((r - t) / t),
+        _ => None,
+    };
+    let within_tolerance = match (tolerance, truth) {
+        (Some(tol), Some(_)) => Some(relative_error.is_some_and(|e| e.abs() <= tol)),
+        _ => None,
+    };
+    Row {
+        quantity: quantity.to_string(),
+        symmetry,
+        truth,
+        recovered,
+        relative_error,
+        tolerance,
+        within_tolerance,
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (s, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| s / n as f64)
+}
+
+/// Periodic distance between two points in the plane.
+fn wrapped_distance(a: [f64; 2], b: [f64; 2], extent: [f64; 2]) -> f64 {
+    let d = |i: usize| {
+        let x = (a[i] - b[i]).rem_euclid(extent[i]);
+        x.min(extent[i] - x)
+    };
+    d(0).hypot(d(1))
+}
+
+/// Scores an analysis against the truth with the given tolerances.
+pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Score {
+    let mut rows = Vec::new();
+    let v_truth = None::<f64>;
+    rows.push(row(
+        "v_peak_k_per_nm",
+        None,
+        v_truth,
+        analysis.variance.peak_k_per_nm,
+        None,
+    ));
+    for (key, t) in &truth.by_symmetry {
+        let Ok(n) = key.parse::<u32>() else { continue };
+        let found = analysis.by_symmetry.get(key);
+        let in_cond: Vec<&TrueCluster> = truth
+            .clusters
+            .iter()
+            .filter(|c| c.symmetry == n && c.in_condition)
+            .collect();
+        let true_diameter = mean(in_cond.iter().map(|c| c.diameter_nm));
+        let has_truth = !in_cond.is_empty();
+        let raw = found.and_then(|f| f.mean_diameter_nm);
+        let corrected = found.and_then(|f| f.mean_diameter_corrected_nm);
+        // The tolerance applies to the best estimate available: the blur-corrected diameter.
+        let (raw_tol, cor_tol) = if corrected.is_some() {
+            (None, Some(tol.diameter))
+        } else {
+            (Some(tol.diameter), None)
+        };
+        rows.push(row(
+            "mean_diameter_nm",
+            Some(n),
+            true_diameter,
+            raw,
+            raw_tol.filter(|_| has_truth),
+        ));
+        rows.push(row(
+            "mean_diameter_corrected_nm",
+            Some(n),
+            true_diameter,
+            corrected,
+            cor_tol.filter(|_| has_truth),
+        ));
+        rows.push(row(
+            "volume_fraction",
+            Some(n),
+            Some(t.volume_fraction),
+            found.map(|f| f.volume_fraction),
+            Some(tol.volume_fraction),
+        ));
+        rows.push(row(
+            "volume_fraction_geometric",
+            Some(n),
+            Some(t.volume_fraction),
+            found.and_then(|f| f.volume_fraction_geometric),
+            None,
+        ));
+        rows.push(row(
+            "region_count",
+            Some(n),
+            Some(t.in_condition_count as f64),
+            found.map(|f| f.regions as f64),
+            None,
+        ));
+        rows.push(row(
+            "spacing_nm",
+            Some(n),
+            t.projected_nearest_neighbor_nm,
+            found.and_then(|f| f.autocorrelation_peak_nm),
+            t.projected_nearest_neighbor_nm.map(|_| tol.spacing),
+        ));
+        let (recall, precision) = match found {
+            Some(f) => identification(&in_cond, f, analysis.scan_step_nm, truth.extent_nm),
+            None => (None, None),
+        };
+        rows.push(row("recall", Some(n), Some(1.0), recall, None));
+        rows.push(row("precision", Some(n), Some(1.0), precision, None));
+    }
+    rows.push(row(
+        "total_volume_fraction",
+        None,
+        Some(truth.total_volume_fraction),
+        Some(analysis.total_volume_fraction),
+        Some(tol.volume_fraction),
+    ));
+    let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
+    Score {
+        schema: SCORE_SCHEMA.to_string(),
+        rows,
+        odd_even_ratio: analysis.power_spectrum.odd_even_ratio,
+        all_within_tolerance,
+    }
+}
+
+/// (recall, precision) of map n's regions against in-condition clusters of n.
+fn identification(
+    clusters: &[&TrueCluster],
+    found: &FoundType,
+    step_nm: f64,
+    extent: [f64; 2],
+) -> (Option<f64>, Option<f64>) {
+    let regions: Vec<([f64; 2], f64)> = found
+        .region_list
+        .iter()
+        .map(|r| {
+            (
+                [r.centroid_px[1] * step_nm, r.centroid_px[0] * step_nm],
+                0.5 * r.diameter_nm + 0.5 * step_nm,
+            )
+        })
+        .collect();
+    let hits = |c: &TrueCluster, (centre, radius): &([f64; 2], f64)| {
+        wrapped_distance([c.center_nm[0], c.center_nm[1]], *centre, extent) <= *radius
+    };
+    let recall = (!clusters.is_empty()).then(|| {
+        clusters
+            .iter()
+            .filter(|c| regions.iter().any(|r| hits(c, r)))
+            .count() as f64
+            / clusters.len() as f64
+    });
+    let precision = (!regions.is_empty()).then(|| {
+        regions
+            .iter()
+            .filter(|r| clusters.iter().any(|c| hits(c, r)))
+            .count() as f64
+            / regions.len() as f64
+    });
+    (recall, precision)
+}
+
+/// Reads a JSON document of type `T`, naming the file in errors (exit status 2).
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| bad_input(format!("{}: not a valid {what}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn truth() -> TruthDoc {
+        serde_json::from_value(serde_json::json!({
+            "schema": "mro.truth/1", "extent_nm": [10.0, 10.0], "thickness_nm": 5.0,
+            "clusters": [
+                {"id": 0, "symmetry": 4, "center_nm": [2.0, 3.0, 2.5], "diameter_nm": 1.2, "in_condition": true},
+                {"id": 1, "symmetry": 4, "center_nm": [7.0, 9.8, 2.5], "diameter_nm": 1.4, "in_condition": true},
+                {"id": 2, "symmetry": 4, "center_nm": [5.0, 5.0, 2.5], "diameter_nm": 1.3, "in_condition": false}
+            ],
+            "by_symmetry": {"4": {"count": 3, "mean_diameter_nm": 1.3, "volume_fraction": 0.02,
+                                   "in_condition_count": 2, "in_condition_fraction": 0.667,
+                                   "projected_nearest_neighbor_nm": 5.5}},
+            "total_volume_fraction": 0.02
+        }))
+        .unwrap()
+    }
+
+    fn perfect() -> AnalysisDoc {
+        serde_json::from_value(serde_json::json!({
+            "schema": "mro.analysis/1", "scan_step_nm": 0.5,
+            "variance": {"peak_k_per_nm": 4.0},
+            "power_spectrum": {"odd_even_ratio": 0.0},
+            "by_symmetry": {"4": {"regions": 2, "mean_diameter_nm": 1.3, "mean_diameter_corrected_nm": 1.3,
+                                  "volume_fraction": 0.02, "volume_fraction_geometric": 0.02,
+                                  "autocorrelation_peak_nm": 5.5,
+                                  "region_list": [{"centroid_px": [6.0, 4.0], "diameter_nm": 1.2},
+                                                  {"centroid_px": [0.0, 14.0], "diameter_nm": 1.4}]}},
+            "total_volume_fraction": 0.02
+        }))
+        .unwrap()
+    }
+
+    fn get<'a>(s: &'a Score, q: &str) -> &'a Row {
+        s.rows.iter().find(|r| r.quantity == q).unwrap()
+    }
+
+    #[test]
+    fn perfect_analysis_scores_zero_error() {
+        let s = score(&truth(), &perfect(), &ScoringSpec::default());
+        assert!(s.all_within_tolerance);
+        for r in &s.rows {
+            if let Some(e) = r.relative_error {
+                assert!(e.abs() < 1e-12, "{r:?}");
+            }
+        }
+        // The second region wraps around y = 10 nm to meet the cluster at y = 9.8 nm.
+        assert_eq!(get(&s, "recall").recovered, Some(1.0));
+        assert_eq!(get(&s, "precision").recovered, Some(1.0));
+        assert_eq!(get(&s, "region_count").truth, Some(2.0));
+    }
+
+    #[test]
+    fn known_offsets_give_expected_errors() {
+        let mut a = perfect();
+        let f = a.by_symmetry.get_mut("4").unwrap();
+        f.mean_diameter_corrected_nm = Some(1.3 * 1.5);
+        f.volume_fraction = 0.01;
+        f.autocorrelation_peak_nm = Some(5.5 * 1.1);
+        f.region_list.pop();
+        f.region_list.push(RegionDoc {
+            centroid_px: [10.0, 10.0],
+            diameter_nm: 1.0,
+        });
+        let s = score(&truth(), &a, &ScoringSpec::default());
+        assert!(
+            (get(&s, "mean_diameter_corrected_nm")
+                .relative_error
+                .unwrap()
+                - 0.5)
+                .abs()
+                < 1e-12
+        );
+        assert_eq!(
+            get(&s, "mean_diameter_corrected_nm").within_tolerance,
+            Some(false)
+        );
+        assert!((get(&s, "volume_fraction").relative_error.unwrap() + 0.5).abs() < 1e-12);
+        assert_eq!(get(&s, "volume_fraction").within_tolerance, Some(true));
+        assert!((get(&s, "spacing_nm").relative_error.unwrap() - 0.1).abs() < 1e-12);
+        assert_eq!(get(&s, "recall").recovered, Some(0.5));
+        assert_eq!(get(&s, "precision").recovered, Some(0.5));
+        assert!(!s.all_within_tolerance);
+    }
+
+    #[test]
+    fn missing_map_fails_its_tolerances() {
+        let mut a = perfect();
+        a.by_symmetry.clear();
+        let s = score(&truth(), &a, &ScoringSpec::default());
+        assert_eq!(get(&s, "volume_fraction").recovered, None);
+        assert!(!s.all_within_tolerance);
+    }
+}
+
+/// A fixed-width text table of the rows, for terminals and logs.
+pub fn table(score: &Score) -> String {
+    use std::fmt::Write as _;
+    let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+    let mut s = format!(
+        "{:<28} {:>3} {:>10} {:>10} {:>9} {:>6}\n",
+        "quantity", "n", "truth", "recovered", "rel.err", "ok"
+    );
+    for r in &score.rows {
+        let _ = writeln!(
+            s,
+            "{:<28} {:>3} {:>10} {:>10} {:>9} {:>6}",
+            r.quantity,
+            r.symmetry.map_or("—".into(), |n| n.to_string()),
+            fmt(r.truth),
+            fmt(r.recovered),
+            r.relative_error
+                .map_or("—".into(), |e| format!("{:+.1}%", 100.0 * e)),
+            match r.within_tolerance {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "",
+            }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "odd/even angular power ratio: {:.4}",
+        score.odd_even_ratio
+    );
+    let _ = writeln!(
+        s,
+        "every tolerance held: {}",
+        if score.all_within_tolerance {
+            "yes"
+        } else {
+            "NO"
+        }
+    );
+    s
+}
