@@ -37,7 +37,10 @@ impl std::str::FromStr for SetArg {
         if values.is_empty() {
             return Err(format!("--set {s}: no values"));
         }
-        Ok(Self { key: key.to_string(), values })
+        Ok(Self {
+            key: key.to_string(),
+            values,
+        })
     }
 }
 
@@ -57,7 +60,10 @@ fn split_values(s: &str) -> Vec<String> {
         cur.push(c);
     }
     out.push(cur);
-    out.into_iter().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect()
+    out.into_iter()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 fn parse_value(v: &str) -> toml::Value {
@@ -94,7 +100,10 @@ pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
     for (key, value) in point {
         let slot = lookup(&mut root, key)?;
         *slot = coerce(slot, value.clone()).map_err(|expected| {
-            BadInput(format!("--set {key}={}: expected {expected}", display_value(value)))
+            BadInput(format!(
+                "--set {key}={}: expected {expected}",
+                display_value(value)
+            ))
         })?;
     }
     let text = toml::to_string(&root).expect("a table serialises");
@@ -102,7 +111,11 @@ pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
 }
 
 fn lookup<'a>(root: &'a mut toml::Value, key: &str) -> Result<&'a mut toml::Value, BadInput> {
-    let unknown = || BadInput(format!("--set {key}: no such scenario key (see `mro check` for the keys)"));
+    let unknown = || {
+        BadInput(format!(
+            "--set {key}: no such scenario key (see `mro check` for the keys)"
+        ))
+    };
     let mut node = root;
     for part in key.split('.') {
         let (name, index) = match part.split_once('[') {
@@ -169,7 +182,13 @@ pub fn dir_name(index: usize, point: &Point) -> String {
         let _ = write!(s, "-{k}={}", display_value(v));
     }
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.=".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.=".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -200,7 +219,10 @@ mod tests {
             ("sample.thickness_nm".into(), toml::Value::Integer(10)),
             ("clusters[1].diameter_nm".into(), toml::Value::Float(2.0)),
             ("model.kind".into(), toml::Value::String("born".into())),
-            ("detector.electrons_per_pattern".into(), toml::Value::String("inf".into())),
+            (
+                "detector.electrons_per_pattern".into(),
+                toml::Value::String("inf".into()),
+            ),
         ];
         let s = apply(&base(), &p).unwrap();
         assert_eq!(s.sample.thickness_nm, 10.0);
@@ -211,17 +233,32 @@ mod tests {
 
     #[test]
     fn bad_keys_and_values_are_named() {
-        let e = apply(&base(), &vec![("sample.thicknes_nm".into(), toml::Value::Integer(1))])
-            .unwrap_err();
-        assert!(e.0.contains("sample.thicknes_nm: no such scenario key"), "{e}");
-        let e = apply(&base(), &vec![("sample.thickness_nm".into(), toml::Value::Integer(-4))])
-            .unwrap_err();
+        let e = apply(
+            &base(),
+            &vec![("sample.thicknes_nm".into(), toml::Value::Integer(1))],
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("sample.thicknes_nm: no such scenario key"),
+            "{e}"
+        );
+        let e = apply(
+            &base(),
+            &vec![("sample.thickness_nm".into(), toml::Value::Integer(-4))],
+        )
+        .unwrap_err();
         assert!(e.0.contains("field `sample.thickness_nm` = -4"), "{e}");
-        let e = apply(&base(), &vec![("model.kind".into(), toml::Value::String("magic".into()))])
-            .unwrap_err();
+        let e = apply(
+            &base(),
+            &vec![("model.kind".into(), toml::Value::String("magic".into()))],
+        )
+        .unwrap_err();
         assert!(e.0.contains("unknown variant `magic`"), "{e}");
-        let e = apply(&base(), &vec![("scan.points".into(), toml::Value::Boolean(true))])
-            .unwrap_err();
+        let e = apply(
+            &base(),
+            &vec![("scan.points".into(), toml::Value::Boolean(true))],
+        )
+        .unwrap_err();
         assert!(e.0.contains("expected a value of type array"), "{e}");
         assert!("nokey".parse::<SetArg>().is_err());
     }
