@@ -16,6 +16,18 @@ pub enum Threshold {
     Fixed(f64),
 }
 
+/// Which share of the clusters is taken to be in a diffracting condition when converting the
+/// in-condition volume fraction of a map into a total volume fraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InConditionModel {
+    /// The same share for every n: `in_condition_fraction` (the paper's 5.9 %).
+    Fixed,
+    /// Per n: the fraction of random orientations that put every reflection of an n-fold pattern
+    /// within `acceptance_deg` of the Bragg condition ([`crate::particles::geometric_in_condition`]).
+    Geometric,
+}
+
 /// Analysis settings. Defaults follow Im et al. (2018).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +46,26 @@ pub struct AnalysisConfig {
     pub acceptance_deg: f64,
     /// Share of randomly oriented clusters that diffract (the paper's 5.9 %).
     pub in_condition_fraction: f64,
+    /// How the in-condition share is chosen: `"fixed"` (default) or `"geometric"` (per n).
+    pub in_condition_model: InConditionModel,
+    /// Lower end of the V(k) / spectrum-versus-k range in nm⁻¹.
+    pub k_min_per_nm: f64,
+    /// Upper end of the V(k) / spectrum-versus-k range in nm⁻¹ (clipped to the largest ring
+    /// the detector holds completely).
+    pub k_max_per_nm: f64,
+    /// Radial bin width of V(k) in nm⁻¹; default one detector pixel.
+    pub radial_step_per_nm: Option<f64>,
+    /// Sub-pixels per detector-pixel side used to split pixels between polar bins.
+    pub supersample: usize,
+    /// Detector gain g in counts per electron for the Poisson correction; 0 disables it.
+    pub poisson_gain: f64,
+    /// Smallest region (in scan pixels) kept by the particle analysis.
+    pub min_region_px: usize,
+    /// Refine the pattern centre from the Friedel symmetry of the mean pattern (one extra pass).
+    pub refine_center: bool,
+    /// Symmetries summed into the total volume fraction and the normalised sum map; default the
+    /// even n from 2 to `n_max` (the paper avoids odd n).
+    pub symmetries: Option<Vec<usize>>,
 }
 
 impl Default for AnalysisConfig {
@@ -46,6 +78,15 @@ impl Default for AnalysisConfig {
             threshold: Threshold::Iterative,
             acceptance_deg: 10.0,
             in_condition_fraction: 0.059,
+            in_condition_model: InConditionModel::Fixed,
+            k_min_per_nm: 2.0,
+            k_max_per_nm: 8.0,
+            radial_step_per_nm: None,
+            supersample: 4,
+            poisson_gain: 1.0,
+            min_region_px: 2,
+            refine_center: false,
+            symmetries: None,
         }
     }
 }
@@ -83,7 +124,60 @@ impl AnalysisConfig {
             in_range("threshold.fixed", f, 0.0, 1.0, " of the map maximum")?;
         }
         in_range("acceptance_deg", self.acceptance_deg, 0.1, 90.0, "°")?;
-        positive_up_to("in_condition_fraction", self.in_condition_fraction, 1.0, "")
+        positive_up_to("in_condition_fraction", self.in_condition_fraction, 1.0, "")?;
+        positive_up_to("k_min_per_nm", self.k_min_per_nm, 50.0, " nm⁻¹")?;
+        in_range(
+            "k_max_per_nm",
+            self.k_max_per_nm,
+            self.k_min_per_nm,
+            50.0,
+            " nm⁻¹ (above k_min_per_nm)",
+        )?;
+        if self.k_max_per_nm <= self.k_min_per_nm {
+            return Err(InvalidValue::new(
+                "k_max_per_nm",
+                self.k_max_per_nm,
+                "a value above k_min_per_nm",
+            ));
+        }
+        if let Some(step) = self.radial_step_per_nm {
+            positive_up_to(
+                "radial_step_per_nm",
+                step,
+                self.k_max_per_nm - self.k_min_per_nm,
+                " nm⁻¹ (at most the k range)",
+            )?;
+        }
+        count_in("supersample", self.supersample, 1, 16)?;
+        in_range(
+            "poisson_gain",
+            self.poisson_gain,
+            0.0,
+            1e6,
+            " counts per electron",
+        )?;
+        count_in("min_region_px", self.min_region_px, 1, 1_000_000)?;
+        if let Some(sym) = &self.symmetries {
+            if sym.is_empty() {
+                return Err(InvalidValue::new(
+                    "symmetries",
+                    "[]",
+                    "at least one n between 1 and n_max",
+                ));
+            }
+            for (i, &n) in sym.iter().enumerate() {
+                count_in(&format!("symmetries[{i}]"), n, 1, self.n_max)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The symmetries summed into the total volume fraction and the normalised sum map.
+    pub fn summed_symmetries(&self) -> Vec<usize> {
+        match &self.symmetries {
+            Some(s) => s.clone(),
+            None => (2..=self.n_max).step_by(2).collect(),
+        }
     }
 
     /// Number of azimuthal bins, 360°/Δφ.

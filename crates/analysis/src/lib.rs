@@ -2,8 +2,36 @@
 //!
 //! Conventions are those of `mro-core` (k = 1/d, `[scan_y, scan_x, det_y, det_x]`, φ from +k_x
 //! toward +k_y). The angular power spectrum at a ring is P_n = |I_n|²/|I_0|², the n-th Fourier
-//! coefficient of the Wochner angular correlation C_k(φ).
+//! coefficient of the Wochner angular correlation C_k(φ) ([`correlation`]).
+//!
+//! The measurement, stage by stage:
+//! 1. [`polar`]: a sparse polar transform planned once (rings for V(k) plus the analysis ring);
+//! 2. [`accumulator`]: per-pattern ring means, Poisson-corrected ring variances and P_n, stored
+//!    per scan position so chunked, streamed and in-memory runs agree bit for bit;
+//! 3. [`variance`]: V_Ω(k) and V_r(k) with the Poisson correction;
+//! 4. maps (⟨I2D⟩, V2D, P_n per n, normalised sum), [`threshold`] and [`particles`] (regions,
+//!    diameters, volume fractions), [`autocorrelation`] (σ(r));
+//! 5. [`pipeline`]: [`analyze_datacube`] (in memory) and [`analyze_npy`] (streamed), giving
+//!    [`AnalysisOutput`] whose [`AnalysisResult`] is `analysis.json`.
+//!
+//! [`reference`] holds slow, obviously correct versions that the fast paths are tested against.
 
+pub mod accumulator;
+pub mod autocorrelation;
+pub mod center;
 pub mod config;
+pub mod correlation;
+pub mod error;
+pub mod mask;
+pub mod particles;
+pub mod pipeline;
+pub mod polar;
+pub mod reference;
+pub mod result;
+pub mod threshold;
+pub mod variance;
 
-pub use config::{AnalysisConfig, Threshold};
+pub use config::{AnalysisConfig, InConditionModel, Threshold};
+pub use error::AnalysisError;
+pub use pipeline::{analyze_datacube, analyze_npy, RunOptions};
+pub use result::{AnalysisMaps, AnalysisOutput, AnalysisResult, ANALYSIS_SCHEMA};

@@ -1,0 +1,245 @@
+//! Per-pattern analysis as a mergeable accumulator (LiberTEM style).
+//!
+//! [`FrameContext::process_frame`] reduces one diffraction pattern to a few numbers per ring:
+//! the annular mean, the normalised ring variance (raw and Poisson-corrected) and the angular
+//! power spectrum. They are stored *per pattern* in a [`PartialStats`] covering a contiguous
+//! range of scan positions; [`PartialStats::merge`] joins adjacent ranges. Because every stored
+//! value depends only on its own pattern and the dataset sums are taken once, in scan order, by
+//! [`PartialStats`]'s consumers, the result is bit-identical whatever the chunking, thread count
+//! or merge tree — merge is exactly associative.
+//!
+//! # Poisson correction of one ring
+//! A bin value `J_b` is the mean of `n_b` effective pixels (see [`crate::polar`]). With gain `g`
+//! counts per electron, shot noise adds `σ_b² = g·J_b/n_b` to its variance. Over the `N` valid
+//! bins, the sample variance `s² = ⟨J²⟩_φ − ⟨J⟩_φ²` has expectation
+//! `var_true + (1 − 1/N)⟨σ_b²⟩_φ`, so the corrected normalised ring variance is
+//! `v = (s² − (1 − 1/N)⟨σ_b²⟩_φ)/⟨J⟩_φ²`.
+
+use crate::correlation::{AngularSpectrum, SpectrumScratch};
+use crate::polar::PolarPlan;
+
+/// The plan and settings shared (read-only) by every worker.
+#[derive(Debug, Clone)]
+pub struct FrameContext {
+    plan: PolarPlan,
+    spectrum: AngularSpectrum,
+    n_harmonics: usize,
+    gain: f64,
+}
+
+/// Per-worker buffers.
+#[derive(Debug, Clone)]
+pub struct FrameScratch {
+    polar: Vec<f32>,
+    ring: Vec<f64>,
+    power: Vec<f64>,
+    spectrum: SpectrumScratch,
+}
+
+impl FrameContext {
+    /// A context for `plan`, harmonics `0..=n_max`, gain `gain` (0 disables the correction).
+    pub fn new(plan: PolarPlan, n_max: usize, gain: f64) -> Self {
+        let spectrum = AngularSpectrum::new(plan.n_azimuth());
+        Self {
+            plan,
+            spectrum,
+            n_harmonics: n_max + 1,
+            gain,
+        }
+    }
+
+    /// The polar plan.
+    pub fn plan(&self) -> &PolarPlan {
+        &self.plan
+    }
+    /// Harmonics stored per ring (`n_max + 1`).
+    pub fn n_harmonics(&self) -> usize {
+        self.n_harmonics
+    }
+    /// Detector pixels per pattern.
+    pub fn pattern_len(&self) -> usize {
+        let [ny, nx] = self.plan.geometry().detector_shape;
+        ny * nx
+    }
+
+    /// Fresh per-worker buffers.
+    pub fn scratch(&self) -> FrameScratch {
+        FrameScratch {
+            polar: vec![0.0; self.plan.n_rings() * self.plan.n_azimuth()],
+            ring: vec![0.0; self.plan.n_azimuth()],
+            power: vec![0.0; self.n_harmonics],
+            spectrum: self.spectrum.scratch(),
+        }
+    }
+
+    /// An empty accumulator for scan positions `start..start + len`.
+    pub fn partial(&self, start: usize, len: usize) -> PartialStats {
+        let r = self.plan.n_rings();
+        PartialStats {
+            start,
+            len,
+            n_rings: r,
+            n_harmonics: self.n_harmonics,
+            annular_mean: vec![0.0; len * r],
+            ring_variance: vec![0.0; len * r],
+            ring_variance_raw: vec![0.0; len * r],
+            spectra: vec![0.0; len * r * self.n_harmonics],
+            ring_power: vec![0.0; len * self.n_harmonics],
+        }
+    }
+
+    /// Processes consecutive patterns (`patterns.len()` a multiple of the pattern length) into a
+    /// new accumulator starting at scan position `start`.
+    pub fn process_chunk(
+        &self,
+        start: usize,
+        patterns: &[f32],
+        scratch: &mut FrameScratch,
+    ) -> PartialStats {
+        let len = patterns.len() / self.pattern_len();
+        let mut acc = self.partial(start, len);
+        for (i, p) in patterns.chunks_exact(self.pattern_len()).enumerate() {
+            self.process_frame(p, i, &mut acc, scratch);
+        }
+        acc
+    }
+
+    /// Analyses one pattern into slot `slot` of `acc`.
+    pub fn process_frame(
+        &self,
+        pattern: &[f32],
+        slot: usize,
+        acc: &mut PartialStats,
+        s: &mut FrameScratch,
+    ) {
+        self.plan.apply(pattern, &mut s.polar);
+        let na = self.plan.n_azimuth();
+        let r_count = self.plan.n_rings();
+        let area = self.plan.bin_area();
+        let neff = self.plan.bin_neff();
+        let h = self.n_harmonics;
+        let last = r_count - 1;
+        for r in 0..r_count {
+            let row = &s.polar[r * na..(r + 1) * na];
+            let a_row = &area[r * na..(r + 1) * na];
+            let n_row = &neff[r * na..(r + 1) * na];
+            let (mut sw, mut swj, mut nv, mut sj, mut sj2, mut snoise) =
+                (0.0f64, 0.0f64, 0usize, 0.0f64, 0.0f64, 0.0f64);
+            for b in 0..na {
+                if a_row[b] > 0.0 {
+                    let j = f64::from(row[b]);
+                    sw += a_row[b];
+                    swj += a_row[b] * j;
+                    nv += 1;
+                    sj += j;
+                    sj2 += j * j;
+                    snoise += self.gain * j.max(0.0) / n_row[b];
+                }
+            }
+            let idx = slot * r_count + r;
+            acc.annular_mean[idx] = swj / sw;
+            let m = sj / nv as f64;
+            let var = sj2 / nv as f64 - m * m;
+            let noise = (1.0 - 1.0 / nv as f64) * snoise / nv as f64;
+            let (raw, corr) = if m != 0.0 {
+                (var / (m * m), (var - noise) / (m * m))
+            } else {
+                (0.0, 0.0)
+            };
+            acc.ring_variance_raw[idx] = raw;
+            acc.ring_variance[idx] = corr;
+            for b in 0..na {
+                s.ring[b] = if a_row[b] > 0.0 { f64::from(row[b]) } else { m };
+            }
+            self.spectrum
+                .power_with_scratch(&s.ring, &mut s.power, &mut s.spectrum);
+            let base = idx * h;
+            for (o, &p) in acc.spectra[base..base + h].iter_mut().zip(&s.power) {
+                *o = p as f32;
+            }
+            if r == last {
+                acc.ring_power[slot * h..(slot + 1) * h].copy_from_slice(&s.power);
+            }
+        }
+    }
+}
+
+/// Per-pattern results for a contiguous range of scan positions (C order over the scan).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartialStats {
+    start: usize,
+    len: usize,
+    n_rings: usize,
+    n_harmonics: usize,
+    /// Area-weighted annular mean per pattern and ring, `[len, n_rings]`.
+    pub annular_mean: Vec<f64>,
+    /// Poisson-corrected normalised ring variance, `[len, n_rings]`.
+    pub ring_variance: Vec<f64>,
+    /// Uncorrected normalised ring variance (= C_k(0)), `[len, n_rings]`.
+    pub ring_variance_raw: Vec<f64>,
+    /// P_n per pattern and ring, `[len, n_rings, n_harmonics]` (f32 to save memory).
+    pub spectra: Vec<f32>,
+    /// P_n at the analysis ring (the last ring) in full precision, `[len, n_harmonics]`.
+    pub ring_power: Vec<f64>,
+}
+
+/// Two accumulators that are not adjacent ranges.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot merge scan range {first:?} with {second:?}: expected adjacent ranges")]
+#[non_exhaustive]
+pub struct MergeError {
+    /// The first range.
+    pub first: std::ops::Range<usize>,
+    /// The second range.
+    pub second: std::ops::Range<usize>,
+}
+
+impl PartialStats {
+    /// First scan position covered.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+    /// Number of scan positions covered.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether no position is covered.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Rings per pattern.
+    pub fn n_rings(&self) -> usize {
+        self.n_rings
+    }
+    /// Harmonics per ring.
+    pub fn n_harmonics(&self) -> usize {
+        self.n_harmonics
+    }
+
+    /// Joins `other`, which must cover the range right after `self` (or either may be empty).
+    /// Exactly associative.
+    pub fn merge(mut self, other: PartialStats) -> Result<PartialStats, MergeError> {
+        if other.is_empty() {
+            return Ok(self);
+        }
+        if self.is_empty() {
+            return Ok(other);
+        }
+        if other.start != self.start + self.len
+            || other.n_rings != self.n_rings
+            || other.n_harmonics != self.n_harmonics
+        {
+            return Err(MergeError {
+                first: self.start..self.start + self.len,
+                second: other.start..other.start + other.len,
+            });
+        }
+        self.len += other.len;
+        self.annular_mean.extend(other.annular_mean);
+        self.ring_variance.extend(other.ring_variance);
+        self.ring_variance_raw.extend(other.ring_variance_raw);
+        self.spectra.extend(other.spectra);
+        self.ring_power.extend(other.ring_power);
+        Ok(self)
+    }
+}

@@ -1,0 +1,520 @@
+//! The whole measurement: one pass over the patterns (two with centre refinement), in chunks,
+//! from memory ([`analyze_datacube`]) or streamed from a `.npy` file ([`analyze_npy`]). Both give
+//! bit-identical results for any chunk size and thread count.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc::sync_channel;
+
+use mro_core::npy::NpyReader;
+use mro_core::{Calibration, Datacube};
+use ndarray::Array2;
+use rayon::prelude::*;
+
+use crate::accumulator::{FrameContext, PartialStats};
+use crate::autocorrelation::radial_autocorrelation;
+use crate::center::friedel_center;
+use crate::config::{AnalysisConfig, InConditionModel};
+use crate::correlation::odd_even_ratio;
+use crate::error::AnalysisError;
+use crate::particles::{geometric_in_condition, mean_sd, segment, sphere_volume_fraction};
+use crate::polar::{PolarGeometry, PolarPlan, Ring};
+use crate::result::*;
+use crate::threshold::threshold;
+use crate::variance::{peak_position, variance_curves};
+
+/// Patterns handed to one rayon task.
+const TASK_PATTERNS: usize = 16;
+
+/// Run-time options that do not change the result.
+#[derive(Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Patterns per chunk read from disk (memory use when streaming is about two chunks).
+    pub chunk_patterns: usize,
+    /// Detector-shaped mask, `true` = pixel excluded (dead pixel, beam stop).
+    pub excluded: Option<&'a [bool]>,
+    /// Called after each chunk with the number of patterns done in the current pass and the
+    /// pass number (0 centre refinement, 1 analysis).
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+}
+
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        Self {
+            chunk_patterns: 256,
+            excluded: None,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("chunk_patterns", &self.chunk_patterns)
+            .field(
+                "masked",
+                &self.excluded.map(|m| m.iter().filter(|&&b| b).count()),
+            )
+            .finish()
+    }
+}
+
+/// Analyses a datacube held in memory.
+pub fn analyze_datacube(
+    cube: &Datacube,
+    config: &AnalysisConfig,
+    opts: &RunOptions<'_>,
+) -> Result<AnalysisOutput, AnalysisError> {
+    let owned;
+    let data = match cube.data().as_slice() {
+        Some(s) => s,
+        None => {
+            owned = cube.data().as_standard_layout().into_owned();
+            owned.as_slice().expect("standard layout")
+        }
+    };
+    let scan = cube.scan_shape();
+    let det = cube.detector_shape();
+    let plen = det[0] * det[1];
+    let chunk = opts.chunk_patterns.max(1) * plen;
+    run(scan, det, cube.calibration(), config, opts, |f| {
+        for (c, block) in data.chunks(chunk.max(1)).enumerate() {
+            f(c * opts.chunk_patterns.max(1), block)?;
+        }
+        Ok(())
+    })
+}
+
+/// Analyses a `.npy` datacube streamed from disk: at most two chunks of
+/// `opts.chunk_patterns` patterns are in memory at once, and reading overlaps computing.
+pub fn analyze_npy(
+    path: &Path,
+    calibration: &Calibration,
+    config: &AnalysisConfig,
+    opts: &RunOptions<'_>,
+) -> Result<AnalysisOutput, AnalysisError> {
+    let reader = NpyReader::open(path)?;
+    reader.require_rank(4, " [scan_y, scan_x, det_y, det_x]")?;
+    let s = reader.shape().to_vec();
+    drop(reader);
+    let scan = [s[0], s[1]];
+    let det = [s[2], s[3]];
+    run(scan, det, calibration, config, opts, |f| {
+        stream(
+            path,
+            det[0] * det[1],
+            scan[0] * scan[1],
+            opts.chunk_patterns,
+            f,
+        )
+    })
+}
+
+type ChunkFn<'f> = dyn FnMut(usize, &[f32]) -> Result<(), AnalysisError> + 'f;
+
+/// Reads the file chunk by chunk on a second thread and hands each chunk to `f` in order.
+fn stream(
+    path: &Path,
+    plen: usize,
+    n_patterns: usize,
+    chunk_patterns: usize,
+    f: &mut ChunkFn<'_>,
+) -> Result<(), AnalysisError> {
+    let chunk_patterns = chunk_patterns.max(1);
+    let mut reader = NpyReader::open(path)?;
+    let (tx_full, rx_full) = sync_channel::<Result<(usize, Vec<f32>), AnalysisError>>(1);
+    let (tx_empty, rx_empty) = sync_channel::<Vec<f32>>(2);
+    tx_empty.send(Vec::new()).expect("capacity");
+    tx_empty.send(Vec::new()).expect("capacity");
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut start = 0;
+            while start < n_patterns {
+                let Ok(mut buf) = rx_empty.recv() else { return };
+                let len = chunk_patterns.min(n_patterns - start);
+                buf.resize(len * plen, 0.0);
+                let msg = reader
+                    .read_f32_at(start * plen, &mut buf)
+                    .map(|()| (start, buf))
+                    .map_err(AnalysisError::from);
+                let failed = msg.is_err();
+                if tx_full.send(msg).is_err() || failed {
+                    return;
+                }
+                start += len;
+            }
+        });
+        let mut result = Ok(());
+        for msg in rx_full.iter() {
+            match msg.and_then(|(start, buf)| {
+                f(start, &buf)?;
+                Ok(buf)
+            }) {
+                Ok(buf) => {
+                    let _ = tx_empty.send(buf);
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(rx_full);
+        drop(tx_empty);
+        result
+    })
+}
+
+/// A source of patterns: calls its argument with consecutive chunks `(first pattern, values)`.
+type Source<'s> = dyn FnMut(&mut ChunkFn<'_>) -> Result<(), AnalysisError> + 's;
+
+fn run(
+    scan: [usize; 2],
+    det: [usize; 2],
+    calibration: &Calibration,
+    config: &AnalysisConfig,
+    opts: &RunOptions<'_>,
+    mut source: impl FnMut(&mut ChunkFn<'_>) -> Result<(), AnalysisError>,
+) -> Result<AnalysisOutput, AnalysisError> {
+    config.validate()?;
+    let n_patterns = scan[0] * scan[1];
+    if n_patterns == 0 || det[0] < 3 || det[1] < 3 {
+        return Err(AnalysisError::Shape {
+            what: "datacube".into(),
+            found: vec![scan[0], scan[1], det[0], det[1]],
+            expected: "at least one scan point and 3 × 3 detector pixels".into(),
+        });
+    }
+    if let Some(m) = opts.excluded {
+        if m.len() != det[0] * det[1] {
+            return Err(AnalysisError::Shape {
+                what: "mask".into(),
+                found: vec![m.len()],
+                expected: format!("{} × {} values (the detector shape)", det[0], det[1]),
+            });
+        }
+    }
+    let plen = det[0] * det[1];
+    let source: &mut Source<'_> = &mut source;
+
+    // Pass 0 (optional): the mean pattern, summed per pixel in scan order.
+    let mut cal = *calibration;
+    if config.refine_center {
+        let mut sum = vec![0.0f64; plen];
+        let mut done = 0;
+        source(&mut |_, block: &[f32]| {
+            let n = block.len() / plen;
+            let per = plen
+                .div_ceil(rayon::current_num_threads().max(1) * 4)
+                .max(64);
+            sum.par_chunks_mut(per).enumerate().for_each(|(c, s)| {
+                let off = c * per;
+                for p in 0..n {
+                    let pat = &block[p * plen + off..p * plen + off + s.len()];
+                    for (a, &v) in s.iter_mut().zip(pat) {
+                        *a += f64::from(v);
+                    }
+                }
+            });
+            done += n;
+            if let Some(pr) = opts.progress {
+                pr(done, 0);
+            }
+            Ok(())
+        })?;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n_patterns as f64).collect();
+        let max_shift = 0.25 * det[0].min(det[1]) as f64;
+        if let Some(c) = friedel_center(&mean, det, opts.excluded, cal.center_px(), max_shift) {
+            cal = cal.with_center_px(c).map_err(|e| AnalysisError::Geometry {
+                field: format!("refined centre {}", e.field),
+                value: e.value,
+                expected: e.expected.into(),
+            })?;
+        }
+    }
+
+    // Plan.
+    let dk = cal.k_pixel_per_nm();
+    let n_az = config.azimuth_bins();
+    let mut geometry = PolarGeometry {
+        detector_shape: det,
+        center_px: cal.center_px(),
+        k_pixel_per_nm: dk,
+        rings: Vec::new(),
+        n_azimuth: n_az,
+        supersample: config.supersample,
+    };
+    let k_fit = geometry.inscribed_k_per_nm();
+    let ring = Ring {
+        k_lo_per_nm: config.k_per_nm - 0.5 * config.ring_width_per_nm,
+        k_hi_per_nm: config.k_per_nm + 0.5 * config.ring_width_per_nm,
+    };
+    if ring.k_hi_per_nm > k_fit {
+        return Err(AnalysisError::Geometry {
+            field: "analysis.k_per_nm".into(),
+            value: config.k_per_nm,
+            expected: format!(
+                "a ring whose outer edge lies within the {k_fit:.3} nm⁻¹ the detector covers around the centre"
+            ),
+        });
+    }
+    let step = config.radial_step_per_nm.unwrap_or(dk);
+    let k_max = config.k_max_per_nm.min(k_fit);
+    let n_rows = ((k_max - config.k_min_per_nm) / step + 1e-9)
+        .floor()
+        .max(0.0) as usize;
+    if n_rows < 3 {
+        return Err(AnalysisError::Geometry {
+            field: "analysis.k_min_per_nm".into(),
+            value: config.k_min_per_nm,
+            expected: format!(
+                "a V(k) range of at least three radial steps below {k_fit:.3} nm⁻¹ (the detector edge)"
+            ),
+        });
+    }
+    geometry.rings = (0..n_rows)
+        .map(|i| Ring {
+            k_lo_per_nm: config.k_min_per_nm + i as f64 * step,
+            k_hi_per_nm: config.k_min_per_nm + (i + 1) as f64 * step,
+        })
+        .collect();
+    geometry.rings.push(ring);
+    let plan = PolarPlan::new(geometry, opts.excluded)?;
+    let ctx = FrameContext::new(plan, config.n_max, config.poisson_gain);
+
+    // Pass 1: per-pattern statistics.
+    let mut total = ctx.partial(0, 0);
+    source(&mut |start, block: &[f32]| {
+        let parts: Vec<PartialStats> = block
+            .par_chunks(TASK_PATTERNS * plen)
+            .enumerate()
+            .map_init(
+                || ctx.scratch(),
+                |s, (i, c)| ctx.process_chunk(start + i * TASK_PATTERNS, c, s),
+            )
+            .collect();
+        for p in parts {
+            total = std::mem::replace(&mut total, ctx.partial(0, 0))
+                .merge(p)
+                .expect("chunks arrive in order");
+        }
+        if let Some(pr) = opts.progress {
+            pr(total.len(), 1);
+        }
+        Ok(())
+    })?;
+    assert_eq!(total.len(), n_patterns, "every pattern processed");
+
+    Ok(finish(
+        &ctx,
+        &total,
+        scan,
+        det,
+        calibration,
+        &cal,
+        config,
+        opts,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    ctx: &FrameContext,
+    stats: &PartialStats,
+    scan: [usize; 2],
+    det: [usize; 2],
+    calibration_in: &Calibration,
+    cal: &Calibration,
+    config: &AnalysisConfig,
+    opts: &RunOptions<'_>,
+) -> AnalysisOutput {
+    let plan = ctx.plan();
+    let rings = &plan.geometry().rings;
+    let r_all = rings.len();
+    let rv = r_all - 1;
+    let h = ctx.n_harmonics();
+    let n = stats.len();
+    let curves = variance_curves(stats, plan.ring_neff(), config.poisson_gain);
+    let k: Vec<f64> = rings[..rv].iter().map(Ring::k_per_nm).collect();
+
+    let mut versus_k = vec![vec![0.0f64; h]; rv];
+    for p in 0..n {
+        for (r, row) in versus_k.iter_mut().enumerate() {
+            let base = (p * r_all + r) * h;
+            for (o, &v) in row.iter_mut().zip(&stats.spectra[base..base + h]) {
+                *o += f64::from(v);
+            }
+        }
+    }
+    versus_k
+        .iter_mut()
+        .for_each(|row| row.iter_mut().for_each(|v| *v /= n as f64));
+    let mut mean_p = vec![0.0f64; h];
+    for p in 0..n {
+        for (o, &v) in mean_p.iter_mut().zip(&stats.ring_power[p * h..(p + 1) * h]) {
+            *o += v;
+        }
+    }
+    mean_p.iter_mut().for_each(|v| *v /= n as f64);
+
+    let sh = (scan[0], scan[1]);
+    let col = |v: &[f64], stride: usize, off: usize| {
+        Array2::from_shape_fn(sh, |(y, x)| v[(y * scan[1] + x) * stride + off])
+    };
+    let mean_intensity = col(&stats.annular_mean, r_all, rv);
+    let v2d = col(&stats.ring_variance, r_all, rv);
+    let v2d_raw = col(&stats.ring_variance_raw, r_all, rv);
+    let power: Vec<Array2<f64>> = (0..h).map(|i| col(&stats.ring_power, h, i)).collect();
+    let summed = config.summed_symmetries();
+    let mut normalized_sum = Array2::<f64>::zeros(sh);
+    for &s in &summed {
+        let m = power[s].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if m > 0.0 {
+            normalized_sum.zip_mut_with(&power[s], |a, &b| *a += b / m);
+        }
+    }
+    normalized_sum.mapv_inplace(|v| v / summed.len() as f64);
+
+    let probe = cal.probe();
+    let probe_info = ProbeInfo {
+        fwhm_nm: probe.fwhm_nm(),
+        airy_first_zero_nm: probe.airy_first_zero_nm(),
+    };
+    let step = cal.scan_step_nm();
+    let area_nm2 = (scan[0] * scan[1]) as f64 * step * step;
+    let particle = |map: &Array2<f64>, n_sym: usize, p_in: f64| {
+        let values = map.as_slice().expect("standard layout");
+        let t = threshold(values, config.threshold);
+        let seg = segment(
+            values,
+            scan,
+            t,
+            config.min_region_px,
+            step,
+            probe_info.fwhm_nm,
+        );
+        let d: Vec<f64> = seg.regions.iter().map(|r| r.diameter_nm).collect();
+        let dd: Vec<f64> = seg
+            .regions
+            .iter()
+            .map(|r| r.diameter_deblurred_nm)
+            .collect();
+        let (md, sd) = mean_sd(d.iter().copied());
+        let (mdd, _) = mean_sd(dd.iter().copied());
+        let vf_in = cal
+            .thickness_nm()
+            .map(|t| sphere_volume_fraction(&d, area_nm2, t));
+        let vf_in_dd = cal
+            .thickness_nm()
+            .map(|t| sphere_volume_fraction(&dd, area_nm2, t));
+        let ac = radial_autocorrelation(values, scan, step);
+        let peak = ac.first_peak_nm(probe_info.airy_first_zero_nm);
+        let opt = |v: f64| v.is_finite().then_some(v);
+        let res = SymmetryResult {
+            n: n_sym,
+            threshold: t,
+            regions: seg.regions.len(),
+            mean_diameter_nm: opt(md),
+            sd_diameter_nm: opt(sd),
+            mean_diameter_deblurred_nm: opt(mdd),
+            area_fraction: seg.regions.iter().map(|r| r.area_nm2).sum::<f64>() / area_nm2,
+            volume_fraction_in_condition: vf_in,
+            in_condition_fraction: p_in,
+            volume_fraction: vf_in.map(|v| v / p_in),
+            volume_fraction_deblurred: vf_in_dd.map(|v| v / p_in),
+            autocorrelation_peak_nm: peak,
+            autocorrelation: ac,
+            map_mean: values.iter().sum::<f64>() / values.len() as f64,
+            map_max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            region_list: seg.regions,
+        };
+        let labels = Array2::from_shape_vec(sh, seg.labels).expect("scan shape");
+        (res, labels)
+    };
+    let per_n: Vec<(SymmetryResult, Array2<u32>)> = (1..h)
+        .into_par_iter()
+        .map(|n_sym| {
+            let p_in = match config.in_condition_model {
+                InConditionModel::Fixed => config.in_condition_fraction,
+                InConditionModel::Geometric => geometric_in_condition(n_sym, config.acceptance_deg),
+            };
+            particle(&power[n_sym], n_sym, p_in)
+        })
+        .collect();
+    let (integrated_map, integrated_labels) =
+        particle(&normalized_sum, 0, config.in_condition_fraction);
+    let mut labels = vec![Array2::<u32>::zeros(sh)];
+    let mut by_symmetry = BTreeMap::new();
+    for (res, lab) in per_n {
+        labels.push(lab);
+        by_symmetry.insert(res.n.to_string(), res);
+    }
+    let total_volume_fraction = summed
+        .iter()
+        .map(|s| by_symmetry[&s.to_string()].volume_fraction)
+        .sum::<Option<f64>>();
+
+    let result = AnalysisResult {
+        schema: ANALYSIS_SCHEMA.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        input: InputInfo {
+            scan_shape: scan,
+            detector_shape: det,
+            masked_pixels: opts
+                .excluded
+                .map_or(0, |m| m.iter().filter(|&&b| b).count()),
+        },
+        calibration: *cal,
+        center: CenterInfo {
+            calibration_px: calibration_in.center_px(),
+            used_px: cal.center_px(),
+            refined: config.refine_center,
+        },
+        config: config.clone(),
+        probe: probe_info,
+        ring: RingInfo {
+            k_per_nm: config.k_per_nm,
+            k_lo_per_nm: rings[rv].k_lo_per_nm,
+            k_hi_per_nm: rings[rv].k_hi_per_nm,
+            n_azimuth: plan.n_azimuth(),
+            azimuth_step_deg: config.azimuth_step_deg,
+        },
+        variance: VarianceResult {
+            peak_k_per_nm: peak_position(&k, &curves.v_omega[..rv]),
+            v_r_peak_k_per_nm: peak_position(&k, &curves.v_r[..rv]),
+            k_per_nm: k.clone(),
+            v_omega: curves.v_omega[..rv].to_vec(),
+            v_r: curves.v_r[..rv].to_vec(),
+            mean_intensity: curves.mean_intensity[..rv].to_vec(),
+            v_omega_at_ring: curves.v_omega[rv],
+            v_r_at_ring: curves.v_r[rv],
+            poisson_gain: config.poisson_gain,
+        },
+        power_spectrum: PowerSpectrumResult {
+            k_per_nm: config.k_per_nm,
+            n: (0..h).collect(),
+            odd_even_ratio: odd_even_ratio(&mean_p),
+            mean: mean_p,
+            versus_k_per_nm: k,
+            versus_k,
+        },
+        by_symmetry,
+        summed_symmetries: summed,
+        total_volume_fraction,
+        integrated_map_volume_fraction: integrated_map.volume_fraction,
+        integrated_map,
+    };
+    AnalysisOutput {
+        result,
+        maps: AnalysisMaps {
+            mean_intensity,
+            v2d,
+            v2d_raw,
+            power,
+            normalized_sum,
+            labels,
+            integrated_labels,
+        },
+    }
+}

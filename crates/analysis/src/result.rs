@@ -1,0 +1,207 @@
+//! The result of an analysis: `analysis.json` (schema `mro.analysis/1`) and the maps.
+
+use std::collections::BTreeMap;
+
+use mro_core::Calibration;
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::autocorrelation::RadialAutocorrelation;
+use crate::config::AnalysisConfig;
+use crate::particles::Region;
+
+/// The schema tag of `analysis.json`.
+pub const ANALYSIS_SCHEMA: &str = "mro.analysis/1";
+
+/// Everything `analysis.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisResult {
+    /// Always [`ANALYSIS_SCHEMA`].
+    pub schema: String,
+    /// Version of mro-analysis that produced it.
+    pub version: String,
+    /// What was analysed.
+    pub input: InputInfo,
+    /// The calibration used (with the refined centre when refinement was on).
+    pub calibration: Calibration,
+    /// How the centre was chosen.
+    pub center: CenterInfo,
+    /// The settings used, every default filled in.
+    pub config: AnalysisConfig,
+    /// Probe sizes used for de-blurring and the σ(r) peak search.
+    pub probe: ProbeInfo,
+    /// The analysis ring (V2D, angular correlation, per-n maps).
+    pub ring: RingInfo,
+    /// Fluctuation variance V(k).
+    pub variance: VarianceResult,
+    /// Dataset-averaged angular power spectrum.
+    pub power_spectrum: PowerSpectrumResult,
+    /// Particle analysis and σ(r) of each per-n map, keyed by n as a string.
+    pub by_symmetry: BTreeMap<String, SymmetryResult>,
+    /// The symmetries summed into `total_volume_fraction` and the normalised sum map.
+    pub summed_symmetries: Vec<usize>,
+    /// Σ of `volume_fraction` over `summed_symmetries` (null without a thickness).
+    pub total_volume_fraction: Option<f64>,
+    /// Particle analysis of the normalised sum map.
+    pub integrated_map: SymmetryResult,
+    /// Volume fraction from the normalised sum map (null without a thickness).
+    pub integrated_map_volume_fraction: Option<f64>,
+}
+
+/// Shape of the analysed data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// `[scan_y, scan_x]`.
+    pub scan_shape: [usize; 2],
+    /// `[det_y, det_x]`.
+    pub detector_shape: [usize; 2],
+    /// Detector pixels excluded by the mask.
+    pub masked_pixels: usize,
+}
+
+/// The pattern centre.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CenterInfo {
+    /// Centre `[y, x]` from the calibration, in pixels.
+    pub calibration_px: [f64; 2],
+    /// Centre `[y, x]` used, in pixels.
+    pub used_px: [f64; 2],
+    /// Whether it was refined from the mean pattern's Friedel symmetry.
+    pub refined: bool,
+}
+
+/// Probe sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeInfo {
+    /// Intensity FWHM 0.5145 λ/α in nm (removed from diameters in quadrature).
+    pub fwhm_nm: f64,
+    /// Airy first-zero radius 0.61 λ/α in nm (σ(r) peaks are searched beyond it).
+    pub airy_first_zero_nm: f64,
+}
+
+/// The analysis ring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RingInfo {
+    /// Centre in nm⁻¹.
+    pub k_per_nm: f64,
+    /// Inner edge in nm⁻¹.
+    pub k_lo_per_nm: f64,
+    /// Outer edge in nm⁻¹.
+    pub k_hi_per_nm: f64,
+    /// Azimuthal bins.
+    pub n_azimuth: usize,
+    /// Bin width Δφ in degrees.
+    pub azimuth_step_deg: f64,
+}
+
+/// V(k).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VarianceResult {
+    /// Ring centres in nm⁻¹.
+    pub k_per_nm: Vec<f64>,
+    /// V_Ω(k), Poisson-corrected.
+    pub v_omega: Vec<f64>,
+    /// V_r(k), Poisson-corrected.
+    pub v_r: Vec<f64>,
+    /// Dataset-mean intensity per ring (counts per pixel).
+    pub mean_intensity: Vec<f64>,
+    /// Position of the V_Ω maximum in nm⁻¹.
+    pub peak_k_per_nm: Option<f64>,
+    /// Position of the V_r maximum in nm⁻¹.
+    pub v_r_peak_k_per_nm: Option<f64>,
+    /// V_Ω at the analysis ring.
+    pub v_omega_at_ring: f64,
+    /// V_r at the analysis ring (the mean of the V2D map).
+    pub v_r_at_ring: f64,
+    /// Gain used in the Poisson correction (0: none).
+    pub poisson_gain: f64,
+}
+
+/// Angular power spectrum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PowerSpectrumResult {
+    /// The analysis ring in nm⁻¹.
+    pub k_per_nm: f64,
+    /// Harmonics 0..=n_max.
+    pub n: Vec<usize>,
+    /// Dataset mean of P_n at the analysis ring.
+    pub mean: Vec<f64>,
+    /// Σ odd-n over Σ even-n (n ≥ 2) of `mean`.
+    pub odd_even_ratio: f64,
+    /// Ring centres of `versus_k` in nm⁻¹.
+    pub versus_k_per_nm: Vec<f64>,
+    /// Dataset mean of P_n per ring: `versus_k[ring][n]`.
+    pub versus_k: Vec<Vec<f64>>,
+}
+
+/// Particle analysis and σ(r) of one map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SymmetryResult {
+    /// The harmonic n (0 for the normalised sum map).
+    pub n: usize,
+    /// Threshold applied.
+    pub threshold: f64,
+    /// Number of regions.
+    pub regions: usize,
+    /// Mean equivalent-circle diameter in nm.
+    pub mean_diameter_nm: Option<f64>,
+    /// Sample standard deviation of the diameters in nm.
+    pub sd_diameter_nm: Option<f64>,
+    /// Mean diameter after quadrature removal of the probe FWHM, in nm.
+    pub mean_diameter_deblurred_nm: Option<f64>,
+    /// Region area over scan area.
+    pub area_fraction: f64,
+    /// Σ sphere volumes over sample volume (regions in the diffracting condition only).
+    pub volume_fraction_in_condition: Option<f64>,
+    /// Share of clusters taken to be in a diffracting condition.
+    pub in_condition_fraction: f64,
+    /// `volume_fraction_in_condition / in_condition_fraction`.
+    pub volume_fraction: Option<f64>,
+    /// The same with de-blurred diameters.
+    pub volume_fraction_deblurred: Option<f64>,
+    /// First σ(r) peak beyond the probe's Airy radius, in nm.
+    pub autocorrelation_peak_nm: Option<f64>,
+    /// σ(r).
+    pub autocorrelation: RadialAutocorrelation,
+    /// Mean of the map.
+    pub map_mean: f64,
+    /// Maximum of the map.
+    pub map_max: f64,
+    /// The regions.
+    pub region_list: Vec<Region>,
+}
+
+/// The scan-shaped maps (`[scan_y, scan_x]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisMaps {
+    /// ⟨I2D(φ)⟩_φ: annular mean at the analysis ring.
+    pub mean_intensity: Array2<f64>,
+    /// V2D: Poisson-corrected normalised ring variance at the analysis ring.
+    pub v2d: Array2<f64>,
+    /// V2D without the Poisson correction (= C_k(0) per pattern).
+    pub v2d_raw: Array2<f64>,
+    /// P_n maps, index n = 0..=n_max.
+    pub power: Vec<Array2<f64>>,
+    /// Mean over the summed symmetries of each map divided by its maximum.
+    pub normalized_sum: Array2<f64>,
+    /// Region labels (0 = background) per n, index n = 0..=n_max (index 0 unused, all zero).
+    pub labels: Vec<Array2<u32>>,
+    /// Region labels of the normalised sum map.
+    pub integrated_labels: Array2<u32>,
+}
+
+/// Result plus maps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisOutput {
+    /// What goes into analysis.json.
+    pub result: AnalysisResult,
+    /// The maps.
+    pub maps: AnalysisMaps,
+}
+
+impl AnalysisResult {
+    /// Pretty-printed JSON (non-finite numbers become null).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("AnalysisResult serialises")
+    }
+}
