@@ -31,6 +31,9 @@ pub mod result;
 pub mod threshold;
 pub mod variance;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{AnalysisConfig, InConditionModel, Threshold};
 pub use error::AnalysisError;
 pub use pipeline::{analyze_datacube, analyze_npy, RunOptions};
