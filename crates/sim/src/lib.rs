@@ -2,9 +2,26 @@
 //!
 //! Units and conventions are those of `mro-core`: nm, nm⁻¹ with k = 1/d, mrad, kV; the beam
 //! travels along +z.
+//!
+//! The forward model runs as typed stages: [`AtomVolume`] → [`potential::Field`] (projected
+//! potential, slice potentials or transmission functions, built in Fourier space from Lobato
+//! scattering factors) → a [`propagation::Propagation`] model per probe window → a
+//! [`detector::Detector`] (dose, Poisson noise, gain) → scan rows streamed by
+//! [`simulate::simulate`].
 
 pub mod atoms;
+pub mod detector;
 pub mod elements;
+pub mod fft2;
+pub mod glass;
+pub mod potential;
+pub mod probe;
+pub mod propagation;
+pub mod reference;
+pub mod scattering;
+pub mod simulate;
 pub mod spec;
 
 pub use atoms::AtomVolume;
+pub use glass::{build_glass, Glass, GlassError, GlassStage, Truth};
+pub use simulate::{calibration, simulate, ForwardOptions, Progress, SimError};

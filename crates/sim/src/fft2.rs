@@ -1,0 +1,209 @@
+//! Square 2-D FFTs for probe windows, planned once and run with caller-owned scratch.
+//!
+//! Conventions (RustFFT's): the forward transform is X_k = Σ_n x_n e^{−2πikn/N}, the inverse has
+//! the + sign, and neither is normalised. Frequencies are in the standard FFT order. A 2-D
+//! transform is done as row FFTs (along x), a blocked transpose and row FFTs again (along y), so
+//! the spectrum of a `[y][x]` array comes out **transposed**, `[kx][ky]`. The propagators and
+//! masks of this crate are stored in that transposed layout, and the inverse path takes it
+//! as input, so a forward/inverse pair costs two transposes instead of four. Rows of the
+//! transposed spectrum that are known to be zero (outside a band limit) or not needed (outside
+//! the detector) are skipped.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use rustfft::num_complex::Complex32;
+use rustfft::{Fft, FftPlanner};
+
+/// Plans for N×N single-precision transforms.
+#[derive(Clone)]
+pub struct Fft2Plan {
+    n: usize,
+    forward: Arc<dyn Fft<f32>>,
+    inverse: Arc<dyn Fft<f32>>,
+    scratch_len: usize,
+}
+
+impl std::fmt::Debug for Fft2Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fft2Plan").field("n", &self.n).finish()
+    }
+}
+
+impl Fft2Plan {
+    /// Plans N×N transforms with `planner`.
+    ///
+    /// # Panics
+    /// If `n` is zero.
+    pub fn new(planner: &mut FftPlanner<f32>, n: usize) -> Self {
+        assert!(n > 0, "FFT size must be positive");
+        let forward = planner.plan_fft_forward(n);
+        let inverse = planner.plan_fft_inverse(n);
+        let scratch_len = forward
+            .get_inplace_scratch_len()
+            .max(inverse.get_inplace_scratch_len());
+        Self {
+            n,
+            forward,
+            inverse,
+            scratch_len,
+        }
+    }
+
+    /// Side length N.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Scratch length the `*_with_scratch` calls need.
+    pub fn scratch_len(&self) -> usize {
+        self.scratch_len
+    }
+
+    /// Forward 1-D FFTs of the rows `rows` of an N×N buffer.
+    pub fn forward_rows(
+        &self,
+        buf: &mut [Complex32],
+        rows: Range<usize>,
+        scratch: &mut [Complex32],
+    ) {
+        if rows.is_empty() {
+            return;
+        }
+        let n = self.n;
+        self.forward
+            .process_with_scratch(&mut buf[rows.start * n..rows.end * n], scratch);
+    }
+
+    /// Inverse 1-D FFTs of the rows `rows` of an N×N buffer.
+    pub fn inverse_rows(
+        &self,
+        buf: &mut [Complex32],
+        rows: Range<usize>,
+        scratch: &mut [Complex32],
+    ) {
+        if rows.is_empty() {
+            return;
+        }
+        let n = self.n;
+        self.inverse
+            .process_with_scratch(&mut buf[rows.start * n..rows.end * n], scratch);
+    }
+
+    /// Full forward 2-D transform: `src` is `[y][x]` (overwritten), `dst` receives `[kx][ky]`.
+    pub fn forward_2d(
+        &self,
+        src: &mut [Complex32],
+        dst: &mut [Complex32],
+        scratch: &mut [Complex32],
+    ) {
+        self.forward_rows(src, 0..self.n, scratch);
+        transpose(src, dst, self.n);
+        self.forward_rows(dst, 0..self.n, scratch);
+    }
+
+    /// Full inverse 2-D transform: `src` is `[kx][ky]` (overwritten), `dst` receives `[y][x]`.
+    pub fn inverse_2d(
+        &self,
+        src: &mut [Complex32],
+        dst: &mut [Complex32],
+        scratch: &mut [Complex32],
+    ) {
+        self.inverse_rows(src, 0..self.n, scratch);
+        transpose(src, dst, self.n);
+        self.inverse_rows(dst, 0..self.n, scratch);
+    }
+}
+
+/// The FFT indices of the signed frequencies `−below..above` (in pixels) as at most two
+/// contiguous ranges, e.g. for a band limit or a detector.
+pub fn signed_index_ranges(n: usize, below: usize, above: usize) -> [Range<usize>; 2] {
+    let above = above.min(n);
+    let below = below.min(n - above);
+    [0..above, n - below..n]
+}
+
+/// Blocked out-of-place transpose of an N×N array.
+pub fn transpose(src: &[Complex32], dst: &mut [Complex32], n: usize) {
+    const B: usize = 16;
+    debug_assert!(src.len() >= n * n && dst.len() >= n * n);
+    for i0 in (0..n).step_by(B) {
+        for j0 in (0..n).step_by(B) {
+            for i in i0..(i0 + B).min(n) {
+                let row = &src[i * n..];
+                for j in j0..(j0 + B).min(n) {
+                    dst[j * n + i] = row[j];
+                }
+            }
+        }
+    }
+}
+
+/// Smallest size ≥ `n` whose only prime factors are 2, 3 and 5 (fast for RustFFT).
+pub fn next_fast_len(n: usize) -> usize {
+    let mut m = n.max(1);
+    loop {
+        let mut r = m;
+        for p in [2, 3, 5] {
+            while r % p == 0 {
+                r /= p;
+            }
+        }
+        if r == 1 {
+            return m;
+        }
+        m += 1;
+    }
+}
+
+/// Smallest even size ≥ `n` with prime factors 2, 3 and 5 only.
+pub fn next_fast_even_len(n: usize) -> usize {
+    let mut m = next_fast_len(n);
+    while m % 2 != 0 {
+        m = next_fast_len(m + 1);
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::naive_dft2;
+
+    #[test]
+    fn matches_naive_dft_transposed() {
+        let n = 12;
+        let mut planner = FftPlanner::new();
+        let plan = Fft2Plan::new(&mut planner, n);
+        let x: Vec<Complex32> = (0..n * n)
+            .map(|i| Complex32::new(((i * 7919) % 13) as f32 - 6.0, ((i * 31) % 5) as f32))
+            .collect();
+        let want = naive_dft2(&x, n, false);
+        let mut src = x.clone();
+        let mut dst = vec![Complex32::default(); n * n];
+        let mut scratch = vec![Complex32::default(); plan.scratch_len()];
+        plan.forward_2d(&mut src, &mut dst, &mut scratch);
+        for ky in 0..n {
+            for kx in 0..n {
+                let d = dst[kx * n + ky] - want[ky * n + kx];
+                assert!(d.norm() < 1e-3, "({ky},{kx}) {d}");
+            }
+        }
+        // And back: inverse/N² restores the input.
+        let mut back = vec![Complex32::default(); n * n];
+        plan.inverse_2d(&mut dst, &mut back, &mut scratch);
+        for (b, a) in back.iter().zip(&x) {
+            assert!((b / (n * n) as f32 - a).norm() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn fast_lengths_and_ranges() {
+        assert_eq!(next_fast_len(191), 192);
+        assert_eq!(next_fast_len(193), 200);
+        assert_eq!(next_fast_even_len(15), 16);
+        assert_eq!(next_fast_even_len(1503), 1536);
+        let [a, b] = signed_index_ranges(192, 64, 65);
+        assert_eq!((a, b), (0..65, 128..192));
+    }
+}

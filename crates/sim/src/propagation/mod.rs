@@ -1,0 +1,362 @@
+//! Propagation models behind one trait, and the plan they share.
+//!
+//! Every probe position works in an N×N **window** cropped from a precomputed [`Field`]: the
+//! window is L = 1/Δk wide, so each detector pixel is exactly one FFT pixel, and N ≥ 1.5×the
+//! detector's pixel count so that the ⅔ band limit 1/(3Δx) = NΔk/3 covers the detector's axes.
+//! The probe (≈ 1 nm wide) spreads only ~0.05 nm through 20 nm of foil, so a 6.25 nm window
+//! holds all of it.
+//!
+//! Discrete conventions: probe spectra are normalised to Σ_k|Ψ|² = 1 and real-space waves to
+//! Σ_r|ψ|² = 1, with Ψ = DFT(ψ)/√N² (unitary). Patterns are intensities |Ψ(k)|² per detector
+//! pixel, so an unscattered probe gives total 1.
+//!
+//! The models ([`Kinematic`], [`Born`], [`Multislice`]) share a [`DiffractionPlan`] (FFT plans
+//! from one planner, probe aperture, propagator, band limit, detector mapping), held by `Arc`
+//! and used from many threads, each with its own [`Scratch`].
+
+mod born;
+mod kinematic;
+mod multislice;
+
+pub use born::Born;
+pub use kinematic::Kinematic;
+pub use multislice::Multislice;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use mro_core::optics::interaction_constant_rad_per_v_nm;
+use rustfft::num_complex::{Complex32, Complex64};
+use rustfft::FftPlanner;
+
+use crate::fft2::{next_fast_even_len, signed_index_ranges, transpose, Fft2Plan};
+use crate::potential::{band_limit_per_nm, Field, FieldKind, Slicing};
+use crate::probe::{ProbeSpec, ProbeSpectrum};
+use crate::spec::{DetectorSpec, MicroscopeSpec, ModelKind};
+
+/// Where a window sits in a field and where the probe sits in the window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowPlacement {
+    /// Field pixel `[y, x]` of the window's pixel (0, 0).
+    pub origin_px: [usize; 2],
+    /// Probe centre `[y, x]` in nm from the window's pixel (0, 0).
+    pub center_nm: [f64; 2],
+}
+
+/// A propagation model: turns the field under one window into a diffraction pattern.
+///
+/// Implementations are stateless apart from their shared [`DiffractionPlan`], so one value
+/// serves every thread.
+pub trait Propagation: Send + Sync {
+    /// The field this model reads.
+    fn field_kind(&self) -> FieldKind;
+
+    /// The plan.
+    fn plan(&self) -> &DiffractionPlan;
+
+    /// Writes |Ψ(k)|² for every detector pixel (`[det_y][det_x]`, incident intensity 1) into
+    /// `out`.
+    ///
+    /// # Panics
+    /// If the window does not fit in the field, the field is of the wrong kind, or `out` does
+    /// not have one entry per detector pixel.
+    fn pattern(&self, field: &Field, at: WindowPlacement, scratch: &mut Scratch, out: &mut [f64]);
+}
+
+/// The model named by `kind`, sharing `plan`.
+pub fn model(kind: ModelKind, plan: Arc<DiffractionPlan>) -> Box<dyn Propagation> {
+    match kind {
+        ModelKind::Kinematic => Box::new(Kinematic::new(plan)),
+        ModelKind::Born => Box::new(Born::new(plan)),
+        ModelKind::Multislice => Box::new(Multislice::new(plan)),
+    }
+}
+
+/// Everything a probe position needs that does not depend on the position: plan once,
+/// execute many.
+#[derive(Debug)]
+pub struct DiffractionPlan {
+    n: usize,
+    dk_per_nm: f64,
+    fft: Fft2Plan,
+    probe: ProbeSpectrum,
+    probe_rows: Vec<usize>,
+    /// Detector pixel of each aperture pixel (if on the detector).
+    probe_det: Vec<Option<usize>>,
+    /// Born depth phase per slice e^{iπλk²Δz} and per half slice, per detector pixel.
+    born_step: Vec<Complex64>,
+    born_half_step: Vec<Complex64>,
+    sigma_rad_per_v_nm: f64,
+    slicing: Slicing,
+    det_pixels: [usize; 2],
+    det_rows: [Range<usize>; 2],
+    /// Transposed-spectrum index of each detector pixel, `[det_y][det_x]` order.
+    det_index: Vec<usize>,
+    /// |k|² of each detector pixel in nm⁻².
+    det_k2: Vec<f64>,
+    band_rows: [Range<usize>; 2],
+    /// Fresnel propagator over one slice, band-limited (sharp cut at k_bl) and carrying 1/N²,
+    /// transposed layout.
+    propagator: Vec<Complex32>,
+}
+
+impl DiffractionPlan {
+    /// Plans windows for this microscope, detector and slicing.
+    pub fn new(microscope: &MicroscopeSpec, detector: &DetectorSpec, slicing: Slicing) -> Self {
+        let dk = detector.k_pixel_per_nm;
+        let det_max = detector.pixels[0].max(detector.pixels[1]);
+        let n = next_fast_even_len((3 * det_max).div_ceil(2));
+        let mut planner = FftPlanner::new();
+        let fft = Fft2Plan::new(&mut planner, n);
+        let spec = ProbeSpec::from_microscope(microscope);
+        let probe = ProbeSpectrum::new(spec, n, dk);
+        let probe_rows = probe.kx_rows();
+        let [dny, dnx] = detector.pixels;
+        let (cy, cx) = (dny / 2, dnx / 2);
+        let det_rows = signed_index_ranges(n, cx, dnx - cx);
+        let wrap = |i: usize, c: usize| (i as isize - c as isize).rem_euclid(n as isize) as usize;
+        let mut det_index = Vec::with_capacity(dny * dnx);
+        let mut det_k2 = Vec::with_capacity(dny * dnx);
+        for i in 0..dny {
+            for j in 0..dnx {
+                det_index.push(wrap(j, cx) * n + wrap(i, cy));
+                let (ky, kx) = ((i as f64 - cy as f64) * dk, (j as f64 - cx as f64) * dk);
+                det_k2.push(kx * kx + ky * ky);
+            }
+        }
+        let signed_n = |i: usize| {
+            if i < n.div_ceil(2) {
+                i as isize
+            } else {
+                i as isize - n as isize
+            }
+        };
+        let probe_det = probe
+            .pixels
+            .iter()
+            .map(|&(ix, iy, ..)| {
+                let j = signed_n(ix) + cx as isize;
+                let i = signed_n(iy) + cy as isize;
+                ((0..dnx as isize).contains(&j) && (0..dny as isize).contains(&i))
+                    .then(|| i as usize * dnx + j as usize)
+            })
+            .collect();
+        let depth_phase = |k2: f64, dz: f64| {
+            Complex64::from_polar(1.0, std::f64::consts::PI * spec.wavelength_nm * k2 * dz)
+        };
+        let born_step = det_k2
+            .iter()
+            .map(|&k2| depth_phase(k2, slicing.slice_nm))
+            .collect();
+        let born_half_step = det_k2
+            .iter()
+            .map(|&k2| depth_phase(k2, 0.5 * slicing.slice_nm))
+            .collect();
+        let dx = 1.0 / (n as f64 * dk);
+        let k_bl = band_limit_per_nm(dx);
+        let band_rows = {
+            let b = (k_bl / dk).floor() as usize;
+            signed_index_ranges(n, b, b + 1)
+        };
+        let signed = |i: usize| {
+            if i < n.div_ceil(2) {
+                i as f64
+            } else {
+                i as f64 - n as f64
+            }
+        };
+        let lambda = spec.wavelength_nm;
+        let norm = 1.0 / (n * n) as f64;
+        let mut propagator = vec![Complex32::default(); n * n];
+        for ix in 0..n {
+            for iy in 0..n {
+                let k2 = (signed(ix) * dk).powi(2) + (signed(iy) * dk).powi(2);
+                if k2 <= k_bl * k_bl {
+                    let ph = -std::f64::consts::PI * lambda * k2 * slicing.slice_nm;
+                    propagator[ix * n + iy] =
+                        Complex32::new((norm * ph.cos()) as f32, (norm * ph.sin()) as f32);
+                }
+            }
+        }
+        Self {
+            n,
+            dk_per_nm: dk,
+            fft,
+            probe,
+            probe_rows,
+            probe_det,
+            born_step,
+            born_half_step,
+            sigma_rad_per_v_nm: interaction_constant_rad_per_v_nm(microscope.voltage_kv),
+            slicing,
+            det_pixels: detector.pixels,
+            det_rows,
+            det_index,
+            det_k2,
+            band_rows,
+            propagator,
+        }
+    }
+
+    /// Window side N in pixels.
+    pub fn window_points(&self) -> usize {
+        self.n
+    }
+
+    /// Window side L = 1/Δk in nm.
+    pub fn window_nm(&self) -> f64 {
+        1.0 / self.dk_per_nm
+    }
+
+    /// Real-space pixel Δx = L/N in nm.
+    pub fn dx_nm(&self) -> f64 {
+        1.0 / (self.n as f64 * self.dk_per_nm)
+    }
+
+    /// Band limit ⅔·k_Nyquist in nm⁻¹.
+    pub fn band_limit_per_nm(&self) -> f64 {
+        band_limit_per_nm(self.dx_nm())
+    }
+
+    /// Detector pixels `[y, x]`.
+    pub fn detector_pixels(&self) -> [usize; 2] {
+        self.det_pixels
+    }
+
+    /// Detector pixel count.
+    pub fn detector_len(&self) -> usize {
+        self.det_pixels[0] * self.det_pixels[1]
+    }
+
+    /// Pattern centre `[y, x]` in detector pixels: `[N_y/2, N_x/2]` (integer division).
+    pub fn center_px(&self) -> [f64; 2] {
+        [
+            (self.det_pixels[0] / 2) as f64,
+            (self.det_pixels[1] / 2) as f64,
+        ]
+    }
+
+    /// |k|² in nm⁻² of every detector pixel, `[det_y][det_x]` order.
+    pub fn detector_k2_per_nm2(&self) -> &[f64] {
+        &self.det_k2
+    }
+
+    /// The slicing.
+    pub fn slicing(&self) -> &Slicing {
+        &self.slicing
+    }
+
+    /// Interaction constant σ in rad/(V·nm).
+    pub fn sigma_rad_per_v_nm(&self) -> f64 {
+        self.sigma_rad_per_v_nm
+    }
+
+    /// The probe optics.
+    pub fn probe(&self) -> &ProbeSpec {
+        &self.probe.spec
+    }
+
+    /// Fresh per-thread scratch.
+    pub fn scratch(&self) -> Scratch {
+        let nn = self.n * self.n;
+        Scratch {
+            a: vec![Complex32::default(); nn],
+            b: vec![Complex32::default(); nn],
+            c: vec![Complex32::default(); nn],
+            fft: vec![Complex32::default(); self.fft.scratch_len()],
+            acc: vec![Complex64::default(); self.detector_len()],
+        }
+    }
+
+    /// Writes the real-space probe (Σ|ψ|² = 1) centred at `center_nm` and propagated
+    /// `depth_nm` into `s.a` (`[y][x]`). Uses `s.b`.
+    pub fn probe_wave(&self, center_nm: [f64; 2], depth_nm: f64, s: &mut Scratch) {
+        let n = self.n;
+        let scale = 1.0 / n as f64;
+        s.b.iter_mut().for_each(|c| *c = Complex32::default());
+        for (idx, [re, im]) in self.probe.values(n, center_nm, depth_nm) {
+            s.b[idx] = Complex32::new((re * scale) as f32, (im * scale) as f32);
+        }
+        for &r in &self.probe_rows {
+            self.fft.inverse_rows(&mut s.b, r..r + 1, &mut s.fft);
+        }
+        transpose(&s.b, &mut s.a, n);
+        self.fft.inverse_rows(&mut s.a, 0..n, &mut s.fft);
+    }
+
+    /// Adds the unscattered probe Ψ₀(k) (centred at `center_nm`, at the entrance plane) to
+    /// detector amplitudes `acc`.
+    fn add_probe_spectrum(&self, center_nm: [f64; 2], acc: &mut [Complex64]) {
+        for ((_, [re, im]), det) in self
+            .probe
+            .values(self.n, center_nm, 0.0)
+            .zip(&self.probe_det)
+        {
+            if let Some(p) = *det {
+                acc[p] += Complex64::new(re, im);
+            }
+        }
+    }
+
+    /// Forward-transforms `s.a` (`[y][x]`, overwritten) into `s.b` (`[kx][ky]`), computing only
+    /// the rows the detector needs.
+    fn forward_detector_rows(&self, s: &mut Scratch) {
+        let n = self.n;
+        self.fft.forward_rows(&mut s.a, 0..n, &mut s.fft);
+        transpose(&s.a, &mut s.b, n);
+        for r in &self.det_rows {
+            self.fft.forward_rows(&mut s.b, r.clone(), &mut s.fft);
+        }
+    }
+}
+
+/// Per-thread buffers for one window.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    a: Vec<Complex32>,
+    b: Vec<Complex32>,
+    c: Vec<Complex32>,
+    fft: Vec<Complex32>,
+    acc: Vec<Complex64>,
+}
+
+/// Multiplies the window `s.a` elementwise by the real field slice under it.
+fn multiply_real(a: &mut [Complex32], n: usize, slice: &[f32], stride: usize, at: WindowPlacement) {
+    let [oy, ox] = at.origin_px;
+    for (i, row) in a.chunks_exact_mut(n).enumerate() {
+        let src = &slice[(oy + i) * stride + ox..][..n];
+        for (c, &v) in row.iter_mut().zip(src) {
+            *c *= v;
+        }
+    }
+}
+
+/// Multiplies the window `s.a` elementwise by the complex field slice under it.
+fn multiply_complex(
+    a: &mut [Complex32],
+    n: usize,
+    slice: &[Complex32],
+    stride: usize,
+    at: WindowPlacement,
+) {
+    let [oy, ox] = at.origin_px;
+    for (i, row) in a.chunks_exact_mut(n).enumerate() {
+        let src = &slice[(oy + i) * stride + ox..][..n];
+        for (c, &v) in row.iter_mut().zip(src) {
+            *c *= v;
+        }
+    }
+}
+
+fn check_window(field: &Field, n: usize, at: WindowPlacement) {
+    let [fy, fx] = field.grid.points;
+    assert!(
+        at.origin_px[0] + n <= fy && at.origin_px[1] + n <= fx,
+        "window at {:?} (size {n}) outside field {:?}",
+        at.origin_px,
+        field.grid.points
+    );
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,355 @@
+//! The scan driver: probe positions over the periodic volume, in parallel, streamed row by row.
+//!
+//! Probe position `(iy, ix)` sits at specimen coordinates `(y, x) = (iy·step, ix·step)` nm
+//! (wrapped periodically). Scan rows are processed in blocks: for each block the driver builds
+//! the field (projected potential, slice potentials or transmission functions) once over the
+//! strip of specimen the block's windows need, sized to stay within
+//! [`ForwardOptions::field_budget_bytes`], then computes the block's rows one at a time with
+//! every position of a row in parallel (rayon) and hands each finished row to the caller's sink
+//! in order. Noise for position `(iy, ix)` comes from the seed stream `"noise"` with index
+//! `iy·N_x + ix`, frozen-phonon displacements from `"phonons"` with the configuration index,
+//! so results are bit-identical at any thread count.
+//!
+//! ```no_run
+//! use mro_core::{npy::NpyWriter, Seeds};
+//! use mro_sim::simulate::{simulate, ForwardOptions};
+//! use mro_sim::spec::{DetectorSpec, MicroscopeSpec, ModelSpec, ScanSpec};
+//! # fn run(atoms: &mro_sim::AtomVolume) -> Result<(), Box<dyn std::error::Error>> {
+//! let (m, s, d, model) = (MicroscopeSpec::default(), ScanSpec::default(),
+//!                         DetectorSpec::default(), ModelSpec::default());
+//! let shape = [s.points[0], s.points[1], d.pixels[0], d.pixels[1]];
+//! let mut writer = NpyWriter::create("datacube.npy".as_ref(), &shape)?;
+//! let calibration = simulate(
+//!     atoms, &m, &s, &d, &model, Seeds::new(2018), &ForwardOptions::default(),
+//!     |_row, values| writer.write(values).map_err(Into::into),
+//!     |p| eprintln!("{}/{}", p.done_positions, p.total_positions),
+//! )?;
+//! writer.finish()?;
+//! # let _ = calibration; Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use mro_core::{Calibration, CalibrationError, InvalidValue, Seeds};
+use rand::Rng;
+use rayon::prelude::*;
+
+use crate::atoms::AtomVolume;
+use crate::detector::Detector;
+use crate::fft2::next_fast_len;
+use crate::potential::{FieldGrid, FieldKind, PotentialBuilder, Slicing, ThermalModel};
+use crate::propagation::{model as make_model, DiffractionPlan, Propagation, WindowPlacement};
+use crate::scattering::ScatteringFactor;
+use crate::spec::{DetectorSpec, MicroscopeSpec, ModelSpec, ScanSpec};
+
+/// Extra specimen around every window in the field, in nm: potential tails of atoms outside
+/// the window and the periodic wrap of the field's FFT stay out of every window.
+pub const FIELD_MARGIN_NM: f64 = 1.0;
+
+/// Errors of the forward model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// A scenario value is out of range.
+    #[error("[{section}] {source}")]
+    Invalid {
+        /// Scenario section, e.g. `"detector"`.
+        section: &'static str,
+        /// The offending value.
+        source: InvalidValue,
+    },
+    /// An atom's element has no scattering factor.
+    #[error("atom {index} has atomic number {z}, which has no scattering factor (Z = 1–103)")]
+    UnknownElement {
+        /// Index of the first such atom.
+        index: usize,
+        /// Its atomic number.
+        z: u8,
+    },
+    /// The atom volume has no thickness or lateral extent.
+    #[error("atom volume extent {extent_nm:?} nm: every side must be positive")]
+    EmptyVolume {
+        /// The volume's extent.
+        extent_nm: [f64; 3],
+    },
+    /// The calibration could not be formed.
+    #[error(transparent)]
+    Calibration(#[from] CalibrationError),
+    /// The caller's sink refused a row.
+    #[error("writing scan row {row} failed: {source}")]
+    Sink {
+        /// Scan row index.
+        row: usize,
+        /// The sink's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Settings of the forward model beyond the scenario sections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForwardOptions {
+    /// Thermal vibration model (default: static atoms).
+    pub thermal: ThermalModel,
+    /// Upper bound in bytes for one block's field (slices over a strip of the specimen).
+    pub field_budget_bytes: usize,
+}
+
+impl Default for ForwardOptions {
+    fn default() -> Self {
+        Self {
+            thermal: ThermalModel::Static,
+            field_budget_bytes: 1 << 30,
+        }
+    }
+}
+
+/// Progress report after each scan row (and frozen-phonon configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Probe positions done (counting each frozen-phonon configuration).
+    pub done_positions: usize,
+    /// Probe positions in the whole job.
+    pub total_positions: usize,
+}
+
+/// The calibration of the datacube [`simulate`] produces: detector pixel, scan step, pattern
+/// centre `[N_y/2, N_x/2]`, voltage, semiangle and foil thickness.
+pub fn calibration(
+    microscope: &MicroscopeSpec,
+    scan: &ScanSpec,
+    detector: &DetectorSpec,
+    thickness_nm: f64,
+) -> Result<Calibration, SimError> {
+    Ok(Calibration::new(
+        detector.k_pixel_per_nm,
+        scan.step_nm,
+        [
+            (detector.pixels[0] / 2) as f64,
+            (detector.pixels[1] / 2) as f64,
+        ],
+        microscope.voltage_kv,
+        microscope.semiangle_mrad,
+        Some(thickness_nm),
+    )?)
+}
+
+/// Simulates the datacube `[scan_y, scan_x, det_y, det_x]` of `atoms` and streams it.
+///
+/// `sink(row, values)` receives scan rows in order, `values` holding `scan_x × det_y × det_x`
+/// float32 counts in C order (append them to an [`mro_core::NpyWriter`]); `progress` is called
+/// after every row. Returns the [`Calibration`] for `meta.json`. The foil thickness is
+/// `atoms.extent_nm[2]`.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate<S, P>(
+    atoms: &AtomVolume,
+    microscope: &MicroscopeSpec,
+    scan: &ScanSpec,
+    detector: &DetectorSpec,
+    model: &ModelSpec,
+    seeds: Seeds,
+    options: &ForwardOptions,
+    mut sink: S,
+    mut progress: P,
+) -> Result<Calibration, SimError>
+where
+    S: FnMut(usize, &[f32]) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    P: FnMut(Progress),
+{
+    let inv = |section| move |source| SimError::Invalid { section, source };
+    microscope.validate().map_err(inv("microscope"))?;
+    scan.validate().map_err(inv("scan"))?;
+    detector.validate().map_err(inv("detector"))?;
+    model.validate().map_err(inv("model"))?;
+    let (dw_u, configs, fp_u) = match options.thermal {
+        ThermalModel::Static => (0.0, 1, 0.0),
+        ThermalModel::DebyeWaller { u_rms_nm } => {
+            mro_core::check::in_range("thermal.u_rms_nm", u_rms_nm, 0.0, 0.1, " nm")
+                .map_err(inv("model"))?;
+            (u_rms_nm, 1, 0.0)
+        }
+        ThermalModel::FrozenPhonon {
+            u_rms_nm,
+            configurations,
+        } => {
+            mro_core::check::in_range("thermal.u_rms_nm", u_rms_nm, 0.0, 0.1, " nm")
+                .map_err(inv("model"))?;
+            mro_core::check::count_in("thermal.configurations", configurations, 1, 1000)
+                .map_err(inv("model"))?;
+            (0.0, configurations, u_rms_nm)
+        }
+    };
+    let ext = atoms.extent_nm;
+    if !ext.iter().all(|e| e.is_finite() && *e > 0.0) {
+        return Err(SimError::EmptyVolume { extent_nm: ext });
+    }
+    let mut zs: Vec<u8> = Vec::new();
+    for (index, &z) in atoms.atomic_numbers.iter().enumerate() {
+        if !zs.contains(&z) {
+            if ScatteringFactor::for_z(z).is_none() {
+                return Err(SimError::UnknownElement { index, z });
+            }
+            zs.push(z);
+        }
+    }
+    let thickness = ext[2];
+    let cal = calibration(microscope, scan, detector, thickness)?;
+
+    let slicing = Slicing::new(thickness, model.slice_nm);
+    let plan = Arc::new(DiffractionPlan::new(microscope, detector, slicing));
+    let prop = make_model(model.kind, plan.clone());
+    let kind = prop.field_kind();
+    let (dx, window) = (plan.dx_nm(), plan.window_nm());
+    let [sy, sx] = scan.points;
+    let step = scan.step_nm;
+    let ndet = plan.detector_len();
+
+    // Field geometry: full scan width, a block of rows high.
+    let pad = 0.5 * window + FIELD_MARGIN_NM;
+    let x_lo = -pad;
+    let width_px = next_fast_len((((sx - 1) as f64 * step + 2.0 * pad) / dx).ceil() as usize + 1);
+    let bytes_per_px = match kind {
+        FieldKind::Projected => 4,
+        FieldKind::SlicePotentials => 4 * slicing.count,
+        FieldKind::Transmissions { .. } => 8 * slicing.count,
+    };
+    let rows_for_budget = {
+        let h_px = options.field_budget_bytes / (width_px * bytes_per_px).max(1);
+        let h_nm = h_px as f64 * dx / 1.05 - 2.0 * pad - 2.0 * dx;
+        ((h_nm / step).floor() as isize + 1).max(1) as usize
+    };
+    let acc_rows = if configs > 1 {
+        (options.field_budget_bytes / (8 * sx * ndet)).max(1)
+    } else {
+        usize::MAX
+    };
+    let block_rows = rows_for_budget.min(acc_rows).min(sy);
+    let height_px =
+        next_fast_len((((block_rows - 1) as f64 * step + 2.0 * pad) / dx).ceil() as usize + 1);
+    let grid0 = FieldGrid {
+        origin_nm: [0.0, x_lo],
+        points: [height_px, width_px],
+        dx_nm: dx,
+    };
+    let mut builder = PotentialBuilder::new(grid0, &zs, dw_u);
+    let det = Detector::from_spec(detector);
+    let total = sy * sx * configs;
+    let mut done = 0;
+    let mut row_out = vec![0f32; sx * ndet];
+    let mut block_acc: Vec<f64> = Vec::new();
+    let mut displaced = AtomVolume::default();
+
+    for block_start in (0..sy).step_by(block_rows) {
+        let block_end = (block_start + block_rows).min(sy);
+        let origin = [block_start as f64 * step - pad, x_lo];
+        builder.set_origin(origin);
+        if configs > 1 {
+            block_acc.clear();
+            block_acc.resize((block_end - block_start) * sx * ndet, 0.0);
+        }
+        for cfg in 0..configs {
+            let source = if configs > 1 {
+                displace(
+                    atoms,
+                    fp_u,
+                    &mut seeds.substream("phonons", cfg as u64),
+                    &mut displaced,
+                );
+                &displaced
+            } else {
+                atoms
+            };
+            let field = builder.build(source, &slicing, kind);
+            for row in block_start..block_end {
+                let place = |ix: usize| {
+                    let r = [row as f64 * step, ix as f64 * step];
+                    let p = [
+                        ((r[0] - 0.5 * window - origin[0]) / dx).round() as usize,
+                        ((r[1] - 0.5 * window - origin[1]) / dx).round() as usize,
+                    ];
+                    WindowPlacement {
+                        origin_px: p,
+                        center_nm: [
+                            r[0] - (origin[0] + p[0] as f64 * dx),
+                            r[1] - (origin[1] + p[1] as f64 * dx),
+                        ],
+                    }
+                };
+                let prop: &dyn Propagation = &*prop;
+                let field = &field;
+                if configs == 1 {
+                    row_out.par_chunks_mut(ndet).enumerate().for_each_init(
+                        || (plan.scratch(), vec![0f64; ndet]),
+                        |(s, intensity), (ix, out)| {
+                            prop.pattern(field, place(ix), s, intensity);
+                            let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
+                            det.record(intensity, &mut rng, out);
+                        },
+                    );
+                } else {
+                    let off = (row - block_start) * sx * ndet;
+                    block_acc[off..off + sx * ndet]
+                        .par_chunks_mut(ndet)
+                        .enumerate()
+                        .for_each_init(
+                            || (plan.scratch(), vec![0f64; ndet]),
+                            |(s, intensity), (ix, acc)| {
+                                prop.pattern(field, place(ix), s, intensity);
+                                for (a, i) in acc.iter_mut().zip(intensity.iter()) {
+                                    *a += i / configs as f64;
+                                }
+                            },
+                        );
+                }
+                done += sx;
+                if configs == 1 {
+                    sink(row, &row_out).map_err(|source| SimError::Sink { row, source })?;
+                }
+                progress(Progress {
+                    done_positions: done,
+                    total_positions: total,
+                });
+            }
+        }
+        if configs > 1 {
+            for row in block_start..block_end {
+                let off = (row - block_start) * sx * ndet;
+                let acc = &block_acc[off..off + sx * ndet];
+                row_out
+                    .par_chunks_mut(ndet)
+                    .zip(acc.par_chunks(ndet))
+                    .enumerate()
+                    .for_each(|(ix, (out, intensity))| {
+                        let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
+                        det.record(intensity, &mut rng, out);
+                    });
+                sink(row, &row_out).map_err(|source| SimError::Sink { row, source })?;
+            }
+        }
+    }
+    Ok(cal)
+}
+
+/// Copies `atoms` into `out` with Gaussian displacements of rms `u_nm` per axis (z clamped into
+/// the foil).
+fn displace<R: Rng>(atoms: &AtomVolume, u_nm: f64, rng: &mut R, out: &mut AtomVolume) {
+    *out = AtomVolume::new(atoms.extent_nm);
+    out.positions_nm.reserve(atoms.len());
+    out.atomic_numbers.reserve(atoms.len());
+    let mut normal = || {
+        // Box–Muller.
+        let u1: f64 = 1.0 - rng.gen::<f64>();
+        let u2: f64 = rng.gen();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    };
+    for (p, &z) in atoms.positions_nm.iter().zip(&atoms.atomic_numbers) {
+        let d = [normal() * u_nm, normal() * u_nm, normal() * u_nm];
+        out.push(
+            [
+                p[0] + d[0],
+                p[1] + d[1],
+                (p[2] + d[2]).clamp(0.0, atoms.extent_nm[2]),
+            ],
+            z,
+        );
+    }
+}
