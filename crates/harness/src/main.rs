@@ -7,6 +7,7 @@ use clap::Parser;
 
 mod commands;
 mod exit;
+mod figures;
 mod output;
 mod progress;
 mod scenario;

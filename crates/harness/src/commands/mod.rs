@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod analyze;
 mod check;
 mod info;
 mod score;
@@ -22,6 +23,8 @@ enum Command {
     Info(info::Args),
     /// Validate a scenario and print it with every default filled in.
     Check(check::Args),
+    /// Run the Im et al. (2018) analysis on a datacube: analysis.json, maps and figures.
+    Analyze(analyze::Args),
     /// Score an analysis against the truth: one row per quantity and symmetry.
     Score(score::Args),
 }
@@ -31,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Analyze(args) => analyze::run(&args),
         Command::Score(args) => score::run(&args),
     }
 }
