@@ -160,6 +160,7 @@ where
     scan.validate().map_err(inv("scan"))?;
     detector.validate().map_err(inv("detector"))?;
     model.validate().map_err(inv("model"))?;
+    // fp_u > 0 selects frozen phonons (displaced copies of the volume per configuration).
     let (dw_u, configs, fp_u) = match options.thermal {
         ThermalModel::Static => (0.0, 1, 0.0),
         ThermalModel::DebyeWaller { u_rms_nm } => {
@@ -247,7 +248,7 @@ where
             block_acc.resize((block_end - block_start) * sx * ndet, 0.0);
         }
         for cfg in 0..configs {
-            let source = if configs > 1 {
+            let source = if fp_u > 0.0 {
                 displace(
                     atoms,
                     fp_u,
