@@ -1,0 +1,470 @@
+//! Glass volumes with embedded n-fold medium-range-order clusters and their exact ground truth.
+//!
+//! [`build_glass`] turns the `[sample]`, `[[clusters]]` and `[placement]` sections of a scenario
+//! into an [`AtomVolume`] and a [`Truth`]:
+//! 1. cluster sizes are drawn per type until their volume matches the requested fraction, and
+//!    the spheres are placed without overlap ([`placement`]);
+//! 2. each cluster gets an axis and in-plane turn ([`orientation`]) and is filled with the
+//!    columnar density-wave motif of its symmetry ([`motif`]) at the sample's number density and
+//!    composition; `in_condition` is decided from the motif's own reflections;
+//! 3. the matrix fills the rest of the box by random addition, and everything is relaxed with
+//!    soft spheres until no pair is closer than its minimum distance ([`matrix`], [`radii`]).
+//!
+//! Units: nm, nm⁻¹ with k = 1/d, degrees. The box is periodic in x and y; z (the beam) spans the
+//! foil `[0, thickness_nm]`. Random streams, all from the scenario seed: `"cluster-sizes"` (one
+//! per type), `"placement"`, `"orientation"`, `"cluster-species"` (one per cluster) and
+//! `"matrix"`. The result is bit-identical at any thread count.
+
+mod matrix;
+pub mod motif;
+pub mod orientation;
+mod placement;
+pub mod radii;
+pub mod truth;
+pub mod xyz;
+
+use std::path::{Path, PathBuf};
+
+use mro_core::check::in_range;
+use mro_core::{InvalidValue, Seeds};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rayon::prelude::*;
+
+use crate::atoms::AtomVolume;
+use crate::elements;
+use crate::spec::{ClusterSpec, PlacementSpec, SampleSpec};
+
+pub use orientation::Frame;
+pub use truth::{ClusterRecord, SymmetryTruth, Truth, TRUTH_SCHEMA};
+pub use xyz::{write_extended_xyz, write_extended_xyz_to};
+
+/// The default Bragg acceptance angle in degrees (physics.md §6: 1/(k·D) ≈ 10° for 1.5 nm
+/// clusters at 4 nm⁻¹).
+pub const DEFAULT_ACCEPTANCE_DEG: f64 = 10.0;
+
+/// A built glass: atoms and the truth about what was planted in them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glass {
+    /// The atoms, periodic in x and y.
+    pub atoms: AtomVolume,
+    /// The ground truth (`truth.json`).
+    pub truth: Truth,
+}
+
+impl Glass {
+    /// Writes `atoms.xyz` and `truth.json` into the existing directory `dir`.
+    pub fn write(&self, dir: &Path) -> Result<(), GlassError> {
+        write_extended_xyz(&self.atoms, &dir.join("atoms.xyz"))?;
+        self.truth.write_json(&dir.join("truth.json"))
+    }
+}
+
+/// Where [`build_glass`] is, for progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GlassStage {
+    /// Drawing cluster sizes and placing the spheres.
+    PlacingClusters,
+    /// Filling the clusters with their motifs.
+    BuildingMotifs {
+        /// Clusters to fill.
+        clusters: usize,
+    },
+    /// Random addition of the matrix atoms.
+    FillingMatrix {
+        /// Matrix atoms to add.
+        atoms: usize,
+    },
+    /// Soft-sphere relaxation, after sweep `sweep` (at least `min_sweeps` are done, at most
+    /// `max_sweeps`).
+    Relaxing {
+        /// Sweeps done.
+        sweep: usize,
+        /// Sweeps always done.
+        min_sweeps: usize,
+        /// Sweep limit.
+        max_sweeps: usize,
+    },
+    /// Finished.
+    Done,
+}
+
+/// Why a glass could not be built. Messages name the scenario field and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GlassError {
+    /// A parameter is out of range (its field path is in the error).
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    /// An element of the composition has no tabulated atomic radius.
+    #[error(
+        "field `{field}`: mro has no atomic radius for {symbol}, so it cannot pack a glass with \
+         it; expected an element with a tabulated CN12 metallic radius (e.g. Zr, Cu, Ni, Al, Fe, Pd)"
+    )]
+    NoAtomicRadius {
+        /// Field path, e.g. `sample.composition.He`.
+        field: String,
+        /// The element symbol.
+        symbol: String,
+    },
+    /// The clusters do not fit.
+    #[error(
+        "field `clusters[*].volume_fraction`: the requested total volume fraction {requested:.4} \
+         cannot be placed with placement.min_gap_nm = {min_gap_nm} nm (random addition jammed \
+         after placing {largest:.4}); expected a total of at most {largest:.4}"
+    )]
+    CannotPlace {
+        /// Requested total volume fraction.
+        requested: f64,
+        /// The fraction that could be placed before jamming.
+        largest: f64,
+        /// The surface gap in use.
+        min_gap_nm: f64,
+    },
+    /// The relaxation did not remove every close pair.
+    #[error(
+        "relaxation left {violations} atom pairs closer than their minimum distance after \
+         {sweeps} sweeps; expected a sample that can be packed (check sample.number_density_per_nm3)"
+    )]
+    NotRelaxed {
+        /// Pairs still too close.
+        violations: usize,
+        /// Sweeps done.
+        sweeps: usize,
+    },
+    /// Reading or writing a file failed.
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl GlassError {
+    /// The scenario field the error is about, if it is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid(e) => Some(&e.field),
+            Self::NoAtomicRadius { field, .. } => Some(field),
+            Self::CannotPlace { .. } => Some("clusters[*].volume_fraction"),
+            _ => None,
+        }
+    }
+}
+
+/// Splits `n` items by `fractions` (summing to about 1) with exact integer counts
+/// (largest remainder; ties to the earlier slot).
+fn exact_counts(n: usize, fractions: &[f64]) -> Vec<usize> {
+    let sum: f64 = fractions.iter().sum();
+    let raw: Vec<f64> = fractions.iter().map(|f| f / sum * n as f64).collect();
+    let mut counts: Vec<usize> = raw.iter().map(|r| r.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..raw.len()).collect();
+    order.sort_by(|&a, &b| (raw[b] - raw[b].floor()).total_cmp(&(raw[a] - raw[a].floor())));
+    let mut left = n - counts.iter().sum::<usize>();
+    for &i in order.iter().cycle() {
+        if left == 0 {
+            break;
+        }
+        counts[i] += 1;
+        left -= 1;
+    }
+    counts
+}
+
+/// `n` species slots in the proportions `fractions`, shuffled.
+fn species_list<R: Rng>(n: usize, fractions: &[f64], rng: &mut R) -> Vec<u8> {
+    let mut out: Vec<u8> = exact_counts(n, fractions)
+        .iter()
+        .enumerate()
+        .flat_map(|(s, &c)| std::iter::repeat(s as u8).take(c))
+        .collect();
+    out.shuffle(rng);
+    out
+}
+
+/// Checks the three sections and their consistency; errors carry the scenario field path.
+fn validate(
+    sample: &SampleSpec,
+    clusters: &[ClusterSpec],
+    placement: &PlacementSpec,
+    acceptance_deg: f64,
+) -> Result<(), GlassError> {
+    sample.validate().map_err(|e| e.within("sample"))?;
+    for (i, c) in clusters.iter().enumerate() {
+        let here = format!("clusters[{i}]");
+        c.validate().map_err(|e| e.within(&here))?;
+        let t = sample.thickness_nm;
+        if c.diameter_nm + 2.0 * c.diameter_sd_nm > t {
+            return Err(InvalidValue::new(
+                format!("{here}.diameter_nm"),
+                c.diameter_nm,
+                format!(
+                    "a cluster that fits in the foil: diameter_nm + 2·diameter_sd_nm ≤ \
+                     sample.thickness_nm = {t} nm"
+                ),
+            )
+            .into());
+        }
+        let lateral = sample.extent_nm[0].min(sample.extent_nm[1]);
+        if c.diameter_nm + 2.0 * c.diameter_sd_nm > 0.5 * lateral {
+            return Err(InvalidValue::new(
+                format!("{here}.diameter_nm"),
+                c.diameter_nm,
+                format!(
+                    "diameter_nm + 2·diameter_sd_nm at most half the lateral extent ({} nm)",
+                    0.5 * lateral
+                ),
+            )
+            .into());
+        }
+    }
+    let total: f64 = clusters.iter().map(|c| c.volume_fraction).sum();
+    in_range("clusters[*].volume_fraction (sum)", total, 0.0, 0.6, "")?;
+    placement.validate().map_err(|e| e.within("placement"))?;
+    if !(acceptance_deg > 0.0 && acceptance_deg <= 90.0) {
+        return Err(InvalidValue::new(
+            "analysis.acceptance_deg",
+            acceptance_deg,
+            "an angle in (0, 90] degrees",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Builds a glass of `sample` with the MRO `clusters` placed by `placement`; a cluster is in
+/// condition when each of its defining reflections lies within `acceptance_deg` of the
+/// diffraction plane. `progress` is told each stage (from the calling thread).
+///
+/// The same `seeds` give the same glass, bit for bit, at any rayon thread count.
+pub fn build_glass(
+    sample: &SampleSpec,
+    clusters: &[ClusterSpec],
+    placement: &PlacementSpec,
+    acceptance_deg: f64,
+    seeds: &Seeds,
+    progress: &dyn Fn(GlassStage),
+) -> Result<Glass, GlassError> {
+    validate(sample, clusters, placement, acceptance_deg)?;
+
+    // Species: slots in symbol order.
+    let mut z_of = Vec::new();
+    let mut radii = Vec::new();
+    let mut fractions = Vec::new();
+    for (symbol, &fraction) in &sample.composition {
+        let element = elements::by_symbol(symbol).ok_or_else(|| {
+            InvalidValue::new(
+                format!("sample.composition.{symbol}"),
+                symbol,
+                "a chemical element symbol from H to Lr",
+            )
+        })?;
+        let r = radii::metallic_radius_nm(element.z).ok_or_else(|| GlassError::NoAtomicRadius {
+            field: format!("sample.composition.{symbol}"),
+            symbol: symbol.clone(),
+        })?;
+        z_of.push(element.z);
+        radii.push(r);
+        fractions.push(fraction);
+    }
+    let pairs = radii::PairTable::new(&z_of);
+    let mean_radius: f64 = radii
+        .iter()
+        .zip(&fractions)
+        .map(|(r, f)| r * f)
+        .sum::<f64>()
+        / fractions.iter().sum::<f64>();
+    let max_min = pairs.min_nm.iter().copied().fold(0.0, f64::max);
+    let motif_params = motif::MotifParams {
+        number_density_per_nm3: sample.number_density_per_nm3,
+        min_period_nm: 1.08 * max_min,
+        min_column_spacing_nm: 0.62 * 2.0 * mean_radius,
+    };
+
+    let extent = [
+        sample.extent_nm[0],
+        sample.extent_nm[1],
+        sample.thickness_nm,
+    ];
+    let box_volume = extent[0] * extent[1] * extent[2];
+
+    // 1. Sizes and places.
+    progress(GlassStage::PlacingClusters);
+    let diameters: Vec<Vec<f64>> = clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut rng = seeds.substream("cluster-sizes", i as u64);
+            placement::draw_diameters(c, c.volume_fraction * box_volume, extent[2], &mut rng)
+        })
+        .collect();
+    let mut rng = seeds.stream("placement");
+    let placed = placement::place(&diameters, placement, extent, &mut rng).map_err(|j| {
+        GlassError::CannotPlace {
+            requested: clusters.iter().map(|c| c.volume_fraction).sum(),
+            largest: j.placed_fraction,
+            min_gap_nm: placement.min_gap_nm,
+        }
+    })?;
+
+    // 2. Orientations and motifs, one independent stream per cluster.
+    progress(GlassStage::BuildingMotifs {
+        clusters: placed.len(),
+    });
+    struct Built {
+        record: ClusterRecord,
+        sites: Vec<[f64; 3]>,
+        species: Vec<u8>,
+    }
+    let built: Vec<Built> = placed
+        .par_iter()
+        .enumerate()
+        .map(|(id, p)| {
+            let spec = &clusters[p.kind];
+            let mut rng = seeds.substream("orientation", id as u64);
+            let axis = orientation::draw_axis(&mut rng, spec.orientation, spec.tilt_spread_deg);
+            let in_plane_deg = 360.0 * rng.gen::<f64>();
+            let frame = Frame::new(axis, in_plane_deg);
+            let worst = frame
+                .worst_reflection_elevation_deg(&motif::reflection_azimuths_rad(spec.symmetry));
+            let local = motif::motif_sites(
+                spec.symmetry,
+                spec.k0_per_nm,
+                0.5 * p.diameter_nm,
+                &motif_params,
+            );
+            let c = p.center_nm;
+            let sites: Vec<[f64; 3]> = local
+                .iter()
+                .map(|&[u, v, w]| {
+                    let d = frame.to_world(u, v, w);
+                    [
+                        (c[0] + d[0]).rem_euclid(extent[0]),
+                        (c[1] + d[1]).rem_euclid(extent[1]),
+                        (c[2] + d[2]).clamp(0.0, extent[2]),
+                    ]
+                })
+                .collect();
+            let mut rng = seeds.substream("cluster-species", id as u64);
+            let species = species_list(sites.len(), &fractions, &mut rng);
+            Built {
+                record: ClusterRecord {
+                    id,
+                    symmetry: spec.symmetry,
+                    center_nm: c,
+                    diameter_nm: p.diameter_nm,
+                    axis: frame.e3,
+                    in_plane_deg,
+                    in_condition: worst <= acceptance_deg,
+                    worst_reflection_elevation_deg: worst,
+                    atoms: sites.len(),
+                },
+                sites,
+                species,
+            }
+        })
+        .collect();
+
+    // 3. Matrix outside the spheres, then relaxation of everything.
+    let target_atoms = (sample.number_density_per_nm3 * box_volume).round() as usize;
+    let cluster_atoms: usize = built.iter().map(|b| b.sites.len()).sum();
+    let matrix_atoms = target_atoms.saturating_sub(cluster_atoms);
+    progress(GlassStage::FillingMatrix {
+        atoms: matrix_atoms,
+    });
+    let max_d = placed.iter().map(|p| p.diameter_nm).fold(0.0, f64::max);
+    let mut spheres = placement::SphereGrid::new(extent, (max_d).max(0.5));
+    for (i, p) in placed.iter().enumerate() {
+        spheres.insert(p.center_nm, i as u32);
+    }
+    let sphere_of = |id: u32| {
+        let p = &placed[id as usize];
+        (p.center_nm, 0.5 * p.diameter_nm)
+    };
+    let mut rng = seeds.stream("matrix");
+    let matrix_species = species_list(matrix_atoms, &fractions, &mut rng);
+    let matrix_pos = matrix::random_fill(
+        extent,
+        &matrix_species,
+        &pairs,
+        &spheres,
+        &sphere_of,
+        0.5 * max_d,
+        &mut rng,
+    );
+
+    let mut sys = matrix::System {
+        extent_nm: extent,
+        pos: matrix_pos,
+        species: matrix_species,
+        owner: vec![matrix::FREE; matrix_atoms],
+    };
+    for b in &built {
+        sys.pos.extend_from_slice(&b.sites);
+        sys.species.extend_from_slice(&b.species);
+        sys.owner
+            .extend(std::iter::repeat(b.record.id as u32).take(b.sites.len()));
+    }
+    let axes: Vec<[f64; 3]> = built.iter().map(|b| b.record.axis).collect();
+    let relaxed = matrix::relax(&mut sys, &pairs, &axes, &|sweep| {
+        progress(GlassStage::Relaxing {
+            sweep,
+            min_sweeps: matrix::MIN_SWEEPS,
+            max_sweeps: matrix::MAX_SWEEPS,
+        })
+    });
+    if relaxed.violations > 0 {
+        return Err(GlassError::NotRelaxed {
+            violations: relaxed.violations,
+            sweeps: relaxed.sweeps,
+        });
+    }
+
+    let atoms = AtomVolume {
+        extent_nm: extent,
+        atomic_numbers: sys.species.iter().map(|&s| z_of[usize::from(s)]).collect(),
+        positions_nm: sys.pos,
+    };
+    let records: Vec<ClusterRecord> = built.into_iter().map(|b| b.record).collect();
+    let requested: Vec<(u32, f64)> = clusters
+        .iter()
+        .map(|c| (c.symmetry, c.volume_fraction))
+        .collect();
+    let total_volume_fraction = records
+        .iter()
+        .map(|r| placement::sphere_volume(r.diameter_nm))
+        .sum::<f64>()
+        / box_volume;
+    let truth = Truth {
+        schema: TRUTH_SCHEMA.to_string(),
+        extent_nm: sample.extent_nm,
+        thickness_nm: sample.thickness_nm,
+        atoms: atoms.len(),
+        number_density_per_nm3: atoms.number_density_per_nm3(),
+        acceptance_deg,
+        by_symmetry: truth::by_symmetry(&records, &requested, extent),
+        clusters: records,
+        total_volume_fraction,
+    };
+    progress(GlassStage::Done);
+    Ok(Glass { atoms, truth })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_counts_follow_the_fractions() {
+        assert_eq!(exact_counts(100, &[0.55, 0.25, 0.20]), vec![55, 25, 20]);
+        assert_eq!(
+            exact_counts(7, &[0.55, 0.25, 0.20]).iter().sum::<usize>(),
+            7
+        );
+        assert_eq!(exact_counts(0, &[1.0]), vec![0]);
+    }
+}

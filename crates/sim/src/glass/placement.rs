@@ -1,0 +1,284 @@
+//! Cluster sizes and positions.
+//!
+//! Each cluster type draws diameters from a normal distribution truncated at ±2 sd (and to
+//! `[0.4 nm, thickness]`) until the summed sphere volume is as close as one more cluster can get
+//! it to the requested fraction. All clusters are then placed, largest first, with their whole
+//! sphere inside the foil and their surfaces at least `min_gap_nm` apart (periodic in x, y):
+//! - `random`: uniform trial centres (hard-core random sequential addition);
+//! - `correlated`: for each cluster a target distance `d·(1 + jitter·N(0,1))` is drawn and,
+//!   among [`CORRELATED_CANDIDATES`] hard-core-valid trial centres, the one whose nearest
+//!   cluster of the same type is closest to that distance wins.
+
+use rand::Rng;
+
+use super::orientation::standard_normal_pair;
+use crate::spec::{ClusterSpec, PlacementMode, PlacementSpec};
+
+/// Trial centres per cluster before it counts as unplaceable.
+pub const MAX_TRIALS: usize = 5000;
+/// Valid candidates compared per cluster in `correlated` mode.
+pub const CORRELATED_CANDIDATES: usize = 24;
+
+/// A cluster with its size and position (orientation is drawn elsewhere).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Placed {
+    /// Index of its type in the cluster list.
+    pub kind: usize,
+    /// Diameter in nm.
+    pub diameter_nm: f64,
+    /// Centre in nm.
+    pub center_nm: [f64; 3],
+}
+
+/// Diameters in nm for one cluster type whose spheres should fill `target_nm3`.
+pub(crate) fn draw_diameters<R: Rng>(
+    spec: &ClusterSpec,
+    target_nm3: f64,
+    thickness_nm: f64,
+    rng: &mut R,
+) -> Vec<f64> {
+    let lo = (spec.diameter_nm - 2.0 * spec.diameter_sd_nm).max(0.4);
+    let hi = (spec.diameter_nm + 2.0 * spec.diameter_sd_nm).min(thickness_nm);
+    let mut out = Vec::new();
+    let mut total = 0.0;
+    loop {
+        let d = if spec.diameter_sd_nm == 0.0 || hi <= lo {
+            spec.diameter_nm.clamp(lo.min(hi), hi)
+        } else {
+            loop {
+                let d = spec.diameter_nm + spec.diameter_sd_nm * standard_normal_pair(rng).0;
+                if (lo..=hi).contains(&d) {
+                    break d;
+                }
+            }
+        };
+        let v = sphere_volume(d);
+        if total + v > target_nm3 && (total + v - target_nm3) >= (target_nm3 - total) {
+            break;
+        }
+        out.push(d);
+        total += v;
+    }
+    out
+}
+
+/// Volume of a sphere of diameter `d_nm` in nm³.
+pub(crate) fn sphere_volume(d_nm: f64) -> f64 {
+    std::f64::consts::PI / 6.0 * d_nm.powi(3)
+}
+
+/// Minimum-image offset `b − a` with x and y periodic.
+#[inline]
+pub(crate) fn offset(a: [f64; 3], b: [f64; 3], lx: f64, ly: f64) -> [f64; 3] {
+    let mut dx = b[0] - a[0];
+    let mut dy = b[1] - a[1];
+    dx -= lx * (dx / lx).round();
+    dy -= ly * (dy / ly).round();
+    [dx, dy, b[2] - a[2]]
+}
+
+/// Spheres hashed on a coarse grid, periodic in x and y.
+#[derive(Debug, Clone)]
+pub(crate) struct SphereGrid {
+    n: [usize; 3],
+    cell: [f64; 3],
+    cells: Vec<Vec<u32>>,
+}
+
+impl SphereGrid {
+    /// A grid over the box with cells of at least `cell_nm`.
+    pub fn new(extent_nm: [f64; 3], cell_nm: f64) -> Self {
+        let n: [usize; 3] =
+            std::array::from_fn(|i| ((extent_nm[i] / cell_nm).floor() as usize).max(1));
+        Self {
+            n,
+            cell: std::array::from_fn(|i| extent_nm[i] / n[i] as f64),
+            cells: vec![Vec::new(); n[0] * n[1] * n[2]],
+        }
+    }
+
+    fn coords(&self, p: [f64; 3]) -> [i64; 3] {
+        std::array::from_fn(|i| {
+            let c = (p[i] / self.cell[i]).floor() as i64;
+            if i == 2 {
+                c.clamp(0, self.n[2] as i64 - 1)
+            } else {
+                c
+            }
+        })
+    }
+
+    /// Adds item `id` at `p`.
+    pub fn insert(&mut self, p: [f64; 3], id: u32) {
+        let [x, y, z] = self.coords(p);
+        let k = self.flat(x, y, z);
+        self.cells[k].push(id);
+    }
+
+    fn flat(&self, x: i64, y: i64, z: i64) -> usize {
+        let x = x.rem_euclid(self.n[0] as i64) as usize;
+        let y = y.rem_euclid(self.n[1] as i64) as usize;
+        (x * self.n[1] + y) * self.n[2] + z as usize
+    }
+
+    /// Calls `f(id)` for every item in cells within `reach_nm` of `p` (a superset of the items
+    /// within that distance; each item once).
+    pub fn near(&self, p: [f64; 3], reach_nm: f64, mut f: impl FnMut(u32)) {
+        let [x, y, z] = self.coords(p);
+        let r: [i64; 3] = std::array::from_fn(|i| (reach_nm / self.cell[i]).ceil() as i64);
+        let span = |i: usize, c: i64| -> (i64, i64) {
+            if i == 2 {
+                ((c - r[2]).max(0), (c + r[2]).min(self.n[2] as i64 - 1))
+            } else if 2 * r[i] + 1 >= self.n[i] as i64 {
+                (0, self.n[i] as i64 - 1)
+            } else {
+                (c - r[i], c + r[i])
+            }
+        };
+        let (x0, x1) = span(0, x);
+        let (y0, y1) = span(1, y);
+        let (z0, z1) = span(2, z);
+        for a in x0..=x1 {
+            for b in y0..=y1 {
+                for c in z0..=z1 {
+                    for &id in &self.cells[self.flat(a, b, c)] {
+                        f(id);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why not every cluster could be placed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Jammed {
+    /// Volume fraction that was placed before the box jammed.
+    pub placed_fraction: f64,
+}
+
+/// Places clusters with diameters `diameters[kind]` in the box.
+pub(crate) fn place<R: Rng>(
+    diameters: &[Vec<f64>],
+    placement: &PlacementSpec,
+    extent_nm: [f64; 3],
+    rng: &mut R,
+) -> Result<Vec<Placed>, Jammed> {
+    let mut order: Vec<(usize, f64)> = diameters
+        .iter()
+        .enumerate()
+        .flat_map(|(k, ds)| ds.iter().map(move |&d| (k, d)))
+        .collect();
+    // Largest first; the sort is stable, so equal sizes keep type order.
+    order.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let max_d = order.first().map_or(1.0, |o| o.1);
+    let gap = placement.min_gap_nm;
+    let reach = max_d + gap;
+    let mut grid = SphereGrid::new(extent_nm, reach.max(0.5));
+    let (lx, ly) = (extent_nm[0], extent_nm[1]);
+    let box_volume = extent_nm[0] * extent_nm[1] * extent_nm[2];
+    let mut placed: Vec<Placed> = Vec::with_capacity(order.len());
+    let mut failed = false;
+    let nn_reach = |target: f64| target * 1.5 + max_d;
+
+    for &(kind, d) in &order {
+        let r = 0.5 * d;
+        let fits = |c: [f64; 3], placed: &[Placed]| {
+            let mut ok = true;
+            grid.near(c, reach, |id| {
+                let o = &placed[id as usize];
+                let s = offset(c, o.center_nm, lx, ly);
+                let need = r + 0.5 * o.diameter_nm + gap;
+                if s[0] * s[0] + s[1] * s[1] + s[2] * s[2] < need * need {
+                    ok = false;
+                }
+            });
+            ok
+        };
+        let trial = |rng: &mut R| {
+            [
+                rng.gen::<f64>() * lx,
+                rng.gen::<f64>() * ly,
+                r + rng.gen::<f64>() * (extent_nm[2] - d).max(0.0),
+            ]
+        };
+        let chosen = match placement.mode {
+            PlacementMode::Random => (0..MAX_TRIALS)
+                .map(|_| trial(rng))
+                .find(|&c| fits(c, &placed)),
+            PlacementMode::Correlated => {
+                let (g, _) = standard_normal_pair(rng);
+                let target =
+                    (placement.nearest_neighbor_nm * (1.0 + placement.jitter * g)).max(d + gap);
+                let mut best: Option<([f64; 3], f64)> = None;
+                let mut valid = 0;
+                for _ in 0..MAX_TRIALS {
+                    let c = trial(rng);
+                    if !fits(c, &placed) {
+                        continue;
+                    }
+                    valid += 1;
+                    let search = nn_reach(target);
+                    let mut nn = search;
+                    grid.near(c, search, |id| {
+                        let o = &placed[id as usize];
+                        if o.kind == kind {
+                            let s = offset(c, o.center_nm, lx, ly);
+                            nn = nn.min((s[0] * s[0] + s[1] * s[1] + s[2] * s[2]).sqrt());
+                        }
+                    });
+                    let miss = (nn - target).abs();
+                    if best.map_or(true, |b| miss < b.1) {
+                        best = Some((c, miss));
+                    }
+                    if valid == CORRELATED_CANDIDATES {
+                        break;
+                    }
+                }
+                best.map(|b| b.0)
+            }
+        };
+        match chosen {
+            Some(c) => {
+                grid.insert(c, placed.len() as u32);
+                placed.push(Placed {
+                    kind,
+                    diameter_nm: d,
+                    center_nm: c,
+                });
+            }
+            None => failed = true,
+        }
+    }
+    if failed {
+        let v: f64 = placed.iter().map(|p| sphere_volume(p.diameter_nm)).sum();
+        return Err(Jammed {
+            placed_fraction: v / box_volume,
+        });
+    }
+    Ok(placed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mro_core::Seeds;
+
+    #[test]
+    fn diameters_fill_the_target_within_half_a_cluster() {
+        let spec = ClusterSpec::paper(4);
+        let mut rng = Seeds::new(3).stream("t");
+        let ds = draw_diameters(&spec, 500.0, 20.0, &mut rng);
+        let v: f64 = ds.iter().map(|&d| sphere_volume(d)).sum();
+        assert!((v - 500.0).abs() <= 0.5 * sphere_volume(1.5), "{v}");
+        assert!(ds.iter().all(|&d| (1.1..=1.5).contains(&d)));
+        let mean = ds.iter().sum::<f64>() / ds.len() as f64;
+        assert!((mean - 1.3).abs() < 0.02, "{mean}");
+    }
+
+    #[test]
+    fn periodic_offsets_take_the_short_way() {
+        let s = offset([0.5, 9.5, 1.0], [9.5, 0.5, 2.0], 10.0, 10.0);
+        assert!((s[0] + 1.0).abs() < 1e-12 && (s[1] - 1.0).abs() < 1e-12 && s[2] == 1.0);
+    }
+}
