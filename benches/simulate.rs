@@ -1,2 +1,97 @@
-//! Placeholder; replaced below.
-fn main() {}
+//! Forward-model benchmarks on fixed-seed random Zr₅₅Co₂₅Al₂₀ volumes at 54 nm⁻³.
+//!
+//! - `pattern/<model>/<t>nm`: one probe position (one pattern) after planning, with the field
+//!   already built: the per-position cost that scales the paper job (128 × 128 positions).
+//! - `field/<model>/<t>nm`: building the field (potential slices / transmissions) for a
+//!   12 × 12 nm strip, the per-area cost of the field stage.
+//!
+//! Figures and the extrapolation to the paper job are in `reports/simulate-performance.md`.
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented public function.
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use mro_core::Seeds;
+use mro_sim::potential::{FieldGrid, PotentialBuilder, Slicing};
+use mro_sim::propagation::{model, DiffractionPlan, WindowPlacement};
+use mro_sim::spec::{DetectorSpec, MicroscopeSpec, ModelKind};
+use mro_sim::AtomVolume;
+use rand::Rng;
+
+fn random_glass(lateral_nm: f64, thickness_nm: f64) -> AtomVolume {
+    let mut rng = Seeds::new(2018).stream("bench-volume");
+    let mut v = AtomVolume::new([lateral_nm, lateral_nm, thickness_nm]);
+    let count = (54.0 * lateral_nm * lateral_nm * thickness_nm).round() as usize;
+    for _ in 0..count {
+        let u: f64 = rng.gen();
+        let z = if u < 0.55 {
+            40
+        } else if u < 0.80 {
+            27
+        } else {
+            13
+        };
+        v.push(
+            [
+                rng.gen::<f64>() * lateral_nm,
+                rng.gen::<f64>() * lateral_nm,
+                rng.gen::<f64>() * thickness_nm,
+            ],
+            z,
+        );
+    }
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let microscope = MicroscopeSpec::default();
+    let detector = DetectorSpec::default();
+    let mut g = c.benchmark_group("pattern");
+    g.sample_size(10);
+    for kind in [ModelKind::Kinematic, ModelKind::Born, ModelKind::Multislice] {
+        for t in [10.0, 20.0] {
+            let slicing = Slicing::new(t, 0.2);
+            let plan = Arc::new(DiffractionPlan::new(&microscope, &detector, slicing));
+            let m = model(kind, plan.clone());
+            let l = plan.window_nm();
+            let grid = FieldGrid::covering([-1.0, -1.0], [l + 1.0, l + 1.0], plan.dx_nm());
+            let atoms = random_glass(12.0, t);
+            let field = PotentialBuilder::new(grid, &[13, 27, 40], 0.0).build(
+                &atoms,
+                &slicing,
+                m.field_kind(),
+            );
+            let at = WindowPlacement {
+                origin_px: [31, 31],
+                center_nm: [0.5 * l + 0.011, 0.5 * l - 0.007],
+            };
+            let mut s = plan.scratch();
+            let mut out = vec![0.0; plan.detector_len()];
+            g.bench_function(
+                BenchmarkId::new(format!("{kind:?}").to_lowercase(), format!("{t}nm")),
+                |b| b.iter(|| m.pattern(&field, at, &mut s, &mut out)),
+            );
+        }
+    }
+    g.finish();
+    let mut g = c.benchmark_group("field");
+    g.sample_size(10);
+    for kind in [ModelKind::Kinematic, ModelKind::Born, ModelKind::Multislice] {
+        let t = 10.0;
+        let slicing = Slicing::new(t, 0.2);
+        let plan = Arc::new(DiffractionPlan::new(&microscope, &detector, slicing));
+        let m = model(kind, plan.clone());
+        let grid = FieldGrid::covering([0.0, 0.0], [12.0, 12.0], plan.dx_nm());
+        let atoms = random_glass(12.0, t);
+        let builder = PotentialBuilder::new(grid, &[13, 27, 40], 0.0);
+        g.bench_function(
+            BenchmarkId::new(format!("{kind:?}").to_lowercase(), format!("{t}nm")),
+            |b| b.iter(|| builder.build(&atoms, &slicing, m.field_kind())),
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

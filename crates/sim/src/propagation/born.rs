@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
-use rustfft::num_complex::Complex64;
+use rustfft::num_complex::{Complex32, Complex64};
 
-use super::{check_window, multiply_real, DiffractionPlan, Propagation, Scratch, WindowPlacement};
+use super::{
+    check_window, multiply_real_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+};
 use crate::potential::{Field, FieldKind, SliceData};
 
 /// The incident probe is re-propagated to the middle of each block of slices at most this
@@ -55,25 +57,35 @@ impl Propagation for Born {
         let dz = p.slicing.slice_nm;
         let per_block = ((PROBE_REFRESH_NM / dz).floor() as usize).max(1);
         let blocks = v.len().div_ceil(per_block);
-        s.acc.iter_mut().for_each(|a| *a = Complex64::default());
+        // Horner accumulator over the detector rows of the transposed spectrum (in `s.d`).
+        let [r0, r1] = &p.det_rows;
+        for r in [r0, r1] {
+            s.d[r.start * n..r.end * n].fill(Complex32::default());
+        }
         for blk in (0..blocks).rev() {
             let (b0, b1) = (blk * per_block, ((blk + 1) * per_block).min(v.len()));
             let depth = 0.5 * (b0 + b1) as f64 * dz;
             p.probe_wave(at.center_nm, depth, s);
             std::mem::swap(&mut s.a, &mut s.c);
             for slice in v[b0..b1].iter().rev() {
-                s.a.copy_from_slice(&s.c);
-                multiply_real(&mut s.a, n, slice, stride, at);
+                multiply_real_into(&s.c, &mut s.a, n, slice, stride, at);
                 p.forward_detector_rows(s);
-                for ((acc, &idx), w) in s.acc.iter_mut().zip(&p.det_index).zip(&p.born_step) {
-                    let b = s.b[idx];
-                    *acc = *acc * w + Complex64::new(f64::from(b.re), f64::from(b.im));
+                for r in [r0, r1] {
+                    let range = r.start * n..r.end * n;
+                    for ((acc, b), w) in s.d[range.clone()]
+                        .iter_mut()
+                        .zip(&s.b[range.clone()])
+                        .zip(&p.born_step_t[range])
+                    {
+                        *acc = *acc * w + b;
+                    }
                 }
             }
         }
         let scale = p.sigma_rad_per_v_nm / n as f64;
-        for (acc, h) in s.acc.iter_mut().zip(&p.born_half_step) {
-            let a = *acc * h * scale;
+        for ((acc, h), &idx) in s.acc.iter_mut().zip(&p.born_half_step).zip(&p.det_index) {
+            let d = s.d[idx];
+            let a = Complex64::new(f64::from(d.re), f64::from(d.im)) * h * scale;
             *acc = Complex64::new(-a.im, a.re);
         }
         p.add_probe_spectrum(at.center_nm, &mut s.acc);

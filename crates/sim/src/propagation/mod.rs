@@ -84,7 +84,8 @@ pub struct DiffractionPlan {
     /// Detector pixel of each aperture pixel (if on the detector).
     probe_det: Vec<Option<usize>>,
     /// Born depth phase per slice e^{iπλk²Δz} and per half slice, per detector pixel.
-    born_step: Vec<Complex64>,
+    /// e^{iπλk²Δz} in the transposed spectrum layout (all pixels).
+    born_step_t: Vec<Complex32>,
     born_half_step: Vec<Complex64>,
     sigma_rad_per_v_nm: f64,
     slicing: Slicing,
@@ -144,10 +145,6 @@ impl DiffractionPlan {
         let depth_phase = |k2: f64, dz: f64| {
             Complex64::from_polar(1.0, std::f64::consts::PI * spec.wavelength_nm * k2 * dz)
         };
-        let born_step = det_k2
-            .iter()
-            .map(|&k2| depth_phase(k2, slicing.slice_nm))
-            .collect();
         let born_half_step = det_k2
             .iter()
             .map(|&k2| depth_phase(k2, 0.5 * slicing.slice_nm))
@@ -168,9 +165,12 @@ impl DiffractionPlan {
         let lambda = spec.wavelength_nm;
         let norm = 1.0 / (n * n) as f64;
         let mut propagator = vec![Complex32::default(); n * n];
+        let mut born_step_t = vec![Complex32::default(); n * n];
         for ix in 0..n {
             for iy in 0..n {
                 let k2 = (signed(ix) * dk).powi(2) + (signed(iy) * dk).powi(2);
+                let w = depth_phase(k2, slicing.slice_nm);
+                born_step_t[ix * n + iy] = Complex32::new(w.re as f32, w.im as f32);
                 if k2 <= k_bl * k_bl {
                     let ph = -std::f64::consts::PI * lambda * k2 * slicing.slice_nm;
                     propagator[ix * n + iy] =
@@ -185,7 +185,7 @@ impl DiffractionPlan {
             probe,
             probe_rows,
             probe_det,
-            born_step,
+            born_step_t,
             born_half_step,
             sigma_rad_per_v_nm: interaction_constant_rad_per_v_nm(microscope.voltage_kv),
             slicing,
@@ -263,6 +263,7 @@ impl DiffractionPlan {
             a: vec![Complex32::default(); nn],
             b: vec![Complex32::default(); nn],
             c: vec![Complex32::default(); nn],
+            d: vec![Complex32::default(); nn],
             fft: vec![Complex32::default(); self.fft.scratch_len()],
             acc: vec![Complex64::default(); self.detector_len()],
         }
@@ -316,6 +317,7 @@ pub struct Scratch {
     a: Vec<Complex32>,
     b: Vec<Complex32>,
     c: Vec<Complex32>,
+    d: Vec<Complex32>,
     fft: Vec<Complex32>,
     acc: Vec<Complex64>,
 }
@@ -327,6 +329,24 @@ fn multiply_real(a: &mut [Complex32], n: usize, slice: &[f32], stride: usize, at
         let src = &slice[(oy + i) * stride + ox..][..n];
         for (c, &v) in row.iter_mut().zip(src) {
             *c *= v;
+        }
+    }
+}
+
+/// `dst = src ×` the real field slice under the window.
+fn multiply_real_into(
+    src: &[Complex32],
+    dst: &mut [Complex32],
+    n: usize,
+    slice: &[f32],
+    stride: usize,
+    at: WindowPlacement,
+) {
+    let [oy, ox] = at.origin_px;
+    for (i, (d, s)) in dst.chunks_exact_mut(n).zip(src.chunks_exact(n)).enumerate() {
+        let v = &slice[(oy + i) * stride + ox..][..n];
+        for ((d, s), &v) in d.iter_mut().zip(s).zip(v) {
+            *d = s * v;
         }
     }
 }
