@@ -60,7 +60,9 @@ pub fn segment(
     let mut stack = Vec::new();
     let mut members = Vec::new();
     for start in 0..ny * nx {
-        if labels[start] != 0 || !(map[start] > threshold) {
+        if labels[start] != 0
+            || map[start].partial_cmp(&threshold) != Some(std::cmp::Ordering::Greater)
+        {
             continue;
         }
         members.clear();

@@ -122,7 +122,7 @@ fn stream(
     f: &mut ChunkFn<'_>,
 ) -> Result<(), AnalysisError> {
     let chunk_patterns = chunk_patterns.max(1);
-    let mut reader = NpyReader::open(path)?;
+    let mut reader = ChunkReader::open(path)?;
     let (tx_full, rx_full) = sync_channel::<Result<(usize, Vec<f32>), AnalysisError>>(1);
     let (tx_empty, rx_empty) = sync_channel::<Vec<f32>>(2);
     tx_empty.send(Vec::new()).expect("capacity");
@@ -135,7 +135,7 @@ fn stream(
                 let len = chunk_patterns.min(n_patterns - start);
                 buf.resize(len * plen, 0.0);
                 let msg = reader
-                    .read_f32_at(start * plen, &mut buf)
+                    .read(start * plen, &mut buf)
                     .map(|()| (start, buf))
                     .map_err(AnalysisError::from);
                 let failed = msg.is_err();
@@ -164,6 +164,59 @@ fn stream(
         drop(tx_empty);
         result
     })
+}
+
+/// Positioned reads of `f32` values. Little-endian `f4` files on a little-endian host are read
+/// straight into the destination (one copy from the page cache); every other dtype goes through
+/// [`NpyReader::read_f32_at`]'s conversion.
+enum ChunkReader {
+    Direct {
+        file: std::fs::File,
+        path: std::path::PathBuf,
+        data_offset: u64,
+    },
+    Converting(NpyReader),
+}
+
+impl ChunkReader {
+    fn open(path: &Path) -> Result<Self, AnalysisError> {
+        let reader = NpyReader::open(path)?;
+        let h = reader.header();
+        if h.dtype == mro_core::npy::Dtype::F32 && !h.big_endian && cfg!(target_endian = "little") {
+            let file = std::fs::File::open(path).map_err(|source| mro_core::NpyError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            Ok(Self::Direct {
+                file,
+                path: path.to_path_buf(),
+                data_offset: h.data_offset,
+            })
+        } else {
+            Ok(Self::Converting(reader))
+        }
+    }
+
+    fn read(&mut self, start: usize, out: &mut [f32]) -> Result<(), mro_core::NpyError> {
+        match self {
+            Self::Direct {
+                file,
+                path,
+                data_offset,
+            } => {
+                use std::os::unix::fs::FileExt;
+                file.read_exact_at(
+                    bytemuck::cast_slice_mut(out),
+                    *data_offset + 4 * start as u64,
+                )
+                .map_err(|source| mro_core::NpyError::Io {
+                    path: path.clone(),
+                    source,
+                })
+            }
+            Self::Converting(r) => r.read_f32_at(start, out),
+        }
+    }
 }
 
 /// A source of patterns: calls its argument with consecutive chunks `(first pattern, values)`.

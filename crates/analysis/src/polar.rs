@@ -4,8 +4,8 @@
 //! (ring, azimuth) bin of each sub-pixel centre and stores the result as a sparse matrix of
 //! weights. A bin's value is the area-weighted **mean** intensity of the pixel area falling in
 //! it, so bins of different size and partly masked bins stay comparable. Applying the plan to a
-//! pattern is one pass over the sparse entries (sorted by pixel, so the pattern is read in
-//! order), which is all the per-pattern cost of the transform.
+//! pattern is one gather-sum per bin over the bin's entries (stored bin-major, CSR), which is
+//! all the per-pattern cost of the transform.
 //!
 //! Geometry: pixel `(i, j)` covers `[i − ½, i + ½] × [j − ½, j + ½]` and sits at
 //! `k = ((j − cx)·dk, (i − cy)·dk)`. Azimuth bin `b` is centred on `φ_b = b·Δφ`, φ measured from
@@ -75,12 +75,14 @@ impl PolarGeometry {
     }
 }
 
-/// A planned polar transform: sparse weights from detector pixels to (ring, azimuth) bins.
+/// A planned polar transform: sparse weights from detector pixels to (ring, azimuth) bins,
+/// stored bin-major (CSR) so applying it is one independent gather-sum per bin.
 #[derive(Debug, Clone)]
 pub struct PolarPlan {
     geometry: PolarGeometry,
+    /// CSR by bin: entries of bin `b` are `row_ptr[b]..row_ptr[b + 1]`, sorted by pixel.
+    row_ptr: Vec<usize>,
     pixel: Vec<u32>,
-    bin: Vec<u32>,
     weight: Vec<f32>,
     /// Σ w per bin (in pixel areas).
     bin_area: Vec<f64>,
@@ -181,6 +183,18 @@ impl PolarPlan {
         for (w, &g) in weight.iter_mut().zip(&bin) {
             *w = (f64::from(*w) / bin_area[g as usize]) as f32;
         }
+        // Re-order bin-major (stable, so pixels stay sorted within a bin) for a gather per bin.
+        let mut order: Vec<usize> = (0..bin.len()).collect();
+        order.sort_by_key(|&e| bin[e]);
+        let mut row_ptr = vec![0usize; nbins + 1];
+        for &g in &bin {
+            row_ptr[g as usize + 1] += 1;
+        }
+        for b in 0..nbins {
+            row_ptr[b + 1] += row_ptr[b];
+        }
+        let pixel: Vec<u32> = order.iter().map(|&e| pixel[e]).collect();
+        let weight: Vec<f32> = order.iter().map(|&e| weight[e]).collect();
         let bin_neff = bin_area
             .iter()
             .zip(&bin_w2)
@@ -193,8 +207,8 @@ impl PolarPlan {
             .collect();
         Ok(Self {
             geometry,
+            row_ptr,
             pixel,
-            bin,
             weight,
             bin_area,
             bin_neff,
@@ -240,9 +254,22 @@ impl PolarPlan {
         let [ny, nx] = self.geometry.detector_shape;
         assert_eq!(pattern.len(), ny * nx, "pattern length");
         assert_eq!(out.len(), self.bin_area.len(), "polar image length");
-        out.fill(0.0);
-        for ((&p, &b), &w) in self.pixel.iter().zip(&self.bin).zip(&self.weight) {
-            out[b as usize] += w * pattern[p as usize];
+        for (b, o) in out.iter_mut().enumerate() {
+            let (s, e) = (self.row_ptr[b], self.row_ptr[b + 1]);
+            let (px, w) = (&self.pixel[s..e], &self.weight[s..e]);
+            // Four independent partial sums hide the add latency.
+            let mut acc = [0f32; 4];
+            let mut pc = px.chunks_exact(4);
+            let mut wc = w.chunks_exact(4);
+            for (p4, w4) in (&mut pc).zip(&mut wc) {
+                for l in 0..4 {
+                    acc[l] += w4[l] * pattern[p4[l] as usize];
+                }
+            }
+            for (&p, &w) in pc.remainder().iter().zip(wc.remainder()) {
+                acc[0] += w * pattern[p as usize];
+            }
+            *o = (acc[0] + acc[1]) + (acc[2] + acc[3]);
         }
     }
 }

@@ -378,7 +378,41 @@ fn streamed_equals_in_memory_for_awkward_chunks() {
             assert_eq!(o.maps, base.maps, "chunk {chunk}");
         }
     }
+    // A float64 file goes through the converting reader and must agree too.
+    let path64 = dir.join("cube64.npy");
+    write_f64_npy(&path64, cube.data());
+    let disk64 = analyze_npy(
+        &path64,
+        cube.calibration(),
+        &config,
+        &RunOptions {
+            chunk_patterns: 7,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(disk64.result.to_json(), base.result.to_json());
+    assert_eq!(disk64.maps, base.maps);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+fn write_f64_npy(path: &std::path::Path, data: &Array4<f32>) {
+    let s = data.shape();
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}, {}, {}), }}",
+        s[0], s[1], s[2], s[3]
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for &v in data.iter() {
+        bytes.extend(f64::from(v).to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
 }
 
 #[test]

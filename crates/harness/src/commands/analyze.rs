@@ -180,12 +180,14 @@ fn calibration(args: &Args, det: [usize; 2]) -> anyhow::Result<Calibration> {
     let center = match (&args.center_px, &base) {
         (Some(c), _) => [c[0], c[1]],
         (None, Some(b)) => b.center_px(),
-        (None, None) => return Err(bad_input(format!(
+        (None, None) => {
+            return Err(bad_input(format!(
             "{}: no pattern centre: give --meta META.json or --center-px Y,X (detector {} × {})",
             args.datacube.display(),
             det[0],
             det[1]
-        ))),
+        )))
+        }
     };
     let cal = Calibration::new(
         need(
