@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 
 mod analyze;
 mod check;
+mod glass;
 mod info;
+mod simulate;
 mod score;
 
 /// Simulate, analyse and score 4D-STEM measurements of medium-range order in metallic glasses.
@@ -23,6 +25,10 @@ enum Command {
     Info(info::Args),
     /// Validate a scenario and print it with every default filled in.
     Check(check::Args),
+    /// Build a glass with planted MRO: atoms.xyz and truth.json.
+    Glass(glass::Args),
+    /// Image a glass with the nanodiffraction forward model: datacube.npy, meta.json, truth.json.
+    Simulate(simulate::Args),
     /// Run the Im et al. (2018) analysis on a datacube: analysis.json, maps and figures.
     Analyze(analyze::Args),
     /// Score an analysis against the truth: one row per quantity and symmetry.
@@ -34,6 +40,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Glass(args) => glass::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::Score(args) => score::run(&args),
     }
