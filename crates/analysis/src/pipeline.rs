@@ -24,12 +24,13 @@ use crate::threshold::threshold;
 use crate::variance::{peak_position, variance_curves};
 
 /// Patterns handed to one rayon task.
-const TASK_PATTERNS: usize = 16;
+const TASK_PATTERNS: usize = 8;
 
 /// Run-time options that do not change the result.
 #[derive(Clone, Copy)]
 pub struct RunOptions<'a> {
-    /// Patterns per chunk read from disk (memory use when streaming is about two chunks).
+    /// Patterns per chunk (memory use when streaming is about two chunks). Small chunks that
+    /// stay in the CPU cache between the read and the analysis are fastest (default 32).
     pub chunk_patterns: usize,
     /// Detector-shaped mask, `true` = pixel excluded (dead pixel, beam stop).
     pub excluded: Option<&'a [bool]>,
@@ -41,7 +42,7 @@ pub struct RunOptions<'a> {
 impl Default for RunOptions<'_> {
     fn default() -> Self {
         Self {
-            chunk_patterns: 256,
+            chunk_patterns: 32,
             excluded: None,
             progress: None,
         }

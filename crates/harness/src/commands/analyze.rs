@@ -47,8 +47,8 @@ pub struct Args {
     /// Refine the pattern centre from the mean pattern's Friedel symmetry (one extra pass).
     #[arg(long)]
     refine_center: bool,
-    /// Patterns read per chunk (memory use is about two chunks).
-    #[arg(long, default_value_t = 256)]
+    /// Patterns read per chunk (memory use is about two chunks; small chunks stay in cache).
+    #[arg(long, default_value_t = 32)]
     chunk_patterns: usize,
     /// Skip the PNG figures.
     #[arg(long)]
