@@ -52,16 +52,23 @@ fn bench(c: &mut Criterion) {
     for kind in [ModelKind::Kinematic, ModelKind::Born, ModelKind::Multislice] {
         for t in [10.0, 20.0] {
             let slicing = Slicing::new(t, 0.2);
-            let plan = Arc::new(DiffractionPlan::new(&microscope, &detector, slicing));
+            let plan = Arc::new(DiffractionPlan::for_model(
+                kind,
+                &microscope,
+                &detector,
+                slicing,
+            ));
             let m = model(kind, plan.clone());
             let l = plan.window_nm();
             let grid = FieldGrid::covering([-1.0, -1.0], [l + 1.0, l + 1.0], plan.dx_nm());
             let atoms = random_glass(12.0, t);
-            let field = PotentialBuilder::new(grid, &[13, 27, 40], 0.0).build(
-                &atoms,
-                &slicing,
-                m.field_kind(),
-            );
+            let field = PotentialBuilder::with_band_limit(
+                grid,
+                &[13, 27, 40],
+                0.0,
+                plan.band_limit_per_nm(),
+            )
+            .build(&atoms, &slicing, m.field_kind());
             let at = WindowPlacement {
                 origin_px: [31, 31],
                 center_nm: [0.5 * l + 0.011, 0.5 * l - 0.007],
@@ -80,11 +87,17 @@ fn bench(c: &mut Criterion) {
     for kind in [ModelKind::Kinematic, ModelKind::Born, ModelKind::Multislice] {
         let t = 10.0;
         let slicing = Slicing::new(t, 0.2);
-        let plan = Arc::new(DiffractionPlan::new(&microscope, &detector, slicing));
+        let plan = Arc::new(DiffractionPlan::for_model(
+            kind,
+            &microscope,
+            &detector,
+            slicing,
+        ));
         let m = model(kind, plan.clone());
         let grid = FieldGrid::covering([0.0, 0.0], [12.0, 12.0], plan.dx_nm());
         let atoms = random_glass(12.0, t);
-        let builder = PotentialBuilder::new(grid, &[13, 27, 40], 0.0);
+        let builder =
+            PotentialBuilder::with_band_limit(grid, &[13, 27, 40], 0.0, plan.band_limit_per_nm());
         g.bench_function(
             BenchmarkId::new(format!("{kind:?}").to_lowercase(), format!("{t}nm")),
             |b| b.iter(|| builder.build(&atoms, &slicing, m.field_kind())),

@@ -50,19 +50,22 @@ impl Detector {
     }
 }
 
-/// One Poisson draw with mean `lambda`: multiplication method below 10, Hörmann's PTRS
+/// One Poisson draw with mean `lambda`: inversion by sequential search below 10, Hörmann's PTRS
 /// transformed rejection (1993) above.
 pub fn poisson<R: Rng>(rng: &mut R, lambda: f64) -> f64 {
     if lambda <= 0.0 {
         return 0.0;
     }
     if lambda < 10.0 {
-        let limit = (-lambda).exp();
+        // Inversion by sequential search: one uniform draw.
+        let u: f64 = rng.gen();
+        let mut p = (-lambda).exp();
+        let mut cdf = p;
         let mut k = 0.0;
-        let mut prod: f64 = rng.gen();
-        while prod > limit {
+        while u > cdf && p > 0.0 {
             k += 1.0;
-            prod *= rng.gen::<f64>();
+            p *= lambda / k;
+            cdf += p;
         }
         return k;
     }

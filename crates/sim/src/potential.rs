@@ -232,6 +232,20 @@ impl PotentialBuilder {
     /// # Panics
     /// If an atomic number has no scattering factor (Z outside 1–103).
     pub fn new(grid: FieldGrid, zs: &[u8], dw_u_rms_nm: f64) -> Self {
+        Self::with_band_limit(grid, zs, dw_u_rms_nm, grid.band_limit_per_nm())
+    }
+
+    /// As [`PotentialBuilder::new`] with the band limit W(k) cut at `k_bl_per_nm` instead of
+    /// ⅔·k_Nyquist (single-scattering models only need ψ·v alias-free on the detector).
+    ///
+    /// # Panics
+    /// If an atomic number has no scattering factor, or the band limit exceeds Nyquist.
+    pub fn with_band_limit(grid: FieldGrid, zs: &[u8], dw_u_rms_nm: f64, k_bl_per_nm: f64) -> Self {
+        assert!(
+            k_bl_per_nm <= 0.5 / grid.dx_nm + 1e-9,
+            "band limit {k_bl_per_nm} nm⁻¹ beyond Nyquist of {} nm pixels",
+            grid.dx_nm
+        );
         let mut planner = FftPlanner::<f32>::new();
         let [ny, nx] = grid.points;
         let row_fwd = planner.plan_fft_forward(nx);
@@ -243,7 +257,7 @@ impl PotentialBuilder {
             .map(|p| p.get_inplace_scratch_len())
             .max()
             .unwrap_or(0);
-        let k_bl = grid.band_limit_per_nm();
+        let k_bl = k_bl_per_nm;
         let npix = grid.len() as f64;
         let sigma_g = SPREAD_SIGMA_PX * grid.dx_nm;
         let k2_at = |ix: usize, iy: usize| {

@@ -196,7 +196,9 @@ where
     let cal = calibration(microscope, scan, detector, thickness)?;
 
     let slicing = Slicing::new(thickness, model.slice_nm);
-    let plan = Arc::new(DiffractionPlan::new(microscope, detector, slicing));
+    let plan = Arc::new(DiffractionPlan::for_model(
+        model.kind, microscope, detector, slicing,
+    ));
     let prop = make_model(model.kind, plan.clone());
     let kind = prop.field_kind();
     let (dx, window) = (plan.dx_nm(), plan.window_nm());
@@ -231,7 +233,7 @@ where
         points: [height_px, width_px],
         dx_nm: dx,
     };
-    let mut builder = PotentialBuilder::new(grid0, &zs, dw_u);
+    let mut builder = PotentialBuilder::with_band_limit(grid0, &zs, dw_u, plan.band_limit_per_nm());
     let det = Detector::from_spec(detector);
     let total = sy * sx * configs;
     let mut done = 0;

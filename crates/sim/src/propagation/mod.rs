@@ -99,14 +99,37 @@ pub struct DiffractionPlan {
     /// Fresnel propagator over one slice, band-limited (sharp cut at k_bl) and carrying 1/N²,
     /// transposed layout.
     propagator: Vec<Complex32>,
+    /// Band limit of the potential for this model, nm⁻¹.
+    potential_band_limit: f64,
 }
 
 impl DiffractionPlan {
-    /// Plans windows for this microscope, detector and slicing.
+    /// Plans windows for multislice (and any model): N ≥ 1.5×the detector's pixels so that the
+    /// ⅔ band limit 1/(3Δx) covers the detector's axes.
     pub fn new(microscope: &MicroscopeSpec, detector: &DetectorSpec, slicing: Slicing) -> Self {
+        Self::for_model(ModelKind::Multislice, microscope, detector, slicing)
+    }
+
+    /// Plans windows for `kind`. Multislice needs the ⅔ rule (products of band-limited waves
+    /// and transmission functions must not alias inside the band). The single-scattering
+    /// models only form ψ₀·v once, whose spectrum reaches k_v + α/λ; it stays alias-free on
+    /// the detector (|k_x|, |k_y| ≤ N_det·Δk/2) when k_v = N·Δk − N_det·Δk/2 − α/λ, so they use
+    /// the compact window N = N_det (2.25× fewer pixels at 128) with the potential band
+    /// limit k_v = N_det·Δk/2 − α/λ (9.66 nm⁻¹ for the paper's detector instead of 10.24).
+    pub fn for_model(
+        kind: ModelKind,
+        microscope: &MicroscopeSpec,
+        detector: &DetectorSpec,
+        slicing: Slicing,
+    ) -> Self {
         let dk = detector.k_pixel_per_nm;
         let det_max = detector.pixels[0].max(detector.pixels[1]);
-        let n = next_fast_even_len((3 * det_max).div_ceil(2));
+        let compact = kind != ModelKind::Multislice;
+        let n = if compact {
+            next_fast_even_len(det_max)
+        } else {
+            next_fast_even_len((3 * det_max).div_ceil(2))
+        };
         let mut planner = FftPlanner::new();
         let fft = Fft2Plan::new(&mut planner, n);
         let spec = ProbeSpec::from_microscope(microscope);
@@ -151,6 +174,16 @@ impl DiffractionPlan {
             .collect();
         let dx = 1.0 / (n as f64 * dk);
         let k_bl = band_limit_per_nm(dx);
+        let potential_band_limit = if compact {
+            let half = ((det_max / 2) as f64 * dk).min(0.5 / dx);
+            (n as f64 * dk - half - spec.aperture_per_nm).min(0.5 / dx)
+        } else {
+            k_bl
+        };
+        assert!(
+            potential_band_limit > 0.0,
+            "detector too small for the probe aperture"
+        );
         let band_rows = {
             let b = (k_bl / dk).floor() as usize;
             signed_index_ranges(n, b, b + 1)
@@ -195,6 +228,7 @@ impl DiffractionPlan {
             det_k2,
             band_rows,
             propagator,
+            potential_band_limit,
         }
     }
 
@@ -213,9 +247,11 @@ impl DiffractionPlan {
         1.0 / (self.n as f64 * self.dk_per_nm)
     }
 
-    /// Band limit ⅔·k_Nyquist in nm⁻¹.
+    /// Band limit in nm⁻¹ of the potential this plan's model reads: ⅔·k_Nyquist for
+    /// multislice, the compact-window limit for the single-scattering models
+    /// (see [`DiffractionPlan::for_model`]).
     pub fn band_limit_per_nm(&self) -> f64 {
-        band_limit_per_nm(self.dx_nm())
+        self.potential_band_limit
     }
 
     /// Detector pixels `[y, x]`.
