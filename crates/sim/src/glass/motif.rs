@@ -30,13 +30,39 @@ pub fn reflection_azimuths_rad(symmetry: u32) -> Vec<f64> {
 
 /// The normalised density wave `f(u, v)` in `[-1, 1]` of an n-fold motif at ring `k0_per_nm`.
 pub fn density_wave(symmetry: u32, k0_per_nm: f64, u: f64, v: f64) -> f64 {
-    let phase = if symmetry % 2 == 0 { 0.0 } else { -PI / 2.0 };
-    let dirs = reflection_azimuths_rad(symmetry);
-    let sum: f64 = dirs
-        .iter()
-        .map(|&t| (2.0 * PI * k0_per_nm * (t.cos() * u + t.sin() * v) + phase).cos())
-        .sum();
-    sum / dirs.len() as f64
+    Wave::new(symmetry, k0_per_nm).at(u, v)
+}
+
+/// The density wave with its directions precomputed.
+struct Wave {
+    k: Vec<[f64; 2]>,
+    phase: f64,
+}
+
+impl Wave {
+    fn new(symmetry: u32, k0_per_nm: f64) -> Self {
+        let k = reflection_azimuths_rad(symmetry)
+            .iter()
+            .map(|&t| {
+                [
+                    2.0 * PI * k0_per_nm * t.cos(),
+                    2.0 * PI * k0_per_nm * t.sin(),
+                ]
+            })
+            .collect();
+        let phase = if symmetry % 2 == 0 { 0.0 } else { -PI / 2.0 };
+        Self { k, phase }
+    }
+
+    #[inline]
+    fn at(&self, u: f64, v: f64) -> f64 {
+        let sum: f64 = self
+            .k
+            .iter()
+            .map(|k| (k[0] * u + k[1] * v + self.phase).cos())
+            .sum();
+        sum / self.k.len() as f64
+    }
 }
 
 /// Geometry parameters of the motif, from the alloy.
@@ -63,13 +89,14 @@ pub(crate) fn motif_sites(
     radius_nm: f64,
     p: &MotifParams,
 ) -> Vec<[f64; 3]> {
+    let wave = Wave::new(symmetry, k0_per_nm);
     let half = (radius_nm / GRID_NM).floor() as i64;
     let mut candidates: Vec<(f64, f64, f64)> = Vec::new();
     for i in -half..=half {
         for j in -half..=half {
             let (u, v) = (i as f64 * GRID_NM, j as f64 * GRID_NM);
             if u * u + v * v < radius_nm * radius_nm {
-                candidates.push((density_wave(symmetry, k0_per_nm, u, v), u, v));
+                candidates.push((wave.at(u, v), u, v));
             }
         }
     }

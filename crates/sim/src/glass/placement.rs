@@ -1,7 +1,7 @@
 //! Cluster sizes and positions.
 //!
 //! Each cluster type draws diameters from a normal distribution truncated at ±2 sd (and to
-//! `[0.4 nm, thickness]`) until the summed sphere volume is as close as one more cluster can get
+//! `[0.4 nm, thickness]`), rounded to [`DIAMETER_STEP_NM`], until the summed sphere volume is as close as one more cluster can get
 //! it to the requested fraction. All clusters are then placed, largest first, with their whole
 //! sphere inside the foil and their surfaces at least `min_gap_nm` apart (periodic in x, y):
 //! - `random`: uniform trial centres (hard-core random sequential addition);
@@ -18,6 +18,9 @@ use crate::spec::{ClusterSpec, PlacementMode, PlacementSpec};
 pub const MAX_TRIALS: usize = 5000;
 /// Valid candidates compared per cluster in `correlated` mode.
 pub const CORRELATED_CANDIDATES: usize = 24;
+
+/// Diameters are multiples of this step in nm (so clusters of one size share one motif).
+pub const DIAMETER_STEP_NM: f64 = 0.01;
 
 /// A cluster with its size and position (orientation is drawn elsewhere).
 #[derive(Debug, Clone, PartialEq)]
@@ -43,10 +46,11 @@ pub(crate) fn draw_diameters<R: Rng>(
     let mut total = 0.0;
     loop {
         let d = if spec.diameter_sd_nm == 0.0 || hi <= lo {
-            spec.diameter_nm.clamp(lo.min(hi), hi)
+            (spec.diameter_nm.clamp(lo.min(hi), hi) / DIAMETER_STEP_NM).round() * DIAMETER_STEP_NM
         } else {
             loop {
                 let d = spec.diameter_nm + spec.diameter_sd_nm * standard_normal_pair(rng).0;
+                let d = (d / DIAMETER_STEP_NM).round() * DIAMETER_STEP_NM;
                 if (lo..=hi).contains(&d) {
                     break d;
                 }
@@ -67,14 +71,21 @@ pub(crate) fn sphere_volume(d_nm: f64) -> f64 {
     std::f64::consts::PI / 6.0 * d_nm.powi(3)
 }
 
-/// Minimum-image offset `b − a` with x and y periodic.
+/// Minimum-image offset `b − a` with x and y periodic (both points inside the box).
 #[inline]
 pub(crate) fn offset(a: [f64; 3], b: [f64; 3], lx: f64, ly: f64) -> [f64; 3] {
-    let mut dx = b[0] - a[0];
-    let mut dy = b[1] - a[1];
-    dx -= lx * (dx / lx).round();
-    dy -= ly * (dy / ly).round();
-    [dx, dy, b[2] - a[2]]
+    // Positions are wrapped into the box, so one shift is enough; branches instead of
+    // `round()`, which is a library call on baseline x86-64 and dominated the relaxation.
+    let wrap = |d: f64, l: f64| {
+        if d > 0.5 * l {
+            d - l
+        } else if d < -0.5 * l {
+            d + l
+        } else {
+            d
+        }
+    };
+    [wrap(b[0] - a[0], lx), wrap(b[1] - a[1], ly), b[2] - a[2]]
 }
 
 /// Spheres hashed on a coarse grid, periodic in x and y.
