@@ -87,6 +87,7 @@ impl FrameContext {
             ring_variance_raw: vec![0.0; len * r],
             spectra: vec![0.0; len * r * self.n_harmonics],
             ring_power: vec![0.0; len * self.n_harmonics],
+            ring_noise_floor: vec![0.0; len],
         }
     }
 
@@ -165,6 +166,12 @@ impl FrameContext {
             }
             if r == last {
                 acc.ring_power[slot * h..(slot + 1) * h].copy_from_slice(&s.power);
+                // Shot noise adds Σσ_b²/N² to every |I_n|², n ≠ 0.
+                acc.ring_noise_floor[slot] = if m != 0.0 {
+                    snoise / ((na * na) as f64 * m * m)
+                } else {
+                    0.0
+                };
             }
         }
     }
@@ -187,6 +194,9 @@ pub struct PartialStats {
     pub spectra: Vec<f32>,
     /// P_n at the analysis ring (the last ring) in full precision, `[len, n_harmonics]`.
     pub ring_power: Vec<f64>,
+    /// Expected Poisson contribution to each P_n (n ≥ 1) at the analysis ring, `[len]`:
+    /// `Σ_b σ_b² / (N² ⟨J⟩²)`.
+    pub ring_noise_floor: Vec<f64>,
 }
 
 /// Two accumulators that are not adjacent ranges.
@@ -246,6 +256,7 @@ impl PartialStats {
         self.ring_variance_raw.extend(other.ring_variance_raw);
         self.spectra.extend(other.spectra);
         self.ring_power.extend(other.ring_power);
+        self.ring_noise_floor.extend(other.ring_noise_floor);
         Ok(self)
     }
 }

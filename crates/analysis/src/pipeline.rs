@@ -411,6 +411,12 @@ fn finish(
         }
     }
     mean_p.iter_mut().for_each(|v| *v /= n as f64);
+    let floor = stats.ring_noise_floor.iter().sum::<f64>() / n as f64;
+    let corrected: Vec<f64> = mean_p
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| if i == 0 { p } else { p - floor })
+        .collect();
 
     let sh = (scan[0], scan[1]);
     let col = |v: &[f64], stride: usize, off: usize| {
@@ -549,6 +555,8 @@ fn finish(
             k_per_nm: config.k_per_nm,
             n: (0..h).collect(),
             odd_even_ratio: odd_even_ratio(&mean_p),
+            poisson_floor: floor,
+            odd_even_ratio_corrected: odd_even_ratio(&corrected),
             mean: mean_p,
             versus_k_per_nm: k,
             versus_k,

@@ -128,6 +128,10 @@ pub struct PowerSpectrumResult {
     pub mean: Vec<f64>,
     /// Σ odd-n over Σ even-n (n ≥ 2) of `mean`.
     pub odd_even_ratio: f64,
+    /// Mean expected shot-noise contribution to each P_n, n ≥ 1 (0 without a gain).
+    pub poisson_floor: f64,
+    /// The odd/even ratio of `mean − poisson_floor` (n ≥ 1).
+    pub odd_even_ratio_corrected: f64,
     /// Ring centres of `versus_k` in nm⁻¹.
     pub versus_k_per_nm: Vec<f64>,
     /// Dataset mean of P_n per ring: `versus_k[ring][n]`.

@@ -299,6 +299,16 @@ fn poisson_noise_is_corrected_away() {
             rv.v_r[i]
         );
     }
+    // Pure noise: every harmonic sits at the predicted shot-noise floor.
+    let ps = &cor.result.power_spectrum;
+    assert!(ps.poisson_floor > 0.0);
+    let mean_pn = ps.mean[1..].iter().sum::<f64>() / (ps.mean.len() - 1) as f64;
+    assert!(
+        (mean_pn - ps.poisson_floor).abs() < 0.1 * ps.poisson_floor,
+        "mean P_n {mean_pn} vs floor {}",
+        ps.poisson_floor
+    );
+    assert_eq!(raw.result.power_spectrum.poisson_floor, 0.0);
     // And the fast V_Ω agrees with its definition on ring sums (noise-free check of the formula).
     let sums: Vec<f64> = raw.maps.mean_intensity.iter().copied().collect();
     let want = reference::v_omega_from_sums(&sums, 0.0);
@@ -621,5 +631,49 @@ fn planted_hotspots_give_regions_and_volume_fraction() {
         "autocorrelation_peak_nm",
     ] {
         assert!(json["by_symmetry"]["4"].get(key).is_some(), "{key}");
+    }
+}
+
+#[test]
+fn masked_pixels_are_excluded() {
+    let det = [48, 48];
+    let c = [23.5, 24.0];
+    let clean = ring_pattern(det, c, 0.25, 4.0, 4, 0.6, 0.4, 5.0);
+    let mut mask = vec![false; 48 * 48];
+    let mut dirty = clean.clone();
+    // A beam-stop arm along +k_x and a few dead pixels, filled with garbage.
+    for i in 22..26 {
+        for j in 24..48 {
+            mask[i * 48 + j] = true;
+            dirty[i * 48 + j] = 1e6;
+        }
+    }
+    for p in [100, 700, 1500] {
+        mask[p] = true;
+        dirty[p] = -1e6;
+    }
+    let cfg = small_config();
+    let a = analyze_datacube(
+        &cube(&vec![clean; 4], [2, 2], det, c, 0.25),
+        &cfg,
+        &RunOptions::default(),
+    )
+    .unwrap();
+    let b = analyze_datacube(
+        &cube(&vec![dirty; 4], [2, 2], det, c, 0.25),
+        &cfg,
+        &RunOptions {
+            excluded: Some(&mask),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(b.result.input.masked_pixels, 4 * 24 + 3);
+    let (pa, pb) = (&a.result.power_spectrum.mean, &b.result.power_spectrum.mean);
+    assert!((pa[4] - pb[4]).abs() < 0.1 * pa[4], "{pa:?} vs {pb:?}");
+    assert!(pb.iter().all(|v| v.is_finite() && *v < 1.0 + 1e-9));
+    let ia = a.result.variance.mean_intensity.iter();
+    for (x, y) in ia.zip(&b.result.variance.mean_intensity) {
+        assert!((x - y).abs() < 0.02 * x, "{x} vs {y}");
     }
 }
