@@ -174,28 +174,25 @@ pub fn geometric_in_condition(n: usize, acceptance_deg: f64) -> f64 {
     let n = n.max(1);
     let sin_acc = acceptance_deg.to_radians().sin();
     let spots = if n % 2 == 0 { n } else { 2 * n };
-    const NB: usize = 2000;
-    const NP: usize = 360;
+    // For a given ψ0 the condition is sin β ≤ s/m(ψ0); with cos β uniform on [0, 1] that holds
+    // for a fraction 1 − √(1 − (s/m)²) of axis directions (all of them when s ≥ m).
+    const NP: usize = 7200;
     let mut total = 0.0;
-    for ib in 0..NB {
-        // cos β uniform on [0, 1] ⇔ axis uniform on the hemisphere.
-        let cb = (ib as f64 + 0.5) / NB as f64;
-        let sb = (1.0 - cb * cb).sqrt();
-        let mut ok = 0usize;
-        for ip in 0..NP {
-            let psi0 = (ip as f64 + 0.5) / NP as f64 * std::f64::consts::PI;
-            let m = (0..spots)
-                .map(|j| {
-                    (psi0 + std::f64::consts::TAU * j as f64 / spots as f64)
-                        .sin()
-                        .abs()
-                })
-                .fold(0.0, f64::max);
-            if sb * m <= sin_acc {
-                ok += 1;
-            }
-        }
-        total += ok as f64 / NP as f64;
+    for ip in 0..NP {
+        let psi0 = (ip as f64 + 0.5) / NP as f64 * std::f64::consts::PI;
+        let m = (0..spots)
+            .map(|j| {
+                (psi0 + std::f64::consts::TAU * j as f64 / spots as f64)
+                    .sin()
+                    .abs()
+            })
+            .fold(0.0, f64::max);
+        let r = sin_acc / m;
+        total += if r >= 1.0 {
+            1.0
+        } else {
+            1.0 - (1.0 - r * r).sqrt()
+        };
     }
-    total / NB as f64
+    total / NP as f64
 }

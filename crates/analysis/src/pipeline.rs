@@ -34,8 +34,8 @@ pub struct RunOptions<'a> {
     pub chunk_patterns: usize,
     /// Detector-shaped mask, `true` = pixel excluded (dead pixel, beam stop).
     pub excluded: Option<&'a [bool]>,
-    /// Called after each chunk with the number of patterns done in the current pass and the
-    /// pass number (0 centre refinement, 1 analysis).
+    /// Called after each chunk with `(patterns done, patterns in the pass)`; the count starts
+    /// again for the analysis pass after the centre-refinement pass.
     pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
 }
 
@@ -273,7 +273,7 @@ fn run(
             });
             done += n;
             if let Some(pr) = opts.progress {
-                pr(done, 0);
+                pr(done, n_patterns);
             }
             Ok(())
         })?;
@@ -354,7 +354,7 @@ fn run(
                 .expect("chunks arrive in order");
         }
         if let Some(pr) = opts.progress {
-            pr(total.len(), 1);
+            pr(total.len(), n_patterns);
         }
         Ok(())
     })?;
@@ -477,12 +477,15 @@ fn finish(
             regions: seg.regions.len(),
             mean_diameter_nm: opt(md),
             sd_diameter_nm: opt(sd),
-            mean_diameter_deblurred_nm: opt(mdd),
+            mean_diameter_corrected_nm: opt(mdd),
             area_fraction: seg.regions.iter().map(|r| r.area_nm2).sum::<f64>() / area_nm2,
             volume_fraction_in_condition: vf_in,
             in_condition_fraction: p_in,
             volume_fraction: vf_in.map(|v| v / p_in),
-            volume_fraction_deblurred: vf_in_dd.map(|v| v / p_in),
+            volume_fraction_corrected: vf_in_dd.map(|v| v / p_in),
+            volume_fraction_geometric: (n_sym > 0)
+                .then(|| vf_in.map(|v| v / geometric_in_condition(n_sym, config.acceptance_deg)))
+                .flatten(),
             autocorrelation_peak_nm: peak,
             autocorrelation: ac,
             map_mean: values.iter().sum::<f64>() / values.len() as f64,
@@ -526,6 +529,7 @@ fn finish(
                 .map_or(0, |m| m.iter().filter(|&&b| b).count()),
         },
         calibration: *cal,
+        scan_step_nm: cal.scan_step_nm(),
         center: CenterInfo {
             calibration_px: calibration_in.center_px(),
             used_px: cal.center_px(),

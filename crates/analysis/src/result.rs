@@ -24,6 +24,8 @@ pub struct AnalysisResult {
     pub input: InputInfo,
     /// The calibration used (with the refined centre when refinement was on).
     pub calibration: Calibration,
+    /// Scan step in nm (the calibration's, repeated for consumers placing regions).
+    pub scan_step_nm: f64,
     /// How the centre was chosen.
     pub center: CenterInfo,
     /// The settings used, every default filled in.
@@ -152,7 +154,7 @@ pub struct SymmetryResult {
     /// Sample standard deviation of the diameters in nm.
     pub sd_diameter_nm: Option<f64>,
     /// Mean diameter after quadrature removal of the probe FWHM, in nm.
-    pub mean_diameter_deblurred_nm: Option<f64>,
+    pub mean_diameter_corrected_nm: Option<f64>,
     /// Region area over scan area.
     pub area_fraction: f64,
     /// Σ sphere volumes over sample volume (regions in the diffracting condition only).
@@ -161,8 +163,11 @@ pub struct SymmetryResult {
     pub in_condition_fraction: f64,
     /// `volume_fraction_in_condition / in_condition_fraction`.
     pub volume_fraction: Option<f64>,
-    /// The same with de-blurred diameters.
-    pub volume_fraction_deblurred: Option<f64>,
+    /// The same with probe-corrected diameters.
+    pub volume_fraction_corrected: Option<f64>,
+    /// `volume_fraction_in_condition` over the per-n geometric in-condition share
+    /// ([`crate::particles::geometric_in_condition`]); null for the normalised sum map.
+    pub volume_fraction_geometric: Option<f64>,
     /// First σ(r) peak beyond the probe's Airy radius, in nm.
     pub autocorrelation_peak_nm: Option<f64>,
     /// σ(r).

@@ -101,8 +101,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     let n = (shape[0] * shape[1]) as u64;
     let bar = crate::progress::bar(n, "analyze");
-    let progress = |done: usize, pass: usize| {
-        bar.set_message(if pass == 0 { "centre" } else { "analyze" });
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
     let opts = RunOptions {
