@@ -19,6 +19,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use mro_analysis::particles::geometric_in_condition;
+
 use crate::exit::bad_input;
 use crate::scenario::ScoringSpec;
 
@@ -61,21 +63,42 @@ pub struct TrueType {
     /// Mean projected nearest-neighbour distance among in-condition clusters, nm.
     #[serde(default)]
     pub projected_nearest_neighbor_nm: Option<f64>,
+    /// Ring the clusters diffract into, nm⁻¹.
+    #[serde(default)]
+    pub k0_per_nm: Option<f64>,
 }
 
 /// What scoring reads of `analysis.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AnalysisDoc {
+    /// The calibration used (for the scan step).
+    pub calibration: CalibrationDoc,
+    /// The settings used (for the in-condition corrections).
+    pub config: ConfigDoc,
     /// Fluctuation variance.
     pub variance: VarianceDoc,
     /// Dataset-averaged angular power spectrum.
     pub power_spectrum: PowerDoc,
     /// Per symmetry n.
     pub by_symmetry: BTreeMap<String, FoundType>,
-    /// Sum of per-n volume fractions (paper's correction).
-    pub total_volume_fraction: f64,
-    /// Scan step in nm, to place regions in the sample.
+    /// Sum of per-n volume fractions, where the thickness was known.
+    pub total_volume_fraction: Option<f64>,
+}
+
+/// The calibration part of `analysis.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CalibrationDoc {
+    /// Probe step in nm, to place regions in the sample.
     pub scan_step_nm: f64,
+}
+
+/// The settings part of `analysis.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConfigDoc {
+    /// The paper's fixed in-condition share.
+    pub in_condition_fraction: f64,
+    /// Bragg acceptance half-angle, degrees.
+    pub acceptance_deg: f64,
 }
 
 /// The V(k) part of `analysis.json`.
@@ -101,12 +124,9 @@ pub struct FoundType {
     pub mean_diameter_nm: Option<f64>,
     /// The same with the probe blur removed, nm.
     #[serde(default)]
-    pub mean_diameter_corrected_nm: Option<f64>,
-    /// Volume fraction with the paper's in-condition correction.
-    pub volume_fraction: f64,
-    /// Volume fraction with the per-n geometric correction.
-    #[serde(default)]
-    pub volume_fraction_geometric: Option<f64>,
+    pub mean_diameter_deblurred_nm: Option<f64>,
+    /// Volume fraction of in-condition clusters (area fraction × spheres in the foil).
+    pub volume_fraction_in_condition: Option<f64>,
     /// First peak of σ(r) beyond the probe, nm.
     pub autocorrelation_peak_nm: Option<f64>,
     /// The regions.
@@ -197,60 +217,74 @@ fn wrapped_distance(a: [f64; 2], b: [f64; 2], extent: [f64; 2]) -> f64 {
 }
 
 /// Scores an analysis against the truth with the given tolerances.
+///
+/// An odd-n cluster diffracts with 2n-fold symmetry (Friedel), so it is compared with map 2n.
 pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Score {
     let mut rows = Vec::new();
-    let v_truth = None::<f64>;
+    let k0 = mean(truth.by_symmetry.values().filter_map(|t| t.k0_per_nm));
     rows.push(row(
         "v_peak_k_per_nm",
         None,
-        v_truth,
+        k0,
         analysis.variance.peak_k_per_nm,
         None,
     ));
+    // Totals over the true types, with the paper's fixed and the per-n geometric correction.
+    let (mut paper_total, mut geometric_total) = (Some(0.0), Some(0.0));
     for (key, t) in &truth.by_symmetry {
         let Ok(n) = key.parse::<u32>() else { continue };
-        let found = analysis.by_symmetry.get(key);
+        let map_n = if n % 2 == 1 { 2 * n } else { n };
+        let found = analysis.by_symmetry.get(&map_n.to_string());
         let in_cond: Vec<&TrueCluster> = truth
             .clusters
             .iter()
             .filter(|c| c.symmetry == n && c.in_condition)
             .collect();
+        // Diameters and counts are toleranced only where some cluster could be seen.
+        let seen = |tolerance: f64| (!in_cond.is_empty()).then_some(tolerance);
         let true_diameter = mean(in_cond.iter().map(|c| c.diameter_nm));
-        let has_truth = !in_cond.is_empty();
         let raw = found.and_then(|f| f.mean_diameter_nm);
-        let corrected = found.and_then(|f| f.mean_diameter_corrected_nm);
+        let deblurred = found.and_then(|f| f.mean_diameter_deblurred_nm);
         // The tolerance applies to the best estimate available: the blur-corrected diameter.
-        let (raw_tol, cor_tol) = if corrected.is_some() {
-            (None, Some(tol.diameter))
+        let (raw_tol, deblurred_tol) = if deblurred.is_some() {
+            (None, seen(tol.diameter))
         } else {
-            (Some(tol.diameter), None)
+            (seen(tol.diameter), None)
         };
         rows.push(row(
             "mean_diameter_nm",
             Some(n),
             true_diameter,
             raw,
-            raw_tol.filter(|_| has_truth),
+            raw_tol,
         ));
         rows.push(row(
             "mean_diameter_corrected_nm",
             Some(n),
             true_diameter,
-            corrected,
-            cor_tol.filter(|_| has_truth),
+            deblurred,
+            deblurred_tol,
         ));
+
+        let in_condition = found.and_then(|f| f.volume_fraction_in_condition);
+        let paper = in_condition.map(|v| v / analysis.config.in_condition_fraction);
+        let geometric = in_condition
+            .map(|v| v / geometric_in_condition(n as usize, analysis.config.acceptance_deg));
+        paper_total = paper_total.zip(paper).map(|(a, b)| a + b);
+        geometric_total = geometric_total.zip(geometric).map(|(a, b)| a + b);
+        let vf = Some(t.volume_fraction);
         rows.push(row(
             "volume_fraction",
             Some(n),
-            Some(t.volume_fraction),
-            found.map(|f| f.volume_fraction),
+            vf,
+            paper,
             Some(tol.volume_fraction),
         ));
         rows.push(row(
             "volume_fraction_geometric",
             Some(n),
-            Some(t.volume_fraction),
-            found.and_then(|f| f.volume_fraction_geometric),
+            vf,
+            geometric,
             None,
         ));
         rows.push(row(
@@ -268,18 +302,31 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             t.projected_nearest_neighbor_nm.map(|_| tol.spacing),
         ));
         let (recall, precision) = match found {
-            Some(f) => identification(&in_cond, f, analysis.scan_step_nm, truth.extent_nm),
+            Some(f) => identification(
+                &in_cond,
+                f,
+                analysis.calibration.scan_step_nm,
+                truth.extent_nm,
+            ),
             None => (None, None),
         };
         rows.push(row("recall", Some(n), Some(1.0), recall, None));
         rows.push(row("precision", Some(n), Some(1.0), precision, None));
     }
+    let total = Some(truth.total_volume_fraction);
     rows.push(row(
         "total_volume_fraction",
         None,
-        Some(truth.total_volume_fraction),
-        Some(analysis.total_volume_fraction),
+        total,
+        paper_total,
         Some(tol.volume_fraction),
+    ));
+    rows.push(row(
+        "total_volume_fraction_geometric",
+        None,
+        total,
+        geometric_total,
+        None,
     ));
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
     Score {
@@ -288,6 +335,17 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         odd_even_ratio: analysis.power_spectrum.odd_even_ratio,
         all_within_tolerance,
     }
+}
+
+/// Scores in-memory results through their JSON form, exactly as `mro score` reads the files.
+pub fn score_outputs(
+    truth: &impl Serialize,
+    analysis: &impl Serialize,
+    tol: &ScoringSpec,
+) -> anyhow::Result<Score> {
+    let truth: TruthDoc = serde_json::from_value(serde_json::to_value(truth)?)?;
+    let analysis: AnalysisDoc = serde_json::from_value(serde_json::to_value(analysis)?)?;
+    Ok(score(&truth, &analysis, tol))
 }
 
 /// (recall, precision) of map n's regions against in-condition clusters of n.
@@ -357,11 +415,12 @@ mod tests {
 
     fn perfect() -> AnalysisDoc {
         serde_json::from_value(serde_json::json!({
-            "schema": "mro.analysis/1", "scan_step_nm": 0.5,
+            "schema": "mro.analysis/1",
+            "calibration": {"scan_step_nm": 0.5}, "config": {"in_condition_fraction": 0.5, "acceptance_deg": 10.0},
             "variance": {"peak_k_per_nm": 4.0},
             "power_spectrum": {"odd_even_ratio": 0.0},
-            "by_symmetry": {"4": {"regions": 2, "mean_diameter_nm": 1.3, "mean_diameter_corrected_nm": 1.3,
-                                  "volume_fraction": 0.02, "volume_fraction_geometric": 0.02,
+            "by_symmetry": {"4": {"regions": 2, "mean_diameter_nm": 1.3, "mean_diameter_deblurred_nm": 1.3,
+                                  "volume_fraction_in_condition": 0.01,
                                   "autocorrelation_peak_nm": 5.5,
                                   "region_list": [{"centroid_px": [6.0, 4.0], "diameter_nm": 1.2},
                                                   {"centroid_px": [0.0, 14.0], "diameter_nm": 1.4}]}},
@@ -378,11 +437,14 @@ mod tests {
     fn perfect_analysis_scores_zero_error() {
         let s = score(&truth(), &perfect(), &ScoringSpec::default());
         assert!(s.all_within_tolerance);
-        for r in &s.rows {
+        for r in s.rows.iter().filter(|r| !r.quantity.ends_with("_geometric")) {
             if let Some(e) = r.relative_error {
                 assert!(e.abs() < 1e-12, "{r:?}");
             }
         }
+        // The geometric correction divides the same in-condition fraction by its own share.
+        let g = geometric_in_condition(4, 10.0);
+        assert!((get(&s, "volume_fraction_geometric").recovered.unwrap() - 0.01 / g).abs() < 1e-12);
         // The second region wraps around y = 10 nm to meet the cluster at y = 9.8 nm.
         assert_eq!(get(&s, "recall").recovered, Some(1.0));
         assert_eq!(get(&s, "precision").recovered, Some(1.0));
@@ -393,8 +455,8 @@ mod tests {
     fn known_offsets_give_expected_errors() {
         let mut a = perfect();
         let f = a.by_symmetry.get_mut("4").unwrap();
-        f.mean_diameter_corrected_nm = Some(1.3 * 1.5);
-        f.volume_fraction = 0.01;
+        f.mean_diameter_deblurred_nm = Some(1.3 * 1.5);
+        f.volume_fraction_in_condition = Some(0.005);
         f.autocorrelation_peak_nm = Some(5.5 * 1.1);
         f.region_list.pop();
         f.region_list.push(RegionDoc {
