@@ -24,9 +24,13 @@ pub fn glass(scenario: &Scenario) -> anyhow::Result<Glass> {
     let report = |stage: GlassStage| {
         bar.set_message(match stage {
             GlassStage::PlacingClusters => "placing clusters".to_string(),
-            GlassStage::BuildingMotifs { clusters } => format!("building {clusters} cluster motifs"),
+            GlassStage::BuildingMotifs { clusters } => {
+                format!("building {clusters} cluster motifs")
+            }
             GlassStage::FillingMatrix { atoms } => format!("adding {atoms} matrix atoms"),
-            GlassStage::Relaxing { sweep, max_sweeps, .. } => {
+            GlassStage::Relaxing {
+                sweep, max_sweeps, ..
+            } => {
                 format!("relaxing, sweep {sweep} of at most {max_sweeps}")
             }
             _ => "done".to_string(),
@@ -82,19 +86,30 @@ pub fn simulate_to(scenario: &Scenario, glass: &Glass, dir: &Path) -> anyhow::Re
         "simulate_seconds": started.elapsed().as_secs_f64(),
         "resolved_scenario": scenario,
     });
-    std::fs::write(dir.join("meta.json"), Meta::new(calibration, Some(provenance)).to_json() + "\n")?;
+    std::fs::write(
+        dir.join("meta.json"),
+        Meta::new(calibration, Some(provenance)).to_json() + "\n",
+    )?;
     Ok(calibration)
 }
 
 /// Runs the scenario's analysis on `dir/datacube.npy`, streamed from disk.
-pub fn analyze_dir(scenario: &Scenario, dir: &Path, calibration: &Calibration) -> anyhow::Result<AnalysisOutput> {
+pub fn analyze_dir(
+    scenario: &Scenario,
+    dir: &Path,
+    calibration: &Calibration,
+) -> anyhow::Result<AnalysisOutput> {
     let path = dir.join("datacube.npy");
     let bar = progress::bar(0, "analyze");
     let tick = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let opts = RunOptions { chunk_patterns: ANALYSIS_CHUNK_PATTERNS, excluded: None, progress: Some(&tick) };
+    let opts = RunOptions {
+        chunk_patterns: ANALYSIS_CHUNK_PATTERNS,
+        excluded: None,
+        progress: Some(&tick),
+    };
     let out = analyze_npy(&path, calibration, &scenario.analysis, &opts);
     bar.finish_and_clear();
     Ok(out?)

@@ -8,8 +8,8 @@ mod analyze;
 mod check;
 mod glass;
 mod info;
-mod simulate;
 mod score;
+mod simulate;
 
 /// Simulate, analyse and score 4D-STEM measurements of medium-range order in metallic glasses.
 #[derive(Debug, Parser)]

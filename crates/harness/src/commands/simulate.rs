@@ -24,7 +24,11 @@ pub struct Args {
 /// Builds the glass, writes truth.json, streams datacube.npy and writes meta.json.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(&args.scenario)?;
-    prepare_dir(&args.out, &["datacube.npy", "meta.json", "truth.json"], args.force)?;
+    prepare_dir(
+        &args.out,
+        &["datacube.npy", "meta.json", "truth.json"],
+        args.force,
+    )?;
     let started = Instant::now();
     let glass = runner::glass(&scenario)?;
     glass.truth.write_json(&args.out.join("truth.json"))?;
