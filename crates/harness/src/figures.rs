@@ -528,6 +528,112 @@ pub fn autocorrelation_figure(
     root.present().map_err(err)
 }
 
+/// Recovery summary: the signed relative error `(recovered − truth)/truth` of every scored row
+/// that has one, as bars (green within tolerance, red outside, grey without a tolerance), with
+/// the ± tolerance of each row drawn as black ticks.
+#[allow(dead_code)] // called by report.rs (`mro validate`)
+pub fn recovery_figure(path: &Path, score: &crate::score::Score) -> Result<()> {
+    fonts();
+    let rows: Vec<&crate::score::Row> = score
+        .rows
+        .iter()
+        .filter(|r| r.relative_error.is_some_and(f64::is_finite))
+        .collect();
+    let width = (160 + 46 * rows.len().max(1)) as u32;
+    let root = BitMapBackend::new(path, (width.max(700), 620)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let lim = rows
+        .iter()
+        .flat_map(|r| {
+            [
+                r.relative_error.unwrap_or(0.0).abs(),
+                r.tolerance.unwrap_or(0.0),
+            ]
+        })
+        .fold(0.1f64, f64::max)
+        .min(5.0)
+        * 1.15;
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| match r.symmetry {
+            Some(n) => format!("{} n={n}", r.quantity),
+            None => r.quantity.clone(),
+        })
+        .collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "Recovery: (recovered − truth)/truth{}",
+                if score.all_within_tolerance {
+                    ", all within tolerance"
+                } else {
+                    ""
+                }
+            ),
+            ("sans-serif", 20).into_font(),
+        )
+        .margin(12)
+        .x_label_area_size(190)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5f64..rows.len().max(1) as f64 - 0.5, -lim..lim)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(rows.len().max(1))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .x_label_style(
+            ("sans-serif", 12)
+                .into_font()
+                .transform(FontTransform::Rotate90),
+        )
+        .y_desc("relative error")
+        .label_style(("sans-serif", 13).into_font())
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(rows.iter().enumerate().map(|(i, r)| {
+            let e = r.relative_error.unwrap_or(0.0).clamp(-lim, lim);
+            let c = match r.within_tolerance {
+                Some(true) => PALETTE[2],
+                Some(false) => PALETTE[3],
+                None => RGBColor(150, 150, 150),
+            };
+            Rectangle::new([(i as f64 - 0.35, 0.0), (i as f64 + 0.35, e)], c.filled())
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(rows.iter().enumerate().flat_map(|(i, r)| {
+            r.tolerance
+                .map(|t| {
+                    let t = t.min(lim);
+                    [t, -t].map(|y| {
+                        PathElement::new(
+                            vec![(i as f64 - 0.45, y), (i as f64 + 0.45, y)],
+                            BLACK.stroke_width(2),
+                        )
+                    })
+                })
+                .into_iter()
+                .flatten()
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(-0.5, 0.0), (rows.len().max(1) as f64 - 0.5, 0.0)],
+            BLACK,
+        )))
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
 /// File names written by [`write_all`].
 pub const FIGURE_FILES: [&str; 5] = [
     "variance.png",
@@ -550,4 +656,71 @@ pub fn write_all(
     power_spectrum_figure(&dir.join(FIGURE_FILES[2]), result, &CurveOverlay::default())?;
     power_maps_figure(&dir.join(FIGURE_FILES[3]), result, maps, map_overlay)?;
     autocorrelation_figure(&dir.join(FIGURE_FILES[4]), result, &CurveOverlay::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mro_analysis::{analyze_datacube, AnalysisConfig, RunOptions};
+    use mro_core::{Calibration, Datacube};
+
+    #[test]
+    fn every_figure_renders() {
+        let (scan, det) = (12usize, 40usize);
+        let c = [19.6, 20.3];
+        let mut data = Vec::with_capacity(scan * scan * det * det);
+        for p in 0..scan * scan {
+            for i in 0..det {
+                for j in 0..det {
+                    let (ky, kx) = ((i as f64 - c[0]) * 0.25, (j as f64 - c[1]) * 0.25);
+                    let k = kx.hypot(ky);
+                    let m = if p % 7 == 0 { 0.8 } else { 0.1 };
+                    let ring = (-(k - 4.0).powi(2) / 0.2).exp()
+                        * (1.0 + m * (4.0 * ky.atan2(kx) + p as f64).cos());
+                    data.push((10.0 + 50.0 * ring) as f32);
+                }
+            }
+        }
+        let cube = Datacube::new(
+            ndarray::Array4::from_shape_vec((scan, scan, det, det), data).unwrap(),
+            Calibration::new(0.25, 0.32, c, 300.0, 1.15, Some(20.0)).unwrap(),
+        );
+        let cfg = AnalysisConfig {
+            k_min_per_nm: 1.0,
+            k_max_per_nm: 4.5,
+            ..AnalysisConfig::default()
+        };
+        let out = analyze_datacube(&cube, &cfg, &RunOptions::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let overlay = MapOverlay {
+            markers: vec![MapMarker {
+                center_px: [3.0, 4.0],
+                radius_px: 2.0,
+                symmetry: Some(4),
+            }],
+        };
+        let curves = CurveOverlay {
+            curves: vec![("truth".into(), vec![(3.0, 0.01), (4.0, 0.02)])],
+            vlines: vec![("spacing".into(), 2.0)],
+        };
+        write_all(dir.path(), &out.result, &out.maps, &overlay, &curves).unwrap();
+        let score: crate::score::Score = serde_json::from_value(serde_json::json!({
+            "schema": "mro.score/1", "odd_even_ratio": 0.01, "all_within_tolerance": false,
+            "rows": [
+                {"quantity": "mean_diameter_nm", "symmetry": 4, "truth": 1.3, "recovered": 1.5,
+                 "relative_error": 0.154, "tolerance": 0.25, "within_tolerance": true},
+                {"quantity": "volume_fraction", "symmetry": 4, "truth": 0.028, "recovered": 0.06,
+                 "relative_error": 1.14, "tolerance": 0.5, "within_tolerance": false},
+                {"quantity": "v_peak_k_per_nm", "symmetry": null, "truth": 4.0, "recovered": 4.0,
+                 "relative_error": 0.0, "tolerance": null, "within_tolerance": null}
+            ]
+        }))
+        .unwrap();
+        recovery_figure(&dir.path().join("recovery.png"), &score).unwrap();
+        for f in FIGURE_FILES.iter().chain(&["recovery.png"]) {
+            let bytes = std::fs::read(dir.path().join(f)).unwrap();
+            assert!(bytes.starts_with(b"\x89PNG"), "{f}");
+            assert!(bytes.len() > 5_000, "{f} is suspiciously small");
+        }
+    }
 }
