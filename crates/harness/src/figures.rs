@@ -360,6 +360,7 @@ pub fn power_spectrum_figure(
         .x_desc("n")
         .y_desc("⟨P_n⟩ = ⟨|I_n|²/|I_0|²⟩")
         .x_labels(n_max.max(1))
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
         .label_style(("sans-serif", 14).into_font())
         .draw()
         .map_err(err)?;
