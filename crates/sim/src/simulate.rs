@@ -72,6 +72,17 @@ pub enum SimError {
         /// The volume's extent.
         extent_nm: [f64; 3],
     },
+    /// The detector does not reach beyond the bright-field disk, so no window fits.
+    #[error(
+        "detector half-width {half_width_per_nm} nm⁻¹ does not exceed the probe aperture \
+         radius {aperture_per_nm} nm⁻¹: use more pixels or larger ones"
+    )]
+    DetectorTooSmall {
+        /// Half the detector's width in nm⁻¹ (smaller axis).
+        half_width_per_nm: f64,
+        /// Aperture radius α/λ in nm⁻¹.
+        aperture_per_nm: f64,
+    },
     /// The calibration could not be formed.
     #[error(transparent)]
     Calibration(#[from] CalibrationError),
@@ -191,6 +202,15 @@ where
             }
             zs.push(z);
         }
+    }
+    let half_width_per_nm =
+        (detector.pixels[0].min(detector.pixels[1]) / 2) as f64 * detector.k_pixel_per_nm;
+    let aperture_per_nm = crate::probe::ProbeSpec::from_microscope(microscope).aperture_per_nm;
+    if half_width_per_nm <= 1.5 * aperture_per_nm {
+        return Err(SimError::DetectorTooSmall {
+            half_width_per_nm,
+            aperture_per_nm,
+        });
     }
     let thickness = ext[2];
     let cal = calibration(microscope, scan, detector, thickness)?;

@@ -544,4 +544,20 @@ fn sink_errors_name_the_row() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("k_pixel_per_nm"), "{err}");
+    let mut tiny = det(f64::INFINITY);
+    tiny.pixels = [8, 8];
+    tiny.k_pixel_per_nm = 0.1;
+    let err = simulate(
+        &atoms,
+        &MicroscopeSpec::default(),
+        &scan,
+        &tiny,
+        &ModelSpec::default(),
+        Seeds::new(1),
+        &ForwardOptions::default(),
+        |_, _| Ok(()),
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, SimError::DetectorTooSmall { .. }), "{err}");
 }

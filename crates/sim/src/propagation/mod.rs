@@ -116,6 +116,10 @@ impl DiffractionPlan {
     /// the detector (|k_x|, |k_y| ≤ N_det·Δk/2) when k_v = N·Δk − N_det·Δk/2 − α/λ, so they use
     /// the compact window N = N_det (2.25× fewer pixels at 128) with the potential band
     /// limit k_v = N_det·Δk/2 − α/λ (9.66 nm⁻¹ for the paper's detector instead of 10.24).
+    ///
+    /// # Panics
+    /// If the detector's half-width does not exceed the aperture radius (the driver checks
+    /// this first and returns [`crate::SimError::DetectorTooSmall`]).
     pub fn for_model(
         kind: ModelKind,
         microscope: &MicroscopeSpec,
