@@ -14,7 +14,7 @@ use crate::potential::{Field, FieldKind, SliceData};
 /// 1.15 mrad.
 pub const PROBE_REFRESH_NM: f64 = 5.0;
 
-/// First-Born model: Ψ(k) = Ψ₀(k) + iσ Σ_n e^{+iπλk²z_n}·FT[ψ₀(z_n)·v_n](k), slices n at
+/// First-Born model: Ψ(k) = Ψ₀(k) + iσ Σ_n e^{+iπλk²z_n}·FT{ψ₀(z_n)·v_n}(k), slices n at
 /// centre depths z_n, with the incident probe ψ₀(z) propagated into the foil (refreshed every
 /// [`PROBE_REFRESH_NM`]). The sum over slices uses Horner's rule with the per-slice phase
 /// e^{iπλk²Δz}. The depth phase is even in k while the in-plane phase is odd, so Friedel's law

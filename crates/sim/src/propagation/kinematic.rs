@@ -7,7 +7,7 @@ use rustfft::num_complex::Complex64;
 use super::{check_window, multiply_real, DiffractionPlan, Propagation, Scratch, WindowPlacement};
 use crate::potential::{Field, FieldKind, SliceData};
 
-/// Kinematic model: Ψ(k) = Ψ₀(k) + iσ·FT[ψ₀·v_proj](k), the first-order expansion of
+/// Kinematic model: Ψ(k) = Ψ₀(k) + iσ·FT{ψ₀·v_proj}(k), the first-order expansion of
 /// ψ₀·exp(iσv_proj) for the potential projected through the whole foil.
 ///
 /// For an aberration-free probe ψ₀ is real, so FT[ψ₀·v] is Hermitian and the pattern is exactly
