@@ -18,7 +18,7 @@ mod born;
 mod kinematic;
 mod multislice;
 
-pub use born::Born;
+pub use born::{Born, PROBE_REFRESH_NM};
 pub use kinematic::Kinematic;
 pub use multislice::Multislice;
 
