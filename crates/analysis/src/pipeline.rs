@@ -61,7 +61,8 @@ impl std::fmt::Debug for RunOptions<'_> {
     }
 }
 
-/// Analyses a datacube held in memory.
+/// Analyses a datacube held in memory, without copying it (a datacube whose array is not in
+/// standard C layout is first copied into one).
 pub fn analyze_datacube(
     cube: &Datacube,
     config: &AnalysisConfig,
