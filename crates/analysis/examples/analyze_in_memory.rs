@@ -12,7 +12,9 @@ use mro_core::Meta;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let cube_path = PathBuf::from(args.next().ok_or("usage: DATACUBE.npy META.json")?);
-    let meta = Meta::read(&PathBuf::from(args.next().ok_or("usage: DATACUBE.npy META.json")?))?;
+    let meta = Meta::read(&PathBuf::from(
+        args.next().ok_or("usage: DATACUBE.npy META.json")?,
+    ))?;
     let t = Instant::now();
     let cube = read_datacube(&cube_path, meta.calibration)?;
     println!("load     {:.3} s", t.elapsed().as_secs_f64());
