@@ -532,7 +532,6 @@ pub fn autocorrelation_figure(
 /// Recovery summary: the signed relative error `(recovered − truth)/truth` of every scored row
 /// that has one, as bars (green within tolerance, red outside, grey without a tolerance), with
 /// the ± tolerance of each row drawn as black ticks.
-#[allow(dead_code)] // called by report.rs (`mro validate`)
 pub fn recovery_figure(path: &Path, score: &crate::score::Score) -> Result<()> {
     fonts();
     let rows: Vec<&crate::score::Row> = score

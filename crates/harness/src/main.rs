@@ -10,6 +10,7 @@ mod exit;
 mod figures;
 mod output;
 mod progress;
+mod report;
 mod runner;
 mod scenario;
 mod score;

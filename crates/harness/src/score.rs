@@ -81,8 +81,6 @@ pub struct AnalysisDoc {
     pub power_spectrum: PowerDoc,
     /// Per symmetry n.
     pub by_symmetry: BTreeMap<String, FoundType>,
-    /// Sum of per-n volume fractions, where the thickness was known.
-    pub total_volume_fraction: Option<f64>,
 }
 
 /// The calibration part of `analysis.json`.
@@ -124,7 +122,7 @@ pub struct FoundType {
     pub mean_diameter_nm: Option<f64>,
     /// The same with the probe blur removed, nm.
     #[serde(default)]
-    pub mean_diameter_deblurred_nm: Option<f64>,
+    pub mean_diameter_corrected_nm: Option<f64>,
     /// Volume fraction of in-condition clusters (area fraction × spheres in the foil).
     pub volume_fraction_in_condition: Option<f64>,
     /// First peak of σ(r) beyond the probe, nm.
@@ -244,7 +242,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         let seen = |tolerance: f64| (!in_cond.is_empty()).then_some(tolerance);
         let true_diameter = mean(in_cond.iter().map(|c| c.diameter_nm));
         let raw = found.and_then(|f| f.mean_diameter_nm);
-        let deblurred = found.and_then(|f| f.mean_diameter_deblurred_nm);
+        let deblurred = found.and_then(|f| f.mean_diameter_corrected_nm);
         // The tolerance applies to the best estimate available: the blur-corrected diameter.
         let (raw_tol, deblurred_tol) = if deblurred.is_some() {
             (None, seen(tol.diameter))
@@ -419,7 +417,7 @@ mod tests {
             "calibration": {"scan_step_nm": 0.5}, "config": {"in_condition_fraction": 0.5, "acceptance_deg": 10.0},
             "variance": {"peak_k_per_nm": 4.0},
             "power_spectrum": {"odd_even_ratio": 0.0},
-            "by_symmetry": {"4": {"regions": 2, "mean_diameter_nm": 1.3, "mean_diameter_deblurred_nm": 1.3,
+            "by_symmetry": {"4": {"regions": 2, "mean_diameter_nm": 1.3, "mean_diameter_corrected_nm": 1.3,
                                   "volume_fraction_in_condition": 0.01,
                                   "autocorrelation_peak_nm": 5.5,
                                   "region_list": [{"centroid_px": [6.0, 4.0], "diameter_nm": 1.2},
@@ -437,7 +435,11 @@ mod tests {
     fn perfect_analysis_scores_zero_error() {
         let s = score(&truth(), &perfect(), &ScoringSpec::default());
         assert!(s.all_within_tolerance);
-        for r in s.rows.iter().filter(|r| !r.quantity.ends_with("_geometric")) {
+        for r in s
+            .rows
+            .iter()
+            .filter(|r| !r.quantity.ends_with("_geometric"))
+        {
             if let Some(e) = r.relative_error {
                 assert!(e.abs() < 1e-12, "{r:?}");
             }
@@ -455,7 +457,7 @@ mod tests {
     fn known_offsets_give_expected_errors() {
         let mut a = perfect();
         let f = a.by_symmetry.get_mut("4").unwrap();
-        f.mean_diameter_deblurred_nm = Some(1.3 * 1.5);
+        f.mean_diameter_corrected_nm = Some(1.3 * 1.5);
         f.volume_fraction_in_condition = Some(0.005);
         f.autocorrelation_peak_nm = Some(5.5 * 1.1);
         f.region_list.pop();
@@ -499,13 +501,13 @@ pub fn table(score: &Score) -> String {
     use std::fmt::Write as _;
     let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
     let mut s = format!(
-        "{:<28} {:>3} {:>10} {:>10} {:>9} {:>6}\n",
+        "{:<32} {:>3} {:>10} {:>10} {:>9} {:>6}\n",
         "quantity", "n", "truth", "recovered", "rel.err", "ok"
     );
     for r in &score.rows {
         let _ = writeln!(
             s,
-            "{:<28} {:>3} {:>10} {:>10} {:>9} {:>6}",
+            "{:<32} {:>3} {:>10} {:>10} {:>9} {:>6}",
             r.quantity,
             r.symmetry.map_or("—".into(), |n| n.to_string()),
             fmt(r.truth),

@@ -10,6 +10,7 @@ mod glass;
 mod info;
 mod score;
 mod simulate;
+mod validate;
 
 /// Simulate, analyse and score 4D-STEM measurements of medium-range order in metallic glasses.
 #[derive(Debug, Parser)]
@@ -33,6 +34,9 @@ enum Command {
     Analyze(analyze::Args),
     /// Score an analysis against the truth: one row per quantity and symmetry.
     Score(score::Args),
+    /// Simulate, analyse and score scenarios; write report.md with figures. Exit 3 when a
+    /// score falls outside its tolerance.
+    Validate(validate::Args),
 }
 
 /// Runs the parsed command line.
@@ -44,5 +48,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => simulate::run(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Validate(args) => validate::run(&args),
     }
 }
