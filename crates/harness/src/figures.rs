@@ -724,3 +724,80 @@ mod tests {
         }
     }
 }
+
+/// A line plot of labelled series `(label, [(x, y)])`, e.g. a sweep metric against the swept
+/// parameter; a logarithmic y axis when `log_y` and every y is positive.
+pub fn line_figure(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    log_y: bool,
+) -> Result<()> {
+    fonts();
+    let root = BitMapBackend::new(path, (800, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let points = || {
+        series
+            .iter()
+            .flat_map(|s| s.1.iter().copied())
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+    };
+    let (x0, x1) = finite_range(points().map(|p| p.0));
+    let (y0, y1) = finite_range(points().map(|p| p.1));
+    let log_y = log_y && points().all(|p| p.1 > 0.0);
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(title, ("sans-serif", 22).into_font())
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(80);
+    let pad = 0.05 * (x1 - x0);
+    macro_rules! draw {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(x_label)
+                .y_desc(y_label)
+                .label_style(("sans-serif", 14).into_font())
+                .draw()
+                .map_err(err)?;
+            for (i, (label, pts)) in series.iter().enumerate() {
+                let style = PALETTE[i % PALETTE.len()].stroke_width(2);
+                let pts: Vec<(f64, f64)> = pts
+                    .iter()
+                    .copied()
+                    .filter(|p| p.0.is_finite() && p.1.is_finite() && (!log_y || p.1 > 0.0))
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), style))
+                    .map_err(err)?
+                    .label(label.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 4, style.filled())))
+                    .map_err(err)?;
+            }
+            chart
+                .configure_series_labels()
+                .label_font(("sans-serif", 13).into_font())
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err)?;
+        }};
+    }
+    if log_y {
+        draw!(builder
+            .build_cartesian_2d((x0 - pad)..(x1 + pad), (y0 * 0.8..y1 * 1.25).log_scale())
+            .map_err(err)?);
+    } else {
+        let ypad = 0.08 * (y1 - y0);
+        draw!(builder
+            .build_cartesian_2d((x0 - pad)..(x1 + pad), (y0 - ypad)..(y1 + ypad))
+            .map_err(err)?);
+    }
+    root.present().map_err(err)
+}

@@ -10,7 +10,8 @@ mod glass;
 mod info;
 mod score;
 mod simulate;
-mod validate;
+mod sweep;
+pub(crate) mod validate;
 
 /// Simulate, analyse and score 4D-STEM measurements of medium-range order in metallic glasses.
 #[derive(Debug, Parser)]
@@ -37,6 +38,8 @@ enum Command {
     /// Simulate, analyse and score scenarios; write report.md with figures. Exit 3 when a
     /// score falls outside its tolerance.
     Validate(validate::Args),
+    /// Validate every point of a Cartesian product of scenario values; one CSV and plots.
+    Sweep(sweep::Args),
 }
 
 /// Runs the parsed command line.
@@ -49,5 +52,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(&args),
         Command::Score(args) => score::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
     }
 }

@@ -1,0 +1,337 @@
+//! `mro sweep SCENARIO.toml --set KEY=V1,V2,… [--set …] --out DIR`: validate every point of a
+//! Cartesian product of scenario values, in parallel, into one CSV and plots.
+//!
+//! Resumable: a point whose directory holds `score.json` and the same resolved `scenario.toml`
+//! is not run again, and each point's results are complete on disk as soon as it finishes, so an
+//! interrupted sweep loses nothing finished. `sweep.csv` and the plots are rebuilt from every
+//! point's `score.json`, so a resumed sweep gives the same CSV as an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+use crate::commands::validate::validate_one;
+use crate::exit::bad_input;
+use crate::figures::line_figure;
+use crate::progress;
+use crate::report::machine;
+use crate::scenario::Scenario;
+use crate::score::Score;
+use crate::sweep::{apply, dir_name, label, points, Point, SetArg};
+
+/// Arguments of `mro sweep`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The base scenario (schema mro.scenario/1).
+    scenario: PathBuf,
+    /// KEY=V1,V2,… for any scenario key (dotted path, e.g. sample.thickness_nm=5,10,20);
+    /// repeat for a Cartesian product.
+    #[arg(long = "set", required = true, value_name = "KEY=V1,V2,...")]
+    sets: Vec<SetArg>,
+    /// Output directory: one subdirectory per point, sweep.csv, plots and report.md.
+    #[arg(long)]
+    out: PathBuf,
+    /// Points run at once (each point also uses every core internally).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Start afresh in a directory that holds another sweep.
+    #[arg(long)]
+    force: bool,
+}
+
+/// What identifies a sweep, kept in `sweep.toml` so a resumed run can check it is the same.
+fn identity(base: &Scenario, sets: &[SetArg]) -> String {
+    let mut s = String::from("# mro sweep: base scenario and --set values\n");
+    for set in sets {
+        let values: Vec<String> = set.values.iter().map(|v| v.to_string()).collect();
+        s.push_str(&format!("# --set {}={}\n", set.key, values.join(",")));
+    }
+    s + &base.resolved_toml()
+}
+
+/// Runs (or resumes) the sweep.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let base = Scenario::load(&args.scenario)?;
+    let points = points(&args.sets);
+    // Every point is checked before any runs.
+    let scenarios = points
+        .iter()
+        .map(|p| apply(&base, p).map_err(bad_input))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    std::fs::create_dir_all(&args.out)?;
+    let id_path = args.out.join("sweep.toml");
+    let id = identity(&base, &args.sets);
+    match std::fs::read_to_string(&id_path) {
+        Ok(old) if old != id && !args.force => {
+            return Err(bad_input(format!(
+                "{}: holds a different sweep; pass --force to start this one there",
+                id_path.display()
+            )))
+        }
+        _ => std::fs::write(&id_path, &id)?,
+    }
+
+    let bar = progress::bar(points.len() as u64, "sweep");
+    let skipped = AtomicUsize::new(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.max(1))
+        .build()?;
+    let run_point = |(i, (point, scenario)): (usize, (&Point, &Scenario))| -> anyhow::Result<()> {
+        let dir = args.out.join(dir_name(i, point));
+        if is_done(&dir, scenario) {
+            skipped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let command = format!("(point {i} of the sweep in {})", args.out.display());
+            // The point's directory belongs to the sweep: a half-written one is replaced.
+            validate_one(scenario, &dir, &command, false, true)?;
+        }
+        bar.inc(1);
+        Ok(())
+    };
+    let work: Vec<_> = points.iter().zip(&scenarios).enumerate().collect();
+    pool.install(|| {
+        work.into_par_iter()
+            .map(run_point)
+            .collect::<anyhow::Result<Vec<()>>>()
+    })?;
+    bar.finish_and_clear();
+
+    let scores = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| read_score(&args.out.join(dir_name(i, p))))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    std::fs::write(
+        args.out.join("sweep.csv"),
+        csv(&args.sets, &points, &scores),
+    )?;
+    let plots = plot(&args.out, &args.sets, &points, &scores)?;
+    std::fs::write(
+        args.out.join("report.md"),
+        report(args, &points, &scores, &plots),
+    )?;
+    println!(
+        "{} points ({} already done) → {}",
+        points.len(),
+        skipped.load(Ordering::Relaxed),
+        args.out.join("sweep.csv").display()
+    );
+    for (p, s) in points.iter().zip(&scores) {
+        println!(
+            "{:<60} odd/even {:.4}  tolerances {}",
+            label(p),
+            s.odd_even_ratio,
+            if s.all_within_tolerance {
+                "held"
+            } else {
+                "FAILED"
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_done(dir: &Path, scenario: &Scenario) -> bool {
+    dir.join("score.json").is_file()
+        && std::fs::read_to_string(dir.join("scenario.toml"))
+            .is_ok_and(|t| t == scenario.resolved_toml())
+}
+
+fn read_score(dir: &Path) -> anyhow::Result<Score> {
+    let path = dir.join("score.json");
+    Ok(serde_json::from_str(&std::fs::read_to_string(&path)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+}
+
+fn csv_field(v: &toml::Value) -> String {
+    let s = match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.contains(',') || s.contains('"') {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// Long (tidy) CSV: one line per point and scored quantity.
+fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    let mut s = String::from("point");
+    for set in sets {
+        s.push(',');
+        s.push_str(&set.key);
+    }
+    s.push_str(",quantity,symmetry,truth,recovered,relative_error,within_tolerance\n");
+    for (i, (p, score)) in points.iter().zip(scores).enumerate() {
+        let prefix: String = std::iter::once(i.to_string())
+            .chain(p.iter().map(|(_, v)| csv_field(v)))
+            .collect::<Vec<_>>()
+            .join(",");
+        s.push_str(&format!(
+            "{prefix},odd_even_ratio,,,{},,\n",
+            score.odd_even_ratio
+        ));
+        s.push_str(&format!(
+            "{prefix},all_within_tolerance,,,{},,\n",
+            u8::from(score.all_within_tolerance)
+        ));
+        for r in &score.rows {
+            s.push_str(&format!(
+                "{prefix},{},{},{},{},{},{}\n",
+                r.quantity,
+                r.symmetry.map_or(String::new(), |n| n.to_string()),
+                opt(r.truth),
+                opt(r.recovered),
+                opt(r.relative_error),
+                r.within_tolerance.map_or(String::new(), |b| b.to_string())
+            ));
+        }
+    }
+    s
+}
+
+/// The metric plotted per point: the odd/even ratio, or the mean |relative error| of a quantity
+/// over the symmetries that have one.
+fn metric(score: &Score, quantity: &str) -> Option<f64> {
+    if quantity == "odd_even_ratio" {
+        return Some(score.odd_even_ratio);
+    }
+    let errs: Vec<f64> = score
+        .rows
+        .iter()
+        .filter(|r| r.quantity == quantity)
+        .filter_map(|r| r.relative_error.map(f64::abs))
+        .collect();
+    (!errs.is_empty()).then(|| errs.iter().sum::<f64>() / errs.len() as f64)
+}
+
+/// Plots each metric against the first numeric swept key, one line per combination of the
+/// other keys. Returns the files written.
+fn plot(
+    out: &Path,
+    sets: &[SetArg],
+    points: &[Point],
+    scores: &[Score],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let as_f64 = |v: &toml::Value| match v {
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    let Some(x_key) = (0..sets.len()).find(|&k| points.iter().all(|p| as_f64(&p[k].1).is_some()))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut files = Vec::new();
+    for (quantity, title, y_label, log_y) in [
+        (
+            "odd_even_ratio",
+            "Odd/even angular power ratio",
+            "Σ odd P_n / Σ even P_n",
+            true,
+        ),
+        (
+            "total_volume_fraction",
+            "Total volume fraction (paper correction)",
+            "|relative error|",
+            false,
+        ),
+        (
+            "mean_diameter_corrected_nm",
+            "Region diameter (probe-corrected)",
+            "mean |relative error| over n",
+            false,
+        ),
+        (
+            "spacing_nm",
+            "Spacing from σ(r)",
+            "mean |relative error| over n",
+            false,
+        ),
+    ] {
+        let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        for (p, s) in points.iter().zip(scores) {
+            let Some(y) = metric(s, quantity) else {
+                continue;
+            };
+            let others: Vec<(String, toml::Value)> = p
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != x_key)
+                .map(|(_, kv)| kv.clone())
+                .collect();
+            let name = if others.is_empty() {
+                quantity.to_string()
+            } else {
+                label(&others)
+            };
+            let x = as_f64(&p[x_key].1).expect("numeric key");
+            match series.iter_mut().find(|s| s.0 == name) {
+                Some(s) => s.1.push((x, y)),
+                None => series.push((name, vec![(x, y)])),
+            }
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let file = format!("sweep_{quantity}.png");
+        line_figure(
+            &out.join(&file),
+            title,
+            &sets[x_key].key,
+            y_label,
+            &series,
+            log_y,
+        )?;
+        files.push((file, title.to_string()));
+    }
+    Ok(files)
+}
+
+fn report(args: &Args, points: &[Point], scores: &[Score], plots: &[(String, String)]) -> String {
+    let sets: Vec<String> = args
+        .sets
+        .iter()
+        .map(|s| {
+            format!(
+                "--set {}={}",
+                s.key,
+                s.values
+                    .iter()
+                    .map(|v| csv_field(v).trim_matches('"').to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })
+        .collect();
+    let mut s = format!("# Sweep report: `{}`\n\nRegenerate with:\n\n```sh\ncargo run --release -- sweep {} {} --out {}\n```\n\n", args.scenario.display(), args.scenario.display(), sets.join(" "), args.out.display());
+    s += &format!("mro {} on {}. Each point's full report is in its directory; every number is in `sweep.csv`.\n\n", env!("CARGO_PKG_VERSION"), machine());
+    s += "| point | odd/even ratio | total volume fraction (truth → recovered) | tolerances |\n|---|---|---|---|\n";
+    for (p, sc) in points.iter().zip(scores) {
+        let total = sc
+            .rows
+            .iter()
+            .find(|r| r.quantity == "total_volume_fraction");
+        let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
+        s += &format!(
+            "| {} | {:.4} | {} → {} | {} |\n",
+            label(p),
+            sc.odd_even_ratio,
+            fmt(total.and_then(|r| r.truth)),
+            fmt(total.and_then(|r| r.recovered)),
+            if sc.all_within_tolerance {
+                "held"
+            } else {
+                "failed"
+            }
+        );
+    }
+    for (file, title) in plots {
+        s += &format!("\n![{title}]({file})\n\n*{title}*\n");
+    }
+    s
+}
