@@ -26,8 +26,9 @@ const STEP: f64 = 0.45;
 const MAX_MOVE_NM: f64 = 0.03;
 /// Sweeps always done (they shape the liquid-like order).
 pub const MIN_SWEEPS: usize = 30;
-/// Sweeps after which an unfinished relaxation is an error.
-pub const MAX_SWEEPS: usize = 600;
+/// Sweeps after which the relaxation stops; atoms still too close are then removed
+/// ([`remove_close_pairs`]).
+pub const MAX_SWEEPS: usize = 60;
 
 /// Marks an atom that moves freely.
 pub(crate) const FREE: u32 = u32::MAX;
@@ -313,4 +314,51 @@ pub(crate) fn relax(
         sweep += 1;
         progress(sweep);
     }
+}
+
+/// Removes one atom of every pair still closer than its minimum distance (the matrix atom
+/// where there is one, else the later atom), scanning in cell order. Returns the count.
+pub(crate) fn remove_close_pairs(sys: &mut System, pairs: &PairTable) -> usize {
+    let mut cells = Cells::new(sys.extent_nm, pairs.max_soft());
+    cells.rebuild(sys);
+    let [lx, ly, _] = sys.extent_nm;
+    let mut gone = vec![false; sys.pos.len()];
+    let mut nb = Vec::with_capacity(27);
+    for i in 0..sys.pos.len() {
+        if gone[i] {
+            continue;
+        }
+        let p = sys.pos[i];
+        cells.neighbours(cells.coords(p), &mut nb);
+        for &c in &nb {
+            for j in cells.start[c] as usize..cells.start[c + 1] as usize {
+                if j == i || gone[j] || gone[i] {
+                    continue;
+                }
+                let s = offset(sys.pos[j], p, lx, ly);
+                let m = pairs.min(sys.species[i], sys.species[j]);
+                if s[0] * s[0] + s[1] * s[1] + s[2] * s[2] < m * m {
+                    let drop_i = sys.owner[i] == FREE && sys.owner[j] != FREE
+                        || (sys.owner[i] == sys.owner[j] && i > j);
+                    if drop_i {
+                        gone[i] = true;
+                    } else {
+                        gone[j] = true;
+                    }
+                }
+            }
+        }
+    }
+    let removed = gone.iter().filter(|&&g| g).count();
+    fn keep<T>(v: &mut Vec<T>, gone: &[bool]) {
+        let mut k = 0;
+        v.retain(|_| {
+            k += 1;
+            !gone[k - 1]
+        });
+    }
+    keep(&mut sys.pos, &gone);
+    keep(&mut sys.species, &gone);
+    keep(&mut sys.owner, &gone);
+    removed
 }

@@ -282,7 +282,8 @@ pub fn build_glass(
     let motif_params = motif::MotifParams {
         number_density_per_nm3: sample.number_density_per_nm3,
         min_period_nm: 1.08 * max_min,
-        min_column_spacing_nm: 0.62 * 2.0 * mean_radius,
+        min_column_spacing_nm: 0.68 * 2.0 * mean_radius,
+        min_distance_nm: 1.02 * max_min,
     };
 
     let extent = [
@@ -436,10 +437,15 @@ pub fn build_glass(
         })
     });
     if relaxed.violations > 0 {
-        return Err(GlassError::NotRelaxed {
-            violations: relaxed.violations,
-            sweeps: relaxed.sweeps,
-        });
+        // Frustrated spots (mostly where motif columns meet the matrix): drop one atom of each
+        // remaining close pair, a few per thousand at most.
+        let removed = matrix::remove_close_pairs(&mut sys, &pairs);
+        if removed * 100 > sys.pos.len() {
+            return Err(GlassError::NotRelaxed {
+                violations: relaxed.violations,
+                sweeps: relaxed.sweeps,
+            });
+        }
     }
 
     let atoms = AtomVolume {

@@ -1,0 +1,238 @@
+//! Properties of built glasses over random scenarios, and the errors of impossible ones.
+
+use mro_core::Seeds;
+use mro_sim::glass::motif::reflection_azimuths_rad;
+use mro_sim::glass::{build_glass, Frame, Glass, GlassError, Truth};
+use mro_sim::spec::{ClusterSpec, Orientation, PlacementMode, PlacementSpec, SampleSpec};
+use proptest::prelude::*;
+
+fn sample(extent: f64, thickness: f64) -> SampleSpec {
+    SampleSpec {
+        extent_nm: [extent, extent],
+        thickness_nm: thickness,
+        ..SampleSpec::default()
+    }
+}
+
+fn build_on(
+    threads: usize,
+    s: &SampleSpec,
+    c: &[ClusterSpec],
+    p: &PlacementSpec,
+    seed: u64,
+) -> Result<Glass, GlassError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| build_glass(s, c, p, 10.0, &Seeds::new(seed), &|_| {}))
+}
+
+const SYMMETRIES: [u32; 8] = [2, 3, 4, 5, 6, 8, 10, 12];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    #[test]
+    fn built_glasses_keep_their_promises(
+        types in proptest::sample::subsequence(SYMMETRIES.to_vec(), 1..=2),
+        diameter in 1.0f64..2.0,
+        fraction in 0.04f64..0.12,
+        aligned in any::<bool>(),
+        tilt in 0.0f64..15.0,
+        correlated in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let s = sample(10.0, 6.0);
+        let clusters: Vec<ClusterSpec> = types.iter().map(|&n| ClusterSpec {
+            symmetry: n,
+            diameter_nm: diameter,
+            diameter_sd_nm: 0.1,
+            volume_fraction: fraction,
+            orientation: if aligned { Orientation::Aligned } else { Orientation::Random },
+            tilt_spread_deg: tilt,
+            k0_per_nm: 4.0,
+        }).collect();
+        let placement = PlacementSpec {
+            mode: if correlated { PlacementMode::Correlated } else { PlacementMode::Random },
+            nearest_neighbor_nm: 3.0,
+            ..PlacementSpec::default()
+        };
+        let one = build_on(1, &s, &clusters, &placement, seed);
+        let g = match one {
+            Ok(g) => g,
+            Err(GlassError::CannotPlace { requested, largest, .. }) => {
+                prop_assert!(largest < requested);
+                return Ok(());
+            }
+            Err(e) => return Err(TestCaseError::fail(e.to_string())),
+        };
+        let t: &Truth = &g.truth;
+        // Achieved fractions within ±10 % of the request.
+        for c in &clusters {
+            let got = t.by_symmetry[&c.symmetry.to_string()].volume_fraction;
+            prop_assert!((got / c.volume_fraction - 1.0).abs() <= 0.1, "n={} {got}", c.symmetry);
+        }
+        // No overlaps (surface gap honoured, periodic in x, y), all inside the foil.
+        let l = s.extent_nm;
+        for (i, a) in t.clusters.iter().enumerate() {
+            let r = 0.5 * a.diameter_nm;
+            prop_assert!(a.center_nm[2] - r >= -1e-9 && a.center_nm[2] + r <= s.thickness_nm + 1e-9);
+            for b in &t.clusters[i + 1..] {
+                let mut d = [0.0; 3];
+                for k in 0..3 {
+                    d[k] = b.center_nm[k] - a.center_nm[k];
+                    if k < 2 {
+                        d[k] -= l[k] * (d[k] / l[k]).round();
+                    }
+                }
+                let dist = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+                prop_assert!(dist >= r + 0.5 * b.diameter_nm + placement.min_gap_nm - 1e-9);
+            }
+            // in_condition follows the motif's own reflections.
+            let f = Frame::new(a.axis, a.in_plane_deg);
+            let worst = f.worst_reflection_elevation_deg(&reflection_azimuths_rad(a.symmetry));
+            prop_assert_eq!(a.in_condition, worst <= 10.0);
+            if aligned && tilt == 0.0 {
+                prop_assert!(a.in_condition);
+            }
+        }
+        // Bit-identical at two threads.
+        let two = build_on(2, &s, &clusters, &placement, seed).unwrap();
+        prop_assert!(two == g, "1- and 2-thread builds differ");
+    }
+}
+
+#[test]
+fn in_condition_is_a_band_for_two_fold_and_a_cone_otherwise() {
+    // Many random orientations: the in-condition share of 2-fold clusters follows the band
+    // (≈ sin 10° = 17 %), that of 4- and 6-fold ones a cone of about 10° (a few per cent).
+    let s = sample(16.0, 8.0);
+    let types = [2u32, 4, 6];
+    let clusters: Vec<ClusterSpec> = types
+        .iter()
+        .map(|&n| ClusterSpec {
+            diameter_nm: 0.8,
+            diameter_sd_nm: 0.0,
+            volume_fraction: 0.04,
+            ..ClusterSpec::paper(n)
+        })
+        .collect();
+    let loose = PlacementSpec {
+        min_gap_nm: 0.0,
+        ..PlacementSpec::default()
+    };
+    let g = build_glass(&s, &clusters, &loose, 10.0, &Seeds::new(5), &|_| {}).unwrap();
+    let share = |n: u32| {
+        g.truth.by_symmetry[&n.to_string()]
+            .in_condition_fraction
+            .unwrap()
+    };
+    let count = g.truth.by_symmetry["2"].count as f64;
+    assert!(count > 300.0, "{count}");
+    assert!((share(2) - 0.174).abs() < 0.06, "2-fold {}", share(2));
+    assert!(
+        share(4) < 0.06 && share(6) < 0.06,
+        "{} {}",
+        share(4),
+        share(6)
+    );
+}
+
+#[test]
+fn impossible_scenarios_fail_with_the_field_and_what_fits() {
+    let p = PlacementSpec::default();
+    let seeds = Seeds::new(1);
+    // Fractions that cannot be packed.
+    let big: Vec<ClusterSpec> = [2u32, 4, 6]
+        .iter()
+        .map(|&n| ClusterSpec {
+            diameter_nm: 2.0,
+            diameter_sd_nm: 0.0,
+            volume_fraction: 0.19,
+            ..ClusterSpec::paper(n)
+        })
+        .collect();
+    match build_glass(&sample(8.0, 4.0), &big, &p, 10.0, &seeds, &|_| {}) {
+        Err(
+            e @ GlassError::CannotPlace {
+                largest, requested, ..
+            },
+        ) => {
+            assert!(largest < requested && largest > 0.1);
+            assert_eq!(e.field(), Some("clusters[*].volume_fraction"));
+            assert!(e.to_string().contains("at most"), "{e}");
+        }
+        other => panic!("expected CannotPlace, got {other:?}"),
+    }
+    // A cluster thicker than the foil.
+    let thick = [ClusterSpec {
+        diameter_nm: 5.0,
+        ..ClusterSpec::paper(4)
+    }];
+    let e = build_glass(&sample(20.0, 4.0), &thick, &p, 10.0, &seeds, &|_| {}).unwrap_err();
+    assert_eq!(e.field(), Some("clusters[0].diameter_nm"));
+    // An element without a radius, and a composition that does not sum to 1.
+    let mut s = sample(4.0, 2.0);
+    s.composition = [("Zr".to_string(), 0.5), ("He".to_string(), 0.5)]
+        .into_iter()
+        .collect();
+    let e = build_glass(&s, &[], &p, 10.0, &seeds, &|_| {}).unwrap_err();
+    assert_eq!(e.field(), Some("sample.composition.He"), "{e}");
+    let mut s = sample(4.0, 2.0);
+    s.composition.insert("Zr".into(), 0.7);
+    let e = build_glass(&s, &[], &p, 10.0, &seeds, &|_| {}).unwrap_err();
+    assert_eq!(e.field(), Some("sample.composition"), "{e}");
+}
+
+#[test]
+fn writers_produce_extended_xyz_and_a_truth_that_reads_back() {
+    let clusters = [ClusterSpec {
+        volume_fraction: 0.05,
+        ..ClusterSpec::paper(6)
+    }];
+    let g = build_glass(
+        &sample(5.0, 3.0),
+        &clusters,
+        &PlacementSpec::default(),
+        10.0,
+        &Seeds::new(3),
+        &|_| {},
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("mro-glass-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    g.write(&dir).unwrap();
+    let text = std::fs::read_to_string(dir.join("atoms.xyz")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap().parse::<usize>().unwrap(),
+        g.atoms.len()
+    );
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("Lattice=\"50.000000 0 0 0 50.000000 0 0 0 30.000000\""));
+    assert_eq!(lines.count(), g.atoms.len());
+    let back = Truth::read_json(&dir.join("truth.json")).unwrap();
+    // serde_json may round the last bit of a float; the content is what matters.
+    assert_eq!(back.atoms, g.truth.atoms);
+    assert_eq!(back.clusters.len(), g.truth.clusters.len());
+    for (a, b) in back.clusters.iter().zip(&g.truth.clusters) {
+        assert_eq!(
+            (a.id, a.symmetry, a.in_condition),
+            (b.id, b.symmetry, b.in_condition)
+        );
+        assert!((a.diameter_nm - b.diameter_nm).abs() < 1e-12);
+        assert!((0..3).all(|k| (a.center_nm[k] - b.center_nm[k]).abs() < 1e-12));
+    }
+    assert_eq!(
+        back.by_symmetry.keys().collect::<Vec<_>>(),
+        g.truth.by_symmetry.keys().collect::<Vec<_>>()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
+    assert_eq!(json["schema"], "mro.truth/1");
+    assert!(json["by_symmetry"]["6"]["in_condition_fraction"].is_number());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
