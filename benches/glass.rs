@@ -2,6 +2,8 @@
 //!
 //! Run with `cargo bench -p mro-sim --bench glass`.
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use mro_core::Seeds;
 use mro_sim::glass::{build_glass, DEFAULT_ACCEPTANCE_DEG};
