@@ -2,5 +2,7 @@
 
 mod cli_info;
 mod interop;
+mod physics;
+mod pipeline;
 mod scenarios;
 mod support;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use mro_analysis::particles::geometric_in_condition;
 
 use crate::exit::bad_input;
-use crate::scenario::ScoringSpec;
+use crate::scenario::{Check, ScoringSpec};
 
 /// The schema tag of `score.json`.
 pub const SCORE_SCHEMA: &str = "mro.score/1";
@@ -239,16 +239,13 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             .filter(|c| c.symmetry == n && c.in_condition)
             .collect();
         // Diameters and counts are toleranced only where some cluster could be seen.
-        let seen = |tolerance: f64| (!in_cond.is_empty()).then_some(tolerance);
+        let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_cond.is_empty());
         let true_diameter = mean(in_cond.iter().map(|c| c.diameter_nm));
         let raw = found.and_then(|f| f.mean_diameter_nm);
         let deblurred = found.and_then(|f| f.mean_diameter_corrected_nm);
-        // The tolerance applies to the best estimate available: the blur-corrected diameter.
-        let (raw_tol, deblurred_tol) = if deblurred.is_some() {
-            (None, seen(tol.diameter))
-        } else {
-            (seen(tol.diameter), None)
-        };
+        // The tolerance judges the published measurement, the equivalent-circle diameter of the
+        // thresholded regions; the probe-corrected diameter is reported beside it.
+        let raw_tol = seen(tol.tolerance(Check::Diameter));
         rows.push(row(
             "mean_diameter_nm",
             Some(n),
@@ -261,7 +258,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             Some(n),
             true_diameter,
             deblurred,
-            deblurred_tol,
+            None,
         ));
 
         let in_condition = found.and_then(|f| f.volume_fraction_in_condition);
@@ -276,7 +273,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             Some(n),
             vf,
             paper,
-            Some(tol.volume_fraction),
+            tol.tolerance(Check::VolumeFraction),
         ));
         rows.push(row(
             "volume_fraction_geometric",
@@ -297,7 +294,8 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             Some(n),
             t.projected_nearest_neighbor_nm,
             found.and_then(|f| f.autocorrelation_peak_nm),
-            t.projected_nearest_neighbor_nm.map(|_| tol.spacing),
+            tol.tolerance(Check::Spacing)
+                .filter(|_| t.projected_nearest_neighbor_nm.is_some()),
         ));
         let (recall, precision) = match found {
             Some(f) => identification(
@@ -317,7 +315,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         None,
         total,
         paper_total,
-        Some(tol.volume_fraction),
+        tol.tolerance(Check::VolumeFraction),
     ));
     rows.push(row(
         "total_volume_fraction_geometric",
@@ -458,6 +456,7 @@ mod tests {
         let mut a = perfect();
         let f = a.by_symmetry.get_mut("4").unwrap();
         f.mean_diameter_corrected_nm = Some(1.3 * 1.5);
+        f.mean_diameter_nm = Some(1.3 * 0.6);
         f.volume_fraction_in_condition = Some(0.005);
         f.autocorrelation_peak_nm = Some(5.5 * 1.1);
         f.region_list.pop();
@@ -474,16 +473,23 @@ mod tests {
                 .abs()
                 < 1e-12
         );
-        assert_eq!(
-            get(&s, "mean_diameter_corrected_nm").within_tolerance,
-            Some(false)
-        );
+        assert_eq!(get(&s, "mean_diameter_corrected_nm").within_tolerance, None);
+        assert!((get(&s, "mean_diameter_nm").relative_error.unwrap() + 0.4).abs() < 1e-12);
+        assert_eq!(get(&s, "mean_diameter_nm").within_tolerance, Some(false));
         assert!((get(&s, "volume_fraction").relative_error.unwrap() + 0.5).abs() < 1e-12);
         assert_eq!(get(&s, "volume_fraction").within_tolerance, Some(true));
         assert!((get(&s, "spacing_nm").relative_error.unwrap() - 0.1).abs() < 1e-12);
         assert_eq!(get(&s, "recall").recovered, Some(0.5));
         assert_eq!(get(&s, "precision").recovered, Some(0.5));
         assert!(!s.all_within_tolerance);
+        // Leaving the diameter out of the checks makes it informative only.
+        let lenient = ScoringSpec {
+            checks: vec![Check::VolumeFraction, Check::Spacing],
+            ..ScoringSpec::default()
+        };
+        let s = score(&truth(), &a, &lenient);
+        assert_eq!(get(&s, "mean_diameter_nm").within_tolerance, None);
+        assert!(s.all_within_tolerance);
     }
 
     #[test]

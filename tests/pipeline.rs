@@ -1,0 +1,326 @@
+//! The commands end to end on the smoke scenario: glass, simulate, analyze, score, validate,
+//! sweep; determinism across thread counts; no silent overwrites.
+
+use std::path::Path;
+
+use crate::support::{mro, repo, run_python};
+
+fn smoke() -> std::path::PathBuf {
+    repo().join("scenarios/smoke/tiny.toml")
+}
+
+/// Width and height of a PNG, after checking its signature.
+fn png_size(path: &Path) -> (u32, u32) {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    assert_eq!(&b[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[test]
+fn glass_writes_extended_xyz_and_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mro()
+        .arg("glass")
+        .arg(smoke())
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xyz = std::fs::read_to_string(dir.path().join("atoms.xyz")).unwrap();
+    let mut lines = xyz.lines();
+    let n: usize = lines.next().unwrap().trim().parse().unwrap();
+    let header = lines.next().unwrap();
+    assert!(
+        header.contains("Lattice=\"160") && header.contains("Properties=species:S:1:pos:R:3"),
+        "{header}"
+    );
+    assert!(header.contains("pbc=\"T T F\""), "{header}");
+    assert_eq!(lines.count(), n);
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap())
+            .unwrap();
+    assert_eq!(truth["schema"], "mro.truth/1");
+    assert_eq!(truth["atoms"].as_u64().unwrap() as usize, n);
+    assert!(truth["by_symmetry"]["4"]["count"].as_u64().unwrap() > 0);
+
+    // A second run refuses to overwrite without --force.
+    let again = mro()
+        .arg("glass")
+        .arg(smoke())
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+}
+
+#[test]
+fn simulate_is_deterministic_across_threads_and_opens_in_numpy() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    for (dir, threads) in dirs.iter().zip(["1", "2"]) {
+        let out = mro()
+            .env("RAYON_NUM_THREADS", threads)
+            .arg("simulate")
+            .arg(smoke())
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for f in ["datacube.npy", "truth.json"] {
+        let a = std::fs::read(dirs[0].path().join(f)).unwrap();
+        let b = std::fs::read(dirs[1].path().join(f)).unwrap();
+        assert!(a == b, "{f} differs between 1 and 2 threads");
+    }
+    let cube = dirs[0].path().join("datacube.npy");
+    let printed = run_python(
+        "import sys, json, numpy as np\n\
+         a = np.load(sys.argv[1])\n\
+         m = json.load(open(sys.argv[2]))\n\
+         assert a.dtype == np.float32 and a.ndim == 4\n\
+         assert m['schema'] == 'mro.meta/1' and m['calibration']['center_px'] == [32.0, 32.0]\n\
+         assert (a >= 0).all() and np.isfinite(a).all()\n\
+         print(a.shape, round(float(a.sum(axis=(2, 3)).mean() / 1e5, 2))",
+        &[
+            cube.to_str().unwrap(),
+            dirs[0].path().join("meta.json").to_str().unwrap(),
+        ],
+    );
+    // 1e5 electrons per pattern; a little scattering leaves the detector.
+    let line = printed.trim();
+    assert!(line.starts_with("(32, 32, 64, 64) "), "{line}");
+    let fraction: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        (0.9..=1.01).contains(&fraction),
+        "counts per pattern / dose = {fraction}"
+    );
+}
+
+#[test]
+fn analyze_then_score_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = |args: &[&std::ffi::OsStr]| {
+        let out = mro().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(&[
+        "simulate".as_ref(),
+        smoke().as_os_str(),
+        "--out".as_ref(),
+        d.join("sim").as_os_str(),
+    ]);
+    ok(&[
+        "analyze".as_ref(),
+        d.join("sim/datacube.npy").as_os_str(),
+        "--out".as_ref(),
+        d.join("an").as_os_str(),
+    ]);
+    let analysis: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("an/analysis.json")).unwrap())
+            .unwrap();
+    assert_eq!(analysis["schema"], "mro.analysis/1");
+    let table = ok(&[
+        "score".as_ref(),
+        d.join("sim/truth.json").as_os_str(),
+        d.join("an/analysis.json").as_os_str(),
+        "--out".as_ref(),
+        d.join("score.json").as_os_str(),
+    ]);
+    assert!(
+        table.contains("volume_fraction") && table.contains("odd/even"),
+        "{table}"
+    );
+    let score: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("score.json")).unwrap()).unwrap();
+    assert_eq!(score["schema"], "mro.score/1");
+    assert!(score["rows"].as_array().unwrap().len() > 10);
+    // Kinematic patterns are Friedel-symmetric: odd harmonics only from shot noise.
+    assert!(
+        score["odd_even_ratio"].as_f64().unwrap() < 0.05,
+        "{}",
+        score["odd_even_ratio"]
+    );
+}
+
+#[test]
+fn validate_smoke_passes_and_writes_a_linked_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mro()
+        .arg("validate")
+        .arg(smoke())
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("every tolerance held: yes"), "{stdout}");
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let mut links = 0;
+    for part in report.split("](").skip(1) {
+        let target = part.split(')').next().unwrap();
+        assert!(
+            dir.path().join(target).is_file(),
+            "report links a missing {target}"
+        );
+        let (w, h) = png_size(&dir.path().join(target));
+        assert!(w >= 600 && h >= 400, "{target} is {w}×{h}");
+        links += 1;
+    }
+    assert_eq!(links, 6, "{report}");
+    assert!(
+        !dir.path().join("datacube.npy").exists(),
+        "the datacube is removed unless kept"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("scores.csv")).unwrap();
+    assert!(csv.starts_with("scenario,quantity,symmetry,truth,recovered"));
+}
+
+#[test]
+fn validate_returns_3_when_a_tolerance_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let hard = dir.path().join("hard.toml");
+    // Small randomly oriented clusters, a few in condition, heavy shot noise, and tolerances no
+    // measurement can meet.
+    std::fs::write(
+        &hard,
+        "schema = \"mro.scenario/1\"\nname = \"hard\"\n[sample]\nextent_nm = [8.0, 8.0]\nthickness_nm = 6.0\n\
+         [[clusters]]\nsymmetry = 8\ndiameter_nm = 0.8\nvolume_fraction = 0.01\n\
+         [scan]\npoints = [16, 16]\nstep_nm = 0.5\n[detector]\npixels = [64, 64]\nelectrons_per_pattern = 1e3\n\
+         [scoring]\nvolume_fraction = 0.01\n",
+    )
+    .unwrap();
+    let out = mro()
+        .arg("validate")
+        .arg(&hard)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("every tolerance held: NO"));
+}
+
+#[test]
+fn sweep_resumes_without_redoing_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("sweep");
+    let sweep = || {
+        let out = mro()
+            .arg("sweep")
+            .arg(smoke())
+            .args([
+                "--set",
+                "sample.thickness_nm=4,6",
+                "--set",
+                "model.kind=kinematic,born",
+                "--jobs",
+                "2",
+            ])
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = sweep();
+    assert!(first.starts_with("4 points (0 already done)"), "{first}");
+    let csv = std::fs::read_to_string(out_dir.join("sweep.csv")).unwrap();
+    assert!(csv.starts_with("point,sample.thickness_nm,model.kind,quantity"));
+    assert!(png_size(&out_dir.join("sweep_odd_even_ratio.png")).0 >= 600);
+
+    // Interrupt one point (its score never written) and resume: only that point runs again.
+    let partial = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("p002"))
+        .unwrap();
+    std::fs::remove_file(partial.join("score.json")).unwrap();
+    let stamp = std::fs::metadata(
+        out_dir.join("p000-sample.thickness_nm=4-model.kind=kinematic/score.json"),
+    )
+    .unwrap()
+    .modified()
+    .unwrap();
+    let second = sweep();
+    assert!(second.starts_with("4 points (3 already done)"), "{second}");
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("sweep.csv")).unwrap(),
+        csv
+    );
+    let stamp2 = std::fs::metadata(
+        out_dir.join("p000-sample.thickness_nm=4-model.kind=kinematic/score.json"),
+    )
+    .unwrap()
+    .modified()
+    .unwrap();
+    assert_eq!(stamp, stamp2, "a finished point was redone");
+
+    // A different sweep in the same directory is refused.
+    let out = mro()
+        .arg("sweep")
+        .arg(smoke())
+        .args(["--set", "sample.thickness_nm=4"])
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sweep_rejects_unknown_keys_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mro()
+        .arg("sweep")
+        .arg(smoke())
+        .args(["--set", "sample.thicknes_nm=4,6"])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sample.thicknes_nm: no such scenario key")
+    );
+}
