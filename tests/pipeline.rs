@@ -98,7 +98,7 @@ fn simulate_is_deterministic_across_threads_and_opens_in_numpy() {
          assert a.dtype == np.float32 and a.ndim == 4\n\
          assert m['schema'] == 'mro.meta/1' and m['calibration']['center_px'] == [32.0, 32.0]\n\
          assert (a >= 0).all() and np.isfinite(a).all()\n\
-         print(a.shape, round(float(a.sum(axis=(2, 3)).mean() / 1e5, 2))",
+         print(a.shape, round(float(a.sum(axis=(2, 3)).mean()) / 1e5, 3))",
         &[
             cube.to_str().unwrap(),
             dirs[0].path().join("meta.json").to_str().unwrap(),

@@ -57,7 +57,8 @@ pub fn kinematic_direct(
         .map(|&(r, z)| (ScatteringFactor::for_z(z).expect("known element"), r))
         .collect();
     let area = window_nm * window_nm;
-    k_nm.iter()
+    let amplitudes: Vec<(Complex64, Complex64)> = k_nm
+        .iter()
         .map(|&k| {
             let mut scattered = Complex64::default();
             let mut direct = Complex64::default();
@@ -78,8 +79,17 @@ pub fn kinematic_direct(
                 }
                 scattered += a * v * w;
             }
-            let psi = direct + Complex64::new(0.0, sigma_rad_per_v_nm / area) * scattered;
-            psi.norm_sqr()
+            (
+                direct,
+                Complex64::new(0.0, sigma_rad_per_v_nm / area) * scattered,
+            )
         })
+        .collect();
+    // The direct beam is depleted by the scattered power on the detector (flux conservation).
+    let scattered_power: f64 = amplitudes.iter().map(|(_, s)| s.norm_sqr()).sum();
+    let beam = (1.0 - scattered_power).max(0.0).sqrt();
+    amplitudes
+        .iter()
+        .map(|(direct, scattered)| (direct * beam + scattered).norm_sqr())
         .collect()
 }

@@ -88,7 +88,7 @@ impl Propagation for Born {
             let a = Complex64::new(f64::from(d.re), f64::from(d.im)) * h * scale;
             *acc = Complex64::new(-a.im, a.re);
         }
-        p.add_probe_spectrum(at.center_nm, &mut s.acc);
+        p.add_depleted_probe_spectrum(at.center_nm, &mut s.acc);
         for (o, a) in out.iter_mut().zip(&s.acc) {
             *o = a.norm_sqr();
         }

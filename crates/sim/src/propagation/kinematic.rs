@@ -7,8 +7,9 @@ use rustfft::num_complex::Complex64;
 use super::{check_window, multiply_real, DiffractionPlan, Propagation, Scratch, WindowPlacement};
 use crate::potential::{Field, FieldKind, SliceData};
 
-/// Kinematic model: Ψ(k) = Ψ₀(k) + iσ·FT{ψ₀·v_proj}(k), the first-order expansion of
-/// ψ₀·exp(iσv_proj) for the potential projected through the whole foil.
+/// Kinematic model: Ψ(k) = √(1 − P_s)·Ψ₀(k) + iσ·FT{ψ₀·v_proj}(k), the first-order expansion of
+/// ψ₀·exp(iσv_proj) for the potential projected through the whole foil, with the direct beam
+/// depleted by the scattered power P_s so the pattern conserves flux.
 ///
 /// For an aberration-free probe ψ₀ is real, so FT[ψ₀·v] is Hermitian and the pattern is exactly
 /// centrosymmetric outside the bright-field disk (where Ψ₀ = 0): odd angular harmonics vanish.
@@ -50,7 +51,7 @@ impl Propagation for Kinematic {
             // i·σ·B/n
             *acc = Complex64::new(-f64::from(b.im) * scale, f64::from(b.re) * scale);
         }
-        p.add_probe_spectrum(at.center_nm, &mut s.acc);
+        p.add_depleted_probe_spectrum(at.center_nm, &mut s.acc);
         for (o, a) in out.iter_mut().zip(&s.acc) {
             *o = a.norm_sqr();
         }

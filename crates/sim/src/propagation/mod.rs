@@ -325,16 +325,22 @@ impl DiffractionPlan {
         self.fft.inverse_rows(&mut s.a, 0..n, &mut s.fft);
     }
 
-    /// Adds the unscattered probe Ψ₀(k) (centred at `center_nm`, at the entrance plane) to
-    /// detector amplitudes `acc`.
-    fn add_probe_spectrum(&self, center_nm: [f64; 2], acc: &mut [Complex64]) {
+    /// Adds the unscattered probe Ψ₀(k) (centred at `center_nm`, at the entrance plane) to the
+    /// scattered detector amplitudes `acc`, depleted so that flux is conserved: single-scattering
+    /// theory gives the scattered power P_s on the detector to
+    /// first order but leaves the direct beam at full strength, so the beam's amplitude is
+    /// scaled by √(1 − P_s). Where P_s ≥ 1 the foil is far too thick for a single-scattering
+    /// model and the beam is removed entirely.
+    fn add_depleted_probe_spectrum(&self, center_nm: [f64; 2], acc: &mut [Complex64]) {
+        let scattered: f64 = acc.iter().map(|a| a.norm_sqr()).sum();
+        let beam = (1.0 - scattered).max(0.0).sqrt();
         for ((_, [re, im]), det) in self
             .probe
             .values(self.n, center_nm, 0.0)
             .zip(&self.probe_det)
         {
             if let Some(p) = *det {
-                acc[p] += Complex64::new(re, im);
+                acc[p] += Complex64::new(re, im) * beam;
             }
         }
     }
