@@ -529,108 +529,126 @@ pub fn autocorrelation_figure(
     root.present().map_err(err)
 }
 
-/// Recovery summary: the signed relative error `(recovered − truth)/truth` of every scored row
-/// that has one, as bars (green within tolerance, red outside, grey without a tolerance), with
-/// the ± tolerance of each row drawn as black ticks.
+/// True against recovered values per symmetry n, as grouped bars in three panels: mean region
+/// diameter (truth, published ECD, probe-corrected), volume fraction (truth, paper's correction,
+/// per-n geometric correction) and region count against in-condition clusters. A red outline
+/// marks a recovered value outside its tolerance.
 pub fn recovery_figure(path: &Path, score: &crate::score::Score) -> Result<()> {
+    use crate::score::Row;
     fonts();
-    let rows: Vec<&crate::score::Row> = score
-        .rows
-        .iter()
-        .filter(|r| r.relative_error.is_some_and(f64::is_finite))
-        .collect();
-    let width = (160 + 46 * rows.len().max(1)) as u32;
-    let root = BitMapBackend::new(path, (width.max(700), 620)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let lim = rows
-        .iter()
-        .flat_map(|r| {
+    let value = |q: &str, n: u32, truth: bool| -> Option<(f64, Option<bool>)> {
+        let r: &Row = score
+            .rows
+            .iter()
+            .find(|r| r.quantity == q && r.symmetry == Some(n))?;
+        if truth {
+            r.truth.map(|v| (v, None))
+        } else {
+            r.recovered.map(|v| (v, r.within_tolerance))
+        }
+    };
+    let mut ns: Vec<u32> = score.rows.iter().filter_map(|r| r.symmetry).collect();
+    ns.sort_unstable();
+    ns.dedup();
+    let panels: [(&str, [(&str, &str, bool); 3]); 3] = [
+        (
+            "Mean diameter (nm)",
             [
-                r.relative_error.unwrap_or(0.0).abs(),
-                r.tolerance.unwrap_or(0.0),
-            ]
-        })
-        .fold(0.1f64, f64::max)
-        .min(5.0)
-        * 1.15;
-    let labels: Vec<String> = rows
-        .iter()
-        .map(|r| match r.symmetry {
-            Some(n) => format!("{} n={n}", r.quantity),
-            None => r.quantity.clone(),
-        })
-        .collect();
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "Recovery: (recovered − truth)/truth{}",
-                if score.all_within_tolerance {
-                    ", all within tolerance"
-                } else {
-                    ""
+                ("truth (in condition)", "mean_diameter_nm", true),
+                ("recovered ECD", "mean_diameter_nm", false),
+                ("probe-corrected", "mean_diameter_corrected_nm", false),
+            ],
+        ),
+        (
+            "Volume fraction",
+            [
+                ("truth", "volume_fraction", true),
+                ("paper correction", "volume_fraction", false),
+                ("geometric correction", "volume_fraction_geometric", false),
+            ],
+        ),
+        (
+            "Regions vs in-condition clusters",
+            [
+                ("in-condition clusters", "region_count", true),
+                ("regions", "region_count", false),
+                ("", "", false),
+            ],
+        ),
+    ];
+    let root = BitMapBackend::new(path, (1200, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let areas = root.split_evenly((1, 3));
+    let colours = [RGBColor(150, 150, 150), PALETTE[0], PALETTE[1]];
+    for (area, (title, series)) in areas.iter().zip(panels) {
+        // Scaled to the truth and the published estimate; a third series far off the scale is
+        // clipped at the top rather than flattening the others.
+        let top = series[..2]
+            .iter()
+            .flat_map(|&(_, q, t)| ns.iter().filter_map(move |&n| value(q, n, t).map(|v| v.0)))
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max);
+        let top = if top > 0.0 { top * 1.5 } else { 1.0 };
+        let groups = ns.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18).into_font())
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5f64..groups - 0.5, 0.0..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(ns.len().max(1))
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                match ns.get(i as usize) {
+                    Some(n) if (x - i).abs() < 1e-6 && i >= 0.0 => format!("n = {n}"),
+                    _ => String::new(),
                 }
-            ),
-            ("sans-serif", 20).into_font(),
-        )
-        .margin(12)
-        .x_label_area_size(190)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.5f64..rows.len().max(1) as f64 - 0.5, -lim..lim)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(rows.len().max(1))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
-                labels[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
-        .x_label_style(
-            ("sans-serif", 12)
-                .into_font()
-                .transform(FontTransform::Rotate90),
-        )
-        .y_desc("relative error")
-        .label_style(("sans-serif", 13).into_font())
-        .draw()
-        .map_err(err)?;
-    chart
-        .draw_series(rows.iter().enumerate().map(|(i, r)| {
-            let e = r.relative_error.unwrap_or(0.0).clamp(-lim, lim);
-            let c = match r.within_tolerance {
-                Some(true) => PALETTE[2],
-                Some(false) => PALETTE[3],
-                None => RGBColor(150, 150, 150),
-            };
-            Rectangle::new([(i as f64 - 0.35, 0.0), (i as f64 + 0.35, e)], c.filled())
-        }))
-        .map_err(err)?;
-    chart
-        .draw_series(rows.iter().enumerate().flat_map(|(i, r)| {
-            r.tolerance
-                .map(|t| {
-                    let t = t.min(lim);
-                    [t, -t].map(|y| {
-                        PathElement::new(
-                            vec![(i as f64 - 0.45, y), (i as f64 + 0.45, y)],
-                            BLACK.stroke_width(2),
-                        )
-                    })
-                })
-                .into_iter()
-                .flatten()
-        }))
-        .map_err(err)?;
-    chart
-        .draw_series(std::iter::once(PathElement::new(
-            vec![(-0.5, 0.0), (rows.len().max(1) as f64 - 0.5, 0.0)],
-            BLACK,
-        )))
-        .map_err(err)?;
+            })
+            .label_style(("sans-serif", 13).into_font())
+            .draw()
+            .map_err(err)?;
+        for (j, &(label, q, truth)) in series.iter().enumerate().filter(|s| !s.1 .1.is_empty()) {
+            let c = colours[j];
+            let x0 = |i: usize| i as f64 - 0.4 + 0.8 * j as f64 / 3.0;
+            let bars: Vec<(usize, f64, Option<bool>)> = ns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &n)| value(q, n, truth).map(|(v, ok)| (i, v.min(top), ok)))
+                .filter(|b| b.1.is_finite())
+                .collect();
+            chart
+                .draw_series(bars.iter().map(|&(i, v, _)| {
+                    Rectangle::new([(x0(i), 0.0), (x0(i) + 0.8 / 3.0, v)], c.filled())
+                }))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+            chart
+                .draw_series(
+                    bars.iter()
+                        .filter(|b| b.2 == Some(false))
+                        .map(|&(i, v, _)| {
+                            Rectangle::new(
+                                [(x0(i), 0.0), (x0(i) + 0.8 / 3.0, v)],
+                                PALETTE[3].stroke_width(3),
+                            )
+                        }),
+                )
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(("sans-serif", 12).into_font())
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+    }
     root.present().map_err(err)
 }
 

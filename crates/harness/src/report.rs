@@ -250,7 +250,7 @@ fn markdown(
     );
     let _ = writeln!(s, "## Figures\n");
     for (file, caption) in [
-        ("recovery.png", "True (grey) against recovered (colour) values per symmetry."),
+        ("recovery.png", "True (grey) against recovered (colour) diameter, volume fraction and region count per symmetry; red outline: outside tolerance."),
         ("variance.png", "Fluctuation variance V(k) (paper Fig. 2a); dashed: the clusters' ring k0."),
         ("intensity_maps.png", "V2D(φ) and ⟨I2D(φ)⟩ maps at the analysis ring (paper Fig. 1g); circles: in-condition clusters."),
         ("power_spectrum.png", "Dataset-averaged angular power spectrum (paper Fig. 2c)."),
