@@ -550,7 +550,9 @@ pub fn recovery_figure(path: &Path, score: &crate::score::Score) -> Result<()> {
     let mut ns: Vec<u32> = score.rows.iter().filter_map(|r| r.symmetry).collect();
     ns.sort_unstable();
     ns.dedup();
-    let panels: [(&str, [(&str, &str, bool); 3]); 3] = [
+    // (legend label, score quantity, whether the bar is the truth) per series.
+    type Series<'a> = [(&'a str, &'a str, bool); 3];
+    let panels: [(&str, Series); 3] = [
         (
             "Mean diameter (nm)",
             [
@@ -676,73 +678,6 @@ pub fn write_all(
     autocorrelation_figure(&dir.join(FIGURE_FILES[4]), result, &CurveOverlay::default())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use mro_analysis::{analyze_datacube, AnalysisConfig, RunOptions};
-    use mro_core::{Calibration, Datacube};
-
-    #[test]
-    fn every_figure_renders() {
-        let (scan, det) = (12usize, 40usize);
-        let c = [19.6, 20.3];
-        let mut data = Vec::with_capacity(scan * scan * det * det);
-        for p in 0..scan * scan {
-            for i in 0..det {
-                for j in 0..det {
-                    let (ky, kx) = ((i as f64 - c[0]) * 0.25, (j as f64 - c[1]) * 0.25);
-                    let k = kx.hypot(ky);
-                    let m = if p % 7 == 0 { 0.8 } else { 0.1 };
-                    let ring = (-(k - 4.0).powi(2) / 0.2).exp()
-                        * (1.0 + m * (4.0 * ky.atan2(kx) + p as f64).cos());
-                    data.push((10.0 + 50.0 * ring) as f32);
-                }
-            }
-        }
-        let cube = Datacube::new(
-            ndarray::Array4::from_shape_vec((scan, scan, det, det), data).unwrap(),
-            Calibration::new(0.25, 0.32, c, 300.0, 1.15, Some(20.0)).unwrap(),
-        );
-        let cfg = AnalysisConfig {
-            k_min_per_nm: 1.0,
-            k_max_per_nm: 4.5,
-            ..AnalysisConfig::default()
-        };
-        let out = analyze_datacube(&cube, &cfg, &RunOptions::default()).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let overlay = MapOverlay {
-            markers: vec![MapMarker {
-                center_px: [3.0, 4.0],
-                radius_px: 2.0,
-                symmetry: Some(4),
-            }],
-        };
-        let curves = CurveOverlay {
-            curves: vec![("truth".into(), vec![(3.0, 0.01), (4.0, 0.02)])],
-            vlines: vec![("spacing".into(), 2.0)],
-        };
-        write_all(dir.path(), &out.result, &out.maps, &overlay, &curves).unwrap();
-        let score: crate::score::Score = serde_json::from_value(serde_json::json!({
-            "schema": "mro.score/1", "odd_even_ratio": 0.01, "all_within_tolerance": false,
-            "rows": [
-                {"quantity": "mean_diameter_nm", "symmetry": 4, "truth": 1.3, "recovered": 1.5,
-                 "relative_error": 0.154, "tolerance": 0.25, "within_tolerance": true},
-                {"quantity": "volume_fraction", "symmetry": 4, "truth": 0.028, "recovered": 0.06,
-                 "relative_error": 1.14, "tolerance": 0.5, "within_tolerance": false},
-                {"quantity": "v_peak_k_per_nm", "symmetry": null, "truth": 4.0, "recovered": 4.0,
-                 "relative_error": 0.0, "tolerance": null, "within_tolerance": null}
-            ]
-        }))
-        .unwrap();
-        recovery_figure(&dir.path().join("recovery.png"), &score).unwrap();
-        for f in FIGURE_FILES.iter().chain(&["recovery.png"]) {
-            let bytes = std::fs::read(dir.path().join(f)).unwrap();
-            assert!(bytes.starts_with(b"\x89PNG"), "{f}");
-            assert!(bytes.len() > 5_000, "{f} is suspiciously small");
-        }
-    }
-}
-
 /// A line plot of labelled series `(label, [(x, y)])`, e.g. a sweep metric against the swept
 /// parameter; a logarithmic y axis when `log_y` and every y is positive.
 pub fn line_figure(
@@ -818,4 +753,71 @@ pub fn line_figure(
             .map_err(err)?);
     }
     root.present().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mro_analysis::{analyze_datacube, AnalysisConfig, RunOptions};
+    use mro_core::{Calibration, Datacube};
+
+    #[test]
+    fn every_figure_renders() {
+        let (scan, det) = (12usize, 40usize);
+        let c = [19.6, 20.3];
+        let mut data = Vec::with_capacity(scan * scan * det * det);
+        for p in 0..scan * scan {
+            for i in 0..det {
+                for j in 0..det {
+                    let (ky, kx) = ((i as f64 - c[0]) * 0.25, (j as f64 - c[1]) * 0.25);
+                    let k = kx.hypot(ky);
+                    let m = if p % 7 == 0 { 0.8 } else { 0.1 };
+                    let ring = (-(k - 4.0).powi(2) / 0.2).exp()
+                        * (1.0 + m * (4.0 * ky.atan2(kx) + p as f64).cos());
+                    data.push((10.0 + 50.0 * ring) as f32);
+                }
+            }
+        }
+        let cube = Datacube::new(
+            ndarray::Array4::from_shape_vec((scan, scan, det, det), data).unwrap(),
+            Calibration::new(0.25, 0.32, c, 300.0, 1.15, Some(20.0)).unwrap(),
+        );
+        let cfg = AnalysisConfig {
+            k_min_per_nm: 1.0,
+            k_max_per_nm: 4.5,
+            ..AnalysisConfig::default()
+        };
+        let out = analyze_datacube(&cube, &cfg, &RunOptions::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let overlay = MapOverlay {
+            markers: vec![MapMarker {
+                center_px: [3.0, 4.0],
+                radius_px: 2.0,
+                symmetry: Some(4),
+            }],
+        };
+        let curves = CurveOverlay {
+            curves: vec![("truth".into(), vec![(3.0, 0.01), (4.0, 0.02)])],
+            vlines: vec![("spacing".into(), 2.0)],
+        };
+        write_all(dir.path(), &out.result, &out.maps, &overlay, &curves).unwrap();
+        let score: crate::score::Score = serde_json::from_value(serde_json::json!({
+            "schema": "mro.score/1", "odd_even_ratio": 0.01, "all_within_tolerance": false,
+            "rows": [
+                {"quantity": "mean_diameter_nm", "symmetry": 4, "truth": 1.3, "recovered": 1.5,
+                 "relative_error": 0.154, "tolerance": 0.25, "within_tolerance": true},
+                {"quantity": "volume_fraction", "symmetry": 4, "truth": 0.028, "recovered": 0.06,
+                 "relative_error": 1.14, "tolerance": 0.5, "within_tolerance": false},
+                {"quantity": "v_peak_k_per_nm", "symmetry": null, "truth": 4.0, "recovered": 4.0,
+                 "relative_error": 0.0, "tolerance": null, "within_tolerance": null}
+            ]
+        }))
+        .unwrap();
+        recovery_figure(&dir.path().join("recovery.png"), &score).unwrap();
+        for f in FIGURE_FILES.iter().chain(&["recovery.png"]) {
+            let bytes = std::fs::read(dir.path().join(f)).unwrap();
+            assert!(bytes.starts_with(b"\x89PNG"), "{f}");
+            assert!(bytes.len() > 5_000, "{f} is suspiciously small");
+        }
+    }
 }

@@ -389,6 +389,48 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> anyho
         .map_err(|e| bad_input(format!("{}: not a valid {what}: {e}", path.display())))
 }
 
+/// A fixed-width text table of the rows, for terminals and logs.
+pub fn table(score: &Score) -> String {
+    use std::fmt::Write as _;
+    let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+    let mut s = format!(
+        "{:<32} {:>3} {:>10} {:>10} {:>9} {:>6}\n",
+        "quantity", "n", "truth", "recovered", "rel.err", "ok"
+    );
+    for r in &score.rows {
+        let _ = writeln!(
+            s,
+            "{:<32} {:>3} {:>10} {:>10} {:>9} {:>6}",
+            r.quantity,
+            r.symmetry.map_or("—".into(), |n| n.to_string()),
+            fmt(r.truth),
+            fmt(r.recovered),
+            r.relative_error
+                .map_or("—".into(), |e| format!("{:+.1}%", 100.0 * e)),
+            match r.within_tolerance {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "",
+            }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "odd/even angular power ratio: {:.4}",
+        score.odd_even_ratio
+    );
+    let _ = writeln!(
+        s,
+        "every tolerance held: {}",
+        if score.all_within_tolerance {
+            "yes"
+        } else {
+            "NO"
+        }
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,46 +542,4 @@ mod tests {
         assert_eq!(get(&s, "volume_fraction").recovered, None);
         assert!(!s.all_within_tolerance);
     }
-}
-
-/// A fixed-width text table of the rows, for terminals and logs.
-pub fn table(score: &Score) -> String {
-    use std::fmt::Write as _;
-    let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
-    let mut s = format!(
-        "{:<32} {:>3} {:>10} {:>10} {:>9} {:>6}\n",
-        "quantity", "n", "truth", "recovered", "rel.err", "ok"
-    );
-    for r in &score.rows {
-        let _ = writeln!(
-            s,
-            "{:<32} {:>3} {:>10} {:>10} {:>9} {:>6}",
-            r.quantity,
-            r.symmetry.map_or("—".into(), |n| n.to_string()),
-            fmt(r.truth),
-            fmt(r.recovered),
-            r.relative_error
-                .map_or("—".into(), |e| format!("{:+.1}%", 100.0 * e)),
-            match r.within_tolerance {
-                Some(true) => "yes",
-                Some(false) => "NO",
-                None => "",
-            }
-        );
-    }
-    let _ = writeln!(
-        s,
-        "odd/even angular power ratio: {:.4}",
-        score.odd_even_ratio
-    );
-    let _ = writeln!(
-        s,
-        "every tolerance held: {}",
-        if score.all_within_tolerance {
-            "yes"
-        } else {
-            "NO"
-        }
-    );
-    s
 }

@@ -141,8 +141,8 @@ fn is_done(dir: &Path, scenario: &Scenario) -> bool {
 
 fn read_score(dir: &Path) -> anyhow::Result<Score> {
     let path = dir.join("score.json");
-    Ok(serde_json::from_str(&std::fs::read_to_string(&path)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+    serde_json::from_str(&std::fs::read_to_string(&path)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 fn csv_field(v: &toml::Value) -> String {
