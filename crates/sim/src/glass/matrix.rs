@@ -10,16 +10,23 @@
 //! the projected motif stays exact while the minimum distances are enforced inside the motif and
 //! across the cluster boundary.
 
+use mro_core::Seeds;
 use rand::Rng;
 use rayon::prelude::*;
 
-use super::placement::{offset, SphereGrid};
+use super::placement::offset;
 use super::radii::PairTable;
 
 /// Hard core of the initial random addition, as a fraction of the soft-contact distance.
 const INITIAL_CORE: f64 = 0.6;
 /// Trial positions per atom in the initial random addition.
-const INITIAL_TRIALS: usize = 30;
+const INITIAL_TRIALS: usize = 12;
+/// Verlet-list skin in nm: lists hold pairs within the soft contact plus this.
+const SKIN_NM: f64 = 0.1;
+/// Pairs closer than this multiple of their minimum distance are pushed harder ...
+const GUARD: f64 = 1.04;
+/// ... by this multiple of their shortfall.
+const HARD: f64 = 3.0;
 /// Fraction of the summed overlap an atom moves per sweep.
 const STEP: f64 = 0.45;
 /// Largest move per sweep in nm.
@@ -28,7 +35,7 @@ const MAX_MOVE_NM: f64 = 0.03;
 pub const MIN_SWEEPS: usize = 30;
 /// Sweeps after which the relaxation stops; atoms still too close are then removed
 /// ([`remove_close_pairs`]).
-pub const MAX_SWEEPS: usize = 60;
+pub const MAX_SWEEPS: usize = 32;
 
 /// Marks an atom that moves freely.
 pub(crate) const FREE: u32 = u32::MAX;
@@ -105,12 +112,47 @@ impl Cells {
 
     /// Neighbour cells of `c` (periodic in x, y; bounded in z), each once, in a fixed order.
     fn neighbours(&self, c: [usize; 3], out: &mut Vec<usize>) {
+        self.neighbours_within(c, 1, out);
+    }
+
+    /// Atom index ranges of the cells within two cells of `c` along each axis: one contiguous
+    /// run along z per (x, y) column, each column once, in a fixed order.
+    fn runs_within_two(&self, c: [usize; 3], out: &mut Vec<(usize, usize)>) {
         out.clear();
-        let axis = |i: usize, periodic: bool| -> ([usize; 3], usize) {
+        let unique = |i: usize| -> ([usize; 5], usize) {
             let n = self.n[i] as i64;
-            let mut v = [0usize; 3];
+            let mut v = [0usize; 5];
             let mut len = 0;
-            for d in -1i64..=1 {
+            for d in -2i64..=2 {
+                let x = (c[i] as i64 + d).rem_euclid(n) as usize;
+                if !v[..len].contains(&x) {
+                    v[len] = x;
+                    len += 1;
+                }
+            }
+            (v, len)
+        };
+        let ((xs, nx), (ys, ny)) = (unique(0), unique(1));
+        let zlo = c[2].saturating_sub(2);
+        let zhi = (c[2] + 2).min(self.n[2] - 1);
+        for &x in &xs[..nx] {
+            for &y in &ys[..ny] {
+                let a = self.start[self.flat([x, y, zlo])] as usize;
+                let b = self.start[self.flat([x, y, zhi]) + 1] as usize;
+                out.push((a, b));
+            }
+        }
+    }
+
+    /// Cells within `m` cells of `c` along each axis (periodic in x, y; bounded in z), each
+    /// once, in a fixed order.
+    fn neighbours_within(&self, c: [usize; 3], m: i64, out: &mut Vec<usize>) {
+        out.clear();
+        let axis = |i: usize, periodic: bool| -> ([usize; 5], usize) {
+            let n = self.n[i] as i64;
+            let mut v = [0usize; 5];
+            let mut len = 0;
+            for d in -m..=m {
                 let x = c[i] as i64 + d;
                 let x = if periodic {
                     x.rem_euclid(n)
@@ -138,75 +180,274 @@ impl Cells {
     }
 }
 
-/// Fills the box outside the cluster spheres with `species` (one slot per atom, in order) by
-/// random sequential addition with a small hard core.
-pub(crate) fn random_fill<R: Rng>(
+/// Atoms per stream of the ideal-gas draft of the fill.
+const DRAFT_CHUNK: usize = 1 << 16;
+/// Edge of a fill block in nm (at least; blocks divide the box evenly).
+const BLOCK_NM: f64 = 0.6;
+
+/// The matrix atoms of one fill block and the fixed (cluster) atoms that fall in it.
+#[derive(Default, Clone)]
+struct Block {
+    /// Positions: fixed atoms first, then accepted matrix atoms.
+    pos: Vec<[f64; 3]>,
+    /// Species slot per position.
+    species: Vec<u8>,
+    /// How many leading entries are fixed atoms.
+    fixed: usize,
+}
+
+/// Block layout of the fill: `n` blocks per axis, an even number along the periodic x and y
+/// (or one), so blocks whose three index parities agree never touch.
+struct Blocks {
+    n: [usize; 3],
+    size: [f64; 3],
+}
+
+impl Blocks {
+    fn new(extent_nm: [f64; 3]) -> Self {
+        let n: [usize; 3] = std::array::from_fn(|i| {
+            let n = ((extent_nm[i] / BLOCK_NM).floor() as usize).max(1);
+            if i < 2 && n > 1 {
+                n & !1
+            } else {
+                n
+            }
+        });
+        Self {
+            n,
+            size: std::array::from_fn(|i| extent_nm[i] / n[i] as f64),
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.n[0] * self.n[1] * self.n[2]
+    }
+
+    #[inline]
+    fn coords(&self, p: [f64; 3]) -> [usize; 3] {
+        std::array::from_fn(|i| ((p[i] / self.size[i]) as usize).min(self.n[i] - 1))
+    }
+
+    #[inline]
+    fn flat(&self, c: [usize; 3]) -> usize {
+        (c[0] * self.n[1] + c[1]) * self.n[2] + c[2]
+    }
+
+    fn unflat(&self, b: usize) -> [usize; 3] {
+        [
+            b / (self.n[1] * self.n[2]),
+            (b / self.n[2]) % self.n[1],
+            b % self.n[2],
+        ]
+    }
+
+    /// Parity class (0–7) of block `b`.
+    fn colour(&self, b: usize) -> usize {
+        let c = self.unflat(b);
+        (c[0] & 1) << 2 | (c[1] & 1) << 1 | (c[2] & 1)
+    }
+
+    /// Blocks (other than `c` itself) within `reach` of point `p` in block `c`, each once.
+    fn near(&self, c: [usize; 3], p: [f64; 3], reach: f64, out: &mut Vec<usize>) {
+        out.clear();
+        let mut axis = [[0usize; 3]; 3];
+        let mut len = [0usize; 3];
+        for i in 0..3 {
+            axis[i][0] = c[i];
+            len[i] = 1;
+            let lo = c[i] as f64 * self.size[i];
+            let n = self.n[i];
+            let periodic = i < 2;
+            let mut add = |x: usize| {
+                if !axis[i][..len[i]].contains(&x) {
+                    axis[i][len[i]] = x;
+                    len[i] += 1;
+                }
+            };
+            if p[i] - lo < reach {
+                if c[i] > 0 {
+                    add(c[i] - 1);
+                } else if periodic {
+                    add(n - 1);
+                }
+            }
+            if lo + self.size[i] - p[i] < reach {
+                if c[i] + 1 < n {
+                    add(c[i] + 1);
+                } else if periodic {
+                    add(0);
+                }
+            }
+        }
+        for &x in &axis[0][..len[0]] {
+            for &y in &axis[1][..len[1]] {
+                for &z in &axis[2][..len[2]] {
+                    if [x, y, z] != c {
+                        out.push(self.flat([x, y, z]));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Fills the box outside the cluster spheres with `species` (one slot per atom) by random
+/// sequential addition with a small hard core that also keeps clear of the `fixed` (cluster)
+/// atoms at the sphere boundaries.
+///
+/// Each atom first gets a uniform position outside the spheres (stream `"matrix"`), which fixes
+/// how many atoms each block of ≈ [`BLOCK_NM`] receives. Blocks are then filled in eight parity
+/// classes; blocks of one class never touch, so they run in parallel, each with its own stream
+/// (`"matrix-block"`, block index), and each sees the atoms of the blocks filled before it. An
+/// atom that overlaps tries new positions in its block, up to [`INITIAL_TRIALS`], and keeps the
+/// least crowded one. The result does not depend on the thread count.
+pub(crate) fn fill_matrix(
     extent_nm: [f64; 3],
     species: &[u8],
     pairs: &PairTable,
-    spheres: &SphereGrid,
-    sphere_of: &dyn Fn(u32) -> ([f64; 3], f64),
-    max_radius_nm: f64,
-    rng: &mut R,
-) -> Vec<[f64; 3]> {
-    let core_max = INITIAL_CORE * pairs.max_soft();
-    let cells = Cells::new(extent_nm, core_max);
-    let ncell = cells.n[0] * cells.n[1] * cells.n[2];
-    let mut head = vec![u32::MAX; ncell];
-    let mut next: Vec<u32> = Vec::with_capacity(species.len());
-    let mut pos: Vec<[f64; 3]> = Vec::with_capacity(species.len());
-    let (lx, ly) = (extent_nm[0], extent_nm[1]);
-    let mut nb = Vec::with_capacity(27);
-    let in_cluster = |p: [f64; 3]| {
-        let mut inside = false;
-        spheres.near(p, max_radius_nm, |id| {
-            let (c, r) = sphere_of(id);
-            let s = offset(p, c, lx, ly);
-            if s[0] * s[0] + s[1] * s[1] + s[2] * s[2] < r * r {
-                inside = true;
+    fixed_pos: &[[f64; 3]],
+    fixed_species: &[u8],
+    spheres: &[([f64; 3], f64)],
+    seeds: &Seeds,
+) -> (Vec<[f64; 3]>, Vec<u8>) {
+    let [lx, ly, lz] = extent_nm;
+    let blocks = Blocks::new(extent_nm);
+    let mut state = vec![Block::default(); blocks.count()];
+    // The spheres that reach into each block.
+    let mut block_spheres: Vec<Vec<u32>> = vec![Vec::new(); blocks.count()];
+    for (id, &(c, r)) in spheres.iter().enumerate() {
+        let range = |i: usize| {
+            let lo = ((c[i] - r) / blocks.size[i]).floor() as i64;
+            let hi = ((c[i] + r) / blocks.size[i]).floor() as i64;
+            if i == 2 {
+                lo.max(0)..=hi.min(blocks.n[2] as i64 - 1)
+            } else {
+                lo..=hi.min(lo + blocks.n[i] as i64 - 1)
             }
-        });
-        inside
-    };
-    for &sp in species {
-        let mut chosen = None;
-        let mut trials = 0;
-        while chosen.is_none() {
-            let p = [
-                rng.gen::<f64>() * lx,
-                rng.gen::<f64>() * ly,
-                rng.gen::<f64>() * extent_nm[2],
-            ];
-            if in_cluster(p) {
-                continue;
-            }
-            trials += 1;
-            cells.neighbours(cells.coords(p), &mut nb);
-            let mut clear = true;
-            'cells: for &c in &nb {
-                let mut j = head[c];
-                while j != u32::MAX {
-                    let q = pos[j as usize];
-                    let s = offset(p, q, lx, ly);
-                    let core = INITIAL_CORE * pairs.soft(sp, species[j as usize]);
-                    if s[0] * s[0] + s[1] * s[1] + s[2] * s[2] < core * core {
-                        clear = false;
-                        break 'cells;
-                    }
-                    j = next[j as usize];
+        };
+        for x in range(0) {
+            for y in range(1) {
+                for z in range(2) {
+                    let w = |v: i64, i: usize| v.rem_euclid(blocks.n[i] as i64) as usize;
+                    let b = blocks.flat([w(x, 0), w(y, 1), z as usize]);
+                    block_spheres[b].push(id as u32);
                 }
             }
-            if clear || trials >= INITIAL_TRIALS {
-                chosen = Some(p);
-            }
         }
-        let p = chosen.expect("loop ends with a position");
-        let c = cells.flat(cells.coords(p));
-        next.push(head[c]);
-        head[c] = pos.len() as u32;
-        pos.push(p);
     }
-    pos
+    let inside = |p: [f64; 3]| {
+        block_spheres[blocks.flat(blocks.coords(p))]
+            .iter()
+            .any(|&id| {
+                let (c, r) = spheres[id as usize];
+                let s = offset(p, c, lx, ly);
+                s[0] * s[0] + s[1] * s[1] + s[2] * s[2] < r * r
+            })
+    };
+    for (&p, &s) in fixed_pos.iter().zip(fixed_species) {
+        let b = &mut state[blocks.flat(blocks.coords(p))];
+        b.pos.push(p);
+        b.species.push(s);
+        b.fixed += 1;
+    }
+    // Ideal-gas draft: how many atoms (and which species) each block gets. Drawn in fixed
+    // chunks, each from its own stream, so in parallel and independent of the thread count.
+    let drafted: Vec<Vec<[f64; 3]>> = species
+        .par_chunks(DRAFT_CHUNK)
+        .enumerate()
+        .map(|(k, chunk)| {
+            let mut rng = seeds.substream("matrix", k as u64);
+            (0..chunk.len())
+                .map(|_| loop {
+                    let p = [
+                        rng.gen::<f64>() * lx,
+                        rng.gen::<f64>() * ly,
+                        rng.gen::<f64>() * lz,
+                    ];
+                    if !inside(p) {
+                        break p;
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let mut draft: Vec<Vec<([f64; 3], u8)>> = vec![Vec::new(); blocks.count()];
+    for (&p, &sp) in drafted.iter().flatten().zip(species) {
+        draft[blocks.flat(blocks.coords(p))].push((p, sp));
+    }
+    drop(drafted);
+    let core_max = INITIAL_CORE * pairs.max_soft();
+    for colour in 0..8 {
+        let ids: Vec<usize> = (0..blocks.count())
+            .filter(|&b| blocks.colour(b) == colour && !draft[b].is_empty())
+            .collect();
+        let state_ref = &state;
+        let filled: Vec<Block> = ids
+            .par_iter()
+            .map(|&b| {
+                let mut rng = seeds.substream("matrix-block", b as u64);
+                let c = blocks.coords(draft[b][0].0);
+                let lo: [f64; 3] = std::array::from_fn(|i| c[i] as f64 * blocks.size[i]);
+                let mut mine = state_ref[b].clone();
+                let mut nb = Vec::with_capacity(8);
+                // Smallest (distance / core)² to any atom already there.
+                let crowding = |p: [f64; 3], sp: u8, mine: &Block, nb: &mut Vec<usize>| {
+                    blocks.near(c, p, core_max, nb);
+                    let mut worst = f64::INFINITY;
+                    let mut scan = |blk: &Block| {
+                        for (q, &sq) in blk.pos.iter().zip(&blk.species) {
+                            let s = offset(p, *q, lx, ly);
+                            let core = INITIAL_CORE * pairs.soft(sp, sq);
+                            let r = (s[0] * s[0] + s[1] * s[1] + s[2] * s[2]) / (core * core);
+                            worst = worst.min(r);
+                        }
+                    };
+                    scan(mine);
+                    for &o in nb.iter() {
+                        scan(&state_ref[o]);
+                    }
+                    worst
+                };
+                for &(first, sp) in &draft[b] {
+                    let mut best = (crowding(first, sp, &mine, &mut nb), first);
+                    let (mut trials, mut draws) = (1, 0);
+                    while best.0 < 1.0 && trials < INITIAL_TRIALS && draws < 50 * INITIAL_TRIALS {
+                        draws += 1;
+                        let p: [f64; 3] = std::array::from_fn(|i| {
+                            let top = if i < 2 {
+                                extent_nm[i] * (1.0 - 1e-12)
+                            } else {
+                                lz
+                            };
+                            (lo[i] + rng.gen::<f64>() * blocks.size[i]).min(top)
+                        });
+                        if inside(p) {
+                            continue;
+                        }
+                        trials += 1;
+                        let w = crowding(p, sp, &mine, &mut nb);
+                        if w > best.0 {
+                            best = (w, p);
+                        }
+                    }
+                    mine.pos.push(best.1);
+                    mine.species.push(sp);
+                }
+                mine
+            })
+            .collect();
+        for (b, blk) in ids.into_iter().zip(filled) {
+            state[b] = blk;
+        }
+    }
+    // Matrix atoms in draft order per block, blocks in index order: the species follow.
+    let mut out = Vec::with_capacity(species.len());
+    let mut out_species = Vec::with_capacity(species.len());
+    for b in state {
+        out.extend_from_slice(&b.pos[b.fixed..]);
+        out_species.extend_from_slice(&b.species[b.fixed..]);
+    }
+    (out, out_species)
 }
 
 /// Outcome of a relaxation.
@@ -218,50 +459,138 @@ pub(crate) struct Relaxed {
     pub violations: usize,
 }
 
-/// Soft-sphere relaxation. `axes[k]` is the axis of cluster `k`, along which its atoms slide.
-/// `progress(sweep)` is called after each sweep.
-pub(crate) fn relax(
-    sys: &mut System,
-    pairs: &PairTable,
-    axes: &[[f64; 3]],
-    progress: &dyn Fn(usize),
-) -> Relaxed {
-    let mut cells = Cells::new(sys.extent_nm, pairs.max_soft());
-    let [lx, ly, lz] = sys.extent_nm;
-    let mut sweep = 0;
-    loop {
-        cells.rebuild(sys);
-        let cells_ref = &cells;
-        let sys_ref = &*sys;
-        let (moves, violations): (Vec<[f64; 3]>, Vec<u32>) = (0..sys.pos.len())
+/// Atoms per work unit of the neighbour-list build and of a sweep (fixed, so that nothing
+/// depends on the thread count).
+const CHUNK: usize = 4096;
+
+/// Verlet neighbour lists (CSR) of the free atoms: every atom within its pair's soft-contact
+/// distance plus [`SKIN_NM`], built from the cell list.
+struct Verlet {
+    start: Vec<u32>,
+    list: Vec<u32>,
+    /// Positions when the list was built.
+    reference: Vec<[f64; 3]>,
+    /// Pairs of fixed atoms of different clusters closer than their minimum (no relaxation can
+    /// change these).
+    fixed_violations: usize,
+}
+
+impl Verlet {
+    fn build(sys: &System, cells: &Cells, pairs: &PairTable) -> Self {
+        let [lx, ly, _] = sys.extent_nm;
+        let n = sys.pos.len();
+        let parts: Vec<(Vec<u32>, Vec<u32>, usize)> = (0..n.div_ceil(CHUNK))
             .into_par_iter()
-            .with_min_len(4096)
-            .map_init(
-                || (Vec::with_capacity(27), usize::MAX),
-                |(nb, last), i| {
-                    let p = sys_ref.pos[i];
-                    let si = sys_ref.species[i];
-                    let here = cells_ref.coords(p);
-                    let flat = cells_ref.flat(here);
-                    if flat != *last {
-                        cells_ref.neighbours(here, nb);
-                        *last = flat;
+            .map(|chunk| {
+                let mut counts = Vec::with_capacity(CHUNK);
+                let mut list = Vec::with_capacity(CHUNK * 24);
+                let mut fixed_bad = 0;
+                let mut nb = Vec::with_capacity(25);
+                let mut last = usize::MAX;
+                for i in chunk * CHUNK..(n.min((chunk + 1) * CHUNK)) {
+                    let p = sys.pos[i];
+                    let si = sys.species[i];
+                    let own = sys.owner[i];
+                    let here = cells.coords(p);
+                    let flat = cells.flat(here);
+                    if flat != last {
+                        cells.runs_within_two(here, &mut nb);
+                        last = flat;
                     }
-                    let mut push = [0.0; 3];
-                    let mut bad = 0u32;
-                    for &c in nb.iter() {
-                        let (a, b) = (cells_ref.start[c] as usize, cells_ref.start[c + 1] as usize);
+                    let before = list.len();
+                    for &(a, b) in &nb {
                         for j in a..b {
                             if j == i {
                                 continue;
                             }
+                            let s = offset(sys.pos[j], p, lx, ly);
+                            let d2 = s[0] * s[0] + s[1] * s[1] + s[2] * s[2];
+                            let sj = sys.species[j];
+                            if own == FREE {
+                                let reach = pairs.soft(si, sj) + SKIN_NM;
+                                if d2 < reach * reach {
+                                    list.push(j as u32);
+                                }
+                            } else if sys.owner[j] != FREE && sys.owner[j] != own && j > i {
+                                let m = pairs.min(si, sj);
+                                if d2 < m * m {
+                                    fixed_bad += 1;
+                                }
+                            }
+                        }
+                    }
+                    counts.push((list.len() - before) as u32);
+                }
+                (counts, list, fixed_bad)
+            })
+            .collect();
+        let mut start = Vec::with_capacity(n + 1);
+        start.push(0u32);
+        let mut list = Vec::with_capacity(parts.iter().map(|p| p.1.len()).sum());
+        let mut fixed_violations = 0;
+        for (counts, l, bad) in parts {
+            for c in counts {
+                start.push(start.last().expect("starts with 0") + c);
+            }
+            list.extend_from_slice(&l);
+            fixed_violations += bad;
+        }
+        Self {
+            start,
+            list,
+            reference: sys.pos.clone(),
+            fixed_violations,
+        }
+    }
+}
+
+/// Soft-sphere relaxation of the free (matrix) atoms around the fixed (cluster) atoms, on
+/// Verlet lists rebuilt whenever an atom has moved more than half the skin. It stops after
+/// [`MIN_SWEEPS`] once no pair with a free atom is closer than its minimum distance, or at
+/// [`MAX_SWEEPS`]. `progress(sweep)` is called after each sweep.
+pub(crate) fn relax(sys: &mut System, pairs: &PairTable, progress: &dyn Fn(usize)) -> Relaxed {
+    // Cells of half the list reach: the list build scans 5 × 5 × 5 of them.
+    let mut cells = Cells::new(sys.extent_nm, 0.5 * (pairs.max_soft() + SKIN_NM));
+    let [lx, ly, lz] = sys.extent_nm;
+    let n = sys.pos.len();
+    let mut sweep = 0;
+    let mut verlet: Option<Verlet> = None;
+    loop {
+        let v = match verlet.take() {
+            Some(v) => v,
+            None => {
+                cells.rebuild(sys);
+                Verlet::build(sys, &cells, pairs)
+            }
+        };
+        let sys_ref = &*sys;
+        let v_ref = &v;
+        let parts: Vec<(Vec<[f64; 3]>, usize)> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|chunk| {
+                let range = chunk * CHUNK..n.min((chunk + 1) * CHUNK);
+                let mut moves = Vec::with_capacity(range.len());
+                let mut bad = 0;
+                for i in range {
+                    let mut push = [0.0; 3];
+                    if sys_ref.owner[i] == FREE {
+                        let p = sys_ref.pos[i];
+                        let si = sys_ref.species[i];
+                        let (a, b) = (v_ref.start[i] as usize, v_ref.start[i + 1] as usize);
+                        for &j in &v_ref.list[a..b] {
+                            let j = j as usize;
                             let s = offset(sys_ref.pos[j], p, lx, ly);
                             let d2 = s[0] * s[0] + s[1] * s[1] + s[2] * s[2];
                             let sj = sys_ref.species[j];
                             let soft = pairs.soft(si, sj);
                             if d2 < soft * soft {
                                 let d = d2.sqrt().max(1e-6);
-                                let f = 0.5 * (soft - d) / d;
+                                // A fixed neighbour does not give way: take the whole overlap.
+                                let share = if sys_ref.owner[j] == FREE { 0.5 } else { 1.0 };
+                                // Pairs near or below their minimum get a stiff extra push.
+                                let guard = GUARD * pairs.min(si, sj);
+                                let hard = HARD * (guard - d).max(0.0);
+                                let f = share * (soft - d + hard) / d;
                                 push[0] += f * s[0];
                                 push[1] += f * s[1];
                                 push[2] += f * s[2];
@@ -272,45 +601,57 @@ pub(crate) fn relax(
                             }
                         }
                     }
-                    (push, bad)
-                },
-            )
-            .unzip();
-        let violations: usize = violations.iter().map(|&v| v as usize).sum::<usize>() / 2;
+                    moves.push(push);
+                }
+                (moves, bad)
+            })
+            .collect();
+        // Each free–free pair was seen from both ends, each free–fixed pair once; what matters
+        // is whether any is left.
+        let violations: usize = parts.iter().map(|p| p.1).sum();
         if sweep >= MIN_SWEEPS && violations == 0 || sweep >= MAX_SWEEPS {
             return Relaxed {
                 sweeps: sweep,
-                violations,
+                violations: violations + v.fixed_violations,
             };
         }
-        let owner = &sys.owner;
-        sys.pos
-            .par_iter_mut()
-            .zip(moves.par_iter())
-            .zip(owner.par_iter())
-            .for_each(|((p, m), &own)| {
-                let mut d = [STEP * m[0], STEP * m[1], STEP * m[2]];
-                if own != FREE {
-                    let a = axes[own as usize];
-                    let t = d[0] * a[0] + d[1] * a[1] + d[2] * a[2];
-                    d = [t * a[0], t * a[1], t * a[2]];
+        let reference = &v.reference;
+        let max_shift2 = sys
+            .pos
+            .par_chunks_mut(CHUNK)
+            .zip(parts.par_iter())
+            .enumerate()
+            .map(|(chunk, (ps, (moves, _)))| {
+                let mut worst = 0.0f64;
+                for (k, (p, m)) in ps.iter_mut().zip(moves).enumerate() {
+                    let mut d = [STEP * m[0], STEP * m[1], STEP * m[2]];
+                    let len = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+                    if len == 0.0 {
+                        continue;
+                    }
+                    if len > MAX_MOVE_NM {
+                        let k = MAX_MOVE_NM / len;
+                        d = [d[0] * k, d[1] * k, d[2] * k];
+                    }
+                    p[0] = (p[0] + d[0]).rem_euclid(lx);
+                    p[1] = (p[1] + d[1]).rem_euclid(ly);
+                    p[2] = (p[2] + d[2]).clamp(0.0, lz);
+                    // rem_euclid can round up to the period itself.
+                    if p[0] >= lx {
+                        p[0] = 0.0;
+                    }
+                    if p[1] >= ly {
+                        p[1] = 0.0;
+                    }
+                    let s = offset(reference[chunk * CHUNK + k], *p, lx, ly);
+                    worst = worst.max(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]);
                 }
-                let len = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-                if len > MAX_MOVE_NM {
-                    let k = MAX_MOVE_NM / len;
-                    d = [d[0] * k, d[1] * k, d[2] * k];
-                }
-                p[0] = (p[0] + d[0]).rem_euclid(lx);
-                p[1] = (p[1] + d[1]).rem_euclid(ly);
-                p[2] = (p[2] + d[2]).clamp(0.0, lz);
-                // rem_euclid can round up to the period itself.
-                if p[0] >= lx {
-                    p[0] = 0.0;
-                }
-                if p[1] >= ly {
-                    p[1] = 0.0;
-                }
-            });
+                worst
+            })
+            .reduce(|| 0.0, f64::max);
+        if max_shift2.sqrt() < 0.5 * SKIN_NM {
+            verlet = Some(v);
+        }
         sweep += 1;
         progress(sweep);
     }

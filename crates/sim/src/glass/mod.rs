@@ -395,32 +395,13 @@ pub fn build_glass(
     progress(GlassStage::FillingMatrix {
         atoms: matrix_atoms,
     });
-    let max_d = placed.iter().map(|p| p.diameter_nm).fold(0.0, f64::max);
-    let mut spheres = placement::SphereGrid::new(extent, (max_d).max(0.5));
-    for (i, p) in placed.iter().enumerate() {
-        spheres.insert(p.center_nm, i as u32);
-    }
-    let sphere_of = |id: u32| {
-        let p = &placed[id as usize];
-        (p.center_nm, 0.5 * p.diameter_nm)
-    };
-    let mut rng = seeds.stream("matrix");
-    let matrix_species = species_list(matrix_atoms, &fractions, &mut rng);
-    let matrix_pos = matrix::random_fill(
-        extent,
-        &matrix_species,
-        &pairs,
-        &spheres,
-        &sphere_of,
-        0.5 * max_d,
-        &mut rng,
-    );
-
+    let spheres: Vec<([f64; 3], f64)> = placed
+        .iter()
+        .map(|p| (p.center_nm, 0.5 * p.diameter_nm))
+        .collect();
     let mut sys = matrix::System {
         extent_nm: extent,
-        pos: matrix_pos,
-        species: matrix_species,
-        owner: vec![matrix::FREE; matrix_atoms],
+        ..matrix::System::default()
     };
     for b in &built {
         sys.pos.extend_from_slice(&b.sites);
@@ -428,8 +409,22 @@ pub fn build_glass(
         sys.owner
             .extend(std::iter::repeat(b.record.id as u32).take(b.sites.len()));
     }
-    let axes: Vec<[f64; 3]> = built.iter().map(|b| b.record.axis).collect();
-    let relaxed = matrix::relax(&mut sys, &pairs, &axes, &|sweep| {
+    let mut rng = seeds.stream("matrix-species");
+    let matrix_species = species_list(matrix_atoms, &fractions, &mut rng);
+    let (matrix_pos, matrix_species) = matrix::fill_matrix(
+        extent,
+        &matrix_species,
+        &pairs,
+        &sys.pos,
+        &sys.species,
+        &spheres,
+        seeds,
+    );
+    sys.pos.extend_from_slice(&matrix_pos);
+    sys.species.extend_from_slice(&matrix_species);
+    sys.owner
+        .extend(std::iter::repeat(matrix::FREE).take(matrix_pos.len()));
+    let relaxed = matrix::relax(&mut sys, &pairs, &|sweep| {
         progress(GlassStage::Relaxing {
             sweep,
             min_sweeps: matrix::MIN_SWEEPS,
