@@ -207,6 +207,37 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
 }
 
 #[test]
+fn every_validation_scenario_meets_its_tolerances() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(repo().join("scenarios/validation"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "{files:?}");
+    let out = mro()
+        .arg("validate")
+        .args(&files)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.matches("every tolerance held: yes").count(),
+        files.len(),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn validate_returns_3_when_a_tolerance_fails() {
     let dir = tempfile::tempdir().unwrap();
     let hard = dir.path().join("hard.toml");
