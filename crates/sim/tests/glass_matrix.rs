@@ -114,10 +114,13 @@ fn matrix_pair_distribution_and_structure_factor_peak_where_the_alloy_does() {
     // Kinematic S(k) = |Σ f_j e^{-2πik·r_j}|² / Σ f_j², averaged over directions, with
     // Lobato f_e(k). Only the k > 2 nm⁻¹ region matters, far from the box transform.
     let a = &g.atoms;
-    let dirs: Vec<[f64; 3]> = (0..64)
+    // One 6 nm box is a single speckle realisation: 256 directions keep the direction noise
+    // of S(k) well below the width of its first peak.
+    let nd = 256;
+    let dirs: Vec<[f64; 3]> = (0..nd)
         .map(|i| {
             // Fibonacci sphere.
-            let z = 1.0 - (2.0 * i as f64 + 1.0) / 64.0;
+            let z = 1.0 - (2.0 * i as f64 + 1.0) / nd as f64;
             let t = PI * (3.0 - 5f64.sqrt()) * i as f64;
             let s = (1.0 - z * z).sqrt();
             [s * t.cos(), s * t.sin(), z]

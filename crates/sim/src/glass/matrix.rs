@@ -20,7 +20,7 @@ use super::radii::PairTable;
 /// Hard core of the initial random addition, as a fraction of the soft-contact distance.
 const INITIAL_CORE: f64 = 0.6;
 /// Trial positions per atom in the initial random addition.
-const INITIAL_TRIALS: usize = 12;
+const INITIAL_TRIALS: usize = 4;
 /// Verlet-list skin in nm: lists hold pairs within the soft contact plus this.
 const SKIN_NM: f64 = 0.1;
 /// Pairs closer than this multiple of their minimum distance are pushed harder ...
@@ -30,7 +30,7 @@ const HARD: f64 = 3.0;
 /// Fraction of the summed overlap an atom moves per sweep.
 const STEP: f64 = 0.45;
 /// Largest move per sweep in nm.
-const MAX_MOVE_NM: f64 = 0.03;
+const MAX_MOVE_NM: f64 = 0.024;
 /// Sweeps always done (they shape the liquid-like order).
 pub const MIN_SWEEPS: usize = 30;
 /// Sweeps after which the relaxation stops; atoms still too close are then removed
