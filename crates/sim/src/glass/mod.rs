@@ -449,9 +449,9 @@ pub fn build_glass(
         positions_nm: sys.pos,
     };
     let records: Vec<ClusterRecord> = built.into_iter().map(|b| b.record).collect();
-    let requested: Vec<(u32, f64)> = clusters
+    let requested: Vec<(u32, f64, f64)> = clusters
         .iter()
-        .map(|c| (c.symmetry, c.volume_fraction))
+        .map(|c| (c.symmetry, c.volume_fraction, c.k0_per_nm))
         .collect();
     let total_volume_fraction = records
         .iter()

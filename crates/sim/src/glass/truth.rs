@@ -58,6 +58,8 @@ pub struct SymmetryTruth {
     pub projected_nearest_neighbor_nm: Option<f64>,
     /// Requested volume fraction.
     pub requested_volume_fraction: f64,
+    /// Ring the clusters of this type diffract into, nm⁻¹.
+    pub k0_per_nm: f64,
 }
 
 /// Everything known about a built glass.
@@ -106,17 +108,17 @@ impl Truth {
     }
 }
 
-/// Per-symmetry statistics of `clusters` in a box `extent_nm`; `requested[n]` is the requested
-/// fraction of each listed symmetry.
+/// Per-symmetry statistics of `clusters` in a box `extent_nm`; `requested` lists each symmetry
+/// with its requested fraction and ring k0.
 pub(crate) fn by_symmetry(
     clusters: &[ClusterRecord],
-    requested: &[(u32, f64)],
+    requested: &[(u32, f64, f64)],
     extent_nm: [f64; 3],
 ) -> BTreeMap<String, SymmetryTruth> {
     let volume = extent_nm[0] * extent_nm[1] * extent_nm[2];
     let (lx, ly) = (extent_nm[0], extent_nm[1]);
     let mut out = BTreeMap::new();
-    for &(n, want) in requested {
+    for &(n, want, k0_per_nm) in requested {
         let mine: Vec<&ClusterRecord> = clusters.iter().filter(|c| c.symmetry == n).collect();
         let count = mine.len();
         let inc: Vec<&ClusterRecord> = mine.iter().copied().filter(|c| c.in_condition).collect();
@@ -158,6 +160,7 @@ pub(crate) fn by_symmetry(
                 nearest_neighbor_nm: nn(&mine, false),
                 projected_nearest_neighbor_nm: nn(&inc, true),
                 requested_volume_fraction: want,
+                k0_per_nm,
             },
         );
     }
