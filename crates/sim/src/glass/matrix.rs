@@ -476,7 +476,9 @@ struct Verlet {
 }
 
 impl Verlet {
-    fn build(sys: &System, cells: &Cells, pairs: &PairTable) -> Self {
+    /// The lists for `sys` (in cell order); fixed atoms are scanned for close pairs only when
+    /// `check_fixed` (they never move, so once is enough).
+    fn build(sys: &System, cells: &Cells, pairs: &PairTable, check_fixed: bool) -> Self {
         let [lx, ly, _] = sys.extent_nm;
         let n = sys.pos.len();
         let parts: Vec<(Vec<u32>, Vec<u32>, usize)> = (0..n.div_ceil(CHUNK))
@@ -491,6 +493,10 @@ impl Verlet {
                     let p = sys.pos[i];
                     let si = sys.species[i];
                     let own = sys.owner[i];
+                    if own != FREE && !check_fixed {
+                        counts.push(0);
+                        continue;
+                    }
                     let here = cells.coords(p);
                     let flat = cells.flat(here);
                     if flat != last {
@@ -555,12 +561,15 @@ pub(crate) fn relax(sys: &mut System, pairs: &PairTable, progress: &dyn Fn(usize
     let n = sys.pos.len();
     let mut sweep = 0;
     let mut verlet: Option<Verlet> = None;
+    let mut fixed_violations: Option<usize> = None;
     loop {
         let v = match verlet.take() {
             Some(v) => v,
             None => {
                 cells.rebuild(sys);
-                Verlet::build(sys, &cells, pairs)
+                let v = Verlet::build(sys, &cells, pairs, fixed_violations.is_none());
+                fixed_violations.get_or_insert(v.fixed_violations);
+                v
             }
         };
         let sys_ref = &*sys;
@@ -612,7 +621,7 @@ pub(crate) fn relax(sys: &mut System, pairs: &PairTable, progress: &dyn Fn(usize
         if sweep >= MIN_SWEEPS && violations == 0 || sweep >= MAX_SWEEPS {
             return Relaxed {
                 sweeps: sweep,
-                violations: violations + v.fixed_violations,
+                violations: violations + fixed_violations.unwrap_or(0),
             };
         }
         let reference = &v.reference;
