@@ -16,7 +16,7 @@ fn paper_volume(c: &mut Criterion) {
     let seeds = Seeds::new(2018);
     let mut group = c.benchmark_group("glass");
     group.sample_size(10);
-    group.measurement_time(std::time::Duration::from_secs(30));
+    group.measurement_time(std::time::Duration::from_secs(60));
     group.bench_function("paper_volume", |b| {
         b.iter(|| {
             build_glass(

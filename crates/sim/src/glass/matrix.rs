@@ -1,14 +1,16 @@
-//! The amorphous matrix: random sequential addition with a small hard core, then soft-sphere
-//! relaxation on cell lists.
+//! The amorphous matrix: random sequential addition with a small hard core around the fixed
+//! cluster atoms, then soft-sphere relaxation of the matrix atoms on Verlet lists.
 //!
-//! Relaxation is Jacobi-style: every atom's push is computed from the positions of the previous
-//! sweep, summed over its neighbours in a fixed cell order, then all atoms move at once. Work is
-//! split over atoms with rayon, but no floating-point sum depends on the split, so the result is
-//! bit-identical at any thread count. Cost per sweep is linear in the number of atoms.
+//! The fill is block-parallel (eight parity classes of ≈ 0.6 nm blocks, one random stream per
+//! block) and so independent of the thread count. Relaxation is Jacobi-style: every atom's push
+//! is computed from the positions of the previous sweep, summed over its Verlet list in a fixed
+//! order, then all atoms move at once. Work is split into fixed chunks of atoms, and no
+//! floating-point sum depends on the split, so the result is bit-identical at any thread count.
+//! Cost per sweep and per list build is linear in the number of atoms.
 //!
-//! Cluster atoms take part with one restriction: they only slide along their cluster's axis, so
-//! the projected motif stays exact while the minimum distances are enforced inside the motif and
-//! across the cluster boundary.
+//! Cluster atoms stay where their motif put them (it already keeps every minimum distance, and
+//! the projected motif stays exact); matrix atoms take the whole overlap with them, which
+//! enforces the minimum distances across the cluster boundary.
 
 use mro_core::Seeds;
 use rand::Rng;

@@ -10,9 +10,13 @@
 //! of `f` (local maxima first) with a minimum projected spacing, above a threshold that is
 //! lowered until the sites are dense enough for the requested number density at a column
 //! period no shorter than the largest pair minimum. Each column gets a phase along the axis that
-//! keeps it as far as possible from its neighbours (as bcc [001] staggers its columns), and
+//! keeps it as far as possible from its neighbours (as bcc \[001\] staggers its columns), and
 //! atoms fill each column with the common period `c` inside the sphere. Seen along the axis the
 //! cluster is the projected density wave, whatever the phases.
+//!
+//! Where the columns cannot hold the matrix's number density without breaking a minimum
+//! distance (n = 7–11 lose up to 12 %), single atoms are added at the highest remaining values of
+//! the wave until the sphere holds ρ·V atoms (`top_up`).
 
 use std::f64::consts::PI;
 
@@ -84,7 +88,8 @@ const GRID_NM: f64 = 0.01;
 const PHASES: usize = 8;
 
 /// Atom positions `(u, v, w)` in nm in the cluster frame (w along the axis), all inside the
-/// sphere of `radius_nm`.
+/// sphere of `radius_nm`, as many as the number density asks for (where the minimum distance
+/// allows), every pair at least `min_distance_nm` apart.
 pub(crate) fn motif_sites(
     symmetry: u32,
     k0_per_nm: f64,
@@ -208,8 +213,9 @@ pub(crate) fn motif_sites(
     sites
 }
 
-/// Step in nm of the axial scan, and stride over the 2-D candidate grid, of [`top_up`].
+/// Step in nm of the axial scan of [`top_up`].
 const TOP_UP_STEP_NM: f64 = 0.02;
+/// Every this many points of the 2-D candidate grid are tried by [`top_up`].
 const TOP_UP_STRIDE: i64 = 2;
 
 /// Adds single atoms until `sites` holds `target` atoms (or no place is left): projected
