@@ -204,6 +204,36 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
     );
     let csv = std::fs::read_to_string(dir.path().join("scores.csv")).unwrap();
     assert!(csv.starts_with("scenario,quantity,symmetry,truth,recovered"));
+
+    // Running the same command again regenerates its own output without --force ...
+    let again = mro()
+        .arg("validate")
+        .arg(smoke())
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    // ... but a directory it did not write is protected.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("report.md"), "my notes").unwrap();
+    let refused = mro()
+        .arg("validate")
+        .arg(smoke())
+        .arg("--out")
+        .arg(other.path())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(other.path().join("report.md")).unwrap(),
+        "my notes"
+    );
 }
 
 #[test]

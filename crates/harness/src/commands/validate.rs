@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use mro_sim::Truth;
 
-use crate::output::prepare_dir;
+use crate::output::prepare_owned_dir;
 use crate::report::{self, Timings};
 use crate::runner;
 use crate::scenario::Scenario;
@@ -94,7 +94,7 @@ pub fn validate_one(
     keep_datacube: bool,
     force: bool,
 ) -> anyhow::Result<Score> {
-    prepare_dir(dir, &FILES, force)?;
+    prepare_owned_dir(dir, &FILES, force, "validate")?;
     std::fs::write(dir.join("scenario.toml"), scenario.resolved_toml())?;
     let mut t = Timings::default();
     let start = Instant::now();
