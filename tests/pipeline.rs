@@ -385,3 +385,56 @@ fn sweep_rejects_unknown_keys_before_running() {
         String::from_utf8_lossy(&out.stderr).contains("sample.thicknes_nm: no such scenario key")
     );
 }
+
+#[test]
+fn sweep_axes_come_from_the_file_and_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.toml");
+    let smoke_text = std::fs::read_to_string(smoke()).unwrap();
+    std::fs::write(
+        &base,
+        format!("{smoke_text}\n[[sweep]]\nkey = \"sample.thickness_nm\"\nvalues = [4, 6]\n"),
+    )
+    .unwrap();
+    let sweep = |sets: &[&str], out: &str| {
+        let mut cmd = mro();
+        cmd.arg("sweep").arg(&base);
+        for s in sets {
+            cmd.args(["--set", s]);
+        }
+        cmd.arg("--out").arg(dir.path().join(out)).output().unwrap()
+    };
+    let out = sweep(&[], "file");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("2 points"));
+    let csv = std::fs::read_to_string(dir.path().join("file/sweep.csv")).unwrap();
+    assert!(
+        csv.starts_with("point,sample.thickness_nm,quantity"),
+        "{csv}"
+    );
+
+    // --set replaces the file's axis of the same key.
+    let out = sweep(&["sample.thickness_nm=5"], "replaced");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("1 point ("));
+
+    // No axes at all is bad input that names the file.
+    let out = mro()
+        .arg("sweep")
+        .arg(smoke())
+        .arg("--out")
+        .arg(dir.path().join("none"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tiny.toml: nothing to sweep"), "{stderr}");
+}

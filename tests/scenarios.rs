@@ -19,10 +19,8 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 fn shipped_scenarios_are_valid() {
     let root = repo().join("scenarios");
     let mut files = vec![root.join("paper.toml")];
-    for sub in ["smoke", "validation", "sweeps"] {
-        if root.join(sub).is_dir() {
-            files.extend(toml_files(&root.join(sub)));
-        }
+    for sub in ["smoke", "validation"] {
+        files.extend(toml_files(&root.join(sub)));
     }
     for f in files {
         let out = mro().arg("check").arg(&f).output().unwrap();

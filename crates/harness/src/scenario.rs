@@ -15,6 +15,7 @@ use mro_sim::spec::{
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{bad_input, BadInput};
+use crate::sweep::{apply, SetArg};
 
 /// The schema tag every scenario carries.
 pub const SCENARIO_SCHEMA: &str = "mro.scenario/1";
@@ -58,6 +59,11 @@ pub struct Scenario {
     /// Tolerances for `mro validate`.
     #[serde(default)]
     pub scoring: ScoringSpec,
+    /// The axes `mro sweep` runs over when this file is its base (`[[sweep]]` tables of `key`
+    /// and `values`, first axis varying slowest); `--set` replaces an axis of the same key or
+    /// adds one. `mro validate` runs the scenario itself and ignores them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweep: Vec<SetArg>,
 }
 
 fn default_name() -> String {
@@ -249,7 +255,49 @@ impl Scenario {
                 ),
             ));
         }
-        self.scoring.validate().map_err(|e| e.within("scoring"))
+        self.scoring.validate().map_err(|e| e.within("scoring"))?;
+        self.validate_sweep()
+    }
+
+    /// Every sweep axis names a scenario key once and each of its values gives a valid scenario
+    /// on its own (combinations are checked by `mro sweep` before it runs any point).
+    fn validate_sweep(&self) -> Result<(), InvalidValue> {
+        let mut keys = std::collections::BTreeSet::new();
+        for (i, axis) in self.sweep.iter().enumerate() {
+            let here = format!("sweep[{i}]");
+            if !keys.insert(axis.key.as_str()) {
+                return Err(InvalidValue::new(
+                    format!("{here}.key"),
+                    format!("\"{}\"", axis.key),
+                    "one [[sweep]] table per key (this key appears twice)",
+                ));
+            }
+            if axis.values.is_empty() {
+                return Err(InvalidValue::new(
+                    format!("{here}.values"),
+                    "[]",
+                    "at least one value",
+                ));
+            }
+            for value in &axis.values {
+                apply(self, &vec![(axis.key.clone(), value.clone())]).map_err(|e| {
+                    InvalidValue::new(
+                        here.clone(),
+                        format!("{} = {value}", axis.key),
+                        format!("a value that gives a valid scenario ({})", e.0),
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The scenario without its sweep axes: what one point of a sweep runs.
+    pub fn without_sweep(&self) -> Self {
+        Self {
+            sweep: Vec::new(),
+            ..self.clone()
+        }
     }
 
     /// The scenario with every default filled in, as TOML.

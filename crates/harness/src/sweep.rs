@@ -1,4 +1,5 @@
-//! Parameter sweeps: Cartesian products of `--set KEY=V1,V2,…` over any scenario key.
+//! Parameter sweeps: Cartesian products of `--set KEY=V1,V2,…` (or a scenario's `[[sweep]]`
+//! tables) over any scenario key.
 //!
 //! A key is the dotted path of a scenario value as `mro check` prints it (`sample.thickness_nm`,
 //! `clusters[0].diameter_nm`, `model.kind`). Values are written as in TOML (`20`, `0.5`,
@@ -7,11 +8,14 @@
 
 use std::fmt::Write as _;
 
+use serde::{Deserialize, Serialize};
+
 use crate::exit::BadInput;
 use crate::scenario::Scenario;
 
-/// One `--set KEY=V1,V2,…`.
-#[derive(Debug, Clone, PartialEq)]
+/// One sweep axis: `--set KEY=V1,V2,…` on the command line, a `[[sweep]]` table in a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetArg {
     /// Dotted key path.
     pub key: String,
@@ -76,6 +80,19 @@ fn parse_value(v: &str) -> toml::Value {
 /// One point of a sweep: the value chosen for each key, in `--set` order.
 pub type Point = Vec<(String, toml::Value)>;
 
+/// The scenario's own axes with the command line's laid over them: a `--set` replaces the axis
+/// of the same key in place, or is appended.
+pub fn merge_axes(file: &[SetArg], cli: &[SetArg]) -> Vec<SetArg> {
+    let mut axes = file.to_vec();
+    for set in cli {
+        match axes.iter_mut().find(|a| a.key == set.key) {
+            Some(axis) => axis.values.clone_from(&set.values),
+            None => axes.push(set.clone()),
+        }
+    }
+    axes
+}
+
 /// The Cartesian product of the sets, first key varying slowest.
 pub fn points(sets: &[SetArg]) -> Vec<Point> {
     let mut out: Vec<Point> = vec![Vec::new()];
@@ -94,26 +111,26 @@ pub fn points(sets: &[SetArg]) -> Vec<Point> {
     out
 }
 
-/// The base scenario with the point's values put in, validated.
+/// The base scenario with the point's values put in and its sweep axes dropped, validated.
 pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
-    let mut root = toml::Value::try_from(base).expect("a scenario serialises");
+    let mut root = toml::Value::try_from(base.without_sweep()).expect("a scenario serialises");
     for (key, value) in point {
         let slot = lookup(&mut root, key)?;
         *slot = coerce(slot, value.clone()).map_err(|expected| {
             BadInput(format!(
-                "--set {key}={}: expected {expected}",
+                "{key}={}: expected {expected}",
                 display_value(value)
             ))
         })?;
     }
     let text = toml::to_string(&root).expect("a table serialises");
-    Scenario::parse(&text).map_err(|e| BadInput(format!("--set {}: {e}", label(point))))
+    Scenario::parse(&text).map_err(|e| BadInput(format!("{}: {e}", label(point))))
 }
 
 fn lookup<'a>(root: &'a mut toml::Value, key: &str) -> Result<&'a mut toml::Value, BadInput> {
     let unknown = || {
         BadInput(format!(
-            "--set {key}: no such scenario key (see `mro check` for the keys)"
+            "{key}: no such scenario key (see `mro check` for the keys)"
         ))
     };
     let mut node = root;
@@ -261,6 +278,46 @@ mod tests {
         .unwrap_err();
         assert!(e.0.contains("expected a value of type array"), "{e}");
         assert!("nokey".parse::<SetArg>().is_err());
+    }
+
+    #[test]
+    fn command_line_axes_replace_or_extend_the_files() {
+        let file: Vec<SetArg> = vec![
+            "sample.thickness_nm=5,10".parse().unwrap(),
+            "model.kind=born".parse().unwrap(),
+        ];
+        let cli: Vec<SetArg> = vec![
+            "model.kind=kinematic,multislice".parse().unwrap(),
+            "seed=1,2".parse().unwrap(),
+        ];
+        let axes = merge_axes(&file, &cli);
+        let keys: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["sample.thickness_nm", "model.kind", "seed"]);
+        assert_eq!(axes[1].values, cli[0].values);
+        assert_eq!(axes[0].values, file[0].values);
+        assert_eq!(points(&axes).len(), 8);
+        assert_eq!(merge_axes(&file, &[]), file);
+    }
+
+    #[test]
+    fn scenario_sweep_tables_are_checked_and_dropped_from_points() {
+        let text = "schema = \"mro.scenario/1\"\n[[sweep]]\nkey = \"sample.thickness_nm\"\nvalues = [5, 10]\n";
+        let s = Scenario::parse(text).unwrap();
+        assert_eq!(s.sweep.len(), 1);
+        assert_eq!(Scenario::parse(&s.resolved_toml()).unwrap(), s);
+        let point = apply(
+            &s,
+            &vec![("sample.thickness_nm".into(), s.sweep[0].values[1].clone())],
+        )
+        .unwrap();
+        assert_eq!(point.sample.thickness_nm, 10.0);
+        assert!(point.sweep.is_empty());
+        let twice = format!("{text}[[sweep]]\nkey = \"sample.thickness_nm\"\nvalues = [6]\n");
+        let e = Scenario::parse(&twice).unwrap_err();
+        assert!(e.0.contains("field `sweep[1].key`"), "{e}");
+        let empty = "schema = \"mro.scenario/1\"\n[[sweep]]\nkey = \"seed\"\nvalues = []\n";
+        let e = Scenario::parse(empty).unwrap_err();
+        assert!(e.0.contains("field `sweep[0].values`"), "{e}");
     }
 
     #[test]

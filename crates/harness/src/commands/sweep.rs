@@ -1,5 +1,6 @@
-//! `mro sweep SCENARIO.toml --set KEY=V1,V2,… [--set …] --out DIR`: validate every point of a
-//! Cartesian product of scenario values, in parallel, into one CSV and plots.
+//! `mro sweep SCENARIO.toml [--set KEY=V1,V2,…]… --out DIR`: validate every point of a
+//! Cartesian product of scenario values, in parallel, into one CSV and plots. The axes are the
+//! scenario's `[[sweep]]` tables with the `--set`s laid over them.
 //!
 //! Resumable: a point whose directory holds `score.json` and the same resolved `scenario.toml`
 //! is not run again, and each point's results are complete on disk as soon as it finishes, so an
@@ -19,7 +20,7 @@ use crate::progress;
 use crate::report::machine;
 use crate::scenario::Scenario;
 use crate::score::Score;
-use crate::sweep::{apply, dir_name, label, points, Point, SetArg};
+use crate::sweep::{apply, dir_name, label, merge_axes, points, Point, SetArg};
 
 /// Arguments of `mro sweep`.
 #[derive(Debug, clap::Args)]
@@ -27,8 +28,9 @@ pub struct Args {
     /// The base scenario (schema mro.scenario/1).
     scenario: PathBuf,
     /// KEY=V1,V2,… for any scenario key (dotted path, e.g. sample.thickness_nm=5,10,20);
-    /// repeat for a Cartesian product.
-    #[arg(long = "set", required = true, value_name = "KEY=V1,V2,...")]
+    /// repeat for a Cartesian product. Replaces the scenario's [[sweep]] axis of the same key,
+    /// or adds an axis.
+    #[arg(long = "set", value_name = "KEY=V1,V2,...")]
     sets: Vec<SetArg>,
     /// Output directory: one subdirectory per point, sweep.csv, plots and report.md.
     #[arg(long)]
@@ -41,7 +43,8 @@ pub struct Args {
     force: bool,
 }
 
-/// What identifies a sweep, kept in `sweep.toml` so a resumed run can check it is the same.
+/// What identifies a sweep (the base scenario without its axes, and the axes), kept in
+/// `sweep.toml` so a resumed run can check it is the same.
 fn identity(base: &Scenario, sets: &[SetArg]) -> String {
     let mut s = String::from("# mro sweep: base scenario and --set values\n");
     for set in sets {
@@ -53,16 +56,27 @@ fn identity(base: &Scenario, sets: &[SetArg]) -> String {
 
 /// Runs (or resumes) the sweep.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let base = Scenario::load(&args.scenario)?;
-    let points = points(&args.sets);
+    let file = Scenario::load(&args.scenario)?;
+    let sets = merge_axes(&file.sweep, &args.sets);
+    if sets.is_empty() {
+        return Err(bad_input(format!(
+            "{}: nothing to sweep: the scenario has no [[sweep]] table and no --set KEY=V1,V2,… was given",
+            args.scenario.display()
+        )));
+    }
+    let base = file.without_sweep();
+    let points = points(&sets);
     // Every point is checked before any runs.
     let scenarios = points
         .iter()
-        .map(|p| apply(&base, p).map_err(bad_input))
+        .map(|p| {
+            apply(&base, p)
+                .map_err(|e| bad_input(format!("{}: sweep point {e}", args.scenario.display())))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     std::fs::create_dir_all(&args.out)?;
     let id_path = args.out.join("sweep.toml");
-    let id = identity(&base, &args.sets);
+    let id = identity(&base, &sets);
     match std::fs::read_to_string(&id_path) {
         Ok(old) if old != id && !args.force => {
             return Err(bad_input(format!(
@@ -103,18 +117,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .enumerate()
         .map(|(i, p)| read_score(&args.out.join(dir_name(i, p))))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    std::fs::write(
-        args.out.join("sweep.csv"),
-        csv(&args.sets, &points, &scores),
-    )?;
-    let plots = plot(&args.out, &args.sets, &points, &scores)?;
+    std::fs::write(args.out.join("sweep.csv"), csv(&sets, &points, &scores))?;
+    let plots = plot(&args.out, &sets, &points, &scores)?;
     std::fs::write(
         args.out.join("report.md"),
-        report(args, &points, &scores, &plots),
+        report(args, &sets, &points, &scores, &plots),
     )?;
     println!(
-        "{} points ({} already done) → {}",
+        "{} point{} ({} already done) → {}",
         points.len(),
+        if points.len() == 1 { "" } else { "s" },
         skipped.load(Ordering::Relaxed),
         args.out.join("sweep.csv").display()
     );
@@ -292,23 +304,33 @@ fn plot(
     Ok(files)
 }
 
-fn report(args: &Args, points: &[Point], scores: &[Score], plots: &[(String, String)]) -> String {
-    let sets: Vec<String> = args
-        .sets
-        .iter()
-        .map(|s| {
-            format!(
-                "--set {}={}",
-                s.key,
-                s.values
-                    .iter()
-                    .map(|v| csv_field(v).trim_matches('"').to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        })
-        .collect();
-    let mut s = format!("# Sweep report: `{}`\n\nRegenerate with:\n\n```sh\ncargo run --release -- sweep {} {} --out {}\n```\n\n", args.scenario.display(), args.scenario.display(), sets.join(" "), args.out.display());
+fn report(
+    args: &Args,
+    axes: &[SetArg],
+    points: &[Point],
+    scores: &[Score],
+    plots: &[(String, String)],
+) -> String {
+    let values = |set: &SetArg| {
+        set.values
+            .iter()
+            .map(|v| csv_field(v).trim_matches('"').to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut command = format!("cargo run --release -- sweep {}", args.scenario.display());
+    for set in &args.sets {
+        command += &format!(" --set {}={}", set.key, values(set));
+    }
+    let mut s = format!(
+        "# Sweep report: `{}`\n\nRegenerate with:\n\n```sh\n{command} --out {}\n```\n\nAxes (first varies slowest):\n\n",
+        args.scenario.display(),
+        args.out.display()
+    );
+    for set in axes {
+        s += &format!("- `{}` = {}\n", set.key, values(set));
+    }
+    s += "\n";
     s += &format!("mro {} on {}. Each point's full report is in its directory; every number is in `sweep.csv`.\n\n", env!("CARGO_PKG_VERSION"), machine());
     s += "| point | odd/even ratio | total volume fraction (truth → recovered) | tolerances |\n|---|---|---|---|\n";
     for (p, sc) in points.iter().zip(scores) {
