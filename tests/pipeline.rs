@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{mro, repo, run_python};
+use crate::support::{expect_exit, mro, repo, run_mro, run_python, toml_files};
 
 fn smoke() -> std::path::PathBuf {
     repo().join("scenarios/smoke/tiny.toml")
@@ -26,18 +26,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 #[test]
 fn glass_writes_extended_xyz_and_truth() {
     let dir = tempfile::tempdir().unwrap();
-    let out = mro()
-        .arg("glass")
-        .arg(smoke())
-        .arg("--out")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_exit(&run_mro(&[&"glass", &smoke(), &"--out", &dir.path()]), 0);
     let xyz = std::fs::read_to_string(dir.path().join("atoms.xyz")).unwrap();
     let mut lines = xyz.lines();
     let n: usize = lines.next().unwrap().trim().parse().unwrap();
@@ -56,13 +45,7 @@ fn glass_writes_extended_xyz_and_truth() {
     assert!(truth["by_symmetry"]["4"]["count"].as_u64().unwrap() > 0);
 
     // A second run refuses to overwrite without --force.
-    let again = mro()
-        .arg("glass")
-        .arg(smoke())
-        .arg("--out")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let again = run_mro(&[&"glass", &smoke(), &"--out", &dir.path()]);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 }
@@ -79,11 +62,7 @@ fn simulate_is_deterministic_across_threads_and_opens_in_numpy() {
             .arg(dir.path())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        expect_exit(&out, 0);
     }
     for f in ["datacube.npy", "truth.json"] {
         let a = std::fs::read(dirs[0].path().join(f)).unwrap();
@@ -118,38 +97,24 @@ fn simulate_is_deterministic_across_threads_and_opens_in_numpy() {
 fn analyze_then_score_from_files() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let ok = |args: &[&std::ffi::OsStr]| {
-        let out = mro().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{:?}: {}",
-            args,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let ok = |args: &[&dyn AsRef<std::ffi::OsStr>]| expect_exit(&run_mro(args), 0);
+    ok(&[&"simulate", &smoke(), &"--out", &d.join("sim")]);
     ok(&[
-        "simulate".as_ref(),
-        smoke().as_os_str(),
-        "--out".as_ref(),
-        d.join("sim").as_os_str(),
-    ]);
-    ok(&[
-        "analyze".as_ref(),
-        d.join("sim/datacube.npy").as_os_str(),
-        "--out".as_ref(),
-        d.join("an").as_os_str(),
+        &"analyze",
+        &d.join("sim/datacube.npy"),
+        &"--out",
+        &d.join("an"),
     ]);
     let analysis: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("an/analysis.json")).unwrap())
             .unwrap();
     assert_eq!(analysis["schema"], "mro.analysis/1");
     let table = ok(&[
-        "score".as_ref(),
-        d.join("sim/truth.json").as_os_str(),
-        d.join("an/analysis.json").as_os_str(),
-        "--out".as_ref(),
-        d.join("score.json").as_os_str(),
+        &"score",
+        &d.join("sim/truth.json"),
+        &d.join("an/analysis.json"),
+        &"--out",
+        &d.join("score.json"),
     ]);
     assert!(
         table.contains("volume_fraction") && table.contains("odd/even"),
@@ -170,20 +135,7 @@ fn analyze_then_score_from_files() {
 #[test]
 fn validate_smoke_passes_and_writes_a_linked_report() {
     let dir = tempfile::tempdir().unwrap();
-    let out = mro()
-        .arg("validate")
-        .arg(smoke())
-        .arg("--out")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = expect_exit(&run_mro(&[&"validate", &smoke(), &"--out", &dir.path()]), 0);
     assert!(stdout.contains("every tolerance held: yes"), "{stdout}");
     let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     let mut links = 0;
@@ -206,30 +158,14 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
     assert!(csv.starts_with("scenario,quantity,symmetry,truth,recovered"));
 
     // Running the same command again regenerates its own output without --force ...
-    let again = mro()
-        .arg("validate")
-        .arg(smoke())
-        .arg("--out")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    expect_exit(&run_mro(&[&"validate", &smoke(), &"--out", &dir.path()]), 0);
     // ... but a directory it did not write is protected.
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("report.md"), "my notes").unwrap();
-    let refused = mro()
-        .arg("validate")
-        .arg(smoke())
-        .arg("--out")
-        .arg(other.path())
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(2));
+    expect_exit(
+        &run_mro(&[&"validate", &smoke(), &"--out", &other.path()]),
+        2,
+    );
     assert_eq!(
         std::fs::read_to_string(other.path().join("report.md")).unwrap(),
         "my notes"
@@ -239,12 +175,7 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
 #[test]
 fn every_validation_scenario_meets_its_tolerances() {
     let dir = tempfile::tempdir().unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(repo().join("scenarios/validation"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
+    let files = toml_files(&repo().join("scenarios/validation"));
     assert!(files.len() >= 6, "{files:?}");
     let out = mro()
         .arg("validate")
@@ -253,13 +184,7 @@ fn every_validation_scenario_meets_its_tolerances() {
         .arg(dir.path())
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = expect_exit(&out, 0);
     assert_eq!(
         stdout.matches("every tolerance held: yes").count(),
         files.len(),
@@ -281,20 +206,11 @@ fn validate_returns_3_when_a_tolerance_fails() {
          [scoring]\nvolume_fraction = 0.01\n",
     )
     .unwrap();
-    let out = mro()
-        .arg("validate")
-        .arg(&hard)
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = expect_exit(
+        &run_mro(&[&"validate", &hard, &"--out", &dir.path().join("o")]),
+        3,
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("every tolerance held: NO"));
+    assert!(stdout.contains("every tolerance held: NO"), "{stdout}");
 }
 
 #[test]
@@ -302,27 +218,19 @@ fn sweep_resumes_without_redoing_points() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("sweep");
     let sweep = || {
-        let out = mro()
-            .arg("sweep")
-            .arg(smoke())
-            .args([
-                "--set",
-                "sample.thickness_nm=4,6",
-                "--set",
-                "model.kind=kinematic,born",
-                "--jobs",
-                "2",
-            ])
-            .arg("--out")
-            .arg(&out_dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        let out = run_mro(&[
+            &"sweep",
+            &smoke(),
+            &"--set",
+            &"sample.thickness_nm=4,6",
+            &"--set",
+            &"model.kind=kinematic,born",
+            &"--jobs",
+            &"2",
+            &"--out",
+            &out_dir,
+        ]);
+        expect_exit(&out, 0)
     };
     let first = sweep();
     assert!(first.starts_with("4 points (0 already done)"), "{first}");
@@ -358,28 +266,28 @@ fn sweep_resumes_without_redoing_points() {
     assert_eq!(stamp, stamp2, "a finished point was redone");
 
     // A different sweep in the same directory is refused.
-    let out = mro()
-        .arg("sweep")
-        .arg(smoke())
-        .args(["--set", "sample.thickness_nm=4"])
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
+    let out = run_mro(&[
+        &"sweep",
+        &smoke(),
+        &"--set",
+        &"sample.thickness_nm=4",
+        &"--out",
+        &out_dir,
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn sweep_rejects_unknown_keys_before_running() {
     let dir = tempfile::tempdir().unwrap();
-    let out = mro()
-        .arg("sweep")
-        .arg(smoke())
-        .args(["--set", "sample.thicknes_nm=4,6"])
-        .arg("--out")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = run_mro(&[
+        &"sweep",
+        &smoke(),
+        &"--set",
+        &"sample.thicknes_nm=4,6",
+        &"--out",
+        &dir.path(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("sample.thicknes_nm: no such scenario key")
@@ -396,21 +304,11 @@ fn sweep_axes_come_from_the_file_and_the_command_line() {
         format!("{smoke_text}\n[[sweep]]\nkey = \"sample.thickness_nm\"\nvalues = [4, 6]\n"),
     )
     .unwrap();
-    let sweep = |sets: &[&str], out: &str| {
-        let mut cmd = mro();
-        cmd.arg("sweep").arg(&base);
-        for s in sets {
-            cmd.args(["--set", s]);
-        }
-        cmd.arg("--out").arg(dir.path().join(out)).output().unwrap()
-    };
-    let out = sweep(&[], "file");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let from_file = expect_exit(
+        &run_mro(&[&"sweep", &base, &"--out", &dir.path().join("file")]),
+        0,
     );
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("2 points"));
+    assert!(from_file.starts_with("2 points"), "{from_file}");
     let csv = std::fs::read_to_string(dir.path().join("file/sweep.csv")).unwrap();
     assert!(
         csv.starts_with("point,sample.thickness_nm,quantity"),
@@ -418,22 +316,21 @@ fn sweep_axes_come_from_the_file_and_the_command_line() {
     );
 
     // --set replaces the file's axis of the same key.
-    let out = sweep(&["sample.thickness_nm=5"], "replaced");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let replaced = expect_exit(
+        &run_mro(&[
+            &"sweep",
+            &base,
+            &"--set",
+            &"sample.thickness_nm=5",
+            &"--out",
+            &dir.path().join("replaced"),
+        ]),
+        0,
     );
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("1 point ("));
+    assert!(replaced.starts_with("1 point ("), "{replaced}");
 
     // No axes at all is bad input that names the file.
-    let out = mro()
-        .arg("sweep")
-        .arg(smoke())
-        .arg("--out")
-        .arg(dir.path().join("none"))
-        .output()
-        .unwrap();
+    let out = run_mro(&[&"sweep", &smoke(), &"--out", &dir.path().join("none")]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("tiny.toml: nothing to sweep"), "{stderr}");

@@ -1,19 +1,7 @@
 //! Every shipped scenario is valid, and every file in `scenarios/bad/` fails with exit status 2
 //! and the message written on its `#^` lines.
 
-use std::path::{Path, PathBuf};
-
-use crate::support::{mro, repo};
-
-fn toml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
-}
+use crate::support::{mro, repo, toml_files};
 
 #[test]
 fn shipped_scenarios_are_valid() {

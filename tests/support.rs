@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// A Python 3 interpreter with numpy, installing numpy with pip if it is missing.
@@ -55,7 +56,38 @@ pub fn mro() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mro"))
 }
 
+/// Runs `mro` with `args` and returns what it did.
+pub fn run_mro(args: &[&dyn AsRef<OsStr>]) -> Output {
+    mro()
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .expect("the mro binary runs")
+}
+
+/// Asserts that `out` exited with `code`, showing both streams if not; returns its stdout.
+pub fn expect_exit(out: &Output, code: i32) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `.toml` files in `dir`, sorted.
+pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
 }
