@@ -28,6 +28,22 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("drawing figure: {e}")
 }
 
+/// The legend in the house style: `size`-pixel labels in a framed, nearly opaque white box.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    size: u32,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(("sans-serif", size).into_font())
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
 /// A marker drawn on scan maps: e.g. a true cluster's position and size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapMarker {
@@ -281,13 +297,7 @@ pub fn variance_figure(path: &Path, result: &AnalysisResult, overlay: &CurveOver
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 14).into_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, 14, SeriesLabelPosition::MiddleRight)?;
     root.present().map_err(err)
 }
 
@@ -386,13 +396,7 @@ pub fn power_spectrum_figure(
             .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.filled()));
     }
     if !overlay.curves.is_empty() {
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14).into_font())
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, 14, SeriesLabelPosition::MiddleRight)?;
     }
     root.present().map_err(err)
 }
@@ -519,13 +523,7 @@ pub fn autocorrelation_figure(
             .label(label.as_str())
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 12).into_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, 12, SeriesLabelPosition::MiddleRight)?;
     root.present().map_err(err)
 }
 
@@ -642,14 +640,7 @@ pub fn recovery_figure(path: &Path, score: &crate::score::Score) -> Result<()> {
                 )
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(("sans-serif", 12).into_font())
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, 12, SeriesLabelPosition::UpperRight)?;
     }
     root.present().map_err(err)
 }
@@ -733,13 +724,7 @@ pub fn line_figure(
                     .draw_series(pts.iter().map(|&p| Circle::new(p, 4, style.filled())))
                     .map_err(err)?;
             }
-            chart
-                .configure_series_labels()
-                .label_font(("sans-serif", 13).into_font())
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(err)?;
+            legend(&mut chart, 13, SeriesLabelPosition::MiddleRight)?;
         }};
     }
     if log_y {
