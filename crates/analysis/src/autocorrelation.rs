@@ -6,6 +6,17 @@
 //! σ(Δ) is the correlation coefficient of the map with itself shifted by Δ. σ(r) averages the
 //! lags in bins of one scan step `r ∈ [(i − ½)·step, (i + ½)·step)`, up to half the smaller
 //! scan side. The spacing is the first local maximum of σ(r) beyond the probe size.
+//!
+//! **Significance.** Each σ(r) carries a standard error from Bartlett's large-sample formula for
+//! the autocorrelation of a spatially correlated field where the true correlation has decayed,
+//! `cov(ρ̂(Δ₁), ρ̂(Δ₂)) ≈ [C(Δ₁ − Δ₂) + C(Δ₁ + Δ₂)]/N` with `C(d) = Σ_k ρ(k)·ρ(k + d)`, averaged
+//! over the lags of each ring (which holds −Δ for every Δ, so both terms sum alike):
+//! `se(r)² = 2·Σ_{i,j ∈ ring} C(Δᵢ − Δⱼ) / (m² · N̄)`, where m is the ring's lag count and N̄ its
+//! mean overlap. ρ is the measured 2-D autocorrelation cut at the first zero of σ (the probe-
+//! and cluster-sized core of the correlation), so for white noise `se(r)² = 2/(m·N)`. The formula holds where the true
+//! correlation has decayed; a peak's significance is its prominence (height above the lowest σ
+//! between the probe size and the peak) over the standard error of that difference. A spacing
+//! read from a peak below 3 standard errors is a fluctuation of the map, not a distance.
 
 use rustfft::num_complex::Complex64;
 use rustfft::FftPlanner;
@@ -18,6 +29,18 @@ pub struct RadialAutocorrelation {
     pub r_nm: Vec<f64>,
     /// σ(r).
     pub sigma: Vec<f64>,
+    /// Standard error of each σ(r) under the map's own short-range correlation (see the module
+    /// docs); 0 at r = 0.
+    pub standard_error: Vec<f64>,
+}
+
+/// A local maximum of σ(r).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Peak {
+    /// Position, parabola-refined, in nm.
+    pub r_nm: f64,
+    /// Height above the lowest σ between the search start and the peak, in standard errors.
+    pub significance: f64,
 }
 
 /// The full 2-D autocorrelation coefficient of `map` (`[ny, nx]`), indexed by lag
@@ -86,7 +109,7 @@ pub(crate) fn fft2(
     }
 }
 
-/// σ(r) of `map` with scan step `step_nm`.
+/// σ(r) of `map` with scan step `step_nm`, with its standard error.
 pub fn radial_autocorrelation(
     map: &[f64],
     shape: [usize; 2],
@@ -95,39 +118,103 @@ pub fn radial_autocorrelation(
     let [ny, nx] = shape;
     let full = autocorrelation_2d(map, shape);
     let ox = 2 * nx - 1;
+    let at = |dy: isize, dx: isize| {
+        full[(dy + ny as isize - 1) as usize * ox + (dx + nx as isize - 1) as usize]
+    };
     let nbins = ny.min(nx) / 2 + 1;
-    let mut sum = vec![0.0; nbins];
-    let mut cnt = vec![0usize; nbins];
+    // The lags of each ring, and their overlap counts.
+    let mut rings: Vec<Vec<(isize, isize)>> = vec![Vec::new(); nbins];
+    let mut overlap = vec![0.0; nbins];
     for dy in -(ny as isize - 1)..=(ny as isize - 1) {
         for dx in -(nx as isize - 1)..=(nx as isize - 1) {
-            let r = ((dy * dy + dx * dx) as f64).sqrt();
-            let b = r.round() as usize;
+            let b = ((dy * dy + dx * dx) as f64).sqrt().round() as usize;
             if b < nbins {
-                sum[b] +=
-                    full[(dy + ny as isize - 1) as usize * ox + (dx + nx as isize - 1) as usize];
-                cnt[b] += 1;
+                rings[b].push((dy, dx));
+                overlap[b] += ((ny as isize - dy.abs()) * (nx as isize - dx.abs())) as f64;
             }
         }
     }
+    let sigma: Vec<f64> = rings
+        .iter()
+        .map(|lags| {
+            if lags.is_empty() {
+                f64::NAN
+            } else {
+                lags.iter().map(|&(dy, dx)| at(dy, dx)).sum::<f64>() / lags.len() as f64
+            }
+        })
+        .collect();
+
+    // Bartlett: C = ρ_core ⋆ ρ_core, with ρ_core the measured correlation inside its first zero.
+    let core = sigma
+        .iter()
+        .position(|&v| v <= 0.0)
+        .unwrap_or(nbins)
+        .min(nbins / 2)
+        .max(1) as isize;
+    let reach = 2 * core - 1; // C's support: |d| ≤ reach per axis.
+    let cw = 2 * reach + 1;
+    let mut c = vec![0.0; (cw * cw) as usize];
+    let in_core = |dy: isize, dx: isize| {
+        dy.abs() < ny as isize && dx.abs() < nx as isize && dy * dy + dx * dx < core * core
+    };
+    for ky in -(core - 1)..core {
+        for kx in -(core - 1)..core {
+            if !in_core(ky, kx) {
+                continue;
+            }
+            let rk = at(ky, kx);
+            for ly in -(core - 1)..core {
+                for lx in -(core - 1)..core {
+                    if in_core(ly, lx) {
+                        let (dy, dx) = (ly - ky, lx - kx);
+                        c[((dy + reach) * cw + dx + reach) as usize] += rk * at(ly, lx);
+                    }
+                }
+            }
+        }
+    }
+    let c_at = |dy: isize, dx: isize| {
+        if dy.abs() <= reach && dx.abs() <= reach {
+            c[((dy + reach) * cw + dx + reach) as usize]
+        } else {
+            0.0
+        }
+    };
+    let standard_error = rings
+        .iter()
+        .zip(&overlap)
+        .enumerate()
+        .map(|(b, (lags, &n_sum))| {
+            if b == 0 || lags.is_empty() {
+                return 0.0;
+            }
+            let m = lags.len() as f64;
+            let mut pairs = 0.0;
+            for &(ay, ax) in lags {
+                for &(by, bx) in lags {
+                    pairs += c_at(ay - by, ax - bx);
+                }
+            }
+            // × 2: Bartlett's second term Σ_k ρ(k + Δᵢ)·ρ(k − Δⱼ) = C(Δᵢ + Δⱼ) sums to the same
+            // over a ring, which holds −Δ for every Δ.
+            (2.0 * pairs.max(0.0) / (m * m * (n_sum / m))).sqrt()
+        })
+        .collect();
     RadialAutocorrelation {
         r_nm: (0..nbins).map(|i| i as f64 * step_nm).collect(),
-        sigma: sum
-            .iter()
-            .zip(&cnt)
-            .map(|(s, &c)| if c > 0 { s / c as f64 } else { f64::NAN })
-            .collect(),
+        sigma,
+        standard_error,
     }
 }
 
 impl RadialAutocorrelation {
-    /// The first local maximum of σ(r) at `r > r_min_nm`, refined by a parabola; `None` if σ only
-    /// falls or rises.
-    pub fn first_peak_nm(&self, r_min_nm: f64) -> Option<f64> {
+    /// The first local maximum of σ(r) at `r > r_min_nm`, refined by a parabola, with its
+    /// significance; `None` if σ only falls or rises.
+    pub fn first_peak(&self, r_min_nm: f64) -> Option<Peak> {
         let s = &self.sigma;
-        for i in 1..s.len().saturating_sub(1) {
-            if self.r_nm[i] <= r_min_nm {
-                continue;
-            }
+        let start = self.r_nm.iter().position(|&r| r > r_min_nm)?;
+        for i in start.max(1)..s.len().saturating_sub(1) {
             if s[i] > s[i - 1] && s[i] >= s[i + 1] {
                 let den = s[i - 1] - 2.0 * s[i] + s[i + 1];
                 let off = if den != 0.0 {
@@ -136,7 +223,19 @@ impl RadialAutocorrelation {
                     0.0
                 };
                 let step = self.r_nm[1] - self.r_nm[0];
-                return Some(self.r_nm[i] + off * step);
+                let low = (start.max(1) - 1..i)
+                    .min_by(|&a, &b| s[a].total_cmp(&s[b]))
+                    .expect("a bin before the peak");
+                let se = self.standard_error[i].hypot(self.standard_error[low]);
+                let significance = if se > 0.0 {
+                    (s[i] - s[low]) / se
+                } else {
+                    f64::INFINITY
+                };
+                return Some(Peak {
+                    r_nm: self.r_nm[i] + off * step,
+                    significance,
+                });
             }
         }
         None

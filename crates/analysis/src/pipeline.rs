@@ -470,7 +470,7 @@ fn finish(
             .thickness_nm()
             .map(|t| sphere_volume_fraction(&dd, area_nm2, t));
         let ac = radial_autocorrelation(values, scan, step);
-        let peak = ac.first_peak_nm(probe_info.airy_first_zero_nm);
+        let peak = ac.first_peak(probe_info.airy_first_zero_nm);
         let opt = |v: f64| v.is_finite().then_some(v);
         let res = SymmetryResult {
             n: n_sym,
@@ -487,7 +487,8 @@ fn finish(
             volume_fraction_geometric: (n_sym > 0)
                 .then(|| vf_in.map(|v| v / geometric_in_condition(n_sym, config.acceptance_deg)))
                 .flatten(),
-            autocorrelation_peak_nm: peak,
+            autocorrelation_peak_nm: peak.map(|p| p.r_nm),
+            autocorrelation_peak_significance: peak.map(|p| p.significance),
             autocorrelation: ac,
             map_mean: values.iter().sum::<f64>() / values.len() as f64,
             map_max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),

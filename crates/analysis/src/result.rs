@@ -170,6 +170,9 @@ pub struct SymmetryResult {
     pub volume_fraction_geometric: Option<f64>,
     /// First σ(r) peak beyond the probe's Airy radius, in nm.
     pub autocorrelation_peak_nm: Option<f64>,
+    /// That peak's prominence in standard errors of σ(r) (see [`crate::autocorrelation`]);
+    /// below 3 the "spacing" is a fluctuation of the map.
+    pub autocorrelation_peak_significance: Option<f64>,
     /// σ(r).
     pub autocorrelation: RadialAutocorrelation,
     /// Mean of the map.

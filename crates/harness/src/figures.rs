@@ -495,10 +495,14 @@ pub fn autocorrelation_figure(
         } else {
             c.stroke_width(2)
         };
-        let peak = result.by_symmetry[&n.to_string()].autocorrelation_peak_nm;
-        let label = match peak {
-            Some(p) => format!("n = {n} (peak {p:.2} nm)"),
-            None => format!("n = {n}"),
+        let found = &result.by_symmetry[&n.to_string()];
+        let label = match (
+            found.autocorrelation_peak_nm,
+            found.autocorrelation_peak_significance,
+        ) {
+            (Some(p), Some(z)) => format!("n = {n} (peak {p:.2} nm, {z:.1} s.e.)"),
+            (Some(p), None) => format!("n = {n} (peak {p:.2} nm)"),
+            _ => format!("n = {n}"),
         };
         chart
             .draw_series(LineSeries::new(

@@ -127,6 +127,9 @@ pub struct FoundType {
     pub volume_fraction_in_condition: Option<f64>,
     /// First peak of σ(r) beyond the probe, nm.
     pub autocorrelation_peak_nm: Option<f64>,
+    /// That peak's prominence in standard errors of σ(r) (absent from older analyses).
+    #[serde(default)]
+    pub autocorrelation_peak_significance: Option<f64>,
     /// The regions.
     #[serde(default)]
     pub region_list: Vec<RegionDoc>,
@@ -296,6 +299,14 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             found.and_then(|f| f.autocorrelation_peak_nm),
             tol.tolerance(Check::Spacing)
                 .filter(|_| t.projected_nearest_neighbor_nm.is_some()),
+        ));
+        // How far the σ(r) peak stands above the map's own fluctuations (≥ 3: a real distance).
+        rows.push(row(
+            "spacing_significance",
+            Some(n),
+            None,
+            found.and_then(|f| f.autocorrelation_peak_significance),
+            None,
         ));
         let (recall, precision) = match found {
             Some(f) => identification(
