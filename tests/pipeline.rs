@@ -156,6 +156,10 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
     );
     let csv = std::fs::read_to_string(dir.path().join("scores.csv")).unwrap();
     assert!(csv.starts_with("scenario,quantity,symmetry,truth,recovered"));
+    let timings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("timings.json")).unwrap())
+            .unwrap();
+    assert!(timings["simulate_s"].as_f64().unwrap() > 0.0, "{timings}");
 
     // Running the same command again regenerates its own output without --force ...
     expect_exit(&run_mro(&[&"validate", &smoke(), &"--out", &dir.path()]), 0);
@@ -237,6 +241,10 @@ fn sweep_resumes_without_redoing_points() {
     let csv = std::fs::read_to_string(out_dir.join("sweep.csv")).unwrap();
     assert!(csv.starts_with("point,sample.thickness_nm,model.kind,quantity"));
     assert!(png_size(&out_dir.join("sweep_odd_even_ratio.png")).0 >= 600);
+    let report = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(report.contains("seed 7 for every point"), "{report}");
+    let timed = report.lines().filter(|l| l.contains(" s (")).count();
+    assert_eq!(timed, 5, "the run's time and one per point: {report}");
 
     // Interrupt one point (its score never written) and resume: only that point runs again.
     let partial = std::fs::read_dir(&out_dir)

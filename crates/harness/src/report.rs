@@ -12,8 +12,8 @@ use crate::figures::{self, CurveOverlay, MapMarker, MapOverlay};
 use crate::scenario::Scenario;
 use crate::score::Score;
 
-/// Wall-clock seconds of each stage.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// Wall-clock seconds of each stage (`timings.json` beside each report).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Timings {
     /// Building the glass.
     pub glass_s: f64,
@@ -21,6 +21,13 @@ pub struct Timings {
     pub simulate_s: f64,
     /// Analysing it.
     pub analyze_s: f64,
+}
+
+impl Timings {
+    /// All stages together.
+    pub fn total_s(&self) -> f64 {
+        self.glass_s + self.simulate_s + self.analyze_s
+    }
 }
 
 /// The markers of every in-condition cluster inside the scanned field, in scan pixels.

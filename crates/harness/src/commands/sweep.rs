@@ -10,14 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use rayon::prelude::*;
+use std::sync::Mutex;
 
 use crate::commands::validate::validate_one;
 use crate::exit::bad_input;
 use crate::figures::line_figure;
 use crate::progress;
-use crate::report::machine;
+use crate::report::{machine, Timings};
 use crate::scenario::Scenario;
 use crate::score::Score;
 use crate::sweep::{apply, dir_name, label, merge_axes, points, Point, SetArg};
@@ -87,12 +86,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         _ => std::fs::write(&id_path, &id)?,
     }
 
+    let started = std::time::Instant::now();
     let bar = progress::bar(points.len() as u64, "sweep");
     let skipped = AtomicUsize::new(0);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.max(1))
-        .build()?;
-    let run_point = |(i, (point, scenario)): (usize, (&Point, &Scenario))| -> anyhow::Result<()> {
+    let run_point = |i: usize, point: &Point, scenario: &Scenario| -> anyhow::Result<()> {
         let dir = args.out.join(dir_name(i, point));
         if is_done(&dir, scenario) {
             skipped.fetch_add(1, Ordering::Relaxed);
@@ -104,12 +101,28 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         bar.inc(1);
         Ok(())
     };
-    let work: Vec<_> = points.iter().zip(&scenarios).enumerate().collect();
-    pool.install(|| {
-        work.into_par_iter()
-            .map(run_point)
-            .collect::<anyhow::Result<Vec<()>>>()
-    })?;
+    // `jobs` plain threads take points in order. They are not rayon workers, so each point's
+    // own parallel work runs on the global pool with every core (inside a rayon pool of `jobs`
+    // threads it would be confined to that pool).
+    let next = AtomicUsize::new(0);
+    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs.max(1).min(points.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= points.len() || first_error.lock().expect("no panics").is_some() {
+                    break;
+                }
+                if let Err(e) = run_point(i, &points[i], &scenarios[i]) {
+                    first_error.lock().expect("no panics").get_or_insert(e);
+                    break;
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().expect("no panics") {
+        return Err(e);
+    }
     bar.finish_and_clear();
 
     let scores = points
@@ -117,11 +130,28 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .enumerate()
         .map(|(i, p)| read_score(&args.out.join(dir_name(i, p))))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Points from before timings.json existed show no time.
+    let timings: Vec<Option<Timings>> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            std::fs::read_to_string(args.out.join(dir_name(i, p)).join("timings.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+        })
+        .collect();
     std::fs::write(args.out.join("sweep.csv"), csv(&sets, &points, &scores))?;
     let plots = plot(&args.out, &sets, &points, &scores)?;
     std::fs::write(
         args.out.join("report.md"),
-        report(args, &sets, &points, &scores, &plots),
+        report(
+            args,
+            &base,
+            &sets,
+            points.iter().zip(&scores).zip(&timings),
+            &plots,
+            started.elapsed().as_secs_f64(),
+        ),
     )?;
     println!(
         "{} point{} ({} already done) → {}",
@@ -304,12 +334,15 @@ fn plot(
     Ok(files)
 }
 
-fn report(
+/// `report.md`: the command, the axes, the machine, seed and timings, one row per point
+/// (with its score and stage timings), and the plots.
+fn report<'a>(
     args: &Args,
+    base: &Scenario,
     axes: &[SetArg],
-    points: &[Point],
-    scores: &[Score],
+    outcomes: impl Iterator<Item = ((&'a Point, &'a Score), &'a Option<Timings>)>,
     plots: &[(String, String)],
+    run_s: f64,
 ) -> String {
     let values = |set: &SetArg| {
         set.values
@@ -331,16 +364,23 @@ fn report(
         s += &format!("- `{}` = {}\n", set.key, values(set));
     }
     s += "\n";
-    s += &format!("mro {} on {}. Each point's full report is in its directory; every number is in `sweep.csv`.\n\n", env!("CARGO_PKG_VERSION"), machine());
-    s += "| point | odd/even ratio | total volume fraction (truth → recovered) | tolerances |\n|---|---|---|---|\n";
-    for (p, sc) in points.iter().zip(scores) {
+    s += &format!(
+        "mro {} on {}; seed {} for every point. This run took {run_s:.1} s (finished points are \
+         skipped on a re-run). Each point's full report is in its directory; every number is in \
+         `sweep.csv`.\n\n",
+        env!("CARGO_PKG_VERSION"),
+        machine(),
+        base.seed
+    );
+    s += "| point | odd/even ratio | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze) |\n|---|---|---|---|---|\n";
+    for ((p, sc), t) in outcomes {
         let total = sc
             .rows
             .iter()
             .find(|r| r.quantity == "total_volume_fraction");
         let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
         s += &format!(
-            "| {} | {:.4} | {} → {} | {} |\n",
+            "| {} | {:.4} | {} → {} | {} | {} |\n",
             label(p),
             sc.odd_even_ratio,
             fmt(total.and_then(|r| r.truth)),
@@ -349,7 +389,14 @@ fn report(
                 "held"
             } else {
                 "failed"
-            }
+            },
+            t.map_or("—".into(), |t| format!(
+                "{:.1} s ({:.1} + {:.1} + {:.1})",
+                t.total_s(),
+                t.glass_s,
+                t.simulate_s,
+                t.analyze_s
+            ))
         );
     }
     for (file, title) in plots {

@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// Files one validation writes.
-const FILES: [&str; 14] = [
+const FILES: [&str; 15] = [
     "truth.json",
     "meta.json",
     "analysis.json",
@@ -51,6 +51,7 @@ const FILES: [&str; 14] = [
     "autocorrelation.png",
     "datacube.npy",
     "scenario.toml",
+    "timings.json",
 ];
 
 /// Validates each scenario in turn.
@@ -120,6 +121,10 @@ pub fn validate_one(
     std::fs::write(
         dir.join("score.json"),
         serde_json::to_string_pretty(&score)? + "\n",
+    )?;
+    std::fs::write(
+        dir.join("timings.json"),
+        serde_json::to_string_pretty(&t)? + "\n",
     )?;
     report::write(dir, scenario, &truth, &analysis, &score, &t, command)?;
     Ok(score)
