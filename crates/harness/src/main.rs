@@ -5,6 +5,39 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Exit status when whoever reads our standard output has gone (`mro … | head`): what a Unix
+/// tool killed by SIGPIPE reports (128 + 13), without a panic.
+const BROKEN_PIPE: i32 = 141;
+
+/// `print!` to standard output that ends the process quietly when the reader has gone.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout(), $($arg)*) {
+            crate::stdout_failed(e);
+        }
+    }};
+}
+
+/// `println!` to standard output that ends the process quietly when the reader has gone.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            crate::stdout_failed(e);
+        }
+    }};
+}
+
+/// Standard output failed: exit 141 if its reader went away, otherwise report it (status 1).
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(BROKEN_PIPE);
+    }
+    eprintln!("mro: error: writing to standard output: {e}");
+    std::process::exit(1);
+}
+
 mod commands;
 mod exit;
 mod figures;

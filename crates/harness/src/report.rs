@@ -140,6 +140,9 @@ pub fn csv_rows(name: &str, score: &Score) -> String {
         );
     }
     let _ = writeln!(s, "{name},odd_even_ratio,,,{},,,", score.odd_even_ratio);
+    if let Some(r) = score.odd_even_ratio_noise_corrected {
+        let _ = writeln!(s, "{name},odd_even_ratio_noise_corrected,,,{r},,,");
+    }
     s
 }
 
@@ -248,8 +251,9 @@ fn markdown(
     }
     let _ = writeln!(
         s,
-        "\nOdd/even angular power ratio: {:.4}.\n",
-        score.odd_even_ratio
+        "\nOdd/even angular power ratio: {:.4}{}.\n",
+        score.odd_even_ratio,
+        crate::score::noise_corrected(score)
     );
     let _ = writeln!(
         s,

@@ -111,6 +111,10 @@ pub struct VarianceDoc {
 pub struct PowerDoc {
     /// Σ odd-n power / Σ even-n power (n ≥ 1).
     pub odd_even_ratio: f64,
+    /// The same after subtracting the shot-noise floor from every P_n (absent from older
+    /// analyses).
+    #[serde(default)]
+    pub odd_even_ratio_corrected: Option<f64>,
 }
 
 /// Recovered values for one symmetry.
@@ -171,10 +175,22 @@ pub struct Score {
     pub schema: String,
     /// One row per quantity and symmetry.
     pub rows: Vec<Row>,
-    /// Odd/even angular power ratio of the data (0 for a perfectly Friedel-symmetric dataset).
+    /// Odd/even angular power ratio of the data (0 for a perfectly Friedel-symmetric dataset
+    /// without noise).
     pub odd_even_ratio: f64,
+    /// The odd/even ratio with the expected shot-noise power taken off every P_n: what the
+    /// sample, not the dose, puts into odd n.
+    #[serde(default)]
+    pub odd_even_ratio_noise_corrected: Option<f64>,
     /// Whether every toleranced row held (a missing recovered value counts as a failure).
     pub all_within_tolerance: bool,
+}
+
+/// `" (shot noise removed: X)"` where the analysis gave the corrected ratio.
+pub fn noise_corrected(score: &Score) -> String {
+    score
+        .odd_even_ratio_noise_corrected
+        .map_or(String::new(), |r| format!(" (shot noise removed: {r:.4})"))
 }
 
 fn row(
@@ -340,6 +356,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         schema: SCORE_SCHEMA.to_string(),
         rows,
         odd_even_ratio: analysis.power_spectrum.odd_even_ratio,
+        odd_even_ratio_noise_corrected: analysis.power_spectrum.odd_even_ratio_corrected,
         all_within_tolerance,
     }
 }
@@ -427,8 +444,9 @@ pub fn table(score: &Score) -> String {
     }
     let _ = writeln!(
         s,
-        "odd/even angular power ratio: {:.4}",
-        score.odd_even_ratio
+        "odd/even angular power ratio: {:.4}{}",
+        score.odd_even_ratio,
+        noise_corrected(score)
     );
     let _ = writeln!(
         s,

@@ -243,20 +243,20 @@ fn write_outputs(dir: &Path, out: &AnalysisOutput) -> anyhow::Result<()> {
 fn summary(out: &AnalysisOutput) {
     let r = &out.result;
     let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
-    println!(
+    outln!(
         "V(k) peak at {} nm⁻¹; V_Ω = {:.4e}, V_r = {:.4e} at k = {} nm⁻¹",
         fmt(r.variance.peak_k_per_nm),
         r.variance.v_omega_at_ring,
         r.variance.v_r_at_ring,
         r.ring.k_per_nm
     );
-    println!(
-        "odd/even power ratio {:.4}",
-        r.power_spectrum.odd_even_ratio
+    outln!(
+        "odd/even power ratio {:.4} (shot noise removed: {:.4})",
+        r.power_spectrum.odd_even_ratio, r.power_spectrum.odd_even_ratio_corrected
     );
     for n in &r.summed_symmetries {
         let s = &r.by_symmetry[&n.to_string()];
-        println!(
+        outln!(
             "n = {n:>2}: {:>4} regions, D = {} nm, volume fraction {}, spacing {} nm",
             s.regions,
             fmt(s.mean_diameter_nm),
@@ -264,7 +264,7 @@ fn summary(out: &AnalysisOutput) {
             fmt(s.autocorrelation_peak_nm)
         );
     }
-    println!(
+    outln!(
         "total volume fraction {}, integrated map {}",
         fmt(r.total_volume_fraction),
         fmt(r.integrated_map_volume_fraction)

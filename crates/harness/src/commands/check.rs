@@ -17,8 +17,8 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for path in &args.scenarios {
         let scenario = Scenario::load(path)?;
-        println!("# {}: valid; resolved with defaults:", path.display());
-        println!("{}", scenario.resolved_toml());
+        outln!("# {}: valid; resolved with defaults:", path.display());
+        outln!("{}", scenario.resolved_toml());
     }
     Ok(ExitCode::SUCCESS)
 }

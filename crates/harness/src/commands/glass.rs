@@ -26,7 +26,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     prepare_dir(&args.out, &["atoms.xyz", "truth.json"], args.force)?;
     let glass = runner::glass(&scenario)?;
     glass.write(&args.out)?;
-    println!(
+    outln!(
         "{}: {} atoms in {:.2} × {:.2} × {:.2} nm, {} clusters, total volume fraction {:.4} → {}",
         scenario.name,
         glass.atoms.len(),

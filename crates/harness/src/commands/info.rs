@@ -25,9 +25,9 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut reader = NpyReader::open(&args.file).map_err(bad_input)?;
     let header = reader.header().clone();
-    println!("file:   {}", args.file.display());
-    println!("shape:  {:?}", header.shape);
-    println!(
+    outln!("file:   {}", args.file.display());
+    outln!("shape:  {:?}", header.shape);
+    outln!(
         "dtype:  {}{}",
         header.dtype.name(),
         if header.big_endian {
@@ -38,12 +38,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     );
     if header.shape.len() == 4 {
         let s = &header.shape;
-        println!(
+        outln!(
             "layout: {} × {} scan points, {} × {} detector pixels",
             s[0], s[1], s[2], s[3]
         );
     } else {
-        println!("layout: not a datacube (expected 4 dimensions [scan_y, scan_x, det_y, det_x])");
+        outln!("layout: not a datacube (expected 4 dimensions [scan_y, scan_x, det_y, det_x])");
     }
 
     let meta_path = args.meta.clone().or_else(|| {
@@ -56,25 +56,25 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(p) => {
             let meta = Meta::read(&p).map_err(bad_input)?;
             let c = meta.calibration;
-            println!("calibration ({}):", p.display());
-            println!("  k pixel      {} nm⁻¹", c.k_pixel_per_nm());
-            println!("  scan step    {} nm", c.scan_step_nm());
-            println!(
+            outln!("calibration ({}):", p.display());
+            outln!("  k pixel      {} nm⁻¹", c.k_pixel_per_nm());
+            outln!("  scan step    {} nm", c.scan_step_nm());
+            outln!(
                 "  centre       [{}, {}] px (y, x)",
                 c.center_px()[0],
                 c.center_px()[1]
             );
-            println!("  voltage      {} kV", c.voltage_kv());
-            println!("  semiangle    {} mrad", c.semiangle_mrad());
+            outln!("  voltage      {} kV", c.voltage_kv());
+            outln!("  semiangle    {} mrad", c.semiangle_mrad());
             match c.thickness_nm() {
-                Some(t) => println!("  thickness    {t} nm"),
-                None => println!("  thickness    unknown"),
+                Some(t) => outln!("  thickness    {t} nm"),
+                None => outln!("  thickness    unknown"),
             }
             if let Some(p) = &meta.provenance {
-                println!("provenance: {p}");
+                outln!("provenance: {p}");
             }
         }
-        None => println!("calibration: none (no meta.json beside the file)"),
+        None => outln!("calibration: none (no meta.json beside the file)"),
     }
 
     let n = header.len();
@@ -98,15 +98,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         start += len;
     }
     if n > non_finite {
-        println!(
+        outln!(
             "values: min {min:.6e}  mean {:.6e}  max {max:.6e}",
             sum / (n - non_finite) as f64
         );
     } else {
-        println!("values: none finite");
+        outln!("values: none finite");
     }
     if non_finite > 0 {
-        println!("warning: {non_finite} values are NaN or infinite");
+        outln!("warning: {non_finite} values are NaN or infinite");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -39,9 +39,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(out) => {
             check_file(out, args.force)?;
             std::fs::write(out, json + "\n")?;
-            print!("{}", table(&s));
+            out!("{}", table(&s));
         }
-        None => println!("{json}"),
+        None => outln!("{json}"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,7 +36,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     runner::simulate_to(&scenario, &glass, &args.out)?;
     let [ny, nx] = scenario.scan.points;
     let [dy, dx] = scenario.detector.pixels;
-    println!(
+    outln!(
         "{}: {} atoms, {ny} × {nx} patterns of {dy} × {dx} px ({:?}) in {:.1} s (glass {glass_s:.1} s) → {}",
         scenario.name,
         glass.atoms.len(),

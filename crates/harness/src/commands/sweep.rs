@@ -18,7 +18,7 @@ use crate::figures::line_figure;
 use crate::progress;
 use crate::report::{machine, Timings};
 use crate::scenario::Scenario;
-use crate::score::Score;
+use crate::score::{noise_corrected, Score};
 use crate::sweep::{apply, dir_name, label, merge_axes, points, Point, SetArg};
 
 /// Arguments of `mro sweep`.
@@ -153,7 +153,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             started.elapsed().as_secs_f64(),
         ),
     )?;
-    println!(
+    outln!(
         "{} point{} ({} already done) → {}",
         points.len(),
         if points.len() == 1 { "" } else { "s" },
@@ -161,10 +161,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         args.out.join("sweep.csv").display()
     );
     for (p, s) in points.iter().zip(&scores) {
-        println!(
-            "{:<60} odd/even {:.4}  tolerances {}",
+        outln!(
+            "{:<60} odd/even {:.4}{}  tolerances {}",
             label(p),
             s.odd_even_ratio,
+            noise_corrected(s),
             if s.all_within_tolerance {
                 "held"
             } else {
@@ -217,6 +218,11 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
             "{prefix},odd_even_ratio,,,{},,\n",
             score.odd_even_ratio
         ));
+        if let Some(r) = score.odd_even_ratio_noise_corrected {
+            s.push_str(&format!(
+                "{prefix},odd_even_ratio_noise_corrected,,,{r},,\n"
+            ));
+        }
         s.push_str(&format!(
             "{prefix},all_within_tolerance,,,{},,\n",
             u8::from(score.all_within_tolerance)
@@ -236,11 +242,13 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
     s
 }
 
-/// The metric plotted per point: the odd/even ratio, or the mean |relative error| of a quantity
+/// The metric plotted per point: an odd/even ratio, or the mean |relative error| of a quantity
 /// over the symmetries that have one.
 fn metric(score: &Score, quantity: &str) -> Option<f64> {
-    if quantity == "odd_even_ratio" {
-        return Some(score.odd_even_ratio);
+    match quantity {
+        "odd_even_ratio" => return Some(score.odd_even_ratio),
+        "odd_even_ratio_noise_corrected" => return score.odd_even_ratio_noise_corrected,
+        _ => {}
     }
     let errs: Vec<f64> = score
         .rows
@@ -275,6 +283,12 @@ fn plot(
             "Odd/even angular power ratio",
             "Σ odd P_n / Σ even P_n",
             true,
+        ),
+        (
+            "odd_even_ratio_noise_corrected",
+            "Odd/even angular power ratio, shot noise removed",
+            "Σ odd (P_n − floor) / Σ even (P_n − floor)",
+            false,
         ),
         (
             "total_volume_fraction",
@@ -372,7 +386,7 @@ fn report<'a>(
         machine(),
         base.seed
     );
-    s += "| point | odd/even ratio | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze) |\n|---|---|---|---|---|\n";
+    s += "| point | odd/even ratio | odd/even, shot noise removed | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze) |\n|---|---|---|---|---|---|\n";
     for ((p, sc), t) in outcomes {
         let total = sc
             .rows
@@ -380,9 +394,10 @@ fn report<'a>(
             .find(|r| r.quantity == "total_volume_fraction");
         let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
         s += &format!(
-            "| {} | {:.4} | {} → {} | {} | {} |\n",
+            "| {} | {:.4} | {} | {} → {} | {} | {} |\n",
             label(p),
             sc.odd_even_ratio,
+            fmt(sc.odd_even_ratio_noise_corrected),
             fmt(total.and_then(|r| r.truth)),
             fmt(total.and_then(|r| r.recovered)),
             if sc.all_within_tolerance {

@@ -76,8 +76,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             if args.force { " --force" } else { "" }
         );
         let score = validate_one(scenario, &dir, &command, args.keep_datacube, args.force)?;
-        println!("== {} → {}", scenario.name, dir.join("report.md").display());
-        print!("{}", table(&score));
+        outln!("== {} → {}", scenario.name, dir.join("report.md").display());
+        out!("{}", table(&score));
         all_held &= score.all_within_tolerance;
     }
     Ok(if all_held {
