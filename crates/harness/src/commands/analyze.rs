@@ -252,7 +252,8 @@ fn summary(out: &AnalysisOutput) {
     );
     outln!(
         "odd/even power ratio {:.4} (shot noise removed: {:.4})",
-        r.power_spectrum.odd_even_ratio, r.power_spectrum.odd_even_ratio_corrected
+        r.power_spectrum.odd_even_ratio,
+        r.power_spectrum.odd_even_ratio_corrected
     );
     for n in &r.summed_symmetries {
         let s = &r.by_symmetry[&n.to_string()];

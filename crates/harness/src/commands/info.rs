@@ -40,7 +40,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let s = &header.shape;
         outln!(
             "layout: {} × {} scan points, {} × {} detector pixels",
-            s[0], s[1], s[2], s[3]
+            s[0],
+            s[1],
+            s[2],
+            s[3]
         );
     } else {
         outln!("layout: not a datacube (expected 4 dimensions [scan_y, scan_x, det_y, det_x])");
