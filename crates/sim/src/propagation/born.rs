@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rustfft::num_complex::{Complex32, Complex64};
 
 use super::{
-    check_window, multiply_real_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+    check_call, multiply_real_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
 };
 use crate::potential::{Field, FieldKind, SliceData};
 
@@ -43,16 +43,10 @@ impl Propagation for Born {
     fn pattern(&self, field: &Field, at: WindowPlacement, s: &mut Scratch, out: &mut [f64]) {
         let p = &*self.plan;
         let n = p.n;
-        check_window(field, n, at);
+        check_call(p, field, at, p.slicing.count, out);
         let SliceData::Potential(v) = &field.slices else {
             panic!("Born model needs slice potentials")
         };
-        assert_eq!(
-            v.len(),
-            p.slicing.count,
-            "field slicing differs from the plan's"
-        );
-        assert_eq!(out.len(), p.detector_len(), "one output per detector pixel");
         let stride = field.grid.points[1];
         let dz = p.slicing.slice_nm;
         let per_block = ((PROBE_REFRESH_NM / dz).floor() as usize).max(1);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rustfft::num_complex::Complex64;
 
-use super::{check_window, multiply_real, DiffractionPlan, Propagation, Scratch, WindowPlacement};
+use super::{check_call, multiply_real, DiffractionPlan, Propagation, Scratch, WindowPlacement};
 use crate::potential::{Field, FieldKind, SliceData};
 
 /// Kinematic model: Ψ(k) = √(1 − P_s)·Ψ₀(k) + iσ·FT{ψ₀·v_proj}(k), the first-order expansion of
@@ -37,11 +37,10 @@ impl Propagation for Kinematic {
     fn pattern(&self, field: &Field, at: WindowPlacement, s: &mut Scratch, out: &mut [f64]) {
         let p = &*self.plan;
         let n = p.n;
-        check_window(field, n, at);
+        check_call(p, field, at, 1, out);
         let SliceData::Potential(v) = &field.slices else {
             panic!("kinematic model needs a projected potential")
         };
-        assert_eq!(out.len(), p.detector_len(), "one output per detector pixel");
         p.probe_wave(at.center_nm, 0.0, s);
         multiply_real(&mut s.a, n, &v[0], field.grid.points[1], at);
         p.forward_detector_rows(s);

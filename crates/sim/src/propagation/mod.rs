@@ -414,13 +414,31 @@ fn multiply_complex(
     }
 }
 
-fn check_window(field: &Field, n: usize, at: WindowPlacement) {
-    let [fy, fx] = field.grid.points;
+/// The preconditions every model's `pattern` shares: the window inside the field, `slices`
+/// slices of field data (of the model's kind), one output per detector pixel.
+fn check_call(
+    plan: &DiffractionPlan,
+    field: &Field,
+    at: WindowPlacement,
+    slices: usize,
+    out: &[f64],
+) {
+    let (n, [fy, fx]) = (plan.n, field.grid.points);
     assert!(
         at.origin_px[0] + n <= fy && at.origin_px[1] + n <= fx,
         "window at {:?} (size {n}) outside field {:?}",
         at.origin_px,
         field.grid.points
+    );
+    assert_eq!(
+        field.slice_count(),
+        slices,
+        "field slicing differs from the model's"
+    );
+    assert_eq!(
+        out.len(),
+        plan.detector_len(),
+        "one output per detector pixel"
     );
 }
 

@@ -4,9 +4,7 @@ use std::sync::Arc;
 
 use rustfft::num_complex::Complex32;
 
-use super::{
-    check_window, multiply_complex, DiffractionPlan, Propagation, Scratch, WindowPlacement,
-};
+use super::{check_call, multiply_complex, DiffractionPlan, Propagation, Scratch, WindowPlacement};
 use crate::fft2::transpose;
 use crate::potential::{Field, FieldKind, SliceData};
 
@@ -40,16 +38,10 @@ impl Propagation for Multislice {
     fn pattern(&self, field: &Field, at: WindowPlacement, s: &mut Scratch, out: &mut [f64]) {
         let p = &*self.plan;
         let n = p.n;
-        check_window(field, n, at);
+        check_call(p, field, at, p.slicing.count, out);
         let SliceData::Transmission(t) = &field.slices else {
             panic!("multislice model needs transmission functions")
         };
-        assert_eq!(
-            t.len(),
-            p.slicing.count,
-            "field slicing differs from the plan's"
-        );
-        assert_eq!(out.len(), p.detector_len(), "one output per detector pixel");
         let stride = field.grid.points[1];
         p.probe_wave(at.center_nm, 0.0, s);
         let last = t.len() - 1;
