@@ -17,31 +17,17 @@ use mro_sim::potential::{FieldGrid, PotentialBuilder, Slicing};
 use mro_sim::propagation::{model, DiffractionPlan, WindowPlacement};
 use mro_sim::spec::{DetectorSpec, MicroscopeSpec, ModelKind};
 use mro_sim::AtomVolume;
-use rand::Rng;
+
+/// Zr₅₅Co₂₅Al₂₀ as (Z, atomic fraction).
+const ZR55CO25AL20: [(u8, f64); 3] = [(40, 0.55), (27, 0.25), (13, 0.20)];
 
 fn random_glass(lateral_nm: f64, thickness_nm: f64) -> AtomVolume {
-    let mut rng = Seeds::new(2018).stream("bench-volume");
-    let mut v = AtomVolume::new([lateral_nm, lateral_nm, thickness_nm]);
-    let count = (54.0 * lateral_nm * lateral_nm * thickness_nm).round() as usize;
-    for _ in 0..count {
-        let u: f64 = rng.gen();
-        let z = if u < 0.55 {
-            40
-        } else if u < 0.80 {
-            27
-        } else {
-            13
-        };
-        v.push(
-            [
-                rng.gen::<f64>() * lateral_nm,
-                rng.gen::<f64>() * lateral_nm,
-                rng.gen::<f64>() * thickness_nm,
-            ],
-            z,
-        );
-    }
-    v
+    AtomVolume::uniform_random(
+        [lateral_nm, lateral_nm, thickness_nm],
+        &ZR55CO25AL20,
+        54.0,
+        &mut Seeds::new(2018).stream("bench-volume"),
+    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -10,7 +10,6 @@ use mro_core::Seeds;
 use mro_sim::potential::ThermalModel;
 use mro_sim::spec::{DetectorSpec, MicroscopeSpec, ModelKind, ModelSpec, ScanSpec};
 use mro_sim::{simulate, AtomVolume, ForwardOptions, SimError};
-use rand::Rng;
 
 const DK: f64 = 0.16;
 
@@ -23,30 +22,17 @@ fn det(dose: f64) -> DetectorSpec {
     }
 }
 
+/// Zr₅₅Co₂₅Al₂₀ as (Z, atomic fraction).
+const ZR55CO25AL20: [(u8, f64); 3] = [(40, 0.55), (27, 0.25), (13, 0.20)];
+
 /// Uniformly random Zr₅₅Co₂₅Al₂₀ atoms at 54 nm⁻³.
 fn random_glass(seed: u64, lateral_nm: f64, thickness_nm: f64) -> AtomVolume {
-    let mut rng = Seeds::new(seed).stream("test-volume");
-    let mut v = AtomVolume::new([lateral_nm, lateral_nm, thickness_nm]);
-    let count = (54.0 * lateral_nm * lateral_nm * thickness_nm).round() as usize;
-    for _ in 0..count {
-        let u: f64 = rng.gen();
-        let z = if u < 0.55 {
-            40
-        } else if u < 0.80 {
-            27
-        } else {
-            13
-        };
-        v.push(
-            [
-                rng.gen::<f64>() * lateral_nm,
-                rng.gen::<f64>() * lateral_nm,
-                rng.gen::<f64>() * thickness_nm,
-            ],
-            z,
-        );
-    }
-    v
+    AtomVolume::uniform_random(
+        [lateral_nm, lateral_nm, thickness_nm],
+        &ZR55CO25AL20,
+        54.0,
+        &mut Seeds::new(seed).stream("test-volume"),
+    )
 }
 
 fn run_with(

@@ -15,7 +15,6 @@ use std::time::Instant;
 use mro_core::{npy::NpyWriter, Seeds};
 use mro_sim::spec::{DetectorSpec, MicroscopeSpec, ModelKind, ModelSpec, ScanSpec};
 use mro_sim::{simulate, AtomVolume, ForwardOptions};
-use rand::Rng;
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
     std::env::var(key)
@@ -36,27 +35,12 @@ fn paper_job_timing() {
     let thickness: f64 = env_or("MRO_PAPER_THICKNESS_NM", 20.0);
     let t0 = Instant::now();
     let lateral = 40.96;
-    let mut rng = Seeds::new(2018).stream("paper-volume");
-    let mut atoms = AtomVolume::new([lateral, lateral, thickness]);
-    let count = (54.0 * lateral * lateral * thickness).round() as usize;
-    for _ in 0..count {
-        let u: f64 = rng.gen();
-        let z = if u < 0.55 {
-            40
-        } else if u < 0.80 {
-            27
-        } else {
-            13
-        };
-        atoms.push(
-            [
-                rng.gen::<f64>() * lateral,
-                rng.gen::<f64>() * lateral,
-                rng.gen::<f64>() * thickness,
-            ],
-            z,
-        );
-    }
+    let atoms = AtomVolume::uniform_random(
+        [lateral, lateral, thickness],
+        &[(40, 0.55), (27, 0.25), (13, 0.20)],
+        54.0,
+        &mut Seeds::new(2018).stream("paper-volume"),
+    );
     let t_atoms = t0.elapsed().as_secs_f64();
     let scan = ScanSpec {
         points: [rows, 128],
@@ -96,8 +80,9 @@ fn paper_job_timing() {
     let t_sim = t1.elapsed().as_secs_f64();
     std::fs::remove_file(&path).ok();
     eprintln!(
-        "PAPER model={kind:?} rows={rows} thickness={thickness} nm atoms={count} \
+        "PAPER model={kind:?} rows={rows} thickness={thickness} nm atoms={} \
          positions={} threads={} build_atoms={t_atoms:.1} s simulate={t_sim:.1} s per_position={:.3} ms",
+        atoms.len(),
         rows * 128,
         rayon::current_num_threads(),
         1e3 * t_sim / (rows * 128) as f64
