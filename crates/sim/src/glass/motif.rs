@@ -375,6 +375,38 @@ impl SpacingGrid {
     }
 }
 
+/// |I_n|², n = 0..=n_max, of the kinematic intensity I(φ) on the ring k in the k_z = 0 plane of
+/// atoms at `sites` (unit scattering factors), from a direct structure-factor sum at 360
+/// azimuths; `I_n = (1/360) Σ_φ I(φ) e^{−inφ}`.
+#[cfg(test)]
+fn ring_harmonics(sites: &[[f64; 3]], k: f64, n_max: usize) -> Vec<f64> {
+    let na = 360;
+    let intensity: Vec<f64> = (0..na)
+        .map(|a| {
+            let t = 2.0 * PI * a as f64 / na as f64;
+            let (kx, ky) = (k * t.cos(), k * t.sin());
+            let (mut re, mut im) = (0.0, 0.0);
+            for s in sites {
+                let ph = -2.0 * PI * (kx * s[0] + ky * s[1]);
+                re += ph.cos();
+                im += ph.sin();
+            }
+            re * re + im * im
+        })
+        .collect();
+    (0..=n_max)
+        .map(|n| {
+            let (mut re, mut im) = (0.0, 0.0);
+            for (a, i) in intensity.iter().enumerate() {
+                let t = 2.0 * PI * (n * a) as f64 / na as f64;
+                re += i * t.cos();
+                im -= i * t.sin();
+            }
+            (re * re + im * im) / (na * na) as f64
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,34 +420,11 @@ mod tests {
         }
     }
 
-    /// Angular power spectrum P_n = |I_n|²/|I_0|² of the projected kinematic intensity on the
-    /// ring k (unit scattering factors), sampled at 360 azimuths.
+    /// Angular power spectrum P_n = |I_n|²/|I_0|², n ≤ 26, of the projected kinematic
+    /// intensity on the ring k (unit scattering factors).
     fn ring_power(sites: &[[f64; 3]], k: f64) -> Vec<f64> {
-        let na = 360;
-        let intensity: Vec<f64> = (0..na)
-            .map(|a| {
-                let t = 2.0 * PI * a as f64 / na as f64;
-                let (kx, ky) = (k * t.cos(), k * t.sin());
-                let (mut re, mut im) = (0.0, 0.0);
-                for s in sites {
-                    let ph = -2.0 * PI * (kx * s[0] + ky * s[1]);
-                    re += ph.cos();
-                    im += ph.sin();
-                }
-                re * re + im * im
-            })
-            .collect();
-        let coeff = |n: usize| {
-            let (mut re, mut im) = (0.0, 0.0);
-            for (a, i) in intensity.iter().enumerate() {
-                let t = 2.0 * PI * (n * a) as f64 / na as f64;
-                re += i * t.cos();
-                im -= i * t.sin();
-            }
-            re * re + im * im
-        };
-        let i0 = coeff(0);
-        (0..=26).map(|n| coeff(n) / i0).collect()
+        let i = ring_harmonics(sites, k, 26);
+        i.iter().map(|p| p / i[0]).collect()
     }
 
     #[test]
@@ -477,33 +486,9 @@ mod tilt_tests {
     use super::*;
 
     /// |I_n| / N² at ring k: the n-th angular harmonic of the kinematic intensity in the
-    /// diffraction plane (k_z = 0) of atoms at world positions, from a direct 3-D
-    /// structure-factor sum (unit scattering factors), per atom squared.
+    /// diffraction plane (k_z = 0) of atoms at world positions, per atom squared.
     fn plane_power(atoms: &[[f64; 3]], k: f64, n: usize) -> f64 {
-        let na = 360;
-        let intensity: Vec<f64> = (0..na)
-            .map(|a| {
-                let t = 2.0 * PI * a as f64 / na as f64;
-                let (kx, ky) = (k * t.cos(), k * t.sin());
-                let (mut re, mut im) = (0.0, 0.0);
-                for s in atoms {
-                    let ph = -2.0 * PI * (kx * s[0] + ky * s[1]);
-                    re += ph.cos();
-                    im += ph.sin();
-                }
-                re * re + im * im
-            })
-            .collect();
-        let coeff = |m: usize| {
-            let (mut re, mut im) = (0.0, 0.0);
-            for (a, i) in intensity.iter().enumerate() {
-                let t = 2.0 * PI * (m * a) as f64 / na as f64;
-                re += i * t.cos();
-                im -= i * t.sin();
-            }
-            re * re + im * im
-        };
-        coeff(n).sqrt() / (na as f64 * (atoms.len() as f64).powi(2))
+        ring_harmonics(atoms, k, n)[n].sqrt() / (atoms.len() as f64).powi(2)
     }
 
     #[test]
