@@ -14,7 +14,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use mro_core::Seeds;
 use mro_sim::potential::{FieldGrid, PotentialBuilder, Slicing};
-use mro_sim::propagation::{model, DiffractionPlan, WindowPlacement};
+use mro_sim::propagation::{model, DiffractionPlan, Propagation, WindowPlacement};
 use mro_sim::spec::{DetectorSpec, MicroscopeSpec, ModelKind};
 use mro_sim::AtomVolume;
 
@@ -30,21 +30,28 @@ fn random_glass(lateral_nm: f64, thickness_nm: f64) -> AtomVolume {
     )
 }
 
+/// The slicing, plan and model of `kind` for a `thickness_nm` foil at the paper's optics.
+fn setup(
+    kind: ModelKind,
+    thickness_nm: f64,
+) -> (Slicing, Arc<DiffractionPlan>, Box<dyn Propagation>) {
+    let slicing = Slicing::new(thickness_nm, 0.2);
+    let plan = Arc::new(DiffractionPlan::for_model(
+        kind,
+        &MicroscopeSpec::default(),
+        &DetectorSpec::default(),
+        slicing,
+    ));
+    let m = model(kind, plan.clone());
+    (slicing, plan, m)
+}
+
 fn bench(c: &mut Criterion) {
-    let microscope = MicroscopeSpec::default();
-    let detector = DetectorSpec::default();
     let mut g = c.benchmark_group("pattern");
     g.sample_size(10);
     for kind in [ModelKind::Kinematic, ModelKind::Born, ModelKind::Multislice] {
         for t in [10.0, 20.0] {
-            let slicing = Slicing::new(t, 0.2);
-            let plan = Arc::new(DiffractionPlan::for_model(
-                kind,
-                &microscope,
-                &detector,
-                slicing,
-            ));
-            let m = model(kind, plan.clone());
+            let (slicing, plan, m) = setup(kind, t);
             let l = plan.window_nm();
             let grid = FieldGrid::covering([-1.0, -1.0], [l + 1.0, l + 1.0], plan.dx_nm());
             let atoms = random_glass(12.0, t);
@@ -72,14 +79,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for kind in [ModelKind::Kinematic, ModelKind::Born, ModelKind::Multislice] {
         let t = 10.0;
-        let slicing = Slicing::new(t, 0.2);
-        let plan = Arc::new(DiffractionPlan::for_model(
-            kind,
-            &microscope,
-            &detector,
-            slicing,
-        ));
-        let m = model(kind, plan.clone());
+        let (slicing, plan, m) = setup(kind, t);
         let grid = FieldGrid::covering([0.0, 0.0], [12.0, 12.0], plan.dx_nm());
         let atoms = random_glass(12.0, t);
         let builder =

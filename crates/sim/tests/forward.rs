@@ -496,54 +496,36 @@ fn sink_errors_name_the_row() {
         points: [3, 1],
         step_nm: 1.0,
     };
-    let err = simulate(
-        &atoms,
-        &MicroscopeSpec::default(),
-        &scan,
-        &det(f64::INFINITY),
-        &ModelSpec::default(),
-        Seeds::new(1),
-        &ForwardOptions::default(),
-        |row, _| {
-            if row == 1 {
-                Err("disk full".into())
-            } else {
-                Ok(())
-            }
-        },
-        |_| {},
-    )
-    .unwrap_err();
+    // The sink fails at `fail_row`, if given.
+    let run = |detector: &DetectorSpec, fail_row: Option<usize>| {
+        simulate(
+            &atoms,
+            &MicroscopeSpec::default(),
+            &scan,
+            detector,
+            &ModelSpec::default(),
+            Seeds::new(1),
+            &ForwardOptions::default(),
+            |row, _| {
+                if Some(row) == fail_row {
+                    Err("disk full".into())
+                } else {
+                    Ok(())
+                }
+            },
+            |_| {},
+        )
+        .unwrap_err()
+    };
+    let err = run(&det(f64::INFINITY), Some(1));
     assert!(matches!(err, SimError::Sink { row: 1, .. }), "{err}");
     let mut bad = det(f64::INFINITY);
     bad.k_pixel_per_nm = -1.0;
-    let err = simulate(
-        &atoms,
-        &MicroscopeSpec::default(),
-        &scan,
-        &bad,
-        &ModelSpec::default(),
-        Seeds::new(1),
-        &ForwardOptions::default(),
-        |_, _| Ok(()),
-        |_| {},
-    )
-    .unwrap_err();
+    let err = run(&bad, None);
     assert!(err.to_string().contains("k_pixel_per_nm"), "{err}");
     let mut tiny = det(f64::INFINITY);
     tiny.pixels = [8, 8];
     tiny.k_pixel_per_nm = 0.1;
-    let err = simulate(
-        &atoms,
-        &MicroscopeSpec::default(),
-        &scan,
-        &tiny,
-        &ModelSpec::default(),
-        Seeds::new(1),
-        &ForwardOptions::default(),
-        |_, _| Ok(()),
-        |_| {},
-    )
-    .unwrap_err();
+    let err = run(&tiny, None);
     assert!(matches!(err, SimError::DetectorTooSmall { .. }), "{err}");
 }
