@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::output::prepare_dir;
+use crate::output::{OutputDir, Rerun};
 use crate::runner;
 use crate::scenario::Scenario;
 
@@ -23,9 +23,16 @@ pub struct Args {
 /// Builds the glass and writes atoms.xyz and truth.json.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(&args.scenario)?;
-    prepare_dir(&args.out, &["atoms.xyz", "truth.json"], args.force)?;
+    let out = OutputDir::begin(
+        &args.out,
+        "glass",
+        &["atoms.xyz", "truth.json"],
+        args.force,
+        Rerun::CompletesOnly,
+    )?;
     let glass = runner::glass(&scenario)?;
-    glass.write(&args.out)?;
+    glass.write(out.staging())?;
+    out.commit()?;
     outln!(
         "{}: {} atoms in {:.2} × {:.2} × {:.2} nm, {} clusters, total volume fraction {:.4} → {}",
         scenario.name,

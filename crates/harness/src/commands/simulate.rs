@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::output::prepare_dir;
+use crate::output::{OutputDir, Rerun};
 use crate::runner;
 use crate::scenario::Scenario;
 
@@ -24,16 +24,19 @@ pub struct Args {
 /// Builds the glass, writes truth.json, streams datacube.npy and writes meta.json.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(&args.scenario)?;
-    prepare_dir(
+    let out = OutputDir::begin(
         &args.out,
+        "simulate",
         &["datacube.npy", "meta.json", "truth.json"],
         args.force,
+        Rerun::CompletesOnly,
     )?;
     let started = Instant::now();
     let glass = runner::glass(&scenario)?;
-    glass.truth.write_json(&args.out.join("truth.json"))?;
+    glass.truth.write_json(&out.staging().join("truth.json"))?;
     let glass_s = started.elapsed().as_secs_f64();
-    runner::simulate_to(&scenario, &glass, &args.out)?;
+    runner::simulate_to(&scenario, &glass, out.staging())?;
+    out.commit()?;
     let [ny, nx] = scenario.scan.points;
     let [dy, dx] = scenario.detector.pixels;
     outln!(
