@@ -39,6 +39,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
 }
 
 mod commands;
+mod cost;
 mod exit;
 mod figures;
 mod output;

@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::commands::validate::validate_one;
+use crate::commands::validate::{need, validate_one};
+use crate::cost::{enforce, Need, SMALL_FILES_BYTES};
 use crate::exit::bad_input;
 use crate::figures::line_figure;
 use crate::output::{check_dir, marker_state, write_file, OutputDir, Rerun};
@@ -56,6 +57,9 @@ pub struct Args {
     /// tasks); lists the points that have not finished. Runs no point.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "out", "sets", "slurm"])]
     collect: Option<PathBuf>,
+    /// Run even when the estimated disk or memory exceeds what is free.
+    #[arg(long)]
+    force_size: bool,
     #[command(flatten)]
     slurm: SlurmOptions,
 }
@@ -92,6 +96,23 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         return sweep.finish(args, &scenario_path, std::time::Instant::now(), 0);
     }
+    // Points run `jobs` at a time here (all at once, at worst, on a cluster); each keeps its
+    // datacube until analysed, then its small files.
+    let at_once = if args.slurm.slurm {
+        sweep.count
+    } else {
+        args.jobs.clamp(1, sweep.count)
+    } as f64;
+    let need = Need {
+        disk_bytes: sweep.largest.disk_bytes * at_once + SMALL_FILES_BYTES * sweep.count as f64,
+        // Slurm tasks run on the cluster's nodes, not here.
+        memory_bytes: if args.slurm.slurm {
+            0.0
+        } else {
+            sweep.largest.memory_bytes * at_once
+        },
+    };
+    enforce(need, &sweep.out, &scenario_path.display().to_string(), args.force_size)?;
     sweep.claim(args.force)?.leave_incomplete();
     if args.slurm.slurm {
         let pending = sweep.pending(true)?;
@@ -118,6 +139,8 @@ struct Sweep {
     out: PathBuf,
     count: usize,
     source: PathBuf,
+    /// The largest disk and memory need of one point.
+    largest: Need,
 }
 
 /// Whether a point needs running.
@@ -142,15 +165,16 @@ impl Sweep {
                     .join(", ")
             ))
         })?;
-        let sweep = Self {
+        let mut sweep = Self {
             base,
             axes,
             out,
             count,
             source: source.to_path_buf(),
+            largest: Need::default(),
         };
         for i in 0..count {
-            sweep.scenario(i)?;
+            sweep.largest = sweep.largest.max(need(&sweep.scenario(i)?));
         }
         Ok(sweep)
     }

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use mro_sim::Truth;
 
+use crate::cost::{enforce, Cost, Need, SMALL_FILES_BYTES};
 use crate::exit::bad_input;
+use crate::output::check_dir;
 use crate::output::{io_error, OutputDir, Rerun};
 use crate::report::{self, Timings};
 use crate::runner;
@@ -34,6 +36,9 @@ pub struct Args {
     /// Replace files already in the output directory.
     #[arg(long)]
     force: bool,
+    /// Run even when the estimated disk or memory (see `mro check`) exceeds what is free.
+    #[arg(long)]
+    force_size: bool,
 }
 
 /// Files one validation writes.
@@ -68,6 +73,25 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         subdirectories(&args.out, &args.scenarios, &scenarios)?
     };
+    check_dir(&args.out)?;
+    let need = scenarios
+        .iter()
+        .fold(Need::default(), |n, s| n.max(need(s)));
+    // Kept datacubes add up; otherwise each is deleted before the next scenario runs.
+    let kept = if args.keep_datacube {
+        scenarios.len() as f64
+    } else {
+        1.0
+    };
+    enforce(
+        Need {
+            disk_bytes: need.disk_bytes * kept,
+            ..need
+        },
+        &args.out,
+        &args.scenarios[0].display().to_string(),
+        args.force_size,
+    )?;
     let mut all_held = true;
     for ((path, scenario), dir) in args.scenarios.iter().zip(&scenarios).zip(dirs) {
         let command = format!(
@@ -86,6 +110,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(TOLERANCE_FAILED)
     })
+}
+
+/// What validating `scenario` needs: the datacube (deleted at the end unless kept) and the small
+/// files on disk, the peak memory of its stages.
+pub fn need(scenario: &Scenario) -> Need {
+    let cost = Cost::of(scenario, rayon::current_num_threads());
+    Need {
+        disk_bytes: cost.datacube_bytes + SMALL_FILES_BYTES,
+        memory_bytes: cost.peak_memory_bytes,
+    }
 }
 
 /// One directory under `out` per scenario, named by the scenario's `name` made a safe file name
