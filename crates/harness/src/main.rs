@@ -39,6 +39,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
 }
 
 mod commands;
+mod cost;
 mod exit;
 mod figures;
 mod output;
@@ -47,14 +48,32 @@ mod report;
 mod runner;
 mod scenario;
 mod score;
+mod slurm;
 mod sweep;
+
+/// The error and its causes, each cause added only when the text so far does not already say
+/// it (library errors often repeat their source: "x.npy: No space left on device" caused by
+/// "No space left on device").
+fn message(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&c);
+        }
+    }
+    text
+}
 
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("mro: error: {err:#}");
+            eprintln!("mro: error: {}", message(&err));
             exit::code_for(&err)
         }
     }

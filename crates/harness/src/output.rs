@@ -1,64 +1,387 @@
-//! Output directories: created on demand, and nothing already there is overwritten without
-//! `--force`.
+//! The one way mro writes its output: nothing is left half-written under a final name, and
+//! nothing the user wrote is replaced without `--force`.
+//!
+//! A command that writes a directory opens it with [`OutputDir::begin`]:
+//!
+//! 1. the directory is checked (a directory, writable) and files the user wrote there are refused
+//!    unless `--force`;
+//! 2. the marker `.mro-output` is written saying which command owns the directory and that its
+//!    output is **incomplete**;
+//! 3. every file is written into the staging directory `.mro-partial/` under its final name;
+//! 4. [`OutputDir::commit`] flushes each staged file to disk (`fsync`), renames it into the
+//!    directory, and rewrites the marker as **complete**, last.
+//!
+//! So a directory is complete exactly when its marker says so. A run killed at any point leaves
+//! either the previous complete output, or a directory whose marker says incomplete; a rerun of
+//! the same command replaces such a directory without `--force` (the files in it are mro's own),
+//! and clears the staging directory first. A run that fails with an error removes its staging
+//! directory. Single files ([`write_file`]) are written to a temporary name beside the target,
+//! flushed and renamed.
+//!
+//! OS errors are reported once, with the path ([`io_error`]); those a user can fix (no space,
+//! no permission, read-only file system, a missing or non-directory parent) exit with status 2.
 
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use crate::exit::bad_input;
 
-/// Creates `dir` and checks that none of `files` exists in it unless `force`.
-pub fn prepare_dir(dir: &Path, files: &[&str], force: bool) -> anyhow::Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(bad_input(format!(
-            "--out {}: exists and is not a directory",
-            dir.display()
-        )));
+/// Name of the marker file by which mro recognises a directory it wrote and whether it is complete.
+pub const MARKER: &str = ".mro-output";
+/// Name of the staging directory inside an output directory.
+pub const STAGING: &str = ".mro-partial";
+
+/// The marker's second line once every file is in place.
+const COMPLETE: &str = "status: complete";
+/// The marker's second line while files are being written.
+const INCOMPLETE: &str = "status: incomplete";
+
+/// An OS error on `path`, named once. Errors the user can fix (no space or quota, no
+/// permission, read-only file system, a missing or non-directory component) are bad input
+/// (exit status 2); the rest exit with 1.
+pub fn io_error(what: &str, path: &Path, e: std::io::Error) -> anyhow::Error {
+    use std::io::ErrorKind as K;
+    let message = format!("{}: {what}: {e}", path.display());
+    // Linux errno values of the fixable errors that `ErrorKind` names only since Rust 1.83:
+    // ENOTDIR, EISDIR, EFBIG, ENOSPC, EROFS, EDQUOT.
+    const FIXABLE_ERRNO: [i32; 6] = [20, 21, 27, 28, 30, 122];
+    let fixable = matches!(
+        e.kind(),
+        K::PermissionDenied | K::NotFound | K::AlreadyExists
+    ) || e.raw_os_error().is_some_and(|n| FIXABLE_ERRNO.contains(&n));
+    if fixable {
+        bad_input(message)
+    } else {
+        anyhow::anyhow!(message)
     }
-    if !force {
-        let existing: Vec<_> = files.iter().filter(|f| dir.join(f).exists()).collect();
-        if !existing.is_empty() {
-            return Err(bad_input(format!(
-                "--out {}: would overwrite {}; pass --force to replace them",
-                dir.display(),
-                existing
-                    .iter()
-                    .map(|f| f.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))
 }
 
-/// Name of the marker file by which a command recognises a directory it wrote itself.
-const MARKER: &str = ".mro-output";
+/// Whether `path` holds something that `write_file`/`OutputDir` would refuse to replace.
+fn exists(path: &Path) -> bool {
+    path.symlink_metadata().is_ok()
+}
 
-/// Like [`prepare_dir`], but a directory that `command` itself wrote earlier (it holds a
-/// `.mro-output` marker naming the command) is regenerated without `--force`: its files are
-/// mro's output, not the user's. The marker is written for the next run.
-pub fn prepare_owned_dir(
-    dir: &Path,
-    files: &[&str],
-    force: bool,
-    command: &str,
-) -> anyhow::Result<()> {
-    let marker = format!(
-        "written by `mro {command}`; running it again with the same --out replaces these files\n"
-    );
-    let owned = std::fs::read_to_string(dir.join(MARKER)).is_ok_and(|m| m == marker);
-    prepare_dir(dir, files, force || owned)?;
-    std::fs::write(dir.join(MARKER), marker)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dir.join(MARKER).display()))
+/// Writes `bytes` to `path` atomically: to `.NAME.partial` beside it, flushed to disk, then
+/// renamed. On error the temporary file is removed and the error names `path`.
+pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| bad_input(format!("{}: not a file name", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".partial");
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_error("cannot write", path, e));
+    }
+    sync_parent(path);
+    Ok(())
+}
+
+/// Flushes the directory entry of `path` (the rename) to disk; best effort, as not every file
+/// system supports syncing a directory.
+fn sync_parent(path: &Path) {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = std::fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
 }
 
 /// Refuses to replace an existing file unless `force`.
 pub fn check_file(path: &Path, force: bool) -> anyhow::Result<()> {
-    if path.exists() && !force {
+    if exists(path) && !force {
         return Err(bad_input(format!(
             "{}: exists; pass --force to replace it",
             path.display()
         )));
     }
     Ok(())
+}
+
+/// When a rerun may replace a directory that the same command wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rerun {
+    /// Always (`validate`, `sweep`: their directories are regenerated by running them again).
+    Replaces,
+    /// Only when the earlier run did not finish; a complete directory needs `--force`
+    /// (`glass`, `simulate`, `analyze`).
+    CompletesOnly,
+}
+
+/// What the marker of `dir` says: the owning command and whether its output is complete.
+pub fn marker_state(dir: &Path) -> Option<(String, bool)> {
+    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+    let mut lines = text.lines();
+    let command = lines
+        .next()?
+        .strip_prefix("written by `mro ")?
+        .split('`')
+        .next()?
+        .to_string();
+    Some((command, lines.next() == Some(COMPLETE)))
+}
+
+fn marker_text(command: &str, complete: bool) -> String {
+    format!(
+        "written by `mro {command}`; running it again with the same --out replaces these files\n{}\n",
+        if complete { COMPLETE } else { INCOMPLETE }
+    )
+}
+
+/// An output directory being written; see the module docs.
+#[derive(Debug)]
+pub struct OutputDir {
+    dir: PathBuf,
+    staging: PathBuf,
+    command: String,
+    committed: bool,
+    /// Whether `begin` created the directory, and whether it held a marker before: a run that
+    /// fails leaves neither a directory nor a marker it did not find.
+    created_dir: bool,
+    had_marker: bool,
+}
+
+impl OutputDir {
+    /// Opens `dir` for `command`'s output, whose files are named in `files`. Refuses (exit 2,
+    /// naming the path) a path that is not a directory, a directory that cannot be written,
+    /// and — unless `force` or the directory is `command`'s own (see [`Rerun`]) — any of
+    /// `files` already present.
+    pub fn begin(
+        dir: &Path,
+        command: &str,
+        files: &[&str],
+        force: bool,
+        rerun: Rerun,
+    ) -> anyhow::Result<Self> {
+        check_dir(dir)?;
+        let owned = match marker_state(dir) {
+            Some((c, complete)) if c == command => rerun == Rerun::Replaces || !complete,
+            _ => false,
+        };
+        if !force && !owned {
+            let existing: Vec<&str> = files
+                .iter()
+                .copied()
+                .filter(|f| exists(&dir.join(f)))
+                .collect();
+            if !existing.is_empty() {
+                return Err(bad_input(format!(
+                    "--out {}: would overwrite {}; pass --force to replace them",
+                    dir.display(),
+                    existing.join(", ")
+                )));
+            }
+        }
+        let created_dir = !exists(dir);
+        let had_marker = exists(&dir.join(MARKER));
+        std::fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, e))?;
+        let staging = dir.join(STAGING);
+        if exists(&staging) {
+            std::fs::remove_dir_all(&staging)
+                .map_err(|e| io_error("cannot clear an earlier run's", &staging, e))?;
+        }
+        std::fs::create_dir(&staging).map_err(|e| io_error("cannot create", &staging, e))?;
+        write_file(&dir.join(MARKER), marker_text(command, false).as_bytes())?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            staging,
+            command: command.to_string(),
+            committed: false,
+            created_dir,
+            had_marker,
+        })
+    }
+
+    /// Where the files are written until [`commit`](Self::commit): write `NAME` as
+    /// `staging().join(NAME)`.
+    pub fn staging(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Writes one file into the staging directory.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let path = self.staging.join(name);
+        std::fs::write(&path, bytes).map_err(|e| io_error("cannot write", &path, e))
+    }
+
+    /// Moves every staged file into the directory (each flushed to disk first), then marks the
+    /// directory complete. Files of an earlier run that this run did not write are left as
+    /// they are.
+    pub fn commit(mut self) -> anyhow::Result<()> {
+        let mut names: Vec<_> = std::fs::read_dir(&self.staging)
+            .map_err(|e| io_error("cannot list", &self.staging, e))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| io_error("cannot list", &self.staging, e))?;
+        names.sort();
+        for name in &names {
+            let from = self.staging.join(name);
+            std::fs::File::open(&from)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| io_error("cannot flush", &from, e))?;
+        }
+        for name in &names {
+            let from = self.staging.join(name);
+            let to = self.dir.join(name);
+            std::fs::rename(&from, &to).map_err(|e| io_error("cannot move into place", &to, e))?;
+        }
+        sync_parent(&self.dir.join(MARKER));
+        std::fs::remove_dir(&self.staging)
+            .map_err(|e| io_error("cannot remove", &self.staging, e))?;
+        write_file(
+            &self.dir.join(MARKER),
+            marker_text(&self.command, true).as_bytes(),
+        )?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl OutputDir {
+    /// Ends the run with the directory claimed but incomplete (its staging removed): work that
+    /// continues elsewhere (Slurm tasks) completes it later.
+    pub fn leave_incomplete(mut self) {
+        let _ = std::fs::remove_dir_all(&self.staging);
+        self.committed = true;
+    }
+}
+
+impl Drop for OutputDir {
+    /// A run that ends without committing (an error) removes its staged files, and the marker
+    /// and directory if it created them.
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+            if !self.had_marker {
+                let _ = std::fs::remove_file(self.dir.join(MARKER));
+            }
+            if self.created_dir {
+                let _ = std::fs::remove_dir(&self.dir);
+            }
+        }
+    }
+}
+
+/// Checks before any work that `dir` is a directory or can be created as one, and that it can
+/// be written; the error names the path once.
+pub fn check_dir(dir: &Path) -> anyhow::Result<()> {
+    if exists(dir) && !dir.is_dir() {
+        return Err(bad_input(format!(
+            "--out {}: exists and is not a directory",
+            dir.display()
+        )));
+    }
+    // The nearest existing ancestor must be a writable directory.
+    let mut probe = dir;
+    while !exists(probe) {
+        match probe.parent() {
+            Some(p) if !p.as_os_str().is_empty() => probe = p,
+            _ => return Ok(()),
+        }
+    }
+    if !probe.is_dir() {
+        return Err(bad_input(format!(
+            "--out {}: {} is not a directory",
+            dir.display(),
+            probe.display()
+        )));
+    }
+    let meta = probe
+        .metadata()
+        .map_err(|e| io_error("cannot inspect", probe, e))?;
+    if meta.permissions().readonly() || !writable(probe) {
+        return Err(bad_input(format!(
+            "--out {}: {} is not writable",
+            dir.display(),
+            probe.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a file can be created in the directory `dir` (tried, then removed).
+fn writable(dir: &Path) -> bool {
+    let probe = dir.join(format!(".mro-write-test-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_file_replaces_atomically_and_leaves_no_temporary() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.json");
+        write_file(&p, b"one").unwrap();
+        write_file(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.json"]);
+        let e = write_file(&d.path().join("missing/x"), b"").unwrap_err();
+        let msg = format!("{e:#}");
+        assert_eq!(msg.matches("missing/x").count(), 1, "{msg}");
+        assert!(e.chain().any(|c| c.is::<crate::exit::BadInput>()));
+    }
+
+    #[test]
+    fn a_directory_is_complete_only_after_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("out");
+        let out = OutputDir::begin(&dir, "glass", &["a"], false, Rerun::CompletesOnly).unwrap();
+        out.write("a", b"A").unwrap();
+        assert_eq!(marker_state(&dir), Some(("glass".into(), false)));
+        assert!(!dir.join("a").exists());
+        // A run killed before commit leaves an incomplete directory ...
+        std::mem::forget(out);
+        assert!(!dir.join("a").exists());
+        // ... which the rerun takes over without --force.
+        let out = OutputDir::begin(&dir, "glass", &["a"], false, Rerun::CompletesOnly).unwrap();
+        out.write("a", b"A").unwrap();
+        out.commit().unwrap();
+        assert_eq!(std::fs::read(dir.join("a")).unwrap(), b"A");
+        assert_eq!(marker_state(&dir), Some(("glass".into(), true)));
+        // A complete one needs --force, unless the command regenerates its output.
+        let e = OutputDir::begin(&dir, "glass", &["a"], false, Rerun::CompletesOnly).unwrap_err();
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert!(OutputDir::begin(&dir, "glass", &["a"], true, Rerun::CompletesOnly).is_ok());
+        // Another command's directory is the user's as far as this one is concerned.
+        assert!(OutputDir::begin(&dir, "validate", &["a"], false, Rerun::Replaces).is_err());
+        // A run that fails (dropped without commit) leaves nothing it did not find.
+        let fresh = d.path().join("fresh");
+        let out = OutputDir::begin(&fresh, "glass", &["a"], false, Rerun::CompletesOnly).unwrap();
+        out.write("a", b"A").unwrap();
+        drop(out);
+        assert!(!fresh.exists());
+    }
+
+    #[test]
+    fn unusable_directories_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let e = check_dir(&file).unwrap_err().to_string();
+        assert!(e.contains("is not a directory"), "{e}");
+        let e = check_dir(&file.join("sub")).unwrap_err().to_string();
+        assert!(e.contains("is not a directory"), "{e}");
+    }
 }

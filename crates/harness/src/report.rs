@@ -9,6 +9,7 @@ use mro_analysis::AnalysisOutput;
 use mro_sim::Truth;
 
 use crate::figures::{self, CurveOverlay, MapMarker, MapOverlay};
+use crate::output::io_error;
 use crate::scenario::Scenario;
 use crate::score::Score;
 
@@ -103,9 +104,13 @@ pub fn write(
     figures::power_maps_figure(&dir.join("power_maps.png"), r, m, &maps)?;
     figures::autocorrelation_figure(&dir.join("autocorrelation.png"), r, &spacing_overlay(truth))?;
     figures::recovery_figure(&dir.join("recovery.png"), score)?;
-    std::fs::write(dir.join("scores.csv"), scores_csv(&scenario.name, score))?;
-    std::fs::write(
-        dir.join("report.md"),
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| io_error("cannot write", &path, e))
+    };
+    write("scores.csv", scores_csv(&scenario.name, score))?;
+    write(
+        "report.md",
         markdown(scenario, truth, score, timings, command),
     )?;
     Ok(())

@@ -86,10 +86,12 @@ pub fn simulate_to(scenario: &Scenario, glass: &Glass, dir: &Path) -> anyhow::Re
         "simulate_seconds": started.elapsed().as_secs_f64(),
         "resolved_scenario": scenario,
     });
+    let meta = dir.join("meta.json");
     std::fs::write(
-        dir.join("meta.json"),
+        &meta,
         Meta::new(calibration, Some(provenance)).to_json() + "\n",
-    )?;
+    )
+    .map_err(|e| crate::output::io_error("cannot write", &meta, e))?;
     Ok(calibration)
 }
 

@@ -5,12 +5,17 @@
 //! what was expected. The sections are the library crates' own recipe types, so a key added there
 //! is a key here.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 
 use mro_analysis::AnalysisConfig;
 use mro_core::check::{in_range, InvalidValue};
+use mro_sim::glass::GlassError;
+use mro_sim::probe::ProbeSpec;
 use mro_sim::spec::{
-    ClusterSpec, DetectorSpec, MicroscopeSpec, ModelSpec, PlacementSpec, SampleSpec, ScanSpec,
+    ClusterSpec, DetectorSpec, MicroscopeSpec, ModelSpec, PlacementMode, PlacementSpec,
+    SampleSpec, ScanSpec,
 };
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +70,13 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sweep: Vec<SetArg>,
 }
+
+/// Largest finite dose: counts stay far inside float32 and the Poisson sampler's range.
+pub const MAX_ELECTRONS_PER_PATTERN: f64 = 1e12;
+/// Smallest gain: one electron's counts stay far above float32's underflow.
+pub const MIN_GAIN: f64 = 1e-6;
+/// Edge in nm of the trial glass that checks the packing.
+const TRIAL_EXTENT_NM: f64 = 5.0;
 
 fn default_name() -> String {
     "unnamed".to_string()
@@ -163,10 +175,31 @@ impl Scenario {
                 )))
             }
         }
-        let scenario: Scenario =
+        let mut scenario: Scenario =
             toml::from_str(text).map_err(|e| BadInput(toml_message(text, &e)))?;
+        let scan_points_given = raw
+            .get("scan")
+            .and_then(|scan| scan.get("points"))
+            .is_some();
+        if !scan_points_given {
+            scenario.scan.points = scenario.default_scan_points();
+        }
         scenario.validate().map_err(|e| BadInput(e.to_string()))?;
         Ok(scenario)
+    }
+
+    /// The scan when `[scan]` gives no `points`: the paper's 128 × 128, or fewer where the
+    /// sample is smaller, so that the scan (points × `scan.step_nm`) covers as much of the
+    /// sample as fits. A default that follows the keys it depends on.
+    fn default_scan_points(&self) -> [usize; 2] {
+        let default = ScanSpec::default().points;
+        // The sample's extent is [x, y]; the scan's points are [y, x].
+        [0, 1].map(|axis| {
+            let fits = (self.sample.extent_nm[1 - axis] / self.scan.step_nm * (1.0 + 1e-9))
+                .floor()
+                .max(1.0);
+            default[axis].min(fits as usize)
+        })
     }
 
     /// Checks every section and the consistency between them.
@@ -210,6 +243,8 @@ impl Scenario {
         self.placement
             .validate()
             .map_err(|e| e.within("placement"))?;
+        self.validate_placement()?;
+        self.validate_packing()?;
         self.microscope
             .validate()
             .map_err(|e| e.within("microscope"))?;
@@ -230,6 +265,8 @@ impl Scenario {
             }
         }
         self.detector.validate().map_err(|e| e.within("detector"))?;
+        self.validate_counts()?;
+        self.validate_aperture()?;
         self.model.validate().map_err(|e| e.within("model"))?;
         if self.model.slice_nm > self.sample.thickness_nm {
             return Err(InvalidValue::new(
@@ -257,6 +294,125 @@ impl Scenario {
         }
         self.scoring.validate().map_err(|e| e.within("scoring"))?;
         self.validate_sweep()
+    }
+
+    /// Correlated placement puts neighbouring centres `nearest_neighbor_nm` apart, which must
+    /// leave room for the largest cluster and the gap (the placement would otherwise silently
+    /// give a larger distance).
+    fn validate_placement(&self) -> Result<(), InvalidValue> {
+        if self.placement.mode != PlacementMode::Correlated {
+            return Ok(());
+        }
+        let largest = self
+            .clusters
+            .iter()
+            .map(|c| c.diameter_nm)
+            .fold(0.0, f64::max);
+        let least = largest + self.placement.min_gap_nm;
+        if self.placement.nearest_neighbor_nm < least {
+            return Err(InvalidValue::new(
+                "placement.nearest_neighbor_nm",
+                self.placement.nearest_neighbor_nm,
+                format!(
+                    "at least the largest clusters[*].diameter_nm + placement.min_gap_nm = {least} nm (centres closer than that cannot hold two clusters)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the matrix can be packed at this composition and density: a small trial glass
+    /// (at most 5 × 5 × 5 nm, no clusters, a few thousand atoms, a fraction of a second) is
+    /// relaxed as the run would relax the real one; the verdict is remembered per sample and
+    /// seed for the rest of the process (sweeps check many points). Pure Zr at the paper's
+    /// 54 atoms/nm³, for one, cannot be packed.
+    fn validate_packing(&self) -> Result<(), InvalidValue> {
+        static VERDICTS: OnceLock<Mutex<HashMap<String, Option<InvalidValue>>>> = OnceLock::new();
+        let trial = SampleSpec {
+            extent_nm: self.sample.extent_nm.map(|e| e.min(TRIAL_EXTENT_NM)),
+            thickness_nm: self.sample.thickness_nm.min(TRIAL_EXTENT_NM),
+            ..self.sample.clone()
+        };
+        let key = format!(
+            "{}{}",
+            toml::to_string(&trial).expect("a sample serialises"),
+            self.seed
+        );
+        let verdicts = VERDICTS.get_or_init(Default::default);
+        if let Some(verdict) = verdicts.lock().expect("no panics").get(&key) {
+            return verdict.clone().map_or(Ok(()), Err);
+        }
+        let built = mro_sim::build_glass(
+            &trial,
+            &[],
+            &PlacementSpec::default(),
+            self.analysis.acceptance_deg,
+            &mro_core::Seeds::new(self.seed),
+            &|_| {},
+        );
+        let verdict = match built {
+            Err(e @ GlassError::NotRelaxed { .. }) => Some(InvalidValue::new(
+                "sample.number_density_per_nm3",
+                self.sample.number_density_per_nm3,
+                format!(
+                    "a density at which sample.composition can be packed (a {TRIAL_EXTENT_NM} nm trial glass could not be relaxed: {e})"
+                ),
+            )),
+            Err(GlassError::NoAtomicRadius { field, symbol }) => Some(InvalidValue::new(
+                field,
+                symbol,
+                "an element with a tabulated CN12 metallic radius (e.g. Zr, Cu, Ni, Al, Fe, Pd), so that a glass can be packed with it",
+            )),
+            _ => None,
+        };
+        verdicts
+            .lock()
+            .expect("no panics")
+            .insert(key, verdict.clone());
+        verdict.map_or(Ok(()), Err)
+    }
+
+    /// Counts the datacube can hold: float32 counts of `electrons_per_pattern` × `gain` must be
+    /// representable (below 3.4·10³⁸, above the float32 underflow), so the dose is at most
+    /// [`MAX_ELECTRONS_PER_PATTERN`] and the gain at least [`MIN_GAIN`].
+    fn validate_counts(&self) -> Result<(), InvalidValue> {
+        let dose = self.detector.electrons_per_pattern;
+        if dose.is_finite() && dose > MAX_ELECTRONS_PER_PATTERN {
+            return Err(InvalidValue::new(
+                "detector.electrons_per_pattern",
+                format!("{dose:e}"),
+                format!(
+                    "at most {MAX_ELECTRONS_PER_PATTERN:e} electrons per pattern, or \"inf\" for noise-free patterns"
+                ),
+            ));
+        }
+        if self.detector.gain < MIN_GAIN {
+            return Err(InvalidValue::new(
+                "detector.gain",
+                format!("{:e}", self.detector.gain),
+                format!("at least {MIN_GAIN:e} counts per electron"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The forward model needs the detector to reach beyond the bright-field disk: its
+    /// half-width (pixels/2 × k_pixel_per_nm) must exceed 1.5 × the aperture radius α/λ
+    /// (the check `mro_sim::simulate` makes).
+    fn validate_aperture(&self) -> Result<(), InvalidValue> {
+        let half_width = (self.detector.pixels[0].min(self.detector.pixels[1]) / 2) as f64
+            * self.detector.k_pixel_per_nm;
+        let aperture = ProbeSpec::from_microscope(&self.microscope).aperture_per_nm;
+        if half_width <= 1.5 * aperture {
+            return Err(InvalidValue::new(
+                "microscope.semiangle_mrad",
+                self.microscope.semiangle_mrad,
+                format!(
+                    "an aperture radius α/λ = {aperture:.3} nm⁻¹ below two thirds of the detector's half-width {half_width:.3} nm⁻¹ (detector.pixels / 2 × detector.k_pixel_per_nm): a smaller semiangle, or more or larger detector pixels"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Every sweep axis names a scenario key once and each of its values gives a valid scenario

@@ -93,8 +93,35 @@ pub fn merge_axes(file: &[SetArg], cli: &[SetArg]) -> Vec<SetArg> {
     axes
 }
 
-/// The Cartesian product of the sets, first key varying slowest.
-pub fn points(sets: &[SetArg]) -> Vec<Point> {
+/// The number of points of the sets' Cartesian product, `None` if it overflows `usize`;
+/// computed without building any.
+pub fn point_count(sets: &[SetArg]) -> Option<usize> {
+    sets.iter()
+        .try_fold(1usize, |n, set| n.checked_mul(set.values.len()))
+}
+
+/// Point `index` of the sets' Cartesian product (first key varying slowest),
+/// built alone.
+///
+/// # Panics
+/// If `index` is not below [`point_count`].
+pub fn point_at(sets: &[SetArg], index: usize) -> Point {
+    let mut rest = index;
+    let mut point: Point = Vec::with_capacity(sets.len());
+    for set in sets.iter().rev() {
+        let n = set.values.len();
+        point.push((set.key.clone(), set.values[rest % n].clone()));
+        rest /= n;
+    }
+    assert_eq!(rest, 0, "point {index} is beyond the sweep");
+    point.reverse();
+    point
+}
+
+/// The Cartesian product of the sets, first key varying slowest, built whole: the reference
+/// [`point_at`] is tested against.
+#[cfg(test)]
+fn points(sets: &[SetArg]) -> Vec<Point> {
     let mut out: Vec<Point> = vec![Vec::new()];
     for set in sets {
         out = out
@@ -296,6 +323,12 @@ mod tests {
         assert_eq!(axes[1].values, cli[0].values);
         assert_eq!(axes[0].values, file[0].values);
         assert_eq!(points(&axes).len(), 8);
+        assert_eq!(point_count(&axes), Some(8));
+        for (i, p) in points(&axes).iter().enumerate() {
+            assert_eq!(&point_at(&axes, i), p);
+        }
+        let huge: Vec<SetArg> = (0..70).map(|i| format!("k{i}=1,2").parse().unwrap()).collect();
+        assert_eq!(point_count(&huge), None);
         assert_eq!(merge_axes(&file, &[]), file);
     }
 

@@ -11,6 +11,7 @@ use mro_core::{Calibration, Meta, NpyError};
 
 use crate::exit::bad_input;
 use crate::figures::{self, CurveOverlay, MapOverlay};
+use crate::output::{OutputDir, Rerun};
 
 /// Arguments of `mro analyze`.
 #[derive(Debug, clap::Args)]
@@ -78,7 +79,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if !args.no_figures {
         files.extend(figures::FIGURE_FILES);
     }
-    crate::output::prepare_dir(&args.out, &files, args.force)?;
+    let output = OutputDir::begin(
+        &args.out,
+        "analyze",
+        &files,
+        args.force,
+        Rerun::CompletesOnly,
+    )?;
 
     let reader = NpyReader::open(&args.datacube).map_err(bad_input)?;
     reader
@@ -116,16 +123,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })?;
     bar.finish_and_clear();
 
-    write_outputs(&args.out, &out)?;
+    write_outputs(output.staging(), &out)?;
     if !args.no_figures {
         figures::write_all(
-            &args.out,
+            output.staging(),
             &out.result,
             &out.maps,
             &MapOverlay::default(),
             &CurveOverlay::default(),
         )?;
     }
+    output.commit()?;
     summary(&out);
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::cost::Cost;
 use crate::scenario::Scenario;
 
 /// Arguments of `mro check`.
@@ -19,6 +20,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let scenario = Scenario::load(path)?;
         outln!("# {}: valid; resolved with defaults:", path.display());
         outln!("{}", scenario.resolved_toml());
+        outln!(
+            "{}",
+            Cost::of(&scenario, rayon::current_num_threads()).describe()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

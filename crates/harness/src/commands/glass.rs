@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::output::prepare_dir;
+use crate::cost::{enforce, Cost, Need, SMALL_FILES_BYTES};
+use crate::output::{check_dir, OutputDir, Rerun};
 use crate::runner;
 use crate::scenario::Scenario;
 
@@ -18,14 +19,31 @@ pub struct Args {
     /// Replace files already in the output directory.
     #[arg(long)]
     force: bool,
+    /// Run even when the estimated disk or memory (see `mro check`) exceeds what is free.
+    #[arg(long)]
+    force_size: bool,
 }
 
 /// Builds the glass and writes atoms.xyz and truth.json.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(&args.scenario)?;
-    prepare_dir(&args.out, &["atoms.xyz", "truth.json"], args.force)?;
+    let cost = Cost::of(&scenario, rayon::current_num_threads());
+    let need = Need {
+        disk_bytes: cost.xyz_bytes + SMALL_FILES_BYTES,
+        memory_bytes: cost.glass_memory_bytes,
+    };
+    check_dir(&args.out)?;
+    enforce(need, &args.out, &args.scenario.display().to_string(), args.force_size)?;
+    let out = OutputDir::begin(
+        &args.out,
+        "glass",
+        &["atoms.xyz", "truth.json"],
+        args.force,
+        Rerun::CompletesOnly,
+    )?;
     let glass = runner::glass(&scenario)?;
-    glass.write(&args.out)?;
+    glass.write(out.staging())?;
+    out.commit()?;
     outln!(
         "{}: {} atoms in {:.2} × {:.2} × {:.2} nm, {} clusters, total volume fraction {:.4} → {}",
         scenario.name,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::output::check_file;
+use crate::output::{check_file, write_file};
 use crate::scenario::{Scenario, ScoringSpec};
 use crate::score::{read_json, score, table, AnalysisDoc, TruthDoc};
 
@@ -38,7 +38,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match &args.out {
         Some(out) => {
             check_file(out, args.force)?;
-            std::fs::write(out, json + "\n")?;
+            write_file(out, (json + "\n").as_bytes())?;
             out!("{}", table(&s));
         }
         None => outln!("{json}"),

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::output::prepare_dir;
+use crate::cost::{enforce, Cost, Need, SMALL_FILES_BYTES};
+use crate::output::{check_dir, OutputDir, Rerun};
 use crate::runner;
 use crate::scenario::Scenario;
 
@@ -19,21 +20,34 @@ pub struct Args {
     /// Replace files already in the output directory.
     #[arg(long)]
     force: bool,
+    /// Run even when the estimated disk or memory (see `mro check`) exceeds what is free.
+    #[arg(long)]
+    force_size: bool,
 }
 
 /// Builds the glass, writes truth.json, streams datacube.npy and writes meta.json.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(&args.scenario)?;
-    prepare_dir(
+    let cost = Cost::of(&scenario, rayon::current_num_threads());
+    let need = Need {
+        disk_bytes: cost.datacube_bytes + SMALL_FILES_BYTES,
+        memory_bytes: cost.peak_memory_bytes,
+    };
+    check_dir(&args.out)?;
+    enforce(need, &args.out, &args.scenario.display().to_string(), args.force_size)?;
+    let out = OutputDir::begin(
         &args.out,
+        "simulate",
         &["datacube.npy", "meta.json", "truth.json"],
         args.force,
+        Rerun::CompletesOnly,
     )?;
     let started = Instant::now();
     let glass = runner::glass(&scenario)?;
-    glass.truth.write_json(&args.out.join("truth.json"))?;
+    glass.truth.write_json(&out.staging().join("truth.json"))?;
     let glass_s = started.elapsed().as_secs_f64();
-    runner::simulate_to(&scenario, &glass, &args.out)?;
+    runner::simulate_to(&scenario, &glass, out.staging())?;
+    out.commit()?;
     let [ny, nx] = scenario.scan.points;
     let [dy, dx] = scenario.detector.pixels;
     outln!(

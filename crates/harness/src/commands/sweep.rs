@@ -2,190 +2,456 @@
 //! Cartesian product of scenario values, in parallel, into one CSV and plots. The axes are the
 //! scenario's `[[sweep]]` tables with the `--set`s laid over them.
 //!
-//! Resumable: a point whose directory holds `score.json` and the same resolved `scenario.toml`
-//! is not run again, and each point's results are complete on disk as soon as it finishes, so an
-//! interrupted sweep loses nothing finished. `sweep.csv` and the plots are rebuilt from every
-//! point's `score.json`, so a resumed sweep gives the same CSV as an uninterrupted one.
+//! Resumable: a point is done when its directory's `.mro-output` marker says complete (it is
+//! written last), its `scenario.toml` is the point's resolved scenario and its `score.json`
+//! reads; any other point is run (again), and a point found half-written or unreadable is said
+//! so. `sweep.csv` and the plots are rebuilt from every point's `score.json`, so a resumed sweep
+//! gives the same CSV as an uninterrupted one.
+//!
+//! `DIR/sweep.toml` records the sweep (the base scenario with its axes as `[[sweep]]` tables)
+//! and is itself a scenario: a Slurm task runs `mro sweep DIR/sweep.toml --out DIR --point I`,
+//! and `mro sweep --collect DIR` assembles the results (see [`crate::slurm`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::commands::validate::validate_one;
+use crate::commands::validate::{need, validate_one};
+use crate::cost::{enforce, Need, SMALL_FILES_BYTES};
 use crate::exit::bad_input;
 use crate::figures::line_figure;
+use crate::output::{check_dir, marker_state, write_file, OutputDir, Rerun};
 use crate::progress;
 use crate::report::{machine, Timings};
 use crate::scenario::Scenario;
 use crate::score::{noise_corrected, Score};
-use crate::sweep::{apply, dir_name, label, merge_axes, points, Point, SetArg};
+use crate::slurm::{self, SlurmOptions};
+use crate::sweep::{apply, dir_name, label, merge_axes, point_at, point_count, Point, SetArg};
 
 /// Arguments of `mro sweep`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The base scenario (schema mro.scenario/1).
-    scenario: PathBuf,
+    /// The base scenario (schema mro.scenario/1); not with --collect.
+    #[arg(required_unless_present = "collect")]
+    scenario: Option<PathBuf>,
     /// KEY=V1,V2,… for any scenario key (dotted path, e.g. sample.thickness_nm=5,10,20);
     /// repeat for a Cartesian product. Replaces the scenario's [[sweep]] axis of the same key,
     /// or adds an axis.
     #[arg(long = "set", value_name = "KEY=V1,V2,...")]
     sets: Vec<SetArg>,
-    /// Output directory: one subdirectory per point, sweep.csv, plots and report.md.
-    #[arg(long)]
-    out: PathBuf,
+    /// Output directory: one subdirectory per point, sweep.toml, sweep.csv, plots and report.md.
+    #[arg(long, required_unless_present = "collect")]
+    out: Option<PathBuf>,
     /// Points run at once (each point also uses every core internally).
     #[arg(long, default_value_t = 1)]
     jobs: usize,
-    /// Start afresh in a directory that holds another sweep.
+    /// Start afresh in a directory that holds another sweep, or files mro did not write.
     #[arg(long)]
     force: bool,
+    /// Run only point INDEX (0-based, as in sweep.csv) into --out, and nothing else; what each
+    /// task of a Slurm job array runs. Idempotent: a finished point is left as it is.
+    #[arg(long, value_name = "INDEX", conflicts_with_all = ["slurm", "collect"])]
+    point: Option<usize>,
+    /// Assemble sweep.csv, the plots and report.md in DIR from points already run (by Slurm
+    /// tasks); lists the points that have not finished. Runs no point.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "out", "sets", "slurm"])]
+    collect: Option<PathBuf>,
+    /// Run even when the estimated disk or memory exceeds what is free.
+    #[arg(long)]
+    force_size: bool,
+    #[command(flatten)]
+    slurm: SlurmOptions,
 }
 
-/// What identifies a sweep (the base scenario without its axes, and the axes), kept in
-/// `sweep.toml` so a resumed run can check it is the same.
-fn identity(base: &Scenario, sets: &[SetArg]) -> String {
-    let mut s = String::from("# mro sweep: base scenario and --set values\n");
-    for set in sets {
-        let values: Vec<String> = set.values.iter().map(|v| v.to_string()).collect();
-        s.push_str(&format!("# --set {}={}\n", set.key, values.join(",")));
-    }
-    s + &base.resolved_toml()
-}
-
-/// Runs (or resumes) the sweep.
+/// Runs, resumes, submits or collects the sweep.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let file = Scenario::load(&args.scenario)?;
-    let sets = merge_axes(&file.sweep, &args.sets);
-    if sets.is_empty() {
+    let (scenario_path, out, sets) = match &args.collect {
+        Some(dir) => (dir.join("sweep.toml"), dir.clone(), Vec::new()),
+        None => (
+            args.scenario.clone().expect("clap requires it"),
+            args.out.clone().expect("clap requires it"),
+            args.sets.clone(),
+        ),
+    };
+    let file = Scenario::load(&scenario_path)?;
+    let axes = merge_axes(&file.sweep, &sets);
+    if axes.is_empty() {
         return Err(bad_input(format!(
             "{}: nothing to sweep: the scenario has no [[sweep]] table and no --set KEY=V1,V2,… was given",
-            args.scenario.display()
+            scenario_path.display()
         )));
     }
-    let base = file.without_sweep();
-    let points = points(&sets);
-    // Every point is checked before any runs.
-    let scenarios = points
-        .iter()
-        .map(|p| {
-            apply(&base, p)
-                .map_err(|e| bad_input(format!("{}: sweep point {e}", args.scenario.display())))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    std::fs::create_dir_all(&args.out)?;
-    let id_path = args.out.join("sweep.toml");
-    let id = identity(&base, &sets);
-    match std::fs::read_to_string(&id_path) {
-        Ok(old) if old != id && !args.force => {
+    let sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out)?;
+    if let Some(index) = args.point {
+        return sweep.run_task(index);
+    }
+    check_dir(&sweep.out)?;
+    if args.collect.is_some() {
+        if !sweep.out.join("sweep.toml").is_file() {
             return Err(bad_input(format!(
-                "{}: holds a different sweep; pass --force to start this one there",
-                id_path.display()
-            )))
+                "--collect {}: no sweep.toml: not a sweep directory",
+                sweep.out.display()
+            )));
         }
-        _ => std::fs::write(&id_path, &id)?,
+        return sweep.finish(args, &scenario_path, std::time::Instant::now(), 0);
     }
-
-    let started = std::time::Instant::now();
-    let bar = progress::bar(points.len() as u64, "sweep");
-    let skipped = AtomicUsize::new(0);
-    let run_point = |i: usize, point: &Point, scenario: &Scenario| -> anyhow::Result<()> {
-        let dir = args.out.join(dir_name(i, point));
-        if is_done(&dir, scenario) {
-            skipped.fetch_add(1, Ordering::Relaxed);
+    // Points run `jobs` at a time here (all at once, at worst, on a cluster); each keeps its
+    // datacube until analysed, then its small files.
+    let at_once = if args.slurm.slurm {
+        sweep.count
+    } else {
+        args.jobs.clamp(1, sweep.count)
+    } as f64;
+    let need = Need {
+        disk_bytes: sweep.largest.disk_bytes * at_once + SMALL_FILES_BYTES * sweep.count as f64,
+        // Slurm tasks run on the cluster's nodes, not here.
+        memory_bytes: if args.slurm.slurm {
+            0.0
         } else {
-            let command = format!("(point {i} of the sweep in {})", args.out.display());
-            // The point's directory belongs to the sweep: a half-written one is replaced.
-            validate_one(scenario, &dir, &command, false, true)?;
-        }
-        bar.inc(1);
-        Ok(())
+            sweep.largest.memory_bytes * at_once
+        },
     };
-    // `jobs` plain threads take points in order. They are not rayon workers, so each point's
-    // own parallel work runs on the global pool with every core (inside a rayon pool of `jobs`
-    // threads it would be confined to that pool).
-    let next = AtomicUsize::new(0);
-    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..args.jobs.max(1).min(points.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= points.len() || first_error.lock().expect("no panics").is_some() {
-                    break;
-                }
-                if let Err(e) = run_point(i, &points[i], &scenarios[i]) {
-                    first_error.lock().expect("no panics").get_or_insert(e);
-                    break;
-                }
-            });
+    enforce(need, &sweep.out, &scenario_path.display().to_string(), args.force_size)?;
+    sweep.claim(args.force)?.leave_incomplete();
+    if args.slurm.slurm {
+        let pending = sweep.pending(true)?;
+        if !pending.is_empty() {
+            return slurm::submit(&sweep.out, &pending, &args.slurm);
         }
-    });
-    if let Some(e) = first_error.into_inner().expect("no panics") {
-        return Err(e);
+        outln!("every point is done; collecting");
+        return sweep.finish(args, &scenario_path, std::time::Instant::now(), sweep.count);
     }
-    bar.finish_and_clear();
+    let started = std::time::Instant::now();
+    let skipped = sweep.run_local(args.jobs)?;
+    sweep.finish(args, &scenario_path, started, skipped)
+}
 
-    let scores = points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| read_score(&args.out.join(dir_name(i, p))))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    // Points from before timings.json existed show no time.
-    let timings: Vec<Option<Timings>> = points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            std::fs::read_to_string(args.out.join(dir_name(i, p)).join("timings.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-        })
-        .collect();
-    std::fs::write(args.out.join("sweep.csv"), csv(&sets, &points, &scores))?;
-    let plots = plot(&args.out, &sets, &points, &scores)?;
-    std::fs::write(
-        args.out.join("report.md"),
-        report(
-            args,
-            &base,
-            &sets,
-            points.iter().zip(&scores).zip(&timings),
-            &plots,
-            started.elapsed().as_secs_f64(),
-        ),
-    )?;
-    outln!(
-        "{} point{} ({} already done) → {}",
-        points.len(),
-        if points.len() == 1 { "" } else { "s" },
-        skipped.load(Ordering::Relaxed),
-        args.out.join("sweep.csv").display()
-    );
-    for (p, s) in points.iter().zip(&scores) {
-        outln!(
-            "{:<60} odd/even {:.4}{}  tolerances {}",
-            label(p),
-            s.odd_even_ratio,
-            noise_corrected(s),
-            if s.all_within_tolerance {
-                "held"
-            } else {
-                "FAILED"
+/// Most points a sweep runs: every point is checked (and its directory named) before any
+/// runs, and the CSV is assembled in memory, so the count is bounded; a point takes seconds at
+/// the least, so 10 000 points are already hours of work.
+pub const MAX_POINTS: usize = 10_000;
+
+/// One sweep: the base scenario, its axes, and where it goes.
+struct Sweep {
+    base: Scenario,
+    axes: Vec<SetArg>,
+    out: PathBuf,
+    count: usize,
+    source: PathBuf,
+    /// The largest disk and memory need of one point.
+    largest: Need,
+}
+
+/// Whether a point needs running.
+enum PointState {
+    Done,
+    Missing,
+    Redo(String),
+}
+
+impl Sweep {
+    /// Counts the points (refusing more than [`MAX_POINTS`] before building any) and checks
+    /// each one, built one at a time.
+    fn new(source: &Path, base: Scenario, axes: Vec<SetArg>, out: PathBuf) -> anyhow::Result<Self> {
+        let count = point_count(&axes).filter(|&n| n <= MAX_POINTS).ok_or_else(|| {
+            bad_input(format!(
+                "{}: the sweep has {} points ({}); at most {MAX_POINTS} are run",
+                source.display(),
+                point_count(&axes).map_or("more than 2^64".to_string(), |n| n.to_string()),
+                axes.iter()
+                    .map(|a| format!("{} × {}", a.values.len(), a.key))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let mut sweep = Self {
+            base,
+            axes,
+            out,
+            count,
+            source: source.to_path_buf(),
+            largest: Need::default(),
+        };
+        for i in 0..count {
+            sweep.largest = sweep.largest.max(need(&sweep.scenario(i)?));
+        }
+        Ok(sweep)
+    }
+
+    fn point(&self, i: usize) -> Point {
+        point_at(&self.axes, i)
+    }
+
+    fn scenario(&self, i: usize) -> anyhow::Result<Scenario> {
+        apply(&self.base, &self.point(i))
+            .map_err(|e| bad_input(format!("{}: sweep point {e}", self.source.display())))
+    }
+
+    fn point_dir(&self, i: usize) -> PathBuf {
+        self.out.join(dir_name(i, &self.point(i)))
+    }
+
+    /// `sweep.toml`: the base scenario with the axes as `[[sweep]]` tables, itself a scenario.
+    fn identity(&self) -> String {
+        format!(
+            "# The sweep in this directory (written by `mro sweep`); a scenario file:\n# `mro sweep sweep.toml --out .` resumes it.\n{}",
+            Scenario {
+                sweep: self.axes.clone(),
+                ..self.base.clone()
             }
-        );
+            .resolved_toml()
+        )
     }
-    Ok(ExitCode::SUCCESS)
+
+    /// Takes the output directory for this sweep: refuses files mro did not write and another
+    /// sweep's directory unless `force`, and records the sweep in `sweep.toml`.
+    fn claim(&self, force: bool) -> anyhow::Result<OutputDir> {
+        let id_path = self.out.join("sweep.toml");
+        let id = self.identity();
+        let top = OutputDir::begin(&self.out, "sweep", &TOP_FILES, force, Rerun::Replaces)?;
+        match std::fs::read_to_string(&id_path) {
+            Ok(old) if old != id && !force => {
+                return Err(bad_input(format!(
+                    "{}: holds a different sweep; pass --force to start this one there",
+                    id_path.display()
+                )))
+            }
+            _ => write_file(&id_path, id.as_bytes())?,
+        }
+        Ok(top)
+    }
+
+    fn state(&self, i: usize, scenario: &Scenario) -> PointState {
+        let dir = self.point_dir(i);
+        if !dir.exists() {
+            return PointState::Missing;
+        }
+        if marker_state(&dir) != Some(("validate".to_string(), true)) {
+            return PointState::Redo("incomplete (an earlier run stopped while writing it)".into());
+        }
+        if !std::fs::read_to_string(dir.join("scenario.toml"))
+            .is_ok_and(|t| t == scenario.resolved_toml())
+        {
+            return PointState::Redo("written for a different scenario".into());
+        }
+        match read_score(&dir) {
+            Ok(_) => PointState::Done,
+            Err(e) => PointState::Redo(format!("{e:#}")),
+        }
+    }
+
+    /// The points not done, each reason said on standard error when `say`.
+    fn pending(&self, say: bool) -> anyhow::Result<Vec<usize>> {
+        let mut pending = Vec::new();
+        for i in 0..self.count {
+            match self.state(i, &self.scenario(i)?) {
+                PointState::Done => {}
+                PointState::Missing => pending.push(i),
+                PointState::Redo(why) => {
+                    if say {
+                        eprintln!(
+                            "mro: point {i} ({}): {why}; running it again",
+                            self.point_dir(i).display()
+                        );
+                    }
+                    pending.push(i);
+                }
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Runs one point unless it is done (a Slurm task). The directory must hold this sweep.
+    fn run_task(&self, index: usize) -> anyhow::Result<ExitCode> {
+        if index >= self.count {
+            return Err(bad_input(format!(
+                "--point {index}: the sweep has {} points (0 to {})",
+                self.count,
+                self.count - 1
+            )));
+        }
+        let id_path = self.out.join("sweep.toml");
+        if std::fs::read_to_string(&id_path).ok().as_deref() != Some(self.identity().as_str()) {
+            return Err(bad_input(format!(
+                "{}: missing or for another sweep; --point runs a point of a sweep set up by `mro sweep … --slurm`",
+                id_path.display()
+            )));
+        }
+        let scenario = self.scenario(index)?;
+        match self.state(index, &scenario) {
+            PointState::Done => outln!("point {index}: already done"),
+            state => {
+                if let PointState::Redo(why) = state {
+                    eprintln!("mro: point {index}: {why}; running it again");
+                }
+                self.run_point(index, &scenario)?;
+                outln!("point {index}: done → {}", self.point_dir(index).display());
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn run_point(&self, i: usize, scenario: &Scenario) -> anyhow::Result<()> {
+        let command = format!("(point {i} of the sweep in {})", self.out.display());
+        // The point's directory belongs to the sweep: a half-written one is replaced.
+        validate_one(scenario, &self.point_dir(i), &command, false, true)?;
+        Ok(())
+    }
+
+    /// Runs every pending point, `jobs` at a time; returns how many were already done.
+    fn run_local(&self, jobs: usize) -> anyhow::Result<usize> {
+        let pending = self.pending(true)?;
+        let bar = progress::bar(pending.len() as u64, "sweep");
+        // `jobs` plain threads take points in order. They are not rayon workers, so each
+        // point's own parallel work runs on the global pool with every core (inside a rayon
+        // pool of `jobs` threads it would be confined to that pool).
+        let next = AtomicUsize::new(0);
+        let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.max(1).min(pending.len()) {
+                scope.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= pending.len() || first_error.lock().expect("no panics").is_some() {
+                        break;
+                    }
+                    let i = pending[k];
+                    let result = self
+                        .scenario(i)
+                        .and_then(|scenario| self.run_point(i, &scenario));
+                    if let Err(e) = result {
+                        first_error.lock().expect("no panics").get_or_insert(e);
+                        break;
+                    }
+                    bar.inc(1);
+                });
+            }
+        });
+        if let Some(e) = first_error.into_inner().expect("no panics") {
+            return Err(e);
+        }
+        bar.finish_and_clear();
+        Ok(self.count - pending.len())
+    }
+
+    /// Writes sweep.csv, the plots and report.md from every point's files (which must all be
+    /// done), then marks the directory complete.
+    fn finish(
+        &self,
+        args: &Args,
+        scenario_path: &Path,
+        started: std::time::Instant,
+        skipped: usize,
+    ) -> anyhow::Result<ExitCode> {
+        let pending = self.pending(false)?;
+        if !pending.is_empty() {
+            let names: Vec<String> = pending
+                .iter()
+                .take(20)
+                .map(|&i| dir_name(i, &self.point(i)))
+                .collect();
+            return Err(anyhow::anyhow!(
+                "{}: {} of {} points have not finished: {}{} (queued or running, failed, or cut off; \
+                 Slurm task logs are in {}); rerun `mro sweep {} --out {} --slurm` (or without \
+                 --slurm) to run them again",
+                self.out.display(),
+                pending.len(),
+                self.count,
+                names.join(", "),
+                if pending.len() > names.len() { ", …" } else { "" },
+                self.out.join(slurm::LOG_DIR).display(),
+                scenario_path.display(),
+                self.out.display()
+            ));
+        }
+        let top = OutputDir::begin(&self.out, "sweep", &TOP_FILES, true, Rerun::Replaces)?;
+        let points: Vec<Point> = (0..self.count).map(|i| self.point(i)).collect();
+        let scores = (0..self.count)
+            .map(|i| read_score(&self.point_dir(i)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // Points from before timings.json existed show no time.
+        let timings: Vec<Option<Timings>> = (0..self.count)
+            .map(|i| {
+                std::fs::read_to_string(self.point_dir(i).join("timings.json"))
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+            })
+            .collect();
+        top.write("sweep.csv", csv(&self.axes, &points, &scores).as_bytes())?;
+        let plots = plot(top.staging(), &self.axes, &points, &scores)?;
+        let command = command_line(args, scenario_path, &self.out);
+        top.write(
+            "report.md",
+            report(
+                &command,
+                scenario_path,
+                &self.base,
+                &self.axes,
+                points.iter().zip(&scores).zip(&timings),
+                &plots,
+                started.elapsed().as_secs_f64(),
+            )
+            .as_bytes(),
+        )?;
+        top.commit()?;
+        outln!(
+            "{} point{} ({} already done) → {}",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            skipped,
+            self.out.join("sweep.csv").display()
+        );
+        for (p, s) in points.iter().zip(&scores) {
+            outln!(
+                "{:<60} odd/even {:.4}{}  tolerances {}",
+                label(p),
+                s.odd_even_ratio,
+                noise_corrected(s),
+                if s.all_within_tolerance {
+                    "held"
+                } else {
+                    "FAILED"
+                }
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
-fn is_done(dir: &Path, scenario: &Scenario) -> bool {
-    dir.join("score.json").is_file()
-        && std::fs::read_to_string(dir.join("scenario.toml"))
-            .is_ok_and(|t| t == scenario.resolved_toml())
-}
+/// Files of the sweep directory itself (besides one directory per point).
+const TOP_FILES: [&str; 8] = [
+    "sweep.toml",
+    "sweep.csv",
+    "report.md",
+    "sweep_odd_even_ratio.png",
+    "sweep_odd_even_ratio_noise_corrected.png",
+    "sweep_total_volume_fraction.png",
+    "sweep_mean_diameter_corrected_nm.png",
+    "sweep_spacing_nm.png",
+];
 
 fn read_score(dir: &Path) -> anyhow::Result<Score> {
     let path = dir.join("score.json");
-    serde_json::from_str(&std::fs::read_to_string(&path)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| crate::output::io_error("cannot read", &path, e))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: unreadable: {e}", path.display()))
+}
+
+/// The command that regenerates the sweep, for its report.
+fn command_line(args: &Args, scenario_path: &Path, out: &Path) -> String {
+    let mut command = format!("cargo run --release -- sweep {}", scenario_path.display());
+    for set in &args.sets {
+        command += &format!(" --set {}={}", set.key, values(set));
+    }
+    command + &format!(" --out {}", out.display())
+}
+
+fn values(set: &SetArg) -> String {
+    set.values
+        .iter()
+        .map(|v| csv_field(v).trim_matches('"').to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn csv_field(v: &toml::Value) -> String {
@@ -351,28 +617,17 @@ fn plot(
 /// `report.md`: the command, the axes, the machine, seed and timings, one row per point
 /// (with its score and stage timings), and the plots.
 fn report<'a>(
-    args: &Args,
+    command: &str,
+    scenario_path: &Path,
     base: &Scenario,
     axes: &[SetArg],
     outcomes: impl Iterator<Item = ((&'a Point, &'a Score), &'a Option<Timings>)>,
     plots: &[(String, String)],
     run_s: f64,
 ) -> String {
-    let values = |set: &SetArg| {
-        set.values
-            .iter()
-            .map(|v| csv_field(v).trim_matches('"').to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let mut command = format!("cargo run --release -- sweep {}", args.scenario.display());
-    for set in &args.sets {
-        command += &format!(" --set {}={}", set.key, values(set));
-    }
     let mut s = format!(
-        "# Sweep report: `{}`\n\nRegenerate with:\n\n```sh\n{command} --out {}\n```\n\nAxes (first varies slowest):\n\n",
-        args.scenario.display(),
-        args.out.display()
+        "# Sweep report: `{}`\n\nRegenerate with:\n\n```sh\n{command}\n```\n\nAxes (first varies slowest):\n\n",
+        scenario_path.display(),
     );
     for set in axes {
         s += &format!("- `{}` = {}\n", set.key, values(set));

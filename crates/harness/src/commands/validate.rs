@@ -9,7 +9,10 @@ use std::time::Instant;
 
 use mro_sim::Truth;
 
-use crate::output::prepare_owned_dir;
+use crate::cost::{enforce, Cost, Need, SMALL_FILES_BYTES};
+use crate::exit::bad_input;
+use crate::output::check_dir;
+use crate::output::{io_error, OutputDir, Rerun};
 use crate::report::{self, Timings};
 use crate::runner;
 use crate::scenario::Scenario;
@@ -33,6 +36,9 @@ pub struct Args {
     /// Replace files already in the output directory.
     #[arg(long)]
     force: bool,
+    /// Run even when the estimated disk or memory (see `mro check`) exceeds what is free.
+    #[arg(long)]
+    force_size: bool,
 }
 
 /// Files one validation writes.
@@ -62,13 +68,32 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| Scenario::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let dirs = if scenarios.len() == 1 {
+        vec![args.out.clone()]
+    } else {
+        subdirectories(&args.out, &args.scenarios, &scenarios)?
+    };
+    check_dir(&args.out)?;
+    let need = scenarios
+        .iter()
+        .fold(Need::default(), |n, s| n.max(need(s)));
+    // Kept datacubes add up; otherwise each is deleted before the next scenario runs.
+    let kept = if args.keep_datacube {
+        scenarios.len() as f64
+    } else {
+        1.0
+    };
+    enforce(
+        Need {
+            disk_bytes: need.disk_bytes * kept,
+            ..need
+        },
+        &args.out,
+        &args.scenarios[0].display().to_string(),
+        args.force_size,
+    )?;
     let mut all_held = true;
-    for (path, scenario) in args.scenarios.iter().zip(&scenarios) {
-        let dir = if scenarios.len() == 1 {
-            args.out.clone()
-        } else {
-            args.out.join(&scenario.name)
-        };
+    for ((path, scenario), dir) in args.scenarios.iter().zip(&scenarios).zip(dirs) {
         let command = format!(
             "cargo run --release -- validate {} --out {}{}",
             path.display(),
@@ -87,6 +112,68 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// What validating `scenario` needs: the datacube (deleted at the end unless kept) and the small
+/// files on disk, the peak memory of its stages.
+pub fn need(scenario: &Scenario) -> Need {
+    let cost = Cost::of(scenario, rayon::current_num_threads());
+    Need {
+        disk_bytes: cost.datacube_bytes + SMALL_FILES_BYTES,
+        memory_bytes: cost.peak_memory_bytes,
+    }
+}
+
+/// One directory under `out` per scenario, named by the scenario's `name` made a safe file name
+/// ([`safe_name`]); two scenarios that would share a directory are refused (exit 2), naming both
+/// files.
+fn subdirectories(
+    out: &Path,
+    paths: &[PathBuf],
+    scenarios: &[Scenario],
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut seen: std::collections::BTreeMap<String, &Path> = Default::default();
+    let mut dirs = Vec::with_capacity(scenarios.len());
+    for (path, scenario) in paths.iter().zip(scenarios) {
+        let name = safe_name(&scenario.name).ok_or_else(|| {
+            bad_input(format!(
+                "{}: field `name` = {:?}: expected a name with at least one letter or digit (it names the scenario's directory under --out)",
+                path.display(),
+                scenario.name
+            ))
+        })?;
+        if let Some(first) = seen.insert(name.clone(), path) {
+            return Err(bad_input(format!(
+                "{} and {}: both scenarios would write {}: give each a distinct `name`",
+                first.display(),
+                path.display(),
+                out.join(&name).display()
+            )));
+        }
+        dirs.push(out.join(name));
+    }
+    Ok(dirs)
+}
+
+/// `name` as one file-name component: characters other than ASCII letters, digits, `-`, `_`
+/// and `.` become `_`, and leading dots are dropped, so `../../escape` becomes `.._.._escape` →
+/// `_.._escape`; `None` if no letter or digit is left.
+pub fn safe_name(name: &str) -> Option<String> {
+    let mapped: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = mapped.trim_start_matches('.');
+    trimmed
+        .chars()
+        .any(|c| c.is_ascii_alphanumeric())
+        .then(|| trimmed.to_string())
+}
+
 /// Runs every stage of one scenario into `dir` and writes its report; returns the score.
 pub fn validate_one(
     scenario: &Scenario,
@@ -95,37 +182,40 @@ pub fn validate_one(
     keep_datacube: bool,
     force: bool,
 ) -> anyhow::Result<Score> {
-    prepare_owned_dir(dir, &FILES, force, "validate")?;
-    std::fs::write(dir.join("scenario.toml"), scenario.resolved_toml())?;
+    let out = OutputDir::begin(dir, "validate", &FILES, force, Rerun::Replaces)?;
+    let stage = out.staging();
+    out.write("scenario.toml", scenario.resolved_toml().as_bytes())?;
     let mut t = Timings::default();
     let start = Instant::now();
     let glass = runner::glass(scenario)?;
-    glass.truth.write_json(&dir.join("truth.json"))?;
+    glass.truth.write_json(&stage.join("truth.json"))?;
     t.glass_s = start.elapsed().as_secs_f64();
 
     let start = Instant::now();
-    let calibration = runner::simulate_to(scenario, &glass, dir)?;
+    let calibration = runner::simulate_to(scenario, &glass, stage)?;
     t.simulate_s = start.elapsed().as_secs_f64();
     let truth: Truth = glass.truth;
     drop(glass.atoms);
 
     let start = Instant::now();
-    let analysis = runner::analyze_dir(scenario, dir, &calibration)?;
+    let analysis = runner::analyze_dir(scenario, stage, &calibration)?;
     t.analyze_s = start.elapsed().as_secs_f64();
     if !keep_datacube {
-        std::fs::remove_file(dir.join("datacube.npy"))?;
+        let cube = stage.join("datacube.npy");
+        std::fs::remove_file(&cube).map_err(|e| io_error("cannot remove", &cube, e))?;
     }
-    std::fs::write(dir.join("analysis.json"), analysis.result.to_json() + "\n")?;
+    out.write("analysis.json", (analysis.result.to_json() + "\n").as_bytes())?;
 
     let score = score_outputs(&truth, &analysis.result, &scenario.scoring)?;
-    std::fs::write(
-        dir.join("score.json"),
-        serde_json::to_string_pretty(&score)? + "\n",
+    out.write(
+        "score.json",
+        (serde_json::to_string_pretty(&score)? + "\n").as_bytes(),
     )?;
-    std::fs::write(
-        dir.join("timings.json"),
-        serde_json::to_string_pretty(&t)? + "\n",
+    out.write(
+        "timings.json",
+        (serde_json::to_string_pretty(&t)? + "\n").as_bytes(),
     )?;
-    report::write(dir, scenario, &truth, &analysis, &score, &t, command)?;
+    report::write(stage, scenario, &truth, &analysis, &score, &t, command)?;
+    out.commit()?;
     Ok(score)
 }

@@ -36,14 +36,29 @@ pub fn write_extended_xyz_to<W: Write>(atoms: &AtomVolume, out: W) -> std::io::R
     w.flush()
 }
 
-/// Writes `atoms` as extended XYZ to the file `path`.
+/// Writes `atoms` as extended XYZ to the file `path`, atomically: the text goes to
+/// `PATH.partial`, is flushed to disk and renamed to `path`, so `path` never holds a truncated
+/// file. On error the partial file is removed.
+///
+/// # Errors
+/// [`GlassError::Io`] naming `path` if the file cannot be created, written or renamed.
 pub fn write_extended_xyz(atoms: &AtomVolume, path: &Path) -> Result<(), GlassError> {
-    let io = |source| GlassError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::create(path).map_err(io)?;
-    write_extended_xyz_to(atoms, file).map_err(io)
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let result = (|| {
+        let mut file = std::fs::File::create(&partial)?;
+        write_extended_xyz_to(atoms, &mut file)?;
+        file.sync_all()?;
+        std::fs::rename(&partial, path)
+    })();
+    result.map_err(|source| {
+        let _ = std::fs::remove_file(&partial);
+        GlassError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]

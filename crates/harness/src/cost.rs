@@ -1,0 +1,293 @@
+//! What a scenario will cost before it runs: atoms, datacube bytes, disk, peak memory and a
+//! rough time; and the refusal of runs that cannot fit in the free disk or available memory.
+//!
+//! The model follows the code's allocations, with per-atom constants measured on this
+//! project's runs (the figures are in the README, "Files and sizes"):
+//!
+//! - atoms = `number_density_per_nm3` × extent_x × extent_y × thickness (the clusters are cut
+//!   from the same density);
+//! - datacube = scan points × detector pixels × 4 bytes (float32) + the 128-byte `.npy` header;
+//! - glass memory = [`GLASS_BYTES_PER_ATOM`] per atom (neighbour lists, relaxation buffers);
+//! - simulation memory = the atoms ([`ATOM_BYTES`] each) + the potential field of one block of
+//!   scan rows (bounded by `ForwardOptions::field_budget_bytes`, 1 GiB) + per-thread FFT
+//!   scratch of the propagation grid (the detector's size, 1.5× for Born and multislice);
+//! - peak = the larger stage plus [`BASE_BYTES`] for the program itself;
+//! - time = per-atom and per-pattern-pixel rates measured on a 2-core machine, scaled by the
+//!   number of slices for Born and multislice — a rough figure (within a factor of a few).
+
+use std::path::Path;
+
+use mro_sim::spec::ModelKind;
+
+use crate::exit::bad_input;
+use crate::scenario::Scenario;
+
+/// Memory of the program before it allocates for the scenario (binary, FFT plans, buffers).
+pub const BASE_BYTES: f64 = 20e6;
+/// Peak memory of the glass builder per atom, measured: the paper volume (1.81 M atoms)
+/// peaks at 395 MiB (`reports/glass-performance`).
+pub const GLASS_BYTES_PER_ATOM: f64 = 225.0;
+/// Memory per atom while imaging (position f64×3, atomic number, the sorted copy of the block).
+pub const ATOM_BYTES: f64 = 64.0;
+/// Bytes per atom line of `atoms.xyz` (`Zr 123.45678 234.56789 98.76543`; measured 30.4 on the
+/// smoke scenario).
+const XYZ_BYTES_PER_ATOM: f64 = 31.0;
+/// Field budget of the forward model (`mro_sim::ForwardOptions::default`).
+const FIELD_BUDGET_BYTES: f64 = (1u64 << 30) as f64;
+/// Extra specimen around every window (`mro_sim::simulate::FIELD_MARGIN_NM`).
+const FIELD_MARGIN_NM: f64 = mro_sim::simulate::FIELD_MARGIN_NM;
+/// Glass building, seconds per atom (paper volume: 12.6 s for 1.81 M atoms on 2 cores).
+const GLASS_S_PER_ATOM: f64 = 7.0e-6;
+/// Kinematic imaging, seconds per detector pixel of each pattern (paper: 11.7 s for
+/// 128 × 128 patterns of 128 × 128 pixels on 2 cores).
+const KINEMATIC_S_PER_PATTERN_PX: f64 = 4.4e-8;
+/// Born and multislice time per pattern pixel per slice (paper, 100 slices: 62.8 s and 189 s).
+const BORN_S_PER_PATTERN_PX_SLICE: f64 = 2.4e-9;
+const MULTISLICE_S_PER_PATTERN_PX_SLICE: f64 = 7.0e-9;
+/// The analysis, seconds per pattern pixel (paper: 0.29 s).
+const ANALYSIS_S_PER_PATTERN_PX: f64 = 1.1e-9;
+
+/// Disk and memory a scenario needs, and roughly how long it takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cost {
+    /// Atoms in the glass.
+    pub atoms: f64,
+    /// Bytes of `datacube.npy`.
+    pub datacube_bytes: f64,
+    /// Bytes of `atoms.xyz` (`mro glass` only).
+    pub xyz_bytes: f64,
+    /// Peak resident memory in bytes of a full run (glass, simulation, analysis).
+    pub peak_memory_bytes: f64,
+    /// Peak resident memory in bytes of building the glass alone.
+    pub glass_memory_bytes: f64,
+    /// Rough wall-clock seconds on a 2-core machine: glass, simulation, analysis.
+    pub seconds: [f64; 3],
+}
+
+/// Bytes of everything but the datacube that a validation writes (figures, JSON): measured
+/// about 1 MB on the smoke and paper scenarios; 4 MB leaves room.
+pub const SMALL_FILES_BYTES: f64 = 4e6;
+
+impl Cost {
+    /// The estimate for `scenario`, run with `threads` worker threads.
+    pub fn of(scenario: &Scenario, threads: usize) -> Self {
+        let s = &scenario.sample;
+        let atoms =
+            s.number_density_per_nm3 * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
+        let [ny, nx] = scenario.scan.points;
+        let [dy, dx] = scenario.detector.pixels;
+        let patterns = (ny * nx) as f64;
+        let pattern_px = (dy * dx) as f64;
+        let datacube_bytes = patterns * pattern_px * 4.0 + 128.0;
+
+        let glass_bytes = atoms * GLASS_BYTES_PER_ATOM;
+        let slices = (s.thickness_nm / scenario.model.slice_nm).ceil().max(1.0);
+        let compact = scenario.model.kind == ModelKind::Kinematic;
+        let grid = dy.max(dx) as f64 * if compact { 1.0 } else { 1.5 };
+        let dk = scenario.detector.k_pixel_per_nm;
+        let dx_nm = 1.0 / (grid * dk);
+        let pad_nm = 0.5 / dk + FIELD_MARGIN_NM;
+        let scan_nm = [ny, nx].map(|n| (n.max(1) - 1) as f64 * scenario.scan.step_nm + 2.0 * pad_nm);
+        let bytes_per_field_px = match scenario.model.kind {
+            ModelKind::Kinematic => 4.0,
+            ModelKind::Born => 4.0 * slices,
+            ModelKind::Multislice => 8.0 * slices,
+        };
+        let field_bytes = (scan_nm[0] / dx_nm * scan_nm[1] / dx_nm * bytes_per_field_px)
+            .min(FIELD_BUDGET_BYTES.max(scan_nm[1] / dx_nm * bytes_per_field_px * 8.0));
+        // Per thread: a few complex f64 grids of the propagation window and the pattern.
+        let scratch_bytes = threads as f64 * (4.0 * 16.0 * grid * grid + 8.0 * pattern_px);
+        let simulate_bytes = atoms * ATOM_BYTES + field_bytes + scratch_bytes;
+        // The analysis streams two chunks of float32 patterns and keeps per-pattern maps.
+        let analysis_bytes = 2.0 * crate::runner::ANALYSIS_CHUNK_PATTERNS as f64 * pattern_px * 4.0
+            + patterns * 8.0 * 32.0;
+        let peak_memory_bytes = BASE_BYTES + glass_bytes.max(simulate_bytes).max(analysis_bytes);
+
+        let per_px = match scenario.model.kind {
+            ModelKind::Kinematic => KINEMATIC_S_PER_PATTERN_PX,
+            ModelKind::Born => BORN_S_PER_PATTERN_PX_SLICE * slices,
+            ModelKind::Multislice => MULTISLICE_S_PER_PATTERN_PX_SLICE * slices,
+        };
+        Self {
+            atoms,
+            datacube_bytes,
+            xyz_bytes: atoms * XYZ_BYTES_PER_ATOM + 200.0,
+            peak_memory_bytes,
+            glass_memory_bytes: BASE_BYTES + glass_bytes,
+            seconds: [
+                atoms * GLASS_S_PER_ATOM,
+                patterns * pattern_px * per_px,
+                patterns * pattern_px * ANALYSIS_S_PER_PATTERN_PX,
+            ],
+        }
+    }
+
+    /// A few lines for `mro check`.
+    pub fn describe(&self) -> String {
+        format!(
+            "# cost estimate: {:.3e} atoms; datacube {}; peak memory {} (glass alone {}); \
+             disk {} for validate/simulate, {} for glass (atoms.xyz); \
+             roughly {} on 2 cores (glass {}, simulate {}, analyze {})",
+            self.atoms,
+            bytes(self.datacube_bytes),
+            bytes(self.peak_memory_bytes),
+            bytes(self.glass_memory_bytes),
+            bytes(self.datacube_bytes + SMALL_FILES_BYTES),
+            bytes(self.xyz_bytes),
+            seconds(self.seconds.iter().sum()),
+            seconds(self.seconds[0]),
+            seconds(self.seconds[1]),
+            seconds(self.seconds[2]),
+        )
+    }
+}
+
+/// `1.23 GB`.
+pub fn bytes(b: f64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut v = b;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.3} {}", units[u])
+    }
+}
+
+fn seconds(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else if s < 3.0 * 86400.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} days", s / 86400.0)
+    }
+}
+
+/// What a run needs from the machine: disk under its output directory and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Need {
+    /// Bytes the run writes at its largest.
+    pub disk_bytes: f64,
+    /// Peak resident bytes.
+    pub memory_bytes: f64,
+}
+
+impl Need {
+    /// The larger need of each kind.
+    pub fn max(self, other: Self) -> Self {
+        Self {
+            disk_bytes: self.disk_bytes.max(other.disk_bytes),
+            memory_bytes: self.memory_bytes.max(other.memory_bytes),
+        }
+    }
+}
+
+/// Refuses (exit 2) a run that needs more disk than is free under `out` or more memory than
+/// the machine has available (`MemAvailable` of `/proc/meminfo`; not checked where that file
+/// does not exist), unless `force_size`. `what` names the run in the message.
+pub fn enforce(need: Need, out: &Path, what: &str, force_size: bool) -> anyhow::Result<()> {
+    if force_size {
+        return Ok(());
+    }
+    if let Some(free) = free_disk_bytes(out) {
+        if need.disk_bytes > free {
+            return Err(bad_input(format!(
+                "{what}: needs about {} of disk under {} but only {} is free; shrink the scan or detector (or pass --force-size to try anyway)",
+                bytes(need.disk_bytes),
+                out.display(),
+                bytes(free)
+            )));
+        }
+    }
+    if let Some(available) = available_memory_bytes() {
+        if need.memory_bytes > available {
+            return Err(bad_input(format!(
+                "{what}: needs about {} of memory but {} is available; shrink the sample, scan or detector (or pass --force-size to try anyway)",
+                bytes(need.memory_bytes),
+                bytes(available)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Free bytes (for an unprivileged user) on the file system that holds `path` or its nearest
+/// existing ancestor.
+pub fn free_disk_bytes(path: &Path) -> Option<f64> {
+    let mut probe = path;
+    while !probe.exists() {
+        probe = match probe.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if probe == Path::new(".") {
+            break;
+        }
+    }
+    let st = rustix::fs::statvfs(probe).ok()?;
+    Some(st.f_bavail as f64 * st.f_frsize as f64)
+}
+
+/// `MemAvailable` of `/proc/meminfo` in bytes (Linux); `None` elsewhere.
+pub fn available_memory_bytes() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(extra: &str) -> Scenario {
+        Scenario::parse(&format!("schema = \"mro.scenario/1\"\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn the_paper_setup_costs_what_its_arrays_hold() {
+        let c = Cost::of(&scenario(""), 2);
+        // 54 atoms/nm³ × 40.96² × 20 nm³.
+        assert!((c.atoms - 54.0 * 40.96 * 40.96 * 20.0).abs() < 1.0);
+        assert_eq!(c.datacube_bytes, 128.0 * 128.0 * 128.0 * 128.0 * 4.0 + 128.0);
+        assert!(c.peak_memory_bytes > c.glass_memory_bytes - 1.0);
+    }
+
+    #[test]
+    fn a_huge_scan_is_refused_unless_forced() {
+        let c = Cost::of(
+            &scenario("[scan]\npoints = [512, 512]\nstep_nm = 0.08\n[detector]\npixels = [256, 256]\n"),
+            2,
+        );
+        assert!((c.datacube_bytes - 68.72e9).abs() < 0.01e9, "{}", c.datacube_bytes);
+        let need = Need {
+            disk_bytes: 1e30,
+            memory_bytes: 1.0,
+        };
+        let d = tempfile::tempdir().unwrap();
+        let e = enforce(need, d.path(), "x.toml", false).unwrap_err().to_string();
+        assert!(e.contains("of disk under") && e.contains("--force-size"), "{e}");
+        enforce(need, d.path(), "x.toml", true).unwrap();
+        let need = Need {
+            disk_bytes: 1.0,
+            memory_bytes: 1e30,
+        };
+        if available_memory_bytes().is_some() {
+            let e = enforce(need, d.path(), "x.toml", false).unwrap_err().to_string();
+            assert!(e.contains("of memory"), "{e}");
+        }
+    }
+
+    #[test]
+    fn sizes_print_in_si_units() {
+        assert_eq!(bytes(68.72e9), "68.720 GB");
+        assert_eq!(bytes(12.0), "12 B");
+    }
+}
