@@ -40,8 +40,10 @@ fn stdout_failed(e: std::io::Error) -> ! {
 
 mod commands;
 mod cost;
+mod document;
 mod exit;
 mod figures;
+mod html;
 mod output;
 mod progress;
 mod report;

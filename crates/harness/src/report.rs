@@ -1,6 +1,9 @@
-//! Validation reports: `report.md` with the paper's figures (truth drawn over them), a bar chart
-//! of true against recovered values, `scores.csv`, and the machine and timings that made them.
+//! Validation reports: `report.md` and the self-contained `report.html`, both rendered from one
+//! [`Document`]; the one-page summary figure, the paper's figures (truth drawn over them), a bar
+//! chart of true against recovered values, `scores.csv`, and the machine and timings that made
+//! them.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -8,10 +11,16 @@ use anyhow::Result;
 use mro_analysis::AnalysisOutput;
 use mro_sim::Truth;
 
-use crate::figures::{self, CurveOverlay, MapMarker, MapOverlay};
+use crate::document::{
+    count, number, percent_signed, Block, Cell, Column, Document, Table, MISSING,
+};
+use crate::figures::{
+    self, CurveOverlay, MapMarker, MapOverlay, Summary, SummaryPoint, SummaryQuantity,
+};
+use crate::html;
 use crate::output::io_error;
 use crate::scenario::Scenario;
-use crate::score::Score;
+use crate::score::{Row, Score};
 
 /// Wall-clock seconds of each stage (`timings.json` beside each report).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -31,7 +40,7 @@ impl Timings {
     }
 }
 
-/// The markers of every in-condition cluster inside the scanned field, in scan pixels.
+/// The markers of every in-condition cluster inside the scanned field, in nm.
 pub fn truth_overlay(truth: &Truth, scenario: &Scenario) -> MapOverlay {
     let step = scenario.scan.step_nm;
     let [ny, nx] = scenario.scan.points;
@@ -40,32 +49,26 @@ pub fn truth_overlay(truth: &Truth, scenario: &Scenario) -> MapOverlay {
         .iter()
         .filter(|c| c.in_condition)
         .map(|c| MapMarker {
-            center_px: [c.center_nm[1] / step, c.center_nm[0] / step],
-            radius_px: 0.5 * c.diameter_nm / step,
+            center_nm: [c.center_nm[1], c.center_nm[0]],
+            radius_nm: 0.5 * c.diameter_nm,
             symmetry: Some(c.symmetry as usize),
         })
-        .filter(|m| m.center_px[0] < ny as f64 && m.center_px[1] < nx as f64)
+        .filter(|m| m.center_nm[0] < ny as f64 * step && m.center_nm[1] < nx as f64 * step)
         .collect();
     MapOverlay { markers }
 }
 
-/// Vertical lines at the true projected nearest-neighbour distance of each n.
-fn spacing_overlay(truth: &Truth) -> CurveOverlay {
-    let vlines = truth
+/// The true projected nearest-neighbour distance of each n, in nm.
+fn spacing_truth(truth: &Truth) -> BTreeMap<usize, f64> {
+    truth
         .by_symmetry
         .iter()
-        .filter_map(|(n, t)| {
-            t.projected_nearest_neighbor_nm
-                .map(|d| (format!("true NN, n = {n}"), d))
-        })
-        .collect();
-    CurveOverlay {
-        curves: Vec::new(),
-        vlines,
-    }
+        .filter_map(|(n, t)| Some((n.parse().ok()?, t.projected_nearest_neighbor_nm?)))
+        .collect()
 }
 
-/// Writes the figures, `scores.csv` and `report.md` for one validated scenario into `dir`.
+/// Writes the figures, `scores.csv`, `report.md` and `report.html` for one validated scenario
+/// into `dir`.
 pub fn write(
     dir: &Path,
     scenario: &Scenario,
@@ -76,21 +79,20 @@ pub fn write(
     command: &str,
 ) -> Result<()> {
     let maps = truth_overlay(truth, scenario);
-    let k0: Vec<(String, f64)> = scenario
-        .clusters
-        .iter()
-        .map(|c| c.k0_per_nm)
-        .fold(Vec::<f64>::new(), |mut v, k| {
-            if !v.contains(&k) {
-                v.push(k);
-            }
-            v
-        })
+    let mut k0: Vec<f64> = Vec::new();
+    for c in &scenario.clusters {
+        if !k0.contains(&c.k0_per_nm) {
+            k0.push(c.k0_per_nm);
+        }
+    }
+    let k0 = k0
         .into_iter()
-        .map(|k| (format!("cluster k0 = {k} nm⁻¹"), k))
+        .map(|k| (format!("cluster ring k0 = {} nm⁻¹", number(k, 2)), k))
         .collect();
     let r = &analysis.result;
     let m = &analysis.maps;
+    figures::summary_figure(&dir.join("summary.png"), &summary(&scenario.name, score))?;
+    figures::recovery_figure(&dir.join("recovery.png"), score)?;
     figures::variance_figure(
         &dir.join("variance.png"),
         r,
@@ -102,17 +104,15 @@ pub fn write(
     figures::intensity_maps_figure(&dir.join("intensity_maps.png"), r, m, &maps)?;
     figures::power_spectrum_figure(&dir.join("power_spectrum.png"), r, &CurveOverlay::default())?;
     figures::power_maps_figure(&dir.join("power_maps.png"), r, m, &maps)?;
-    figures::autocorrelation_figure(&dir.join("autocorrelation.png"), r, &spacing_overlay(truth))?;
-    figures::recovery_figure(&dir.join("recovery.png"), score)?;
+    figures::autocorrelation_figure(&dir.join("autocorrelation.png"), r, &spacing_truth(truth))?;
     let write = |name: &str, text: String| {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| io_error("cannot write", &path, e))
     };
     write("scores.csv", scores_csv(&scenario.name, score))?;
-    write(
-        "report.md",
-        markdown(scenario, truth, score, timings, command),
-    )?;
+    let doc = document(scenario, truth, score, timings, command);
+    write("report.md", doc.to_markdown())?;
+    write("report.html", html::render(&doc, dir)?)?;
     Ok(())
 }
 
@@ -177,103 +177,349 @@ pub fn machine() -> String {
     )
 }
 
-fn markdown(
+/// What each score quantity means, for the glossary under the score table (`None` for a
+/// quantity this version does not know).
+pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
+    Some(match quantity {
+        "v_peak_k_per_nm" => {
+            "k (nm⁻¹) where the fluctuation variance V_Ω(k) is largest, against the ring k0 the \
+             clusters diffract into."
+        }
+        "mean_diameter_nm" => {
+            "mean equivalent-circle diameter (ECD) of the thresholded regions of map n — the \
+             published measurement — against the mean diameter of the in-condition clusters."
+        }
+        "mean_diameter_corrected_nm" => {
+            "the same ECD with the probe's FWHM removed in quadrature (`corrected`); reported, \
+             not scored."
+        }
+        "volume_fraction" => {
+            "share of the sample volume in clusters of n: the in-condition volume fraction of \
+             map n's regions divided by the paper's fixed in-condition share (5.9 %)."
+        }
+        "volume_fraction_geometric" => {
+            "the same in-condition volume fraction divided instead by the geometric share of \
+             n-fold clusters within the acceptance angle of the Bragg condition, computed per n \
+             (`geometric`); reported, not scored."
+        }
+        "region_count" => "regions found in map n, against the number of in-condition clusters.",
+        "spacing_nm" => {
+            "first peak of the autocorrelation σ(r) of map n, against the mean projected \
+             nearest-neighbour distance of the in-condition clusters."
+        }
+        "spacing_significance" => {
+            "how many standard errors that σ(r) peak stands out from the map's own \
+             fluctuations; below 3 the spacing is noise. It has no truth."
+        }
+        "recall" => "share of in-condition clusters whose centre lies inside a region of map n.",
+        "precision" => "share of the regions of map n holding an in-condition cluster of that n.",
+        "total_volume_fraction" => {
+            "the per-n volume fractions (paper's correction) summed, against the planted total."
+        }
+        "total_volume_fraction_geometric" => {
+            "the per-n volume fractions with the geometric correction, summed; reported, not \
+             scored."
+        }
+        _ => return None,
+    })
+}
+
+/// Whether a quantity is a count (printed as an integer).
+fn is_count(quantity: &str) -> bool {
+    quantity.ends_with("_count")
+}
+
+/// The score rows in reading order: whole-sample quantities first, then by n numerically, each
+/// n's rows in the order scoring wrote them.
+pub fn sorted_rows(score: &Score) -> Vec<&Row> {
+    let mut rows: Vec<&Row> = score.rows.iter().collect();
+    rows.sort_by_key(|r| r.symmetry.map_or((0, 0), |n| (1, n)));
+    rows
+}
+
+/// The truth-against-recovered table, every column and quantity explained under it.
+pub fn score_table(score: &Score) -> Table {
+    let col = |name: &str, meaning: &str| Column {
+        name: name.into(),
+        meaning: meaning.into(),
+    };
+    let columns = vec![
+        col("quantity", "what was measured; each is explained below."),
+        col(
+            "n",
+            "rotational symmetry of the cluster type (an odd-n cluster is read from map 2n, \
+             by Friedel symmetry); — for a whole-sample quantity.",
+        ),
+        col(
+            "truth",
+            "the planted value; for diameters, counts and spacings, over the in-condition \
+             clusters (those whose reflections reach the analysis ring); — where there is none.",
+        ),
+        col(
+            "recovered",
+            "the value the analysis measured; — where it found none.",
+        ),
+        col(
+            "relative error",
+            "(recovered − truth)/truth in percent; — where the truth is zero or missing.",
+        ),
+        col(
+            "tolerance",
+            "the largest |relative error| the scenario accepts; — for a quantity that is \
+             reported but not scored.",
+        ),
+        col(
+            "within",
+            "whether the relative error lies within the tolerance (**no** fails the \
+             validation); — for a quantity without a tolerance.",
+        ),
+    ];
+    let value = |q: &str, v: Option<f64>| match v {
+        Some(v) if is_count(q) => Cell::number(count(v), v),
+        Some(v) => Cell::number(number(v, 4), v),
+        None => Cell::text(MISSING),
+    };
+    let rows = sorted_rows(score)
+        .into_iter()
+        .map(|r| {
+            vec![
+                Cell::text(format!("`{}`", r.quantity)),
+                r.symmetry.map_or(Cell::text(MISSING), |n| {
+                    Cell::number(n.to_string(), n.into())
+                }),
+                value(&r.quantity, r.truth),
+                value(&r.quantity, r.recovered),
+                r.relative_error.map_or(Cell::text(MISSING), |e| {
+                    Cell::number(percent_signed(e), 100.0 * e)
+                }),
+                r.tolerance.map_or(Cell::text(MISSING), |t| {
+                    Cell::number(format!("±{} %", number(100.0 * t, 0)), 100.0 * t)
+                }),
+                Cell::text(match r.within_tolerance {
+                    Some(true) => "yes",
+                    Some(false) => "**no**",
+                    None => MISSING,
+                }),
+            ]
+        })
+        .collect();
+    let mut glossary: Vec<(String, String)> = Vec::new();
+    for r in &score.rows {
+        if let Some(m) = quantity_meaning(&r.quantity) {
+            if !glossary.iter().any(|g| g.0 == r.quantity) {
+                glossary.push((r.quantity.clone(), m.into()));
+            }
+        }
+    }
+    Table {
+        columns,
+        rows,
+        glossary,
+    }
+}
+
+/// The verdict in words: which scored quantities missed their tolerance.
+pub fn verdict(score: &Score) -> String {
+    let scored: Vec<&Row> = score
+        .rows
+        .iter()
+        .filter(|r| r.within_tolerance.is_some())
+        .collect();
+    let mut failed: Vec<(String, Vec<String>)> = Vec::new();
+    for r in sorted_rows(score)
+        .into_iter()
+        .filter(|r| r.within_tolerance == Some(false))
+    {
+        let name = r.quantity.replace('_', " ");
+        let what = r.symmetry.map_or("whole sample".into(), |n| n.to_string());
+        match failed.iter_mut().find(|f| f.0 == name) {
+            Some(f) => f.1.push(what),
+            None => failed.push((name, vec![what])),
+        }
+    }
+    if failed.is_empty() {
+        return format!(
+            "Every tolerance held: all {} scored values lie within their tolerance.",
+            scored.len()
+        );
+    }
+    let n_failed: usize = failed.iter().map(|f| f.1.len()).sum();
+    let list: Vec<String> = failed
+        .iter()
+        .map(|(q, which)| match which.as_slice() {
+            [w] if w == "whole sample" => q.clone(),
+            _ => format!("{q} (n = {})", which.join(", ")),
+        })
+        .collect();
+    format!(
+        "A tolerance failed: {n_failed} of {} scored values lie outside their tolerance — {}.",
+        scored.len(),
+        list.join("; ")
+    )
+}
+
+/// The data of the one-page summary figure: the scored quantities of the Im et al. (2018)
+/// analysis, recovered against true per n. Other methods' values and a no-MRO control are
+/// added by filling [`Summary::methods`], [`SummaryPoint::recovered`] and
+/// [`Summary::detectability`].
+pub fn summary(name: &str, score: &Score) -> Summary {
+    let mut quantities: Vec<SummaryQuantity> = Vec::new();
+    for r in sorted_rows(score) {
+        let (Some(tolerance), Some(truth)) = (r.tolerance, r.truth) else {
+            continue;
+        };
+        if !(truth.is_finite() && truth > 0.0) {
+            continue;
+        }
+        let base = r.quantity.strip_prefix("total_").unwrap_or(&r.quantity);
+        let label = base.trim_end_matches("_nm").replace('_', " ");
+        let point = SummaryPoint {
+            group: r.symmetry.map_or("all".into(), |n| n.to_string()),
+            truth,
+            recovered: vec![r.recovered],
+        };
+        match quantities.iter_mut().find(|q| q.label == label) {
+            Some(q) => q.points.push(point),
+            None => quantities.push(SummaryQuantity {
+                label,
+                tolerance: Some(tolerance),
+                points: vec![point],
+            }),
+        }
+    }
+    Summary {
+        title: format!("Validation summary: {name}"),
+        verdict: verdict(score),
+        passed: score.all_within_tolerance,
+        methods: vec!["Im et al. (2018)".into()],
+        quantities,
+        detectability: None,
+    }
+}
+
+/// The figures of a validation report, in reading order, with their captions.
+pub const FIGURES: [(&str, &str); 7] = [
+    (
+        "summary.png",
+        "Summary: recovered over true value of every scored quantity per symmetry n (log \
+         scale); the green band is the tolerance, circled red points miss it.",
+    ),
+    (
+        "recovery.png",
+        "True (grey) against recovered (colour) mean diameter, volume fraction and region \
+         count per symmetry n; a red outline marks a value outside its tolerance.",
+    ),
+    (
+        "variance.png",
+        "Fluctuation variance V(k) (paper Fig. 2a); grey band: the analysis ring; dashed: the \
+         ring k0 the clusters diffract into; dot: the V_Ω maximum.",
+    ),
+    (
+        "intensity_maps.png",
+        "V2D and ring-mean intensity maps at the analysis ring (paper Fig. 1g); circles: the \
+         true in-condition clusters. Colours saturate at the 1st and 99.5th percentiles.",
+    ),
+    (
+        "power_spectrum.png",
+        "Dataset-averaged angular power spectrum at the analysis ring (paper Fig. 2c).",
+    ),
+    (
+        "power_maps.png",
+        "Per-n power maps with thresholded regions outlined (paper Fig. 3); D is the regions' \
+         mean equivalent-circle diameter; circles: the true in-condition clusters of that n.",
+    ),
+    (
+        "autocorrelation.png",
+        "σ(r) of each map (paper Fig. 4), with the first peak found (dot, its significance in \
+         standard errors) and the true projected nearest-neighbour distance (dashed).",
+    ),
+];
+
+/// The report as a document (rendered to `report.md` and `report.html`).
+pub fn document(
     scenario: &Scenario,
     truth: &Truth,
     score: &Score,
     t: &Timings,
     command: &str,
-) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "# Validation report: `{}`\n", scenario.name);
-    let _ = writeln!(s, "Regenerate with:\n\n```sh\n{command}\n```\n");
-    let _ = writeln!(s, "| | |\n|---|---|");
-    let _ = writeln!(s, "| mro version | {} |", env!("CARGO_PKG_VERSION"));
-    let _ = writeln!(s, "| machine | {} |", machine());
-    let _ = writeln!(s, "| seed | {} |", scenario.seed);
-    let _ = writeln!(
-        s,
-        "| sample | {:.2} × {:.2} × {:.1} nm, {} atoms, {} clusters |",
-        truth.extent_nm[0],
-        truth.extent_nm[1],
-        truth.thickness_nm,
-        truth.atoms,
-        truth.clusters.len()
-    );
-    let _ = writeln!(
-        s,
-        "| imaging | {:?}, {} kV, {} mrad, {} × {} scan at {} nm, {} × {} px at {} nm⁻¹, {} e⁻/pattern |",
-        scenario.model.kind,
-        scenario.microscope.voltage_kv,
-        scenario.microscope.semiangle_mrad,
-        scenario.scan.points[0],
-        scenario.scan.points[1],
-        scenario.scan.step_nm,
-        scenario.detector.pixels[0],
-        scenario.detector.pixels[1],
-        scenario.detector.k_pixel_per_nm,
-        scenario.detector.electrons_per_pattern
-    );
-    let _ = writeln!(
-        s,
-        "| timings | glass {:.1} s, simulate {:.1} s, analyze {:.1} s |",
-        t.glass_s, t.simulate_s, t.analyze_s
-    );
-    let _ = writeln!(
-        s,
-        "| verdict | {} |\n",
-        if score.all_within_tolerance {
-            "every tolerance held"
-        } else {
-            "**a tolerance failed**"
-        }
-    );
-    let _ = writeln!(s, "## Truth against recovered\n");
-    let _ = writeln!(
-        s,
-        "| quantity | n | truth | recovered | relative error | tolerance | within |"
-    );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
-    let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
-    for r in &score.rows {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            r.quantity,
-            r.symmetry.map_or("—".into(), |n| n.to_string()),
-            f(r.truth),
-            f(r.recovered),
-            r.relative_error
-                .map_or("—".into(), |e| format!("{:+.1} %", 100.0 * e)),
-            r.tolerance
-                .map_or("—".into(), |t| format!("±{:.0} %", 100.0 * t)),
-            match r.within_tolerance {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "",
-            }
-        );
+) -> Document {
+    let facts = vec![
+        ("mro version".into(), env!("CARGO_PKG_VERSION").into()),
+        ("machine".into(), machine()),
+        ("seed".into(), scenario.seed.to_string()),
+        (
+            "sample".into(),
+            format!(
+                "{} × {} × {} nm, {} atoms, {} clusters",
+                number(truth.extent_nm[0], 2),
+                number(truth.extent_nm[1], 2),
+                number(truth.thickness_nm, 1),
+                truth.atoms,
+                truth.clusters.len()
+            ),
+        ),
+        (
+            "imaging".into(),
+            format!(
+                "{:?}, {} kV, {} mrad, {} × {} scan at {} nm, {} × {} px at {} nm⁻¹, {} e⁻/pattern",
+                scenario.model.kind,
+                scenario.microscope.voltage_kv,
+                scenario.microscope.semiangle_mrad,
+                scenario.scan.points[0],
+                scenario.scan.points[1],
+                scenario.scan.step_nm,
+                scenario.detector.pixels[0],
+                scenario.detector.pixels[1],
+                scenario.detector.k_pixel_per_nm,
+                scenario.detector.electrons_per_pattern
+            ),
+        ),
+        (
+            "timings".into(),
+            format!(
+                "glass {} s, simulate {} s, analyze {} s",
+                number(t.glass_s, 1),
+                number(t.simulate_s, 1),
+                number(t.analyze_s, 1)
+            ),
+        ),
+        (
+            "verdict".into(),
+            if score.all_within_tolerance {
+                "every tolerance held".into()
+            } else {
+                "**a tolerance failed**".into()
+            },
+        ),
+    ];
+    let mut blocks = vec![
+        Block::Paragraph("Regenerate with:".into()),
+        Block::Code(command.into()),
+        Block::Facts(facts),
+        Block::Paragraph(verdict(score)),
+        Block::Heading("Truth against recovered".into()),
+        Block::Table(score_table(score)),
+    ];
+    let noise_removed = score
+        .odd_even_ratio_noise_corrected
+        .map_or(String::new(), |r| {
+            format!(" (shot noise removed: {})", number(r, 4))
+        });
+    blocks.push(Block::Paragraph(format!(
+        "Odd/even angular power ratio: {}{noise_removed}.",
+        number(score.odd_even_ratio, 4)
+    )));
+    blocks.push(Block::Paragraph(
+        "Every row is in `scores.csv`; `score.json` and `analysis.json` hold the full results."
+            .into(),
+    ));
+    blocks.push(Block::Heading("Figures".into()));
+    blocks.extend(FIGURES.iter().map(|(file, caption)| Block::Figure {
+        file: (*file).into(),
+        caption: (*caption).into(),
+    }));
+    Document {
+        title: format!("Validation report: `{}`", scenario.name),
+        blocks,
     }
-    let _ = writeln!(
-        s,
-        "\nOdd/even angular power ratio: {:.4}{}.\n",
-        score.odd_even_ratio,
-        crate::score::noise_corrected(score)
-    );
-    let _ = writeln!(
-        s,
-        "Every row is in `scores.csv`; `score.json` and `analysis.json` hold the full results.\n"
-    );
-    let _ = writeln!(s, "## Figures\n");
-    for (file, caption) in [
-        ("recovery.png", "True (grey) against recovered (colour) diameter, volume fraction and region count per symmetry; red outline: outside tolerance."),
-        ("variance.png", "Fluctuation variance V(k) (paper Fig. 2a); dashed: the clusters' ring k0."),
-        ("intensity_maps.png", "V2D(φ) and ⟨I2D(φ)⟩ maps at the analysis ring (paper Fig. 1g); circles: in-condition clusters."),
-        ("power_spectrum.png", "Dataset-averaged angular power spectrum (paper Fig. 2c)."),
-        ("power_maps.png", "Per-n power maps with thresholded regions (paper Fig. 3); circles: true in-condition clusters of that n."),
-        ("autocorrelation.png", "σ(r) of each map (paper Fig. 4); dashed: true projected nearest-neighbour distances."),
-    ] {
-        let _ = writeln!(s, "![{caption}]({file})\n\n*{caption}*\n");
-    }
-    s
 }

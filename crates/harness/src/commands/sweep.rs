@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use crate::commands::validate::{need, validate_one};
 use crate::cost::{enforce, Need, SMALL_FILES_BYTES};
 use crate::exit::bad_input;
-use crate::figures::line_figure;
+use crate::figures::{key_axis_label, line_figure};
 use crate::output::{check_dir, marker_state, write_file, OutputDir, Rerun};
 use crate::progress;
 use crate::report::{machine, Timings};
@@ -543,36 +543,42 @@ fn plot(
         return Ok(Vec::new());
     };
     let mut files = Vec::new();
-    for (quantity, title, y_label, log_y) in [
+    // (quantity, title, y-axis title, log y, y values are fractions shown in percent)
+    for (quantity, title, y_label, log_y, percent) in [
         (
             "odd_even_ratio",
             "Odd/even angular power ratio",
             "Σ odd P_n / Σ even P_n",
             true,
+            false,
         ),
         (
             "odd_even_ratio_noise_corrected",
             "Odd/even angular power ratio, shot noise removed",
             "Σ odd (P_n − floor) / Σ even (P_n − floor)",
             false,
+            false,
         ),
         (
             "total_volume_fraction",
-            "Total volume fraction (paper correction)",
+            "Total volume fraction (paper's correction): error",
             "|relative error|",
             false,
+            true,
         ),
         (
             "mean_diameter_corrected_nm",
-            "Region diameter (probe-corrected)",
+            "Region diameter (probe-corrected): error",
             "mean |relative error| over n",
             false,
+            true,
         ),
         (
             "spacing_nm",
-            "Spacing from σ(r)",
+            "Spacing from σ(r): error",
             "mean |relative error| over n",
             false,
+            true,
         ),
     ] {
         let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
@@ -604,10 +610,11 @@ fn plot(
         line_figure(
             &out.join(&file),
             title,
-            &sets[x_key].key,
+            &key_axis_label(&sets[x_key].key),
             y_label,
             &series,
             log_y,
+            percent,
         )?;
         files.push((file, title.to_string()));
     }

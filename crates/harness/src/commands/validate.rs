@@ -42,13 +42,15 @@ pub struct Args {
 }
 
 /// Files one validation writes.
-const FILES: [&str; 15] = [
+const FILES: [&str; 17] = [
     "truth.json",
     "meta.json",
     "analysis.json",
     "score.json",
     "scores.csv",
     "report.md",
+    "report.html",
+    "summary.png",
     "recovery.png",
     "variance.png",
     "intensity_maps.png",
