@@ -72,8 +72,7 @@ impl Cost {
     /// The estimate for `scenario`, run with `threads` worker threads.
     pub fn of(scenario: &Scenario, threads: usize) -> Self {
         let s = &scenario.sample;
-        let atoms =
-            s.number_density_per_nm3 * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
+        let atoms = s.number_density_per_nm3 * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
         let [ny, nx] = scenario.scan.points;
         let [dy, dx] = scenario.detector.pixels;
         let patterns = (ny * nx) as f64;
@@ -87,7 +86,8 @@ impl Cost {
         let dk = scenario.detector.k_pixel_per_nm;
         let dx_nm = 1.0 / (grid * dk);
         let pad_nm = 0.5 / dk + FIELD_MARGIN_NM;
-        let scan_nm = [ny, nx].map(|n| (n.max(1) - 1) as f64 * scenario.scan.step_nm + 2.0 * pad_nm);
+        let scan_nm =
+            [ny, nx].map(|n| (n.max(1) - 1) as f64 * scenario.scan.step_nm + 2.0 * pad_nm);
         let bytes_per_field_px = match scenario.model.kind {
             ModelKind::Kinematic => 4.0,
             ModelKind::Born => 4.0 * slices,
@@ -256,31 +256,47 @@ mod tests {
         let c = Cost::of(&scenario(""), 2);
         // 54 atoms/nm³ × 40.96² × 20 nm³.
         assert!((c.atoms - 54.0 * 40.96 * 40.96 * 20.0).abs() < 1.0);
-        assert_eq!(c.datacube_bytes, 128.0 * 128.0 * 128.0 * 128.0 * 4.0 + 128.0);
+        assert_eq!(
+            c.datacube_bytes,
+            128.0 * 128.0 * 128.0 * 128.0 * 4.0 + 128.0
+        );
         assert!(c.peak_memory_bytes > c.glass_memory_bytes - 1.0);
     }
 
     #[test]
     fn a_huge_scan_is_refused_unless_forced() {
         let c = Cost::of(
-            &scenario("[scan]\npoints = [512, 512]\nstep_nm = 0.08\n[detector]\npixels = [256, 256]\n"),
+            &scenario(
+                "[scan]\npoints = [512, 512]\nstep_nm = 0.08\n[detector]\npixels = [256, 256]\n",
+            ),
             2,
         );
-        assert!((c.datacube_bytes - 68.72e9).abs() < 0.01e9, "{}", c.datacube_bytes);
+        assert!(
+            (c.datacube_bytes - 68.72e9).abs() < 0.01e9,
+            "{}",
+            c.datacube_bytes
+        );
         let need = Need {
             disk_bytes: 1e30,
             memory_bytes: 1.0,
         };
         let d = tempfile::tempdir().unwrap();
-        let e = enforce(need, d.path(), "x.toml", false).unwrap_err().to_string();
-        assert!(e.contains("of disk under") && e.contains("--force-size"), "{e}");
+        let e = enforce(need, d.path(), "x.toml", false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("of disk under") && e.contains("--force-size"),
+            "{e}"
+        );
         enforce(need, d.path(), "x.toml", true).unwrap();
         let need = Need {
             disk_bytes: 1.0,
             memory_bytes: 1e30,
         };
         if available_memory_bytes().is_some() {
-            let e = enforce(need, d.path(), "x.toml", false).unwrap_err().to_string();
+            let e = enforce(need, d.path(), "x.toml", false)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("of memory"), "{e}");
         }
     }

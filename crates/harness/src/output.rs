@@ -40,15 +40,8 @@ const INCOMPLETE: &str = "status: incomplete";
 /// permission, read-only file system, a missing or non-directory component) are bad input
 /// (exit status 2); the rest exit with 1.
 pub fn io_error(what: &str, path: &Path, e: std::io::Error) -> anyhow::Error {
-    use std::io::ErrorKind as K;
     let message = format!("{}: {what}: {e}", path.display());
-    // Linux errno values of the fixable errors that `ErrorKind` names only since Rust 1.83:
-    // ENOTDIR, EISDIR, EFBIG, ENOSPC, EROFS, EDQUOT.
-    const FIXABLE_ERRNO: [i32; 6] = [20, 21, 27, 28, 30, 122];
-    let fixable = matches!(
-        e.kind(),
-        K::PermissionDenied | K::NotFound | K::AlreadyExists
-    ) || e.raw_os_error().is_some_and(|n| FIXABLE_ERRNO.contains(&n));
+    let fixable = crate::exit::fixable_io(&e);
     if fixable {
         bad_input(message)
     } else {

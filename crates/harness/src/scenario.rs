@@ -14,8 +14,8 @@ use mro_core::check::{in_range, InvalidValue};
 use mro_sim::glass::GlassError;
 use mro_sim::probe::ProbeSpec;
 use mro_sim::spec::{
-    ClusterSpec, DetectorSpec, MicroscopeSpec, ModelSpec, PlacementMode, PlacementSpec,
-    SampleSpec, ScanSpec,
+    ClusterSpec, DetectorSpec, MicroscopeSpec, ModelSpec, PlacementMode, PlacementSpec, SampleSpec,
+    ScanSpec,
 };
 use serde::{Deserialize, Serialize};
 

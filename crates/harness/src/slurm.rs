@@ -72,7 +72,8 @@ fn shell_quote(s: &str) -> String {
 /// run by the `mro` at `exe`.
 pub fn script(exe: &Path, dir: &Path, pending: &[usize], opts: &SlurmOptions) -> String {
     let logs = dir.join(LOG_DIR);
-    let mut s = String::from("#!/bin/sh\n# Written by `mro sweep --slurm`: one task per sweep point.\n");
+    let mut s =
+        String::from("#!/bin/sh\n# Written by `mro sweep --slurm`: one task per sweep point.\n");
     let _ = writeln!(s, "#SBATCH --job-name=mro-sweep");
     let _ = writeln!(s, "#SBATCH --array={}", array_spec(pending));
     let _ = writeln!(s, "#SBATCH --cpus-per-task={}", opts.cpus.max(1));
@@ -178,9 +179,17 @@ mod tests {
             cpus: 4,
             dry_run: true,
         };
-        let s = script(Path::new("/opt/mro"), Path::new("/scratch/it's"), &[1, 2], &opts);
+        let s = script(
+            Path::new("/opt/mro"),
+            Path::new("/scratch/it's"),
+            &[1, 2],
+            &opts,
+        );
         assert!(s.contains("#SBATCH --array=1-2\n"), "{s}");
-        assert!(s.contains("#SBATCH --partition=short\n#SBATCH --time=00:10:00\n"), "{s}");
+        assert!(
+            s.contains("#SBATCH --partition=short\n#SBATCH --time=00:10:00\n"),
+            "{s}"
+        );
         assert!(s.contains("#SBATCH --cpus-per-task=4\n"), "{s}");
         assert!(
             s.contains("exec '/opt/mro' sweep '/scratch/it'\\''s/sweep.toml' --out '/scratch/it'\\''s' --point \"$SLURM_ARRAY_TASK_ID\""),

@@ -327,7 +327,9 @@ mod tests {
         for (i, p) in points(&axes).iter().enumerate() {
             assert_eq!(&point_at(&axes, i), p);
         }
-        let huge: Vec<SetArg> = (0..70).map(|i| format!("k{i}=1,2").parse().unwrap()).collect();
+        let huge: Vec<SetArg> = (0..70)
+            .map(|i| format!("k{i}=1,2").parse().unwrap())
+            .collect();
         assert_eq!(point_count(&huge), None);
         assert_eq!(merge_axes(&file, &[]), file);
     }

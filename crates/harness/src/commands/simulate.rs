@@ -34,7 +34,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         memory_bytes: cost.peak_memory_bytes,
     };
     check_dir(&args.out)?;
-    enforce(need, &args.out, &args.scenario.display().to_string(), args.force_size)?;
+    enforce(
+        need,
+        &args.out,
+        &args.scenario.display().to_string(),
+        args.force_size,
+    )?;
     let out = OutputDir::begin(
         &args.out,
         "simulate",

@@ -112,7 +112,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             sweep.largest.memory_bytes * at_once
         },
     };
-    enforce(need, &sweep.out, &scenario_path.display().to_string(), args.force_size)?;
+    enforce(
+        need,
+        &sweep.out,
+        &scenario_path.display().to_string(),
+        args.force_size,
+    )?;
     sweep.claim(args.force)?.leave_incomplete();
     if args.slurm.slurm {
         let pending = sweep.pending(true)?;
@@ -154,17 +159,19 @@ impl Sweep {
     /// Counts the points (refusing more than [`MAX_POINTS`] before building any) and checks
     /// each one, built one at a time.
     fn new(source: &Path, base: Scenario, axes: Vec<SetArg>, out: PathBuf) -> anyhow::Result<Self> {
-        let count = point_count(&axes).filter(|&n| n <= MAX_POINTS).ok_or_else(|| {
-            bad_input(format!(
-                "{}: the sweep has {} points ({}); at most {MAX_POINTS} are run",
-                source.display(),
-                point_count(&axes).map_or("more than 2^64".to_string(), |n| n.to_string()),
-                axes.iter()
-                    .map(|a| format!("{} × {}", a.values.len(), a.key))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
+        let count = point_count(&axes)
+            .filter(|&n| n <= MAX_POINTS)
+            .ok_or_else(|| {
+                bad_input(format!(
+                    "{}: the sweep has {} points ({}); at most {MAX_POINTS} are run",
+                    source.display(),
+                    point_count(&axes).map_or("more than 2^64".to_string(), |n| n.to_string()),
+                    axes.iter()
+                        .map(|a| format!("{} × {}", a.values.len(), a.key))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
         let mut sweep = Self {
             base,
             axes,

@@ -206,7 +206,10 @@ pub fn validate_one(
         let cube = stage.join("datacube.npy");
         std::fs::remove_file(&cube).map_err(|e| io_error("cannot remove", &cube, e))?;
     }
-    out.write("analysis.json", (analysis.result.to_json() + "\n").as_bytes())?;
+    out.write(
+        "analysis.json",
+        (analysis.result.to_json() + "\n").as_bytes(),
+    )?;
 
     let score = score_outputs(&truth, &analysis.result, &scenario.scoring)?;
     out.write(
