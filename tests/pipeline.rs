@@ -1,26 +1,10 @@
 //! The commands end to end on the smoke scenario: glass, simulate, analyze, score, validate,
 //! sweep; determinism across thread counts; no silent overwrites.
 
-use std::path::Path;
-
-use crate::support::{expect_exit, mro, repo, run_mro, run_python, toml_files};
+use crate::support::{expect_exit, mro, png_size, repo, run_mro, run_python, toml_files};
 
 fn smoke() -> std::path::PathBuf {
     repo().join("scenarios/smoke/tiny.toml")
-}
-
-/// Width and height of a PNG, after checking its signature.
-fn png_size(path: &Path) -> (u32, u32) {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(
-        &b[..8],
-        b"\x89PNG\r\n\x1a\n",
-        "{} is not a PNG",
-        path.display()
-    );
-    assert_eq!(&b[12..16], b"IHDR");
-    let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
-    (be(16), be(20))
 }
 
 #[test]
@@ -149,7 +133,7 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
         assert!(w >= 600 && h >= 400, "{target} is {w}×{h}");
         links += 1;
     }
-    assert_eq!(links, 6, "{report}");
+    assert_eq!(links, 7, "{report}");
     assert!(
         !dir.path().join("datacube.npy").exists(),
         "the datacube is removed unless kept"

@@ -91,3 +91,17 @@ pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Width and height of a PNG file, read from its IHDR chunk.
+pub fn png_size(path: &Path) -> (u32, u32) {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    assert_eq!(&b[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
+    (be(16), be(20))
+}

@@ -2,6 +2,7 @@
 
 mod cli_info;
 mod files;
+mod html_report;
 mod interop;
 mod physics;
 mod pipeline;

@@ -330,7 +330,7 @@ pub fn verdict(score: &Score) -> String {
         .into_iter()
         .filter(|r| r.within_tolerance == Some(false))
     {
-        let name = r.quantity.replace('_', " ");
+        let name = r.quantity.trim_end_matches("_nm").replace('_', " ");
         let what = r.symmetry.map_or("whole sample".into(), |n| n.to_string());
         match failed.iter_mut().find(|f| f.0 == name) {
             Some(f) => f.1.push(what),

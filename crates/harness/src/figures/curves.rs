@@ -129,6 +129,7 @@ pub fn variance_figure(
                 .configure_mesh()
                 .x_desc(&spec.x_label)
                 .y_desc(&spec.y_label)
+                .y_labels(12)
                 .x_label_formatter(&tick)
                 .y_label_formatter(&tick)
                 .axis_desc_style(("sans-serif", AXIS_PX).into_font())
@@ -304,15 +305,9 @@ pub fn autocorrelation_figure(
         .flat_map(|c| c.autocorrelation.r_nm.last().copied())
         .fold(1.0, f64::max)
         .min(15.0);
-    let (y0, y1) = finite_range(curves.iter().flat_map(|c| {
-        c.autocorrelation
-            .r_nm
-            .iter()
-            .zip(&c.autocorrelation.sigma)
-            .filter(|p| *p.0 <= r_max)
-            .map(|p| *p.1)
-    }));
-    let (ylo, yhi) = (y0.min(-0.1), y1.max(1.0));
+    // σ(0) = 1 by construction; the structure that matters lies beyond the probe's Airy
+    // radius, where the peak search starts, so each panel's y axis is fitted to that part.
+    let r_min = result.probe.airy_first_zero_nm;
     let keys = vec![
         Key::new("σ(r) of the P_n map", Swatch::Line(BLACK)),
         Key::new("first peak found", Swatch::Dot(BLACK)),
@@ -344,10 +339,32 @@ pub fn autocorrelation_figure(
             Some(t) => format!("n = {n}: {found}, true {}", number(*t, 2)),
             None => format!("n = {n}: {found}"),
         };
+        let ac = &s.autocorrelation;
+        let pts: Vec<(f64, f64)> = ac
+            .r_nm
+            .iter()
+            .copied()
+            .zip(ac.sigma.iter().copied())
+            .filter(|p| p.1.is_finite() && p.0 <= r_max)
+            .collect();
+        let (y0, y1) = finite_range(pts.iter().filter(|p| p.0 >= r_min).map(|p| p.1));
+        let pad = 0.15 * (y1 - y0);
+        let (ylo, yhi) = (y0 - pad, y1 + pad);
         let spec = PanelSpec {
             title,
             x_label: "r (nm)".into(),
             y_label: "σ(r)".into(),
+            clipped: pts
+                .iter()
+                .any(|p| p.1 > yhi)
+                .then(|| {
+                    format!(
+                        "σ(r) inside the probe's Airy radius ({} nm) rises above the axis to σ(0) = 1",
+                        number(r_min, 2)
+                    )
+                })
+                .into_iter()
+                .collect(),
             ..PanelSpec::default()
         };
         let mut chart = ChartBuilder::on(area)
@@ -370,14 +387,6 @@ pub fn autocorrelation_figure(
             .label_style(("sans-serif", TICK_PX - 1).into_font())
             .draw()
             .map_err(err)?;
-        let ac = &s.autocorrelation;
-        let pts: Vec<(f64, f64)> = ac
-            .r_nm
-            .iter()
-            .copied()
-            .zip(ac.sigma.iter().copied())
-            .filter(|p| p.1.is_finite() && p.0 <= r_max)
-            .collect();
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
             .map_err(err)?;

@@ -80,11 +80,32 @@ fn lines(area: &Area, keys: &[Key], width: i32) -> Vec<Vec<(usize, i32)>> {
 /// Splits `area` into the plot area and a legend strip tall enough for `keys` (none when
 /// there are no keys), draws the legend and returns the plot area and the labels drawn.
 pub(super) fn below<'a>(area: &Area<'a>, keys: &[Key]) -> Result<(Area<'a>, Vec<String>)> {
+    let (w, _) = area.dim_in_pixel();
+    let layout = lines(area, keys, w as i32);
+    draw(area, keys, layout)
+}
+
+/// Like [`below`], one entry per line and the strip `lines` lines tall at least, so that
+/// panels side by side keep plots of the same height.
+pub(super) fn below_stacked<'a>(
+    area: &Area<'a>,
+    keys: &[Key],
+    lines: usize,
+) -> Result<(Area<'a>, Vec<String>)> {
+    let mut layout: Vec<Vec<(usize, i32)>> = (0..keys.len()).map(|i| vec![(i, 10)]).collect();
+    layout.resize(lines.max(keys.len()), Vec::new());
+    draw(area, keys, layout)
+}
+
+fn draw<'a>(
+    area: &Area<'a>,
+    keys: &[Key],
+    layout: Vec<Vec<(usize, i32)>>,
+) -> Result<(Area<'a>, Vec<String>)> {
     if keys.is_empty() {
         return Ok((area.clone(), Vec::new()));
     }
-    let (w, h) = area.dim_in_pixel();
-    let layout = lines(area, keys, w as i32);
+    let (_, h) = area.dim_in_pixel();
     let strip_h = layout.len() as u32 * LINE_PX + 10;
     let (plot, strip) = area.split_vertically(h.saturating_sub(strip_h));
     for (row, entries) in layout.iter().enumerate() {

@@ -31,9 +31,9 @@ pub struct MapOverlay {
 /// The colour of overlay circles.
 const MARKER: RGBColor = CYAN;
 /// Size of one map panel (map plus colour bar) in pixels.
-const PANEL_PX: (u32, u32) = (420, 400);
+const PANEL_PX: (u32, u32) = (440, 350);
 /// Width of the colour bar with its labels, in pixels.
-const BAR_PX: u32 = 104;
+const BAR_PX: u32 = 124;
 /// Height of a panel title, in pixels.
 const PANEL_TITLE_PX: u32 = 19;
 /// Space above the plotting area taken by the title, in pixels.
@@ -181,8 +181,9 @@ fn colour_bar(area: &Area, label: &str, lo: f64, hi: f64) -> Result<()> {
         .margin_top(6 + TITLE_SPACE_PX)
         .margin_bottom(6)
         .margin_left(4)
+        .margin_right(12)
         .x_label_area_size(X_AXIS_PX)
-        .right_y_label_area_size(BAR_PX - 28)
+        .right_y_label_area_size(BAR_PX - 40)
         .build_cartesian_2d(0f64..1f64, lo..hi)
         .map_err(err)?;
     chart

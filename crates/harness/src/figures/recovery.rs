@@ -94,7 +94,8 @@ pub fn recovery_figure(path: &Path, score: &Score) -> Result<FigureSpec> {
             .enumerate()
             .map(|(j, s)| Key::new(s.0, Swatch::Bar(colours[j])))
             .collect();
-        let (chart_area, legend) = legend::below(area, &keys)?;
+        let lines = PANELS.iter().map(|p| p.3.len()).max().unwrap_or(1);
+        let (chart_area, legend) = legend::below_stacked(area, &keys, lines)?;
         let top = series
             .iter()
             .flat_map(|&(_, q, t)| ns.iter().filter_map(move |&n| value(q, n, t).map(|v| v.0)))

@@ -214,6 +214,7 @@ fn quantity_panel(area: &Area, q: &SummaryQuantity, methods: usize) -> Result<Pa
         .disable_x_mesh()
         .light_line_style(WHITE.mix(0.0))
         .x_labels(q.points.len().max(1))
+        .y_labels(12)
         .x_label_formatter(&group_label)
         .y_label_formatter(&tick)
         .x_desc(&spec.x_label)
