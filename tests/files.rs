@@ -311,7 +311,7 @@ fn runs_that_cannot_fit_are_refused_before_any_work() {
         let started = Instant::now();
         let r = mro()
             .current_dir(d.path())
-            .args(&args)
+            .args(args)
             .arg("--out")
             .arg(&out)
             .output()
