@@ -7,7 +7,9 @@
 //! Conventions:
 //! - relative error = (recovered − truth)/truth; undefined (null) where the truth is 0;
 //! - the truth for region diameter, count and spacing is taken over *in-condition* clusters —
-//!   the ones that can diffract into the map at all;
+//!   the ones that can diffract into the map at all: for n, the density waves of n in the Bragg
+//!   condition and the structure clusters (icosahedral, crystal-like) that *show* n, i.e. whose
+//!   own projected pattern has `P_n` above the truth's `shows_threshold`;
 //! - a true cluster is *found* by map n when its projected centre lies within a region of that
 //!   map, a region being approximated by its equivalent circle widened by half a scan step;
 //!   recall is the share of in-condition clusters found, precision the share of regions holding
@@ -43,14 +45,30 @@ pub struct TruthDoc {
 /// One planted cluster.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TrueCluster {
-    /// n.
-    pub symmetry: u32,
+    /// A density wave's assigned n; absent or null for a structure cluster.
+    #[serde(default)]
+    pub symmetry: Option<u32>,
+    /// The n whose isolated-cluster `P_n` reaches the truth's threshold (absent from older
+    /// truth files, whose clusters are all density waves).
+    #[serde(default)]
+    pub shows: Vec<u32>,
     /// Centre `[x, y, z]` in nm.
     pub center_nm: [f64; 3],
     /// Diameter in nm.
     pub diameter_nm: f64,
     /// Whether its reflections lie within the acceptance angle.
     pub in_condition: bool,
+}
+
+impl TrueCluster {
+    /// Whether the cluster diffracts into the map of n: a density wave of n in condition, or a
+    /// structure cluster that shows n.
+    pub fn in_condition_for(&self, n: u32) -> bool {
+        match self.symmetry {
+            Some(m) => m == n && self.in_condition,
+            None => self.shows.contains(&n),
+        }
+    }
 }
 
 /// Truth for one symmetry.
@@ -255,7 +273,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         let in_cond: Vec<&TrueCluster> = truth
             .clusters
             .iter()
-            .filter(|c| c.symmetry == n && c.in_condition)
+            .filter(|c| c.in_condition_for(n))
             .collect();
         // Diameters and counts are toleranced only where some cluster could be seen.
         let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_cond.is_empty());
