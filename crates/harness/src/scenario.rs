@@ -189,7 +189,7 @@ impl Scenario {
                     Some(n) => InvalidValue::new(
                         format!("{here}.symmetry"),
                         n,
-                        "one [[clusters]] table per density-wave symmetry (this n appears twice)",
+                        "one [[clusters]] table per symmetry of type density_wave (this n appears twice)",
                     ),
                     None => InvalidValue::new(
                         format!("{here}.type"),

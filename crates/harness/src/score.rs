@@ -270,6 +270,11 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         let Ok(n) = key.parse::<u32>() else { continue };
         let map_n = if n % 2 == 1 { 2 * n } else { n };
         let found = analysis.by_symmetry.get(&map_n.to_string());
+        // A structure may show an n the analysis does not map (n above its n_max): nothing to
+        // score there. An assigned (density-wave) n without a map is still a missing result.
+        if found.is_none() && !truth.clusters.iter().any(|c| c.symmetry == Some(n)) {
+            continue;
+        }
         let in_cond: Vec<&TrueCluster> = truth
             .clusters
             .iter()
@@ -538,6 +543,35 @@ mod tests {
         assert_eq!(get(&s, "recall").recovered, Some(1.0));
         assert_eq!(get(&s, "precision").recovered, Some(1.0));
         assert_eq!(get(&s, "region_count").truth, Some(2.0));
+    }
+
+    #[test]
+    fn structure_clusters_count_for_the_n_they_show() {
+        // The same geometry as `truth()`, but made of structure clusters: two show 4 (one of
+        // them also 12, which the analysis does not map), one shows nothing.
+        let t: TruthDoc = serde_json::from_value(serde_json::json!({
+            "extent_nm": [10.0, 10.0],
+            "clusters": [
+                {"symmetry": null, "shows": [4, 8], "center_nm": [2.0, 3.0, 2.5], "diameter_nm": 1.2, "in_condition": true},
+                {"symmetry": null, "shows": [4, 12], "center_nm": [7.0, 9.8, 2.5], "diameter_nm": 1.4, "in_condition": true},
+                {"symmetry": null, "shows": [], "center_nm": [5.0, 5.0, 2.5], "diameter_nm": 1.3, "in_condition": false}
+            ],
+            "by_symmetry": {
+                "4": {"volume_fraction": 0.02, "in_condition_count": 2, "projected_nearest_neighbor_nm": 5.5},
+                "12": {"volume_fraction": 0.02, "in_condition_count": 1}
+            },
+            "total_volume_fraction": 0.02
+        }))
+        .unwrap();
+        let s = score(&t, &perfect(), &ScoringSpec::default());
+        assert_eq!(get(&s, "recall").recovered, Some(1.0));
+        assert_eq!(get(&s, "precision").recovered, Some(1.0));
+        assert!((get(&s, "mean_diameter_nm").truth.unwrap() - 1.3).abs() < 1e-12);
+        assert!(
+            s.rows.iter().all(|r| r.symmetry != Some(12)),
+            "{:?}",
+            s.rows
+        );
     }
 
     #[test]

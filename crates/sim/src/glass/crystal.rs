@@ -5,8 +5,9 @@
 //! - bcc and B2, {110} at k0: `a = √2/k0` (0.354 nm at 4 nm⁻¹, nearest neighbours 0.306 nm);
 //!   along [001], [111] and [110] these give 4-, 6- and 2-fold rings (physics.md §7 table);
 //! - fcc, {111} at k0: `a = √3/k0` (0.433 nm at 4 nm⁻¹, nearest neighbours 0.306 nm); along
-//!   [110] the two {111} pairs give a 2-fold (70.5°/109.5°) ring; its {200} and {220} fall at
-//!   1.15 and 1.63 k0, off the ring.
+//!   [110] the two {111} pairs (70.5°/109.5°) give a 2mm ring whose power sits at n = 4 and 6
+//!   (P₂ < 0.1 at 1.3 nm; measured, see `glass::symmetry`); its {200} and {220} fall at 1.15
+//!   and 1.63 k0, but the relrods of a 1.3 nm fragment (width 1/D) let [001] {200} show 4.
 //!
 //! B2 is the CsCl ordering of bcc: the corners are one sublattice, the body centres the other
 //! (the caller puts the alloy's majority element on the first). In Zr–Co alloys a B2 ZrCo phase
