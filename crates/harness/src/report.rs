@@ -40,7 +40,8 @@ impl Timings {
     }
 }
 
-/// The markers of every in-condition cluster inside the scanned field, in nm.
+/// The markers of every in-condition cluster inside the scanned field, in nm, one per map it
+/// diffracts into.
 pub fn truth_overlay(truth: &Truth, scenario: &Scenario) -> MapOverlay {
     let step = scenario.scan.step_nm;
     let [ny, nx] = scenario.scan.points;
@@ -48,10 +49,14 @@ pub fn truth_overlay(truth: &Truth, scenario: &Scenario) -> MapOverlay {
         .clusters
         .iter()
         .filter(|c| c.in_condition)
-        .map(|c| MapMarker {
-            center_nm: [c.center_nm[1], c.center_nm[0]],
-            radius_nm: 0.5 * c.diameter_nm,
-            symmetry: Some(c.symmetry as usize),
+        .flat_map(|c| {
+            // A density wave marks its own map; a structure cluster every map it shows.
+            let maps = c.symmetry.map_or_else(|| c.shows.clone(), |n| vec![n]);
+            maps.into_iter().map(move |n| MapMarker {
+                center_nm: [c.center_nm[1], c.center_nm[0]],
+                radius_nm: 0.5 * c.diameter_nm,
+                symmetry: Some(n as usize),
+            })
         })
         .filter(|m| m.center_nm[0] < ny as f64 * step && m.center_nm[1] < nx as f64 * step)
         .collect();

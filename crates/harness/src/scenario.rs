@@ -185,6 +185,11 @@ impl Scenario {
             scenario.scan.points = scenario.default_scan_points();
         }
         scenario.validate().map_err(|e| BadInput(e.to_string()))?;
+        // A density wave's default symmetry is written out, so `mro check` shows it and a sweep
+        // can address it.
+        for c in &mut scenario.clusters {
+            *c = c.resolved();
+        }
         Ok(scenario)
     }
 
@@ -212,12 +217,19 @@ impl Scenario {
         for (i, c) in self.clusters.iter().enumerate() {
             let here = format!("clusters[{i}]");
             c.validate().map_err(|e| e.within(&here))?;
-            if !seen.insert(c.symmetry) {
-                return Err(InvalidValue::new(
-                    format!("{here}.symmetry"),
-                    c.symmetry,
-                    "one [[clusters]] table per symmetry (this n appears twice)",
-                ));
+            if !seen.insert((c.kind, c.motif_symmetry())) {
+                return Err(match c.motif_symmetry() {
+                    Some(n) => InvalidValue::new(
+                        format!("{here}.symmetry"),
+                        n,
+                        "one [[clusters]] table per symmetry of type density_wave (this n appears twice)",
+                    ),
+                    None => InvalidValue::new(
+                        format!("{here}.type"),
+                        format!("\"{}\"", c.kind.name()),
+                        "one [[clusters]] table per structure type (this type appears twice)",
+                    ),
+                });
             }
             let t = self.sample.thickness_nm;
             if c.diameter_nm + 2.0 * c.diameter_sd_nm > t {
@@ -529,6 +541,34 @@ mod tests {
             e.starts_with("field `clusters[1].diameter_nm` (line 6, column 15): invalid type"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn structure_types_parse_and_refuse_an_assigned_symmetry() {
+        let s = Scenario::parse(
+            "schema = \"mro.scenario/1\"\n[[clusters]]\ntype = \"icosahedral\"\ndisplacement_rms_nm = 0.02\n[[clusters]]\n",
+        )
+        .unwrap();
+        assert_eq!(s.clusters[0].kind, mro_sim::spec::ClusterKind::Icosahedral);
+        assert_eq!(s.clusters[0].symmetry, None);
+        // The second table is a density wave with its default n written out.
+        assert_eq!(s.clusters[1].symmetry, Some(4));
+        assert_eq!(Scenario::parse(&s.resolved_toml()).unwrap(), s);
+        let e = Scenario::parse(
+            "schema = \"mro.scenario/1\"\n[[clusters]]\ntype = \"bcc\"\nsymmetry = 4\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("clusters[0].symmetry") && e.contains("computed"),
+            "{e}"
+        );
+        let e = Scenario::parse(
+            "schema = \"mro.scenario/1\"\n[[clusters]]\ntype = \"fcc\"\n[[clusters]]\ntype = \"fcc\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("clusters[1].type"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! Conventions:
 //! - relative error = (recovered − truth)/truth; undefined (null) where the truth is 0;
 //! - the truth for region diameter, count and spacing is taken over *in-condition* clusters —
-//!   the ones that can diffract into the map at all;
+//!   the ones that can diffract into the map at all: for n, the density waves of n in the Bragg
+//!   condition and the structure clusters (icosahedral, crystal-like) that *show* n, i.e. whose
+//!   own projected pattern has `P_n` above the truth's `shows_threshold`;
 //! - a true cluster is *found* by map n when its projected centre lies within a region of that
 //!   map, a region being approximated by its equivalent circle widened by half a scan step;
 //!   recall is the share of in-condition clusters found, precision the share of regions holding
@@ -43,14 +45,30 @@ pub struct TruthDoc {
 /// One planted cluster.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TrueCluster {
-    /// n.
-    pub symmetry: u32,
+    /// A density wave's assigned n; absent or null for a structure cluster.
+    #[serde(default)]
+    pub symmetry: Option<u32>,
+    /// The n whose isolated-cluster `P_n` reaches the truth's threshold (absent from older
+    /// truth files, whose clusters are all density waves).
+    #[serde(default)]
+    pub shows: Vec<u32>,
     /// Centre `[x, y, z]` in nm.
     pub center_nm: [f64; 3],
     /// Diameter in nm.
     pub diameter_nm: f64,
     /// Whether its reflections lie within the acceptance angle.
     pub in_condition: bool,
+}
+
+impl TrueCluster {
+    /// Whether the cluster diffracts into the map of n: a density wave of n in condition, or a
+    /// structure cluster that shows n.
+    pub fn in_condition_for(&self, n: u32) -> bool {
+        match self.symmetry {
+            Some(m) => m == n && self.in_condition,
+            None => self.shows.contains(&n),
+        }
+    }
 }
 
 /// Truth for one symmetry.
@@ -252,10 +270,15 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         let Ok(n) = key.parse::<u32>() else { continue };
         let map_n = if n % 2 == 1 { 2 * n } else { n };
         let found = analysis.by_symmetry.get(&map_n.to_string());
+        // A structure may show an n the analysis does not map (n above its n_max): nothing to
+        // score there. An assigned (density-wave) n without a map is still a missing result.
+        if found.is_none() && !truth.clusters.iter().any(|c| c.symmetry == Some(n)) {
+            continue;
+        }
         let in_cond: Vec<&TrueCluster> = truth
             .clusters
             .iter()
-            .filter(|c| c.symmetry == n && c.in_condition)
+            .filter(|c| c.in_condition_for(n))
             .collect();
         // Diameters and counts are toleranced only where some cluster could be seen.
         let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_cond.is_empty());
@@ -520,6 +543,35 @@ mod tests {
         assert_eq!(get(&s, "recall").recovered, Some(1.0));
         assert_eq!(get(&s, "precision").recovered, Some(1.0));
         assert_eq!(get(&s, "region_count").truth, Some(2.0));
+    }
+
+    #[test]
+    fn structure_clusters_count_for_the_n_they_show() {
+        // The same geometry as `truth()`, but made of structure clusters: two show 4 (one of
+        // them also 12, which the analysis does not map), one shows nothing.
+        let t: TruthDoc = serde_json::from_value(serde_json::json!({
+            "extent_nm": [10.0, 10.0],
+            "clusters": [
+                {"symmetry": null, "shows": [4, 8], "center_nm": [2.0, 3.0, 2.5], "diameter_nm": 1.2, "in_condition": true},
+                {"symmetry": null, "shows": [4, 12], "center_nm": [7.0, 9.8, 2.5], "diameter_nm": 1.4, "in_condition": true},
+                {"symmetry": null, "shows": [], "center_nm": [5.0, 5.0, 2.5], "diameter_nm": 1.3, "in_condition": false}
+            ],
+            "by_symmetry": {
+                "4": {"volume_fraction": 0.02, "in_condition_count": 2, "projected_nearest_neighbor_nm": 5.5},
+                "12": {"volume_fraction": 0.02, "in_condition_count": 1}
+            },
+            "total_volume_fraction": 0.02
+        }))
+        .unwrap();
+        let s = score(&t, &perfect(), &ScoringSpec::default());
+        assert_eq!(get(&s, "recall").recovered, Some(1.0));
+        assert_eq!(get(&s, "precision").recovered, Some(1.0));
+        assert!((get(&s, "mean_diameter_nm").truth.unwrap() - 1.3).abs() < 1e-12);
+        assert!(
+            s.rows.iter().all(|r| r.symmetry != Some(12)),
+            "{:?}",
+            s.rows
+        );
     }
 
     #[test]

@@ -91,12 +91,57 @@ pub enum Orientation {
     Random,
 }
 
+/// What a cluster is made of (the `type` key of a `[[clusters]]` table).
+///
+/// Only the density wave has an assigned symmetry; the others are structures whose n-fold
+/// symmetries depend on their orientation and are computed from their own projected pattern
+/// (`glass::symmetry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterKind {
+    /// The idealised columnar density wave of one symmetry n (physics.md §7): n (or 2n) spots
+    /// on the k0 ring along its axis, nothing else. Not a structure seen in real glasses.
+    DensityWave,
+    /// A Mackay icosahedron (Mackay, Acta Cryst. 15, 916 (1962)) cut to the sphere, the
+    /// icosahedral medium-range order of Sheng et al., Nature 439, 419 (2006); along a 5-, 3- or
+    /// 2-fold axis it gives the 10-, 6- and 2-fold patterns of Liu et al., PRL 110, 205505 (2013).
+    Icosahedral,
+    /// A body-centred cubic fragment with {110} on the k0 ring (physics.md §7).
+    Bcc,
+    /// A face-centred cubic fragment with {111} on the k0 ring (physics.md §7).
+    Fcc,
+    /// A B2 (CsCl-ordered bcc) fragment with {110} on the k0 ring: the alloy's majority element
+    /// on the cube corners, the other elements on the body centres.
+    B2,
+}
+
+impl ClusterKind {
+    /// The name used in scenario and truth files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DensityWave => "density_wave",
+            Self::Icosahedral => "icosahedral",
+            Self::Bcc => "bcc",
+            Self::Fcc => "fcc",
+            Self::B2 => "b2",
+        }
+    }
+}
+
+/// The symmetry a density-wave table gets when it names none.
+pub const DEFAULT_DENSITY_WAVE_SYMMETRY: u32 = 4;
+
 /// One type of medium-range-order cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSpec {
-    /// Rotational symmetry n of the cluster's diffraction along its axis.
-    pub symmetry: u32,
+    /// What the clusters are made of.
+    #[serde(rename = "type")]
+    pub kind: ClusterKind,
+    /// Rotational symmetry n of a density wave's diffraction along its axis (density waves
+    /// only; [`DEFAULT_DENSITY_WAVE_SYMMETRY`] when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symmetry: Option<u32>,
     /// Mean diameter in nm.
     pub diameter_nm: f64,
     /// Standard deviation of the diameter in nm.
@@ -107,27 +152,45 @@ pub struct ClusterSpec {
     pub orientation: Orientation,
     /// Standard deviation of the axis tilt from the beam for `aligned`, in degrees.
     pub tilt_spread_deg: f64,
-    /// Ring on which the cluster diffracts, in nm⁻¹.
+    /// Ring on which the cluster diffracts, in nm⁻¹: the density wave's period, the lattice's
+    /// {110} (bcc, B2) or {111} (fcc) reflection, the icosahedron's edge 1.52/k0 (`glass::icosahedral`).
     pub k0_per_nm: f64,
+    /// Root-mean-square 3-D displacement of every atom from its ideal site, nm (0: ideal).
+    pub displacement_rms_nm: f64,
 }
 
 impl Default for ClusterSpec {
     fn default() -> Self {
-        Self::paper(4)
+        Self {
+            symmetry: None,
+            ..Self::paper(DEFAULT_DENSITY_WAVE_SYMMETRY)
+        }
     }
 }
 
 impl ClusterSpec {
-    /// Im et al.'s MRO type of symmetry `n`: 1.3 nm, 2.8 % of the volume, random orientation.
+    /// Im et al.'s MRO type of symmetry `n` as an ideal density wave: 1.3 nm, 2.8 % of the
+    /// volume, random orientation.
     pub fn paper(symmetry: u32) -> Self {
         Self {
-            symmetry,
+            kind: ClusterKind::DensityWave,
+            symmetry: Some(symmetry),
             diameter_nm: 1.3,
             diameter_sd_nm: 0.1,
             volume_fraction: 0.028,
             orientation: Orientation::Random,
             tilt_spread_deg: 0.0,
             k0_per_nm: 4.0,
+            displacement_rms_nm: 0.0,
+        }
+    }
+
+    /// A structure type `kind` with the paper's size, fraction and orientation.
+    pub fn structure(kind: ClusterKind) -> Self {
+        Self {
+            kind,
+            symmetry: None,
+            ..Self::paper(DEFAULT_DENSITY_WAVE_SYMMETRY)
         }
     }
 
@@ -136,9 +199,39 @@ impl ClusterSpec {
         [2, 4, 6, 8, 10].into_iter().map(Self::paper).collect()
     }
 
+    /// The assigned symmetry of a density wave (its default filled in); `None` for structures.
+    pub fn motif_symmetry(&self) -> Option<u32> {
+        (self.kind == ClusterKind::DensityWave)
+            .then(|| self.symmetry.unwrap_or(DEFAULT_DENSITY_WAVE_SYMMETRY))
+    }
+
+    /// The spec with a density wave's default symmetry written out (what `mro check` prints).
+    pub fn resolved(&self) -> Self {
+        Self {
+            symmetry: self.motif_symmetry(),
+            ..self.clone()
+        }
+    }
+
     /// Checks each value.
     pub fn validate(&self) -> Result<(), InvalidValue> {
-        count_in("symmetry", self.symmetry as usize, 2, 12)?;
+        match (self.kind, self.symmetry) {
+            (ClusterKind::DensityWave, Some(n)) => count_in("symmetry", n as usize, 2, 12)?,
+            (ClusterKind::DensityWave, None) => {}
+            (kind, Some(n)) => {
+                return Err(InvalidValue::new(
+                    "symmetry",
+                    n,
+                    format!(
+                        "no `symmetry` for type = \"{}\": a structure's n-fold symmetries \
+                         depend on its orientation and are computed from its pattern (only \
+                         type = \"density_wave\" takes one)",
+                        kind.name()
+                    ),
+                ))
+            }
+            (_, None) => {}
+        }
         in_range("diameter_nm", self.diameter_nm, 0.4, 20.0, " nm")?;
         in_range(
             "diameter_sd_nm",
@@ -149,7 +242,14 @@ impl ClusterSpec {
         )?;
         in_range("volume_fraction", self.volume_fraction, 0.0, 0.6, "")?;
         in_range("tilt_spread_deg", self.tilt_spread_deg, 0.0, 90.0, "°")?;
-        in_range("k0_per_nm", self.k0_per_nm, 1.0, 15.0, " nm⁻¹")
+        in_range("k0_per_nm", self.k0_per_nm, 1.0, 15.0, " nm⁻¹")?;
+        in_range(
+            "displacement_rms_nm",
+            self.displacement_rms_nm,
+            0.0,
+            0.1,
+            " nm (beyond 0.1 nm, a third of a bond, the structure is a liquid)",
+        )
     }
 }
 

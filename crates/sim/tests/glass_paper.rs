@@ -53,17 +53,17 @@ fn paper_volume_builds_with_the_requested_fractions() {
     }
     // Cluster atoms replace the matrix at its number density, for every type.
     for n in [2u32, 4, 6, 8, 10] {
-        let (atoms, volume) =
-            g.truth
-                .clusters
-                .iter()
-                .filter(|c| c.symmetry == n)
-                .fold((0.0, 0.0), |(a, v), c| {
-                    (
-                        a + c.atoms as f64,
-                        v + std::f64::consts::PI / 6.0 * c.diameter_nm.powi(3),
-                    )
-                });
+        let (atoms, volume) = g
+            .truth
+            .clusters
+            .iter()
+            .filter(|c| c.symmetry == Some(n))
+            .fold((0.0, 0.0), |(a, v), c| {
+                (
+                    a + c.atoms as f64,
+                    v + std::f64::consts::PI / 6.0 * c.diameter_nm.powi(3),
+                )
+            });
         eprintln!("  n={n}: cluster density {:.2} atoms/nm³", atoms / volume);
         assert!((atoms / volume / 54.0 - 1.0).abs() <= 0.05, "n={n}");
     }

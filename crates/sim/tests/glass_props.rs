@@ -45,13 +45,13 @@ proptest! {
     ) {
         let s = sample(10.0, 6.0);
         let clusters: Vec<ClusterSpec> = types.iter().map(|&n| ClusterSpec {
-            symmetry: n,
             diameter_nm: diameter,
             diameter_sd_nm: 0.1,
             volume_fraction: fraction,
             orientation: if aligned { Orientation::Aligned } else { Orientation::Random },
             tilt_spread_deg: tilt,
             k0_per_nm: 4.0,
+            ..ClusterSpec::paper(n)
         }).collect();
         let placement = PlacementSpec {
             mode: if correlated { PlacementMode::Correlated } else { PlacementMode::Random },
@@ -70,8 +70,8 @@ proptest! {
         let t: &Truth = &g.truth;
         // Achieved fractions within ±10 % of the request.
         for c in &clusters {
-            let got = t.by_symmetry[&c.symmetry.to_string()].volume_fraction;
-            prop_assert!((got / c.volume_fraction - 1.0).abs() <= 0.1, "n={} {got}", c.symmetry);
+            let got = t.by_symmetry[&c.motif_symmetry().unwrap().to_string()].volume_fraction;
+            prop_assert!((got / c.volume_fraction - 1.0).abs() <= 0.1, "n={:?} {got}", c.symmetry);
         }
         // No overlaps (surface gap honoured, periodic in x, y), all inside the foil.
         let l = s.extent_nm;
@@ -91,7 +91,7 @@ proptest! {
             }
             // in_condition follows the motif's own reflections.
             let f = Frame::new(a.axis, a.in_plane_deg);
-            let worst = f.worst_reflection_elevation_deg(&reflection_azimuths_rad(a.symmetry));
+            let worst = f.worst_reflection_elevation_deg(&reflection_azimuths_rad(a.symmetry.unwrap()));
             prop_assert_eq!(a.in_condition, worst <= 10.0);
             if aligned && tilt == 0.0 {
                 prop_assert!(a.in_condition);

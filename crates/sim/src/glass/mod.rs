@@ -17,11 +17,15 @@
 //! `"matrix-species"`, `"matrix"` (one per draft chunk) and `"matrix-block"` (one per fill
 //! block). The result is bit-identical at any thread count.
 
+mod cluster;
+pub mod crystal;
+pub mod icosahedral;
 mod matrix;
 pub mod motif;
 pub mod orientation;
 mod placement;
 pub mod radii;
+pub mod symmetry;
 pub mod truth;
 pub mod xyz;
 
@@ -35,7 +39,7 @@ use rayon::prelude::*;
 
 use crate::atoms::AtomVolume;
 use crate::elements;
-use crate::spec::{ClusterSpec, PlacementSpec, SampleSpec};
+use crate::spec::{ClusterKind, ClusterSpec, PlacementSpec, SampleSpec};
 
 pub use orientation::Frame;
 pub use truth::{ClusterRecord, SymmetryTruth, Truth, TRUTH_SCHEMA};
@@ -188,6 +192,124 @@ fn species_list<R: Rng>(n: usize, fractions: &[f64], rng: &mut R) -> Vec<u8> {
     out
 }
 
+/// How a cluster's sites get their species: in the alloy's proportions, except on B2's body
+/// centres (sublattice 1), which take the elements other than the majority one in their
+/// proportions, the majority element taking the corners.
+struct SpeciesDraw {
+    fractions: Vec<f64>,
+    majority: u8,
+    minority: Vec<f64>,
+}
+
+impl SpeciesDraw {
+    fn new(fractions: &[f64]) -> Self {
+        let majority = (0..fractions.len())
+            .max_by(|&a, &b| fractions[a].total_cmp(&fractions[b]).then(b.cmp(&a)))
+            .expect("a composition has an element");
+        let mut minority = fractions.to_vec();
+        if minority.len() > 1 {
+            minority[majority] = 0.0;
+        }
+        Self {
+            fractions: fractions.to_vec(),
+            majority: majority as u8,
+            minority,
+        }
+    }
+
+    /// One species per site of `template` for a cluster of `kind`.
+    fn draw<R: Rng>(
+        &self,
+        kind: ClusterKind,
+        template: &[([f64; 3], usize)],
+        rng: &mut R,
+    ) -> Vec<u8> {
+        if kind != ClusterKind::B2 {
+            return species_list(template.len(), &self.fractions, rng);
+        }
+        let centres = template.iter().filter(|(_, b)| *b == 1).count();
+        let mut others = species_list(centres, &self.minority, rng).into_iter();
+        template
+            .iter()
+            .map(|(_, b)| {
+                if *b == 1 {
+                    others.next().expect("one draw per body centre")
+                } else {
+                    self.majority
+                }
+            })
+            .collect()
+    }
+
+    /// Mean scattering factor per sublattice at `k0_per_nm` (for the capability scan).
+    fn mean_factor(
+        &self,
+        kind: ClusterKind,
+        sublattice: usize,
+        z_of: &[u8],
+        k0_per_nm: f64,
+    ) -> f64 {
+        let weights = if kind == ClusterKind::B2 && sublattice == 0 {
+            let mut w = vec![0.0; self.fractions.len()];
+            w[usize::from(self.majority)] = 1.0;
+            w
+        } else if kind == ClusterKind::B2 {
+            self.minority.clone()
+        } else {
+            self.fractions.clone()
+        };
+        let total: f64 = weights.iter().sum();
+        weights
+            .iter()
+            .zip(z_of)
+            .map(|(w, &z)| w * crate::scattering::fe_nm(z, k0_per_nm))
+            .sum::<f64>()
+            / total
+    }
+}
+
+/// Largest radius in nm of the fragment on which [`capable_symmetries`] scans orientations.
+pub const CAPABILITY_RADIUS_NM: f64 = 1.5;
+
+/// Directions scanned by [`capable_symmetries`] (a Fibonacci lattice on the upper hemisphere;
+/// a projection along −d mirrors the one along d and has the same `P_n`, and a turn about the
+/// beam leaves every `P_n` unchanged).
+pub const CAPABILITY_DIRECTIONS: usize = 400;
+
+/// The n a structure type shows in *some* orientation: `P_n ≥ SHOWS_THRESHOLD` for at least one
+/// of [`CAPABILITY_DIRECTIONS`] viewing directions of its ideal cluster (mean diameter, capped
+/// at [`CAPABILITY_RADIUS_NM`], mean scattering factor per sublattice). These are the clusters
+/// the truth counts as n-fold MRO (`by_symmetry`): computed from the structure, not assigned.
+fn capable_symmetries(
+    spec: &ClusterSpec,
+    motif: &motif::MotifParams,
+    z_of: &[u8],
+    species: &SpeciesDraw,
+) -> Vec<u32> {
+    let radius = (0.5 * spec.diameter_nm).min(CAPABILITY_RADIUS_NM);
+    let template = cluster::ideal_sites(spec.kind, None, spec.k0_per_nm, radius, motif);
+    let f: Vec<f64> = template
+        .iter()
+        .map(|&(_, b)| species.mean_factor(spec.kind, b, z_of, spec.k0_per_nm))
+        .collect();
+    let mut best = vec![0.0f64; symmetry::N_MAX + 1];
+    let golden = std::f64::consts::PI * (3.0 - 5f64.sqrt());
+    for i in 0..CAPABILITY_DIRECTIONS {
+        let z = 1.0 - (i as f64 + 0.5) / CAPABILITY_DIRECTIONS as f64;
+        let rho = (1.0 - z * z).sqrt();
+        let t = golden * i as f64;
+        let frame = Frame::new([rho * t.cos(), rho * t.sin(), z], 0.0);
+        // World coordinates of the template seen along the direction: its components on the
+        // frame whose third axis is the direction.
+        let seen: Vec<[f64; 3]> = template.iter().map(|&(p, _)| frame.components(p)).collect();
+        let power = symmetry::ring_power(&seen, &f, spec.k0_per_nm);
+        for (b, p) in best.iter_mut().zip(&power) {
+            *b = b.max(*p);
+        }
+    }
+    symmetry::shown(&best)
+}
+
 /// Checks the three sections and their consistency; errors carry the scenario field path.
 fn validate(
     sample: &SampleSpec,
@@ -314,33 +436,36 @@ pub fn build_glass(
         }
     })?;
 
-    // 2. Orientations and motifs, one independent stream per cluster.
+    // 2. Orientations and structures, one independent stream per cluster.
     progress(GlassStage::BuildingMotifs {
         clusters: placed.len(),
     });
-    // One motif per (symmetry, k0, diameter): computed once, in parallel, in key order.
+    // One template of ideal sites per (type, k0, diameter): computed once, in parallel, in key
+    // order.
     let key = |p: &placement::Placed| {
-        let spec = &clusters[p.kind];
         (
-            spec.symmetry,
-            spec.k0_per_nm.to_bits(),
+            p.kind,
+            clusters[p.kind].k0_per_nm.to_bits(),
             p.diameter_nm.to_bits(),
         )
     };
-    let mut keys: Vec<(u32, u64, u64)> = placed.iter().map(key).collect();
+    let mut keys: Vec<(usize, u64, u64)> = placed.iter().map(key).collect();
     keys.sort_unstable();
     keys.dedup();
-    let motifs: Vec<Vec<[f64; 3]>> = keys
+    let templates: Vec<Vec<([f64; 3], usize)>> = keys
         .par_iter()
-        .map(|&(n, k0, d)| {
-            motif::motif_sites(
-                n,
+        .map(|&(t, k0, d)| {
+            let spec = &clusters[t];
+            cluster::ideal_sites(
+                spec.kind,
+                spec.motif_symmetry(),
                 f64::from_bits(k0),
                 0.5 * f64::from_bits(d),
                 &motif_params,
             )
         })
         .collect();
+    let species_of = SpeciesDraw::new(&fractions);
     struct Built {
         record: ClusterRecord,
         sites: Vec<[f64; 3]>,
@@ -355,14 +480,34 @@ pub fn build_glass(
             let axis = orientation::draw_axis(&mut rng, spec.orientation, spec.tilt_spread_deg);
             let in_plane_deg = 360.0 * rng.gen::<f64>();
             let frame = Frame::new(axis, in_plane_deg);
-            let worst = frame
-                .worst_reflection_elevation_deg(&motif::reflection_azimuths_rad(spec.symmetry));
-            let local = &motifs[keys.binary_search(&key(p)).expect("every key has a motif")];
-            let c = p.center_nm;
-            let sites: Vec<[f64; 3]> = local
+            let worst = spec
+                .motif_symmetry()
+                .map(|n| frame.worst_reflection_elevation_deg(&motif::reflection_azimuths_rad(n)));
+            let template = &templates[keys.binary_search(&key(p)).expect("every key has sites")];
+            let ideal: Vec<[f64; 3]> = template.iter().map(|&(s, _)| s).collect();
+            let mut rng = seeds.substream("cluster-displacement", id as u64);
+            let local = cluster::displace(
+                &ideal,
+                spec.displacement_rms_nm,
+                motif_params.min_distance_nm,
+                &mut rng,
+            );
+            let mut rng = seeds.substream("cluster-species", id as u64);
+            let species = species_of.draw(spec.kind, template, &mut rng);
+            let relative: Vec<[f64; 3]> = local
                 .iter()
-                .map(|&[u, v, w]| {
-                    let d = frame.to_world(u, v, w);
+                .map(|&[u, v, w]| frame.to_world(u, v, w))
+                .collect();
+            let f: Vec<f64> = species
+                .iter()
+                .map(|&s| crate::scattering::fe_nm(z_of[usize::from(s)], spec.k0_per_nm))
+                .collect();
+            let ring_power = symmetry::ring_power(&relative, &f, spec.k0_per_nm);
+            let shows = symmetry::shown(&ring_power);
+            let c = p.center_nm;
+            let sites: Vec<[f64; 3]> = relative
+                .iter()
+                .map(|d| {
                     [
                         (c[0] + d[0]).rem_euclid(extent[0]),
                         (c[1] + d[1]).rem_euclid(extent[1]),
@@ -370,18 +515,23 @@ pub fn build_glass(
                     ]
                 })
                 .collect();
-            let mut rng = seeds.substream("cluster-species", id as u64);
-            let species = species_list(sites.len(), &fractions, &mut rng);
             Built {
                 record: ClusterRecord {
                     id,
-                    symmetry: spec.symmetry,
+                    kind: spec.kind,
+                    symmetry: spec.motif_symmetry(),
                     center_nm: c,
                     diameter_nm: p.diameter_nm,
                     axis: frame.e3,
                     in_plane_deg,
-                    in_condition: worst <= acceptance_deg,
+                    displacement_rms_nm: spec.displacement_rms_nm,
+                    in_condition: match worst {
+                        Some(w) => w <= acceptance_deg,
+                        None => !shows.is_empty(),
+                    },
                     worst_reflection_elevation_deg: worst,
+                    ring_power,
+                    shows,
                     atoms: sites.len(),
                 },
                 sites,
@@ -451,9 +601,19 @@ pub fn build_glass(
         positions_nm: sys.pos,
     };
     let records: Vec<ClusterRecord> = built.into_iter().map(|b| b.record).collect();
-    let requested: Vec<(u32, f64, f64)> = clusters
-        .iter()
-        .map(|c| (c.symmetry, c.volume_fraction, c.k0_per_nm))
+    let types: Vec<truth::TypeSpec> = clusters
+        .par_iter()
+        .map(|c| truth::TypeSpec {
+            kind: c.kind,
+            symmetry: c.motif_symmetry(),
+            requested_volume_fraction: c.volume_fraction,
+            k0_per_nm: c.k0_per_nm,
+            displacement_rms_nm: c.displacement_rms_nm,
+            capable: match c.motif_symmetry() {
+                Some(n) => vec![n],
+                None => capable_symmetries(c, &motif_params, &z_of, &species_of),
+            },
+        })
         .collect();
     let total_volume_fraction = records
         .iter()
@@ -467,7 +627,9 @@ pub fn build_glass(
         atoms: atoms.len(),
         number_density_per_nm3: atoms.number_density_per_nm3(),
         acceptance_deg,
-        by_symmetry: truth::by_symmetry(&records, &requested, extent),
+        shows_threshold: symmetry::SHOWS_THRESHOLD,
+        by_symmetry: truth::by_symmetry(&records, &types, extent),
+        by_type: truth::by_type(&records, &types, extent),
         clusters: records,
         total_volume_fraction,
     };

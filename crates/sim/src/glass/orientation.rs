@@ -56,6 +56,13 @@ impl Frame {
         std::array::from_fn(|i| u * self.e1[i] + v * self.e2[i] + w * self.e3[i])
     }
 
+    /// The components `(u, v, w)` of the world vector `p` on this frame (the inverse of
+    /// [`Frame::to_world`]).
+    #[inline]
+    pub fn components(&self, p: [f64; 3]) -> [f64; 3] {
+        [dot(p, self.e1), dot(p, self.e2), dot(p, self.e3)]
+    }
+
     /// Unit vector in the cluster plane at azimuth `theta` (radians) from `e1` toward `e2`.
     pub fn in_plane(&self, theta: f64) -> [f64; 3] {
         let (s, c) = theta.sin_cos();

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::placement::offset;
 use super::GlassError;
+use crate::spec::ClusterKind;
 
 /// Schema tag of `truth.json`.
 pub const TRUTH_SCHEMA: &str = "mro.truth/1";
@@ -17,23 +18,101 @@ pub const TRUTH_SCHEMA: &str = "mro.truth/1";
 pub struct ClusterRecord {
     /// Index in `clusters`, from 0.
     pub id: usize,
-    /// Rotational symmetry n of its diffraction along the axis.
-    pub symmetry: u32,
+    /// What the cluster is made of.
+    #[serde(rename = "type")]
+    pub kind: ClusterKind,
+    /// The assigned symmetry n of a density wave; `null` for a structure (see `shows`).
+    pub symmetry: Option<u32>,
     /// Centre `[x, y, z]` in nm (x, y in `[0, extent)`).
     pub center_nm: [f64; 3],
     /// Sphere diameter in nm.
     pub diameter_nm: f64,
-    /// Unit symmetry axis `[ux, uy, uz]`.
+    /// Unit vector `[ux, uy, uz]` of the local `w` axis: a density wave's symmetry axis, an
+    /// icosahedron's 5-fold axis, a crystal's [001].
     pub axis: [f64; 3],
-    /// Turn of the motif about its axis in degrees (see `glass::orientation::Frame`).
+    /// Turn in degrees of the local frame about `axis` (see `glass::orientation::Frame`).
     pub in_plane_deg: f64,
-    /// Whether every defining reflection lies within the acceptance angle of the diffraction
-    /// plane.
+    /// Root-mean-square displacement of the atoms from their ideal sites, nm.
+    pub displacement_rms_nm: f64,
+    /// A density wave: every defining reflection lies within the acceptance angle of the
+    /// diffraction plane. A structure: it shows at least one symmetry (`shows` not empty).
     pub in_condition: bool,
-    /// Largest angle in degrees between a defining reflection and the diffraction plane.
-    pub worst_reflection_elevation_deg: f64,
+    /// A density wave's largest angle in degrees between a defining reflection and the
+    /// diffraction plane; `null` for a structure.
+    pub worst_reflection_elevation_deg: Option<f64>,
+    /// `P_n`, n = 0, 1, …, 12 (`P_0 = 1`), of the cluster's own projected kinematic pattern at
+    /// its ring k0 (`glass::symmetry`), as built.
+    pub ring_power: Vec<f64>,
+    /// The n whose `P_n` reaches the truth's `shows_threshold`: the symmetries it shows.
+    pub shows: Vec<u32>,
     /// Atoms that make up the cluster.
     pub atoms: usize,
+}
+
+impl ClusterRecord {
+    /// Whether this cluster diffracts into the map of n: a density wave of symmetry n in
+    /// condition, or a structure that shows n.
+    pub fn in_condition_for(&self, n: u32) -> bool {
+        match self.symmetry {
+            Some(m) => m == n && self.in_condition,
+            None => self.shows.contains(&n),
+        }
+    }
+}
+
+/// What a `[[clusters]]` table asked for, and the symmetries its type can show.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TypeSpec {
+    pub kind: ClusterKind,
+    pub symmetry: Option<u32>,
+    pub requested_volume_fraction: f64,
+    pub k0_per_nm: f64,
+    pub displacement_rms_nm: f64,
+    /// The n it shows in some orientation (a density wave: its own n).
+    pub capable: Vec<u32>,
+}
+
+impl TypeSpec {
+    fn owns(&self, c: &ClusterRecord) -> bool {
+        c.kind == self.kind && c.symmetry == self.symmetry
+    }
+
+    /// `"icosahedral"`, or `"density_wave_4"` for a density wave.
+    fn label(&self) -> String {
+        match self.symmetry {
+            Some(n) => format!("{}_{n}", self.kind.name()),
+            None => self.kind.name().to_string(),
+        }
+    }
+}
+
+/// Achieved statistics of one `[[clusters]]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypeTruth {
+    /// What the clusters are made of.
+    #[serde(rename = "type")]
+    pub kind: ClusterKind,
+    /// A density wave's assigned n; `null` for a structure.
+    pub symmetry: Option<u32>,
+    /// Number of clusters.
+    pub count: usize,
+    /// Mean diameter in nm (`null` without clusters).
+    pub mean_diameter_nm: Option<f64>,
+    /// Summed sphere volume over the box volume.
+    pub volume_fraction: f64,
+    /// Requested volume fraction.
+    pub requested_volume_fraction: f64,
+    /// RMS displacement from the ideal sites, nm.
+    pub displacement_rms_nm: f64,
+    /// Ring the clusters diffract into, nm⁻¹.
+    pub k0_per_nm: f64,
+    /// The n this type shows in some orientation (computed for structures by scanning viewing
+    /// directions of its ideal cluster; a density wave's own n).
+    pub capable_symmetries: Vec<u32>,
+    /// Clusters in condition.
+    pub in_condition_count: usize,
+    /// Per n (decimal string key): clusters that show n.
+    pub shows_count: BTreeMap<String, usize>,
 }
 
 /// Achieved statistics of one symmetry type.
@@ -77,10 +156,16 @@ pub struct Truth {
     pub number_density_per_nm3: f64,
     /// Bragg acceptance angle used for `in_condition`, in degrees.
     pub acceptance_deg: f64,
+    /// `P_n` at or above which a cluster shows n (`glass::symmetry::SHOWS_THRESHOLD`).
+    pub shows_threshold: f64,
     /// Every cluster.
     pub clusters: Vec<ClusterRecord>,
-    /// Statistics per symmetry, keyed by n as a decimal string (`"4"`).
+    /// Statistics per symmetry, keyed by n as a decimal string (`"4"`), for every n some type
+    /// can show.
     pub by_symmetry: BTreeMap<String, SymmetryTruth>,
+    /// Statistics per `[[clusters]]` table, keyed `"icosahedral"`, `"bcc"`, … or
+    /// `"density_wave_4"`.
+    pub by_type: BTreeMap<String, TypeTruth>,
     /// Summed cluster volume over the box volume.
     pub total_volume_fraction: f64,
 }
@@ -108,20 +193,76 @@ impl Truth {
     }
 }
 
-/// Per-symmetry statistics of `clusters` in a box `extent_nm`; `requested` lists each symmetry
-/// with its requested fraction and ring k0.
+/// Per-table statistics of `clusters`, keyed `"icosahedral"` or `"density_wave_4"`.
+pub(crate) fn by_type(
+    clusters: &[ClusterRecord],
+    types: &[TypeSpec],
+    extent_nm: [f64; 3],
+) -> BTreeMap<String, TypeTruth> {
+    let volume = extent_nm[0] * extent_nm[1] * extent_nm[2];
+    types
+        .iter()
+        .map(|t| {
+            let mine: Vec<&ClusterRecord> = clusters.iter().filter(|c| t.owns(c)).collect();
+            let diameters: Vec<f64> = mine.iter().map(|c| c.diameter_nm).collect();
+            let mut shows_count = BTreeMap::new();
+            for c in &mine {
+                for n in &c.shows {
+                    *shows_count.entry(n.to_string()).or_insert(0) += 1;
+                }
+            }
+            let truth = TypeTruth {
+                kind: t.kind,
+                symmetry: t.symmetry,
+                count: mine.len(),
+                mean_diameter_nm: (!diameters.is_empty())
+                    .then(|| diameters.iter().sum::<f64>() / diameters.len() as f64),
+                volume_fraction: diameters
+                    .iter()
+                    .map(|&d| super::placement::sphere_volume(d))
+                    .sum::<f64>()
+                    / volume,
+                requested_volume_fraction: t.requested_volume_fraction,
+                displacement_rms_nm: t.displacement_rms_nm,
+                k0_per_nm: t.k0_per_nm,
+                capable_symmetries: t.capable.clone(),
+                in_condition_count: mine.iter().filter(|c| c.in_condition).count(),
+                shows_count,
+            };
+            (t.label(), truth)
+        })
+        .collect()
+}
+
+/// Per-symmetry statistics of `clusters` in a box `extent_nm`, for every n some type can show.
+/// The clusters *of* n are those of the types capable of n (a density wave of n, a structure
+/// that shows n in some orientation); those *in condition* for n are the ones that diffract
+/// into its map ([`ClusterRecord::in_condition_for`]).
 pub(crate) fn by_symmetry(
     clusters: &[ClusterRecord],
-    requested: &[(u32, f64, f64)],
+    types: &[TypeSpec],
     extent_nm: [f64; 3],
 ) -> BTreeMap<String, SymmetryTruth> {
     let volume = extent_nm[0] * extent_nm[1] * extent_nm[2];
     let (lx, ly) = (extent_nm[0], extent_nm[1]);
+    let mut symmetries: Vec<u32> = types.iter().flat_map(|t| t.capable.clone()).collect();
+    symmetries.sort_unstable();
+    symmetries.dedup();
     let mut out = BTreeMap::new();
-    for &(n, want, k0_per_nm) in requested {
-        let mine: Vec<&ClusterRecord> = clusters.iter().filter(|c| c.symmetry == n).collect();
+    for n in symmetries {
+        let capable: Vec<&TypeSpec> = types.iter().filter(|t| t.capable.contains(&n)).collect();
+        let want: f64 = capable.iter().map(|t| t.requested_volume_fraction).sum();
+        let k0_per_nm = capable.iter().map(|t| t.k0_per_nm).sum::<f64>() / capable.len() as f64;
+        let mine: Vec<&ClusterRecord> = clusters
+            .iter()
+            .filter(|c| capable.iter().any(|t| t.owns(c)))
+            .collect();
         let count = mine.len();
-        let inc: Vec<&ClusterRecord> = mine.iter().copied().filter(|c| c.in_condition).collect();
+        let inc: Vec<&ClusterRecord> = mine
+            .iter()
+            .copied()
+            .filter(|c| c.in_condition_for(n))
+            .collect();
         let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
         let nn = |set: &[&ClusterRecord], projected: bool| -> Option<f64> {
             if set.len() < 2 {
