@@ -1,6 +1,7 @@
 //! mro's integration tests: one binary, one module per topic.
 
 mod cli_info;
+mod control;
 mod interop;
 mod physics;
 mod pipeline;

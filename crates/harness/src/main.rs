@@ -39,10 +39,12 @@ fn stdout_failed(e: std::io::Error) -> ! {
 }
 
 mod commands;
+mod detectability;
 mod exit;
 mod figures;
 mod output;
 mod progress;
+mod realism;
 mod report;
 mod runner;
 mod scenario;

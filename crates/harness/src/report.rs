@@ -21,12 +21,15 @@ pub struct Timings {
     pub simulate_s: f64,
     /// Analysing it.
     pub analyze_s: f64,
+    /// Building, simulating and analysing the no-MRO control (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_s: Option<f64>,
 }
 
 impl Timings {
-    /// All stages together.
+    /// All stages together, the control included.
     pub fn total_s(&self) -> f64 {
-        self.glass_s + self.simulate_s + self.analyze_s
+        self.glass_s + self.simulate_s + self.analyze_s + self.control_s.unwrap_or(0.0)
     }
 }
 
@@ -211,18 +214,56 @@ fn markdown(
     );
     let _ = writeln!(
         s,
-        "| timings | glass {:.1} s, simulate {:.1} s, analyze {:.1} s |",
-        t.glass_s, t.simulate_s, t.analyze_s
+        "| timings | glass {:.1} s, simulate {:.1} s, analyze {:.1} s{} |",
+        t.glass_s,
+        t.simulate_s,
+        t.analyze_s,
+        t.control_s
+            .map_or(String::new(), |c| format!(", no-MRO control {c:.1} s"))
     );
+    // Whether there is anything to recover comes before how well it was recovered.
     let _ = writeln!(
         s,
-        "| verdict | {} |\n",
+        "| MRO | {} |",
+        score.detectability.as_ref().map_or(
+            "not assessed (run without the no-MRO control, --no-control)".to_string(),
+            |d| d.verdict.clone()
+        )
+    );
+    if let Some(r) = &score.realism {
+        let _ = writeln!(
+            s,
+            "| realism | {} of {} compared observables within the published uncertainty |",
+            r.within, r.compared
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| tolerances | {} |\n",
         if score.all_within_tolerance {
             "every tolerance held"
         } else {
             "**a tolerance failed**"
         }
     );
+    if let Some(d) = &score.detectability {
+        let _ = writeln!(
+            s,
+            "## Detectability: the sample against its no-MRO control\n"
+        );
+        let _ = writeln!(s, "{}", crate::detectability::markdown(d));
+    }
+    if let Some(r) = &score.realism {
+        let _ = writeln!(s, "## Realism: this run beside the real data\n");
+        let _ = writeln!(s, "{}", crate::realism::markdown(r));
+        if let Ok(reference) = crate::realism::Reference::shipped() {
+            let _ = writeln!(
+                s,
+                "How each published value was read:\n\n{}",
+                crate::realism::readings(&reference)
+            );
+        }
+    }
     let _ = writeln!(s, "## Truth against recovered\n");
     let _ = writeln!(
         s,

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::commands::validate::validate_one;
+use crate::commands::validate::{validate_one, Options};
 use crate::exit::bad_input;
 use crate::figures::line_figure;
 use crate::progress;
@@ -40,6 +40,9 @@ pub struct Args {
     /// Start afresh in a directory that holds another sweep.
     #[arg(long)]
     force: bool,
+    /// Skip each point's no-MRO control (and its detectability section); halves the run time.
+    #[arg(long)]
+    no_control: bool,
 }
 
 /// What identifies a sweep (the base scenario without its axes, and the axes), kept in
@@ -91,12 +94,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let skipped = AtomicUsize::new(0);
     let run_point = |i: usize, point: &Point, scenario: &Scenario| -> anyhow::Result<()> {
         let dir = args.out.join(dir_name(i, point));
-        if is_done(&dir, scenario) {
+        if is_done(&dir, scenario, !args.no_control) {
             skipped.fetch_add(1, Ordering::Relaxed);
         } else {
             let command = format!("(point {i} of the sweep in {})", args.out.display());
             // The point's directory belongs to the sweep: a half-written one is replaced.
-            validate_one(scenario, &dir, &command, false, true)?;
+            let options = Options {
+                keep_datacube: false,
+                force: true,
+                control: !args.no_control,
+            };
+            validate_one(scenario, &dir, &command, options)?;
         }
         bar.inc(1);
         Ok(())
@@ -162,8 +170,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     );
     for (p, s) in points.iter().zip(&scores) {
         outln!(
-            "{:<60} odd/even {:.4}{}  tolerances {}",
+            "{:<60} MRO {}  odd/even {:.4}{}  tolerances {}",
             label(p),
+            s.detectability
+                .as_ref()
+                .map_or("not assessed", |d| if d.detectable {
+                    "detectable"
+                } else {
+                    "NOT detectable"
+                }),
             s.odd_even_ratio,
             noise_corrected(s),
             if s.all_within_tolerance {
@@ -176,10 +191,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn is_done(dir: &Path, scenario: &Scenario) -> bool {
-    dir.join("score.json").is_file()
-        && std::fs::read_to_string(dir.join("scenario.toml"))
-            .is_ok_and(|t| t == scenario.resolved_toml())
+/// A point is done when its directory holds the same resolved scenario and a score with a
+/// detectability section exactly when a control is asked for.
+fn is_done(dir: &Path, scenario: &Scenario, control: bool) -> bool {
+    std::fs::read_to_string(dir.join("scenario.toml")).is_ok_and(|t| t == scenario.resolved_toml())
+        && read_score(dir).is_ok_and(|s| s.detectability.is_some() == control)
 }
 
 fn read_score(dir: &Path) -> anyhow::Result<Score> {
@@ -227,6 +243,49 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
             "{prefix},all_within_tolerance,,,{},,\n",
             u8::from(score.all_within_tolerance)
         ));
+        // Detectability and realism as quantities of their own: the recovered column holds
+        // the run's value, the truth column the control's (or the published) one.
+        if let Some(d) = &score.detectability {
+            s.push_str(&format!(
+                "{prefix},mro_detectable,,,{},,\n",
+                u8::from(d.detectable)
+            ));
+            for m in &d.by_symmetry {
+                for (q, truth, recovered) in [
+                    (
+                        "mean_power_vs_control",
+                        Some(m.mean_power_control),
+                        Some(m.mean_power),
+                    ),
+                    ("difference_sigma", None, m.difference_sigma),
+                    (
+                        "regions_vs_control",
+                        Some(m.regions_control as f64),
+                        Some(m.regions as f64),
+                    ),
+                    (
+                        "cluster_percentile_vs_control",
+                        m.cluster_percentile_control,
+                        m.cluster_percentile,
+                    ),
+                    ("recall_vs_chance", m.recall_chance, m.recall),
+                    ("precision_vs_chance", m.precision_chance, m.precision),
+                ] {
+                    s.push_str(&format!(
+                        "{prefix},{q},{},{},{},,\n",
+                        m.n,
+                        opt(truth),
+                        opt(recovered)
+                    ));
+                }
+            }
+        }
+        if let Some(r) = &score.realism {
+            s.push_str(&format!(
+                "{prefix},realism_within,,{},{},,\n",
+                r.compared, r.within
+            ));
+        }
         for r in &score.rows {
             s.push_str(&format!(
                 "{prefix},{},{},{},{},{},{}\n",
@@ -348,6 +407,14 @@ fn plot(
     Ok(files)
 }
 
+/// `2, 4, 6`, or `none`.
+fn list(ns: &[u32]) -> String {
+    if ns.is_empty() {
+        return "none".to_string();
+    }
+    ns.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
 /// `report.md`: the command, the axes, the machine, seed and timings, one row per point
 /// (with its score and stage timings), and the plots.
 fn report<'a>(
@@ -386,15 +453,26 @@ fn report<'a>(
         machine(),
         base.seed
     );
-    s += "| point | odd/even ratio | odd/even, shot noise removed | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze) |\n|---|---|---|---|---|---|\n";
+    s += "| point | MRO detectable | realism | odd/even ratio | odd/even, shot noise removed | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze) |\n|---|---|---|---|---|---|---|---|\n";
     for ((p, sc), t) in outcomes {
         let total = sc
             .rows
             .iter()
             .find(|r| r.quantity == "total_volume_fraction");
         let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
+        let detectable = sc.detectability.as_ref().map_or("—".to_string(), |d| {
+            format!(
+                "{} (≥ 5 s.e. at n = {}; located at n = {})",
+                if d.detectable { "yes" } else { "**no**" },
+                list(&d.shows_at),
+                list(&d.located_at)
+            )
+        });
+        let realism = sc.realism.as_ref().map_or("—".to_string(), |r| {
+            format!("{} of {}", r.within, r.compared)
+        });
         s += &format!(
-            "| {} | {:.4} | {} | {} → {} | {} | {} |\n",
+            "| {} | {detectable} | {realism} | {:.4} | {} | {} → {} | {} | {} |\n",
             label(p),
             sc.odd_even_ratio,
             fmt(sc.odd_even_ratio_noise_corrected),

@@ -470,6 +470,7 @@ pub fn build_glass(
         by_symmetry: truth::by_symmetry(&records, &requested, extent),
         clusters: records,
         total_volume_fraction,
+        placement: Some(placement.clone()),
     };
     progress(GlassStage::Done);
     Ok(Glass { atoms, truth })
