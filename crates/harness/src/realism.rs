@@ -474,8 +474,6 @@ pub fn readings(reference: &Reference) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::f64::consts::PI;
-
     use super::*;
 
     #[test]

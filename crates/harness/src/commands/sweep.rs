@@ -453,7 +453,7 @@ fn report<'a>(
         machine(),
         base.seed
     );
-    s += "| point | MRO detectable | realism | odd/even ratio | odd/even, shot noise removed | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze) |\n|---|---|---|---|---|---|---|---|\n";
+    s += "| point | MRO detectable | realism | odd/even ratio | odd/even, shot noise removed | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze; total with the control) |\n|---|---|---|---|---|---|---|---|\n";
     for ((p, sc), t) in outcomes {
         let total = sc
             .rows
