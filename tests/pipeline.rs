@@ -145,13 +145,29 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
             .unwrap();
     assert!(timings["simulate_s"].as_f64().unwrap() > 0.0, "{timings}");
 
-    // Running the same command again regenerates its own output without --force ...
-    expect_exit(&run_mro(&[&"validate", &smoke(), &"--out", &dir.path()]), 0);
+    // Running the same command again regenerates its own output without --force (the control
+    // is skipped from here on: these checks are about the files, not the control) ...
+    expect_exit(
+        &run_mro(&[
+            &"validate",
+            &smoke(),
+            &"--out",
+            &dir.path(),
+            &"--no-control",
+        ]),
+        0,
+    );
     // ... but a directory it did not write is protected.
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("report.md"), "my notes").unwrap();
     expect_exit(
-        &run_mro(&[&"validate", &smoke(), &"--out", &other.path()]),
+        &run_mro(&[
+            &"validate",
+            &smoke(),
+            &"--out",
+            &other.path(),
+            &"--no-control",
+        ]),
         2,
     );
     assert_eq!(
@@ -165,9 +181,11 @@ fn every_validation_scenario_meets_its_tolerances() {
     let dir = tempfile::tempdir().unwrap();
     let files = toml_files(&repo().join("scenarios/validation"));
     assert!(files.len() >= 6, "{files:?}");
+    // The tolerances, not detectability, are the point here: skip the controls.
     let out = mro()
         .arg("validate")
         .args(&files)
+        .arg("--no-control")
         .arg("--out")
         .arg(dir.path())
         .output()
@@ -195,7 +213,13 @@ fn validate_returns_3_when_a_tolerance_fails() {
     )
     .unwrap();
     let stdout = expect_exit(
-        &run_mro(&[&"validate", &hard, &"--out", &dir.path().join("o")]),
+        &run_mro(&[
+            &"validate",
+            &hard,
+            &"--out",
+            &dir.path().join("o"),
+            &"--no-control",
+        ]),
         3,
     );
     assert!(stdout.contains("every tolerance held: NO"), "{stdout}");
@@ -224,6 +248,9 @@ fn sweep_resumes_without_redoing_points() {
     assert!(first.starts_with("4 points (0 already done)"), "{first}");
     let csv = std::fs::read_to_string(out_dir.join("sweep.csv")).unwrap();
     assert!(csv.starts_with("point,sample.thickness_nm,model.kind,quantity"));
+    // Every point ran its no-MRO control: one detectability verdict per point.
+    assert_eq!(csv.matches(",mro_detectable,").count(), 4, "{csv}");
+    assert!(csv.contains(",difference_sigma,4,"), "{csv}");
     assert!(png_size(&out_dir.join("sweep_odd_even_ratio.png")).0 >= 600);
     let report = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(report.contains("seed 7 for every point"), "{report}");

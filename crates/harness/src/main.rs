@@ -40,12 +40,14 @@ fn stdout_failed(e: std::io::Error) -> ! {
 
 mod commands;
 mod cost;
+mod detectability;
 mod document;
 mod exit;
 mod figures;
 mod html;
 mod output;
 mod progress;
+mod realism;
 mod report;
 mod runner;
 mod scenario;

@@ -226,6 +226,10 @@ impl OutputDir {
         for name in &names {
             let from = self.staging.join(name);
             let to = self.dir.join(name);
+            // A staged subdirectory (the no-MRO control) replaces the earlier run's whole.
+            if from.is_dir() && to.is_dir() {
+                std::fs::remove_dir_all(&to).map_err(|e| io_error("cannot replace", &to, e))?;
+            }
             std::fs::rename(&from, &to).map_err(|e| io_error("cannot move into place", &to, e))?;
         }
         sync_parent(&self.dir.join(MARKER));

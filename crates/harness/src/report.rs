@@ -15,7 +15,8 @@ use crate::document::{
     count, number, percent_signed, Block, Cell, Column, Document, Table, MISSING,
 };
 use crate::figures::{
-    self, CurveOverlay, MapMarker, MapOverlay, Summary, SummaryPoint, SummaryQuantity,
+    self, CurveOverlay, Detectability, MapMarker, MapOverlay, Summary, SummaryPoint,
+    SummaryQuantity,
 };
 use crate::html;
 use crate::output::io_error;
@@ -31,12 +32,15 @@ pub struct Timings {
     pub simulate_s: f64,
     /// Analysing it.
     pub analyze_s: f64,
+    /// Building, simulating and analysing the no-MRO control (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_s: Option<f64>,
 }
 
 impl Timings {
-    /// All stages together.
+    /// All stages together, the control included.
     pub fn total_s(&self) -> f64 {
-        self.glass_s + self.simulate_s + self.analyze_s
+        self.glass_s + self.simulate_s + self.analyze_s + self.control_s.unwrap_or(0.0)
     }
 }
 
@@ -325,6 +329,23 @@ pub fn score_table(score: &Score) -> Table {
 
 /// The verdict in words: which scored quantities missed their tolerance.
 pub fn verdict(score: &Score) -> String {
+    // Whether there is MRO to recover is said before how well it was recovered.
+    let detect = score.detectability.as_ref().map_or(String::new(), |d| {
+        if d.detectable {
+            format!("{}. ", d.verdict)
+        } else {
+            format!(
+                "{}: the recovery errors below describe a sample whose MRO the measurement \
+                 cannot tell from a glass without it. ",
+                d.verdict
+            )
+        }
+    });
+    format!("{detect}{}", recovery_verdict(score))
+}
+
+/// The verdict on the recovery errors alone.
+fn recovery_verdict(score: &Score) -> String {
     let scored: Vec<&Row> = score
         .rows
         .iter()
@@ -398,7 +419,17 @@ pub fn summary(name: &str, score: &Score) -> Summary {
         passed: score.all_within_tolerance,
         methods: vec!["Im et al. (2018)".into()],
         quantities,
-        detectability: None,
+        detectability: score.detectability.as_ref().map(|d| Detectability {
+            title: "Mean P_n: sample against no-MRO control".into(),
+            y_label: "mean P_n (dimensionless)".into(),
+            sample_label: "sample".into(),
+            control_label: "no-MRO control".into(),
+            groups: d
+                .by_symmetry
+                .iter()
+                .map(|m| (m.n.to_string(), m.mean_power, m.mean_power_control))
+                .collect(),
+        }),
     }
 }
 
@@ -482,10 +513,22 @@ pub fn document(
         (
             "timings".into(),
             format!(
-                "glass {} s, simulate {} s, analyze {} s",
+                "glass {} s, simulate {} s, analyze {} s{}",
                 number(t.glass_s, 1),
                 number(t.simulate_s, 1),
-                number(t.analyze_s, 1)
+                number(t.analyze_s, 1),
+                t.control_s.map_or(String::new(), |c| format!(
+                    ", no-MRO control {} s",
+                    number(c, 1)
+                ))
+            ),
+        ),
+        // Whether there is anything to recover comes before how well it was recovered.
+        (
+            "MRO".into(),
+            score.detectability.as_ref().map_or(
+                "not assessed (run without the no-MRO control, --no-control)".to_string(),
+                |d| d.verdict.clone(),
             ),
         ),
         (
@@ -502,9 +545,27 @@ pub fn document(
         Block::Code(command.into()),
         Block::Facts(facts),
         Block::Paragraph(verdict(score)),
-        Block::Heading("Truth against recovered".into()),
-        Block::Table(score_table(score)),
     ];
+    if let Some(d) = &score.detectability {
+        blocks.push(Block::Heading(
+            "Detectability: the sample against its no-MRO control".into(),
+        ));
+        blocks.extend(crate::detectability::blocks(d));
+    }
+    if let Some(r) = &score.realism {
+        blocks.push(Block::Heading(
+            "Realism: this run beside the real data".into(),
+        ));
+        blocks.extend(crate::realism::blocks(r));
+        if let Ok(reference) = crate::realism::Reference::shipped() {
+            blocks.push(Block::Paragraph(format!(
+                "How each published value was read:\n\n{}",
+                crate::realism::readings(&reference)
+            )));
+        }
+    }
+    blocks.push(Block::Heading("Truth against recovered".into()));
+    blocks.push(Block::Table(score_table(score)));
     let noise_removed = score
         .odd_even_ratio_noise_corrected
         .map_or(String::new(), |r| {

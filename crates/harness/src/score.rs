@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use mro_analysis::particles::geometric_in_condition;
 
+use crate::detectability::Detectability;
 use crate::exit::bad_input;
+use crate::realism::Realism;
 use crate::scenario::{Check, ScoringSpec};
 
 /// The schema tag of `score.json`.
@@ -40,6 +42,27 @@ pub struct TruthDoc {
     pub by_symmetry: BTreeMap<String, TrueType>,
     /// Share of the volume inside clusters.
     pub total_volume_fraction: f64,
+    /// How the centres were placed (absent from truth files of older versions).
+    #[serde(default)]
+    pub placement: Option<PlacementDoc>,
+}
+
+/// The placement part of `truth.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlacementDoc {
+    /// `"random"` or `"correlated"`.
+    pub mode: String,
+}
+
+impl TruthDoc {
+    /// Whether the clusters were placed at a target spacing, so that a spacing exists to be
+    /// recovered. Random placement has none: σ(r) of its maps shows at most the mean distance
+    /// of a Poisson-like pattern, which is no property the glass was given.
+    pub fn has_spacing(&self) -> bool {
+        self.placement
+            .as_ref()
+            .is_some_and(|p| p.mode == "correlated")
+    }
 }
 
 /// One planted cluster.
@@ -202,6 +225,13 @@ pub struct Score {
     pub odd_even_ratio_noise_corrected: Option<f64>,
     /// Whether every toleranced row held (a missing recovered value counts as a failure).
     pub all_within_tolerance: bool,
+    /// The sample against its no-MRO control (absent with `--no-control` and from `mro score`,
+    /// which has no control).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectability: Option<Detectability>,
+    /// The run's observables beside the published ones (paper-setup scenarios only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realism: Option<Realism>,
 }
 
 /// `" (shot noise removed: X)"` where the analysis gave the corrected ratio.
@@ -331,13 +361,18 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             found.map(|f| f.regions as f64),
             None,
         ));
+        // A spacing is scored only where the truth has one (correlated placement); with random
+        // placement the σ(r) peak is reported without a truth or a tolerance.
+        let true_spacing = t
+            .projected_nearest_neighbor_nm
+            .filter(|_| truth.has_spacing());
         rows.push(row(
             "spacing_nm",
             Some(n),
-            t.projected_nearest_neighbor_nm,
+            true_spacing,
             found.and_then(|f| f.autocorrelation_peak_nm),
             tol.tolerance(Check::Spacing)
-                .filter(|_| t.projected_nearest_neighbor_nm.is_some()),
+                .filter(|_| true_spacing.is_some()),
         ));
         // How far the σ(r) peak stands above the map's own fluctuations (≥ 3: a real distance).
         rows.push(row(
@@ -381,6 +416,8 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         odd_even_ratio: analysis.power_spectrum.odd_even_ratio,
         odd_even_ratio_noise_corrected: analysis.power_spectrum.odd_even_ratio_corrected,
         all_within_tolerance,
+        detectability: None,
+        realism: None,
     }
 }
 
@@ -396,7 +433,7 @@ pub fn score_outputs(
 }
 
 /// (recall, precision) of map n's regions against in-condition clusters of n.
-fn identification(
+pub fn identification(
     clusters: &[&TrueCluster],
     found: &FoundType,
     step_nm: f64,
@@ -498,7 +535,8 @@ mod tests {
             "by_symmetry": {"4": {"count": 3, "mean_diameter_nm": 1.3, "volume_fraction": 0.02,
                                    "in_condition_count": 2, "in_condition_fraction": 0.667,
                                    "projected_nearest_neighbor_nm": 5.5}},
-            "total_volume_fraction": 0.02
+            "total_volume_fraction": 0.02,
+            "placement": {"mode": "correlated", "min_gap_nm": 0.3, "nearest_neighbor_nm": 5.5, "jitter": 0.1}
         }))
         .unwrap()
     }
@@ -613,6 +651,29 @@ mod tests {
         let s = score(&truth(), &a, &lenient);
         assert_eq!(get(&s, "mean_diameter_nm").within_tolerance, None);
         assert!(s.all_within_tolerance);
+    }
+
+    #[test]
+    fn spacing_is_scored_only_with_correlated_placement() {
+        let mut random = truth();
+        random.placement = Some(PlacementDoc {
+            mode: "random".into(),
+        });
+        let mut a = perfect();
+        a.by_symmetry.get_mut("4").unwrap().autocorrelation_peak_nm = Some(9.0);
+        // With a target spacing, a σ(r) peak at 9 nm against 5.5 nm fails its tolerance.
+        let s = score(&truth(), &a, &ScoringSpec::default());
+        assert_eq!(get(&s, "spacing_nm").within_tolerance, Some(false));
+        // Random placement: the peak is reported, with neither truth nor tolerance.
+        let s = score(&random, &a, &ScoringSpec::default());
+        let r = get(&s, "spacing_nm");
+        assert_eq!((r.truth, r.recovered, r.tolerance), (None, Some(9.0), None));
+        assert_eq!(r.within_tolerance, None);
+        assert!(s.all_within_tolerance);
+        // A truth file from before placement was recorded has no spacing either.
+        random.placement = None;
+        let s = score(&random, &a, &ScoringSpec::default());
+        assert_eq!(get(&s, "spacing_nm").tolerance, None);
     }
 
     #[test]

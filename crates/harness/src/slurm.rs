@@ -70,7 +70,13 @@ fn shell_quote(s: &str) -> String {
 
 /// The sbatch script of a job array over `pending` points of the sweep in `dir` (absolute),
 /// run by the `mro` at `exe`.
-pub fn script(exe: &Path, dir: &Path, pending: &[usize], opts: &SlurmOptions) -> String {
+pub fn script(
+    exe: &Path,
+    dir: &Path,
+    pending: &[usize],
+    opts: &SlurmOptions,
+    control: bool,
+) -> String {
     let logs = dir.join(LOG_DIR);
     let mut s =
         String::from("#!/bin/sh\n# Written by `mro sweep --slurm`: one task per sweep point.\n");
@@ -88,17 +94,23 @@ pub fn script(exe: &Path, dir: &Path, pending: &[usize], opts: &SlurmOptions) ->
     s.push_str("export RAYON_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\n");
     let _ = writeln!(
         s,
-        "exec {} sweep {} --out {} --point \"$SLURM_ARRAY_TASK_ID\"",
+        "exec {} sweep {} --out {} --point \"$SLURM_ARRAY_TASK_ID\"{}",
         shell_quote(&exe.display().to_string()),
         shell_quote(&dir.join("sweep.toml").display().to_string()),
         shell_quote(&dir.display().to_string()),
+        if control { "" } else { " --no-control" },
     );
     s
 }
 
 /// Writes the job script for the `pending` points of the sweep in `dir` and submits it (or,
 /// with `--dry-run`, prints it).
-pub fn submit(dir: &Path, pending: &[usize], opts: &SlurmOptions) -> anyhow::Result<ExitCode> {
+pub fn submit(
+    dir: &Path,
+    pending: &[usize],
+    opts: &SlurmOptions,
+    control: bool,
+) -> anyhow::Result<ExitCode> {
     let dir: PathBuf = dir
         .canonicalize()
         .map_err(|e| io_error("cannot resolve", dir, e))?;
@@ -107,7 +119,7 @@ pub fn submit(dir: &Path, pending: &[usize], opts: &SlurmOptions) -> anyhow::Res
     let logs = dir.join(LOG_DIR);
     std::fs::create_dir_all(&logs).map_err(|e| io_error("cannot create", &logs, e))?;
     let path = logs.join("sweep.sbatch");
-    let text = script(&exe, &dir, pending, opts);
+    let text = script(&exe, &dir, pending, opts, control);
     write_file(&path, text.as_bytes())?;
     let tasks = format!(
         "{} point{}",
@@ -184,6 +196,7 @@ mod tests {
             Path::new("/scratch/it's"),
             &[1, 2],
             &opts,
+            true,
         );
         assert!(s.contains("#SBATCH --array=1-2\n"), "{s}");
         assert!(

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::commands::validate::{need, validate_one};
+use crate::commands::validate::{need, validate_one, Options};
 use crate::cost::{enforce, Need, SMALL_FILES_BYTES};
 use crate::exit::bad_input;
 use crate::figures::{key_axis_label, line_figure};
@@ -60,6 +60,9 @@ pub struct Args {
     /// Run even when the estimated disk or memory exceeds what is free.
     #[arg(long)]
     force_size: bool,
+    /// Skip each point's no-MRO control (and its detectability section); halves the run time.
+    #[arg(long)]
+    no_control: bool,
     #[command(flatten)]
     slurm: SlurmOptions,
 }
@@ -82,7 +85,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             scenario_path.display()
         )));
     }
-    let sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out)?;
+    let sweep = Sweep::new(
+        &scenario_path,
+        file.without_sweep(),
+        axes,
+        out,
+        !args.no_control,
+    )?;
     if let Some(index) = args.point {
         return sweep.run_task(index);
     }
@@ -122,7 +131,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.slurm.slurm {
         let pending = sweep.pending(true)?;
         if !pending.is_empty() {
-            return slurm::submit(&sweep.out, &pending, &args.slurm);
+            return slurm::submit(&sweep.out, &pending, &args.slurm, sweep.control);
         }
         outln!("every point is done; collecting");
         return sweep.finish(args, &scenario_path, std::time::Instant::now(), sweep.count);
@@ -146,6 +155,8 @@ struct Sweep {
     source: PathBuf,
     /// The largest disk and memory need of one point.
     largest: Need,
+    /// Whether each point runs its no-MRO control.
+    control: bool,
 }
 
 /// Whether a point needs running.
@@ -158,7 +169,13 @@ enum PointState {
 impl Sweep {
     /// Counts the points (refusing more than [`MAX_POINTS`] before building any) and checks
     /// each one, built one at a time.
-    fn new(source: &Path, base: Scenario, axes: Vec<SetArg>, out: PathBuf) -> anyhow::Result<Self> {
+    fn new(
+        source: &Path,
+        base: Scenario,
+        axes: Vec<SetArg>,
+        out: PathBuf,
+        control: bool,
+    ) -> anyhow::Result<Self> {
         let count = point_count(&axes)
             .filter(|&n| n <= MAX_POINTS)
             .ok_or_else(|| {
@@ -179,6 +196,7 @@ impl Sweep {
             count,
             source: source.to_path_buf(),
             largest: Need::default(),
+            control,
         };
         for i in 0..count {
             sweep.largest = sweep.largest.max(need(&sweep.scenario(i)?));
@@ -243,7 +261,9 @@ impl Sweep {
             return PointState::Redo("written for a different scenario".into());
         }
         match read_score(&dir) {
-            Ok(_) => PointState::Done,
+            Ok(s) if s.detectability.is_some() == self.control => PointState::Done,
+            Ok(_) if self.control => PointState::Redo("run without its no-MRO control".into()),
+            Ok(_) => PointState::Redo("run with a no-MRO control this sweep skips".into()),
             Err(e) => PointState::Redo(format!("{e:#}")),
         }
     }
@@ -302,7 +322,12 @@ impl Sweep {
     fn run_point(&self, i: usize, scenario: &Scenario) -> anyhow::Result<()> {
         let command = format!("(point {i} of the sweep in {})", self.out.display());
         // The point's directory belongs to the sweep: a half-written one is replaced.
-        validate_one(scenario, &self.point_dir(i), &command, false, true)?;
+        let options = Options {
+            keep_datacube: false,
+            force: true,
+            control: self.control,
+        };
+        validate_one(scenario, &self.point_dir(i), &command, options)?;
         Ok(())
     }
 
@@ -410,8 +435,15 @@ impl Sweep {
         );
         for (p, s) in points.iter().zip(&scores) {
             outln!(
-                "{:<60} odd/even {:.4}{}  tolerances {}",
+                "{:<60} MRO {}  odd/even {:.4}{}  tolerances {}",
                 label(p),
+                s.detectability
+                    .as_ref()
+                    .map_or("not assessed", |d| if d.detectable {
+                        "detectable"
+                    } else {
+                        "NOT detectable"
+                    }),
                 s.odd_even_ratio,
                 noise_corrected(s),
                 if s.all_within_tolerance {
@@ -500,6 +532,49 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
             "{prefix},all_within_tolerance,,,{},,\n",
             u8::from(score.all_within_tolerance)
         ));
+        // Detectability and realism as quantities of their own: the recovered column holds
+        // the run's value, the truth column the control's (or the published) one.
+        if let Some(d) = &score.detectability {
+            s.push_str(&format!(
+                "{prefix},mro_detectable,,,{},,\n",
+                u8::from(d.detectable)
+            ));
+            for m in &d.by_symmetry {
+                for (q, truth, recovered) in [
+                    (
+                        "mean_power_vs_control",
+                        Some(m.mean_power_control),
+                        Some(m.mean_power),
+                    ),
+                    ("difference_sigma", None, m.difference_sigma),
+                    (
+                        "regions_vs_control",
+                        Some(m.regions_control as f64),
+                        Some(m.regions as f64),
+                    ),
+                    (
+                        "cluster_percentile_vs_control",
+                        m.cluster_percentile_control,
+                        m.cluster_percentile,
+                    ),
+                    ("recall_vs_chance", m.recall_chance, m.recall),
+                    ("precision_vs_chance", m.precision_chance, m.precision),
+                ] {
+                    s.push_str(&format!(
+                        "{prefix},{q},{},{},{},,\n",
+                        m.n,
+                        opt(truth),
+                        opt(recovered)
+                    ));
+                }
+            }
+        }
+        if let Some(r) = &score.realism {
+            s.push_str(&format!(
+                "{prefix},realism_within,,{},{},,\n",
+                r.compared, r.within
+            ));
+        }
         for r in &score.rows {
             s.push_str(&format!(
                 "{prefix},{},{},{},{},{},{}\n",
@@ -628,6 +703,14 @@ fn plot(
     Ok(files)
 }
 
+/// `2, 4, 6`, or `none`.
+fn list(ns: &[u32]) -> String {
+    if ns.is_empty() {
+        return "none".to_string();
+    }
+    ns.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
 /// `report.md`: the command, the axes, the machine, seed and timings, one row per point
 /// (with its score and stage timings), and the plots.
 fn report<'a>(
@@ -655,15 +738,26 @@ fn report<'a>(
         machine(),
         base.seed
     );
-    s += "| point | odd/even ratio | odd/even, shot noise removed | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze) |\n|---|---|---|---|---|---|\n";
+    s += "| point | MRO detectable | realism | odd/even ratio | odd/even, shot noise removed | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze; total with the control) |\n|---|---|---|---|---|---|---|---|\n";
     for ((p, sc), t) in outcomes {
         let total = sc
             .rows
             .iter()
             .find(|r| r.quantity == "total_volume_fraction");
         let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
+        let detectable = sc.detectability.as_ref().map_or("—".to_string(), |d| {
+            format!(
+                "{} (≥ 5 s.e. at n = {}; located at n = {})",
+                if d.detectable { "yes" } else { "**no**" },
+                list(&d.shows_at),
+                list(&d.located_at)
+            )
+        });
+        let realism = sc.realism.as_ref().map_or("—".to_string(), |r| {
+            format!("{} of {}", r.within, r.compared)
+        });
         s += &format!(
-            "| {} | {:.4} | {} | {} → {} | {} | {} |\n",
+            "| {} | {detectable} | {realism} | {:.4} | {} | {} → {} | {} | {} |\n",
             label(p),
             sc.odd_even_ratio,
             fmt(sc.odd_even_ratio_noise_corrected),

@@ -1,5 +1,10 @@
 //! `mro validate SCENARIO.toml... --out DIR`: simulate, analyse, score and report each scenario.
 //!
+//! Every scenario is run twice by default: as written, and as its no-MRO control (the same
+//! scenario and seed with `clusters = []`) in `OUT/control/`; `score.json` and the report then
+//! open with whether the MRO is detectable at all (`crate::detectability`). `--no-control`
+//! skips the control. Paper-setup scenarios also get a realism section (`crate::realism`).
+//!
 //! Exit status 0 when every tolerance of every scenario held, 3 when a score fell outside its
 //! tolerance, 2 for bad input, 1 otherwise.
 
@@ -7,16 +12,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use mro_analysis::AnalysisOutput;
 use mro_sim::Truth;
 
 use crate::cost::{enforce, Cost, Need, SMALL_FILES_BYTES};
+use crate::detectability::detectability;
 use crate::exit::bad_input;
 use crate::output::check_dir;
 use crate::output::{io_error, OutputDir, Rerun};
+use crate::realism::{realism, Reference};
 use crate::report::{self, Timings};
 use crate::runner;
 use crate::scenario::Scenario;
-use crate::score::{score_outputs, table, Score};
+use crate::score::{score_outputs, table, Score, TruthDoc};
 
 /// Exit status when a score falls outside its tolerance.
 pub const TOLERANCE_FAILED: u8 = 3;
@@ -39,10 +47,14 @@ pub struct Args {
     /// Run even when the estimated disk or memory (see `mro check`) exceeds what is free.
     #[arg(long)]
     force_size: bool,
+    /// Skip the no-MRO control (the same scenario and seed without clusters, imaged and
+    /// analysed identically), and with it the detectability section; halves the run time.
+    #[arg(long)]
+    no_control: bool,
 }
 
 /// Files one validation writes.
-const FILES: [&str; 17] = [
+const FILES: [&str; 18] = [
     "truth.json",
     "meta.json",
     "analysis.json",
@@ -60,7 +72,11 @@ const FILES: [&str; 17] = [
     "datacube.npy",
     "scenario.toml",
     "timings.json",
+    "control",
 ];
+
+/// Subdirectory of the no-MRO control's truth, meta and analysis.
+pub const CONTROL_DIR: &str = "control";
 
 /// Validates each scenario in turn.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -97,13 +113,31 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut all_held = true;
     for ((path, scenario), dir) in args.scenarios.iter().zip(&scenarios).zip(dirs) {
         let command = format!(
-            "cargo run --release -- validate {} --out {}{}",
+            "cargo run --release -- validate {} --out {}{}{}",
             path.display(),
             dir.display(),
+            if args.no_control { " --no-control" } else { "" },
             if args.force { " --force" } else { "" }
         );
-        let score = validate_one(scenario, &dir, &command, args.keep_datacube, args.force)?;
+        let options = Options {
+            keep_datacube: args.keep_datacube,
+            force: args.force,
+            control: !args.no_control,
+        };
+        let score = validate_one(scenario, &dir, &command, options)?;
         outln!("== {} → {}", scenario.name, dir.join("report.md").display());
+        // The verdict on detectability comes before any recovery error.
+        match &score.detectability {
+            Some(d) => outln!("{}.", d.verdict),
+            None => outln!("no no-MRO control run (--no-control): detectability not assessed"),
+        }
+        if let Some(r) = &score.realism {
+            outln!(
+                "realism: {} of {} compared observables within the published uncertainty",
+                r.within,
+                r.compared
+            );
+        }
         out!("{}", table(&score));
         all_held &= score.all_within_tolerance;
     }
@@ -176,15 +210,30 @@ pub fn safe_name(name: &str) -> Option<String> {
         .then(|| trimmed.to_string())
 }
 
+/// How [`validate_one`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Keep `datacube.npy` (and the control's).
+    pub keep_datacube: bool,
+    /// Replace files already in the directory.
+    pub force: bool,
+    /// Run the no-MRO control and score detectability.
+    pub control: bool,
+}
+
 /// Runs every stage of one scenario into `dir` and writes its report; returns the score.
+///
+/// With `options.control`, the same scenario without clusters (same seed, so the matrix comes
+/// from the same named streams; see [`crate::detectability`] for why this is the control) is
+/// imaged and analysed identically into `dir/control/`, and the score gets its detectability
+/// section. Paper-setup scenarios also get a realism section ([`crate::realism`]).
 pub fn validate_one(
     scenario: &Scenario,
     dir: &Path,
     command: &str,
-    keep_datacube: bool,
-    force: bool,
+    options: Options,
 ) -> anyhow::Result<Score> {
-    let out = OutputDir::begin(dir, "validate", &FILES, force, Rerun::Replaces)?;
+    let out = OutputDir::begin(dir, "validate", &FILES, options.force, Rerun::Replaces)?;
     let stage = out.staging();
     out.write("scenario.toml", scenario.resolved_toml().as_bytes())?;
     let mut t = Timings::default();
@@ -202,7 +251,7 @@ pub fn validate_one(
     let start = Instant::now();
     let analysis = runner::analyze_dir(scenario, stage, &calibration)?;
     t.analyze_s = start.elapsed().as_secs_f64();
-    if !keep_datacube {
+    if !options.keep_datacube {
         let cube = stage.join("datacube.npy");
         std::fs::remove_file(&cube).map_err(|e| io_error("cannot remove", &cube, e))?;
     }
@@ -211,7 +260,21 @@ pub fn validate_one(
         (analysis.result.to_json() + "\n").as_bytes(),
     )?;
 
-    let score = score_outputs(&truth, &analysis.result, &scenario.scoring)?;
+    let control = if options.control {
+        let start = Instant::now();
+        let out = control(scenario, &stage.join(CONTROL_DIR), options.keep_datacube)?;
+        t.control_s = Some(start.elapsed().as_secs_f64());
+        Some(out)
+    } else {
+        None
+    };
+
+    let mut score = score_outputs(&truth, &analysis.result, &scenario.scoring)?;
+    if let Some(c) = &control {
+        let truth_doc: TruthDoc = serde_json::from_value(serde_json::to_value(&truth)?)?;
+        score.detectability = Some(detectability(&truth_doc, &analysis, c)?);
+    }
+    score.realism = realism(&Reference::shipped()?, scenario, &analysis.result);
     out.write(
         "score.json",
         (serde_json::to_string_pretty(&score)? + "\n").as_bytes(),
@@ -223,4 +286,25 @@ pub fn validate_one(
     report::write(stage, scenario, &truth, &analysis, &score, &t, command)?;
     out.commit()?;
     Ok(score)
+}
+
+/// Builds, images and analyses the no-MRO control of `scenario` into `dir`, a subdirectory of
+/// the validation's staging directory (moved into place with the rest on commit).
+fn control(scenario: &Scenario, dir: &Path, keep_datacube: bool) -> anyhow::Result<AnalysisOutput> {
+    let mut c = scenario.clone();
+    c.clusters.clear();
+    std::fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, e))?;
+    let glass = runner::glass(&c)?;
+    glass.truth.write_json(&dir.join("truth.json"))?;
+    let calibration = runner::simulate_to(&c, &glass, dir)?;
+    drop(glass);
+    let out = runner::analyze_dir(&c, dir, &calibration)?;
+    if !keep_datacube {
+        let cube = dir.join("datacube.npy");
+        std::fs::remove_file(&cube).map_err(|e| io_error("cannot remove", &cube, e))?;
+    }
+    let path = dir.join("analysis.json");
+    std::fs::write(&path, out.result.to_json() + "\n")
+        .map_err(|e| io_error("cannot write", &path, e))?;
+    Ok(out)
 }

@@ -29,7 +29,7 @@ pub use curves::{
 };
 pub use maps::{intensity_maps_figure, power_maps_figure, MapMarker, MapOverlay};
 pub use recovery::recovery_figure;
-pub use summary::{summary_figure, Summary, SummaryPoint, SummaryQuantity};
+pub use summary::{summary_figure, Detectability, Summary, SummaryPoint, SummaryQuantity};
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();

@@ -632,6 +632,7 @@ pub fn build_glass(
         by_type: truth::by_type(&records, &types, extent),
         clusters: records,
         total_volume_fraction,
+        placement: Some(placement.clone()),
     };
     progress(GlassStage::Done);
     Ok(Glass { atoms, truth })

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::placement::offset;
 use super::GlassError;
-use crate::spec::ClusterKind;
+use crate::spec::{ClusterKind, PlacementSpec};
 
 /// Schema tag of `truth.json`.
 pub const TRUTH_SCHEMA: &str = "mro.truth/1";
@@ -168,6 +168,10 @@ pub struct Truth {
     pub by_type: BTreeMap<String, TypeTruth>,
     /// Summed cluster volume over the box volume.
     pub total_volume_fraction: f64,
+    /// How the cluster centres were placed: a spacing exists to be measured only with
+    /// `"correlated"` placement (`null` in truth files written before this field existed).
+    #[serde(default)]
+    pub placement: Option<PlacementSpec>,
 }
 
 impl Truth {

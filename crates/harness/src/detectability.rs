@@ -1,0 +1,664 @@
+//! Detectability: can the planted MRO be told from the same glass without it?
+//!
+//! Every `mro validate` (and every sweep point) also images and analyses a **no-MRO control**:
+//! the same scenario and master seed with `clusters = []`. Its matrix comes from the same
+//! named streams (`"matrix"`, `"matrix-species"`, `"matrix-block"`) and the same recipe
+//! (composition, density, radii, relaxation), its patterns from the same forward model, dose and
+//! noise stream, and it is analysed with the same settings.
+//!
+//! What the control is, and why. The control's matrix is *not* the sample's matrix atom for
+//! atom: random addition excludes the cluster spheres, so removing them changes which draws are
+//! accepted, and the relaxation couples every atom to its neighbours. The control is therefore
+//! an independent realisation of the same disordered glass. That is the null hypothesis an
+//! experiment faces: nobody has the same foil without its MRO, only other glass of the same
+//! composition, so a paired comparison (the same matrix with and without clusters) would cancel
+//! the matrix speckle and claim detectability no measurement has. Because sample and control
+//! are independent, their means are compared with the standard errors of both added in
+//! quadrature.
+//!
+//! Per map n (n = 1 … n_max) the section holds:
+//! - the dataset means of P_n (sample and control) and their difference in standard errors.
+//!   The standard error of a map mean comes from block means (batch means): the map is cut
+//!   into square blocks of at least [`BLOCK_NM`] on a side — several probe widths (FWHM
+//!   0.88 nm at 300 kV, 1.15 mrad) and cluster diameters, so block means are nearly
+//!   independent — and the larger of the estimates from blocks of that side and of twice it is
+//!   taken, which guards against correlations longer than one block;
+//! - the region counts of sample and control and their ratio;
+//! - for the in-condition clusters that diffract into map n (an odd-n cluster into map 2n, by
+//!   Friedel's law) and lie in the scanned field: the median percentile of their map values
+//!   (the maximum over the 3 × 3 scan points around the projected centre) within the whole
+//!   map, and the same statistic at the same positions in the control's map — its chance value;
+//! - recall and precision (as in `score.rs`) beside their chance values: the expected recall
+//!   of uniformly random cluster positions is the share of the sample area that the widened
+//!   regions cover, and the expected precision of a region of area a among N uniformly random
+//!   clusters in area A is 1 − (1 − a/A)^N, averaged over the regions.
+//!
+//! The verdict uses two criteria, the thresholds of issue 11's acceptance: MRO *shows* at n when
+//! mean P_n differs from the control's by at least [`SIGNAL_SIGMA`] standard errors (either
+//! sign: MRO that concentrates intensity on the ring also raises I_0 and can lower P_n), and is
+//! *located* at n when the median in-condition cluster sits above the [`LOCATED_PERCENTILE`]th
+//! percentile of its map. It is *detectable* when either holds at some planted map. Region
+//! counts are reported beside them but do not enter the verdict: fewer, larger regions and more,
+//! smaller ones are both departures from the control's speckle.
+
+use std::collections::BTreeSet;
+
+use mro_analysis::AnalysisOutput;
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::document::{number, Block, Cell, Column, Table, MISSING};
+use crate::score::{identification, AnalysisDoc, RegionDoc, TrueCluster, TruthDoc};
+
+/// Standard errors of the mean-P_n difference above which the MRO shows in the power spectrum.
+pub const SIGNAL_SIGMA: f64 = 5.0;
+/// Percentile of its map above which the median in-condition cluster counts as located.
+pub const LOCATED_PERCENTILE: f64 = 99.0;
+/// Smallest block side, nm, for the batch-means standard error of a map mean.
+pub const BLOCK_NM: f64 = 2.5;
+
+/// What the control is, as written into `score.json`.
+pub const CONTROL: &str = "the same scenario and seed with clusters = [] (an independent \
+     realisation of the same matrix recipe), imaged and analysed identically";
+
+/// The detectability section of `score.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detectability {
+    /// How the control was made.
+    pub control: String,
+    /// Block side used for standard errors, nm.
+    pub block_nm: f64,
+    /// One entry per map n = 1 … n_max.
+    pub by_symmetry: Vec<MapDetectability>,
+    /// The maps that planted in-condition clusters diffract into.
+    pub planted_maps: Vec<u32>,
+    /// Planted maps whose mean P_n differs from the control by at least [`SIGNAL_SIGMA`]
+    /// standard errors (either sign).
+    pub shows_at: Vec<u32>,
+    /// Planted maps whose median in-condition cluster is above the
+    /// [`LOCATED_PERCENTILE`]th percentile.
+    pub located_at: Vec<u32>,
+    /// Whether the MRO shows or is located in at least one planted map.
+    pub detectable: bool,
+    /// The verdict in words.
+    pub verdict: String,
+}
+
+/// Detectability numbers of one map n.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapDetectability {
+    /// The harmonic n.
+    pub n: u32,
+    /// Dataset mean of P_n, sample.
+    pub mean_power: f64,
+    /// Dataset mean of P_n, control.
+    pub mean_power_control: f64,
+    /// Standard error of `mean_power − mean_power_control` (both in quadrature).
+    pub standard_error: Option<f64>,
+    /// `(mean_power − mean_power_control) / standard_error`.
+    pub difference_sigma: Option<f64>,
+    /// Regions in the sample's map.
+    pub regions: usize,
+    /// Regions in the control's map.
+    pub regions_control: usize,
+    /// `regions / regions_control`.
+    pub region_ratio: Option<f64>,
+    /// In-condition clusters of this map inside the scanned field.
+    pub clusters: usize,
+    /// Median percentile (0–100) of those clusters' map values within the sample's map.
+    pub cluster_percentile: Option<f64>,
+    /// The same positions in the control's map: the chance value.
+    pub cluster_percentile_control: Option<f64>,
+    /// Share of in-condition clusters (anywhere in the sample) inside a region.
+    pub recall: Option<f64>,
+    /// Expected recall of uniformly random cluster positions.
+    pub recall_chance: Option<f64>,
+    /// Share of regions holding an in-condition cluster.
+    pub precision: Option<f64>,
+    /// Expected precision of uniformly random cluster positions.
+    pub precision_chance: Option<f64>,
+}
+
+/// The map an n-fold cluster diffracts into: n if even, 2n if odd (Friedel).
+pub fn map_of(symmetry: u32) -> u32 {
+    if symmetry % 2 == 1 {
+        2 * symmetry
+    } else {
+        symmetry
+    }
+}
+
+/// The maps an in-condition cluster diffracts into: a density wave of n the map of
+/// [`map_of`]`(n)`, a structure cluster every n it shows (none when out of condition).
+fn maps_of(c: &TrueCluster) -> Vec<u32> {
+    match c.symmetry {
+        Some(n) if c.in_condition => vec![map_of(n)],
+        Some(_) => Vec::new(),
+        None => c.shows.clone(),
+    }
+}
+
+/// Standard error of the mean of `map` from means of `b × b` blocks (whole blocks only);
+/// `None` with fewer than four blocks.
+pub fn block_standard_error(map: &Array2<f64>, b: usize) -> Option<f64> {
+    let (ny, nx) = map.dim();
+    let (by, bx) = (ny / b.max(1), nx / b.max(1));
+    let blocks = by * bx;
+    if blocks < 4 {
+        return None;
+    }
+    let means: Vec<f64> = (0..by)
+        .flat_map(|i| (0..bx).map(move |j| (i, j)))
+        .map(|(i, j)| {
+            let block = map.slice(ndarray::s![i * b..(i + 1) * b, j * b..(j + 1) * b]);
+            block.sum() / (b * b) as f64
+        })
+        .collect();
+    let m = means.iter().sum::<f64>() / blocks as f64;
+    let var = means.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (blocks - 1) as f64;
+    Some((var / blocks as f64).sqrt())
+}
+
+/// The standard error of a map mean: the larger of the block estimates at `b` and `2b`
+/// scan points (the latter only with at least nine blocks).
+fn map_standard_error(map: &Array2<f64>, b: usize) -> Option<f64> {
+    let (ny, nx) = map.dim();
+    let coarse = ((ny / (2 * b)) * (nx / (2 * b)) >= 9)
+        .then(|| block_standard_error(map, 2 * b))
+        .flatten();
+    match (block_standard_error(map, b), coarse) {
+        (Some(a), Some(c)) => Some(a.max(c)),
+        (a, c) => a.or(c),
+    }
+}
+
+/// Percentile (0–100) of each value within `map`: the share of map points strictly below it.
+struct Ranks(Vec<f64>);
+
+impl Ranks {
+    fn new(map: &Array2<f64>) -> Self {
+        let mut v: Vec<f64> = map.iter().copied().collect();
+        v.sort_by(f64::total_cmp);
+        Self(v)
+    }
+
+    fn percentile(&self, value: f64) -> f64 {
+        100.0 * self.0.partition_point(|&x| x < value) as f64 / self.0.len() as f64
+    }
+}
+
+/// The maximum of `map` over the 3 × 3 scan points around `[row, col]` (clipped at the edges).
+fn local_max(map: &Array2<f64>, row: usize, col: usize) -> f64 {
+    let (ny, nx) = map.dim();
+    let mut m = f64::NEG_INFINITY;
+    for r in row.saturating_sub(1)..(row + 2).min(ny) {
+        for c in col.saturating_sub(1)..(col + 2).min(nx) {
+            m = m.max(map[[r, c]]);
+        }
+    }
+    m
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let k = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[k]
+    } else {
+        0.5 * (v[k - 1] + v[k])
+    })
+}
+
+/// Expected (recall, precision) of `regions` if `clusters` clusters were placed uniformly at
+/// random in the periodic `extent` (nm): the covered area share, and the mean chance that a
+/// region holds at least one of them. Regions are the equivalent circles widened by half a
+/// scan step, as in the scoring.
+pub fn chance_identification(
+    regions: &[RegionDoc],
+    clusters: usize,
+    step_nm: f64,
+    extent: [f64; 2],
+) -> (Option<f64>, Option<f64>) {
+    let disks: Vec<([f64; 2], f64)> = regions
+        .iter()
+        .map(|r| {
+            (
+                [r.centroid_px[1] * step_nm, r.centroid_px[0] * step_nm],
+                0.5 * r.diameter_nm + 0.5 * step_nm,
+            )
+        })
+        .collect();
+    let area = extent[0] * extent[1];
+    // Covered share on a grid of half a scan step over the whole sample, each disk marked
+    // over its bounding box (wrapping at the periodic edges).
+    let h = 0.5 * step_nm;
+    let (gx, gy) = (
+        (extent[0] / h).ceil() as usize,
+        (extent[1] / h).ceil() as usize,
+    );
+    let wrap = |d: f64, l: f64| {
+        let x = d.rem_euclid(l);
+        x.min(l - x)
+    };
+    let mut covered = vec![false; gx * gy];
+    for (c, r) in &disks {
+        let span = (r / h).ceil() as i64 + 1;
+        let (cx, cy) = ((c[0] / h) as i64, (c[1] / h) as i64);
+        for iy in cy - span..=cy + span {
+            let iy = iy.rem_euclid(gy as i64) as usize;
+            let y = (iy as f64 + 0.5) * h;
+            for ix in cx - span..=cx + span {
+                let ix = ix.rem_euclid(gx as i64) as usize;
+                let x = (ix as f64 + 0.5) * h;
+                if wrap(x - c[0], extent[0]).hypot(wrap(y - c[1], extent[1])) <= *r {
+                    covered[iy * gx + ix] = true;
+                }
+            }
+        }
+    }
+    let covered = covered.iter().filter(|&&c| c).count();
+    let recall = (clusters > 0).then(|| covered as f64 / (gx * gy) as f64);
+    let precision = (!disks.is_empty()).then(|| {
+        disks
+            .iter()
+            .map(|(_, r)| {
+                let p = (std::f64::consts::PI * r * r / area).min(1.0);
+                1.0 - (1.0 - p).powi(clusters as i32)
+            })
+            .sum::<f64>()
+            / disks.len() as f64
+    });
+    (recall, precision)
+}
+
+/// Compares the analysis of a sample with that of its no-MRO control.
+///
+/// `truth` is the sample's truth. Maps are `[scan_y, scan_x]` with scan point (0, 0) at sample
+/// (0, 0). Errors only if the sample's analysis does not convert to what scoring reads.
+pub fn detectability(
+    truth: &TruthDoc,
+    sample: &AnalysisOutput,
+    control: &AnalysisOutput,
+) -> anyhow::Result<Detectability> {
+    // The regions as scoring reads them, so recall and precision are the score's own.
+    let doc: AnalysisDoc = serde_json::from_value(serde_json::to_value(&sample.result)?)?;
+    let step_nm = doc.calibration.scan_step_nm;
+    let b = (BLOCK_NM / step_nm).ceil().max(1.0) as usize;
+    let n_max = sample
+        .maps
+        .power
+        .len()
+        .min(control.maps.power.len())
+        .saturating_sub(1);
+    let planted: BTreeSet<u32> = truth
+        .clusters
+        .iter()
+        .flat_map(maps_of)
+        .filter(|&m| m as usize <= n_max)
+        .collect();
+    let mut by_symmetry = Vec::new();
+    for n in 1..=n_max {
+        let (ms, mc) = (&sample.maps.power[n], &control.maps.power[n]);
+        let mean = |m: &Array2<f64>| m.iter().sum::<f64>() / m.len() as f64;
+        let (mean_s, mean_c) = (mean(ms), mean(mc));
+        let se = map_standard_error(ms, b)
+            .zip(map_standard_error(mc, b))
+            .map(|(a, c)| a.hypot(c));
+        let key = n.to_string();
+        let found = doc.by_symmetry.get(&key);
+        let regions = found.map_or(0, |f| f.regions);
+        let regions_control = control
+            .result
+            .by_symmetry
+            .get(&key)
+            .map_or(0, |f| f.regions);
+        let in_cond: Vec<&TrueCluster> = truth
+            .clusters
+            .iter()
+            .filter(|c| maps_of(c).contains(&(n as u32)))
+            .collect();
+        let (ny, nx) = ms.dim();
+        let pixels: Vec<[usize; 2]> = in_cond
+            .iter()
+            .filter_map(|c| {
+                let (row, col) = (
+                    (c.center_nm[1] / step_nm).round(),
+                    (c.center_nm[0] / step_nm).round(),
+                );
+                (row >= 0.0 && col >= 0.0 && (row as usize) < ny && (col as usize) < nx)
+                    .then_some([row as usize, col as usize])
+            })
+            .collect();
+        let percentiles = |m: &Array2<f64>| {
+            let ranks = Ranks::new(m);
+            median(
+                pixels
+                    .iter()
+                    .map(|&[r, c]| ranks.percentile(local_max(m, r, c)))
+                    .collect(),
+            )
+        };
+        let (recall, precision, recall_chance, precision_chance) = match found {
+            Some(f) if !in_cond.is_empty() => {
+                let (r, p) = identification(&in_cond, f, step_nm, truth.extent_nm);
+                let (rc, pc) =
+                    chance_identification(&f.region_list, in_cond.len(), step_nm, truth.extent_nm);
+                (r, p, rc, pc)
+            }
+            _ => (None, None, None, None),
+        };
+        by_symmetry.push(MapDetectability {
+            n: n as u32,
+            mean_power: mean_s,
+            mean_power_control: mean_c,
+            standard_error: se,
+            difference_sigma: se.filter(|&s| s > 0.0).map(|s| (mean_s - mean_c) / s),
+            regions,
+            regions_control,
+            region_ratio: (regions_control > 0).then(|| regions as f64 / regions_control as f64),
+            clusters: pixels.len(),
+            cluster_percentile: percentiles(ms),
+            cluster_percentile_control: percentiles(mc),
+            recall,
+            recall_chance,
+            precision,
+            precision_chance,
+        });
+    }
+    let planted_maps: Vec<u32> = planted.into_iter().collect();
+    let on_planted = |m: &&MapDetectability| planted_maps.contains(&m.n);
+    let shows_at: Vec<u32> = by_symmetry
+        .iter()
+        .filter(on_planted)
+        .filter(|m| m.difference_sigma.is_some_and(|z| z.abs() >= SIGNAL_SIGMA))
+        .map(|m| m.n)
+        .collect();
+    let located_at: Vec<u32> = by_symmetry
+        .iter()
+        .filter(on_planted)
+        .filter(|m| m.cluster_percentile.is_some_and(|p| p > LOCATED_PERCENTILE))
+        .map(|m| m.n)
+        .collect();
+    let verdict = verdict(&by_symmetry, &planted_maps, &shows_at, &located_at);
+    Ok(Detectability {
+        control: CONTROL.to_string(),
+        block_nm: b as f64 * step_nm,
+        detectable: !shows_at.is_empty() || !located_at.is_empty(),
+        by_symmetry,
+        planted_maps,
+        shows_at,
+        located_at,
+        verdict,
+    })
+}
+
+fn list(ns: &[u32]) -> String {
+    if ns.is_empty() {
+        "none".to_string()
+    } else {
+        ns.iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Range "a–b" of the finite values formatted by `f`, or "—".
+fn range(values: impl Iterator<Item = f64>, f: impl Fn(f64) -> String) -> String {
+    let v: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (a, b) = (f(lo), f(hi));
+    match v.len() {
+        0 => "—".to_string(),
+        _ if a == b => a,
+        _ => format!("{a}–{b}"),
+    }
+}
+
+/// The verdict in words, numbers included.
+fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &[u32]) -> String {
+    if planted.is_empty() {
+        return "no in-condition MRO planted: nothing to detect".to_string();
+    }
+    let on: Vec<&MapDetectability> = maps.iter().filter(|m| planted.contains(&m.n)).collect();
+    let sigma = range(on.iter().filter_map(|m| m.difference_sigma), |z| {
+        format!("{z:+.1}")
+    });
+    let ratio = range(on.iter().filter_map(|m| m.region_ratio), |r| {
+        format!("{r:.2}")
+    });
+    let pct = range(on.iter().filter_map(|m| m.cluster_percentile), |p| {
+        format!("{p:.0}")
+    });
+    let pct_c = range(
+        on.iter().filter_map(|m| m.cluster_percentile_control),
+        |p| format!("{p:.0}"),
+    );
+    let numbers = format!(
+        "mean P_n differs from the no-MRO control by {sigma} standard errors at n = {}, region \
+         counts are {ratio} × the control's, and the median in-condition cluster sits at the \
+         {pct}th percentile of its map (the same positions in the control: {pct_c})",
+        list(planted)
+    );
+    if shows.is_empty() && located.is_empty() {
+        format!("MRO not detectable: {numbers}")
+    } else if shows.len() == planted.len() && located.len() == planted.len() {
+        format!("MRO detectable and located at every planted n: {numbers}")
+    } else {
+        format!(
+            "MRO partly detectable: mean P_n differs from the control by ≥ {SIGNAL_SIGMA} s.e. at \
+             n = {}, clusters located (median above the {LOCATED_PERCENTILE}th percentile) at \
+             n = {}; {numbers}",
+            list(shows),
+            list(located)
+        )
+    }
+}
+
+/// The report section: the verdict, how it was judged, then one row per map.
+pub fn blocks(d: &Detectability) -> Vec<Block> {
+    let num = |v: Option<f64>, digits: usize| {
+        v.map_or_else(
+            || Cell::text(MISSING),
+            |v| Cell::number(number(v, digits), v),
+        )
+    };
+    let pair = |v: Option<f64>, c: Option<f64>, digits: usize| {
+        let text = |v: Option<f64>| v.map_or(MISSING.to_string(), |v| number(v, digits));
+        Cell {
+            text: format!("{} ({})", text(v), text(c)),
+            sort: v.filter(|v| v.is_finite()),
+        }
+    };
+    let col = |name: &str, meaning: &str| Column {
+        name: name.into(),
+        meaning: meaning.into(),
+    };
+    let rows = d
+        .by_symmetry
+        .iter()
+        .map(|m| {
+            vec![
+                Cell::number(m.n.to_string(), m.n as f64),
+                Cell::text(if d.planted_maps.contains(&m.n) {
+                    "yes"
+                } else {
+                    ""
+                }),
+                Cell::number(number(m.mean_power, 5), m.mean_power),
+                Cell::number(number(m.mean_power_control, 5), m.mean_power_control),
+                m.difference_sigma.map_or_else(
+                    || Cell::text(MISSING),
+                    |z| {
+                        Cell::number(
+                            format!("{}{}", if z > 0.0 { "+" } else { "" }, number(z, 1)),
+                            z,
+                        )
+                    },
+                ),
+                Cell {
+                    text: format!("{} ({})", m.regions, m.regions_control),
+                    sort: Some(m.regions as f64),
+                },
+                num(m.region_ratio, 2),
+                Cell::number(m.clusters.to_string(), m.clusters as f64),
+                pair(m.cluster_percentile, m.cluster_percentile_control, 1),
+                pair(m.recall, m.recall_chance, 2),
+                pair(m.precision, m.precision_chance, 2),
+            ]
+        })
+        .collect();
+    let table = Table {
+        columns: vec![
+            col("n", "the symmetry of the map"),
+            col("planted", "yes when clusters showing n were planted"),
+            col("mean P_n", "the dataset mean of the angular power P_n at the analysis ring"),
+            col("control", "the same for the no-MRO control"),
+            col(
+                "difference (s.e.)",
+                "sample minus control, in standard errors of block means",
+            ),
+            col("regions (control)", "regions segmented in the sample's map (the control's)"),
+            col("ratio", "sample regions over control regions"),
+            col("clusters", "in-condition clusters of this n inside the scanned field"),
+            col(
+                "percentile (control)",
+                "median percentile of the clusters' 3 × 3 map maximum within the map (the control's map at the same positions: chance)",
+            ),
+            col(
+                "recall (chance)",
+                "share of clusters inside a region (chance: the area share the regions cover)",
+            ),
+            col(
+                "precision (chance)",
+                "share of regions holding a cluster (chance: that share for randomly placed clusters)",
+            ),
+        ],
+        rows,
+        glossary: Vec::new(),
+    };
+    vec![
+        Block::Paragraph(format!("**{}.**", d.verdict)),
+        Block::Paragraph(format!(
+            "Control: {}. Standard errors from block means over ≥ {} nm blocks. \"Shows\": mean \
+             P_n ≥ {SIGNAL_SIGMA} s.e. from the control's; \"located\": the median in-condition \
+             cluster (3 × 3 maximum at its projected centre) above the {LOCATED_PERCENTILE}th \
+             percentile of its map.",
+            d.control,
+            number(d.block_nm, 2)
+        )),
+        Block::Table(table),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_standard_error_of_independent_blocks_is_the_textbook_one() {
+        // Blocks of 2 × 2 with values ±1 in a checkerboard of blocks: block means ±1, so the
+        // standard error is sd/√blocks with sd = √(16/15).
+        let map = Array2::from_shape_fn(
+            (8, 8),
+            |(i, j)| {
+                if (i / 2 + j / 2) % 2 == 0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            },
+        );
+        let se = block_standard_error(&map, 2).unwrap();
+        assert!((se - (16.0_f64 / 15.0).sqrt() / 4.0).abs() < 1e-12, "{se}");
+        // The same map in blocks of 4 averages to 0 in every block.
+        assert!(block_standard_error(&map, 4).unwrap().abs() < 1e-12);
+        assert!(block_standard_error(&map, 8).is_none());
+    }
+
+    #[test]
+    fn percentiles_and_local_maxima() {
+        let map = Array2::from_shape_fn((10, 10), |(i, j)| (10 * i + j) as f64);
+        let ranks = Ranks::new(&map);
+        assert_eq!(ranks.percentile(0.0), 0.0);
+        assert_eq!(ranks.percentile(50.0), 50.0);
+        assert_eq!(ranks.percentile(1e9), 100.0);
+        assert_eq!(local_max(&map, 0, 0), 11.0);
+        assert_eq!(local_max(&map, 9, 9), 99.0);
+        assert_eq!(local_max(&map, 4, 4), 55.0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(Vec::new()), None);
+    }
+
+    #[test]
+    fn chance_values_match_the_geometry() {
+        // One region of radius 1 nm (diameter 2 nm, widened by 0 with step → 0) in a 10 × 10 nm
+        // sample: it covers π/100 of the area.
+        let step = 0.01;
+        let regions = [RegionDoc {
+            centroid_px: [500.0, 500.0],
+            diameter_nm: 2.0 - step,
+        }];
+        let (recall, precision) = chance_identification(&regions, 3, step, [10.0, 10.0]);
+        let p = std::f64::consts::PI / 100.0;
+        assert!((recall.unwrap() - p).abs() < 2e-3, "{recall:?}");
+        assert!((precision.unwrap() - (1.0 - (1.0 - p).powi(3))).abs() < 1e-12);
+        // A region across the periodic edge covers the same area.
+        let edge = [RegionDoc {
+            centroid_px: [0.0, 0.0],
+            diameter_nm: 2.0 - step,
+        }];
+        let (r_edge, _) = chance_identification(&edge, 3, step, [10.0, 10.0]);
+        assert!((r_edge.unwrap() - recall.unwrap()).abs() < 2e-3);
+        assert_eq!(chance_identification(&[], 3, step, [10.0, 10.0]).1, None);
+    }
+
+    fn map(n: u32, sigma: f64, percentile: f64) -> MapDetectability {
+        MapDetectability {
+            n,
+            mean_power: 0.05,
+            mean_power_control: 0.05,
+            standard_error: Some(0.001),
+            difference_sigma: Some(sigma),
+            regions: 400,
+            regions_control: 420,
+            region_ratio: Some(400.0 / 420.0),
+            clusters: 30,
+            cluster_percentile: Some(percentile),
+            cluster_percentile_control: Some(85.0),
+            recall: Some(0.3),
+            recall_chance: Some(0.3),
+            precision: Some(0.05),
+            precision_chance: Some(0.05),
+        }
+    }
+
+    #[test]
+    fn the_verdict_says_in_words_whether_mro_is_detectable() {
+        let maps = [map(2, 1.2, 86.0), map(4, -0.4, 84.0), map(6, 9.0, 99.5)];
+        let none = verdict(&maps[..2], &[2, 4], &[], &[]);
+        assert!(none.starts_with("MRO not detectable: "), "{none}");
+        assert!(
+            none.contains("-0.4–+1.2 standard errors at n = 2, 4"),
+            "{none}"
+        );
+        assert!(none.contains("84–86th percentile"), "{none}");
+        let part = verdict(&maps, &[2, 4, 6], &[6], &[6]);
+        assert!(part.starts_with("MRO partly detectable"), "{part}");
+        let all = verdict(&maps[2..], &[6], &[6], &[6]);
+        assert!(all.starts_with("MRO detectable and located"), "{all}");
+        assert!(verdict(&maps, &[], &[], &[]).starts_with("no in-condition MRO"));
+    }
+
+    #[test]
+    fn odd_clusters_diffract_into_twice_their_n() {
+        assert_eq!(map_of(5), 10);
+        assert_eq!(map_of(3), 6);
+        assert_eq!(map_of(4), 4);
+    }
+}

@@ -1,0 +1,90 @@
+//! The no-MRO control and the detectability numbers, end to end on the smoke scenario.
+
+use crate::support::{expect_exit, repo, run_mro};
+
+fn json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn validate_runs_the_control_and_scores_detectability() {
+    let dir = tempfile::tempdir().unwrap();
+    let smoke = repo().join("scenarios/smoke/tiny.toml");
+    let stdout = expect_exit(&run_mro(&[&"validate", &smoke, &"--out", &dir.path()]), 0);
+
+    // The control: same glass recipe and seed, no clusters, analysed like the sample.
+    let truth = json(&dir.path().join("truth.json"));
+    let control = json(&dir.path().join("control/truth.json"));
+    assert!(truth["clusters"].as_array().unwrap().len() > 5);
+    assert_eq!(control["clusters"].as_array().unwrap().len(), 0);
+    let (a, b) = (
+        truth["atoms"].as_f64().unwrap(),
+        control["atoms"].as_f64().unwrap(),
+    );
+    assert!((a / b - 1.0).abs() < 0.01, "{a} vs {b} atoms");
+    assert_eq!(
+        json(&dir.path().join("control/analysis.json"))["config"],
+        json(&dir.path().join("analysis.json"))["config"]
+    );
+    assert!(!dir.path().join("control/datacube.npy").exists());
+
+    // Detectability: one entry per n; the planted 2 nm clusters of the 5 nm foil stand out
+    // of their maps far above chance, and fewer regions than the control's speckle remain.
+    let d = &json(&dir.path().join("score.json"))["detectability"];
+    let maps = d["by_symmetry"].as_array().unwrap();
+    assert_eq!(maps.len(), 10);
+    assert_eq!(d["planted_maps"], serde_json::json!([4, 6]));
+    for n in [4usize, 6] {
+        let m = &maps[n - 1];
+        let f = |k: &str| {
+            m[k].as_f64()
+                .unwrap_or_else(|| panic!("n = {n}: {k} in {m}"))
+        };
+        assert!(f("cluster_percentile") > 99.0, "{m}");
+        assert!(f("cluster_percentile_control") < 97.0, "{m}");
+        assert!(f("recall") > 3.0 * f("recall_chance"), "{m}");
+        assert!(f("precision") > 3.0 * f("precision_chance"), "{m}");
+        assert!(f("region_ratio") < 0.5, "{m}");
+        assert!(f("mean_power") > f("mean_power_control"), "{m}");
+        assert!(f("standard_error") > 0.0, "{m}");
+        assert!(
+            (f("difference_sigma")
+                - (f("mean_power") - f("mean_power_control")) / f("standard_error"))
+            .abs()
+                < 1e-9
+        );
+    }
+    assert_eq!(d["located_at"], serde_json::json!([4, 6]));
+    assert_eq!(d["detectable"], true);
+
+    // The verdict in words comes before any recovery error, on stdout and in the report.
+    let verdict = d["verdict"].as_str().unwrap();
+    assert!(verdict.starts_with("MRO "), "{verdict}");
+    let at = |s: &str, what: &str| s.find(what).unwrap_or_else(|| panic!("{what} in {s}"));
+    assert!(
+        at(&stdout, verdict) < at(&stdout, "mean_diameter_nm"),
+        "{stdout}"
+    );
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(at(&report, "## Detectability") < at(&report, "## Truth against recovered"));
+    assert!(at(&report, verdict) < at(&report, "mean_diameter_nm"));
+    // The smoke scenario is not the paper's setup: no realism section.
+    assert!(!report.contains("## Realism"));
+}
+
+#[test]
+fn no_control_skips_the_control() {
+    let dir = tempfile::tempdir().unwrap();
+    let smoke = repo().join("scenarios/smoke/tiny.toml");
+    let stdout = expect_exit(
+        &run_mro(&[&"validate", &smoke, &"--out", &dir.path(), &"--no-control"]),
+        0,
+    );
+    assert!(stdout.contains("detectability not assessed"), "{stdout}");
+    assert!(!dir.path().join("control").exists());
+    let score = json(&dir.path().join("score.json"));
+    assert!(score.get("detectability").is_none(), "{score}");
+    let timings = json(&dir.path().join("timings.json"));
+    assert!(timings.get("control_s").is_none(), "{timings}");
+}
