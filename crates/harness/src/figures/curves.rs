@@ -257,6 +257,7 @@ pub fn power_spectrum_figure(
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .light_line_style(WHITE.mix(0.0))
         .x_desc(&spec.x_label)
         .y_desc(&spec.y_label)
         .x_labels(n_max.max(1))

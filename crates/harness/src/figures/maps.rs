@@ -229,7 +229,7 @@ pub fn intensity_maps_figure(
     )
     .into_iter()
     .collect();
-    let root = BitMapBackend::new(path, (2 * PANEL_PX.0, PANEL_PX.1 + 40)).into_drawing_area();
+    let root = BitMapBackend::new(path, (2 * PANEL_PX.0, PANEL_PX.1 + 60)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (plot, legend) = legend::below(&root, &keys)?;
     let panels = plot.split_evenly((1, 2));

@@ -179,7 +179,7 @@ fn quantity_panel(area: &Area, q: &SummaryQuantity, methods: usize) -> Result<Pa
                 .filter(|r| r.is_finite() && *r > 0.0)
         })
     };
-    let lo = ratios().fold((1.0 - tol).max(0.05).min(1.0), f64::min) / 1.4;
+    let lo = ratios().fold((1.0 - tol).clamp(0.05, 1.0), f64::min) / 1.4;
     let hi = ratios().fold(1.0 + tol, f64::max) * 1.4;
     let mut spec = PanelSpec {
         title: match q.tolerance {
