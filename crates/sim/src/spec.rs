@@ -160,21 +160,12 @@ pub struct ClusterSpec {
 }
 
 impl Default for ClusterSpec {
+    /// Im et al.'s MRO type as an ideal density wave: 1.3 nm, 2.8 % of the volume, random
+    /// orientation (the symmetry is [`DEFAULT_DENSITY_WAVE_SYMMETRY`] unless set).
     fn default() -> Self {
         Self {
-            symmetry: None,
-            ..Self::paper(DEFAULT_DENSITY_WAVE_SYMMETRY)
-        }
-    }
-}
-
-impl ClusterSpec {
-    /// Im et al.'s MRO type of symmetry `n` as an ideal density wave: 1.3 nm, 2.8 % of the
-    /// volume, random orientation.
-    pub fn paper(symmetry: u32) -> Self {
-        Self {
             kind: ClusterKind::DensityWave,
-            symmetry: Some(symmetry),
+            symmetry: None,
             diameter_nm: 1.3,
             diameter_sd_nm: 0.1,
             volume_fraction: 0.028,
@@ -184,13 +175,22 @@ impl ClusterSpec {
             displacement_rms_nm: 0.0,
         }
     }
+}
+
+impl ClusterSpec {
+    /// Im et al.'s MRO type of symmetry `n` as an ideal density wave.
+    pub fn paper(symmetry: u32) -> Self {
+        Self {
+            symmetry: Some(symmetry),
+            ..Self::default()
+        }
+    }
 
     /// A structure type `kind` with the paper's size, fraction and orientation.
     pub fn structure(kind: ClusterKind) -> Self {
         Self {
             kind,
-            symmetry: None,
-            ..Self::paper(DEFAULT_DENSITY_WAVE_SYMMETRY)
+            ..Self::default()
         }
     }
 
