@@ -106,6 +106,7 @@ impl FrameContext {
             ring_noise_floor: vec![0.0; len],
             full_power: vec![0.0; len * self.n_harmonics],
             full_noise: vec![0.0; len * self.n_harmonics],
+            full_i0: vec![0.0; len],
         }
     }
 
@@ -139,7 +140,7 @@ impl FrameContext {
         s.pattern.extend_from_slice(pattern);
         self.plan.apply(&s.pattern, &mut s.polar);
         let h = self.n_harmonics;
-        self.ring_fourier.spectrum(
+        acc.full_i0[slot] = self.ring_fourier.spectrum(
             &s.pattern,
             &mut s.ring_values,
             &mut acc.full_power[slot * h..(slot + 1) * h],
@@ -226,6 +227,8 @@ pub struct PartialStats {
     pub full_power: Vec<f64>,
     /// The shot-noise power removed from each of those P_n, `[len, n_harmonics]`.
     pub full_noise: Vec<f64>,
+    /// `I_0 = Σ w_p I_p` of the analysis ring at full resolution, `[len]`.
+    pub full_i0: Vec<f64>,
 }
 
 /// Two accumulators that are not adjacent ranges.
@@ -288,6 +291,7 @@ impl PartialStats {
         self.ring_noise_floor.extend(other.ring_noise_floor);
         self.full_power.extend(other.full_power);
         self.full_noise.extend(other.full_noise);
+        self.full_i0.extend(other.full_i0);
         Ok(self)
     }
 }

@@ -42,6 +42,8 @@ pub mod threshold;
 pub mod variance;
 
 #[cfg(test)]
+mod mro_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::{AnalysisConfig, InConditionModel, Method, Threshold};

@@ -572,8 +572,9 @@ fn finish(
             .map(|i| (0..n).map(|p| v[p * h + i]).collect())
             .collect()
     };
-    let full_power = by_n(&stats.full_power);
-    let full_noise = by_n(&stats.full_noise);
+    let mut full_power = by_n(&stats.full_power);
+    let mut full_noise = by_n(&stats.full_noise);
+    local_normalisation(&mut full_power, &mut full_noise, &stats.full_i0, scan);
     let mro_per_n: Vec<_> = (1..h)
         .into_par_iter()
         .map(|n_sym| {
@@ -711,3 +712,47 @@ fn finish(
         },
     }
 }
+
+/// Half-side of the scan window whose mean `I_0` normalises the full-resolution P_n.
+const I0_WINDOW_HALF: usize = 2;
+
+/// Re-normalises the full-resolution P_n (and their noise powers) of each pattern by the mean
+/// `I_0` of the `(2·I0_WINDOW_HALF + 1)²` scan window around it instead of its own `I_0`.
+///
+/// Why: at low dose the shot noise of a pattern's own `I_0` biases the ratio `|I_n|²/I_0²`
+/// upward by about `3g/I_0` (25 % at 12 counts on the ring), which no correction of the
+/// numerator removes. The window mean has 25 times the counts, cutting that bias 25-fold, while
+/// the ring's mean intensity changes over the scan only as slowly as thickness and mass do; the
+/// cost is that structural fluctuations of `I_0` between neighbouring patterns (V_Ω, a few per
+/// cent) no longer divide out pattern by pattern. Patterns with an undefined P_n are left out of
+/// the window means and stay undefined.
+fn local_normalisation(power: &mut [Vec<f64>], noise: &mut [Vec<f64>], i0: &[f64], scan: [usize; 2]) {
+    let [ny, nx] = scan;
+    let w = I0_WINDOW_HALF;
+    let defined = |p: usize| power.get(1).map_or(true, |m| m[p].is_finite()) && i0[p] > 0.0;
+    let scale: Vec<f64> = (0..ny * nx)
+        .map(|p| {
+            if !defined(p) {
+                return f64::NAN;
+            }
+            let (y, x) = (p / nx, p % nx);
+            let (mut s, mut c) = (0.0, 0usize);
+            for yy in y.saturating_sub(w)..(y + w + 1).min(ny) {
+                for xx in x.saturating_sub(w)..(x + w + 1).min(nx) {
+                    let q = yy * nx + xx;
+                    if defined(q) {
+                        s += i0[q];
+                        c += 1;
+                    }
+                }
+            }
+            (i0[p] / (s / c as f64)).powi(2)
+        })
+        .collect();
+    for m in power.iter_mut().skip(1).chain(noise.iter_mut().skip(1)) {
+        for (v, f) in m.iter_mut().zip(&scale) {
+            *v *= f;
+        }
+    }
+}
+

@@ -12,15 +12,20 @@
 //! I_n = Σ_p c_{p,n} I_p,   I_0 = Σ_p w_p I_p,   P_n = (|I_n|² − g Σ_p |c_{p,n}|² I_p) / I_0²
 //! ```
 //!
-//! `L_n` is the n-th harmonic of the pixel lattice's own angular density in the ring (a square
-//! grid of pixels is not isotropic: its density has 4-fold harmonics); subtracting it makes a
-//! uniform ring give `I_n = 0` exactly, so the ring's mean cannot leak into P_n.
+//! A square grid of pixels is not isotropic: the angular density of the ring's pixel weights has
+//! harmonics (4-fold and beyond), through which a ring's harmonic n' leaks into `n ± n'`. The
+//! plan therefore *rakes* the area weights, `w_p = a_p (1 + Σ_k (α_k cos kφ_p + β_k sin kφ_p))`
+//! with `a_p` the pixel's area share in the ring, choosing the 4·n_max coefficients (k = 1..2n_max)
+//! so that the density has no harmonic up to `2·n_max` (a small Gram-matrix solve). `L_n` is
+//! what remains of the n-th harmonic in floating point; subtracting it makes a uniform ring give
+//! `I_n = 0` exactly.
 //!
 //! With counts `I_p = g·N_p`, `N_p` Poisson, `Var I_p = g·E[I_p]`, the pixels are independent,
 //! and `E|I_n|² = |E I_n|² + Σ_p |c_{p,n}|² Var I_p`; `g Σ |c_{p,n}|² I_p` is an unbiased
 //! estimate of that term for every n ≥ 1, whatever the intensity profile across the ring, so
-//! maps of pure shot noise have mean 0 (the denominator's own noise is a second-order,
-//! O(1/counts), effect). This is physics.md §5's correction taken per pattern and per estimator.
+//! maps of pure shot noise have mean 0. (The denominator's own noise biases the ratio by about
+//! `3g/I_0`; the pipeline therefore divides by the scan-local mean of `I_0`, see
+//! `pipeline::local_normalisation`.) This is physics.md §5's correction taken per pattern and per estimator.
 //!
 //! Transfer: a pixel integrates the intensity over its area, so a continuous `cos(nφ)` ring is
 //! seen with the amplitude `A_n = Σ_p w_p Re t_{p,n} / Σ_p w_p`, `t_{p,n}` the mean of
@@ -108,6 +113,8 @@ impl RingFourierPlan {
                 phi.push(phi_p);
             }
         }
+        let area: f64 = weight.iter().sum();
+        rake(&mut weight, &phi, 2 * n_max);
         let sw: f64 = weight.iter().sum();
         let m = pixel.len();
         let mut cos_w = vec![0.0; h * m];
@@ -131,7 +138,7 @@ impl RingFourierPlan {
         }
         let transfer = amp
             .iter()
-            .map(|a| if sw > 0.0 { (a / sw).powi(2) } else { f64::NAN })
+            .map(|a| if area > 0.0 { (a / area).powi(2) } else { f64::NAN })
             .collect();
         Self {
             noise_weight,
@@ -166,7 +173,9 @@ impl RingFourierPlan {
     ///
     /// # Panics
     /// If `power` or `noise` is shorter than `n_max + 1`.
-    pub fn spectrum(&self, pattern: &[f32], vals: &mut Vec<f64>, power: &mut [f64], noise: &mut [f64]) {
+    ///
+    /// Returns `I_0`.
+    pub fn spectrum(&self, pattern: &[f32], vals: &mut Vec<f64>, power: &mut [f64], noise: &mut [f64]) -> f64 {
         vals.clear();
         vals.extend(self.pixel.iter().map(|&p| f64::from(pattern[p as usize])));
         let m = vals.len();
@@ -175,7 +184,7 @@ impl RingFourierPlan {
         if i0.is_nan() || i0 <= 0.0 {
             power[..h].fill(f64::NAN);
             noise[..h].fill(f64::NAN);
-            return;
+            return i0;
         }
         let norm = 1.0 / (i0 * i0);
         power[0] = 1.0;
@@ -194,6 +203,63 @@ impl RingFourierPlan {
             power[n] = (re * re + im * im - var) * norm;
             noise[n] = var * norm;
         }
+        i0
+    }
+}
+
+/// Rescales `weight` by `1 + Σ_{k=1..kmax} (α_k cos kφ + β_k sin kφ)` so that
+/// `Σ_p weight_p e^{ikφ_p} = 0` for k = 1..=kmax (least change: the correction lies in the span
+/// of the constraint functions). Leaves the weights alone if the Gram matrix is singular (fewer
+/// pixels than constraints).
+fn rake(weight: &mut [f64], phi: &[f64], kmax: usize) {
+    let dim = 2 * kmax;
+    let basis = |j: usize, f: f64| {
+        let k = (j / 2 + 1) as f64;
+        if j % 2 == 0 {
+            (k * f).cos()
+        } else {
+            (k * f).sin()
+        }
+    };
+    let mut gram = vec![0.0f64; dim * dim];
+    let mut rhs = vec![0.0f64; dim];
+    for (w, &f) in weight.iter().zip(phi) {
+        let b: Vec<f64> = (0..dim).map(|j| basis(j, f)).collect();
+        for i in 0..dim {
+            rhs[i] -= w * b[i];
+            for j in 0..dim {
+                gram[i * dim + j] += w * b[i] * b[j];
+            }
+        }
+    }
+    // Cholesky solve of gram · a = rhs.
+    let mut l = vec![0.0f64; dim * dim];
+    for i in 0..dim {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i * dim + k] * l[j * dim + k]).sum();
+            if i == j {
+                let d = gram[i * dim + i] - s;
+                if d <= 1e-12 * gram[i * dim + i].max(1e-300) {
+                    return;
+                }
+                l[i * dim + i] = d.sqrt();
+            } else {
+                l[i * dim + j] = (gram[i * dim + j] - s) / l[j * dim + j];
+            }
+        }
+    }
+    let mut y = vec![0.0f64; dim];
+    for i in 0..dim {
+        let s: f64 = (0..i).map(|k| l[i * dim + k] * y[k]).sum();
+        y[i] = (rhs[i] - s) / l[i * dim + i];
+    }
+    let mut a = vec![0.0f64; dim];
+    for i in (0..dim).rev() {
+        let s: f64 = (i + 1..dim).map(|k| l[k * dim + i] * a[k]).sum();
+        a[i] = (y[i] - s) / l[i * dim + i];
+    }
+    for (w, &f) in weight.iter_mut().zip(phi) {
+        *w *= 1.0 + (0..dim).map(|j| a[j] * basis(j, f)).sum::<f64>();
     }
 }
 
@@ -258,6 +324,14 @@ mod tests {
                 plan.spectrum(&pat, &mut vals, &mut out, &mut noise);
                 let ratio = out[n] / (m * m / 4.0);
                 assert!((ratio - 1.0).abs() < 0.01, "n = {n}, m = {m}: {ratio}");
+            }
+        }
+        // No cross-talk: a 4-fold ring puts nothing into n = 8 or any other n.
+        let pat = cos_ring(&g, 4, 0.8, 0.1);
+        plan.spectrum(&pat, &mut vals, &mut out, &mut noise);
+        for (n, v) in out.iter().enumerate().skip(1) {
+            if n != 4 {
+                assert!(v.abs() < 1e-8, "P_{n} = {v} from a 4-fold ring");
             }
         }
         for (n, t) in plan.angular_transfer().iter().enumerate() {
