@@ -6,3 +6,4 @@ mod physics;
 mod pipeline;
 mod scenarios;
 mod support;
+mod tools;

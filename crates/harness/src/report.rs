@@ -113,7 +113,7 @@ pub fn write(
 
 /// Header of `scores.csv`.
 pub const CSV_HEADER: &str =
-    "scenario,quantity,symmetry,truth,recovered,relative_error,tolerance,within_tolerance";
+    "scenario,quantity,method,symmetry,truth,recovered,recovered_se,relative_error,tolerance,within_tolerance";
 
 /// The rows of a score as CSV lines (with the header).
 pub fn scores_csv(name: &str, score: &Score) -> String {
@@ -129,19 +129,21 @@ pub fn csv_rows(name: &str, score: &Score) -> String {
     for r in &score.rows {
         let _ = writeln!(
             s,
-            "{name},{},{},{},{},{},{},{}",
+            "{name},{},{},{},{},{},{},{},{},{}",
             r.quantity,
+            r.method,
             r.symmetry.map_or(String::new(), |n| n.to_string()),
             opt(r.truth),
             opt(r.recovered),
+            opt(r.recovered_se),
             opt(r.relative_error),
             opt(r.tolerance),
             r.within_tolerance.map_or(String::new(), |b| b.to_string())
         );
     }
-    let _ = writeln!(s, "{name},odd_even_ratio,,,{},,,", score.odd_even_ratio);
+    let _ = writeln!(s, "{name},odd_even_ratio,,,,{},,,,", score.odd_even_ratio);
     if let Some(r) = score.odd_even_ratio_noise_corrected {
-        let _ = writeln!(s, "{name},odd_even_ratio_noise_corrected,,,{r},,,");
+        let _ = writeln!(s, "{name},odd_even_ratio_noise_corrected,,,,{r},,,,");
     }
     s
 }
@@ -223,21 +225,33 @@ fn markdown(
             "**a tolerance failed**"
         }
     );
-    let _ = writeln!(s, "## Truth against recovered\n");
+    let _ = writeln!(s, "## Truth against each method\n");
     let _ = writeln!(
         s,
-        "| quantity | n | truth | recovered | relative error | tolerance | within |"
+        "`im2018` is the published procedure (Im et al. 2018), `mro` mro's estimator (full-resolution \
+         P_n with the exact shot-noise correction, significance-based regions, probe-response \
+         diameters); value ± standard error (relative error). The tolerances judge `{}`; bold: \
+         outside tolerance.\n",
+        score.method
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    s.push_str(&crate::score::side_by_side(score));
+    let _ = writeln!(s, "\n## Every scored row\n");
+    let _ = writeln!(
+        s,
+        "| quantity | method | n | truth | recovered | s.e. | relative error | tolerance | within |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
     let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
     for r in &score.rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.quantity,
+            r.method,
             r.symmetry.map_or("—".into(), |n| n.to_string()),
             f(r.truth),
             f(r.recovered),
+            f(r.recovered_se),
             r.relative_error
                 .map_or("—".into(), |e| format!("{:+.1} %", 100.0 * e)),
             r.tolerance
