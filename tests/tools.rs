@@ -96,5 +96,8 @@ fn numpy_estimate_is_scored_by_mro_score() {
     let out = run_mro(&[&"score", &sim.join("truth.json"), &bad]);
     expect_exit(&out, 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("schema") && err.contains("mro.estimate/1"), "{err}");
+    assert!(
+        err.contains("schema") && err.contains("mro.estimate/1"),
+        "{err}"
+    );
 }

@@ -199,11 +199,22 @@ impl MroEstimator<'_> {
         }
 
         // σ(r) of the corrected map; undefined patterns take the map mean (no correlation).
-        let defined: Vec<f64> = corrected.iter().copied().filter(|v| v.is_finite()).collect();
-        let map_mean = (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
+        let defined: Vec<f64> = corrected
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        let map_mean =
+            (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
         let filled: Vec<f64> = corrected
             .iter()
-            .map(|&v| if v.is_finite() { v } else { map_mean.unwrap_or(0.0) })
+            .map(|&v| {
+                if v.is_finite() {
+                    v
+                } else {
+                    map_mean.unwrap_or(0.0)
+                }
+            })
             .collect();
         let ac = radial_autocorrelation(&filled, self.shape, self.step_nm);
         let peak = ac.first_significant_peak(self.airy_first_zero_nm, SPACING_MIN_SIGNIFICANCE);

@@ -39,7 +39,14 @@ fn poisson(rng: &mut StdRng, lambda: f64) -> f64 {
     }
 }
 
-fn cube(data: Vec<f32>, scan: [usize; 2], det: [usize; 2], center: [f64; 2], dk: f64, step: f64) -> Datacube {
+fn cube(
+    data: Vec<f32>,
+    scan: [usize; 2],
+    det: [usize; 2],
+    center: [f64; 2],
+    dk: f64,
+    step: f64,
+) -> Datacube {
     Datacube::new(
         Array4::from_shape_vec((scan[0], scan[1], det[0], det[1]), data).unwrap(),
         Calibration::new(dk, step, center, 300.0, 1.15, Some(20.0)).unwrap(),
@@ -66,7 +73,12 @@ fn pure_poisson_maps_average_zero_and_hold_no_regions() {
         let (m, se) = (r.map_mean.unwrap(), r.map_mean_se.unwrap());
         assert!(m.abs() < 3.0 * se, "n = {n}: mean {m} ± {se}");
         regions += r.regions;
-        assert!(r.spacing_nm.is_none(), "n = {n}: spacing {:?} at {:?}", r.spacing_nm, r.spacing_significance);
+        assert!(
+            r.spacing_nm.is_none(),
+            "n = {n}: spacing {:?} at {:?}",
+            r.spacing_nm,
+            r.spacing_significance
+        );
     }
     // Ten maps at α = 0.05 expected false regions each.
     assert!(regions <= 1, "{regions} regions in maps of pure noise");
@@ -174,7 +186,8 @@ fn planted_lattice_gives_its_spacing_and_nothing_elsewhere() {
                 for (n, &(c, s)) in modulation.iter().enumerate() {
                     ang += c * (n as f64 * phi).cos() + s * (n as f64 * phi).sin();
                 }
-                let lambda = 5.0 + 200.0 * (-(k - 4.0).powi(2) / (2.0 * 0.3f64.powi(2))).exp() * ang;
+                let lambda =
+                    5.0 + 200.0 * (-(k - 4.0).powi(2) / (2.0 * 0.3f64.powi(2))).exp() * ang;
                 data.push(poisson(&mut rng, lambda) as f32);
             }
         }
@@ -197,7 +210,11 @@ fn planted_lattice_gives_its_spacing_and_nothing_elsewhere() {
         let n: usize = n.parse().unwrap();
         if [2, 4, 6].contains(&n) {
             let s = r.spacing_nm.unwrap_or(f64::NAN);
-            assert!((s / spacing - 1.0).abs() < 0.1, "n = {n}: spacing {s} ({:?})", r.null_reasons);
+            assert!(
+                (s / spacing - 1.0).abs() < 0.1,
+                "n = {n}: spacing {s} ({:?})",
+                r.null_reasons
+            );
             assert!(
                 (14..=18).contains(&r.regions),
                 "n = {n}: {} regions for 16 disks",
@@ -206,7 +223,10 @@ fn planted_lattice_gives_its_spacing_and_nothing_elsewhere() {
         } else {
             assert_eq!(r.regions, 0, "n = {n}: regions in a map with no signal");
         }
-        for v in [r.volume_fraction, r.volume_fraction_in_condition].into_iter().flatten() {
+        for v in [r.volume_fraction, r.volume_fraction_in_condition]
+            .into_iter()
+            .flatten()
+        {
             assert!((0.0..=1.0).contains(&v), "n = {n}: fraction {v}");
         }
     }

@@ -726,7 +726,12 @@ const I0_WINDOW_HALF: usize = 2;
 /// cost is that structural fluctuations of `I_0` between neighbouring patterns (V_Ω, a few per
 /// cent) no longer divide out pattern by pattern. Patterns with an undefined P_n are left out of
 /// the window means and stay undefined.
-fn local_normalisation(power: &mut [Vec<f64>], noise: &mut [Vec<f64>], i0: &[f64], scan: [usize; 2]) {
+fn local_normalisation(
+    power: &mut [Vec<f64>],
+    noise: &mut [Vec<f64>],
+    i0: &[f64],
+    scan: [usize; 2],
+) {
     let [ny, nx] = scan;
     let w = I0_WINDOW_HALF;
     let defined = |p: usize| power.get(1).map_or(true, |m| m[p].is_finite()) && i0[p] > 0.0;
@@ -755,4 +760,3 @@ fn local_normalisation(power: &mut [Vec<f64>], noise: &mut [Vec<f64>], i0: &[f64
         }
     }
 }
-

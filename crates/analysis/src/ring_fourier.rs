@@ -51,7 +51,6 @@ pub struct RingFourierPlan {
     transfer: Vec<f64>,
 }
 
-
 impl RingFourierPlan {
     /// Plans `ring` on the detector of `geometry` (its centre, pixel size and supersampling;
     /// its rings and azimuth bins are not used) for harmonics `0..=n_max` and gain `gain`
@@ -127,7 +126,11 @@ impl RingFourierPlan {
                 lc += weight[q] * a.cos();
                 ls += weight[q] * a.sin();
             }
-            let (lc, ls) = if n == 0 { (0.0, 0.0) } else { (lc / sw, ls / sw) };
+            let (lc, ls) = if n == 0 {
+                (0.0, 0.0)
+            } else {
+                (lc / sw, ls / sw)
+            };
             for q in 0..m {
                 let a = n as f64 * phi[q];
                 let (c, s) = (weight[q] * (a.cos() - lc), weight[q] * (a.sin() - ls));
@@ -138,7 +141,13 @@ impl RingFourierPlan {
         }
         let transfer = amp
             .iter()
-            .map(|a| if area > 0.0 { (a / area).powi(2) } else { f64::NAN })
+            .map(|a| {
+                if area > 0.0 {
+                    (a / area).powi(2)
+                } else {
+                    f64::NAN
+                }
+            })
             .collect();
         Self {
             noise_weight,
@@ -175,7 +184,13 @@ impl RingFourierPlan {
     /// If `power` or `noise` is shorter than `n_max + 1`.
     ///
     /// Returns `I_0`.
-    pub fn spectrum(&self, pattern: &[f32], vals: &mut Vec<f64>, power: &mut [f64], noise: &mut [f64]) -> f64 {
+    pub fn spectrum(
+        &self,
+        pattern: &[f32],
+        vals: &mut Vec<f64>,
+        power: &mut [f64],
+        noise: &mut [f64],
+    ) -> f64 {
         vals.clear();
         vals.extend(self.pixel.iter().map(|&p| f64::from(pattern[p as usize])));
         let m = vals.len();

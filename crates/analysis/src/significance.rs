@@ -133,9 +133,9 @@ pub fn significant_regions(
             }
         }
         let n = members.len() as f64;
-        let (sy, sx) = members
-            .iter()
-            .fold((0.0, 0.0), |(a, b), &p| (a + (p / nx) as f64, b + (p % nx) as f64));
+        let (sy, sx) = members.iter().fold((0.0, 0.0), |(a, b), &p| {
+            (a + (p / nx) as f64, b + (p % nx) as f64)
+        });
         let fwhm_nm = 2.0 * (n * step_nm * step_nm / std::f64::consts::PI).sqrt();
         regions.push(SignificantRegion {
             label,
@@ -250,6 +250,9 @@ mod tests {
             let fwhm_px = reg.fwhm_nm / 0.32;
             assert!((fwhm_px - 4.71).abs() < 1.2, "{fwhm_px}");
         }
-        assert_eq!(labels.iter().filter(|&&l| l != 0).count(), r.iter().map(|r| r.area_px).sum::<usize>());
+        assert_eq!(
+            labels.iter().filter(|&&l| l != 0).count(),
+            r.iter().map(|r| r.area_px).sum::<usize>()
+        );
     }
 }

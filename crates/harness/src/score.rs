@@ -332,7 +332,14 @@ fn row(
     recovered: Option<f64>,
     tolerance: Option<f64>,
 ) -> Row {
-    row_se(quantity, "im2018", symmetry, truth, (recovered, None), tolerance)
+    row_se(
+        quantity,
+        "im2018",
+        symmetry,
+        truth,
+        (recovered, None),
+        tolerance,
+    )
 }
 
 fn row_se(
@@ -484,11 +491,7 @@ fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
     for (key, t) in &truth.by_symmetry {
         let Ok(n) = key.parse::<u32>() else { continue };
         let found = analysis.by_symmetry.get(&map_of(n).to_string());
-        let true_diameter = mean(
-            in_condition(truth, n)
-                .iter()
-                .map(|c| c.diameter_nm),
-        );
+        let true_diameter = mean(in_condition(truth, n).iter().map(|c| c.diameter_nm));
         rows.push(row(
             "mean_diameter_corrected_nm",
             Some(n),
@@ -563,9 +566,8 @@ fn method_rows(
         let in_cond = in_condition(truth, n);
         // Diameters are toleranced only where some cluster could be seen.
         let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_cond.is_empty());
-        let get = |f: fn(&EstimateType) -> (Option<f64>, Option<f64>)| {
-            found.map_or((None, None), f)
-        };
+        let get =
+            |f: fn(&EstimateType) -> (Option<f64>, Option<f64>)| found.map_or((None, None), f);
         rows.push(row_se(
             "mean_diameter_nm",
             method,
@@ -608,7 +610,14 @@ fn method_rows(
             }
             _ => (None, None),
         };
-        rows.push(row_se("recall", method, Some(n), Some(1.0), (recall, None), None));
+        rows.push(row_se(
+            "recall",
+            method,
+            Some(n),
+            Some(1.0),
+            (recall, None),
+            None,
+        ));
         rows.push(row_se(
             "precision",
             method,

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::exit::bad_input;
 use crate::output::check_file;
 use crate::scenario::{Scenario, ScoringSpec};
-use crate::exit::bad_input;
 use crate::score::{
     read_json, score, score_estimate, side_by_side, table, AnalysisDoc, Estimate, TruthDoc,
     ESTIMATE_SCHEMA,
