@@ -165,7 +165,7 @@ fn planted_lattice_gives_its_spacing_and_nothing_elsewhere() {
         }
     }
     let mut data = Vec::with_capacity(scan[0] * scan[1] * det[0] * det[1]);
-    let mut modulation = vec![(0.0f64, 0.0f64); 11];
+    let mut modulation = [(0.0f64, 0.0f64); 11];
     for sy in 0..scan[0] {
         for sx in 0..scan[1] {
             let (py, px) = (sy as f64 * step, sx as f64 * step);

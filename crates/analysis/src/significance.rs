@@ -240,7 +240,7 @@ mod tests {
             }
         }
         let null = null_threshold(&m, ALPHA, 0.0).unwrap();
-        let (r, labels) = significant_regions(&m, &m, shape, &null, 0.32, |f| Some(f));
+        let (r, labels) = significant_regions(&m, &m, shape, &null, 0.32, Some);
         assert_eq!(r.len(), 3, "{r:?}");
         for reg in &r {
             assert!(centres

@@ -151,14 +151,14 @@ fn bessel_j1(x: f64) -> f64 {
     } else {
         let z = 8.0 / ax;
         let y = z * z;
-        let xx = ax - 2.356_194_491;
+        let xx = ax - 3.0 * std::f64::consts::FRAC_PI_4;
         let p = 1.0
             + y * (0.183_105e-2
                 + y * (-0.351_639_649_6e-4 + y * (0.245_752_017_3e-5 + y * (-0.240_337_019e-6))));
         let q = 0.046_874_999_95
             + y * (-0.200_269_087_3e-3
                 + y * (0.844_919_909_3e-5 + y * (-0.882_289_87e-6 + y * 0.105_787_412e-6)));
-        let v = (0.636_619_772 / ax).sqrt() * (xx.cos() * p - z * xx.sin() * q);
+        let v = (std::f64::consts::FRAC_2_PI / ax).sqrt() * (xx.cos() * p - z * xx.sin() * q);
         if x < 0.0 {
             -v
         } else {
