@@ -139,7 +139,7 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
         "the datacube is removed unless kept"
     );
     let csv = std::fs::read_to_string(dir.path().join("scores.csv")).unwrap();
-    assert!(csv.starts_with("scenario,quantity,symmetry,truth,recovered"));
+    assert!(csv.starts_with("scenario,quantity,method,symmetry,truth,recovered"));
     let timings: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("timings.json")).unwrap())
             .unwrap();

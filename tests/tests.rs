@@ -9,3 +9,4 @@ mod physics;
 mod pipeline;
 mod scenarios;
 mod support;
+mod tools;

@@ -17,11 +17,13 @@
 
 use crate::correlation::{AngularSpectrum, SpectrumScratch};
 use crate::polar::PolarPlan;
+use crate::ring_fourier::RingFourierPlan;
 
 /// The plan and settings shared (read-only) by every worker.
 #[derive(Debug, Clone)]
 pub struct FrameContext {
     plan: PolarPlan,
+    ring_fourier: RingFourierPlan,
     spectrum: AngularSpectrum,
     n_harmonics: usize,
     gain: f64,
@@ -35,14 +37,23 @@ pub struct FrameScratch {
     ring: Vec<f64>,
     power: Vec<f64>,
     spectrum: SpectrumScratch,
+    ring_values: Vec<f64>,
 }
 
 impl FrameContext {
     /// A context for `plan`, harmonics `0..=n_max`, gain `gain` (0 disables the correction).
-    pub fn new(plan: PolarPlan, n_max: usize, gain: f64) -> Self {
+    /// The plan's last ring is the analysis ring, also planned at full resolution
+    /// ([`RingFourierPlan`]) with the same `excluded` pixels.
+    ///
+    /// # Panics
+    /// If the plan has no ring.
+    pub fn new(plan: PolarPlan, excluded: Option<&[bool]>, n_max: usize, gain: f64) -> Self {
         let spectrum = AngularSpectrum::new(plan.n_azimuth());
+        let ring = *plan.geometry().rings.last().expect("a plan with rings");
+        let ring_fourier = RingFourierPlan::new(plan.geometry(), ring, n_max, gain, excluded);
         Self {
             plan,
+            ring_fourier,
             spectrum,
             n_harmonics: n_max + 1,
             gain,
@@ -52,6 +63,10 @@ impl FrameContext {
     /// The polar plan.
     pub fn plan(&self) -> &PolarPlan {
         &self.plan
+    }
+    /// The full-resolution plan of the analysis ring.
+    pub fn ring_fourier(&self) -> &RingFourierPlan {
+        &self.ring_fourier
     }
     /// Harmonics stored per ring (`n_max + 1`).
     pub fn n_harmonics(&self) -> usize {
@@ -71,6 +86,7 @@ impl FrameContext {
             ring: vec![0.0; self.plan.n_azimuth()],
             power: vec![0.0; self.n_harmonics],
             spectrum: self.spectrum.scratch(),
+            ring_values: Vec::with_capacity(self.ring_fourier.n_pixels()),
         }
     }
 
@@ -88,6 +104,9 @@ impl FrameContext {
             spectra: vec![0.0; len * r * self.n_harmonics],
             ring_power: vec![0.0; len * self.n_harmonics],
             ring_noise_floor: vec![0.0; len],
+            full_power: vec![0.0; len * self.n_harmonics],
+            full_noise: vec![0.0; len * self.n_harmonics],
+            full_i0: vec![0.0; len],
         }
     }
 
@@ -120,11 +139,17 @@ impl FrameContext {
         s.pattern.clear();
         s.pattern.extend_from_slice(pattern);
         self.plan.apply(&s.pattern, &mut s.polar);
+        let h = self.n_harmonics;
+        acc.full_i0[slot] = self.ring_fourier.spectrum(
+            &s.pattern,
+            &mut s.ring_values,
+            &mut acc.full_power[slot * h..(slot + 1) * h],
+            &mut acc.full_noise[slot * h..(slot + 1) * h],
+        );
         let na = self.plan.n_azimuth();
         let r_count = self.plan.n_rings();
         let area = self.plan.bin_area();
         let neff = self.plan.bin_neff();
-        let h = self.n_harmonics;
         let last = r_count - 1;
         for r in 0..r_count {
             let row = &s.polar[r * na..(r + 1) * na];
@@ -197,6 +222,13 @@ pub struct PartialStats {
     /// Expected Poisson contribution to each P_n (n ≥ 1) at the analysis ring, `[len]`:
     /// `Σ_b σ_b² / (N² ⟨J⟩²)`.
     pub ring_noise_floor: Vec<f64>,
+    /// Full-resolution, exactly shot-noise-corrected P_n at the analysis ring,
+    /// `[len, n_harmonics]` ([`crate::ring_fourier`]); NaN where the ring holds no counts.
+    pub full_power: Vec<f64>,
+    /// The shot-noise power removed from each of those P_n, `[len, n_harmonics]`.
+    pub full_noise: Vec<f64>,
+    /// `I_0 = Σ w_p I_p` of the analysis ring at full resolution, `[len]`.
+    pub full_i0: Vec<f64>,
 }
 
 /// Two accumulators that are not adjacent ranges.
@@ -257,6 +289,9 @@ impl PartialStats {
         self.spectra.extend(other.spectra);
         self.ring_power.extend(other.ring_power);
         self.ring_noise_floor.extend(other.ring_noise_floor);
+        self.full_power.extend(other.full_power);
+        self.full_noise.extend(other.full_noise);
+        self.full_i0.extend(other.full_i0);
         Ok(self)
     }
 }

@@ -41,6 +41,9 @@ pub struct RadialAutocorrelation {
 pub struct Peak {
     /// Position, parabola-refined, in nm.
     pub r_nm: f64,
+    /// Standard error of the position in nm: the parabola vertex's sensitivity to the three
+    /// σ values' standard errors, with the bin's own `step/√12` in quadrature.
+    pub se_nm: f64,
     /// Height above the lowest σ between the search start and the peak, in standard errors.
     pub significance: f64,
 }
@@ -214,32 +217,65 @@ impl RadialAutocorrelation {
     /// The first local maximum of σ(r) at `r > r_min_nm`, refined by a parabola, with its
     /// significance; `None` if σ only falls or rises.
     pub fn first_peak(&self, r_min_nm: f64) -> Option<Peak> {
+        self.peaks(r_min_nm).next()
+    }
+
+    /// The first local maximum beyond `r_min_nm` standing at least `min_significance` standard
+    /// errors above the lowest σ before it; `None` if no peak does (the map shows no spacing).
+    pub fn first_significant_peak(&self, r_min_nm: f64, min_significance: f64) -> Option<Peak> {
+        self.peaks(r_min_nm)
+            .find(|p| p.significance >= min_significance)
+    }
+
+    /// Every local maximum beyond `r_min_nm`, in order of r.
+    fn peaks(&self, r_min_nm: f64) -> impl Iterator<Item = Peak> + '_ {
         let s = &self.sigma;
-        let start = self.r_nm.iter().position(|&r| r > r_min_nm)?;
-        for i in start.max(1)..s.len().saturating_sub(1) {
-            if s[i] > s[i - 1] && s[i] >= s[i + 1] {
-                let den = s[i - 1] - 2.0 * s[i] + s[i + 1];
-                let off = if den != 0.0 {
-                    (0.5 * (s[i - 1] - s[i + 1]) / den).clamp(-0.5, 0.5)
+        let start = self.r_nm.iter().position(|&r| r > r_min_nm);
+        let range = match start {
+            Some(st) => st.max(1)..s.len().saturating_sub(1),
+            None => 0..0,
+        };
+        let st = start.unwrap_or(0).max(1);
+        range.filter_map(move |i| {
+            if !(s[i] > s[i - 1] && s[i] >= s[i + 1]) {
+                return None;
+            }
+            let vertex = |a: f64, b: f64, c: f64| {
+                let den = a - 2.0 * b + c;
+                if den != 0.0 {
+                    (0.5 * (a - c) / den).clamp(-0.5, 0.5)
                 } else {
                     0.0
-                };
-                let step = self.r_nm[1] - self.r_nm[0];
-                let low = (start.max(1) - 1..i)
-                    .min_by(|&a, &b| s[a].total_cmp(&s[b]))
-                    .expect("a bin before the peak");
-                let se = self.standard_error[i].hypot(self.standard_error[low]);
-                let significance = if se > 0.0 {
-                    (s[i] - s[low]) / se
-                } else {
-                    f64::INFINITY
-                };
-                return Some(Peak {
-                    r_nm: self.r_nm[i] + off * step,
-                    significance,
-                });
+                }
+            };
+            let off = vertex(s[i - 1], s[i], s[i + 1]);
+            let step = self.r_nm[1] - self.r_nm[0];
+            // Position error: the vertex's sensitivity to each of the three σ values times
+            // their standard errors (taken independent), with the bin's own step/√12.
+            let se = &self.standard_error;
+            let h = 1e-6;
+            let mut var_off = 0.0;
+            for (j, sej) in [se[i - 1], se[i], se[i + 1]].into_iter().enumerate() {
+                let mut v = [s[i - 1], s[i], s[i + 1]];
+                let dh = h * sej.max(1e-12);
+                v[j] += dh;
+                let d = (vertex(v[0], v[1], v[2]) - off) / dh;
+                var_off += (d * sej).powi(2);
             }
-        }
-        None
+            let low = (st - 1..i)
+                .min_by(|&a, &b| s[a].total_cmp(&s[b]))
+                .expect("a bin before the peak");
+            let se_diff = se[i].hypot(se[low]);
+            let significance = if se_diff > 0.0 {
+                (s[i] - s[low]) / se_diff
+            } else {
+                f64::INFINITY
+            };
+            Some(Peak {
+                r_nm: self.r_nm[i] + off * step,
+                se_nm: step * (var_off.min(0.25) + 1.0 / 12.0).sqrt(),
+                significance,
+            })
+        })
     }
 }

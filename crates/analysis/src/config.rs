@@ -16,6 +16,21 @@ pub enum Threshold {
     Fixed(f64),
 }
 
+/// Which estimator `mro score` takes as the analysis's answer. Both are always computed and
+/// written to `analysis.json` (`by_symmetry` is `im2018`, `mro.by_symmetry` is `mro`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// The published procedure of Im et al. (2018): P_n from 10° azimuthal bins, iterative
+    /// threshold, equivalent-circle diameters, the fixed in-condition share.
+    Im2018,
+    /// mro's estimator ([`crate::mro_estimator`]): full-resolution P_n with the exact
+    /// shot-noise correction, significance-based regions, probe-response diameters, bounded
+    /// fractions, the first significant σ(r) peak.
+    #[default]
+    Mro,
+}
+
 /// Which share of the clusters is taken to be in a diffracting condition when converting the
 /// in-condition volume fraction of a map into a total volume fraction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +81,11 @@ pub struct AnalysisConfig {
     /// Symmetries summed into the total volume fraction and the normalised sum map; default the
     /// even n from 2 to `n_max` (the paper avoids odd n).
     pub symmetries: Option<Vec<usize>>,
+    /// The estimator scored: `"mro"` (default) or `"im2018"`.
+    pub method: Method,
+    /// `mro` method: expected false regions per map of no signal (the significance threshold's
+    /// α, see [`crate::significance`]).
+    pub false_detection_rate: f64,
 }
 
 impl Default for AnalysisConfig {
@@ -87,6 +107,8 @@ impl Default for AnalysisConfig {
             min_region_px: 2,
             refine_center: false,
             symmetries: None,
+            method: Method::Mro,
+            false_detection_rate: 0.05,
         }
     }
 }
@@ -157,6 +179,13 @@ impl AnalysisConfig {
             " counts per electron",
         )?;
         count_in("min_region_px", self.min_region_px, 1, 1_000_000)?;
+        in_range(
+            "false_detection_rate",
+            self.false_detection_rate,
+            1e-6,
+            1.0,
+            " expected false regions per map",
+        )?;
         if let Some(sym) = &self.symmetries {
             if sym.is_empty() {
                 return Err(InvalidValue::new(

@@ -14,6 +14,12 @@
 //! 5. [`pipeline`]: [`analyze_datacube`] (in memory) and [`analyze_npy`] (streamed), giving
 //!    [`AnalysisOutput`] whose [`AnalysisResult`] is `analysis.json`.
 //!
+//! Two estimators run side by side on the same pass: `im2018`, the published procedure (the
+//! binned P_n maps of step 2, [`threshold`], [`particles`]), and `mro` ([`mro_estimator`]:
+//! full-resolution P_n with the exact per-pattern shot-noise correction of [`ring_fourier`],
+//! [`significance`]-based regions, [`size_model`] diameters). `config.method` names the one a
+//! score takes as the answer.
+//!
 //! [`reference`] holds slow, obviously correct versions that the fast paths are tested against.
 
 pub mod accumulator;
@@ -23,18 +29,24 @@ pub mod config;
 pub mod correlation;
 pub mod error;
 pub mod mask;
+pub mod mro_estimator;
 pub mod particles;
 pub mod pipeline;
 pub mod polar;
 pub mod reference;
 pub mod result;
+pub mod ring_fourier;
+pub mod significance;
+pub mod size_model;
 pub mod threshold;
 pub mod variance;
 
 #[cfg(test)]
+mod mro_tests;
+#[cfg(test)]
 mod tests;
 
-pub use config::{AnalysisConfig, InConditionModel, Threshold};
+pub use config::{AnalysisConfig, InConditionModel, Method, Threshold};
 pub use error::AnalysisError;
 pub use pipeline::{analyze_datacube, analyze_npy, RunOptions};
 pub use result::{AnalysisMaps, AnalysisOutput, AnalysisResult, ANALYSIS_SCHEMA};

@@ -17,9 +17,12 @@ use crate::center::friedel_center;
 use crate::config::{AnalysisConfig, InConditionModel};
 use crate::correlation::odd_even_ratio;
 use crate::error::AnalysisError;
+use crate::mro_estimator::{MroEstimator, MroResult};
 use crate::particles::{geometric_in_condition, mean_sd, segment, sphere_volume_fraction};
 use crate::polar::{PolarGeometry, PolarPlan, Ring};
 use crate::result::*;
+use crate::ring_fourier::binning_transfer;
+use crate::size_model::ProbeResponse;
 use crate::threshold::threshold;
 use crate::variance::{peak_position, variance_curves};
 
@@ -336,7 +339,7 @@ fn run(
         .collect();
     geometry.rings.push(ring);
     let plan = PolarPlan::new(geometry, opts.excluded)?;
-    let ctx = FrameContext::new(plan, config.n_max, config.poisson_gain);
+    let ctx = FrameContext::new(plan, opts.excluded, config.n_max, config.poisson_gain);
 
     // Pass 1: per-pattern statistics.
     let mut total = ctx.partial(0, 0);
@@ -463,36 +466,69 @@ fn finish(
             .collect();
         let (md, sd) = mean_sd(d.iter().copied());
         let (mdd, _) = mean_sd(dd.iter().copied());
-        let vf_in = cal
-            .thickness_nm()
-            .map(|t| sphere_volume_fraction(&d, area_nm2, t));
-        let vf_in_dd = cal
-            .thickness_nm()
-            .map(|t| sphere_volume_fraction(&dd, area_nm2, t));
+        let mut null_reasons = BTreeMap::new();
+        // A sphere-model fraction above 1 is impossible: refused, with the reason.
+        let mut bounded = |field: &str, v: Option<f64>| match v {
+            Some(x) if x > 1.0 => {
+                null_reasons.insert(
+                    field.to_string(),
+                    format!("the correction gives {x:.3}, outside [0, 1]: it does not hold here"),
+                );
+                None
+            }
+            other => other,
+        };
+        let sphere = |ds: &[f64]| {
+            cal.thickness_nm()
+                .map(|t| sphere_volume_fraction(ds, area_nm2, t))
+        };
+        // Compound-Poisson standard error of a sum of sphere volumes, as a fraction.
+        let sphere_se = |ds: &[f64]| {
+            cal.thickness_nm().map(|t| {
+                ds.iter()
+                    .map(|d| sphere_volume_fraction(&[*d], area_nm2, t).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            })
+        };
+        let vf_in = bounded("volume_fraction_in_condition", sphere(&d));
+        let vf_in_dd = sphere(&dd);
+        let vf_in_se = vf_in.and(sphere_se(&d));
         let ac = radial_autocorrelation(values, scan, step);
         let peak = ac.first_peak(probe_info.airy_first_zero_nm);
         let opt = |v: f64| v.is_finite().then_some(v);
+        let p_geo = (n_sym > 0).then(|| geometric_in_condition(n_sym, config.acceptance_deg));
         let res = SymmetryResult {
             n: n_sym,
             threshold: t,
             regions: seg.regions.len(),
+            regions_se: (seg.regions.len() as f64).sqrt(),
             mean_diameter_nm: opt(md),
+            mean_diameter_se_nm: (d.len() >= 2).then(|| sd / (d.len() as f64).sqrt()),
             sd_diameter_nm: opt(sd),
             mean_diameter_corrected_nm: opt(mdd),
             area_fraction: seg.regions.iter().map(|r| r.area_nm2).sum::<f64>() / area_nm2,
             volume_fraction_in_condition: vf_in,
+            volume_fraction_in_condition_se: vf_in_se,
             in_condition_fraction: p_in,
-            volume_fraction: vf_in.map(|v| v / p_in),
-            volume_fraction_corrected: vf_in_dd.map(|v| v / p_in),
-            volume_fraction_geometric: (n_sym > 0)
-                .then(|| vf_in.map(|v| v / geometric_in_condition(n_sym, config.acceptance_deg)))
-                .flatten(),
+            volume_fraction: bounded("volume_fraction", vf_in.map(|v| v / p_in)),
+            volume_fraction_se: vf_in_se.map(|v| v / p_in),
+            volume_fraction_corrected: bounded(
+                "volume_fraction_corrected",
+                vf_in_dd.map(|v| v / p_in),
+            ),
+            volume_fraction_geometric: bounded(
+                "volume_fraction_geometric",
+                p_geo.and_then(|p| vf_in.map(|v| v / p)),
+            ),
             autocorrelation_peak_nm: peak.map(|p| p.r_nm),
+            autocorrelation_peak_se_nm: peak.map(|p| p.se_nm),
             autocorrelation_peak_significance: peak.map(|p| p.significance),
             autocorrelation: ac,
             map_mean: values.iter().sum::<f64>() / values.len() as f64,
             map_max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             region_list: seg.regions,
+            null_reasons,
         };
         let labels = Array2::from_shape_vec(sh, seg.labels).expect("scan shape");
         (res, labels)
@@ -518,7 +554,94 @@ fn finish(
     let total_volume_fraction = summed
         .iter()
         .map(|s| by_symmetry[&s.to_string()].volume_fraction)
-        .sum::<Option<f64>>();
+        .sum::<Option<f64>>()
+        .filter(|&v| v <= 1.0);
+
+    // The `mro` method on the full-resolution maps.
+    let response = ProbeResponse::new(probe.aperture_radius_per_nm());
+    let estimator = MroEstimator {
+        shape: scan,
+        step_nm: step,
+        thickness_nm: cal.thickness_nm(),
+        false_detection_rate: config.false_detection_rate,
+        airy_first_zero_nm: probe_info.airy_first_zero_nm,
+        response: &response,
+    };
+    let by_n = |v: &[f64]| -> Vec<Vec<f64>> {
+        (0..h)
+            .map(|i| (0..n).map(|p| v[p * h + i]).collect())
+            .collect()
+    };
+    let mut full_power = by_n(&stats.full_power);
+    let mut full_noise = by_n(&stats.full_noise);
+    local_normalisation(&mut full_power, &mut full_noise, &stats.full_i0, scan);
+    let mro_per_n: Vec<_> = (1..h)
+        .into_par_iter()
+        .map(|n_sym| {
+            let p_in = match config.in_condition_model {
+                InConditionModel::Fixed => config.in_condition_fraction,
+                InConditionModel::Geometric => geometric_in_condition(n_sym, config.acceptance_deg),
+            };
+            estimator.estimate(n_sym, &full_power[n_sym], &full_noise[n_sym], p_in)
+        })
+        .collect();
+    let mut mro_labels = vec![Array2::<u32>::zeros(sh)];
+    let mut mro_by_symmetry = BTreeMap::new();
+    for (res, lab) in mro_per_n {
+        mro_labels.push(Array2::from_shape_vec(sh, lab).expect("scan shape"));
+        mro_by_symmetry.insert(res.n.to_string(), res);
+    }
+    let mut mro_reasons = BTreeMap::new();
+    let mro_vf: Option<Vec<(f64, f64)>> = summed
+        .iter()
+        .map(|s| {
+            let r = &mro_by_symmetry[&s.to_string()];
+            r.volume_fraction.zip(r.volume_fraction_se)
+        })
+        .collect();
+    let (mut mro_total, mut mro_total_se) = (None, None);
+    match mro_vf {
+        None => {
+            mro_reasons.insert(
+                "total_volume_fraction".to_string(),
+                format!("a summed symmetry ({summed:?}) has no volume fraction"),
+            );
+        }
+        Some(v) => {
+            let total: f64 = v.iter().map(|x| x.0).sum();
+            if total > 1.0 {
+                mro_reasons.insert(
+                    "total_volume_fraction".to_string(),
+                    format!("the per-n fractions sum to {total:.3} > 1"),
+                );
+            } else {
+                mro_total = Some(total);
+                mro_total_se = Some(v.iter().map(|x| x.1 * x.1).sum::<f64>().sqrt());
+            }
+        }
+    }
+    let mean_power = full_power
+        .iter()
+        .map(|m| {
+            let d: Vec<f64> = m.iter().copied().filter(|v| v.is_finite()).collect();
+            d.iter().sum::<f64>() / d.len() as f64
+        })
+        .collect();
+    let mro = MroResult {
+        false_detection_rate: config.false_detection_rate,
+        angular_transfer: ctx.ring_fourier().angular_transfer().to_vec(),
+        binned_angular_transfer: binning_transfer(config.azimuth_step_deg, config.n_max),
+        mean_power,
+        point_response_fwhm_nm: response.point_fwhm_nm(),
+        by_symmetry: mro_by_symmetry,
+        total_volume_fraction: mro_total,
+        total_volume_fraction_se: mro_total_se,
+        null_reasons: mro_reasons,
+    };
+    let full_power_maps = full_power
+        .into_iter()
+        .map(|v| Array2::from_shape_vec(sh, v).expect("scan shape"))
+        .collect();
 
     let result = AnalysisResult {
         schema: ANALYSIS_SCHEMA.to_string(),
@@ -572,6 +695,7 @@ fn finish(
         total_volume_fraction,
         integrated_map_volume_fraction: integrated_map.volume_fraction,
         integrated_map,
+        mro: Some(mro),
     };
     AnalysisOutput {
         result,
@@ -583,6 +707,56 @@ fn finish(
             normalized_sum,
             labels,
             integrated_labels,
+            full_power: full_power_maps,
+            mro_labels,
         },
+    }
+}
+
+/// Half-side of the scan window whose mean `I_0` normalises the full-resolution P_n.
+const I0_WINDOW_HALF: usize = 2;
+
+/// Re-normalises the full-resolution P_n (and their noise powers) of each pattern by the mean
+/// `I_0` of the `(2·I0_WINDOW_HALF + 1)²` scan window around it instead of its own `I_0`.
+///
+/// Why: at low dose the shot noise of a pattern's own `I_0` biases the ratio `|I_n|²/I_0²`
+/// upward by about `3g/I_0` (25 % at 12 counts on the ring), which no correction of the
+/// numerator removes. The window mean has 25 times the counts, cutting that bias 25-fold, while
+/// the ring's mean intensity changes over the scan only as slowly as thickness and mass do; the
+/// cost is that structural fluctuations of `I_0` between neighbouring patterns (V_Ω, a few per
+/// cent) no longer divide out pattern by pattern. Patterns with an undefined P_n are left out of
+/// the window means and stay undefined.
+fn local_normalisation(
+    power: &mut [Vec<f64>],
+    noise: &mut [Vec<f64>],
+    i0: &[f64],
+    scan: [usize; 2],
+) {
+    let [ny, nx] = scan;
+    let w = I0_WINDOW_HALF;
+    let defined = |p: usize| power.get(1).map_or(true, |m| m[p].is_finite()) && i0[p] > 0.0;
+    let scale: Vec<f64> = (0..ny * nx)
+        .map(|p| {
+            if !defined(p) {
+                return f64::NAN;
+            }
+            let (y, x) = (p / nx, p % nx);
+            let (mut s, mut c) = (0.0, 0usize);
+            for yy in y.saturating_sub(w)..(y + w + 1).min(ny) {
+                for xx in x.saturating_sub(w)..(x + w + 1).min(nx) {
+                    let q = yy * nx + xx;
+                    if defined(q) {
+                        s += i0[q];
+                        c += 1;
+                    }
+                }
+            }
+            (i0[p] / (s / c as f64)).powi(2)
+        })
+        .collect();
+    for m in power.iter_mut().skip(1).chain(noise.iter_mut().skip(1)) {
+        for (v, f) in m.iter_mut().zip(&scale) {
+            *v *= f;
+        }
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::autocorrelation::RadialAutocorrelation;
 use crate::config::AnalysisConfig;
+use crate::mro_estimator::MroResult;
 use crate::particles::Region;
 
 /// The schema tag of `analysis.json`.
@@ -48,6 +49,9 @@ pub struct AnalysisResult {
     pub integrated_map: SymmetryResult,
     /// Volume fraction from the normalised sum map (null without a thickness).
     pub integrated_map_volume_fraction: Option<f64>,
+    /// The `mro` method's results (absent from analyses made before it existed).
+    #[serde(default)]
+    pub mro: Option<MroResult>,
 }
 
 /// Shape of the analysed data.
@@ -149,8 +153,14 @@ pub struct SymmetryResult {
     pub threshold: f64,
     /// Number of regions.
     pub regions: usize,
+    /// Its standard error, `√regions` (Poisson counting).
+    #[serde(default)]
+    pub regions_se: f64,
     /// Mean equivalent-circle diameter in nm.
     pub mean_diameter_nm: Option<f64>,
+    /// Its standard error `sd/√N` in nm.
+    #[serde(default)]
+    pub mean_diameter_se_nm: Option<f64>,
     /// Sample standard deviation of the diameters in nm.
     pub sd_diameter_nm: Option<f64>,
     /// Mean diameter after quadrature removal of the probe FWHM, in nm.
@@ -159,10 +169,17 @@ pub struct SymmetryResult {
     pub area_fraction: f64,
     /// Σ sphere volumes over sample volume (regions in the diffracting condition only).
     pub volume_fraction_in_condition: Option<f64>,
+    /// Its standard error `√(Σ vᵢ²)` (compound Poisson over the regions' sphere volumes).
+    #[serde(default)]
+    pub volume_fraction_in_condition_se: Option<f64>,
     /// Share of clusters taken to be in a diffracting condition.
     pub in_condition_fraction: f64,
-    /// `volume_fraction_in_condition / in_condition_fraction`.
+    /// `volume_fraction_in_condition / in_condition_fraction`; null above 1 (see
+    /// `null_reasons`), as every fraction here.
     pub volume_fraction: Option<f64>,
+    /// Its standard error.
+    #[serde(default)]
+    pub volume_fraction_se: Option<f64>,
     /// The same with probe-corrected diameters.
     pub volume_fraction_corrected: Option<f64>,
     /// `volume_fraction_in_condition` over the per-n geometric in-condition share
@@ -170,6 +187,9 @@ pub struct SymmetryResult {
     pub volume_fraction_geometric: Option<f64>,
     /// First σ(r) peak beyond the probe's Airy radius, in nm.
     pub autocorrelation_peak_nm: Option<f64>,
+    /// Its standard error in nm ([`crate::autocorrelation::Peak::se_nm`]).
+    #[serde(default)]
+    pub autocorrelation_peak_se_nm: Option<f64>,
     /// That peak's prominence in standard errors of σ(r) (see [`crate::autocorrelation`]);
     /// below 3 the "spacing" is a fluctuation of the map.
     pub autocorrelation_peak_significance: Option<f64>,
@@ -181,6 +201,9 @@ pub struct SymmetryResult {
     pub map_max: f64,
     /// The regions.
     pub region_list: Vec<Region>,
+    /// Why a value is null, keyed by the field (a fraction the correction pushed above 1).
+    #[serde(default)]
+    pub null_reasons: BTreeMap<String, String>,
 }
 
 /// The scan-shaped maps (`[scan_y, scan_x]`).
@@ -200,6 +223,11 @@ pub struct AnalysisMaps {
     pub labels: Vec<Array2<u32>>,
     /// Region labels of the normalised sum map.
     pub integrated_labels: Array2<u32>,
+    /// `mro` method: full-resolution, shot-noise-corrected P_n maps, index n = 0..=n_max
+    /// (NaN where the ring held no counts).
+    pub full_power: Vec<Array2<f64>>,
+    /// `mro` method: significant-region labels per n (index 0 unused, all zero).
+    pub mro_labels: Vec<Array2<u32>>,
 }
 
 /// Result plus maps.

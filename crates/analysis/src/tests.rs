@@ -158,7 +158,7 @@ fn c0_equals_per_pattern_ring_variance() {
         n_azimuth: 36,
         supersample: 4,
     };
-    let ctx = FrameContext::new(PolarPlan::new(g, None).unwrap(), 10, 0.0);
+    let ctx = FrameContext::new(PolarPlan::new(g, None).unwrap(), None, 10, 0.0);
     let mut s = ctx.scratch();
     let acc = ctx.process_chunk(0, &pattern, &mut s);
     let mut polar = vec![0f32; 36];
@@ -439,7 +439,7 @@ fn merge_is_associative() {
         n_azimuth: 36,
         supersample: 2,
     };
-    let ctx = FrameContext::new(PolarPlan::new(g, None).unwrap(), 10, 1.0);
+    let ctx = FrameContext::new(PolarPlan::new(g, None).unwrap(), None, 10, 1.0);
     let data = cube.data().as_slice().unwrap();
     let pl = 32 * 34;
     let mut s = ctx.scratch();

@@ -227,7 +227,7 @@ pub fn chance_identification(
         .map(|r| {
             (
                 [r.centroid_px[1] * step_nm, r.centroid_px[0] * step_nm],
-                0.5 * r.diameter_nm + 0.5 * step_nm,
+                0.5 * r.diameter_nm.or(r.fwhm_nm).unwrap_or(0.0) + 0.5 * step_nm,
             )
         })
         .collect();
@@ -343,7 +343,7 @@ pub fn detectability(
         };
         let (recall, precision, recall_chance, precision_chance) = match found {
             Some(f) if !in_cond.is_empty() => {
-                let (r, p) = identification(&in_cond, f, step_nm, truth.extent_nm);
+                let (r, p) = identification(&in_cond, &f.region_list, step_nm, truth.extent_nm);
                 let (rc, pc) =
                     chance_identification(&f.region_list, in_cond.len(), step_nm, truth.extent_nm);
                 (r, p, rc, pc)
@@ -602,7 +602,8 @@ mod tests {
         let step = 0.01;
         let regions = [RegionDoc {
             centroid_px: [500.0, 500.0],
-            diameter_nm: 2.0 - step,
+            diameter_nm: Some(2.0 - step),
+            fwhm_nm: None,
         }];
         let (recall, precision) = chance_identification(&regions, 3, step, [10.0, 10.0]);
         let p = std::f64::consts::PI / 100.0;
@@ -611,7 +612,8 @@ mod tests {
         // A region across the periodic edge covers the same area.
         let edge = [RegionDoc {
             centroid_px: [0.0, 0.0],
-            diameter_nm: 2.0 - step,
+            diameter_nm: Some(2.0 - step),
+            fwhm_nm: None,
         }];
         let (r_edge, _) = chance_identification(&edge, 3, step, [10.0, 10.0]);
         assert!((r_edge.unwrap() - recall.unwrap()).abs() < 2e-3);

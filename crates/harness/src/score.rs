@@ -4,6 +4,27 @@
 //! Scoring reads only the keys of `truth.json` and `analysis.json` named in the types below, so
 //! files from other versions or tools score as long as those keys are there.
 //!
+//! Methods: an `analysis.json` holds two estimators, `im2018` (the published procedure, its
+//! `by_symmetry`) and `mro` (its `mro.by_symmetry`); both are scored, side by side, and the
+//! analysis's `config.method` (default `mro`) is the one whose rows carry the tolerances. Any
+//! other pipeline is scored from an **external estimate** (schema `mro.estimate/1`, [`Estimate`]),
+//! given to `mro score` in place of `analysis.json`:
+//!
+//! ```json
+//! { "schema": "mro.estimate/1", "method": "my-pipeline", "scan_step_nm": 0.32,
+//!   "by_symmetry": { "4": { "regions": 12, "regions_se": 3.5,
+//!                           "mean_diameter_nm": 1.21, "mean_diameter_se_nm": 0.08,
+//!                           "volume_fraction": 0.031, "volume_fraction_se": 0.009,
+//!                           "spacing_nm": 5.9, "spacing_se_nm": 0.3,
+//!                           "region_list": [ { "centroid_px": [10.0, 42.5], "diameter_nm": 1.3 } ] } },
+//!   "total_volume_fraction": 0.09, "total_volume_fraction_se": 0.02 }
+//! ```
+//!
+//! Every number is optional (a missing one scores as not recovered); `volume_fraction` is the
+//! total (all orientations) fraction of clusters of that n; `region_list` (centroids in scan
+//! pixels `[row, col]`, with `scan_step_nm`) gives recall and precision. `tools/estimate_numpy.py`
+//! writes one from an mro datacube with plain NumPy.
+//!
 //! Conventions:
 //! - relative error = (recovered − truth)/truth; undefined (null) where the truth is 0;
 //! - the truth for region diameter, count and spacing is taken over *in-condition* clusters —
@@ -30,6 +51,17 @@ use crate::scenario::{Check, ScoringSpec};
 
 /// The schema tag of `score.json`.
 pub const SCORE_SCHEMA: &str = "mro.score/1";
+/// The schema tag of an external estimate.
+pub const ESTIMATE_SCHEMA: &str = "mro.estimate/1";
+/// The quantities every method is scored on, in table order.
+pub const METHOD_QUANTITIES: [&str; 6] = [
+    "mean_diameter_nm",
+    "volume_fraction",
+    "region_count",
+    "spacing_nm",
+    "recall",
+    "precision",
+];
 
 /// What scoring reads of `truth.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -122,6 +154,69 @@ pub struct AnalysisDoc {
     pub power_spectrum: PowerDoc,
     /// Per symmetry n.
     pub by_symmetry: BTreeMap<String, FoundType>,
+    /// The `mro` method's results (absent from older analyses).
+    #[serde(default)]
+    pub mro: Option<EstimateBody>,
+}
+
+/// One method's answer, per n: the body of an external estimate and of `analysis.json`'s `mro`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EstimateBody {
+    /// Per symmetry n (keyed `"4"`).
+    pub by_symmetry: BTreeMap<String, EstimateType>,
+    /// Total volume fraction over every n, if the method gives one.
+    #[serde(default)]
+    pub total_volume_fraction: Option<f64>,
+    /// Its standard error.
+    #[serde(default)]
+    pub total_volume_fraction_se: Option<f64>,
+}
+
+/// An external estimate (schema `mro.estimate/1`; see the module docs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Always [`ESTIMATE_SCHEMA`].
+    pub schema: String,
+    /// Name of the method or pipeline, shown in the tables.
+    pub method: String,
+    /// Scan step in nm, to place `region_list` in the sample (no recall/precision without it).
+    #[serde(default)]
+    pub scan_step_nm: Option<f64>,
+    /// The answer.
+    #[serde(flatten)]
+    pub body: EstimateBody,
+}
+
+/// One method's answer for one n. Every value is optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EstimateType {
+    /// Number of regions (clusters seen).
+    #[serde(default)]
+    pub regions: Option<f64>,
+    /// Its standard error.
+    #[serde(default)]
+    pub regions_se: Option<f64>,
+    /// Mean cluster diameter, nm.
+    #[serde(default)]
+    pub mean_diameter_nm: Option<f64>,
+    /// Its standard error, nm.
+    #[serde(default)]
+    pub mean_diameter_se_nm: Option<f64>,
+    /// Volume fraction of clusters of this n, all orientations.
+    #[serde(default)]
+    pub volume_fraction: Option<f64>,
+    /// Its standard error.
+    #[serde(default)]
+    pub volume_fraction_se: Option<f64>,
+    /// Cluster spacing, nm (null: none found).
+    #[serde(default)]
+    pub spacing_nm: Option<f64>,
+    /// Its standard error, nm.
+    #[serde(default)]
+    pub spacing_se_nm: Option<f64>,
+    /// The regions (for recall and precision).
+    #[serde(default)]
+    pub region_list: Vec<RegionDoc>,
 }
 
 /// The calibration part of `analysis.json`.
@@ -138,6 +233,9 @@ pub struct ConfigDoc {
     pub in_condition_fraction: f64,
     /// Bragg acceptance half-angle, degrees.
     pub acceptance_deg: f64,
+    /// The estimator scored (`"mro"` or `"im2018"`; absent from older analyses: `im2018`).
+    #[serde(default)]
+    pub method: Option<String>,
 }
 
 /// The V(k) part of `analysis.json`.
@@ -170,8 +268,20 @@ pub struct FoundType {
     pub mean_diameter_corrected_nm: Option<f64>,
     /// Volume fraction of in-condition clusters (area fraction × spheres in the foil).
     pub volume_fraction_in_condition: Option<f64>,
+    /// Standard error of the region count (absent from older analyses).
+    #[serde(default)]
+    pub regions_se: Option<f64>,
+    /// Standard error of the mean diameter, nm.
+    #[serde(default)]
+    pub mean_diameter_se_nm: Option<f64>,
+    /// Standard error of `volume_fraction_in_condition`.
+    #[serde(default)]
+    pub volume_fraction_in_condition_se: Option<f64>,
     /// First peak of σ(r) beyond the probe, nm.
     pub autocorrelation_peak_nm: Option<f64>,
+    /// Its standard error, nm.
+    #[serde(default)]
+    pub autocorrelation_peak_se_nm: Option<f64>,
     /// That peak's prominence in standard errors of σ(r) (absent from older analyses).
     #[serde(default)]
     pub autocorrelation_peak_significance: Option<f64>,
@@ -181,12 +291,16 @@ pub struct FoundType {
 }
 
 /// One region of a per-n map.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegionDoc {
     /// Centroid `[row, col]` in scan pixels.
     pub centroid_px: [f64; 2],
-    /// Equivalent-circle diameter, nm.
-    pub diameter_nm: f64,
+    /// Diameter, nm (null: none measured).
+    #[serde(default)]
+    pub diameter_nm: Option<f64>,
+    /// Half-maximum width of the region, nm (used for matching when there is no diameter).
+    #[serde(default)]
+    pub fwhm_nm: Option<f64>,
 }
 
 /// One scored quantity.
@@ -194,12 +308,18 @@ pub struct RegionDoc {
 pub struct Row {
     /// What was measured.
     pub quantity: String,
+    /// The estimator: `im2018`, `mro` or an external estimate's name.
+    #[serde(default = "im2018")]
+    pub method: String,
     /// n, or null for whole-sample quantities.
     pub symmetry: Option<u32>,
     /// The planted value.
     pub truth: Option<f64>,
     /// The measured value.
     pub recovered: Option<f64>,
+    /// Its standard error, where the method gives one.
+    #[serde(default)]
+    pub recovered_se: Option<f64>,
     /// (recovered − truth)/truth.
     pub relative_error: Option<f64>,
     /// The scenario's tolerance on |relative_error|, where one applies.
@@ -209,15 +329,23 @@ pub struct Row {
     pub within_tolerance: Option<bool>,
 }
 
+fn im2018() -> String {
+    "im2018".into()
+}
+
 /// `score.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     /// Always [`SCORE_SCHEMA`].
     pub schema: String,
-    /// One row per quantity and symmetry.
+    /// The estimator whose rows carry the tolerances.
+    #[serde(default = "im2018")]
+    pub method: String,
+    /// One row per method, quantity and symmetry.
     pub rows: Vec<Row>,
     /// Odd/even angular power ratio of the data (0 for a perfectly Friedel-symmetric dataset
-    /// without noise).
+    /// without noise; NaN, written null, for an external estimate, which gives none).
+    #[serde(deserialize_with = "null_as_nan")]
     pub odd_even_ratio: f64,
     /// The odd/even ratio with the expected shot-noise power taken off every P_n: what the
     /// sample, not the dose, puts into odd n.
@@ -234,6 +362,10 @@ pub struct Score {
     pub realism: Option<Realism>,
 }
 
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// `" (shot noise removed: X)"` where the analysis gave the corrected ratio.
 pub fn noise_corrected(score: &Score) -> String {
     score
@@ -248,6 +380,24 @@ fn row(
     recovered: Option<f64>,
     tolerance: Option<f64>,
 ) -> Row {
+    row_se(
+        quantity,
+        "im2018",
+        symmetry,
+        truth,
+        (recovered, None),
+        tolerance,
+    )
+}
+
+fn row_se(
+    quantity: &str,
+    method: &str,
+    symmetry: Option<u32>,
+    truth: Option<f64>,
+    (recovered, recovered_se): (Option<f64>, Option<f64>),
+    tolerance: Option<f64>,
+) -> Row {
     let relative_error = match (truth, recovered) {
         (Some(t), Some(r)) if t != 0.0 && t.is_finite() && r.is_finite() => Some((r - t) / t),
         _ => None,
@@ -258,9 +408,11 @@ fn row(
     };
     Row {
         quantity: quantity.to_string(),
+        method: method.to_string(),
         symmetry,
         truth,
         recovered,
+        recovered_se,
         relative_error,
         tolerance,
         within_tolerance,
@@ -281,10 +433,103 @@ fn wrapped_distance(a: [f64; 2], b: [f64; 2], extent: [f64; 2]) -> f64 {
     d(0).hypot(d(1))
 }
 
-/// Scores an analysis against the truth with the given tolerances.
+/// Scores an analysis against the truth with the given tolerances: both of its methods side by
+/// side, the tolerances applied to the one its `config.method` names (default `mro`; `im2018`
+/// for analyses without an `mro` section).
 ///
 /// An odd-n cluster diffracts with 2n-fold symmetry (Friedel), so it is compared with map 2n.
 pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Score {
+    let scored = match (&analysis.mro, analysis.config.method.as_deref()) {
+        (Some(_), Some("mro") | None) => "mro",
+        _ => "im2018",
+    };
+    let pick = |m: &str| (m == scored).then_some(tol);
+    let mut rows = im2018_extras(truth, analysis);
+    let step = Some(analysis.calibration.scan_step_nm);
+    rows.extend(method_rows(
+        truth,
+        "im2018",
+        &im2018_estimate(analysis),
+        step,
+        pick("im2018"),
+    ));
+    if let Some(mro) = &analysis.mro {
+        rows.extend(method_rows(truth, "mro", mro, step, pick("mro")));
+    }
+    let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
+    Score {
+        schema: SCORE_SCHEMA.to_string(),
+        method: scored.to_string(),
+        rows,
+        odd_even_ratio: analysis.power_spectrum.odd_even_ratio,
+        odd_even_ratio_noise_corrected: analysis.power_spectrum.odd_even_ratio_corrected,
+        all_within_tolerance,
+        detectability: None,
+        realism: None,
+    }
+}
+
+/// Scores an external estimate (schema `mro.estimate/1`) against the truth; its rows carry the
+/// tolerances.
+pub fn score_estimate(truth: &TruthDoc, estimate: &Estimate, tol: &ScoringSpec) -> Score {
+    let rows = method_rows(
+        truth,
+        &estimate.method,
+        &estimate.body,
+        estimate.scan_step_nm,
+        Some(tol),
+    );
+    let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
+    Score {
+        schema: SCORE_SCHEMA.to_string(),
+        method: estimate.method.clone(),
+        rows,
+        odd_even_ratio: f64::NAN,
+        odd_even_ratio_noise_corrected: None,
+        all_within_tolerance,
+        detectability: None,
+        realism: None,
+    }
+}
+
+/// The published method's answer in the common form: its in-condition volume fraction over the
+/// paper's fixed in-condition share (refused above 1, as the analysis does).
+fn im2018_estimate(analysis: &AnalysisDoc) -> EstimateBody {
+    let p = analysis.config.in_condition_fraction;
+    let by_symmetry = analysis
+        .by_symmetry
+        .iter()
+        .map(|(k, f)| {
+            let vf = f.volume_fraction_in_condition.map(|v| v / p);
+            let bounded = vf.filter(|&v| v <= 1.0);
+            (
+                k.clone(),
+                EstimateType {
+                    regions: Some(f.regions as f64),
+                    regions_se: f.regions_se,
+                    mean_diameter_nm: f.mean_diameter_nm,
+                    mean_diameter_se_nm: f.mean_diameter_se_nm,
+                    volume_fraction: bounded,
+                    volume_fraction_se: bounded
+                        .and(f.volume_fraction_in_condition_se)
+                        .map(|v| v / p),
+                    spacing_nm: f.autocorrelation_peak_nm,
+                    spacing_se_nm: f.autocorrelation_peak_se_nm,
+                    region_list: f.region_list.clone(),
+                },
+            )
+        })
+        .collect();
+    EstimateBody {
+        by_symmetry,
+        total_volume_fraction: None,
+        total_volume_fraction_se: None,
+    }
+}
+
+/// Rows only the published method has: the V(k) peak, the probe-corrected diameter, the
+/// geometric in-condition correction, the σ(r) peak's significance. Never toleranced.
+fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
     let mut rows = Vec::new();
     let k0 = mean(truth.by_symmetry.values().filter_map(|t| t.k0_per_nm));
     rows.push(row(
@@ -294,85 +539,32 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         analysis.variance.peak_k_per_nm,
         None,
     ));
-    // Totals over the true types, with the paper's fixed and the per-n geometric correction.
-    let (mut paper_total, mut geometric_total) = (Some(0.0), Some(0.0));
+    let mut geometric_total = Some(0.0);
     for (key, t) in &truth.by_symmetry {
         let Ok(n) = key.parse::<u32>() else { continue };
-        let map_n = if n % 2 == 1 { 2 * n } else { n };
-        let found = analysis.by_symmetry.get(&map_n.to_string());
-        // A structure may show an n the analysis does not map (n above its n_max): nothing to
-        // score there. An assigned (density-wave) n without a map is still a missing result.
-        if found.is_none() && !truth.clusters.iter().any(|c| c.symmetry == Some(n)) {
+        let found = analysis.by_symmetry.get(&map_of(n).to_string());
+        if found.is_none() && !assigned(truth, n) {
             continue;
         }
-        let in_cond: Vec<&TrueCluster> = truth
-            .clusters
-            .iter()
-            .filter(|c| c.in_condition_for(n))
-            .collect();
-        // Diameters and counts are toleranced only where some cluster could be seen.
-        let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_cond.is_empty());
-        let true_diameter = mean(in_cond.iter().map(|c| c.diameter_nm));
-        let raw = found.and_then(|f| f.mean_diameter_nm);
-        let deblurred = found.and_then(|f| f.mean_diameter_corrected_nm);
-        // The tolerance judges the published measurement, the equivalent-circle diameter of the
-        // thresholded regions; the probe-corrected diameter is reported beside it.
-        let raw_tol = seen(tol.tolerance(Check::Diameter));
-        rows.push(row(
-            "mean_diameter_nm",
-            Some(n),
-            true_diameter,
-            raw,
-            raw_tol,
-        ));
+        let true_diameter = mean(in_condition(truth, n).iter().map(|c| c.diameter_nm));
         rows.push(row(
             "mean_diameter_corrected_nm",
             Some(n),
             true_diameter,
-            deblurred,
+            found.and_then(|f| f.mean_diameter_corrected_nm),
             None,
         ));
-
-        let in_condition = found.and_then(|f| f.volume_fraction_in_condition);
-        let paper = in_condition.map(|v| v / analysis.config.in_condition_fraction);
-        let geometric = in_condition
-            .map(|v| v / geometric_in_condition(n as usize, analysis.config.acceptance_deg));
-        paper_total = paper_total.zip(paper).map(|(a, b)| a + b);
+        let geometric = found
+            .and_then(|f| f.volume_fraction_in_condition)
+            .map(|v| v / geometric_in_condition(n as usize, analysis.config.acceptance_deg))
+            .filter(|&v| v <= 1.0);
         geometric_total = geometric_total.zip(geometric).map(|(a, b)| a + b);
-        let vf = Some(t.volume_fraction);
-        rows.push(row(
-            "volume_fraction",
-            Some(n),
-            vf,
-            paper,
-            tol.tolerance(Check::VolumeFraction),
-        ));
         rows.push(row(
             "volume_fraction_geometric",
             Some(n),
-            vf,
+            Some(t.volume_fraction),
             geometric,
             None,
-        ));
-        rows.push(row(
-            "region_count",
-            Some(n),
-            Some(t.in_condition_count as f64),
-            found.map(|f| f.regions as f64),
-            None,
-        ));
-        // A spacing is scored only where the truth has one (correlated placement); with random
-        // placement the σ(r) peak is reported without a truth or a tolerance.
-        let true_spacing = t
-            .projected_nearest_neighbor_nm
-            .filter(|_| truth.has_spacing());
-        rows.push(row(
-            "spacing_nm",
-            Some(n),
-            true_spacing,
-            found.and_then(|f| f.autocorrelation_peak_nm),
-            tol.tolerance(Check::Spacing)
-                .filter(|_| true_spacing.is_some()),
         ));
         // How far the σ(r) peak stands above the map's own fluctuations (≥ 3: a real distance).
         rows.push(row(
@@ -382,43 +574,142 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             found.and_then(|f| f.autocorrelation_peak_significance),
             None,
         ));
-        let (recall, precision) = match found {
-            Some(f) => identification(
-                &in_cond,
-                f,
-                analysis.calibration.scan_step_nm,
-                truth.extent_nm,
-            ),
-            None => (None, None),
-        };
-        rows.push(row("recall", Some(n), Some(1.0), recall, None));
-        rows.push(row("precision", Some(n), Some(1.0), precision, None));
     }
-    let total = Some(truth.total_volume_fraction);
-    rows.push(row(
-        "total_volume_fraction",
-        None,
-        total,
-        paper_total,
-        tol.tolerance(Check::VolumeFraction),
-    ));
     rows.push(row(
         "total_volume_fraction_geometric",
         None,
-        total,
-        geometric_total,
+        Some(truth.total_volume_fraction),
+        geometric_total.filter(|&v| v <= 1.0),
         None,
     ));
-    let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
-    Score {
-        schema: SCORE_SCHEMA.to_string(),
-        rows,
-        odd_even_ratio: analysis.power_spectrum.odd_even_ratio,
-        odd_even_ratio_noise_corrected: analysis.power_spectrum.odd_even_ratio_corrected,
-        all_within_tolerance,
-        detectability: None,
-        realism: None,
+    rows
+}
+
+/// The map a cluster of symmetry n shows in: n, or 2n for odd n (Friedel).
+fn map_of(n: u32) -> u32 {
+    if n % 2 == 1 {
+        2 * n
+    } else {
+        n
     }
+}
+
+/// Whether some density wave was assigned n. A structure may show an n the analysis does not
+/// map (above its n_max): nothing to score there; an assigned n without a map is still a
+/// missing result.
+fn assigned(truth: &TruthDoc, n: u32) -> bool {
+    truth.clusters.iter().any(|c| c.symmetry == Some(n))
+}
+
+fn in_condition(truth: &TruthDoc, n: u32) -> Vec<&TrueCluster> {
+    truth
+        .clusters
+        .iter()
+        .filter(|c| c.in_condition_for(n))
+        .collect()
+}
+
+/// The rows of one method: per true n the mean diameter, volume fraction, region count,
+/// spacing, recall and precision, then the total volume fraction. `tol` is `Some` for the
+/// method being judged.
+fn method_rows(
+    truth: &TruthDoc,
+    method: &str,
+    body: &EstimateBody,
+    step_nm: Option<f64>,
+    tol: Option<&ScoringSpec>,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let tolerance = |c: Check| tol.and_then(|t| t.tolerance(c));
+    let mut total: Option<(f64, f64)> = Some((0.0, 0.0));
+    for (key, t) in &truth.by_symmetry {
+        let Ok(n) = key.parse::<u32>() else { continue };
+        let found = body.by_symmetry.get(&map_of(n).to_string());
+        if found.is_none() && !assigned(truth, n) {
+            continue;
+        }
+        let in_cond = in_condition(truth, n);
+        // Diameters are toleranced only where some cluster could be seen.
+        let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_cond.is_empty());
+        let get =
+            |f: fn(&EstimateType) -> (Option<f64>, Option<f64>)| found.map_or((None, None), f);
+        rows.push(row_se(
+            "mean_diameter_nm",
+            method,
+            Some(n),
+            mean(in_cond.iter().map(|c| c.diameter_nm)),
+            get(|f| (f.mean_diameter_nm, f.mean_diameter_se_nm)),
+            seen(tolerance(Check::Diameter)),
+        ));
+        let vf = get(|f| (f.volume_fraction, f.volume_fraction_se));
+        total = total
+            .zip(vf.0)
+            .map(|((a, e), v)| (a + v, e + vf.1.unwrap_or(f64::NAN).powi(2)));
+        rows.push(row_se(
+            "volume_fraction",
+            method,
+            Some(n),
+            Some(t.volume_fraction),
+            vf,
+            tolerance(Check::VolumeFraction),
+        ));
+        rows.push(row_se(
+            "region_count",
+            method,
+            Some(n),
+            Some(t.in_condition_count as f64),
+            get(|f| (f.regions, f.regions_se)),
+            None,
+        ));
+        // A spacing is scored only where the truth has one (correlated placement); with random
+        // placement the σ(r) peak is reported without a truth or a tolerance.
+        let true_spacing = t
+            .projected_nearest_neighbor_nm
+            .filter(|_| truth.has_spacing());
+        rows.push(row_se(
+            "spacing_nm",
+            method,
+            Some(n),
+            true_spacing,
+            get(|f| (f.spacing_nm, f.spacing_se_nm)),
+            tolerance(Check::Spacing).filter(|_| true_spacing.is_some()),
+        ));
+        let (recall, precision) = match (found, step_nm) {
+            (Some(f), Some(step)) if !f.region_list.is_empty() || f.regions == Some(0.0) => {
+                identification(&in_cond, &f.region_list, step, truth.extent_nm)
+            }
+            _ => (None, None),
+        };
+        rows.push(row_se(
+            "recall",
+            method,
+            Some(n),
+            Some(1.0),
+            (recall, None),
+            None,
+        ));
+        rows.push(row_se(
+            "precision",
+            method,
+            Some(n),
+            Some(1.0),
+            (precision, None),
+            None,
+        ));
+    }
+    let total = total
+        .filter(|&(v, _)| v <= 1.0)
+        .map(|(v, e)| (Some(v), e.is_finite().then(|| e.sqrt())))
+        .unwrap_or((body.total_volume_fraction, body.total_volume_fraction_se));
+    rows.push(row_se(
+        "total_volume_fraction",
+        method,
+        None,
+        Some(truth.total_volume_fraction),
+        total,
+        tolerance(Check::VolumeFraction),
+    ));
+    rows
 }
 
 /// Scores in-memory results through their JSON form, exactly as `mro score` reads the files.
@@ -432,20 +723,21 @@ pub fn score_outputs(
     Ok(score(&truth, &analysis, tol))
 }
 
-/// (recall, precision) of map n's regions against in-condition clusters of n.
+/// (recall, precision) of map n's regions against in-condition clusters of n. A region is its
+/// circle of its diameter (or, without one, its half-maximum width), widened by half a step.
 pub fn identification(
     clusters: &[&TrueCluster],
-    found: &FoundType,
+    region_list: &[RegionDoc],
     step_nm: f64,
     extent: [f64; 2],
 ) -> (Option<f64>, Option<f64>) {
-    let regions: Vec<([f64; 2], f64)> = found
-        .region_list
+    let regions: Vec<([f64; 2], f64)> = region_list
         .iter()
         .map(|r| {
+            let d = r.diameter_nm.or(r.fwhm_nm).unwrap_or(0.0);
             (
                 [r.centroid_px[1] * step_nm, r.centroid_px[0] * step_nm],
-                0.5 * r.diameter_nm + 0.5 * step_nm,
+                0.5 * d + 0.5 * step_nm,
             )
         })
         .collect();
@@ -482,17 +774,19 @@ pub fn table(score: &Score) -> String {
     use std::fmt::Write as _;
     let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
     let mut s = format!(
-        "{:<32} {:>3} {:>10} {:>10} {:>9} {:>6}\n",
-        "quantity", "n", "truth", "recovered", "rel.err", "ok"
+        "{:<32} {:<8} {:>3} {:>10} {:>10} {:>9} {:>9} {:>6}\n",
+        "quantity", "method", "n", "truth", "recovered", "s.e.", "rel.err", "ok"
     );
     for r in &score.rows {
         let _ = writeln!(
             s,
-            "{:<32} {:>3} {:>10} {:>10} {:>9} {:>6}",
+            "{:<32} {:<8} {:>3} {:>10} {:>10} {:>9} {:>9} {:>6}",
             r.quantity,
+            r.method,
             r.symmetry.map_or("—".into(), |n| n.to_string()),
             fmt(r.truth),
             fmt(r.recovered),
+            fmt(r.recovered_se),
             r.relative_error
                 .map_or("—".into(), |e| format!("{:+.1}%", 100.0 * e)),
             match r.within_tolerance {
@@ -502,21 +796,101 @@ pub fn table(score: &Score) -> String {
             }
         );
     }
+    if score.odd_even_ratio.is_finite() {
+        let _ = writeln!(
+            s,
+            "odd/even angular power ratio: {:.4}{}",
+            score.odd_even_ratio,
+            noise_corrected(score)
+        );
+    }
     let _ = writeln!(
         s,
-        "odd/even angular power ratio: {:.4}{}",
-        score.odd_even_ratio,
-        noise_corrected(score)
-    );
-    let _ = writeln!(
-        s,
-        "every tolerance held: {}",
+        "every tolerance of method {} held: {}",
+        score.method,
         if score.all_within_tolerance {
             "yes"
         } else {
             "NO"
         }
     );
+    s
+}
+
+/// The methods present in a score's rows, `im2018` first, then `mro`, then any other.
+pub fn methods(score: &Score) -> Vec<String> {
+    let mut m: Vec<String> = Vec::new();
+    for r in &score.rows {
+        if METHOD_QUANTITIES.contains(&r.quantity.as_str()) && !m.contains(&r.method) {
+            m.push(r.method.clone());
+        }
+    }
+    let rank = |x: &String| match x.as_str() {
+        "im2018" => 0,
+        "mro" => 1,
+        _ => 2,
+    };
+    m.sort_by_key(rank);
+    m
+}
+
+/// Markdown table of truth against each method, per quantity and n: `value ± s.e. (relative
+/// error)` in one column per method.
+pub fn side_by_side(score: &Score) -> String {
+    use std::fmt::Write as _;
+    let methods = methods(score);
+    let mut s = String::from("| quantity | n | truth |");
+    for m in &methods {
+        let _ = write!(s, " {m} |");
+    }
+    s.push_str("\n|---|---|---|");
+    for _ in &methods {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    let mut keys: Vec<(&str, Option<u32>)> = Vec::new();
+    for q in METHOD_QUANTITIES.iter().chain(&["total_volume_fraction"]) {
+        for r in score.rows.iter().filter(|r| r.quantity == *q) {
+            if !keys.contains(&(q, r.symmetry)) {
+                keys.push((q, r.symmetry));
+            }
+        }
+    }
+    for (q, n) in keys {
+        let find = |m: &str| {
+            score
+                .rows
+                .iter()
+                .find(|r| r.quantity == q && r.symmetry == n && r.method == m)
+        };
+        let truth = methods.iter().find_map(|m| find(m)).and_then(|r| r.truth);
+        let _ = write!(
+            s,
+            "| {q} | {} | {} |",
+            n.map_or("—".into(), |n| n.to_string()),
+            truth.map_or("—".into(), |v| format!("{v:.4}"))
+        );
+        for m in &methods {
+            let cell = find(m).map_or("—".to_string(), |r| match r.recovered {
+                None => "—".into(),
+                Some(v) => {
+                    let mut c = format!("{v:.4}");
+                    if let Some(e) = r.recovered_se {
+                        let _ = write!(c, " ± {e:.4}");
+                    }
+                    if let Some(e) = r.relative_error {
+                        let _ = write!(c, " ({:+.0} %)", 100.0 * e);
+                    }
+                    if r.within_tolerance == Some(false) {
+                        c = format!("**{c}**");
+                    }
+                    c
+                }
+            });
+            let _ = write!(s, " {cell} |");
+        }
+        s.push('\n');
+    }
     s
 }
 
@@ -584,35 +958,6 @@ mod tests {
     }
 
     #[test]
-    fn structure_clusters_count_for_the_n_they_show() {
-        // The same geometry as `truth()`, but made of structure clusters: two show 4 (one of
-        // them also 12, which the analysis does not map), one shows nothing.
-        let t: TruthDoc = serde_json::from_value(serde_json::json!({
-            "extent_nm": [10.0, 10.0],
-            "clusters": [
-                {"symmetry": null, "shows": [4, 8], "center_nm": [2.0, 3.0, 2.5], "diameter_nm": 1.2, "in_condition": true},
-                {"symmetry": null, "shows": [4, 12], "center_nm": [7.0, 9.8, 2.5], "diameter_nm": 1.4, "in_condition": true},
-                {"symmetry": null, "shows": [], "center_nm": [5.0, 5.0, 2.5], "diameter_nm": 1.3, "in_condition": false}
-            ],
-            "by_symmetry": {
-                "4": {"volume_fraction": 0.02, "in_condition_count": 2, "projected_nearest_neighbor_nm": 5.5},
-                "12": {"volume_fraction": 0.02, "in_condition_count": 1}
-            },
-            "total_volume_fraction": 0.02
-        }))
-        .unwrap();
-        let s = score(&t, &perfect(), &ScoringSpec::default());
-        assert_eq!(get(&s, "recall").recovered, Some(1.0));
-        assert_eq!(get(&s, "precision").recovered, Some(1.0));
-        assert!((get(&s, "mean_diameter_nm").truth.unwrap() - 1.3).abs() < 1e-12);
-        assert!(
-            s.rows.iter().all(|r| r.symmetry != Some(12)),
-            "{:?}",
-            s.rows
-        );
-    }
-
-    #[test]
     fn known_offsets_give_expected_errors() {
         let mut a = perfect();
         let f = a.by_symmetry.get_mut("4").unwrap();
@@ -623,7 +968,8 @@ mod tests {
         f.region_list.pop();
         f.region_list.push(RegionDoc {
             centroid_px: [10.0, 10.0],
-            diameter_nm: 1.0,
+            diameter_nm: Some(1.0),
+            fwhm_nm: None,
         });
         let s = score(&truth(), &a, &ScoringSpec::default());
         assert!(
@@ -651,6 +997,35 @@ mod tests {
         let s = score(&truth(), &a, &lenient);
         assert_eq!(get(&s, "mean_diameter_nm").within_tolerance, None);
         assert!(s.all_within_tolerance);
+    }
+
+    #[test]
+    fn structure_clusters_count_for_the_n_they_show() {
+        // The same geometry as `truth()`, but made of structure clusters: two show 4 (one of
+        // them also 12, which the analysis does not map), one shows nothing.
+        let t: TruthDoc = serde_json::from_value(serde_json::json!({
+            "extent_nm": [10.0, 10.0],
+            "clusters": [
+                {"symmetry": null, "shows": [4, 8], "center_nm": [2.0, 3.0, 2.5], "diameter_nm": 1.2, "in_condition": true},
+                {"symmetry": null, "shows": [4, 12], "center_nm": [7.0, 9.8, 2.5], "diameter_nm": 1.4, "in_condition": true},
+                {"symmetry": null, "shows": [], "center_nm": [5.0, 5.0, 2.5], "diameter_nm": 1.3, "in_condition": false}
+            ],
+            "by_symmetry": {
+                "4": {"volume_fraction": 0.02, "in_condition_count": 2, "projected_nearest_neighbor_nm": 5.5},
+                "12": {"volume_fraction": 0.02, "in_condition_count": 1}
+            },
+            "total_volume_fraction": 0.02
+        }))
+        .unwrap();
+        let s = score(&t, &perfect(), &ScoringSpec::default());
+        assert_eq!(get(&s, "recall").recovered, Some(1.0));
+        assert_eq!(get(&s, "precision").recovered, Some(1.0));
+        assert!((get(&s, "mean_diameter_nm").truth.unwrap() - 1.3).abs() < 1e-12);
+        assert!(
+            s.rows.iter().all(|r| r.symmetry != Some(12)),
+            "{:?}",
+            s.rows
+        );
     }
 
     #[test]

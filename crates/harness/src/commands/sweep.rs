@@ -513,23 +513,23 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
         s.push(',');
         s.push_str(&set.key);
     }
-    s.push_str(",quantity,symmetry,truth,recovered,relative_error,within_tolerance\n");
+    s.push_str(",quantity,method,symmetry,truth,recovered,relative_error,within_tolerance\n");
     for (i, (p, score)) in points.iter().zip(scores).enumerate() {
         let prefix: String = std::iter::once(i.to_string())
             .chain(p.iter().map(|(_, v)| csv_field(v)))
             .collect::<Vec<_>>()
             .join(",");
         s.push_str(&format!(
-            "{prefix},odd_even_ratio,,,{},,\n",
+            "{prefix},odd_even_ratio,,,,{},,\n",
             score.odd_even_ratio
         ));
         if let Some(r) = score.odd_even_ratio_noise_corrected {
             s.push_str(&format!(
-                "{prefix},odd_even_ratio_noise_corrected,,,{r},,\n"
+                "{prefix},odd_even_ratio_noise_corrected,,,,{r},,\n"
             ));
         }
         s.push_str(&format!(
-            "{prefix},all_within_tolerance,,,{},,\n",
+            "{prefix},all_within_tolerance,,,,{},,\n",
             u8::from(score.all_within_tolerance)
         ));
         // Detectability and realism as quantities of their own: the recovered column holds
@@ -577,8 +577,9 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
         }
         for r in &score.rows {
             s.push_str(&format!(
-                "{prefix},{},{},{},{},{},{}\n",
+                "{prefix},{},{},{},{},{},{},{}\n",
                 r.quantity,
+                r.method,
                 r.symmetry.map_or(String::new(), |n| n.to_string()),
                 opt(r.truth),
                 opt(r.recovered),
@@ -591,7 +592,7 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
 }
 
 /// The metric plotted per point: an odd/even ratio, or the mean |relative error| of a quantity
-/// over the symmetries that have one.
+/// of the scored method over the symmetries that have one.
 fn metric(score: &Score, quantity: &str) -> Option<f64> {
     match quantity {
         "odd_even_ratio" => return Some(score.odd_even_ratio),
@@ -601,7 +602,7 @@ fn metric(score: &Score, quantity: &str) -> Option<f64> {
     let errs: Vec<f64> = score
         .rows
         .iter()
-        .filter(|r| r.quantity == quantity)
+        .filter(|r| r.quantity == quantity && r.method == score.method)
         .filter_map(|r| r.relative_error.map(f64::abs))
         .collect();
     (!errs.is_empty()).then(|| errs.iter().sum::<f64>() / errs.len() as f64)

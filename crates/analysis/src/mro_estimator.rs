@@ -1,0 +1,318 @@
+//! The `method = "mro"` estimator of one per-n map: significant regions, model-fitted diameters,
+//! bounded volume fractions, the first significant σ(r) peak, each with a standard error.
+//!
+//! Inputs are the full-resolution, exactly shot-noise-corrected P_n map of
+//! [`crate::ring_fourier`] and the per-pattern noise power removed from it. The pieces:
+//! - regions: [`crate::significance`] (exponential null of the uncorrected map, false-detection
+//!   rate α per map);
+//! - diameter: [`crate::size_model`] inverts each region's half-maximum width;
+//! - in-condition volume fraction: `Σ (π/6) D³ / (scan area × thickness)` over regions with a
+//!   diameter (as Im et al. 2018), total `= in-condition / in-condition share`; a fraction above
+//!   1 is refused (null, with the reason in `null_reasons`), never reported;
+//! - spacing: the first σ(r) peak beyond the Airy radius that stands ≥ 4 standard errors above
+//!   the σ before it ([`crate::autocorrelation`]), else null.
+//!
+//! Standard errors (analytic, stated): region count `√N` (Poisson counting); mean diameter
+//! `sd/√N`; volume fractions `√(Σ vᵢ²)/(A·t·p)` (compound Poisson: the count and the sizes
+//! both fluctuate); spacing from the parabola vertex ([`crate::autocorrelation::Peak::se_nm`]);
+//! map mean from the scatter of the means of 8 × 8-pixel scan blocks (blocks larger than the
+//! probe, so nearly independent).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::autocorrelation::{radial_autocorrelation, RadialAutocorrelation};
+use crate::particles::mean_sd;
+use crate::significance::{null_threshold, significant_regions, NullThreshold, SignificantRegion};
+use crate::size_model::ProbeResponse;
+
+/// σ(r) peaks below this many standard errors are not reported as a spacing. A map's σ(r) has
+/// up to ~30 local maxima to look through, and the prominence is taken over the lowest σ before
+/// the peak (a minimum, biased low); at 3 s.e. maps of pure shot noise still showed
+/// "spacings" (3.1 s.e. in `pure_poisson_maps_average_zero_and_hold_no_regions`). At 4 s.e.
+/// (one-sided 3·10⁻⁵ per maximum) the chance that any of 30 is a fluctuation stays near 0.1 %.
+pub const SPACING_MIN_SIGNIFICANCE: f64 = 4.0;
+/// Side of the scan blocks whose means give the map mean's standard error, in scan pixels.
+const BLOCK_PX: usize = 8;
+
+/// What the `mro` method recovers from one per-n map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MroSymmetryResult {
+    /// The harmonic n.
+    pub n: usize,
+    /// The map's null distribution and threshold (null when no pattern had counts).
+    pub null: Option<NullThreshold>,
+    /// Number of significant regions.
+    pub regions: usize,
+    /// Its standard error, `√regions`.
+    pub regions_se: f64,
+    /// Mean model-fitted diameter in nm.
+    pub mean_diameter_nm: Option<f64>,
+    /// Its standard error in nm.
+    pub mean_diameter_se_nm: Option<f64>,
+    /// Sample standard deviation of the diameters in nm.
+    pub sd_diameter_nm: Option<f64>,
+    /// Σ sphere volumes of the regions over the sample volume.
+    pub volume_fraction_in_condition: Option<f64>,
+    /// Its standard error.
+    pub volume_fraction_in_condition_se: Option<f64>,
+    /// Share of clusters taken to be in a diffracting condition.
+    pub in_condition_fraction: f64,
+    /// `volume_fraction_in_condition / in_condition_fraction`, within [0, 1] or null.
+    pub volume_fraction: Option<f64>,
+    /// Its standard error.
+    pub volume_fraction_se: Option<f64>,
+    /// First significant σ(r) peak, in nm.
+    pub spacing_nm: Option<f64>,
+    /// Its standard error in nm.
+    pub spacing_se_nm: Option<f64>,
+    /// That peak's significance in standard errors of σ(r).
+    pub spacing_significance: Option<f64>,
+    /// Mean of the corrected map (0 within `map_mean_se` for a map of pure shot noise).
+    pub map_mean: Option<f64>,
+    /// Its standard error (scan-block means).
+    pub map_mean_se: Option<f64>,
+    /// Patterns whose ring held no counts (P_n undefined there).
+    pub undefined_patterns: usize,
+    /// Why a value is null, keyed by the field.
+    pub null_reasons: BTreeMap<String, String>,
+    /// σ(r) of the corrected map.
+    pub autocorrelation: RadialAutocorrelation,
+    /// The regions, in order of decreasing peak.
+    pub region_list: Vec<SignificantRegion>,
+}
+
+/// Fixed inputs of the estimator for one analysis.
+#[derive(Debug, Clone)]
+pub struct MroEstimator<'a> {
+    /// Scan shape `[ny, nx]`.
+    pub shape: [usize; 2],
+    /// Scan step in nm.
+    pub step_nm: f64,
+    /// Foil thickness in nm (no volume fractions without it).
+    pub thickness_nm: Option<f64>,
+    /// Expected false regions per map.
+    pub false_detection_rate: f64,
+    /// Airy first-zero radius in nm: σ(r) peaks are searched beyond it.
+    pub airy_first_zero_nm: f64,
+    /// The probe-response size model.
+    pub response: &'a ProbeResponse,
+}
+
+impl MroEstimator<'_> {
+    /// Estimates from the corrected map `corrected` and the per-pattern noise power `noise`
+    /// (both `[ny × nx]`, NaN where undefined) of harmonic `n` with in-condition share `p_in`.
+    /// Returns the result and the label image.
+    pub fn estimate(
+        &self,
+        n: usize,
+        corrected: &[f64],
+        noise: &[f64],
+        p_in: f64,
+    ) -> (MroSymmetryResult, Vec<u32>) {
+        let mut reasons = BTreeMap::new();
+        let len = corrected.len();
+        let undefined = corrected.iter().filter(|v| !v.is_finite()).count();
+        let raw: Vec<f64> = corrected.iter().zip(noise).map(|(c, z)| c + z).collect();
+        let defined_noise: Vec<f64> = noise.iter().copied().filter(|v| v.is_finite()).collect();
+        let noise_mean = defined_noise.iter().sum::<f64>() / defined_noise.len().max(1) as f64;
+        let null = null_threshold(&raw, self.false_detection_rate, noise_mean);
+        let (regions, labels) = match &null {
+            Some(nt) => significant_regions(&raw, corrected, self.shape, nt, self.step_nm, |f| {
+                self.response.diameter_nm(f)
+            }),
+            None => {
+                reasons.insert(
+                    "regions".into(),
+                    "no pattern had counts on the analysis ring".into(),
+                );
+                (Vec::new(), vec![0; len])
+            }
+        };
+        let nreg = regions.len();
+        let d: Vec<f64> = regions.iter().filter_map(|r| r.diameter_nm).collect();
+        if d.len() < nreg {
+            reasons.insert(
+                "mean_diameter_nm".into(),
+                format!(
+                    "{} of {nreg} regions are narrower than a point scatterer's response \
+                     ({:.3} nm FWHM) and carry no diameter",
+                    nreg - d.len(),
+                    self.response.point_fwhm_nm()
+                ),
+            );
+        }
+        let (md, sd) = mean_sd(d.iter().copied());
+        let opt = |v: f64| v.is_finite().then_some(v);
+        let mean_diameter_nm = opt(md);
+        if mean_diameter_nm.is_none() {
+            reasons.insert(
+                "mean_diameter_nm".into(),
+                "no significant region with a diameter".into(),
+            );
+        }
+        let mean_diameter_se_nm = (d.len() >= 2).then(|| sd / (d.len() as f64).sqrt());
+
+        let area_nm2 = len as f64 * self.step_nm * self.step_nm;
+        let (mut vf_in, mut vf_in_se, mut vf, mut vf_se) = (None, None, None, None);
+        match self.thickness_nm {
+            None => {
+                reasons.insert(
+                    "volume_fraction".into(),
+                    "the calibration gives no thickness".into(),
+                );
+            }
+            Some(t) => {
+                let vols: Vec<f64> = d
+                    .iter()
+                    .map(|d| std::f64::consts::PI / 6.0 * d.powi(3) / (area_nm2 * t))
+                    .collect();
+                let v_in: f64 = vols.iter().sum();
+                let se_in = vols.iter().map(|v| v * v).sum::<f64>().sqrt();
+                if v_in > 1.0 {
+                    reasons.insert(
+                        "volume_fraction_in_condition".into(),
+                        format!(
+                            "the regions' spheres would fill {v_in:.3} of the foil: the sphere model \
+                             does not hold for these regions"
+                        ),
+                    );
+                } else {
+                    vf_in = Some(v_in);
+                    vf_in_se = Some(se_in);
+                    let v = v_in / p_in;
+                    if v > 1.0 {
+                        reasons.insert(
+                            "volume_fraction".into(),
+                            format!(
+                                "dividing by the in-condition share {p_in} gives {v:.3} > 1: \
+                                 the share does not apply to these regions"
+                            ),
+                        );
+                    } else {
+                        vf = Some(v);
+                        vf_se = Some(se_in / p_in);
+                    }
+                }
+            }
+        }
+
+        // σ(r) of the corrected map; undefined patterns take the map mean (no correlation).
+        let defined: Vec<f64> = corrected
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        let map_mean =
+            (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
+        let filled: Vec<f64> = corrected
+            .iter()
+            .map(|&v| {
+                if v.is_finite() {
+                    v
+                } else {
+                    map_mean.unwrap_or(0.0)
+                }
+            })
+            .collect();
+        let ac = radial_autocorrelation(&filled, self.shape, self.step_nm);
+        let peak = ac.first_significant_peak(self.airy_first_zero_nm, SPACING_MIN_SIGNIFICANCE);
+        if peak.is_none() {
+            reasons.insert(
+                "spacing_nm".into(),
+                format!(
+                    "no σ(r) peak beyond {:.3} nm stands {SPACING_MIN_SIGNIFICANCE} standard errors \
+                     above the σ before it",
+                    self.airy_first_zero_nm
+                ),
+            );
+        }
+        if undefined > 0 {
+            reasons.insert(
+                "map_mean".into(),
+                format!("{undefined} patterns had no counts on the ring and are left out"),
+            );
+        }
+        let result = MroSymmetryResult {
+            n,
+            null,
+            regions: nreg,
+            regions_se: (nreg as f64).sqrt(),
+            mean_diameter_nm,
+            mean_diameter_se_nm,
+            sd_diameter_nm: opt(sd),
+            volume_fraction_in_condition: vf_in,
+            volume_fraction_in_condition_se: vf_in_se,
+            in_condition_fraction: p_in,
+            volume_fraction: vf,
+            volume_fraction_se: vf_se,
+            spacing_nm: peak.map(|p| p.r_nm),
+            spacing_se_nm: peak.map(|p| p.se_nm),
+            spacing_significance: peak.map(|p| p.significance),
+            map_mean,
+            map_mean_se: block_mean_se(corrected, self.shape),
+            undefined_patterns: undefined,
+            null_reasons: reasons,
+            autocorrelation: ac,
+            region_list: regions,
+        };
+        (result, labels)
+    }
+}
+
+/// Standard error of a map's mean from the means of its `BLOCK_PX`-sided scan blocks (NaN
+/// pixels left out); `None` with fewer than two blocks.
+pub fn block_mean_se(map: &[f64], shape: [usize; 2]) -> Option<f64> {
+    let [ny, nx] = shape;
+    let by = (ny / BLOCK_PX).max(1);
+    let bx = (nx / BLOCK_PX).max(1);
+    let (hy, hx) = (ny / by, nx / bx);
+    let mut means = Vec::with_capacity(by * bx);
+    for a in 0..by {
+        for b in 0..bx {
+            let (mut s, mut c) = (0.0, 0usize);
+            for y in a * hy..(a + 1) * hy {
+                for x in b * hx..(b + 1) * hx {
+                    let v = map[y * nx + x];
+                    if v.is_finite() {
+                        s += v;
+                        c += 1;
+                    }
+                }
+            }
+            if c > 0 {
+                means.push(s / c as f64);
+            }
+        }
+    }
+    (means.len() >= 2).then(|| {
+        let (_, sd) = mean_sd(means.iter().copied());
+        sd / (means.len() as f64).sqrt()
+    })
+}
+
+/// The `mro` method's results over every n.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MroResult {
+    /// Expected false regions per map (the significance threshold's α).
+    pub false_detection_rate: f64,
+    /// Power transfer of the full-resolution ring per n = 0..=n_max (pixel integration; see
+    /// [`crate::ring_fourier`]).
+    pub angular_transfer: Vec<f64>,
+    /// Power transfer of the `im2018` path's azimuthal binning, `sinc²(nΔφ/2)`.
+    pub binned_angular_transfer: Vec<f64>,
+    /// Dataset mean of the corrected full-resolution P_n, n = 0..=n_max.
+    pub mean_power: Vec<f64>,
+    /// FWHM of a point scatterer's map (`|ψ₀|⁴`) in nm: the smallest region a cluster gives.
+    pub point_response_fwhm_nm: f64,
+    /// Per n (keyed `"4"`).
+    pub by_symmetry: BTreeMap<String, MroSymmetryResult>,
+    /// Σ `volume_fraction` over the summed symmetries; null if any is null or the sum
+    /// exceeds 1 (the reason in `null_reasons`).
+    pub total_volume_fraction: Option<f64>,
+    /// Its standard error (the per-n errors in quadrature).
+    pub total_volume_fraction_se: Option<f64>,
+    /// Why a whole-sample value is null.
+    pub null_reasons: BTreeMap<String, String>,
+}

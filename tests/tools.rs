@@ -1,0 +1,103 @@
+//! The tools under `tools/` run and their output scores: the NumPy external-estimate example.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::{expect_exit, repo, run_mro};
+
+/// A Python with numpy in its own virtual environment under the test's target directory
+/// (PEP 668: nothing installed globally); `None`, with the reason printed, when neither the
+/// system Python has numpy nor a venv with it can be made (offline machine).
+fn venv_python() -> Option<PathBuf> {
+    let system = PathBuf::from(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
+    let has_numpy = |p: &PathBuf| {
+        Command::new(p)
+            .args(["-c", "import numpy"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if has_numpy(&system) {
+        return Some(system);
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("numpy-venv");
+    let python = venv.join("bin").join("python");
+    if !has_numpy(&python) {
+        let made = Command::new(&system)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "numpy"])
+                .status()
+                .is_ok_and(|s| s.success());
+        if !made || !has_numpy(&python) {
+            eprintln!(
+                "SKIPPED: no numpy for tools/estimate_numpy.py (no system numpy, and a venv at {} \
+                 could not install it)",
+                venv.display()
+            );
+            return None;
+        }
+    }
+    Some(python)
+}
+
+#[test]
+fn numpy_estimate_is_scored_by_mro_score() {
+    let Some(python) = venv_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim");
+    let scenario = repo().join("scenarios/smoke/tiny.toml");
+    expect_exit(&run_mro(&[&"simulate", &scenario, &"--out", &sim]), 0);
+    let estimate = dir.path().join("estimate.json");
+    let out = Command::new(&python)
+        .arg(repo().join("tools/estimate_numpy.py"))
+        .arg(sim.join("datacube.npy"))
+        .arg(sim.join("meta.json"))
+        .arg("--out")
+        .arg(&estimate)
+        .args(["--in-condition", "1.0"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let score_path = dir.path().join("score.json");
+    let stdout = expect_exit(
+        &run_mro(&[
+            &"score",
+            &sim.join("truth.json"),
+            &estimate,
+            &"--out",
+            &score_path,
+        ]),
+        0,
+    );
+    assert!(stdout.contains("numpy-example"), "{stdout}");
+    let score: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&score_path).unwrap()).unwrap();
+    assert_eq!(score["method"], "numpy-example");
+    let rows = score["rows"].as_array().unwrap();
+    // The planted 4- and 6-fold clusters are seen, with a diameter and its standard error.
+    for n in [4, 6] {
+        let d = rows
+            .iter()
+            .find(|r| r["quantity"] == "mean_diameter_nm" && r["symmetry"] == n)
+            .unwrap();
+        assert!(d["recovered"].as_f64().unwrap() > 0.0, "{d}");
+        assert!(d["truth"].as_f64().unwrap() > 0.0, "{d}");
+    }
+    // A wrong schema is bad input, named.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"schema": "something/1"}"#).unwrap();
+    let out = run_mro(&[&"score", &sim.join("truth.json"), &bad]);
+    expect_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("schema") && err.contains("mro.estimate/1"),
+        "{err}"
+    );
+}
