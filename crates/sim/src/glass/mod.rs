@@ -5,15 +5,18 @@
 //! 1. cluster sizes are drawn per type until their volume matches the requested fraction, and
 //!    the spheres are placed without overlap (`placement`);
 //! 2. each cluster gets an axis and in-plane turn ([`orientation`]) and is filled with the
-//!    columnar density-wave motif of its symmetry ([`motif`]) at the sample's number density and
-//!    composition; `in_condition` is decided from the motif's own reflections;
+//!    sites of its type — the idealised density-wave motif ([`motif`]), a Mackay icosahedron
+//!    ([`icosahedral`]) or a bcc/fcc/B2 fragment ([`crystal`]) — displaced by its static
+//!    disorder; the n-fold symmetries it shows are computed from its own projected pattern
+//!    ([`symmetry`]); a density wave's `in_condition` is decided from its own reflections, a
+//!    structure's from the symmetries it shows;
 //! 3. the matrix fills the rest of the box by random addition clear of the cluster atoms, and
 //!    is relaxed with soft spheres around the fixed clusters for a set number of sweeps; the few
 //!    pairs still closer than their minimum distance then lose an atom (`matrix`, [`radii`]).
 //!
 //! Units: nm, nm⁻¹ with k = 1/d, degrees. The box is periodic in x and y; z (the beam) spans the
 //! foil `[0, thickness_nm]`. Random streams, all from the scenario seed: `"cluster-sizes"` (one
-//! per type), `"placement"`, `"orientation"`, `"cluster-species"` (one per cluster),
+//! per type), `"placement"`, `"orientation"`, `"cluster-displacement"` and `"cluster-species"` (one per cluster),
 //! `"matrix-species"`, `"matrix"` (one per draft chunk) and `"matrix-block"` (one per fill
 //! block). The result is bit-identical at any thread count.
 
