@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod polar;
 pub mod reference;
 pub mod result;
+pub mod screen;
 pub mod threshold;
 pub mod variance;
 
@@ -36,5 +37,5 @@ mod tests;
 
 pub use config::{AnalysisConfig, InConditionModel, Threshold};
 pub use error::AnalysisError;
-pub use pipeline::{analyze_datacube, analyze_npy, RunOptions};
+pub use pipeline::{analyze_datacube, analyze_npy, analyze_source, RunOptions};
 pub use result::{AnalysisMaps, AnalysisOutput, AnalysisResult, ANALYSIS_SCHEMA};
