@@ -135,7 +135,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )));
     }
     let mask = match &args.mask {
-        Some(p) => Some(read_mask(p, det).map_err(bad_input)?),
+        Some(p) => {
+            let m = read_mask(p, det).map_err(bad_input)?;
+            if m.iter().all(|&b| b) {
+                return Err(bad_input(format!(
+                    "{}: excludes all {} detector pixels: expected a mask that leaves the analysis ring visible",
+                    p.display(),
+                    m.len()
+                )));
+            }
+            Some(m)
+        }
         None => None,
     };
 
@@ -325,12 +335,14 @@ fn calibration(
     let center = match (&args.center_px, &base) {
         (Some(c), _) => *c,
         (None, Some(b)) => b.center_px(),
-        (None, None) => return Err(bad_input(format!(
+        (None, None) => {
+            return Err(bad_input(format!(
             "{}: no pattern centre: give --meta META.json or --center-px Y,X (detector {} × {})",
             data_file.display(),
             det[0],
             det[1]
-        ))),
+        )))
+        }
     };
     let origins = Origins {
         datacube: data_file.to_path_buf(),
