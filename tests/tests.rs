@@ -2,6 +2,7 @@
 
 mod bad_inputs;
 mod cli_info;
+mod fuzz_corpus;
 mod hostile;
 mod interop;
 mod physics;

@@ -347,7 +347,7 @@ impl FrameSource {
     /// [`SourceError::Io`] if the read fails.
     pub fn read_frames(&mut self, first: usize, out: &mut [f32]) -> Result<(), SourceError> {
         let plen = self.frame_len();
-        let n = if plen == 0 { 0 } else { out.len() / plen };
+        let n = out.len().checked_div(plen).unwrap_or(0);
         if plen == 0
             || out.len() % plen != 0
             || first.checked_add(n).map_or(true, |e| e > self.n_frames())
