@@ -179,6 +179,14 @@ impl FrameSource {
                 )))
             }
         };
+        // An empty datacube holds no frame, so a frame's size would not be bounded by the file:
+        // refuse it before anything is sized from the detector shape.
+        if scan[0] * scan[1] == 0 || det[0] * det[1] == 0 {
+            return Err(invalid(format!(
+                "header field `shape` = {:?}: expected at least one scan point and one detector pixel",
+                h.shape
+            )));
+        }
         let kind = if h.dtype == Dtype::F32 && !h.big_endian && cfg!(target_endian = "little") {
             let file = File::open(path).map_err(|source| SourceError::Io {
                 path: path.to_path_buf(),
