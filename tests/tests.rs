@@ -1,12 +1,16 @@
 //! mro's integration tests: one binary, one module per topic.
 
+mod bad_inputs;
 mod cli_info;
 mod control;
 mod files;
+mod fuzz_corpus;
+mod hostile;
 mod html_report;
 mod interop;
 mod physics;
 mod pipeline;
+mod readers;
 mod scenarios;
 mod support;
 mod tools;

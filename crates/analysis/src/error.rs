@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use mro_core::{InvalidValue, NpyError};
+use mro_core::{InvalidValue, NpyError, SourceError};
 
 /// Why an analysis could not run.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,18 @@ pub enum AnalysisError {
     /// Reading the datacube or the mask failed.
     #[error(transparent)]
     Npy(#[from] NpyError),
+    /// Opening or reading a datacube file failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The data cannot be analysed as they are (non-finite values, dark frames, no signal);
+    /// see [`crate::screen`].
+    #[error("{path}: {reason}")]
+    Data {
+        /// The datacube file (or "datacube" in memory).
+        path: PathBuf,
+        /// What was found and what to do.
+        reason: String,
+    },
     /// An array does not have the shape the analysis needs.
     #[error("{what}: shape {found:?}: expected {expected}")]
     Shape {

@@ -36,6 +36,7 @@ pub mod polar;
 pub mod reference;
 pub mod result;
 pub mod ring_fourier;
+pub mod screen;
 pub mod significance;
 pub mod size_model;
 pub mod threshold;
@@ -48,5 +49,5 @@ mod tests;
 
 pub use config::{AnalysisConfig, InConditionModel, Method, Threshold};
 pub use error::AnalysisError;
-pub use pipeline::{analyze_datacube, analyze_npy, RunOptions};
+pub use pipeline::{analyze_datacube, analyze_npy, analyze_source, RunOptions};
 pub use result::{AnalysisMaps, AnalysisOutput, AnalysisResult, ANALYSIS_SCHEMA};

@@ -1,13 +1,12 @@
 //! The whole measurement: one pass over the patterns (two with centre refinement), in chunks,
-//! from memory ([`analyze_datacube`]) or streamed from a `.npy` file ([`analyze_npy`]). Both give
+//! from memory ([`analyze_datacube`]) or streamed from a file ([`analyze_npy`], [`analyze_source`]). Both give
 //! bit-identical results for any chunk size and thread count.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc::sync_channel;
 
-use mro_core::npy::NpyReader;
-use mro_core::{Calibration, Datacube};
+use mro_core::{Calibration, Datacube, Format, FrameSource};
 use ndarray::Array2;
 use rayon::prelude::*;
 
@@ -99,35 +98,39 @@ pub fn analyze_npy(
     config: &AnalysisConfig,
     opts: &RunOptions<'_>,
 ) -> Result<AnalysisOutput, AnalysisError> {
-    let reader = NpyReader::open(path)?;
-    reader.require_rank(4, " [scan_y, scan_x, det_y, det_x]")?;
-    let s = reader.shape().to_vec();
-    drop(reader);
-    let scan = [s[0], s[1]];
-    let det = [s[2], s[3]];
+    let source = FrameSource::open(path, Some(Format::Npy), None)?;
+    analyze_source(source, calibration, config, opts)
+}
+
+/// Analyses any datacube file [`FrameSource`] reads (`.npy`, 3-D `.npy` stacks, EMPAD),
+/// streamed as in [`analyze_npy`]; bit-identical to [`analyze_datacube`] on the same values.
+pub fn analyze_source(
+    source: FrameSource,
+    calibration: &Calibration,
+    config: &AnalysisConfig,
+    opts: &RunOptions<'_>,
+) -> Result<AnalysisOutput, AnalysisError> {
+    let scan = source.scan_shape();
+    let det = source.detector_shape();
+    let mut source = source;
     run(scan, det, calibration, config, opts, |f| {
-        stream(
-            path,
-            det[0] * det[1],
-            scan[0] * scan[1],
-            opts.chunk_patterns,
-            f,
-        )
+        stream_frames(&mut source, opts.chunk_patterns, f)
     })
 }
 
-type ChunkFn<'f> = dyn FnMut(usize, &[f32]) -> Result<(), AnalysisError> + 'f;
+/// Called with consecutive chunks `(first pattern, values)`.
+pub type ChunkFn<'f> = dyn FnMut(usize, &[f32]) -> Result<(), AnalysisError> + 'f;
 
-/// Reads the file chunk by chunk on a second thread and hands each chunk to `f` in order.
-fn stream(
-    path: &Path,
-    plen: usize,
-    n_patterns: usize,
+/// Reads the file chunk by chunk on a second thread and hands each chunk `(first frame,
+/// values)` to `f` in order. Public so that screening ([`crate::screen`]) streams the same way.
+pub fn stream_frames(
+    source: &mut FrameSource,
     chunk_patterns: usize,
     f: &mut ChunkFn<'_>,
 ) -> Result<(), AnalysisError> {
     let chunk_patterns = chunk_patterns.max(1);
-    let mut reader = ChunkReader::open(path)?;
+    let plen = source.frame_len();
+    let n_patterns = source.n_frames();
     let (tx_full, rx_full) = sync_channel::<Result<(usize, Vec<f32>), AnalysisError>>(1);
     let (tx_empty, rx_empty) = sync_channel::<Vec<f32>>(2);
     tx_empty.send(Vec::new()).expect("capacity");
@@ -139,8 +142,8 @@ fn stream(
                 let Ok(mut buf) = rx_empty.recv() else { return };
                 let len = chunk_patterns.min(n_patterns - start);
                 buf.resize(len * plen, 0.0);
-                let msg = reader
-                    .read(start * plen, &mut buf)
+                let msg = source
+                    .read_frames(start, &mut buf)
                     .map(|()| (start, buf))
                     .map_err(AnalysisError::from);
                 let failed = msg.is_err();
@@ -169,59 +172,6 @@ fn stream(
         drop(tx_empty);
         result
     })
-}
-
-/// Positioned reads of `f32` values. Little-endian `f4` files on a little-endian host are read
-/// straight into the destination (one copy from the page cache); every other dtype goes through
-/// [`NpyReader::read_f32_at`]'s conversion.
-enum ChunkReader {
-    Direct {
-        file: std::fs::File,
-        path: std::path::PathBuf,
-        data_offset: u64,
-    },
-    Converting(NpyReader),
-}
-
-impl ChunkReader {
-    fn open(path: &Path) -> Result<Self, AnalysisError> {
-        let reader = NpyReader::open(path)?;
-        let h = reader.header();
-        if h.dtype == mro_core::npy::Dtype::F32 && !h.big_endian && cfg!(target_endian = "little") {
-            let file = std::fs::File::open(path).map_err(|source| mro_core::NpyError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            Ok(Self::Direct {
-                file,
-                path: path.to_path_buf(),
-                data_offset: h.data_offset,
-            })
-        } else {
-            Ok(Self::Converting(reader))
-        }
-    }
-
-    fn read(&mut self, start: usize, out: &mut [f32]) -> Result<(), mro_core::NpyError> {
-        match self {
-            Self::Direct {
-                file,
-                path,
-                data_offset,
-            } => {
-                use std::os::unix::fs::FileExt;
-                file.read_exact_at(
-                    bytemuck::cast_slice_mut(out),
-                    *data_offset + 4 * start as u64,
-                )
-                .map_err(|source| mro_core::NpyError::Io {
-                    path: path.clone(),
-                    source,
-                })
-            }
-            Self::Converting(r) => r.read_f32_at(start, out),
-        }
-    }
 }
 
 /// A source of patterns: calls its argument with consecutive chunks `(first pattern, values)`.

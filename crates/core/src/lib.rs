@@ -11,6 +11,8 @@
 
 pub mod check;
 pub mod datacube;
+pub mod empad;
+pub mod frames;
 pub mod grid;
 pub mod meta;
 pub mod npy;
@@ -20,6 +22,7 @@ pub mod units;
 
 pub use check::InvalidValue;
 pub use datacube::{Calibration, CalibrationError, Datacube};
+pub use frames::{Format, FrameSource, SourceError};
 pub use grid::Grid;
 pub use meta::Meta;
 pub use npy::{NpyError, NpyReader, NpyWriter};

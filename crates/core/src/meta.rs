@@ -51,8 +51,20 @@ pub enum MetaError {
         /// The tag found.
         found: String,
     },
+    /// A field is missing, unknown or of the wrong form.
+    #[error("{path}: field `{field}`{found}: expected {expected}")]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// Dotted path of the field, e.g. `calibration.center_px`.
+        field: String,
+        /// `" = VALUE"` as written, or `" is missing"` / `" is not a known field"`.
+        found: String,
+        /// What was expected.
+        expected: String,
+    },
     /// A calibration value is out of range.
-    #[error("{path}: calibration.{source}")]
+    #[error("{path}: field `calibration.{}` = {}: expected {}", source.field, source.value, source.expected)]
     Calibration {
         /// The file.
         path: PathBuf,
@@ -71,29 +83,162 @@ impl Meta {
         }
     }
 
-    /// Reads and checks a `meta.json`.
+    /// Reads and checks a `meta.json`. A UTF-8 byte-order mark is skipped. Every field is
+    /// checked by name, so an error names the file and the field (`calibration.center_px`)
+    /// rather than a position in the text.
+    ///
+    /// # Errors
+    /// [`MetaError`] naming the file and, for content errors, the field and what was expected.
     pub fn read(path: &Path) -> Result<Self, MetaError> {
         let text = std::fs::read_to_string(path).map_err(|source| MetaError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let meta: Meta = serde_json::from_str(&text).map_err(|source| MetaError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if meta.schema != META_SCHEMA {
-            return Err(MetaError::Schema {
-                path: path.to_path_buf(),
-                found: meta.schema,
-            });
-        }
-        meta.calibration
-            .validate()
-            .map_err(|source| MetaError::Calibration {
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks the text of a `meta.json`; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, MetaError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|source| MetaError::Json {
                 path: path.to_path_buf(),
                 source,
             })?;
-        Ok(meta)
+        let field = |field: &str, found: String, expected: &str| MetaError::Field {
+            path: path.to_path_buf(),
+            field: field.to_string(),
+            found,
+            expected: expected.to_string(),
+        };
+        let shown = |v: &serde_json::Value| {
+            let s = v.to_string();
+            let s = if s.chars().count() > 60 {
+                format!("{}…", s.chars().take(60).collect::<String>())
+            } else {
+                s
+            };
+            format!(" = {s}")
+        };
+        let top = value
+            .as_object()
+            .ok_or_else(|| field("(top level)", shown(&value), "a JSON object"))?;
+        for key in top.keys() {
+            if !["schema", "calibration", "provenance"].contains(&key.as_str()) {
+                return Err(field(
+                    key,
+                    " is not a known field".into(),
+                    "only schema, calibration and provenance",
+                ));
+            }
+        }
+        let schema = match top.get("schema") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => return Err(field("schema", shown(v), &format!("\"{META_SCHEMA}\""))),
+            None => {
+                return Err(field(
+                    "schema",
+                    " is missing".into(),
+                    &format!("\"{META_SCHEMA}\""),
+                ))
+            }
+        };
+        if schema != META_SCHEMA {
+            return Err(MetaError::Schema {
+                path: path.to_path_buf(),
+                found: schema,
+            });
+        }
+        let cal = match top.get("calibration") {
+            Some(serde_json::Value::Object(c)) => c,
+            Some(v) => {
+                return Err(field(
+                    "calibration",
+                    shown(v),
+                    "an object of calibration values",
+                ))
+            }
+            None => {
+                return Err(field(
+                    "calibration",
+                    " is missing".into(),
+                    "an object of calibration values",
+                ))
+            }
+        };
+        const KEYS: [&str; 6] = [
+            "k_pixel_per_nm",
+            "scan_step_nm",
+            "center_px",
+            "voltage_kv",
+            "semiangle_mrad",
+            "thickness_nm",
+        ];
+        for key in cal.keys() {
+            if !KEYS.contains(&key.as_str()) {
+                return Err(field(
+                    &format!("calibration.{key}"),
+                    " is not a known field".into(),
+                    "one of k_pixel_per_nm, scan_step_nm, center_px, voltage_kv, semiangle_mrad, thickness_nm",
+                ));
+            }
+        }
+        let number = |key: &str| -> Result<Option<f64>, MetaError> {
+            match cal.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_f64()
+                    .map(Some)
+                    .ok_or_else(|| field(&format!("calibration.{key}"), shown(v), "a number")),
+            }
+        };
+        let required = |key: &str, what: &str| -> Result<f64, MetaError> {
+            number(key)?
+                .ok_or_else(|| field(&format!("calibration.{key}"), " is missing".into(), what))
+        };
+        let k_pixel_per_nm = required("k_pixel_per_nm", "the detector pixel size in nm⁻¹")?;
+        let scan_step_nm = required("scan_step_nm", "the probe step in nm")?;
+        let center = match cal.get("center_px") {
+            Some(serde_json::Value::Array(a))
+                if a.len() == 2 && a.iter().all(serde_json::Value::is_number) =>
+            {
+                [
+                    a[0].as_f64().unwrap_or(f64::NAN),
+                    a[1].as_f64().unwrap_or(f64::NAN),
+                ]
+            }
+            Some(v) => {
+                return Err(field(
+                    "calibration.center_px",
+                    shown(v),
+                    "[y, x]: two numbers, the pattern centre in detector pixels",
+                ))
+            }
+            None => {
+                return Err(field(
+                    "calibration.center_px",
+                    " is missing".into(),
+                    "[y, x]: two numbers, the pattern centre in detector pixels",
+                ))
+            }
+        };
+        let calibration = Calibration::new(
+            k_pixel_per_nm,
+            scan_step_nm,
+            center,
+            required("voltage_kv", "the accelerating voltage in kV")?,
+            required("semiangle_mrad", "the probe convergence semiangle in mrad")?,
+            number("thickness_nm")?,
+        )
+        .map_err(|source| MetaError::Calibration {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self {
+            schema,
+            calibration,
+            provenance: top.get("provenance").cloned(),
+        })
     }
 
     /// Pretty-printed JSON.
@@ -130,7 +275,37 @@ mod tests {
         std::fs::write(&p, bad).unwrap();
         let msg = Meta::read(&p).unwrap_err().to_string();
         assert!(
-            msg.contains("k_pixel_per_nm") && msg.contains("-0.16"),
+            msg.contains("field `calibration.k_pixel_per_nm` = -0.16")
+                && !msg.contains("calibration.calibration"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped_and_fields_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("meta.json");
+        let cal = Calibration::new(0.16, 0.32, [64.0, 64.0], 300.0, 1.15, None).unwrap();
+        let meta = Meta::new(cal, None);
+        std::fs::write(&p, format!("\u{feff}{}", meta.to_json())).unwrap();
+        assert_eq!(Meta::read(&p).unwrap(), meta);
+        std::fs::write(&p, meta.to_json().replace("64.0\n", "64.0, 3.0\n")).unwrap();
+        let msg = Meta::read(&p).unwrap_err().to_string();
+        assert!(
+            msg.contains("meta.json")
+                && msg.contains("field `calibration.center_px` = [64.0,64.0,3.0]"),
+            "{msg}"
+        );
+        std::fs::write(&p, meta.to_json().replace("voltage_kv", "voltage")).unwrap();
+        let msg = Meta::read(&p).unwrap_err().to_string();
+        assert!(
+            msg.contains("`calibration.voltage` is not a known field"),
+            "{msg}"
+        );
+        std::fs::write(&p, meta.to_json().replace("300.0", "\"300\"")).unwrap();
+        let msg = Meta::read(&p).unwrap_err().to_string();
+        assert!(
+            msg.contains("`calibration.voltage_kv` = \"300\": expected a number"),
             "{msg}"
         );
     }

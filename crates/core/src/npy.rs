@@ -36,13 +36,15 @@ pub enum Dtype {
     I16,
     /// 32-bit signed integer.
     I32,
+    /// NumPy `bool` (one byte; non-zero reads as 1.0).
+    Bool,
 }
 
 impl Dtype {
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
-            Dtype::U8 => 1,
+            Dtype::U8 | Dtype::Bool => 1,
             Dtype::U16 | Dtype::I16 => 2,
             Dtype::F32 | Dtype::U32 | Dtype::I32 => 4,
             Dtype::F64 => 8,
@@ -59,6 +61,7 @@ impl Dtype {
             Dtype::U32 => "uint32",
             Dtype::I16 => "int16",
             Dtype::I32 => "int32",
+            Dtype::Bool => "bool",
         }
     }
 }
@@ -96,7 +99,7 @@ pub enum NpyError {
         found: u64,
     },
     /// A dtype mro does not read.
-    #[error("{path}: header field `descr` = '{descr}': expected one of <f4 <f8 |u1 <u2 <u4 <i2 <i4 (either byte order)")]
+    #[error("{path}: header field `descr` = '{descr}': expected one of <f4 <f8 |u1 <u2 <u4 <i2 <i4 |b1 (either byte order)")]
     UnsupportedDtype {
         /// The file.
         path: PathBuf,
@@ -145,9 +148,10 @@ pub struct NpyHeader {
 }
 
 impl NpyHeader {
-    /// Number of elements.
+    /// Number of elements. A header from [`NpyReader::open`] is checked so that this, the byte
+    /// count and the file offsets all fit in 64 bits.
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        checked_len(&self.shape).unwrap_or(usize::MAX)
     }
     /// Whether the array has no elements.
     pub fn is_empty(&self) -> bool {
@@ -155,8 +159,13 @@ impl NpyHeader {
     }
     /// Number of data bytes.
     pub fn data_bytes(&self) -> u64 {
-        self.len() as u64 * self.dtype.size() as u64
+        (self.len() as u64).saturating_mul(self.dtype.size() as u64)
     }
+}
+
+/// The element count of `shape`, or `None` if it overflows `usize`.
+pub fn checked_len(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |a, &n| a.checked_mul(n))
 }
 
 /// Positioned, converting reads from a `.npy` file on disk.
@@ -225,14 +234,25 @@ impl NpyReader {
 
     /// Reads `out.len()` elements starting at flat C-order index `start`, converted to `f32`.
     ///
-    /// # Panics
-    /// If the range runs past the end of the array.
+    /// # Errors
+    /// [`NpyError::Length`] if the range runs past the end of the array.
     pub fn read_f32_at(&mut self, start: usize, out: &mut [f32]) -> Result<(), NpyError> {
-        assert!(
-            start + out.len() <= self.header.len(),
-            "read past the end of the array"
-        );
+        if start
+            .checked_add(out.len())
+            .map_or(true, |end| end > self.header.len())
+        {
+            return Err(NpyError::Length {
+                path: self.path.clone(),
+                reason: format!(
+                    "read of {} values at {start} runs past the {} values of shape {:?}",
+                    out.len(),
+                    self.header.len(),
+                    self.header.shape
+                ),
+            });
+        }
         let size = self.header.dtype.size();
+        // Fits: start + len ≤ len() and len()·size was checked when the header was parsed.
         let offset = self.header.data_offset + (start * size) as u64;
         let io = |source| NpyError::Io {
             path: self.path.clone(),
@@ -278,6 +298,11 @@ fn convert(raw: &[u8], dtype: Dtype, big_endian: bool, out: &mut [f32]) {
         Dtype::U32 => conv!(u32, 4),
         Dtype::I16 => conv!(i16, 2),
         Dtype::I32 => conv!(i32, 4),
+        Dtype::Bool => {
+            for (o, &b) in out.iter_mut().zip(raw) {
+                *o = if b != 0 { 1.0 } else { 0.0 };
+            }
+        }
     }
 }
 
@@ -367,8 +392,23 @@ fn parse_header<R: Read>(r: &mut R, path: &Path) -> Result<NpyHeader, NpyError> 
         "u4" => Dtype::U32,
         "i2" => Dtype::I16,
         "i4" => Dtype::I32,
+        "b1" => Dtype::Bool,
         _ => return Err(unsupported()),
     };
+    // Checked sizes: a header may declare any shape; refuse one whose element count, byte
+    // count or end offset does not fit in 64 bits before anything is sized from it.
+    let data_offset = (prefix + header_len) as u64;
+    let too_large = || {
+        bad(format!(
+            "header field `shape` = {shape:?}: {} bytes per element × this shape overflows a 64-bit size",
+            dtype.size()
+        ))
+    };
+    let n = checked_len(&shape).ok_or_else(too_large)?;
+    (n as u64)
+        .checked_mul(dtype.size() as u64)
+        .and_then(|b| b.checked_add(data_offset))
+        .ok_or_else(too_large)?;
     if fortran && shape.iter().filter(|&&n| n > 1).count() > 1 {
         return Err(NpyError::FortranOrder {
             path: path.to_path_buf(),
@@ -378,7 +418,7 @@ fn parse_header<R: Read>(r: &mut R, path: &Path) -> Result<NpyHeader, NpyError> 
         dtype,
         big_endian,
         shape,
-        data_offset: (prefix + header_len) as u64,
+        data_offset,
     })
 }
 

@@ -1,13 +1,18 @@
-//! `mro analyze DATACUBE.npy`: the Im et al. (2018) measurement on a datacube, streamed from disk.
+//! `mro analyze DATACUBE`: the Im et al. (2018) measurement on a datacube (`.npy`, 3-D `.npy`
+//! stack with `--scan-shape`, EMPAD `.raw`/`.xml`), screened and streamed from disk.
+//!
+//! Every error about a value names the file and key (or flag) the user wrote: [`Origins`] is the
+//! one place that maps an internal field (`center_px`, `analysis.k_per_nm`, the ring) to it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use mro_analysis::mask::read_mask;
-use mro_analysis::{analyze_npy, AnalysisConfig, AnalysisError, AnalysisOutput, RunOptions};
-use mro_core::npy::{write_f32, NpyReader};
-use mro_core::{Calibration, Meta, NpyError};
+use mro_analysis::screen::{screen_source, ScreenSettings};
+use mro_analysis::{analyze_source, AnalysisConfig, AnalysisError, AnalysisOutput, RunOptions};
+use mro_core::npy::write_f32;
+use mro_core::{Calibration, Format, FrameSource, Meta, NpyError, SourceError};
 
 use crate::exit::bad_input;
 use crate::figures::{self, CurveOverlay, MapOverlay};
@@ -16,15 +21,22 @@ use crate::output::{OutputDir, Rerun};
 /// Arguments of `mro analyze`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The datacube: float32 (or integer) .npy, [scan_y, scan_x, det_y, det_x].
+    /// The datacube: .npy [scan_y, scan_x, det_y, det_x] (any numeric dtype), a 3-D .npy stack
+    /// [N, det_y, det_x] with --scan-shape, or EMPAD .raw (or its .xml).
     datacube: PathBuf,
+    /// File format when the extension does not say: npy or empad.
+    #[arg(long)]
+    format: Option<Format>,
+    /// Scan shape as Y,X, for formats that do not record it (3-D stacks, EMPAD without XML).
+    #[arg(long, value_parser = parse_pair::<usize>)]
+    scan_shape: Option<[usize; 2]>,
     /// Calibration (schema mro.meta/1); default: meta.json beside the datacube, if present.
     #[arg(long)]
     meta: Option<PathBuf>,
     /// TOML file with an [analysis] table (a scenario file works; other sections are ignored).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Detector-shaped .npy mask; non-zero marks a pixel to exclude (dead pixel, beam stop).
+    /// Detector-shaped .npy mask (bool or numeric); true / non-zero marks a pixel to exclude.
     #[arg(long)]
     mask: Option<PathBuf>,
     /// Detector pixel size in nm⁻¹ (overrides the meta file).
@@ -34,8 +46,8 @@ pub struct Args {
     #[arg(long)]
     scan_step_nm: Option<f64>,
     /// Pattern centre as Y,X detector pixels (overrides the meta file).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
-    center_px: Option<Vec<f64>>,
+    #[arg(long, value_parser = parse_pair::<f64>, allow_hyphen_values = true)]
+    center_px: Option<[f64; 2]>,
     /// Accelerating voltage in kV (overrides the meta file).
     #[arg(long)]
     voltage_kv: Option<f64>,
@@ -72,9 +84,25 @@ const NPY_FILES: [&str; 6] = [
     "region_labels.npy",
 ];
 
-/// Runs the analysis and writes analysis.json, the maps and the figures.
+/// `Y,X` (also `Y X` or `[Y, X]`): two values.
+pub(crate) fn parse_pair<T: std::str::FromStr>(s: &str) -> Result<[T; 2], String> {
+    let parts: Vec<&str> = s
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .collect();
+    match parts.as_slice() {
+        [y, x] => match (y.parse(), x.parse()) {
+            (Ok(y), Ok(x)) => Ok([y, x]),
+            _ => Err(format!("'{s}': expected two numbers Y,X")),
+        },
+        _ => Err(format!("'{s}': expected two values Y,X")),
+    }
+}
+
+/// Runs the analysis and writes analysis.json, screening.json, the maps and the figures.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut files = vec!["analysis.json"];
+    let mut files = vec!["analysis.json", SCREENING_FILE];
     files.extend(NPY_FILES);
     if !args.no_figures {
         files.extend(figures::FIGURE_FILES);
@@ -87,40 +115,86 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Rerun::CompletesOnly,
     )?;
 
-    let reader = NpyReader::open(&args.datacube).map_err(bad_input)?;
-    reader
-        .require_rank(4, " [scan_y, scan_x, det_y, det_x]")
-        .map_err(bad_input)?;
-    let shape = reader.shape().to_vec();
-    drop(reader);
-    let calibration = calibration(args, [shape[2], shape[3]])?;
+    let mut source =
+        FrameSource::open(&args.datacube, args.format, args.scan_shape).map_err(bad_input)?;
+    let scan = source.scan_shape();
+    let det = source.detector_shape();
+    let (calibration, origins) = calibration(args, source.path(), det)?;
     let mut config = read_config(args.config.as_deref())?;
     if args.refine_center {
         config.refine_center = true;
     }
-    config
-        .validate()
-        .map_err(|e| bad_input(format!("{}: analysis.{e}", config_name(args))))?;
+    config.validate().map_err(|e| {
+        bad_input(format!(
+            "{}: field `analysis.{}` = {}: expected {}",
+            origins.config_name(),
+            e.field,
+            e.value,
+            e.expected
+        ))
+    })?;
+    if scan[0] * scan[1] < 2 {
+        return Err(bad_input(format!(
+            "{}: scan {} × {}: expected at least 2 scan points (V_r and the maps are variances and regions across scan positions)",
+            source.path().display(),
+            scan[0],
+            scan[1]
+        )));
+    }
     let mask = match &args.mask {
-        Some(p) => Some(read_mask(p, [shape[2], shape[3]]).map_err(bad_input)?),
+        Some(p) => {
+            let m = read_mask(p, det).map_err(bad_input)?;
+            if m.iter().all(|&b| b) {
+                return Err(bad_input(format!(
+                    "{}: excludes all {} detector pixels: expected a mask that leaves the analysis ring visible",
+                    p.display(),
+                    m.len()
+                )));
+            }
+            Some(m)
+        }
         None => None,
     };
 
-    let n = (shape[0] * shape[1]) as u64;
+    let chunk = args.chunk_patterns.max(1);
+    let report = screen_source(
+        &mut source,
+        mask.as_deref(),
+        &ScreenSettings::default(),
+        chunk,
+    )
+    .map_err(|e| origins.explain(e))?;
+    if let Some(reason) = report.refusal() {
+        return Err(bad_input(format!("{}: {reason}", source.path().display())));
+    }
+    for w in report.warnings() {
+        eprintln!("mro: warning: {}: {w}", source.path().display());
+    }
+    let screening = args.out.join(SCREENING_FILE);
+    std::fs::write(
+        &screening,
+        serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
+    )
+    .with_context(|| format!("cannot write {}", screening.display()))?;
+    let excluded = report.excluded(mask.as_deref());
+    let origins = Origins {
+        screened_pixels: report.hot_pixels.len() + report.dead_pixels.len(),
+        ..origins
+    };
+
+    let n = (scan[0] * scan[1]) as u64;
     let bar = crate::progress::bar(n, "analyze");
     let progress = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
     let opts = RunOptions {
-        chunk_patterns: args.chunk_patterns.max(1),
-        excluded: mask.as_deref(),
+        chunk_patterns: chunk,
+        excluded: Some(&excluded),
         progress: Some(&progress),
     };
-    let out = analyze_npy(&args.datacube, &calibration, &config, &opts).map_err(|e| match e {
-        AnalysisError::Npy(NpyError::Io { .. }) => anyhow::Error::new(e),
-        e => bad_input(format!("{}: {e}", args.datacube.display())),
-    })?;
+    let out =
+        analyze_source(source, &calibration, &config, &opts).map_err(|e| origins.explain(e))?;
     bar.finish_and_clear();
 
     write_outputs(output.staging(), &out)?;
@@ -138,10 +212,86 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn config_name(args: &Args) -> String {
-    args.config
-        .as_ref()
-        .map_or("--config".into(), |p| p.display().to_string())
+/// The screening report beside analysis.json.
+const SCREENING_FILE: &str = "screening.json";
+
+/// Where each user-set value came from, so that errors name the file and key the user wrote.
+#[derive(Debug, Clone)]
+struct Origins {
+    datacube: PathBuf,
+    meta: Option<PathBuf>,
+    config: Option<PathBuf>,
+    mask: Option<PathBuf>,
+    center_from_flag: bool,
+    center_px: [f64; 2],
+    screened_pixels: usize,
+}
+
+impl Origins {
+    /// The file (or flag) and key of calibration field `key`.
+    fn calibration_key(&self, key: &str, from_flag: bool) -> String {
+        match (&self.meta, from_flag) {
+            (Some(m), false) => format!("{}: field `calibration.{key}`", m.display()),
+            _ => format!("--{}", key.replace('_', "-")),
+        }
+    }
+    fn center(&self) -> String {
+        self.calibration_key("center_px", self.center_from_flag)
+    }
+    fn config_name(&self) -> String {
+        self.config
+            .as_ref()
+            .map_or("the default analysis settings (no --config)".into(), |p| {
+                p.display().to_string()
+            })
+    }
+
+    /// An analysis error rewritten in terms of what the user wrote.
+    fn explain(&self, e: AnalysisError) -> anyhow::Error {
+        let centre = format!(
+            "centre [{}, {}] from {}",
+            self.center_px[0],
+            self.center_px[1],
+            self.center()
+        );
+        match e {
+            AnalysisError::Npy(NpyError::Io { .. })
+            | AnalysisError::Source(SourceError::Io { .. }) => anyhow::Error::new(e),
+            AnalysisError::Npy(_) | AnalysisError::Source(_) => bad_input(e),
+            AnalysisError::Geometry {
+                field,
+                value,
+                expected,
+            } => {
+                if let Some(key) = field.strip_prefix("analysis.") {
+                    bad_input(format!(
+                        "{}: field `analysis.{key}` = {value}: expected {expected} ({centre})",
+                        self.config_name()
+                    ))
+                } else if field == "ring" {
+                    let masks = match (&self.mask, self.screened_pixels) {
+                        (Some(m), 0) => format!("the mask {}", m.display()),
+                        (Some(m), n) => {
+                            format!(
+                                "the mask {} with {n} hot/dead pixels found by screening",
+                                m.display()
+                            )
+                        }
+                        (None, n) => format!("the {n} hot/dead pixels found by screening"),
+                    };
+                    bad_input(format!(
+                        "{masks} hides every pixel of the ring at k = {value:.3} nm⁻¹ ({centre}): expected {expected}"
+                    ))
+                } else {
+                    bad_input(format!(
+                        "{}: {field} = {value}: expected {expected} ({centre}; turn off --refine-center or fix the centre)",
+                        self.datacube.display()
+                    ))
+                }
+            }
+            e => bad_input(format!("{}: {e}", self.datacube.display())),
+        }
+    }
 }
 
 /// Reads the `[analysis]` table of a TOML file (defaults when no file is given).
@@ -165,10 +315,15 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
         .map_err(|e| bad_input(format!("{}: [analysis]: {e}", path.display())))
 }
 
-/// The calibration from --meta (or meta.json beside the datacube) with flags overriding it.
-fn calibration(args: &Args, det: [usize; 2]) -> anyhow::Result<Calibration> {
+/// The calibration from --meta (or meta.json beside the datacube) with flags overriding it,
+/// checked against the detector, and where each value came from.
+fn calibration(
+    args: &Args,
+    data_file: &Path,
+    det: [usize; 2],
+) -> anyhow::Result<(Calibration, Origins)> {
     let meta_path = args.meta.clone().or_else(|| {
-        args.datacube
+        data_file
             .parent()
             .map(|d| d.join("meta.json"))
             .filter(|p| p.exists())
@@ -181,21 +336,30 @@ fn calibration(args: &Args, det: [usize; 2]) -> anyhow::Result<Calibration> {
         from_flag.or(from_meta).ok_or_else(|| {
             bad_input(format!(
                 "{}: no calibration value for {flag}: give --meta META.json or --{flag}",
-                args.datacube.display()
+                data_file.display()
             ))
         })
     };
     let center = match (&args.center_px, &base) {
-        (Some(c), _) => [c[0], c[1]],
+        (Some(c), _) => *c,
         (None, Some(b)) => b.center_px(),
         (None, None) => {
             return Err(bad_input(format!(
             "{}: no pattern centre: give --meta META.json or --center-px Y,X (detector {} × {})",
-            args.datacube.display(),
+            data_file.display(),
             det[0],
             det[1]
         )))
         }
+    };
+    let origins = Origins {
+        datacube: data_file.to_path_buf(),
+        meta: meta_path,
+        config: args.config.clone(),
+        mask: args.mask.clone(),
+        center_from_flag: args.center_px.is_some(),
+        center_px: center,
+        screened_pixels: 0,
     };
     let cal = Calibration::new(
         need(
@@ -217,8 +381,39 @@ fn calibration(args: &Args, det: [usize; 2]) -> anyhow::Result<Calibration> {
         )?,
         args.thickness_nm.or(base.and_then(|b| b.thickness_nm())),
     )
-    .map_err(|e| bad_input(format!("calibration {e}")))?;
-    Ok(cal)
+    .map_err(|e| {
+        let key = e.field.split('[').next().unwrap_or(e.field);
+        let from_flag = match key {
+            "k_pixel_per_nm" => args.k_pixel_per_nm.is_some(),
+            "scan_step_nm" => args.scan_step_nm.is_some(),
+            "center_px" => args.center_px.is_some(),
+            "voltage_kv" => args.voltage_kv.is_some(),
+            "semiangle_mrad" => args.semiangle_mrad.is_some(),
+            _ => args.thickness_nm.is_some(),
+        };
+        bad_input(format!(
+            "{} = {}: expected {}",
+            origins.calibration_key(key, from_flag),
+            e.value,
+            e.expected
+        ))
+    })?;
+    // The centre must lie on the detector; a meta.json written for another detector size
+    // shows up here.
+    let [cy, cx] = center;
+    if !(0.0..=(det[0] as f64 - 1.0)).contains(&cy) || !(0.0..=(det[1] as f64 - 1.0)).contains(&cx)
+    {
+        return Err(bad_input(format!(
+            "{} = [{cy}, {cx}]: expected a centre [y, x] on the {} × {} detector of {} (y in [0, {}], x in [0, {}]); is the calibration for another detector size?",
+            origins.center(),
+            det[0],
+            det[1],
+            data_file.display(),
+            det[0].saturating_sub(1),
+            det[1].saturating_sub(1)
+        )));
+    }
+    Ok((cal, origins))
 }
 
 fn write_outputs(dir: &Path, out: &AnalysisOutput) -> anyhow::Result<()> {

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Writes the bad-input collection (standard library only; run from anywhere).
+
+Each FILE has FILE.expected beside it: the mro command to run (`{file}` is the bad file,
+`{dir}` this directory, `{out}` a fresh output directory), its exit status and a text its
+error message must contain. Files starting with `_` are shared good inputs. Checked by
+tests/bad_inputs.rs.
+"""
+import json
+import math
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DET = 16
+
+
+def npy(name, shape, values, descr="<f4", pad_to=None):
+    dims = "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+    d = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, dims)
+    while (10 + len(d) + 1) % 64:
+        d += " "
+    d += "\n"
+    data = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode()
+    fmt = {"<f4": "<f", "|b1": "<?"}[descr]
+    data += b"".join(struct.pack(fmt, v) for v in values)
+    if pad_to:
+        data = data.ljust(pad_to, b"\0")
+    with open(os.path.join(HERE, name), "wb") as f:
+        f.write(data)
+
+
+def frame(seed):
+    out = []
+    for y in range(DET):
+        for x in range(DET):
+            r = math.hypot(y - 7.6, x - 8.2)
+            ring = 50 * math.exp(-(((r - 6.8) / 1.2) ** 2)) * (1 + 0.5 * math.cos((2 + 2 * (seed % 3)) * math.atan2(y - 7.6, x - 8.2)))
+            out.append((300.0 if r < 2.5 else 0.0) + ring + 10 * math.exp(-r / 5) + (seed * 7 + y * 3 + x) % 5)
+    return out
+
+
+def cube(n):
+    return [v for s in range(n) for v in frame(s)]
+
+
+def expect(name, args, status, text):
+    with open(os.path.join(HERE, name + ".expected"), "w") as f:
+        f.write(f"args: {args}\nexit: {status}\nerror: {text}\n")
+
+
+meta = {
+    "schema": "mro.meta/1",
+    "calibration": {"k_pixel_per_nm": 0.6, "scan_step_nm": 0.5, "center_px": [7.6, 8.2],
+                    "voltage_kv": 300.0, "semiangle_mrad": 1.15},
+}
+npy("_cube.npy", [3, 3, DET, DET], cube(9))
+with open(os.path.join(HERE, "_meta.json"), "w") as f:
+    json.dump(meta, f, indent=2)
+ANALYZE = "analyze {file} --meta {dir}/_meta.json --no-figures --out {out}"
+ANALYZE_CUBE = "analyze {dir}/_cube.npy --meta {file} --no-figures --out {out}"
+
+npy("shape_overflow.npy", [2**63 + 1, 2, 4, 4], [], pad_to=192)
+expect("shape_overflow.npy", "info {file}", 2, "overflows a 64-bit size")
+npy("shape_overflow_header_only.npy", [1, 1, 2**31, 2**31], [])
+expect("shape_overflow_header_only.npy", ANALYZE, 2, "overflows a 64-bit size")
+with open(os.path.join(HERE, "not_numpy.npy"), "wb") as f:
+    f.write(b"PK\x03\x04 a zip file, not an array")
+expect("not_numpy.npy", ANALYZE, 2, "missing the \\x93NUMPY magic string")
+npy("stack_without_scan_shape.npy", [9, DET, DET], cube(9))
+expect("stack_without_scan_shape.npy", ANALYZE, 2, "give the scan shape with --scan-shape Y,X (Y·X = 9)")
+npy("stack_wrong_scan_shape.npy", [9, DET, DET], cube(9))
+expect("stack_wrong_scan_shape.npy", ANALYZE + " --scan-shape 2,4", 2, "scan shape 2 × 4 = 8 scan points, but the file holds 9")
+v = cube(9)
+v[4 * DET * DET + 17] = float("nan")
+npy("nan_pixel.npy", [3, 3, DET, DET], v)
+expect("nan_pixel.npy", ANALYZE, 2, "1 values in 1 of 9 frames are NaN or infinite (first at scan position [1, 1])")
+npy("all_nan.npy", [3, 3, DET, DET], [float("nan")] * (9 * DET * DET))
+expect("all_nan.npy", ANALYZE, 2, "no signal")
+npy("all_zero.npy", [3, 3, DET, DET], [0.0] * (9 * DET * DET))
+expect("all_zero.npy", ANALYZE, 2, "no signal")
+v = cube(9)
+for s in (2, 5, 8):
+    v[s * DET * DET:(s + 1) * DET * DET] = [0.0] * (DET * DET)
+npy("flyback_column.npy", [3, 3, DET, DET], v)
+expect("flyback_column.npy", ANALYZE, 2, "3 of 9 frames are dark")
+npy("one_scan_point.npy", [1, 1, DET, DET], cube(1))
+expect("one_scan_point.npy", ANALYZE, 2, "scan 1 × 1: expected at least 2 scan points")
+npy("mask_hides_everything.npy", [DET, DET], [True] * (DET * DET), descr="|b1")
+expect("mask_hides_everything.npy", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --mask {file} --no-figures --out {out}", 2, "mask_hides_everything.npy: excludes all 256 detector pixels")
+npy("mask_hides_the_ring.npy", [DET, DET], [math.hypot(y - 7.6, x - 8.2) >= 3.0 for y in range(DET) for x in range(DET)], descr="|b1")
+expect("mask_hides_the_ring.npy", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --mask {file} --no-figures --out {out}", 2, "mask_hides_the_ring.npy hides every pixel of the ring")
+npy("mask_wrong_shape.npy", [DET, DET + 1], [False] * (DET * (DET + 1)), descr="|b1")
+expect("mask_wrong_shape.npy", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --mask {file} --no-figures --out {out}", 2, "expected the detector shape [16, 16]")
+
+with open(os.path.join(HERE, "empad_partial_frame.raw"), "wb") as f:
+    f.write(b"\0" * (130 * 128 * 4 + 10))
+expect("empad_partial_frame.raw", "info {file}", 2, "is not a whole number of EMPAD frames")
+with open(os.path.join(HERE, "empad_no_scan_shape.raw"), "wb") as f:
+    f.write(struct.pack("<f", 1.0) * (130 * 128))
+expect("empad_no_scan_shape.raw", "info {file}", 2, "1 EMPAD frames and no scan shape")
+
+def meta_file(name, text, expected):
+    with open(os.path.join(HERE, name), "w", encoding="utf-8") as f:
+        f.write(text)
+    expect(name, ANALYZE_CUBE, 2, expected)
+
+good = json.dumps(meta, indent=2)
+meta_file("meta_bom_center_of_three.json", "\ufeff" + good.replace("8.2\n", "8.2, 1.0\n"),
+          "meta_bom_center_of_three.json: field `calibration.center_px` = [7.6,8.2,1.0]: expected [y, x]")
+meta_file("meta_unknown_key.json", good.replace("voltage_kv", "voltage"), "field `calibration.voltage` is not a known field")
+meta_file("meta_negative_pixel.json", good.replace("0.6,", "-0.6,"), "field `calibration.k_pixel_per_nm` = -0.6: expected a positive finite number")
+meta_file("meta_other_detector.json", good.replace("7.6", "64.0").replace("8.2", "64.0"),
+          "meta_other_detector.json: field `calibration.center_px` = [64, 64]: expected a centre [y, x] on the 16 × 16 detector")
+meta_file("meta_not_json.json", "{ calibration: ", "meta_not_json.json: key must be a string")
+
+with open(os.path.join(HERE, "config_ring_outside.toml"), "w") as f:
+    f.write("[analysis]\nk_per_nm = 4.5\n")
+expect("config_ring_outside.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
+       "config_ring_outside.toml: field `analysis.k_per_nm` = 4.5")
+with open(os.path.join(HERE, "config_n_max.toml"), "w") as f:
+    f.write("[analysis]\nn_max = 40\n")
+expect("config_n_max.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
+       "config_n_max.toml: field `analysis.n_max` = 40")
