@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rustfft::num_complex::{Complex32, Complex64};
 
 use super::{
-    check_call, multiply_real_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+    check_call, multiply_fluctuation_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
 };
 use crate::potential::{Field, FieldKind, SliceData};
 
@@ -14,8 +14,11 @@ use crate::potential::{Field, FieldKind, SliceData};
 /// 1.15 mrad.
 pub const PROBE_REFRESH_NM: f64 = 5.0;
 
-/// First-Born model: Ψ(k) = Ψ₀(k) + iσ Σ_n e^{+iπλk²z_n}·FT{ψ₀(z_n)·v_n}(k), slices n at
-/// centre depths z_n, with the incident probe ψ₀(z) propagated into the foil (refreshed every
+/// First-Born model: Ψ(k) = e^{−P_s/2}·Ψ₀(k) + b·iσ Σ_n e^{+iπλk²z_n}·FT{ψ₀(z_n)·(v_n − v̄_n)}(k),
+/// slices n at centre depths z_n, each slice's window mean v̄_n (its share of the mean inner
+/// potential, a pure phase) taken out, the flux shared between beam and scattered wave by
+/// [`super::beam_depletion`] (first-order power P_s, factor b), and the incident probe ψ₀(z)
+/// propagated into the foil (refreshed every
 /// [`PROBE_REFRESH_NM`]). The sum over slices uses Horner's rule with the per-slice phase
 /// e^{iπλk²Δz}. The depth phase is even in k while the in-plane phase is odd, so Friedel's law
 /// breaks as the foil thickens (physics.md §3).
@@ -62,7 +65,7 @@ impl Propagation for Born {
             p.probe_wave(at.center_nm, depth, s);
             std::mem::swap(&mut s.a, &mut s.c);
             for slice in v[b0..b1].iter().rev() {
-                multiply_real_into(&s.c, &mut s.a, n, slice, stride, at);
+                multiply_fluctuation_into(&s.c, &mut s.a, n, slice, stride, at);
                 p.forward_detector_rows(s);
                 for r in [r0, r1] {
                     let range = r.start * n..r.end * n;
