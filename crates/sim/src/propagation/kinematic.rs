@@ -49,6 +49,9 @@ impl Propagation for Kinematic {
         p.probe_wave(at.center_nm, 0.0, s);
         std::mem::swap(&mut s.a, &mut s.c);
         multiply_fluctuation_into(&s.c, &mut s.a, n, &v[0], field.grid.points[1], at);
+        // Scattered power over the whole band by Parseval: Σ_k|σ·DFT(a)/n|² = σ²·Σ_r|a|².
+        let sigma = p.sigma_rad_per_v_nm;
+        let scattered = sigma * sigma * s.a.iter().map(|c| f64::from(c.norm_sqr())).sum::<f64>();
         p.forward_detector_rows(s);
         let scale = p.sigma_rad_per_v_nm / n as f64;
         for (acc, &idx) in s.acc.iter_mut().zip(&p.det_index) {
@@ -56,7 +59,7 @@ impl Propagation for Kinematic {
             // i·σ·B/n
             *acc = Complex64::new(-f64::from(b.im) * scale, f64::from(b.re) * scale);
         }
-        p.add_depleted_probe_spectrum(at.center_nm, &mut s.acc);
+        p.add_depleted_probe_spectrum(at.center_nm, scattered, &mut s.acc);
         for (o, a) in out.iter_mut().zip(&s.acc) {
             *o = a.norm_sqr();
         }
