@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use mro_core::Seeds;
 use mro_sim::potential::{FieldGrid, PotentialBuilder, Slicing};
 use mro_sim::propagation::{model, DiffractionPlan, Propagation, WindowPlacement};
-use mro_sim::spec::{DetectorSpec, MicroscopeSpec, ModelKind};
+use mro_sim::spec::{DetectorSpec, MicroscopeSpec, ModelKind, ModelSpec};
 use mro_sim::AtomVolume;
 
 /// Zr₅₅Co₂₅Al₂₀ as (Z, atomic fraction).
@@ -41,6 +41,9 @@ fn setup(
         &MicroscopeSpec::default(),
         &DetectorSpec::default(),
         slicing,
+        ModelSpec::default()
+            .band_limit_for(&DetectorSpec::default())
+            .expect("default band limit"),
     ));
     let m = model(kind, plan.clone());
     (slicing, plan, m)

@@ -78,8 +78,15 @@ pub fn simulate_to(scenario: &Scenario, glass: &Glass, dir: &Path) -> anyhow::Re
         other => anyhow::Error::new(other),
     })?;
     writer.finish()?;
+    let grid = mro_sim::forward_grid(
+        &scenario.microscope,
+        &scenario.detector,
+        &scenario.model,
+        scenario.sample.thickness_nm,
+    )?;
     let provenance = serde_json::json!({
         "scenario": scenario.name,
+        "grid": grid,
         "seed": scenario.seed,
         "version": env!("CARGO_PKG_VERSION"),
         "model": scenario.model.kind,

@@ -292,6 +292,9 @@ impl Scenario {
                 ),
             ));
         }
+        self.model
+            .band_limit_for(&self.detector)
+            .map_err(|e| e.within("model"))?;
         self.analysis.validate().map_err(|e| e.within("analysis"))?;
         let k_edge = 0.5
             * self.detector.pixels[0].min(self.detector.pixels[1]) as f64

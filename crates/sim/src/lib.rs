@@ -24,4 +24,6 @@ pub mod spec;
 
 pub use atoms::AtomVolume;
 pub use glass::{build_glass, Glass, GlassError, GlassStage, Truth};
-pub use simulate::{calibration, simulate, ForwardOptions, Progress, SimError};
+pub use simulate::{
+    calibration, forward_grid, simulate, ForwardGrid, ForwardOptions, Progress, SimError,
+};

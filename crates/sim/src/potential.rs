@@ -8,8 +8,7 @@
 //! Lobato potential and the 1/r and K₀ singularities at the nuclei never appear. The nearest
 //! alias image at k is suppressed by exp(−2π²σ_g²(1/Δx)(1/Δx − 2k)): ≈ 3·10⁻⁶ everywhere
 //! inside the ⅔ band limit (multislice grids); on the compact single-scattering grids (band
-//! limit 0.47/Δx) it is < 10⁻⁵ below 0.34/Δx (7 nm⁻¹ at the paper's sampling) and ~10⁻³ at
-//! 0.41/Δx (8.5 nm⁻¹).
+//! limit ≤ 0.45/Δx) it is < 10⁻⁵ below 0.34/Δx and ~10⁻³ at 0.41/Δx.
 //!
 //! - W(k) is the anti-aliasing band limit: 1 up to 95 % of k_bl = ⅔·k_Nyquist = 1/(3Δx), then a
 //!   cosine taper to 0 at k_bl (abTEM-style cut-off with a small taper).

@@ -5,6 +5,7 @@ use std::f64::consts::PI;
 
 use crate::potential::band_limit_window;
 use crate::probe::ProbeSpectrum;
+use crate::propagation::beam_depletion;
 use crate::scattering::ScatteringFactor;
 
 /// Naive 2-D DFT of an n×n `[y][x]` array in f64: forward (e^{−2πi…}) or inverse, unnormalised;
@@ -30,8 +31,10 @@ pub fn naive_dft2(x: &[Complex32], n: usize, inverse: bool) -> Vec<Complex32> {
 }
 
 /// Direct kinematic sum for atoms inside one periodic window (no FFT, no gridding):
-/// Ψ(k) = Ψ₀(k) + iσ/L² Σ_q Ψ₀(q)·ṽ(k − q), with the band-limited atom sum
-/// ṽ(k) = W(|k|)·Σ_j 2πa₀e·f_j(|k|)·e^{−2πik·r_j} (positions relative to the window origin).
+/// Ψ(k) = a·Ψ₀(k) + b·iσ/L² Σ_{q≠k} Ψ₀(q)·ṽ(k − q), with the band-limited atom sum
+/// ṽ(k) = W(|k|)·Σ_j 2πa₀e·f_j(|k|)·e^{−2πik·r_j} (positions relative to the window origin),
+/// its k = 0 term (the mean inner potential, a pure phase) left out, and the beam and
+/// scattered factors (a, b) of [`beam_depletion`].
 /// Returns |Ψ(k)|² at the reciprocal-lattice points `k_nm` (`[ky, kx]`, multiples of 1/L).
 ///
 /// `probe` must be the window's aperture list (built for n pixels at 1/L), `center_nm` the
@@ -68,6 +71,10 @@ pub fn kinematic_direct(
                     direct += a;
                 }
                 let kk = (d[0] * d[0] + d[1] * d[1]).sqrt();
+                if kk < 1e-9 {
+                    // The window's mean potential is a phase, not scattering.
+                    continue;
+                }
                 let w = band_limit_window(kk, k_bl_per_nm);
                 if w == 0.0 {
                     continue;
@@ -85,11 +92,11 @@ pub fn kinematic_direct(
             )
         })
         .collect();
-    // The direct beam is depleted by the scattered power on the detector (flux conservation).
+    // Flux shared between beam and scattered waves by the Poisson depletion rule.
     let scattered_power: f64 = amplitudes.iter().map(|(_, s)| s.norm_sqr()).sum();
-    let beam = (1.0 - scattered_power).max(0.0).sqrt();
+    let (beam, scale) = beam_depletion(scattered_power);
     amplitudes
         .iter()
-        .map(|(direct, scattered)| (direct * beam + scattered).norm_sqr())
+        .map(|(direct, scattered)| (direct * beam + scattered * scale).norm_sqr())
         .collect()
 }

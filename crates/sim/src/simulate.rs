@@ -144,6 +144,69 @@ pub fn calibration(
     )?)
 }
 
+/// The numerical grid a simulation uses, for provenance (`meta.json`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ForwardGrid {
+    /// Per-probe window side L in nm (= 1/Δk of the detector).
+    pub window_nm: f64,
+    /// Window side N in pixels.
+    pub window_points: usize,
+    /// Real-space pixel Δx = L/N in nm.
+    pub dx_nm: f64,
+    /// Band limit of the potential (and the multislice wave) in nm⁻¹.
+    pub band_limit_per_nm: f64,
+    /// Number of slices.
+    pub slices: usize,
+    /// Slice thickness in nm.
+    pub slice_nm: f64,
+}
+
+/// The grid [`simulate`] would use for a `thickness_nm` foil with these settings.
+///
+/// # Errors
+/// [`SimError::Invalid`] for an out-of-range model, microscope or detector value (a band
+/// limit below the detector edge among them), [`SimError::DetectorTooSmall`].
+pub fn forward_grid(
+    microscope: &MicroscopeSpec,
+    detector: &DetectorSpec,
+    model: &ModelSpec,
+    thickness_nm: f64,
+) -> Result<ForwardGrid, SimError> {
+    let inv = |section| move |source| SimError::Invalid { section, source };
+    microscope.validate().map_err(inv("microscope"))?;
+    detector.validate().map_err(inv("detector"))?;
+    model.validate().map_err(inv("model"))?;
+    check_detector_reach(microscope, detector)?;
+    let band_limit = model.band_limit_for(detector).map_err(inv("model"))?;
+    let slicing = Slicing::new(thickness_nm, model.slice_nm);
+    let plan = DiffractionPlan::for_model(model.kind, microscope, detector, slicing, band_limit);
+    Ok(ForwardGrid {
+        window_nm: plan.window_nm(),
+        window_points: plan.window_points(),
+        dx_nm: plan.dx_nm(),
+        band_limit_per_nm: plan.band_limit_per_nm(),
+        slices: slicing.count,
+        slice_nm: slicing.slice_nm,
+    })
+}
+
+/// [`SimError::DetectorTooSmall`] unless the detector reaches 1.5× beyond the aperture.
+fn check_detector_reach(
+    microscope: &MicroscopeSpec,
+    detector: &DetectorSpec,
+) -> Result<(), SimError> {
+    let half_width_per_nm =
+        (detector.pixels[0].min(detector.pixels[1]) / 2) as f64 * detector.k_pixel_per_nm;
+    let aperture_per_nm = crate::probe::ProbeSpec::from_microscope(microscope).aperture_per_nm;
+    if half_width_per_nm <= 1.5 * aperture_per_nm {
+        return Err(SimError::DetectorTooSmall {
+            half_width_per_nm,
+            aperture_per_nm,
+        });
+    }
+    Ok(())
+}
+
 /// Simulates the datacube `[scan_y, scan_x, det_y, det_x]` of `atoms` and streams it.
 ///
 /// `sink(row, values)` receives scan rows in order, `values` holding `scan_x × det_y × det_x`
@@ -203,21 +266,14 @@ where
             zs.push(z);
         }
     }
-    let half_width_per_nm =
-        (detector.pixels[0].min(detector.pixels[1]) / 2) as f64 * detector.k_pixel_per_nm;
-    let aperture_per_nm = crate::probe::ProbeSpec::from_microscope(microscope).aperture_per_nm;
-    if half_width_per_nm <= 1.5 * aperture_per_nm {
-        return Err(SimError::DetectorTooSmall {
-            half_width_per_nm,
-            aperture_per_nm,
-        });
-    }
+    check_detector_reach(microscope, detector)?;
     let thickness = ext[2];
     let cal = calibration(microscope, scan, detector, thickness)?;
 
+    let band_limit = model.band_limit_for(detector).map_err(inv("model"))?;
     let slicing = Slicing::new(thickness, model.slice_nm);
     let plan = Arc::new(DiffractionPlan::for_model(
-        model.kind, microscope, detector, slicing,
+        model.kind, microscope, detector, slicing, band_limit,
     ));
     let prop = make_model(model.kind, plan.clone());
     let kind = prop.field_kind();

@@ -450,6 +450,10 @@ pub enum ModelKind {
     Multislice,
 }
 
+/// Default band limit of the potential in nm⁻¹ when `[model] band_limit_per_nm` is not given
+/// (raised to the detector edge on larger detectors); see [`ModelSpec::band_limit_per_nm`].
+pub const DEFAULT_BAND_LIMIT_PER_NM: f64 = 20.0;
+
 /// Forward-model settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -458,6 +462,13 @@ pub struct ModelSpec {
     pub kind: ModelKind,
     /// Slice thickness in nm.
     pub slice_nm: f64,
+    /// Band limit k_bl of the potential (and the multislice wave) in nm⁻¹; it sets the
+    /// real-space sampling (Δx = 1/(3k_bl) for multislice). `None`: the larger of
+    /// [`DEFAULT_BAND_LIMIT_PER_NM`] and the detector edge (see [`ModelSpec::band_limit_for`]).
+    /// It may not lie below the detector edge N_max/2·Δk: intensity scattered there would be
+    /// missing from the pattern.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub band_limit_per_nm: Option<f64>,
 }
 
 impl Default for ModelSpec {
@@ -465,6 +476,7 @@ impl Default for ModelSpec {
         Self {
             kind: ModelKind::Kinematic,
             slice_nm: 0.2,
+            band_limit_per_nm: None,
         }
     }
 }
@@ -472,7 +484,32 @@ impl Default for ModelSpec {
 impl ModelSpec {
     /// Checks each value.
     pub fn validate(&self) -> Result<(), InvalidValue> {
-        in_range("slice_nm", self.slice_nm, 0.05, 5.0, " nm")
+        in_range("slice_nm", self.slice_nm, 0.05, 5.0, " nm")?;
+        if let Some(k) = self.band_limit_per_nm {
+            in_range("band_limit_per_nm", k, 1.0, 200.0, " nm⁻¹")?;
+        }
+        Ok(())
+    }
+
+    /// The band limit in nm⁻¹ used with `detector`: the given value, or the larger of
+    /// [`DEFAULT_BAND_LIMIT_PER_NM`] and the detector edge.
+    ///
+    /// # Errors
+    /// A given value below the detector edge N_max/2·Δk (field `band_limit_per_nm`).
+    pub fn band_limit_for(&self, detector: &DetectorSpec) -> Result<f64, InvalidValue> {
+        let edge =
+            (detector.pixels[0].max(detector.pixels[1]) / 2) as f64 * detector.k_pixel_per_nm;
+        match self.band_limit_per_nm {
+            None => Ok(DEFAULT_BAND_LIMIT_PER_NM.max(edge)),
+            Some(k) if k >= edge * (1.0 - 1e-9) => Ok(k),
+            Some(k) => Err(InvalidValue::new(
+                "band_limit_per_nm",
+                k,
+                format!(
+                    "at least the detector edge {edge} nm⁻¹ (detector.pixels × k_pixel_per_nm / 2)"
+                ),
+            )),
+        }
     }
 }
 

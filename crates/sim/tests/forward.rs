@@ -45,7 +45,18 @@ fn run_with(
     let model = ModelSpec {
         kind,
         slice_nm: 0.2,
+        ..ModelSpec::default()
     };
+    run_model(atoms, scan, d, &model, options)
+}
+
+fn run_model(
+    atoms: &AtomVolume,
+    scan: &ScanSpec,
+    d: &DetectorSpec,
+    model: &ModelSpec,
+    options: &ForwardOptions,
+) -> Vec<Vec<f32>> {
     let ndet = d.pixels[0] * d.pixels[1];
     let mut patterns = Vec::new();
     simulate(
@@ -53,7 +64,7 @@ fn run_with(
         &MicroscopeSpec::default(),
         scan,
         d,
-        &model,
+        model,
         Seeds::new(11),
         options,
         |_row, values| {
@@ -289,16 +300,100 @@ fn one_weak_slice_multislice_agrees_with_kinematic() {
 }
 
 #[test]
-fn multislice_conserves_intensity_up_to_band_limit_losses() {
-    let atoms = random_glass(5, 8.0, 10.0);
+fn thin_glass_kinematic_and_born_match_multislice() {
+    // 1 nm of glass: σ(v − v̄) is small, plural scattering negligible.
+    let atoms = random_glass(8, 8.0, 1.0);
     let scan = ScanSpec {
-        points: [2, 2],
-        step_nm: 2.5,
+        points: [1, 1],
+        step_nm: 0.32,
     };
-    for p in run(&atoms, &scan, &det(f64::INFINITY), ModelKind::Multislice) {
-        let total: f64 = p.iter().map(|&v| f64::from(v)).sum();
-        // Losses: intensity scattered beyond the ⅔ band limit (≈ 10 nm⁻¹) is removed.
-        assert!(total <= 1.0 + 1e-4 && total > 0.97, "total {total}");
+    let ms = &run(&atoms, &scan, &det(f64::INFINITY), ModelKind::Multislice)[0];
+    for kind in [ModelKind::Kinematic, ModelKind::Born] {
+        let p = &run(&atoms, &scan, &det(f64::INFINITY), kind)[0];
+        let band: Vec<(f64, f64)> = p
+            .iter()
+            .zip(ms)
+            .enumerate()
+            .filter(|(pix, _)| (1.0..9.0).contains(&k_of(*pix)))
+            .map(|(_, (&a, &b))| (f64::from(a), f64::from(b)))
+            .collect();
+        let ratio = band.iter().map(|v| v.0).sum::<f64>() / band.iter().map(|v| v.1).sum::<f64>();
+        let r = pearson(&band);
+        eprintln!("{kind:?}: 1–9 nm⁻¹ intensity ratio to multislice {ratio:.4}, Pearson {r:.4}");
+        assert!(
+            (ratio - 1.0).abs() < 0.02 && r > 0.99,
+            "{kind:?}: {ratio} {r}"
+        );
+    }
+}
+
+/// Pearson correlation of paired samples.
+fn pearson(v: &[(f64, f64)]) -> f64 {
+    let n = v.len() as f64;
+    let (ma, mb) = (
+        v.iter().map(|p| p.0).sum::<f64>() / n,
+        v.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for &(a, b) in v {
+        sab += (a - ma) * (b - mb);
+        saa += (a - ma) * (a - ma);
+        sbb += (b - mb) * (b - mb);
+    }
+    sab / (saa * sbb).sqrt()
+}
+
+/// Incident-beam aperture radius α/λ in nm⁻¹ at the default 300 kV, 1.15 mrad.
+fn aperture_per_nm() -> f64 {
+    mro_sim::probe::ProbeSpec::from_microscope(&MicroscopeSpec::default()).aperture_per_nm
+}
+
+/// A noise-free detector of `pixels`² at 0.16 nm⁻¹.
+fn det_pixels(pixels: usize) -> DetectorSpec {
+    DetectorSpec {
+        pixels: [pixels, pixels],
+        ..det(f64::INFINITY)
+    }
+}
+
+/// Pattern total and bright-field-disk total (|k| ≤ α/λ + one pixel) of a `pixels`² pattern.
+fn total_and_bright_field(p: &[f32], pixels: usize) -> (f64, f64) {
+    let bf_edge = aperture_per_nm() + DK;
+    let c = (pixels / 2) as f64;
+    p.iter().enumerate().fold((0.0, 0.0), |(t, b), (pix, &v)| {
+        let v = f64::from(v);
+        let k = DK * ((pix / pixels) as f64 - c).hypot((pix % pixels) as f64 - c);
+        (t + v, b + if k <= bf_edge { v } else { 0.0 })
+    })
+}
+
+#[test]
+fn every_model_conserves_flux_from_5_to_60_nm() {
+    // Issue 10: the first-order expansion used to count the mean inner potential's phase
+    // (σ·V̄·t ≈ 3 rad at 20 nm) as scattered amplitude, giving pattern totals of 11× (Born,
+    // 20 nm) and 43× (kinematic, 40 nm) the dose. A 256-pixel detector reaches 20.48 nm⁻¹,
+    // the band limit, so every model's whole scattered signal lands on it. Multislice is
+    // unitary up to what plural scattering carries beyond the band limit.
+    let scan = ScanSpec {
+        points: [1, 1],
+        step_nm: 1.7,
+    };
+    let d = det_pixels(256);
+    for t in [5.0, 20.0, 40.0, 60.0] {
+        let atoms = random_glass(21, 8.0, t);
+        for kind in [ModelKind::Kinematic, ModelKind::Born, ModelKind::Multislice] {
+            for p in run(&atoms, &scan, &d, kind) {
+                let (total, bf) = total_and_bright_field(&p, 256);
+                eprintln!("{kind:?} {t} nm: total {total:.5}, bright field {bf:.5}");
+                if kind == ModelKind::Multislice {
+                    // Measured loss beyond 20.48 nm⁻¹: 0.06 % at 5 nm, 1.7 % at 40 nm.
+                    assert!(total <= 1.0 + 1e-4 && total > 0.95, "{t} nm: total {total}");
+                } else {
+                    assert!((total - 1.0).abs() < 0.01, "{kind:?} {t} nm: total {total}");
+                }
+                assert!(bf <= 1.0 + 1e-4, "{kind:?} {t} nm: bright field {bf}");
+            }
+        }
     }
 }
 
@@ -528,4 +623,86 @@ fn sink_errors_name_the_row() {
     tiny.k_pixel_per_nm = 0.1;
     let err = run(&tiny, None);
     assert!(matches!(err, SimError::DetectorTooSmall { .. }), "{err}");
+}
+
+/// The convergence study of issue 10 (reports/convergence.md): multislice patterns at the
+/// default numerical settings against each setting refined in turn (band limit doubled, slice
+/// thickness halved) and against the old detector-tied band limit (10.24 nm⁻¹), at 5, 20 and
+/// 40 nm. Prints a Markdown table of: the change of the summed 1–8 nm⁻¹ intensity, the
+/// lowest per-pattern Pearson correlation over 1–8 nm⁻¹, and the largest relative change of
+/// the mean P_n (n = 2, 4, …, 10) on the 4 nm⁻¹ ring. Heavy (minutes, ~3 GiB):
+/// `cargo test --release -p mro-sim --test forward convergence_study -- --ignored --nocapture`.
+#[test]
+#[ignore = "minutes of multislice at refined grids; run by hand for reports/convergence.md"]
+fn convergence_study() {
+    let scan = ScanSpec {
+        points: [1, 3],
+        step_nm: 1.5,
+    };
+    let d = det(f64::INFINITY);
+    let base = ModelSpec {
+        kind: ModelKind::Multislice,
+        ..ModelSpec::default()
+    };
+    let variants = [
+        (
+            "band limit ×2",
+            ModelSpec {
+                band_limit_per_nm: Some(2.0 * mro_sim::spec::DEFAULT_BAND_LIMIT_PER_NM),
+                ..base.clone()
+            },
+        ),
+        (
+            "slice ÷2",
+            ModelSpec {
+                slice_nm: 0.5 * base.slice_nm,
+                ..base.clone()
+            },
+        ),
+        (
+            "old band limit 10.24 nm⁻¹",
+            ModelSpec {
+                band_limit_per_nm: Some(10.24),
+                ..base.clone()
+            },
+        ),
+    ];
+    println!("| thickness | compared with default | Δ I(1–8 nm⁻¹) | min Pearson | max |ΔP_n|/P_n (even n ≤ 10) |");
+    println!("|---|---|---|---|---|");
+    for t in [5.0, 20.0, 40.0] {
+        let atoms = random_glass(31, 12.0, t);
+        let reference = run_model(&atoms, &scan, &d, &base, &ForwardOptions::default());
+        for (name, spec) in &variants {
+            let other = run_model(&atoms, &scan, &d, spec, &ForwardOptions::default());
+            let (mut i_ref, mut i_other, mut min_r) = (0.0, 0.0, 1.0f64);
+            let (mut p_ref, mut p_other) = (vec![0.0; 11], vec![0.0; 11]);
+            for (a, b) in reference.iter().zip(&other) {
+                let band: Vec<(f64, f64)> = a
+                    .iter()
+                    .zip(b)
+                    .enumerate()
+                    .filter(|(pix, _)| (1.0..8.0).contains(&k_of(*pix)))
+                    .map(|(_, (&x, &y))| (f64::from(x), f64::from(y)))
+                    .collect();
+                i_ref += band.iter().map(|v| v.0).sum::<f64>();
+                i_other += band.iter().map(|v| v.1).sum::<f64>();
+                min_r = min_r.min(pearson(&band));
+                for (acc, p) in p_ref.iter_mut().zip(ring_power(a, 4.0, 10)) {
+                    *acc += p;
+                }
+                for (acc, p) in p_other.iter_mut().zip(ring_power(b, 4.0, 10)) {
+                    *acc += p;
+                }
+            }
+            let dp = (2..=10)
+                .step_by(2)
+                .map(|n| (p_other[n] / p_ref[n] - 1.0).abs())
+                .fold(0.0, f64::max);
+            println!(
+                "| {t} nm | {name} | {:+.2} % | {min_r:.4} | {:.1} % |",
+                100.0 * (i_other / i_ref - 1.0),
+                100.0 * dp
+            );
+        }
+    }
 }

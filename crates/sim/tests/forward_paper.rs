@@ -59,6 +59,7 @@ fn paper_job_timing() {
         &ModelSpec {
             kind,
             slice_nm: 0.2,
+            ..ModelSpec::default()
         },
         Seeds::new(2018),
         &ForwardOptions::default(),

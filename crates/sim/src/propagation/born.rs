@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rustfft::num_complex::{Complex32, Complex64};
 
 use super::{
-    check_call, multiply_real_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+    check_call, multiply_fluctuation_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
 };
 use crate::potential::{Field, FieldKind, SliceData};
 
@@ -14,8 +14,11 @@ use crate::potential::{Field, FieldKind, SliceData};
 /// 1.15 mrad.
 pub const PROBE_REFRESH_NM: f64 = 5.0;
 
-/// First-Born model: Ψ(k) = Ψ₀(k) + iσ Σ_n e^{+iπλk²z_n}·FT{ψ₀(z_n)·v_n}(k), slices n at
-/// centre depths z_n, with the incident probe ψ₀(z) propagated into the foil (refreshed every
+/// First-Born model: Ψ(k) = e^{−P_s/2}·Ψ₀(k) + b·iσ Σ_n e^{+iπλk²z_n}·FT{ψ₀(z_n)·(v_n − v̄_n)}(k),
+/// slices n at centre depths z_n, each slice's window mean v̄_n (its share of the mean inner
+/// potential, a pure phase) taken out, the flux shared between beam and scattered wave by
+/// [`super::beam_depletion`] (first-order power P_s, factor b), and the incident probe ψ₀(z)
+/// propagated into the foil (refreshed every
 /// [`PROBE_REFRESH_NM`]). The sum over slices uses Horner's rule with the per-slice phase
 /// e^{iπλk²Δz}. The depth phase is even in k while the in-plane phase is odd, so Friedel's law
 /// breaks as the foil thickens (physics.md §3).
@@ -51,38 +54,31 @@ impl Propagation for Born {
         let dz = p.slicing.slice_nm;
         let per_block = ((PROBE_REFRESH_NM / dz).floor() as usize).max(1);
         let blocks = v.len().div_ceil(per_block);
-        // Horner accumulator over the detector rows of the transposed spectrum (in `s.d`).
-        let [r0, r1] = &p.det_rows;
-        for r in [r0, r1] {
-            s.d[r.start * n..r.end * n].fill(Complex32::default());
-        }
+        // Horner accumulator over the whole transposed spectrum (in `s.d`): the scattered power
+        // that depletes the beam includes what lands beyond the detector.
+        s.d.fill(Complex32::default());
         for blk in (0..blocks).rev() {
             let (b0, b1) = (blk * per_block, ((blk + 1) * per_block).min(v.len()));
             let depth = 0.5 * (b0 + b1) as f64 * dz;
             p.probe_wave(at.center_nm, depth, s);
             std::mem::swap(&mut s.a, &mut s.c);
             for slice in v[b0..b1].iter().rev() {
-                multiply_real_into(&s.c, &mut s.a, n, slice, stride, at);
-                p.forward_detector_rows(s);
-                for r in [r0, r1] {
-                    let range = r.start * n..r.end * n;
-                    for ((acc, b), w) in s.d[range.clone()]
-                        .iter_mut()
-                        .zip(&s.b[range.clone()])
-                        .zip(&p.born_step_t[range])
-                    {
-                        *acc = *acc * w + b;
-                    }
+                multiply_fluctuation_into(&s.c, &mut s.a, n, slice, stride, at);
+                p.forward_all_rows(s);
+                for ((acc, b), w) in s.d.iter_mut().zip(&s.b).zip(&p.born_step_t) {
+                    *acc = *acc * w + b;
                 }
             }
         }
         let scale = p.sigma_rad_per_v_nm / n as f64;
+        // The half-step depth phase has unit modulus: P_s = scale²·Σ|d|².
+        let scattered = scale * scale * s.d.iter().map(|d| f64::from(d.norm_sqr())).sum::<f64>();
         for ((acc, h), &idx) in s.acc.iter_mut().zip(&p.born_half_step).zip(&p.det_index) {
             let d = s.d[idx];
             let a = Complex64::new(f64::from(d.re), f64::from(d.im)) * h * scale;
             *acc = Complex64::new(-a.im, a.re);
         }
-        p.add_depleted_probe_spectrum(at.center_nm, &mut s.acc);
+        p.add_depleted_probe_spectrum(at.center_nm, scattered, &mut s.acc);
         for (o, a) in out.iter_mut().zip(&s.acc) {
             *o = a.norm_sqr();
         }

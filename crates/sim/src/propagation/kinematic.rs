@@ -4,12 +4,17 @@ use std::sync::Arc;
 
 use rustfft::num_complex::Complex64;
 
-use super::{check_call, multiply_real, DiffractionPlan, Propagation, Scratch, WindowPlacement};
+use super::{
+    check_call, multiply_fluctuation_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+};
 use crate::potential::{Field, FieldKind, SliceData};
 
-/// Kinematic model: Ψ(k) = √(1 − P_s)·Ψ₀(k) + iσ·FT{ψ₀·v_proj}(k), the first-order expansion of
-/// ψ₀·exp(iσv_proj) for the potential projected through the whole foil, with the direct beam
-/// depleted by the scattered power P_s so the pattern conserves flux.
+/// Kinematic model: Ψ(k) = e^{−P_s/2}·Ψ₀(k) + b·iσ·FT{ψ₀·(v_proj − v̄)}(k), the first-order
+/// expansion of ψ₀·exp(iσv_proj) for the potential projected through the whole foil. The
+/// window's mean projected potential v̄ (mean inner potential × thickness) is a pure phase and
+/// is taken out before expanding; the flux is shared between the direct beam and the scattered
+/// wave (first-order power P_s, factor b) by [`super::beam_depletion`], so the pattern total is
+/// the incident intensity at any thickness.
 ///
 /// For an aberration-free probe ψ₀ is real, so FT[ψ₀·v] is Hermitian and the pattern is exactly
 /// centrosymmetric outside the bright-field disk (where Ψ₀ = 0): odd angular harmonics vanish.
@@ -42,7 +47,11 @@ impl Propagation for Kinematic {
             panic!("kinematic model needs a projected potential")
         };
         p.probe_wave(at.center_nm, 0.0, s);
-        multiply_real(&mut s.a, n, &v[0], field.grid.points[1], at);
+        std::mem::swap(&mut s.a, &mut s.c);
+        multiply_fluctuation_into(&s.c, &mut s.a, n, &v[0], field.grid.points[1], at);
+        // Scattered power over the whole band by Parseval: Σ_k|σ·DFT(a)/n|² = σ²·Σ_r|a|².
+        let sigma = p.sigma_rad_per_v_nm;
+        let scattered = sigma * sigma * s.a.iter().map(|c| f64::from(c.norm_sqr())).sum::<f64>();
         p.forward_detector_rows(s);
         let scale = p.sigma_rad_per_v_nm / n as f64;
         for (acc, &idx) in s.acc.iter_mut().zip(&p.det_index) {
@@ -50,7 +59,7 @@ impl Propagation for Kinematic {
             // i·σ·B/n
             *acc = Complex64::new(-f64::from(b.im) * scale, f64::from(b.re) * scale);
         }
-        p.add_depleted_probe_spectrum(at.center_nm, &mut s.acc);
+        p.add_depleted_probe_spectrum(at.center_nm, scattered, &mut s.acc);
         for (o, a) in out.iter_mut().zip(&s.acc) {
             *o = a.norm_sqr();
         }

@@ -1,10 +1,12 @@
 //! Propagation models behind one trait, and the plan they share.
 //!
 //! Every probe position works in an N×N **window** cropped from a precomputed [`Field`]: the
-//! window is L = 1/Δk wide, so each detector pixel is exactly one FFT pixel, and N ≥ 1.5×the
-//! detector's pixel count so that the ⅔ band limit 1/(3Δx) = NΔk/3 covers the detector's axes.
-//! The probe (≈ 1 nm wide) spreads only ~0.05 nm through 20 nm of foil, so a 6.25 nm window
-//! holds all of it.
+//! window is L = 1/Δk wide, so each detector pixel is exactly one FFT pixel, and N is set by
+//! the band limit k_bl of the potential (`[model] band_limit_per_nm`, never below the
+//! detector edge), not by the detector: N·Δk ≥ 3·k_bl for multislice (the ⅔ rule), see
+//! [`DiffractionPlan::for_model`]. The window is periodic, so the hard-aperture probe's tails
+//! beyond L/2 (≈ 5 % of its intensity beyond 3.1 nm at 1.15 mrad) wrap around: the window
+//! size is not yet a free parameter (issue 10, item 1, not done).
 //!
 //! Discrete conventions: probe spectra are normalised to Σ_k|Ψ|² = 1 and real-space waves to
 //! Σ_r|ψ|² = 1, with Ψ = DFT(ψ)/√N² (unitary). Patterns are intensities |Ψ(k)|² per detector
@@ -30,7 +32,7 @@ use rustfft::num_complex::{Complex32, Complex64};
 use rustfft::FftPlanner;
 
 use crate::fft2::{next_fast_even_len, signed_index_ranges, transpose, Fft2Plan};
-use crate::potential::{band_limit_per_nm, Field, FieldKind, Slicing};
+use crate::potential::{Field, FieldKind, Slicing};
 use crate::probe::{ProbeSpec, ProbeSpectrum};
 use crate::spec::{DetectorSpec, MicroscopeSpec, ModelKind};
 
@@ -104,39 +106,59 @@ pub struct DiffractionPlan {
 }
 
 impl DiffractionPlan {
-    /// Plans windows for multislice (and any model): N ≥ 1.5×the detector's pixels so that the
-    /// ⅔ band limit 1/(3Δx) covers the detector's axes.
+    /// Plans multislice windows with the band limit at the detector edge (the smallest
+    /// allowed; see [`DiffractionPlan::for_model`]).
     pub fn new(microscope: &MicroscopeSpec, detector: &DetectorSpec, slicing: Slicing) -> Self {
-        Self::for_model(ModelKind::Multislice, microscope, detector, slicing)
+        let edge = detector_edge_per_nm(detector);
+        Self::for_model(ModelKind::Multislice, microscope, detector, slicing, edge)
     }
 
-    /// Plans windows for `kind`. Multislice needs the ⅔ rule (products of band-limited waves
-    /// and transmission functions must not alias inside the band). The single-scattering
-    /// models only form ψ₀·v once, whose spectrum reaches k_v + α/λ; it stays alias-free on
-    /// the detector (|k_x|, |k_y| ≤ N_det·Δk/2) when k_v = N·Δk − N_det·Δk/2 − α/λ, so they use
-    /// the compact window N = N_det (2.25× fewer pixels at 128) with the potential band
-    /// limit k_v = N_det·Δk/2 − α/λ (9.66 nm⁻¹ for the paper's detector instead of 10.24).
+    /// Plans windows for `kind` with the potential (and, for multislice, the wave) cut at
+    /// `band_limit_per_nm` = k_bl. The window is L = 1/Δk wide (one FFT pixel per detector
+    /// pixel); the real-space sampling follows from k_bl, not from the detector:
+    ///
+    /// - Multislice needs the ⅔ rule (products of band-limited waves and transmission
+    ///   functions must not alias inside the band): N is the smallest fast even size with
+    ///   N·Δk ≥ 3·k_bl.
+    /// - The single-scattering models form ψ₀·v once, whose spectrum reaches k_bl + α/λ; its
+    ///   aliases stay off the detector (|k_x|, |k_y| ≤ k_det, the detector edge) when
+    ///   N·Δk ≥ k_bl + α/λ + k_det, and the gridded potential stays clear of Nyquist when
+    ///   N·Δk ≥ 2.2·k_bl (k_bl ≤ 0.45/Δx, where the Gaussian-gridding alias is < 10⁻³, see
+    ///   [`crate::potential`]).
     ///
     /// # Panics
     /// If the detector's half-width does not exceed the aperture radius (the driver checks
-    /// this first and returns [`crate::SimError::DetectorTooSmall`]).
+    /// this first and returns [`crate::SimError::DetectorTooSmall`]), or k_bl is below the
+    /// detector edge (the driver returns [`crate::SimError::Invalid`]).
     pub fn for_model(
         kind: ModelKind,
         microscope: &MicroscopeSpec,
         detector: &DetectorSpec,
         slicing: Slicing,
+        band_limit_per_nm: f64,
     ) -> Self {
         let dk = detector.k_pixel_per_nm;
         let det_max = detector.pixels[0].max(detector.pixels[1]);
+        let edge = detector_edge_per_nm(detector);
+        let k_bl = band_limit_per_nm;
+        assert!(
+            k_bl >= edge * (1.0 - 1e-9),
+            "band limit {k_bl} nm⁻¹ below the detector edge {edge} nm⁻¹"
+        );
+        let spec = ProbeSpec::from_microscope(microscope);
         let compact = kind != ModelKind::Multislice;
+        let px = |k: f64| (k / dk * (1.0 - 1e-9)).ceil() as usize;
         let n = if compact {
-            next_fast_even_len(det_max)
+            next_fast_even_len(
+                det_max
+                    .max(px(k_bl + spec.aperture_per_nm + edge))
+                    .max(px(2.2 * k_bl)),
+            )
         } else {
-            next_fast_even_len((3 * det_max).div_ceil(2))
+            next_fast_even_len(px(3.0 * k_bl).max(det_max))
         };
         let mut planner = FftPlanner::new();
         let fft = Fft2Plan::new(&mut planner, n);
-        let spec = ProbeSpec::from_microscope(microscope);
         let probe = ProbeSpectrum::new(spec, n, dk);
         let probe_rows = probe.kx_rows();
         let [dny, dnx] = detector.pixels;
@@ -176,18 +198,7 @@ impl DiffractionPlan {
             .iter()
             .map(|&k2| depth_phase(k2, 0.5 * slicing.slice_nm))
             .collect();
-        let dx = 1.0 / (n as f64 * dk);
-        let k_bl = band_limit_per_nm(dx);
-        let potential_band_limit = if compact {
-            let half = ((det_max / 2) as f64 * dk).min(0.5 / dx);
-            (n as f64 * dk - half - spec.aperture_per_nm).min(0.5 / dx)
-        } else {
-            k_bl
-        };
-        assert!(
-            potential_band_limit > 0.0,
-            "detector too small for the probe aperture"
-        );
+        let potential_band_limit = k_bl;
         let band_rows = {
             let b = (k_bl / dk).floor() as usize;
             signed_index_ranges(n, b, b + 1)
@@ -251,9 +262,7 @@ impl DiffractionPlan {
         1.0 / (self.n as f64 * self.dk_per_nm)
     }
 
-    /// Band limit in nm⁻¹ of the potential this plan's model reads: ⅔·k_Nyquist for
-    /// multislice, the compact-window limit for the single-scattering models
-    /// (see [`DiffractionPlan::for_model`]).
+    /// Band limit k_bl in nm⁻¹ of the potential (and, for multislice, of the wave).
     pub fn band_limit_per_nm(&self) -> f64 {
         self.potential_band_limit
     }
@@ -326,14 +335,18 @@ impl DiffractionPlan {
     }
 
     /// Adds the unscattered probe Ψ₀(k) (centred at `center_nm`, at the entrance plane) to the
-    /// scattered detector amplitudes `acc`, depleted so that flux is conserved: single-scattering
-    /// theory gives the scattered power P_s on the detector to
-    /// first order but leaves the direct beam at full strength, so the beam's amplitude is
-    /// scaled by √(1 − P_s). Where P_s ≥ 1 the foil is far too thick for a single-scattering
-    /// model and the beam is removed entirely.
-    fn add_depleted_probe_spectrum(&self, center_nm: [f64; 2], acc: &mut [Complex64]) {
-        let scattered: f64 = acc.iter().map(|a| a.norm_sqr()).sum();
-        let beam = (1.0 - scattered).max(0.0).sqrt();
+    /// scattered detector amplitudes `acc`, sharing the flux between them by
+    /// [`beam_depletion`]: with `scattered` = P_s the first-order scattered power over the
+    /// whole band (on and off the detector), the direct beam is scaled to intensity e^{−P_s}
+    /// and the scattered amplitudes to total power 1 − e^{−P_s}.
+    fn add_depleted_probe_spectrum(
+        &self,
+        center_nm: [f64; 2],
+        scattered: f64,
+        acc: &mut [Complex64],
+    ) {
+        let (beam, scale) = beam_depletion(scattered);
+        acc.iter_mut().for_each(|a| *a *= scale);
         for ((_, [re, im]), det) in self
             .probe
             .values(self.n, center_nm, 0.0)
@@ -343,6 +356,14 @@ impl DiffractionPlan {
                 acc[p] += Complex64::new(re, im) * beam;
             }
         }
+    }
+
+    /// Forward-transforms `s.a` (`[y][x]`, overwritten) into `s.b` (`[kx][ky]`), all rows.
+    fn forward_all_rows(&self, s: &mut Scratch) {
+        let n = self.n;
+        self.fft.forward_rows(&mut s.a, 0..n, &mut s.fft);
+        transpose(&s.a, &mut s.b, n);
+        self.fft.forward_rows(&mut s.b, 0..n, &mut s.fft);
     }
 
     /// Forward-transforms `s.a` (`[y][x]`, overwritten) into `s.b` (`[kx][ky]`), computing only
@@ -357,6 +378,36 @@ impl DiffractionPlan {
     }
 }
 
+/// Amplitude factors `(beam, scattered)` that make a single-scattering pattern conserve flux
+/// at any thickness, given its first-order scattered power `p_s` (incident power 1).
+///
+/// First-order theory gives the scattered intensity P_s, which grows ∝ t without bound (P_s
+/// passes 1 near 55 nm of Zr₅₅Co₂₅Al₂₀ at 300 kV), and leaves the direct beam at full strength.
+/// P_s is the mean number of elastic scattering events of an electron (t/Λ, Λ the elastic mean
+/// free path), so for independent events the unscattered fraction is the Poisson zero term
+/// e^{−P_s} (Beer–Lambert attenuation of the direct beam, e.g. Reimer & Kohl, *Transmission
+/// Electron Microscopy*, 5th ed., §5.1) and the scattered fraction 1 − e^{−P_s}. The direct beam
+/// is therefore scaled by e^{−P_s/2} and the scattered amplitudes by √((1 − e^{−P_s})/P_s),
+/// keeping the single-scattering angular distribution (plural scattering, which would reshape
+/// it, is multislice's job). To first order in P_s this is the plain expansion (beam intensity
+/// 1 − P_s, scattered P_s), so thin foils still match multislice. Returns `(1, 1)` for
+/// P_s = 0.
+pub fn beam_depletion(p_s: f64) -> (f64, f64) {
+    let beam = (-0.5 * p_s).exp();
+    let scattered = if p_s > 1e-12 {
+        (-(-p_s).exp_m1() / p_s).sqrt()
+    } else {
+        1.0
+    };
+    (beam, scattered)
+}
+
+/// The detector edge in nm⁻¹: half the larger side, N_max/2·Δk (10.24 nm⁻¹ for the paper's
+/// 128 pixels at 0.16 nm⁻¹). No band limit may lie below it.
+pub fn detector_edge_per_nm(detector: &DetectorSpec) -> f64 {
+    (detector.pixels[0].max(detector.pixels[1]) / 2) as f64 * detector.k_pixel_per_nm
+}
+
 /// Per-thread buffers for one window.
 #[derive(Debug, Clone)]
 pub struct Scratch {
@@ -368,19 +419,28 @@ pub struct Scratch {
     acc: Vec<Complex64>,
 }
 
-/// Multiplies the window `s.a` elementwise by the real field slice under it.
-fn multiply_real(a: &mut [Complex32], n: usize, slice: &[f32], stride: usize, at: WindowPlacement) {
+/// Mean of the real field slice under the window, in the slice's units: the window's k = 0
+/// Fourier component, i.e. its mean inner potential (times the slice thickness).
+fn window_mean(n: usize, slice: &[f32], stride: usize, at: WindowPlacement) -> f32 {
     let [oy, ox] = at.origin_px;
-    for (i, row) in a.chunks_exact_mut(n).enumerate() {
-        let src = &slice[(oy + i) * stride + ox..][..n];
-        for (c, &v) in row.iter_mut().zip(src) {
-            *c *= v;
-        }
-    }
+    let sum: f64 = (0..n)
+        .map(|i| {
+            slice[(oy + i) * stride + ox..][..n]
+                .iter()
+                .map(|&v| f64::from(v))
+                .sum::<f64>()
+        })
+        .sum();
+    (sum / (n * n) as f64) as f32
 }
 
-/// `dst = src ×` the real field slice under the window.
-fn multiply_real_into(
+/// `dst = src × (v − v̄)`, v the real field slice under the window and v̄ its window mean
+/// ([`window_mean`]). A constant potential v̄ only multiplies the wave by the phase e^{iσv̄}
+/// (it commutes with propagation and drops out of every intensity), so the single-scattering
+/// models expand exp(iσv) = e^{iσv̄}·exp(iσ(v − v̄)) in the fluctuation v − v̄ alone: the mean
+/// inner potential is kept as a phase instead of being miscounted as scattered amplitude
+/// (σ·V̄·t ≈ 3 rad at 20 nm of Zr₅₅Co₂₅Al₂₀, issue 10).
+fn multiply_fluctuation_into(
     src: &[Complex32],
     dst: &mut [Complex32],
     n: usize,
@@ -388,11 +448,12 @@ fn multiply_real_into(
     stride: usize,
     at: WindowPlacement,
 ) {
+    let mean = window_mean(n, slice, stride, at);
     let [oy, ox] = at.origin_px;
     for (i, (d, s)) in dst.chunks_exact_mut(n).zip(src.chunks_exact(n)).enumerate() {
         let v = &slice[(oy + i) * stride + ox..][..n];
         for ((d, s), &v) in d.iter_mut().zip(s).zip(v) {
-            *d = s * v;
+            *d = s * (v - mean);
         }
     }
 }

@@ -112,6 +112,7 @@ fn fast_kinematic_matches_direct_sum_oracle() {
             &microscope(),
             &det,
             Slicing::new(1.0, 1.0),
+            10.24,
         ),
         DiffractionPlan::new(&microscope(), &det, Slicing::new(1.0, 1.0)),
     ] {
