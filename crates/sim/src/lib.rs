@@ -10,6 +10,7 @@
 //! [`simulate::simulate`].
 
 pub mod atoms;
+pub mod coherence;
 pub mod detector;
 pub mod elements;
 pub mod fft2;
@@ -17,6 +18,7 @@ pub mod glass;
 pub mod potential;
 pub mod probe;
 pub mod propagation;
+pub mod psf;
 pub mod reference;
 pub mod scattering;
 pub mod simulate;

@@ -35,10 +35,13 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::atoms::AtomVolume;
+use crate::coherence::PartialCoherence;
 use crate::detector::Detector;
 use crate::fft2::next_fast_len;
 use crate::potential::{FieldGrid, FieldKind, PotentialBuilder, Slicing, ThermalModel};
-use crate::propagation::{model as make_model, DiffractionPlan, Propagation, WindowPlacement};
+use crate::propagation::{
+    model as make_model, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+};
 use crate::scattering::ScatteringFactor;
 use crate::spec::{DetectorSpec, MicroscopeSpec, ModelSpec, ScanSpec};
 
@@ -225,9 +228,28 @@ where
     let [sy, sx] = scan.points;
     let step = scan.step_nm;
     let ndet = plan.detector_len();
+    // Partial coherence: one model per focal-spread node (its plan's probe carries the
+    // defocus), patterns summed over those and over source offsets.
+    let coherence = PartialCoherence::from_microscope(microscope);
+    let defocus_models: Vec<(Box<dyn Propagation>, f64)> = if coherence.is_coherent() {
+        Vec::new()
+    } else {
+        coherence
+            .defocus
+            .iter()
+            .map(|&(offset, w)| {
+                let m = MicroscopeSpec {
+                    defocus_nm: microscope.defocus_nm + offset,
+                    ..microscope.clone()
+                };
+                let p = DiffractionPlan::for_model(model.kind, &m, detector, slicing);
+                (make_model(model.kind, Arc::new(p)), w)
+            })
+            .collect()
+    };
 
     // Field geometry: full scan width, a block of rows high.
-    let pad = 0.5 * window + FIELD_MARGIN_NM;
+    let pad = 0.5 * window + FIELD_MARGIN_NM + coherence.max_source_offset_nm();
     let x_lo = -pad;
     let width_px = next_fast_len((((sx - 1) as f64 * step + 2.0 * pad) / dx).ceil() as usize + 1);
     let bytes_per_px = match kind {
@@ -283,8 +305,11 @@ where
             };
             let field = builder.build(source, &slicing, kind);
             for row in block_start..block_end {
-                let place = |ix: usize| {
-                    let r = [row as f64 * step, ix as f64 * step];
+                let place = |ix: usize, offset_nm: [f64; 2]| {
+                    let r = [
+                        row as f64 * step + offset_nm[0],
+                        ix as f64 * step + offset_nm[1],
+                    ];
                     let p = [
                         ((r[0] - 0.5 * window - origin[0]) / dx).round() as usize,
                         ((r[1] - 0.5 * window - origin[1]) / dx).round() as usize,
@@ -299,11 +324,30 @@ where
                 };
                 let prop: &dyn Propagation = &*prop;
                 let field = &field;
+                let (coherence, defocus_models) = (&coherence, &defocus_models);
+                // |Ψ|² at scan position ix: coherent, or the incoherent sum over focal-spread
+                // and source nodes (`tmp` holds each term).
+                let pattern = |ix: usize, s: &mut Scratch, tmp: &mut Vec<f64>, out: &mut [f64]| {
+                    if defocus_models.is_empty() {
+                        prop.pattern(field, place(ix, [0.0, 0.0]), s, out);
+                        return;
+                    }
+                    tmp.resize(out.len(), 0.0);
+                    out.fill(0.0);
+                    for (m, wd) in defocus_models {
+                        for &(offset, ws) in &coherence.source {
+                            m.pattern(field, place(ix, offset), s, tmp);
+                            for (o, t) in out.iter_mut().zip(tmp.iter()) {
+                                *o += wd * ws * t;
+                            }
+                        }
+                    }
+                };
                 if configs == 1 {
                     row_out.par_chunks_mut(ndet).enumerate().for_each_init(
-                        || (plan.scratch(), vec![0f64; ndet]),
-                        |(s, intensity), (ix, out)| {
-                            prop.pattern(field, place(ix), s, intensity);
+                        || (plan.scratch(), vec![0f64; ndet], Vec::new()),
+                        |(s, intensity, tmp), (ix, out)| {
+                            pattern(ix, s, tmp, intensity);
                             let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
                             det.record(intensity, &mut rng, out);
                         },
@@ -314,9 +358,9 @@ where
                         .par_chunks_mut(ndet)
                         .enumerate()
                         .for_each_init(
-                            || (plan.scratch(), vec![0f64; ndet]),
-                            |(s, intensity), (ix, acc)| {
-                                prop.pattern(field, place(ix), s, intensity);
+                            || (plan.scratch(), vec![0f64; ndet], Vec::new()),
+                            |(s, intensity, tmp), (ix, acc)| {
+                                pattern(ix, s, tmp, intensity);
                                 for (a, i) in acc.iter_mut().zip(intensity.iter()) {
                                     *a += i / configs as f64;
                                 }
