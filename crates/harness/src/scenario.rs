@@ -12,6 +12,7 @@ use mro_core::check::{in_range, InvalidValue};
 use mro_sim::spec::{
     ClusterSpec, DetectorSpec, MicroscopeSpec, ModelSpec, PlacementSpec, SampleSpec, ScanSpec,
 };
+use mro_sim::thermal::ThermalSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{bad_input, BadInput};
@@ -53,6 +54,9 @@ pub struct Scenario {
     /// Forward model.
     #[serde(default)]
     pub model: ModelSpec,
+    /// Thermal vibration (frozen phonons).
+    #[serde(default)]
+    pub thermal: ThermalSpec,
     /// The measurement.
     #[serde(default)]
     pub analysis: AnalysisConfig,
@@ -241,6 +245,7 @@ impl Scenario {
                 ),
             ));
         }
+        self.thermal.validate().map_err(|e| e.within("thermal"))?;
         self.analysis.validate().map_err(|e| e.within("analysis"))?;
         let k_edge = 0.5
             * self.detector.pixels[0].min(self.detector.pixels[1]) as f64

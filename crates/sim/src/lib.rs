@@ -23,6 +23,7 @@ pub mod reference;
 pub mod scattering;
 pub mod simulate;
 pub mod spec;
+pub mod thermal;
 
 pub use atoms::AtomVolume;
 pub use glass::{build_glass, Glass, GlassError, GlassStage, Truth};

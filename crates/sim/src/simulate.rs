@@ -106,6 +106,9 @@ pub struct ForwardOptions {
     pub thermal: ThermalModel,
     /// Upper bound in bytes for one block's field (slices over a strip of the specimen).
     pub field_budget_bytes: usize,
+    /// Frozen phonons only: one-axis rms displacement in nm per atomic number, overriding the
+    /// model's single `u_rms_nm` for the elements listed ([`crate::thermal`]).
+    pub u_rms_nm_by_z: Vec<(u8, f64)>,
 }
 
 impl Default for ForwardOptions {
@@ -113,6 +116,7 @@ impl Default for ForwardOptions {
         Self {
             thermal: ThermalModel::Static,
             field_budget_bytes: 1 << 30,
+            u_rms_nm_by_z: Vec::new(),
         }
     }
 }
@@ -174,7 +178,7 @@ where
     scan.validate().map_err(inv("scan"))?;
     detector.validate().map_err(inv("detector"))?;
     model.validate().map_err(inv("model"))?;
-    // fp_u > 0 selects frozen phonons (displaced copies of the volume per configuration).
+    // Frozen phonons displace copies of the volume per configuration (`frozen` below).
     let (dw_u, configs, fp_u) = match options.thermal {
         ThermalModel::Static => (0.0, 1, 0.0),
         ThermalModel::DebyeWaller { u_rms_nm } => {
@@ -193,6 +197,19 @@ where
             (0.0, configurations, u_rms_nm)
         }
     };
+    for &(z, u) in &options.u_rms_nm_by_z {
+        mro_core::check::in_range(&format!("thermal.u_rms_nm[Z={z}]"), u, 0.0, 0.1, " nm")
+            .map_err(inv("model"))?;
+    }
+    let u_of = |z: u8| {
+        options
+            .u_rms_nm_by_z
+            .iter()
+            .find(|p| p.0 == z)
+            .map_or(fp_u, |p| p.1)
+    };
+    let frozen = matches!(options.thermal, ThermalModel::FrozenPhonon { .. })
+        && (fp_u > 0.0 || options.u_rms_nm_by_z.iter().any(|p| p.1 > 0.0));
     let ext = atoms.extent_nm;
     if !ext.iter().all(|e| e.is_finite() && *e > 0.0) {
         return Err(SimError::EmptyVolume { extent_nm: ext });
@@ -292,10 +309,10 @@ where
             block_acc.resize((block_end - block_start) * sx * ndet, 0.0);
         }
         for cfg in 0..configs {
-            let source = if fp_u > 0.0 {
+            let source = if frozen {
                 displace(
                     atoms,
-                    fp_u,
+                    u_of,
                     &mut seeds.substream("phonons", cfg as u64),
                     &mut displaced,
                 );
@@ -396,9 +413,14 @@ where
     Ok(cal)
 }
 
-/// Copies `atoms` into `out` with Gaussian displacements of rms `u_nm` per axis (z clamped into
-/// the foil).
-fn displace<R: Rng>(atoms: &AtomVolume, u_nm: f64, rng: &mut R, out: &mut AtomVolume) {
+/// Copies `atoms` into `out` with Gaussian displacements of rms `u_nm(Z)` per axis (z clamped
+/// into the foil).
+fn displace<R: Rng>(
+    atoms: &AtomVolume,
+    u_nm: impl Fn(u8) -> f64,
+    rng: &mut R,
+    out: &mut AtomVolume,
+) {
     *out = AtomVolume::new(atoms.extent_nm);
     out.positions_nm.reserve(atoms.len());
     out.atomic_numbers.reserve(atoms.len());
@@ -409,7 +431,8 @@ fn displace<R: Rng>(atoms: &AtomVolume, u_nm: f64, rng: &mut R, out: &mut AtomVo
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     };
     for (p, &z) in atoms.positions_nm.iter().zip(&atoms.atomic_numbers) {
-        let d = [normal() * u_nm, normal() * u_nm, normal() * u_nm];
+        let u = u_nm(z);
+        let d = [normal() * u, normal() * u, normal() * u];
         out.push(
             [
                 p[0] + d[0],

@@ -294,3 +294,77 @@ fn psf_lowers_speckle_contrast_as_its_transfer_function_predicts() {
         "a 0.8 px PSF must lower the contrast: {c_rec} vs {c_sharp}"
     );
 }
+
+/// Frozen phonons: averaged over configurations, the Bragg beam of a square lattice of Al
+/// (period 0.3125 nm, g = 3.2 nm⁻¹ = 20 px) loses intensity by the Debye–Waller factor of the
+/// interference between atoms, exp(−4π²u²g²) for an in-plane rms displacement u per axis.
+/// A 0.4 mrad probe (≈ 3 nm wide, ~100 atoms) keeps the configuration-to-configuration
+/// scatter of the Bragg intensity small; the diffuse scattering that lands in the Bragg disk
+/// is ≲ 1 %.
+#[test]
+fn frozen_phonons_damp_bragg_intensity_by_the_debye_waller_factor() {
+    use mro_sim::thermal::ThermalSpec;
+    let a = 0.3125;
+    let mut atoms = AtomVolume::new([6.25, 6.25, 0.2]);
+    for i in 0..20 {
+        for j in 0..20 {
+            atoms.push([i as f64 * a, j as f64 * a, 0.1], 13);
+        }
+    }
+    let m = MicroscopeSpec {
+        semiangle_mrad: 0.4,
+        ..MicroscopeSpec::default()
+    };
+    let scan = ScanSpec {
+        points: [1, 1],
+        step_nm: 0.32,
+    };
+    let d = detector(0.0);
+    let u = 0.03;
+    let thermal = ThermalSpec {
+        configurations: 64,
+        rms_displacement_nm: [("Al".to_string(), u)].into_iter().collect(),
+    };
+    let bragg = |options: &ForwardOptions| -> f64 {
+        let mut p = Vec::new();
+        simulate(
+            &atoms,
+            &m,
+            &scan,
+            &d,
+            &ModelSpec {
+                kind: ModelKind::Kinematic,
+                slice_nm: 0.2,
+            },
+            Seeds::new(5),
+            options,
+            |_row, values| {
+                p.extend(values.iter().map(|&v| f64::from(v)));
+                Ok(())
+            },
+            |_| {},
+        )
+        .unwrap();
+        // The disk at (+g, 0) and (0, +g), 3 px radius.
+        let mut s = 0.0;
+        for (cy, cx) in [(64, 84), (84, 64)] {
+            for i in cy - 3..=cy + 3 {
+                for j in cx - 3..=cx + 3 {
+                    if (i as f64 - cy as f64).hypot(j as f64 - cx as f64) <= 3.0 {
+                        s += p[i * NDET + j];
+                    }
+                }
+            }
+        }
+        s
+    };
+    let static_ = bragg(&ForwardOptions::default());
+    let frozen = bragg(&thermal.forward_options(&atoms).unwrap());
+    let g = 1.0 / a;
+    let dw = (-4.0 * PI * PI * u * u * g * g).exp();
+    let ratio = frozen / static_;
+    assert!(
+        (ratio / dw - 1.0).abs() < 0.03,
+        "Bragg intensity ratio {ratio} vs exp(−4π²u²g²) = {dw}"
+    );
+}
