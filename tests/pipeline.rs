@@ -354,3 +354,24 @@ fn sweep_axes_come_from_the_file_and_the_command_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("tiny.toml: nothing to sweep"), "{stderr}");
 }
+
+#[test]
+fn frozen_phonons_without_a_displacement_for_an_element_are_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("cu.toml");
+    std::fs::write(
+        &s,
+        "schema = \"mro.scenario/1\"\n[sample]\ncomposition = { Zr = 0.5, Cu = 0.5 }\n\
+         extent_nm = [4.0, 4.0]\nthickness_nm = 2.0\n[[clusters]]\nsymmetry = 4\n\
+         volume_fraction = 0.0\n[scan]\npoints = [2, 2]\nstep_nm = 0.5\n\
+         [detector]\npixels = [64, 64]\n[thermal]\nconfigurations = 2\n",
+    )
+    .unwrap();
+    let out = run_mro(&[&"simulate", &s, &"--out", &dir.path().join("o")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("thermal.rms_displacement_nm.Cu"),
+        "the error names the field: {err}"
+    );
+}

@@ -9,7 +9,7 @@ use std::time::Instant;
 use mro_analysis::{analyze_npy, AnalysisOutput, RunOptions};
 use mro_core::{npy::NpyWriter, Calibration, Meta, Seeds};
 use mro_sim::glass::{GlassError, GlassStage};
-use mro_sim::{build_glass, simulate, ForwardOptions, Glass, SimError};
+use mro_sim::{build_glass, simulate, Glass, SimError};
 
 use crate::exit::bad_input;
 use crate::progress;
@@ -60,6 +60,10 @@ pub fn simulate_to(scenario: &Scenario, glass: &Glass, dir: &Path) -> anyhow::Re
     let path = dir.join("datacube.npy");
     let mut writer = NpyWriter::create(&path, &[ny, nx, dy, dx])?;
     let bar = progress::bar((ny * nx) as u64, "simulate");
+    let options = scenario
+        .thermal
+        .forward_options(&glass.atoms)
+        .map_err(|e| bad_input(e.within("thermal")))?;
     let started = Instant::now();
     let calibration = simulate(
         &glass.atoms,
@@ -68,7 +72,7 @@ pub fn simulate_to(scenario: &Scenario, glass: &Glass, dir: &Path) -> anyhow::Re
         &scenario.detector,
         &scenario.model,
         Seeds::new(scenario.seed),
-        &ForwardOptions::default(),
+        &options,
         |_row, values| writer.write(values).map_err(|e| e.into()),
         |p| bar.set_position(p.done_positions as u64),
     );

@@ -17,6 +17,7 @@ use mro_sim::spec::{
     ClusterSpec, DetectorSpec, MicroscopeSpec, ModelSpec, PlacementMode, PlacementSpec, SampleSpec,
     ScanSpec,
 };
+use mro_sim::thermal::ThermalSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{bad_input, BadInput};
@@ -58,6 +59,9 @@ pub struct Scenario {
     /// Forward model.
     #[serde(default)]
     pub model: ModelSpec,
+    /// Thermal vibration (frozen phonons).
+    #[serde(default)]
+    pub thermal: ThermalSpec,
     /// The measurement.
     #[serde(default)]
     pub analysis: AnalysisConfig,
@@ -295,6 +299,7 @@ impl Scenario {
         self.model
             .band_limit_for(&self.detector)
             .map_err(|e| e.within("model"))?;
+        self.thermal.validate().map_err(|e| e.within("thermal"))?;
         self.analysis.validate().map_err(|e| e.within("analysis"))?;
         let k_edge = 0.5
             * self.detector.pixels[0].min(self.detector.pixels[1]) as f64

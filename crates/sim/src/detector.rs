@@ -6,9 +6,16 @@
 //! times the fraction of the beam that reaches the detector (≤ 1 for multislice; kinematic and
 //! first-Born patterns exceed 1 by their O(σ²) single-scattering term, as those models are not
 //! unitary). With finite dose each pixel records gain × Poisson(dose × I(k)) electrons.
+//!
+//! The point-spread function ([`crate::psf`]) acts on what the sensor collects: electrons
+//! arrive (Poisson, per pixel) and each one's charge is then shared with its neighbours, so
+//! noisy patterns are PSF ⊛ Poisson counts (no longer integers, and with pixel-to-pixel
+//! correlated noise, as on an integrating detector such as the EMPAD) and noise-free patterns
+//! are PSF ⊛ I.
 
 use rand::Rng;
 
+use crate::psf::DetectorPsf;
 use crate::spec::DetectorSpec;
 
 /// Records intensities as float32 counts.
@@ -18,6 +25,10 @@ pub struct Detector {
     pub electrons_per_pattern: f64,
     /// Counts per electron.
     pub gain: f64,
+    /// Pixels `[y, x]` (the PSF needs the pattern's shape).
+    pub pixels: [usize; 2],
+    /// Charge sharing between pixels.
+    pub psf: DetectorPsf,
 }
 
 impl Detector {
@@ -26,6 +37,8 @@ impl Detector {
         Self {
             electrons_per_pattern: spec.electrons_per_pattern,
             gain: spec.gain,
+            pixels: spec.pixels,
+            psf: DetectorPsf::new(spec.psf_sigma_px),
         }
     }
 
@@ -35,16 +48,34 @@ impl Detector {
     }
 
     /// Converts intensities to counts. Noise-free patterns scale by dose × gain (gain alone when
-    /// the dose is infinite: counts per incident beam); otherwise Poisson draws from `rng`.
+    /// the dose is infinite: counts per incident beam); otherwise Poisson draws from `rng`. The
+    /// PSF then spreads the collected charge (see the module docs).
+    ///
+    /// # Panics
+    /// If `intensity` or `out` does not hold one value per detector pixel.
     pub fn record<R: Rng>(&self, intensity: &[f64], rng: &mut R, out: &mut [f32]) {
-        if self.noise_free() {
+        let n = self.pixels[0] * self.pixels[1];
+        assert!(
+            intensity.len() == n && out.len() == n,
+            "one value per detector pixel"
+        );
+        let collected = |i: f64, rng: &mut R| {
+            if self.noise_free() {
+                i
+            } else {
+                poisson(rng, self.electrons_per_pattern * i.max(0.0))
+            }
+        };
+        if self.psf.is_identity() {
             for (o, &i) in out.iter_mut().zip(intensity) {
-                *o = (self.gain * i) as f32;
+                *o = (self.gain * collected(i, rng)) as f32;
             }
         } else {
-            let dose = self.electrons_per_pattern;
-            for (o, &i) in out.iter_mut().zip(intensity) {
-                *o = (self.gain * poisson(rng, dose * i.max(0.0))) as f32;
+            let mut img: Vec<f64> = intensity.iter().map(|&i| collected(i, rng)).collect();
+            let mut tmp = vec![0.0; n];
+            self.psf.apply(&mut img, &mut tmp, self.pixels);
+            for (o, &c) in out.iter_mut().zip(&img) {
+                *o = (self.gain * c) as f32;
             }
         }
     }
@@ -170,6 +201,8 @@ mod tests {
         let det = Detector {
             electrons_per_pattern: 1e5,
             gain: 2.5,
+            pixels: [10, 100],
+            psf: DetectorPsf::new(0.0),
         };
         let intensity: Vec<f64> = (0..1000)
             .map(|i| if i % 2 == 0 { 1e-3 } else { 1e-4 })
@@ -188,6 +221,7 @@ mod tests {
         let free = Detector {
             electrons_per_pattern: f64::INFINITY,
             gain: 3.0,
+            ..det
         };
         free.record(&intensity, &mut Seeds::new(1).stream("noise"), &mut out);
         assert!((out[0] - 3e-3).abs() < 1e-9);

@@ -10,6 +10,7 @@
 //! [`simulate::simulate`].
 
 pub mod atoms;
+pub mod coherence;
 pub mod detector;
 pub mod elements;
 pub mod fft2;
@@ -17,10 +18,12 @@ pub mod glass;
 pub mod potential;
 pub mod probe;
 pub mod propagation;
+pub mod psf;
 pub mod reference;
 pub mod scattering;
 pub mod simulate;
 pub mod spec;
+pub mod thermal;
 
 pub use atoms::AtomVolume;
 pub use glass::{build_glass, Glass, GlassError, GlassStage, Truth};

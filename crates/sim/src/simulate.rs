@@ -35,10 +35,13 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::atoms::AtomVolume;
+use crate::coherence::PartialCoherence;
 use crate::detector::Detector;
 use crate::fft2::next_fast_len;
 use crate::potential::{FieldGrid, FieldKind, PotentialBuilder, Slicing, ThermalModel};
-use crate::propagation::{model as make_model, DiffractionPlan, Propagation, WindowPlacement};
+use crate::propagation::{
+    model as make_model, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+};
 use crate::scattering::ScatteringFactor;
 use crate::spec::{DetectorSpec, MicroscopeSpec, ModelSpec, ScanSpec};
 
@@ -103,6 +106,9 @@ pub struct ForwardOptions {
     pub thermal: ThermalModel,
     /// Upper bound in bytes for one block's field (slices over a strip of the specimen).
     pub field_budget_bytes: usize,
+    /// Frozen phonons only: one-axis rms displacement in nm per atomic number, overriding the
+    /// model's single `u_rms_nm` for the elements listed ([`crate::thermal`]).
+    pub u_rms_nm_by_z: Vec<(u8, f64)>,
 }
 
 impl Default for ForwardOptions {
@@ -110,6 +116,7 @@ impl Default for ForwardOptions {
         Self {
             thermal: ThermalModel::Static,
             field_budget_bytes: 1 << 30,
+            u_rms_nm_by_z: Vec::new(),
         }
     }
 }
@@ -234,7 +241,7 @@ where
     scan.validate().map_err(inv("scan"))?;
     detector.validate().map_err(inv("detector"))?;
     model.validate().map_err(inv("model"))?;
-    // fp_u > 0 selects frozen phonons (displaced copies of the volume per configuration).
+    // Frozen phonons displace copies of the volume per configuration (`frozen` below).
     let (dw_u, configs, fp_u) = match options.thermal {
         ThermalModel::Static => (0.0, 1, 0.0),
         ThermalModel::DebyeWaller { u_rms_nm } => {
@@ -253,6 +260,19 @@ where
             (0.0, configurations, u_rms_nm)
         }
     };
+    for &(z, u) in &options.u_rms_nm_by_z {
+        mro_core::check::in_range(&format!("thermal.u_rms_nm[Z={z}]"), u, 0.0, 0.1, " nm")
+            .map_err(inv("model"))?;
+    }
+    let u_of = |z: u8| {
+        options
+            .u_rms_nm_by_z
+            .iter()
+            .find(|p| p.0 == z)
+            .map_or(fp_u, |p| p.1)
+    };
+    let frozen = matches!(options.thermal, ThermalModel::FrozenPhonon { .. })
+        && (fp_u > 0.0 || options.u_rms_nm_by_z.iter().any(|p| p.1 > 0.0));
     let ext = atoms.extent_nm;
     if !ext.iter().all(|e| e.is_finite() && *e > 0.0) {
         return Err(SimError::EmptyVolume { extent_nm: ext });
@@ -281,9 +301,28 @@ where
     let [sy, sx] = scan.points;
     let step = scan.step_nm;
     let ndet = plan.detector_len();
+    // Partial coherence: one model per focal-spread node (its plan's probe carries the
+    // defocus), patterns summed over those and over source offsets.
+    let coherence = PartialCoherence::from_microscope(microscope);
+    let defocus_models: Vec<(Box<dyn Propagation>, f64)> = if coherence.is_coherent() {
+        Vec::new()
+    } else {
+        coherence
+            .defocus
+            .iter()
+            .map(|&(offset, w)| {
+                let m = MicroscopeSpec {
+                    defocus_nm: microscope.defocus_nm + offset,
+                    ..microscope.clone()
+                };
+                let p = DiffractionPlan::for_model(model.kind, &m, detector, slicing, band_limit);
+                (make_model(model.kind, Arc::new(p)), w)
+            })
+            .collect()
+    };
 
     // Field geometry: full scan width, a block of rows high.
-    let pad = 0.5 * window + FIELD_MARGIN_NM;
+    let pad = 0.5 * window + FIELD_MARGIN_NM + coherence.max_source_offset_nm();
     let x_lo = -pad;
     let width_px = next_fast_len((((sx - 1) as f64 * step + 2.0 * pad) / dx).ceil() as usize + 1);
     let bytes_per_px = match kind {
@@ -326,10 +365,10 @@ where
             block_acc.resize((block_end - block_start) * sx * ndet, 0.0);
         }
         for cfg in 0..configs {
-            let source = if fp_u > 0.0 {
+            let source = if frozen {
                 displace(
                     atoms,
-                    fp_u,
+                    u_of,
                     &mut seeds.substream("phonons", cfg as u64),
                     &mut displaced,
                 );
@@ -339,8 +378,11 @@ where
             };
             let field = builder.build(source, &slicing, kind);
             for row in block_start..block_end {
-                let place = |ix: usize| {
-                    let r = [row as f64 * step, ix as f64 * step];
+                let place = |ix: usize, offset_nm: [f64; 2]| {
+                    let r = [
+                        row as f64 * step + offset_nm[0],
+                        ix as f64 * step + offset_nm[1],
+                    ];
                     let p = [
                         ((r[0] - 0.5 * window - origin[0]) / dx).round() as usize,
                         ((r[1] - 0.5 * window - origin[1]) / dx).round() as usize,
@@ -355,11 +397,30 @@ where
                 };
                 let prop: &dyn Propagation = &*prop;
                 let field = &field;
+                let (coherence, defocus_models) = (&coherence, &defocus_models);
+                // |Ψ|² at scan position ix: coherent, or the incoherent sum over focal-spread
+                // and source nodes (`tmp` holds each term).
+                let pattern = |ix: usize, s: &mut Scratch, tmp: &mut Vec<f64>, out: &mut [f64]| {
+                    if defocus_models.is_empty() {
+                        prop.pattern(field, place(ix, [0.0, 0.0]), s, out);
+                        return;
+                    }
+                    tmp.resize(out.len(), 0.0);
+                    out.fill(0.0);
+                    for (m, wd) in defocus_models {
+                        for &(offset, ws) in &coherence.source {
+                            m.pattern(field, place(ix, offset), s, tmp);
+                            for (o, t) in out.iter_mut().zip(tmp.iter()) {
+                                *o += wd * ws * t;
+                            }
+                        }
+                    }
+                };
                 if configs == 1 {
                     row_out.par_chunks_mut(ndet).enumerate().for_each_init(
-                        || (plan.scratch(), vec![0f64; ndet]),
-                        |(s, intensity), (ix, out)| {
-                            prop.pattern(field, place(ix), s, intensity);
+                        || (plan.scratch(), vec![0f64; ndet], Vec::new()),
+                        |(s, intensity, tmp), (ix, out)| {
+                            pattern(ix, s, tmp, intensity);
                             let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
                             det.record(intensity, &mut rng, out);
                         },
@@ -370,9 +431,9 @@ where
                         .par_chunks_mut(ndet)
                         .enumerate()
                         .for_each_init(
-                            || (plan.scratch(), vec![0f64; ndet]),
-                            |(s, intensity), (ix, acc)| {
-                                prop.pattern(field, place(ix), s, intensity);
+                            || (plan.scratch(), vec![0f64; ndet], Vec::new()),
+                            |(s, intensity, tmp), (ix, acc)| {
+                                pattern(ix, s, tmp, intensity);
                                 for (a, i) in acc.iter_mut().zip(intensity.iter()) {
                                     *a += i / configs as f64;
                                 }
@@ -408,9 +469,14 @@ where
     Ok(cal)
 }
 
-/// Copies `atoms` into `out` with Gaussian displacements of rms `u_nm` per axis (z clamped into
-/// the foil).
-fn displace<R: Rng>(atoms: &AtomVolume, u_nm: f64, rng: &mut R, out: &mut AtomVolume) {
+/// Copies `atoms` into `out` with Gaussian displacements of rms `u_nm(Z)` per axis (z clamped
+/// into the foil).
+fn displace<R: Rng>(
+    atoms: &AtomVolume,
+    u_nm: impl Fn(u8) -> f64,
+    rng: &mut R,
+    out: &mut AtomVolume,
+) {
     *out = AtomVolume::new(atoms.extent_nm);
     out.positions_nm.reserve(atoms.len());
     out.atomic_numbers.reserve(atoms.len());
@@ -421,7 +487,8 @@ fn displace<R: Rng>(atoms: &AtomVolume, u_nm: f64, rng: &mut R, out: &mut AtomVo
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     };
     for (p, &z) in atoms.positions_nm.iter().zip(&atoms.atomic_numbers) {
-        let d = [normal() * u_nm, normal() * u_nm, normal() * u_nm];
+        let u = u_nm(z);
+        let d = [normal() * u, normal() * u, normal() * u];
         out.push(
             [
                 p[0] + d[0],

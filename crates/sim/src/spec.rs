@@ -314,7 +314,24 @@ pub struct MicroscopeSpec {
     pub defocus_nm: f64,
     /// Spherical aberration in mm.
     pub cs_mm: f64,
+    /// Full width at half maximum of the effective (demagnified) Gaussian source at the
+    /// specimen, in nm; patterns are incoherent sums over probe positions spread this wide
+    /// ([`crate::coherence`]). 0 = point source.
+    pub source_size_nm: f64,
+    /// Chromatic aberration C_c of the probe-forming lens in mm.
+    pub cc_mm: f64,
+    /// Energy spread of the gun, FWHM in eV; with `cc_mm` it sets the focal spread
+    /// ([`crate::coherence::focal_spread_rms_nm`]).
+    pub energy_spread_ev: f64,
 }
+
+/// Default C_c in mm: an uncorrected-for-chromatic-aberration Titan-class S-TWIN objective
+/// (the paper's Titan Themis) — [est] 1.2–1.6 mm is the range quoted for this lens class.
+pub const DEFAULT_CC_MM: f64 = 1.4;
+
+/// Default energy spread in eV (FWHM) of a Schottky field-emission gun (X-FEG class) at
+/// 300 kV — [est] 0.7–0.9 eV is the range quoted for this gun class without a monochromator.
+pub const DEFAULT_ENERGY_SPREAD_EV: f64 = 0.8;
 
 impl Default for MicroscopeSpec {
     fn default() -> Self {
@@ -323,6 +340,9 @@ impl Default for MicroscopeSpec {
             semiangle_mrad: 1.15,
             defocus_nm: 0.0,
             cs_mm: 0.0,
+            source_size_nm: 0.0,
+            cc_mm: DEFAULT_CC_MM,
+            energy_spread_ev: DEFAULT_ENERGY_SPREAD_EV,
         }
     }
 }
@@ -333,7 +353,22 @@ impl MicroscopeSpec {
         in_range("voltage_kv", self.voltage_kv, 20.0, 1000.0, " kV")?;
         in_range("semiangle_mrad", self.semiangle_mrad, 0.1, 40.0, " mrad")?;
         in_range("defocus_nm", self.defocus_nm, -10_000.0, 10_000.0, " nm")?;
-        in_range("cs_mm", self.cs_mm, 0.0, 10.0, " mm")
+        in_range("cs_mm", self.cs_mm, 0.0, 10.0, " mm")?;
+        in_range(
+            "source_size_nm",
+            self.source_size_nm,
+            0.0,
+            2.0,
+            " nm (FWHM)",
+        )?;
+        in_range("cc_mm", self.cc_mm, 0.0, 100.0, " mm")?;
+        in_range(
+            "energy_spread_ev",
+            self.energy_spread_ev,
+            0.0,
+            100.0,
+            " eV (FWHM)",
+        )
     }
 }
 
@@ -378,6 +413,10 @@ pub struct DetectorSpec {
     pub electrons_per_pattern: f64,
     /// Counts per electron.
     pub gain: f64,
+    /// One-axis rms width in pixels of the charge an electron spreads over the sensor
+    /// ([`crate::psf`]); 0 = no sharing. Default: the EMPAD estimate
+    /// [`crate::psf::EMPAD_SIGMA_PX`].
+    pub psf_sigma_px: f64,
 }
 
 impl Default for DetectorSpec {
@@ -387,6 +426,7 @@ impl Default for DetectorSpec {
             k_pixel_per_nm: 0.16,
             electrons_per_pattern: 1e6,
             gain: 1.0,
+            psf_sigma_px: crate::psf::EMPAD_SIGMA_PX,
         }
     }
 }
@@ -405,7 +445,8 @@ impl DetectorSpec {
                 "a number ≥ 1 or \"inf\" for noise-free patterns",
             ));
         }
-        positive_up_to("gain", self.gain, 1e6, " counts per electron")
+        positive_up_to("gain", self.gain, 1e6, " counts per electron")?;
+        in_range("psf_sigma_px", self.psf_sigma_px, 0.0, 2.0, " px (rms)")
     }
 
     /// Whether patterns are noise-free.

@@ -19,6 +19,7 @@ fn det(dose: f64) -> DetectorSpec {
         k_pixel_per_nm: DK,
         electrons_per_pattern: dose,
         gain: 1.0,
+        psf_sigma_px: 0.0,
     }
 }
 

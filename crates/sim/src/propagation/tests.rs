@@ -16,6 +16,7 @@ fn detector(pixels: usize, dk: f64) -> DetectorSpec {
         k_pixel_per_nm: dk,
         electrons_per_pattern: f64::INFINITY,
         gain: 1.0,
+        psf_sigma_px: 0.0,
     }
 }
 
