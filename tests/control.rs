@@ -18,6 +18,8 @@ fn validate_runs_the_control_and_scores_detectability() {
     let control = json(&dir.path().join("control/truth.json"));
     assert!(truth["clusters"].as_array().unwrap().len() > 5);
     assert_eq!(control["clusters"].as_array().unwrap().len(), 0);
+    // The truth records how the clusters were placed (random here: no spacing to score).
+    assert_eq!(truth["placement"]["mode"], "random");
     let (a, b) = (
         truth["atoms"].as_f64().unwrap(),
         control["atoms"].as_f64().unwrap(),
