@@ -806,13 +806,13 @@ pub fn table(score: &Score) -> String {
     }
     let _ = writeln!(
         s,
-        "every tolerance of method {} held: {}",
-        score.method,
+        "every tolerance held: {} (judged: method {})",
         if score.all_within_tolerance {
             "yes"
         } else {
             "NO"
-        }
+        },
+        score.method
     );
     s
 }
