@@ -235,6 +235,15 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
     })
 }
 
+/// A value of `quantity` as the tables print it: counts as integers, others to four decimals.
+fn value_text(quantity: &str, v: f64) -> String {
+    if is_count(quantity) {
+        count(v)
+    } else {
+        number(v, 4)
+    }
+}
+
 /// Whether a quantity is a count (printed as an integer).
 fn is_count(quantity: &str) -> bool {
     quantity.ends_with("_count")
@@ -392,15 +401,15 @@ pub fn side_by_side_table(score: &Score) -> Table {
                 n.map_or(Cell::text(MISSING), |n| {
                     Cell::number(n.to_string(), n.into())
                 }),
-                truth.map_or(Cell::text(MISSING), |v| Cell::number(number(v, 4), v)),
+                truth.map_or(Cell::text(MISSING), |v| Cell::number(value_text(q, v), v)),
             ];
             row.extend(methods.iter().map(|m| {
                 match find(m).and_then(|r| r.recovered.map(|v| (r, v))) {
                     None => Cell::text(MISSING),
                     Some((r, v)) => {
-                        let mut c = number(v, 4);
+                        let mut c = value_text(q, v);
                         if let Some(e) = r.recovered_se {
-                            c += &format!(" ± {}", number(e, 4));
+                            c += &format!(" ± {}", number(e, if is_count(q) { 1 } else { 4 }));
                         }
                         if let Some(e) = r.relative_error {
                             c += &format!(" ({})", percent_signed(e));
