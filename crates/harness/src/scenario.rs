@@ -397,15 +397,15 @@ impl Scenario {
         match mro_sim::check_placement(&self.sample, &self.clusters, &self.placement, &seeds) {
             Ok(_) => Ok(()),
             Err(GlassError::Invalid(e)) => Err(e),
-            Err(
-                e @ GlassError::CannotPlace {
-                    requested, largest, ..
-                },
-            ) => Err(InvalidValue::new(
+            Err(GlassError::CannotPlace {
+                requested,
+                largest,
+                min_gap_nm,
+            }) => Err(InvalidValue::new(
                 "clusters[*].volume_fraction",
                 format!("{requested:.4} (sum)"),
                 format!(
-                    "a total the placement can reach: hard-core random addition of the cluster spheres jammed after placing {largest:.4} ({e})"
+                    "a total the placement can reach: hard-core random addition of the cluster spheres jammed after placing {largest:.4} with placement.min_gap_nm = {min_gap_nm} nm; at most {largest:.4}"
                 ),
             )),
             Err(e) => Err(InvalidValue::new(
