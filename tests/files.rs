@@ -453,3 +453,60 @@ fn slurm_dry_run_writes_a_job_array_over_the_pending_points() {
     let script = std::fs::read_to_string(out.join("slurm/sweep.sbatch")).unwrap();
     assert!(script.contains("#SBATCH --array=0,2\n"), "{script}");
 }
+
+#[test]
+fn glass_checks_only_what_the_glass_needs() {
+    let d = tempfile::tempdir().unwrap();
+    // A valid glass whose scan leaves the sample and whose ring lies outside the detector.
+    let f = write_scenario(
+        d.path(),
+        "bad_scan.toml",
+        &MINI
+            .replace("points = [16, 16]", "points = [200, 200]")
+            .replace(
+                "in_condition_fraction = 1.0",
+                "in_condition_fraction = 1.0\nk_per_nm = 50.0",
+            ),
+    );
+    let out = d.path().join("glass");
+    let r = mro()
+        .arg("glass")
+        .arg(&f)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    expect_exit(&r, 0);
+    assert!(out.join("atoms.xyz").is_file() && out.join("truth.json").is_file());
+    // Simulating it is still refused, with the field.
+    let r = mro()
+        .arg("simulate")
+        .arg(&f)
+        .arg("--out")
+        .arg(d.path().join("sim"))
+        .output()
+        .unwrap();
+    expect_exit(&r, 2);
+    assert!(String::from_utf8_lossy(&r.stderr).contains("scan.points"));
+    // What the glass reads is still checked: fractions that jam are refused before any work.
+    let jam = write_scenario(
+        d.path(),
+        "jam.toml",
+        "schema = \"mro.scenario/1\"\n[[clusters]]\nsymmetry = 4\nvolume_fraction = 0.6\n",
+    );
+    let out = d.path().join("jam");
+    let r = mro()
+        .arg("glass")
+        .arg(&jam)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    expect_exit(&r, 2);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains("jam.toml") && stderr.contains("clusters[*].volume_fraction"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}

@@ -60,8 +60,11 @@ pub struct Cost {
     pub peak_memory_bytes: f64,
     /// Peak resident memory in bytes of building the glass alone.
     pub glass_memory_bytes: f64,
-    /// Rough wall-clock seconds on a 2-core machine: glass, simulation, analysis.
+    /// Rough wall-clock seconds on a 2-core machine: glass, simulation, analysis (of the
+    /// scenario and, with [`Cost::control`], of its no-MRO control too).
     pub seconds: [f64; 3],
+    /// Whether the no-MRO control run (`validate`, `sweep`) is counted.
+    pub control: bool,
 }
 
 /// Bytes of everything but the datacube that a validation writes (figures, JSON): measured
@@ -69,14 +72,19 @@ pub struct Cost {
 pub const SMALL_FILES_BYTES: f64 = 4e6;
 
 impl Cost {
-    /// The estimate for `scenario`, run with `threads` worker threads.
-    pub fn of(scenario: &Scenario, threads: usize) -> Self {
+    /// The estimate for `scenario`, run with `threads` worker threads; with `control`, the
+    /// no-MRO control of `validate` and `sweep` is counted too: the same sample without
+    /// clusters (the clusters are cut from the same density, so the same atoms), imaged and
+    /// analysed the same way, run after the scenario itself. It doubles the time; the peak
+    /// memory is unchanged (the stages run one after the other), and so is the disk unless
+    /// datacubes are kept (see [`Cost::run_disk_bytes`]).
+    pub fn of(scenario: &Scenario, threads: usize, control: bool) -> Self {
         let s = &scenario.sample;
         let atoms = s.number_density_per_nm3 * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
         let [ny, nx] = scenario.scan.points;
         let [dy, dx] = scenario.detector.pixels;
-        let patterns = (ny * nx) as f64;
-        let pattern_px = (dy * dx) as f64;
+        let patterns = ny as f64 * nx as f64;
+        let pattern_px = dy as f64 * dx as f64;
         let datacube_bytes = patterns * pattern_px * 4.0 + 128.0;
 
         let glass_bytes = atoms * GLASS_BYTES_PER_ATOM;
@@ -108,6 +116,7 @@ impl Cost {
             ModelKind::Born => BORN_S_PER_PATTERN_PX_SLICE * slices,
             ModelKind::Multislice => MULTISLICE_S_PER_PATTERN_PX_SLICE * slices,
         };
+        let runs = if control { 2.0 } else { 1.0 };
         Self {
             atoms,
             datacube_bytes,
@@ -115,11 +124,22 @@ impl Cost {
             peak_memory_bytes,
             glass_memory_bytes: BASE_BYTES + glass_bytes,
             seconds: [
-                atoms * GLASS_S_PER_ATOM,
-                patterns * pattern_px * per_px,
-                patterns * pattern_px * ANALYSIS_S_PER_PATTERN_PX,
+                runs * atoms * GLASS_S_PER_ATOM,
+                runs * patterns * pattern_px * per_px,
+                runs * patterns * pattern_px * ANALYSIS_S_PER_PATTERN_PX,
             ],
+            control,
         }
+    }
+
+    /// Peak bytes on disk of `validate` (or a sweep point): each datacube is deleted once
+    /// analysed and the control's is written after the scenario's is gone, so one datacube at
+    /// a time; with `keep_datacube` the control's stays beside the scenario's. Plus the small
+    /// files of each run.
+    pub fn run_disk_bytes(&self, keep_datacube: bool) -> f64 {
+        let runs = if self.control { 2.0 } else { 1.0 };
+        let cubes = if keep_datacube { runs } else { 1.0 };
+        self.datacube_bytes * cubes + SMALL_FILES_BYTES * runs
     }
 
     /// A few lines for `mro check`.
@@ -127,17 +147,22 @@ impl Cost {
         format!(
             "# cost estimate: {:.3e} atoms; datacube {}; peak memory {} (glass alone {}); \
              disk {} for validate/simulate, {} for glass (atoms.xyz); \
-             roughly {} on 2 cores (glass {}, simulate {}, analyze {})",
+             roughly {} on 2 cores (glass {}, simulate {}, analyze {}){}",
             self.atoms,
             bytes(self.datacube_bytes),
             bytes(self.peak_memory_bytes),
             bytes(self.glass_memory_bytes),
-            bytes(self.datacube_bytes + SMALL_FILES_BYTES),
+            bytes(self.run_disk_bytes(false)),
             bytes(self.xyz_bytes),
             seconds(self.seconds.iter().sum()),
             seconds(self.seconds[0]),
             seconds(self.seconds[1]),
             seconds(self.seconds[2]),
+            if self.control {
+                ", including the no-MRO control of validate/sweep (--no-control halves the time)"
+            } else {
+                ", without the no-MRO control (--no-control)"
+            },
         )
     }
 }
@@ -253,7 +278,7 @@ mod tests {
 
     #[test]
     fn the_paper_setup_costs_what_its_arrays_hold() {
-        let c = Cost::of(&scenario(""), 2);
+        let c = Cost::of(&scenario(""), 2, false);
         // 54 atoms/nm³ × 40.96² × 20 nm³.
         assert!((c.atoms - 54.0 * 40.96 * 40.96 * 20.0).abs() < 1.0);
         assert_eq!(
@@ -270,6 +295,7 @@ mod tests {
                 "[scan]\npoints = [512, 512]\nstep_nm = 0.08\n[detector]\npixels = [256, 256]\n",
             ),
             2,
+            false,
         );
         assert!(
             (c.datacube_bytes - 68.72e9).abs() < 0.01e9,
@@ -299,6 +325,27 @@ mod tests {
                 .to_string();
             assert!(e.contains("of memory"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_control_doubles_the_time_and_keeps_the_disk_of_one_datacube() {
+        let s = scenario("");
+        let alone = Cost::of(&s, 2, false);
+        let both = Cost::of(&s, 2, true);
+        for (a, b) in alone.seconds.iter().zip(&both.seconds) {
+            assert_eq!(2.0 * a, *b);
+        }
+        assert_eq!(alone.peak_memory_bytes, both.peak_memory_bytes);
+        let cube = alone.datacube_bytes;
+        assert_eq!(alone.run_disk_bytes(false), cube + SMALL_FILES_BYTES);
+        assert_eq!(alone.run_disk_bytes(true), cube + SMALL_FILES_BYTES);
+        assert_eq!(both.run_disk_bytes(false), cube + 2.0 * SMALL_FILES_BYTES);
+        assert_eq!(
+            both.run_disk_bytes(true),
+            2.0 * cube + 2.0 * SMALL_FILES_BYTES
+        );
+        assert!(both.describe().contains("including the no-MRO control"));
+        assert!(alone.describe().contains("without the no-MRO control"));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod spec;
 pub mod thermal;
 
 pub use atoms::AtomVolume;
-pub use glass::{build_glass, Glass, GlassError, GlassStage, Truth};
+pub use glass::{build_glass, check_placement, Glass, GlassError, GlassStage, Truth};
 pub use simulate::{
     calibration, forward_grid, simulate, ForwardGrid, ForwardOptions, Progress, SimError,
 };

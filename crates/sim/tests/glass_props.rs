@@ -2,7 +2,7 @@
 
 use mro_core::Seeds;
 use mro_sim::glass::motif::reflection_azimuths_rad;
-use mro_sim::glass::{build_glass, Frame, Glass, GlassError, Truth};
+use mro_sim::glass::{build_glass, check_placement, Frame, Glass, GlassError, Truth};
 use mro_sim::spec::{ClusterSpec, Orientation, PlacementMode, PlacementSpec, SampleSpec};
 use proptest::prelude::*;
 
@@ -235,4 +235,61 @@ fn writers_produce_extended_xyz_and_a_truth_that_reads_back() {
     assert_eq!(json["schema"], "mro.truth/1");
     assert!(json["by_symmetry"]["6"]["in_condition_fraction"].is_number());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn placement_check_gives_the_build_verdict() {
+    let p = PlacementSpec::default();
+    let seeds = Seeds::new(7);
+    // Feasible: the same clusters as the build places.
+    let s = sample(8.0, 4.0);
+    let fit = [ClusterSpec {
+        volume_fraction: 0.05,
+        ..ClusterSpec::paper(4)
+    }];
+    let glass = build_glass(&s, &fit, &p, 10.0, &seeds, &|_| {}).unwrap();
+    assert_eq!(
+        check_placement(&s, &fit, &p, &seeds).unwrap(),
+        glass.truth.clusters.len()
+    );
+    // Jammed: the same error, field and fraction as the build.
+    let jam = [ClusterSpec {
+        diameter_nm: 2.0,
+        diameter_sd_nm: 0.0,
+        volume_fraction: 0.57,
+        ..ClusterSpec::paper(4)
+    }];
+    let built = build_glass(&s, &jam, &p, 10.0, &seeds, &|_| {}).unwrap_err();
+    let checked = check_placement(&s, &jam, &p, &seeds).unwrap_err();
+    assert!(
+        matches!(checked, GlassError::CannotPlace { .. }),
+        "{checked}"
+    );
+    assert_eq!(checked.to_string(), built.to_string());
+    assert_eq!(checked.field(), Some("clusters[*].volume_fraction"));
+}
+
+#[test]
+fn one_type_at_sixty_percent_is_refused_without_building() {
+    // The example: `volume_fraction = 0.6` for one type in the paper's box.
+    let jam = [ClusterSpec {
+        volume_fraction: 0.6,
+        ..ClusterSpec::paper(4)
+    }];
+    let err = check_placement(
+        &SampleSpec::default(),
+        &jam,
+        &PlacementSpec::default(),
+        &Seeds::new(2018),
+    )
+    .unwrap_err();
+    match err {
+        GlassError::CannotPlace {
+            requested, largest, ..
+        } => assert!(
+            largest < 0.5 && (requested - 0.6).abs() < 1e-12,
+            "{largest}"
+        ),
+        other => panic!("expected CannotPlace, got {other:?}"),
+    }
 }

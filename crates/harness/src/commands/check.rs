@@ -12,6 +12,10 @@ pub struct Args {
     /// Scenario files (schema mro.scenario/1).
     #[arg(required = true)]
     scenarios: Vec<PathBuf>,
+    /// Leave the no-MRO control (run by `validate` and `sweep` unless `--no-control`) out of
+    /// the cost estimate.
+    #[arg(long)]
+    no_control: bool,
 }
 
 /// Validates each scenario and prints it resolved; stops at the first bad one.
@@ -22,7 +26,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         outln!("{}", scenario.resolved_toml());
         outln!(
             "{}",
-            Cost::of(&scenario, rayon::current_num_threads()).describe()
+            Cost::of(&scenario, rayon::current_num_threads(), !args.no_control).describe()
         );
     }
     Ok(ExitCode::SUCCESS)

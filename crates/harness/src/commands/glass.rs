@@ -26,8 +26,8 @@ pub struct Args {
 
 /// Builds the glass and writes atoms.xyz and truth.json.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let scenario = Scenario::load(&args.scenario)?;
-    let cost = Cost::of(&scenario, rayon::current_num_threads());
+    let scenario = Scenario::load_for_glass(&args.scenario)?;
+    let cost = Cost::of(&scenario, rayon::current_num_threads(), false);
     let need = Need {
         disk_bytes: cost.xyz_bytes + SMALL_FILES_BYTES,
         memory_bytes: cost.glass_memory_bytes,

@@ -28,7 +28,7 @@ pub struct Args {
 /// Builds the glass, writes truth.json, streams datacube.npy and writes meta.json.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(&args.scenario)?;
-    let cost = Cost::of(&scenario, rayon::current_num_threads());
+    let cost = Cost::of(&scenario, rayon::current_num_threads(), false);
     let need = Need {
         disk_bytes: cost.datacube_bytes + SMALL_FILES_BYTES,
         memory_bytes: cost.peak_memory_bytes,

@@ -199,7 +199,7 @@ impl Sweep {
             control,
         };
         for i in 0..count {
-            sweep.largest = sweep.largest.max(need(&sweep.scenario(i)?));
+            sweep.largest = sweep.largest.max(need(&sweep.scenario(i)?, control, false));
         }
         Ok(sweep)
     }

@@ -15,7 +15,7 @@ use std::time::Instant;
 use mro_analysis::AnalysisOutput;
 use mro_sim::Truth;
 
-use crate::cost::{enforce, Cost, Need, SMALL_FILES_BYTES};
+use crate::cost::{enforce, Cost, Need};
 use crate::detectability::detectability;
 use crate::exit::bad_input;
 use crate::output::check_dir;
@@ -92,9 +92,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         subdirectories(&args.out, &args.scenarios, &scenarios)?
     };
     check_dir(&args.out)?;
-    let need = scenarios
-        .iter()
-        .fold(Need::default(), |n, s| n.max(need(s)));
+    let need = scenarios.iter().fold(Need::default(), |n, s| {
+        n.max(need(s, !args.no_control, args.keep_datacube))
+    });
     // Kept datacubes add up; otherwise each is deleted before the next scenario runs.
     let kept = if args.keep_datacube {
         scenarios.len() as f64
@@ -148,12 +148,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// What validating `scenario` needs: the datacube (deleted at the end unless kept) and the small
-/// files on disk, the peak memory of its stages.
-pub fn need(scenario: &Scenario) -> Need {
-    let cost = Cost::of(scenario, rayon::current_num_threads());
+/// What validating `scenario` needs: the datacube (deleted once analysed unless kept, the
+/// control's too) and the small files on disk ([`Cost::run_disk_bytes`]), the peak memory of
+/// its stages; `control` counts the no-MRO control run.
+pub fn need(scenario: &Scenario, control: bool, keep_datacube: bool) -> Need {
+    let cost = Cost::of(scenario, rayon::current_num_threads(), control);
     Need {
-        disk_bytes: cost.datacube_bytes + SMALL_FILES_BYTES,
+        disk_bytes: cost.run_disk_bytes(keep_datacube),
         memory_bytes: cost.peak_memory_bytes,
     }
 }

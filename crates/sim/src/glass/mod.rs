@@ -45,6 +45,7 @@ use crate::elements;
 use crate::spec::{ClusterKind, ClusterSpec, PlacementSpec, SampleSpec};
 
 pub use orientation::Frame;
+pub use placement::check_placement;
 pub use truth::{ClusterRecord, SymmetryTruth, Truth, TRUTH_SCHEMA};
 pub use xyz::{write_extended_xyz, write_extended_xyz_to};
 
@@ -320,6 +321,25 @@ fn validate(
     placement: &PlacementSpec,
     acceptance_deg: f64,
 ) -> Result<(), GlassError> {
+    validate_placement_inputs(sample, clusters, placement)?;
+    if !(acceptance_deg > 0.0 && acceptance_deg <= 90.0) {
+        return Err(InvalidValue::new(
+            "analysis.acceptance_deg",
+            acceptance_deg,
+            "an angle in (0, 90] degrees",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Checks what the cluster placement reads: the sample, each cluster type fitting the box, the
+/// summed volume fraction and the placement section.
+fn validate_placement_inputs(
+    sample: &SampleSpec,
+    clusters: &[ClusterSpec],
+    placement: &PlacementSpec,
+) -> Result<(), GlassError> {
     sample.validate().map_err(|e| e.within("sample"))?;
     for (i, c) in clusters.iter().enumerate() {
         let here = format!("clusters[{i}]");
@@ -352,14 +372,6 @@ fn validate(
     let total: f64 = clusters.iter().map(|c| c.volume_fraction).sum();
     in_range("clusters[*].volume_fraction (sum)", total, 0.0, 0.6, "")?;
     placement.validate().map_err(|e| e.within("placement"))?;
-    if !(acceptance_deg > 0.0 && acceptance_deg <= 90.0) {
-        return Err(InvalidValue::new(
-            "analysis.acceptance_deg",
-            acceptance_deg,
-            "an angle in (0, 90] degrees",
-        )
-        .into());
-    }
     Ok(())
 }
 
@@ -422,22 +434,7 @@ pub fn build_glass(
 
     // 1. Sizes and places.
     progress(GlassStage::PlacingClusters);
-    let diameters: Vec<Vec<f64>> = clusters
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut rng = seeds.substream("cluster-sizes", i as u64);
-            placement::draw_diameters(c, c.volume_fraction * box_volume, extent[2], &mut rng)
-        })
-        .collect();
-    let mut rng = seeds.stream("placement");
-    let placed = placement::place(&diameters, placement, extent, &mut rng).map_err(|j| {
-        GlassError::CannotPlace {
-            requested: clusters.iter().map(|c| c.volume_fraction).sum(),
-            largest: j.placed_fraction,
-            min_gap_nm: placement.min_gap_nm,
-        }
-    })?;
+    let placed = placement::size_and_place(sample, clusters, placement, seeds)?;
 
     // 2. Orientations and structures, one independent stream per cluster.
     progress(GlassStage::BuildingMotifs {

@@ -8,11 +8,18 @@
 //! - `correlated`: for each cluster a target distance `d·(1 + jitter·N(0,1))` is drawn and,
 //!   among [`CORRELATED_CANDIDATES`] hard-core-valid trial centres, the one whose nearest
 //!   cluster of the same type is closest to that distance wins.
+//!
+//! The placement stops at the first cluster that finds no room among [`MAX_TRIALS`] trial
+//! centres: the box is jammed, and the clusters still to come are no larger. [`check_placement`]
+//! runs this stage alone (no motifs, no matrix), which is what decides whether the requested
+//! fractions fit, so that a scenario check can refuse what the glass build would refuse.
 
+use mro_core::Seeds;
 use rand::Rng;
 
 use super::orientation::standard_normal_pair;
-use crate::spec::{ClusterSpec, PlacementMode, PlacementSpec};
+use super::{validate_placement_inputs, GlassError};
+use crate::spec::{ClusterSpec, PlacementMode, PlacementSpec, SampleSpec};
 
 /// Trial centres per cluster before it counts as unplaceable.
 pub const MAX_TRIALS: usize = 5000;
@@ -64,6 +71,59 @@ pub(crate) fn draw_diameters<R: Rng>(
         total += v;
     }
     out
+}
+
+/// Sizes (stream `"cluster-sizes"`, one per type) and places (stream `"placement"`) the
+/// clusters in the sample box, exactly as [`super::build_glass`] does.
+pub(crate) fn size_and_place(
+    sample: &SampleSpec,
+    clusters: &[ClusterSpec],
+    placement: &PlacementSpec,
+    seeds: &Seeds,
+) -> Result<Vec<Placed>, GlassError> {
+    let extent = [
+        sample.extent_nm[0],
+        sample.extent_nm[1],
+        sample.thickness_nm,
+    ];
+    let box_volume = extent[0] * extent[1] * extent[2];
+    let diameters: Vec<Vec<f64>> = clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut rng = seeds.substream("cluster-sizes", i as u64);
+            draw_diameters(c, c.volume_fraction * box_volume, extent[2], &mut rng)
+        })
+        .collect();
+    let mut rng = seeds.stream("placement");
+    place(&diameters, placement, extent, &mut rng).map_err(|j| GlassError::CannotPlace {
+        requested: clusters.iter().map(|c| c.volume_fraction).sum(),
+        largest: j.placed_fraction,
+        min_gap_nm: placement.min_gap_nm,
+    })
+}
+
+/// Whether the `clusters` can be placed in the `sample` box by `placement` with these `seeds`:
+/// the cluster-placement stage of [`super::build_glass`] run alone (same streams, so the same
+/// verdict as the build, bit for bit), without motifs or matrix atoms. Cost: the cluster
+/// spheres only (hundreds to a few thousand at the paper's fractions; milliseconds), at most
+/// [`MAX_TRIALS`] trials for the one cluster that jams.
+///
+/// Returns the number of clusters placed.
+///
+/// # Errors
+/// [`GlassError::Invalid`] for an out-of-range sample, cluster or placement field (with its
+/// path); [`GlassError::CannotPlace`] (field `clusters[*].volume_fraction`) when random
+/// sequential addition jams before the requested fractions are placed, naming the fraction that
+/// was placed.
+pub fn check_placement(
+    sample: &SampleSpec,
+    clusters: &[ClusterSpec],
+    placement: &PlacementSpec,
+    seeds: &Seeds,
+) -> Result<usize, GlassError> {
+    validate_placement_inputs(sample, clusters, placement)?;
+    size_and_place(sample, clusters, placement, seeds).map(|p| p.len())
 }
 
 /// Volume of a sphere of diameter `d_nm` in nm³.
@@ -189,7 +249,6 @@ pub(crate) fn place<R: Rng>(
     let (lx, ly) = (extent_nm[0], extent_nm[1]);
     let box_volume = extent_nm[0] * extent_nm[1] * extent_nm[2];
     let mut placed: Vec<Placed> = Vec::with_capacity(order.len());
-    let mut failed = false;
     let nn_reach = |target: f64| target * 1.5 + max_d;
 
     for &(kind, d) in &order {
@@ -258,14 +317,13 @@ pub(crate) fn place<R: Rng>(
                     center_nm: c,
                 });
             }
-            None => failed = true,
+            None => {
+                let v: f64 = placed.iter().map(|p| sphere_volume(p.diameter_nm)).sum();
+                return Err(Jammed {
+                    placed_fraction: v / box_volume,
+                });
+            }
         }
-    }
-    if failed {
-        let v: f64 = placed.iter().map(|p| sphere_volume(p.diameter_nm)).sum();
-        return Err(Jammed {
-            placed_fraction: v / box_volume,
-        });
     }
     Ok(placed)
 }
