@@ -11,6 +11,7 @@ mod interop;
 mod physics;
 mod pipeline;
 mod readers;
+mod readers_hdf5;
 mod scenarios;
 mod support;
 mod tools;

@@ -6,7 +6,9 @@
 //! - `.npy`: 4-D `[scan_y, scan_x, det_y, det_x]`, or a 3-D stack `[N, det_y, det_x]` with
 //!   `--scan-shape Y,X` (`Y·X = N`); every dtype [`crate::npy`] reads;
 //! - EMPAD `.raw` (or its `.xml`): 128 × 130 `float32` frames with the two metadata rows dropped,
-//!   the scan shape from the acquisition XML, the file name or `--scan-shape` ([`crate::empad`]).
+//!   the scan shape from the acquisition XML, the file name or `--scan-shape` ([`crate::empad`]);
+//! - HDF5 `.h5` / `.hdf5` / `.emd`: a 4-D dataset named as `FILE.h5:/path/to/dataset`, or the
+//!   py4DSTEM / EMD datacube found in the file ([`crate::hdf5`]).
 //!
 //! The format comes from the extension unless given ([`Format`]). Every size is computed with
 //! checked arithmetic, and every error names the file and what was expected.
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::empad::{self, ScanShapeSource};
+use crate::hdf5::{self, Hdf5Cube};
 use crate::npy::{checked_len, Dtype, NpyError, NpyReader};
 
 /// A datacube file format.
@@ -25,15 +28,20 @@ pub enum Format {
     Npy,
     /// EMPAD `.raw` (128 × 130 `float32` frames) with its acquisition `.xml`.
     Empad,
+    /// HDF5 (`.h5`, `.hdf5`, `.emd`): a 4-D dataset, chunked and gzip-compressed or not.
+    Hdf5,
 }
 
 impl Format {
-    /// The format a file name implies: `.npy` → NumPy, `.raw` / `.xml` → EMPAD.
+    /// The format a file name implies: `.npy` → NumPy, `.raw` / `.xml` → EMPAD,
+    /// `.h5` / `.hdf5` / `.emd` (optionally followed by `:/path/to/dataset`) → HDF5.
     pub fn from_extension(path: &Path) -> Option<Self> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        let (file, _) = hdf5::split_dataset_path(path);
+        let ext = file.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "npy" => Some(Self::Npy),
             "raw" | "xml" => Some(Self::Empad),
+            e if hdf5::EXTENSIONS.contains(&e) => Some(Self::Hdf5),
             _ => None,
         }
     }
@@ -43,6 +51,7 @@ impl Format {
         match self {
             Self::Npy => "npy",
             Self::Empad => "empad",
+            Self::Hdf5 => "hdf5",
         }
     }
 }
@@ -53,7 +62,10 @@ impl FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "npy" => Ok(Self::Npy),
             "empad" | "raw" => Ok(Self::Empad),
-            other => Err(format!("unknown format '{other}': expected npy or empad")),
+            "hdf5" | "h5" | "emd" => Ok(Self::Hdf5),
+            other => Err(format!(
+                "unknown format '{other}': expected npy, empad or hdf5"
+            )),
         }
     }
 }
@@ -90,6 +102,8 @@ enum Kind {
     NpyConverting(NpyReader),
     /// EMPAD frames: the 128 detector rows of each frame read straight into the destination.
     Empad { file: File },
+    /// A 4-D HDF5 dataset, read by hyperslab.
+    Hdf5(Hdf5Cube),
 }
 
 /// A datacube file opened for frame reads. See the [module docs](self).
@@ -134,14 +148,53 @@ impl FrameSource {
         let format = match format.or_else(|| Format::from_extension(path)) {
             Some(f) => f,
             None => return Err(invalid(
-                "unknown file type: expected a .npy or EMPAD .raw/.xml file, or --format npy|empad"
+                "unknown file type: expected a .npy, EMPAD .raw/.xml or HDF5 .h5/.hdf5/.emd file, or --format npy|empad|hdf5"
                     .into(),
             )),
         };
         match format {
             Format::Npy => Self::open_npy(path, scan_shape),
             Format::Empad => Self::open_empad(path, scan_shape),
+            Format::Hdf5 => Self::open_hdf5(path, scan_shape),
         }
+    }
+
+    fn open_hdf5(path: &Path, scan_shape: Option<[usize; 2]>) -> Result<Self, SourceError> {
+        let (file, dataset) = hdf5::split_dataset_path(path);
+        let invalid = |reason: String| SourceError::Invalid {
+            path: file.clone(),
+            reason,
+        };
+        let cube = Hdf5Cube::open(&file, dataset.as_deref()).map_err(invalid)?;
+        let [sy, sx, dy, dx] = cube.shape();
+        if let Some(given) = scan_shape {
+            if given != [sy, sx] {
+                return Err(invalid(format!(
+                    "--scan-shape {},{} does not match the scan shape {sy} × {sx} of dataset /{}",
+                    given[0],
+                    given[1],
+                    cube.dataset_name()
+                )));
+            }
+        }
+        // The frame count and frame length are bounded by the dataset, but their product is
+        // what a full read would size: refuse one that overflows.
+        if checked_len(&cube.shape()).is_none() {
+            return Err(invalid(format!(
+                "dataset /{} has shape {:?}: more than 2⁶⁴ values",
+                cube.dataset_name(),
+                cube.shape()
+            )));
+        }
+        Ok(Self {
+            path: file.clone(),
+            format: Format::Hdf5,
+            scan: [sy, sx],
+            det: [dy, dx],
+            dtype: cube.dtype().to_string(),
+            scan_shape_from: format!("the shape of HDF5 dataset /{}", cube.dataset_name()),
+            kind: Kind::Hdf5(cube),
+        })
     }
 
     fn open_npy(path: &Path, scan_shape: Option<[usize; 2]>) -> Result<Self, SourceError> {
@@ -395,6 +448,13 @@ impl FrameSource {
                     }
                 }
                 Ok(())
+            }
+            Kind::Hdf5(cube) => {
+                cube.read_frames(first, out)
+                    .map_err(|reason| SourceError::Invalid {
+                        path: self.path.clone(),
+                        reason,
+                    })
             }
         }
     }

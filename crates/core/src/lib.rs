@@ -14,6 +14,7 @@ pub mod datacube;
 pub mod empad;
 pub mod frames;
 pub mod grid;
+pub mod hdf5;
 pub mod meta;
 pub mod npy;
 pub mod optics;

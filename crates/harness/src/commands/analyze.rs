@@ -22,9 +22,9 @@ use crate::output::{OutputDir, Rerun};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The datacube: .npy [scan_y, scan_x, det_y, det_x] (any numeric dtype), a 3-D .npy stack
-    /// [N, det_y, det_x] with --scan-shape, or EMPAD .raw (or its .xml).
+    /// [N, det_y, det_x] with --scan-shape, EMPAD .raw (or its .xml), or HDF5 FILE.h5[:/dataset].
     datacube: PathBuf,
-    /// File format when the extension does not say: npy or empad.
+    /// File format when the extension does not say: npy, empad or hdf5.
     #[arg(long)]
     format: Option<Format>,
     /// Scan shape as Y,X, for formats that do not record it (3-D stacks, EMPAD without XML).

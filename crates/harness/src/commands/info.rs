@@ -1,4 +1,4 @@
-//! `mro info FILE`: what a datacube (`.npy`, 3-D stack, EMPAD) or a mask holds.
+//! `mro info FILE`: what a datacube (`.npy`, 3-D stack, EMPAD, HDF5) or a mask holds.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,10 +14,10 @@ const CHUNK_VALUES: usize = 1 << 22;
 /// Arguments of `mro info`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A .npy file (datacube, 3-D stack or mask) or EMPAD .raw/.xml; a meta.json beside it (or
+    /// A .npy file (datacube, 3-D stack or mask), EMPAD .raw/.xml or HDF5 FILE.h5[:/dataset]; a meta.json beside it (or
     /// given with --meta) supplies the calibration.
     file: PathBuf,
-    /// File format when the extension does not say: npy or empad.
+    /// File format when the extension does not say: npy, empad or hdf5.
     #[arg(long)]
     format: Option<Format>,
     /// Scan shape as Y,X for a 3-D stack or an EMPAD file without its XML.
