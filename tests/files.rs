@@ -60,7 +60,7 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 /// Files that record wall-clock time (and so differ between any two runs): their names are
 /// compared, not their bytes.
 fn timed(name: &str) -> bool {
-    ["timings.json", "meta.json", "report.md"]
+    ["timings.json", "meta.json", "report.md", "report.html"]
         .iter()
         .any(|t| name.ends_with(t))
 }
