@@ -54,7 +54,7 @@ fn simulate_is_deterministic_across_threads_and_opens_in_numpy() {
         assert!(a == b, "{f} differs between 1 and 2 threads");
     }
     let cube = dirs[0].path().join("datacube.npy");
-    let printed = run_python(
+    let Some(printed) = run_python(
         "import sys, json, numpy as np\n\
          a = np.load(sys.argv[1])\n\
          m = json.load(open(sys.argv[2]))\n\
@@ -66,7 +66,9 @@ fn simulate_is_deterministic_across_threads_and_opens_in_numpy() {
             cube.to_str().unwrap(),
             dirs[0].path().join("meta.json").to_str().unwrap(),
         ],
-    );
+    ) else {
+        return;
+    };
     // 1e5 electrons per pattern; a little scattering leaves the detector.
     let line = printed.trim();
     assert!(line.starts_with("(32, 32, 64, 64) "), "{line}");
@@ -374,4 +376,61 @@ fn frozen_phonons_without_a_displacement_for_an_element_are_bad_input() {
         err.contains("thermal.rms_displacement_nm.Cu"),
         "the error names the field: {err}"
     );
+}
+
+#[test]
+fn sweep_exits_3_when_a_point_misses_a_tolerance_as_validate_does() {
+    let dir = tempfile::tempdir().unwrap();
+    // A diameter tolerance of 10⁻⁹ cannot hold; the run still completes every file.
+    let out = run_mro(&[
+        &"sweep",
+        &smoke(),
+        &"--set",
+        &"scoring.diameter=1e-9",
+        &"--no-control",
+        &"--out",
+        &dir.path(),
+    ]);
+    let stdout = expect_exit(&out, 3);
+    assert!(stdout.contains("tolerances FAILED"), "{stdout}");
+    let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
+    assert!(csv.contains("all_within_tolerance,,,,0"), "{csv}");
+}
+
+#[test]
+fn analyze_with_the_scenario_as_config_gives_validates_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = run_mro(&[
+        &"validate",
+        &smoke(),
+        &"--no-control",
+        &"--keep-datacube",
+        &"--out",
+        &run,
+    ]);
+    expect_exit(&out, 0);
+    let again = dir.path().join("again");
+    let out = run_mro(&[
+        &"analyze",
+        &run.join("datacube.npy"),
+        &"--config",
+        &smoke(),
+        &"--no-figures",
+        &"--out",
+        &again,
+    ]);
+    let stdout = expect_exit(&out, 0);
+    assert!(
+        stdout.contains("analysis settings (from ")
+            && stdout.contains("\"in_condition_fraction\":1.0"),
+        "{stdout}"
+    );
+    let read = |p: std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    };
+    let validated = read(run.join("analysis.json"));
+    let analyzed = read(again.join("analysis.json"));
+    assert_eq!(analyzed["config"], validated["config"]);
+    assert_eq!(analyzed, validated);
 }

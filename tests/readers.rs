@@ -6,40 +6,7 @@ use std::process::Command;
 
 use mro_core::{npy, Calibration, Meta};
 
-use crate::support::{expect_exit, run_mro};
-
-/// A Python with NumPy in a virtual environment of the tests' own (never a global install), or
-/// `None` with the reason printed when neither the system Python has NumPy nor a venv can get it.
-fn numpy_python() -> Option<PathBuf> {
-    let has = |p: &Path| {
-        Command::new(p)
-            .args(["-c", "import numpy"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let system = PathBuf::from("python3");
-    if has(&system) {
-        return Some(system);
-    }
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("numpy-venv");
-    let py = venv.join("bin/python");
-    if !has(&py) {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(&py)
-                .args(["-m", "pip", "install", "--quiet", "numpy"])
-                .status()
-                .is_ok_and(|s| s.success());
-        if !made {
-            eprintln!("SKIPPED: no NumPy, and no virtual environment with it could be made");
-            return None;
-        }
-    }
-    Some(py)
-}
+use crate::support::{expect_exit, python_with, run_mro};
 
 /// `[sy, sx, 128, 128]` values with structure in every index, so a transposed or shifted
 /// read cannot pass.
@@ -144,7 +111,9 @@ fn empad_with_xml_reads_the_same_numbers_as_npy_on_a_non_square_scan() {
 
 #[test]
 fn numpy_stacks_and_bool_masks_read_as_written() {
-    let Some(py) = numpy_python() else { return };
+    let Some(py) = python_with(&["numpy"]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let scan = [2, 3];

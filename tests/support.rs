@@ -1,43 +1,99 @@
 //! Helpers shared by the integration tests.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
-/// A Python 3 interpreter with numpy, installing numpy with pip if it is missing.
-pub fn python_with_numpy() -> PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let python =
-                PathBuf::from(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
-            let has_numpy = |p: &PathBuf| {
-                Command::new(p)
-                    .args(["-c", "import numpy"])
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false)
-            };
-            if !has_numpy(&python) {
-                let status = Command::new(&python)
-                    .args(["-m", "pip", "install", "--quiet", "numpy"])
-                    .status()
-                    .expect("python3 runs");
-                assert!(status.success(), "pip install numpy failed");
+/// A Python 3 that imports every one of `packages`, or `None` with the reason printed on
+/// standard error (the caller then skips its test).
+///
+/// The system `python3` (or `$PYTHON`) is used when it already imports them; otherwise a virtual
+/// environment of the tests' own is made once per test run under `target/` (PEP 668: nothing is
+/// ever installed into the user's Python) and the packages are installed into it with pip.
+/// Under `CI=true` a Python that cannot be had fails the test instead of skipping it.
+pub fn python_with(packages: &[&str]) -> Option<PathBuf> {
+    static MADE: Mutex<BTreeMap<Vec<String>, Option<PathBuf>>> = Mutex::new(BTreeMap::new());
+    let key: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let python = made
+        .entry(key)
+        .or_insert_with(|| match make_python(packages) {
+            Ok(python) => Some(python),
+            Err(reason) => {
+                eprintln!("SKIPPED: no Python with {}: {reason}", packages.join(", "));
+                None
             }
-            assert!(
-                has_numpy(&python),
-                "numpy is not importable after installing it"
-            );
-            python
         })
-        .clone()
+        .clone();
+    if python.is_none() && std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "CI=true but no Python with {} could be had (see the SKIPPED message above)",
+            packages.join(", ")
+        );
+    }
+    python
 }
 
-/// Runs a Python snippet with numpy, failing the test with its stderr if it fails.
-pub fn run_python(code: &str, args: &[&str]) -> String {
-    let out = Command::new(python_with_numpy())
+/// The system Python if it imports `packages`, else a venv under `target/` with them.
+fn make_python(packages: &[&str]) -> Result<PathBuf, String> {
+    let imports = format!("import {}", packages.join(", "));
+    let works = |p: &Path| {
+        Command::new(p)
+            .args(["-c", &imports])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let system = PathBuf::from(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
+    if works(&system) {
+        return Ok(system);
+    }
+    let venv =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("venv-{}", packages.join("-")));
+    let python = venv.join("bin").join("python");
+    if works(&python) {
+        return Ok(python);
+    }
+    let step = |what: &str, cmd: &mut Command| -> Result<(), String> {
+        let out = cmd
+            .output()
+            .map_err(|e| format!("{what}: cannot run {}: {e}", system.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    };
+    step(
+        &format!("`{} -m venv {}`", system.display(), venv.display()),
+        Command::new(&system).args(["-m", "venv"]).arg(&venv),
+    )?;
+    step(
+        &format!(
+            "`pip install {}` into {}",
+            packages.join(" "),
+            venv.display()
+        ),
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(packages),
+    )?;
+    if works(&python) {
+        Ok(python)
+    } else {
+        Err(format!("{} still cannot `{imports}`", python.display()))
+    }
+}
+
+/// Runs a Python snippet with numpy and returns its standard output, failing the test with its
+/// stderr if it fails; `None` (test skipped, see [`python_with`]) when no NumPy can be had.
+pub fn run_python(code: &str, args: &[&str]) -> Option<String> {
+    let python = python_with(&["numpy"])?;
+    let out = Command::new(python)
         .arg("-c")
         .arg(code)
         .args(args)
@@ -48,7 +104,7 @@ pub fn run_python(code: &str, args: &[&str]) -> String {
         "python failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).expect("utf-8")
+    Some(String::from_utf8(out.stdout).expect("utf-8"))
 }
 
 /// The `mro` binary built for these tests.

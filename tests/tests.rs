@@ -2,6 +2,7 @@
 
 mod bad_inputs;
 mod cli_info;
+mod cli_synopsis;
 mod control;
 mod files;
 mod fuzz_corpus;

@@ -1,51 +1,14 @@
 //! The tools under `tools/` run and their output scores: the NumPy external-estimate example.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::{expect_exit, repo, run_mro};
-
-/// A Python with numpy in its own virtual environment under the test's target directory
-/// (PEP 668: nothing installed globally); `None`, with the reason printed, when neither the
-/// system Python has numpy nor a venv with it can be made (offline machine).
-fn venv_python() -> Option<PathBuf> {
-    let system = PathBuf::from(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
-    let has_numpy = |p: &PathBuf| {
-        Command::new(p)
-            .args(["-c", "import numpy"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if has_numpy(&system) {
-        return Some(system);
-    }
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("numpy-venv");
-    let python = venv.join("bin").join("python");
-    if !has_numpy(&python) {
-        let made = Command::new(&system)
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "numpy"])
-                .status()
-                .is_ok_and(|s| s.success());
-        if !made || !has_numpy(&python) {
-            eprintln!(
-                "SKIPPED: no numpy for tools/estimate_numpy.py (no system numpy, and a venv at {} \
-                 could not install it)",
-                venv.display()
-            );
-            return None;
-        }
-    }
-    Some(python)
-}
+use crate::support::{expect_exit, python_with, repo, run_mro};
 
 #[test]
 fn numpy_estimate_is_scored_by_mro_score() {
-    let Some(python) = venv_python() else { return };
+    let Some(python) = python_with(&["numpy"]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let sim = dir.path().join("sim");
     let scenario = repo().join("scenarios/smoke/tiny.toml");

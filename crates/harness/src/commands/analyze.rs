@@ -17,6 +17,7 @@ use mro_core::{Calibration, Format, FrameSource, Meta, NpyError, SourceError};
 use crate::exit::bad_input;
 use crate::figures::{self, CurveOverlay, MapOverlay};
 use crate::output::{OutputDir, Rerun};
+use crate::scenario::Scenario;
 
 /// Arguments of `mro analyze`.
 #[derive(Debug, clap::Args)]
@@ -33,7 +34,9 @@ pub struct Args {
     /// Calibration (schema mro.meta/1); default: meta.json beside the datacube, if present.
     #[arg(long)]
     meta: Option<PathBuf>,
-    /// TOML file with an [analysis] table (a scenario file works; other sections are ignored).
+    /// Analysis settings: a TOML file with an [analysis] table, or a whole scenario file
+    /// (schema mro.scenario/1, checked as `mro check` does; its [analysis] table is used).
+    /// Default: the built-in settings. The settings used are printed.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Detector-shaped .npy mask (bool or numeric); true / non-zero marks a pixel to exclude.
@@ -124,6 +127,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.refine_center {
         config.refine_center = true;
     }
+    outln!(
+        "analysis settings ({}): {}",
+        args.config
+            .as_ref()
+            .map_or("built in; no --config".into(), |p| format!(
+                "from {}",
+                p.display()
+            )),
+        serde_json::to_string(&config).expect("the settings serialise")
+    );
     config.validate().map_err(|e| {
         bad_input(format!(
             "{}: field `analysis.{}` = {}: expected {}",
@@ -294,7 +307,9 @@ impl Origins {
     }
 }
 
-/// Reads the `[analysis]` table of a TOML file (defaults when no file is given).
+/// Reads the analysis settings of `--config` (defaults when no file is given): a scenario file
+/// (it has a `schema` key) is loaded and checked whole and its resolved `[analysis]` table used,
+/// exactly as `validate` uses it; any other TOML file must hold an `[analysis]` table.
 fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
     let Some(path) = path else {
         return Ok(AnalysisConfig::default());
@@ -303,6 +318,9 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
         .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
     let value: toml::Table = toml::from_str(&text)
         .map_err(|e| bad_input(format!("{}: not valid TOML: {e}", path.display())))?;
+    if value.contains_key("schema") {
+        return Ok(Scenario::load(path)?.analysis);
+    }
     let Some(section) = value.get("analysis") else {
         return Err(bad_input(format!(
             "{}: no [analysis] table: expected a file with an [analysis] section",

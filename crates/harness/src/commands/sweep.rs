@@ -11,13 +11,17 @@
 //! `DIR/sweep.toml` records the sweep (the base scenario with its axes as `[[sweep]]` tables)
 //! and is itself a scenario: a Slurm task runs `mro sweep DIR/sweep.toml --out DIR --point I`,
 //! and `mro sweep --collect DIR` assembles the results (see [`crate::slurm`]).
+//!
+//! Exit status as `validate`: 3 when any point's score falls outside its tolerances (the run
+//! and its files are complete), 0 when every point held; a Slurm task (`--point`) exits 0 either
+//! way and `--collect` reports the status.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::commands::validate::{need, validate_one, Options};
+use crate::commands::validate::{self, need, validate_one, Options};
 use crate::cost::{enforce, Need, SMALL_FILES_BYTES};
 use crate::exit::bad_input;
 use crate::figures::{key_axis_label, line_figure};
@@ -453,7 +457,12 @@ impl Sweep {
                 }
             );
         }
-        Ok(ExitCode::SUCCESS)
+        // As `validate`: a point outside its tolerances is a finding, reported by exit status 3.
+        Ok(if scores.iter().all(|s| s.all_within_tolerance) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(validate::TOLERANCE_FAILED)
+        })
     }
 }
 
