@@ -263,6 +263,22 @@ fn validate_keeps_scenarios_in_distinct_safe_directories_under_out() {
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert!(stderr.contains("give each a distinct `name`"), "{stderr}");
     assert!(!twice.exists());
+
+    // A name too long for one file-name component: refused before any work, naming the field.
+    let long = write_scenario(
+        d.path(),
+        "long.toml",
+        &MINI.replace(
+            "name = \"mini\"",
+            &format!("name = \"{}\"", "a".repeat(300)),
+        ),
+    );
+    let too_long = d.path().join("too_long");
+    let r = run_mro(&[&"validate", &a, &long, &"--out", &too_long]);
+    expect_exit(&r, 2);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(stderr.contains("long.toml: field `name`"), "{stderr}");
+    assert!(!too_long.exists());
 }
 
 #[test]

@@ -124,9 +124,16 @@ pub fn marker_state(dir: &Path) -> Option<(String, bool)> {
     Some((command, lines.next() == Some(COMPLETE)))
 }
 
-fn marker_text(command: &str, complete: bool) -> String {
+fn marker_text(command: &str, rerun: Rerun, complete: bool) -> String {
+    let rule = match rerun {
+        Rerun::Replaces => "running it again with the same --out replaces these files",
+        Rerun::CompletesOnly => {
+            "running it again with the same --out completes an unfinished run; a finished one is \
+             replaced only with --force"
+        }
+    };
     format!(
-        "written by `mro {command}`; running it again with the same --out replaces these files\n{}\n",
+        "written by `mro {command}`; {rule}\n{}\n",
         if complete { COMPLETE } else { INCOMPLETE }
     )
 }
@@ -137,6 +144,7 @@ pub struct OutputDir {
     dir: PathBuf,
     staging: PathBuf,
     command: String,
+    rerun: Rerun,
     committed: bool,
     /// Whether `begin` created the directory, and whether it held a marker before: a run that
     /// fails leaves neither a directory nor a marker it did not find.
@@ -184,11 +192,15 @@ impl OutputDir {
                 .map_err(|e| io_error("cannot clear an earlier run's", &staging, e))?;
         }
         std::fs::create_dir(&staging).map_err(|e| io_error("cannot create", &staging, e))?;
-        write_file(&dir.join(MARKER), marker_text(command, false).as_bytes())?;
+        write_file(
+            &dir.join(MARKER),
+            marker_text(command, rerun, false).as_bytes(),
+        )?;
         Ok(Self {
             dir: dir.to_path_buf(),
             staging,
             command: command.to_string(),
+            rerun,
             committed: false,
             created_dir,
             had_marker,
@@ -237,7 +249,7 @@ impl OutputDir {
             .map_err(|e| io_error("cannot remove", &self.staging, e))?;
         write_file(
             &self.dir.join(MARKER),
-            marker_text(&self.command, true).as_bytes(),
+            marker_text(&self.command, self.rerun, true).as_bytes(),
         )?;
         self.committed = true;
         Ok(())

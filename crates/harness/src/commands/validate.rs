@@ -172,7 +172,7 @@ fn subdirectories(
     for (path, scenario) in paths.iter().zip(scenarios) {
         let name = safe_name(&scenario.name).ok_or_else(|| {
             bad_input(format!(
-                "{}: field `name` = {:?}: expected a name with at least one letter or digit (it names the scenario's directory under --out)",
+                "{}: field `name` = {:?}: expected a name with at least one letter or digit and at most {MAX_NAME_BYTES} bytes (it names the scenario's directory under --out)",
                 path.display(),
                 scenario.name
             ))
@@ -190,9 +190,12 @@ fn subdirectories(
     Ok(dirs)
 }
 
+/// Longest directory name a scenario gets (file systems allow 255 bytes per component).
+const MAX_NAME_BYTES: usize = 200;
+
 /// `name` as one file-name component: characters other than ASCII letters, digits, `-`, `_`
 /// and `.` become `_`, and leading dots are dropped, so `../../escape` becomes `.._.._escape` →
-/// `_.._escape`; `None` if no letter or digit is left.
+/// `_.._escape`; `None` if no letter or digit is left or the name is longer than [`MAX_NAME_BYTES`].
 pub fn safe_name(name: &str) -> Option<String> {
     let mapped: String = name
         .chars()
@@ -205,9 +208,7 @@ pub fn safe_name(name: &str) -> Option<String> {
         })
         .collect();
     let trimmed = mapped.trim_start_matches('.');
-    trimmed
-        .chars()
-        .any(|c| c.is_ascii_alphanumeric())
+    (trimmed.chars().any(|c| c.is_ascii_alphanumeric()) && trimmed.len() <= MAX_NAME_BYTES)
         .then(|| trimmed.to_string())
 }
 
