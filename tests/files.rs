@@ -324,7 +324,6 @@ fn runs_that_cannot_fit_are_refused_before_any_work() {
         ["validate", "huge_scan.toml"],
         ["glass", "huge_glass.toml"],
     ] {
-        let started = Instant::now();
         let r = mro()
             .current_dir(d.path())
             .args(args)
@@ -338,7 +337,6 @@ fn runs_that_cannot_fit_are_refused_before_any_work() {
             stderr.contains("needs about") && stderr.contains("--force-size"),
             "{args:?}: {stderr}"
         );
-        assert!(started.elapsed() < Duration::from_secs(20), "{args:?}");
         assert!(!out.exists(), "{args:?}");
     }
     // A 10⁹-point sweep is refused without building its points.

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cost::{enforce, Cost, Need, SMALL_FILES_BYTES};
-use crate::output::{check_dir, OutputDir, Rerun};
+use crate::cost::{Cost, Need, SMALL_FILES_BYTES};
 use crate::runner;
 use crate::scenario::Scenario;
 
@@ -32,19 +31,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         disk_bytes: cost.xyz_bytes + SMALL_FILES_BYTES,
         memory_bytes: cost.glass_memory_bytes,
     };
-    check_dir(&args.out)?;
-    enforce(
-        need,
-        &args.out,
-        &args.scenario.display().to_string(),
-        args.force_size,
-    )?;
-    let out = OutputDir::begin(
+    let out = super::open_output(
+        &args.scenario,
         &args.out,
         "glass",
         &["atoms.xyz", "truth.json"],
+        need,
         args.force,
-        Rerun::CompletesOnly,
+        args.force_size,
     )?;
     let glass = runner::glass(&scenario)?;
     glass.write(out.staging())?;

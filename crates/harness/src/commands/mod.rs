@@ -42,6 +42,29 @@ enum Command {
     Sweep(sweep::Args),
 }
 
+/// Opens `out` for a command that writes one scenario's files, after checking the directory and
+/// that `need` fits the free disk and memory (refused unless `force_size`); a finished earlier
+/// run of the same command is replaced only with `force`.
+fn open_output(
+    scenario_path: &std::path::Path,
+    out: &std::path::Path,
+    command: &str,
+    files: &[&str],
+    need: crate::cost::Need,
+    force: bool,
+    force_size: bool,
+) -> anyhow::Result<crate::output::OutputDir> {
+    crate::output::check_dir(out)?;
+    crate::cost::enforce(need, out, &scenario_path.display().to_string(), force_size)?;
+    crate::output::OutputDir::begin(
+        out,
+        command,
+        files,
+        force,
+        crate::output::Rerun::CompletesOnly,
+    )
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::cost::{enforce, Cost, Need, SMALL_FILES_BYTES};
-use crate::output::{check_dir, OutputDir, Rerun};
+use crate::cost::{Cost, Need, SMALL_FILES_BYTES};
 use crate::runner;
 use crate::scenario::Scenario;
 
@@ -33,19 +32,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         disk_bytes: cost.datacube_bytes + SMALL_FILES_BYTES,
         memory_bytes: cost.peak_memory_bytes,
     };
-    check_dir(&args.out)?;
-    enforce(
-        need,
-        &args.out,
-        &args.scenario.display().to_string(),
-        args.force_size,
-    )?;
-    let out = OutputDir::begin(
+    let out = super::open_output(
+        &args.scenario,
         &args.out,
         "simulate",
         &["datacube.npy", "meta.json", "truth.json"],
+        need,
         args.force,
-        Rerun::CompletesOnly,
+        args.force_size,
     )?;
     let started = Instant::now();
     let glass = runner::glass(&scenario)?;
