@@ -434,3 +434,51 @@ fn analyze_with_the_scenario_as_config_gives_validates_analysis() {
     assert_eq!(analyzed["config"], validated["config"]);
     assert_eq!(analyzed, validated);
 }
+
+/// `n_max = 1` is accepted by `check`, so it runs and round-trips (issue 13): the odd/even
+/// ratio and the totals are `null` with a reason, not numbers; `score` reads the files back;
+/// the detectability verdict says the planted n = 4 lies beyond the analysis.
+#[test]
+fn n_max_1_runs_and_round_trips_with_nulls_and_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(smoke())
+        .unwrap()
+        .replace("[analysis]", "[analysis]\nn_max = 1");
+    assert!(
+        text.contains("n_max = 1"),
+        "the smoke scenario has an [analysis] table"
+    );
+    let scenario = dir.path().join("n1.toml");
+    std::fs::write(&scenario, text).unwrap();
+    expect_exit(&run_mro(&[&"check", &scenario]), 0);
+    let out = dir.path().join("out");
+    // Every toleranced value is missing, and a missing value fails its tolerance: exit 3.
+    let stdout = expect_exit(&run_mro(&[&"validate", &scenario, &"--out", &out]), 3);
+    assert!(stdout.contains("not assessed"), "{stdout}");
+    assert!(!stdout.contains("-0.0000"), "{stdout}");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap()
+    };
+    let analysis = read("analysis.json");
+    assert!(analysis["power_spectrum"]["odd_even_ratio"].is_null());
+    assert!(analysis["mro"]["total_volume_fraction"].is_null());
+    let reason = analysis["mro"]["null_reasons"]["total_volume_fraction"]
+        .as_str()
+        .unwrap();
+    assert!(reason.contains("n_max = 1"), "{reason}");
+    assert!(read("score.json")["odd_even_ratio"].is_null());
+    let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+    assert!(csv.contains(",odd_even_ratio,,,,,"), "{csv}");
+    expect_exit(
+        &run_mro(&[
+            &"score",
+            &out.join("truth.json"),
+            &out.join("analysis.json"),
+            &"--scenario",
+            &scenario,
+            &"--out",
+            &dir.path().join("again.json"),
+        ]),
+        0,
+    );
+}

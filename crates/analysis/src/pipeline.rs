@@ -501,11 +501,12 @@ fn finish(
         labels.push(lab);
         by_symmetry.insert(res.n.to_string(), res);
     }
+    // No summed symmetry (`n_max = 1` and no `symmetries`): the total is undefined, not 0.
     let total_volume_fraction = summed
         .iter()
         .map(|s| by_symmetry[&s.to_string()].volume_fraction)
         .sum::<Option<f64>>()
-        .filter(|&v| v <= 1.0);
+        .filter(|&v| v <= 1.0 && !summed.is_empty());
 
     // The `mro` method on the full-resolution maps.
     let response = ProbeResponse::new(probe.aperture_radius_per_nm());
@@ -551,6 +552,15 @@ fn finish(
         .collect();
     let (mut mro_total, mut mro_total_se) = (None, None);
     match mro_vf {
+        Some(_) if summed.is_empty() => {
+            mro_reasons.insert(
+                "total_volume_fraction".to_string(),
+                format!(
+                    "no symmetry is summed (n_max = {} analyses no even n and no `symmetries` are given)",
+                    config.n_max
+                ),
+            );
+        }
         None => {
             mro_reasons.insert(
                 "total_volume_fraction".to_string(),

@@ -293,10 +293,10 @@ pub fn detectability(
         .len()
         .min(control.maps.power.len())
         .saturating_sub(1);
-    let planted: BTreeSet<u32> = truth
-        .clusters
+    let planted_any: BTreeSet<u32> = truth.clusters.iter().flat_map(maps_of).collect();
+    let planted: BTreeSet<u32> = planted_any
         .iter()
-        .flat_map(maps_of)
+        .copied()
         .filter(|&m| m as usize <= n_max)
         .collect();
     let mut by_symmetry = Vec::new();
@@ -382,7 +382,15 @@ pub fn detectability(
         .filter(|m| m.cluster_percentile.is_some_and(|p| p > LOCATED_PERCENTILE))
         .map(|m| m.n)
         .collect();
-    let verdict = verdict(&by_symmetry, &planted_maps, &shows_at, &located_at);
+    let verdict = if planted_maps.is_empty() && !planted_any.is_empty() {
+        let beyond: Vec<u32> = planted_any.into_iter().collect();
+        format!(
+            "MRO planted at n = {}, but the analysis stops at n_max = {n_max}: not assessed",
+            list(&beyond)
+        )
+    } else {
+        verdict(&by_symmetry, &planted_maps, &shows_at, &located_at)
+    };
     Ok(Detectability {
         control: CONTROL.to_string(),
         block_nm: b as f64 * step_nm,

@@ -155,11 +155,25 @@ pub fn csv_rows(name: &str, score: &Score) -> String {
             r.within_tolerance.map_or(String::new(), |b| b.to_string())
         );
     }
-    let _ = writeln!(s, "{name},odd_even_ratio,,,,{},,,,", score.odd_even_ratio);
+    let _ = writeln!(
+        s,
+        "{name},odd_even_ratio,,,,{},,,,",
+        csv_number(score.odd_even_ratio)
+    );
     if let Some(r) = score.odd_even_ratio_noise_corrected {
         let _ = writeln!(s, "{name},odd_even_ratio_noise_corrected,,,,{r},,,,");
     }
     s
+}
+
+/// A number for a CSV cell: empty where it is undefined (NaN or infinite), as for a missing
+/// value.
+pub fn csv_number(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        String::new()
+    }
 }
 
 /// The machine this runs on, for reports: CPU model, cores and memory.

@@ -45,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use mro_analysis::particles::geometric_in_condition;
 
 use crate::detectability::Detectability;
+use crate::document::number;
 use crate::exit::bad_input;
 use crate::realism::Realism;
 use crate::scenario::{Check, ScoringSpec};
@@ -248,7 +249,9 @@ pub struct VarianceDoc {
 /// The power-spectrum part of `analysis.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PowerDoc {
-    /// Σ odd-n power / Σ even-n power (n ≥ 1).
+    /// Σ odd-n power / Σ even-n power (n ≥ 1); null (read as NaN) where no even n ≥ 2 is
+    /// analysed (`n_max = 1`) or the even power is 0.
+    #[serde(deserialize_with = "null_as_nan")]
     pub odd_even_ratio: f64,
     /// The same after subtracting the shot-noise floor from every P_n (absent from older
     /// analyses).
@@ -772,7 +775,7 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> anyho
 /// A fixed-width text table of the rows, for terminals and logs.
 pub fn table(score: &Score) -> String {
     use std::fmt::Write as _;
-    let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+    let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| number(v, 4));
     let mut s = format!(
         "{:<32} {:<8} {:>3} {:>10} {:>10} {:>9} {:>9} {:>6}\n",
         "quantity", "method", "n", "truth", "recovered", "s.e.", "rel.err", "ok"
@@ -868,15 +871,15 @@ pub fn side_by_side(score: &Score) -> String {
             s,
             "| {q} | {} | {} |",
             n.map_or("—".into(), |n| n.to_string()),
-            truth.map_or("—".into(), |v| format!("{v:.4}"))
+            truth.map_or("—".into(), |v| number(v, 4))
         );
         for m in &methods {
             let cell = find(m).map_or("—".to_string(), |r| match r.recovered {
                 None => "—".into(),
                 Some(v) => {
-                    let mut c = format!("{v:.4}");
+                    let mut c = number(v, 4);
                     if let Some(e) = r.recovered_se {
-                        let _ = write!(c, " ± {e:.4}");
+                        let _ = write!(c, " ± {}", number(e, 4));
                     }
                     if let Some(e) = r.relative_error {
                         let _ = write!(c, " ({:+.0} %)", 100.0 * e);

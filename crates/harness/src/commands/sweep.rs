@@ -530,7 +530,7 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
             .join(",");
         s.push_str(&format!(
             "{prefix},odd_even_ratio,,,,{},,\n",
-            score.odd_even_ratio
+            crate::report::csv_number(score.odd_even_ratio)
         ));
         if let Some(r) = score.odd_even_ratio_noise_corrected {
             s.push_str(&format!(
