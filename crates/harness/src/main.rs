@@ -38,6 +38,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
     std::process::exit(1);
 }
 
+mod bias;
 mod commands;
 mod cost;
 mod detectability;

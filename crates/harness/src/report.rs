@@ -507,20 +507,40 @@ fn recovery_verdict(score: &Score) -> String {
 /// added by filling [`Summary::methods`], [`SummaryPoint::recovered`] and
 /// [`Summary::detectability`].
 pub fn summary(name: &str, score: &Score) -> Summary {
+    // The judged method (whose rows carry the tolerances) first, then every other method's
+    // value of the same quantity and n.
+    let mut methods = vec![score.method.clone()];
+    for r in &score.rows {
+        if !methods.contains(&r.method) {
+            methods.push(r.method.clone());
+        }
+    }
     let mut quantities: Vec<SummaryQuantity> = Vec::new();
     for r in sorted_rows(score) {
         let (Some(tolerance), Some(truth)) = (r.tolerance, r.truth) else {
             continue;
         };
-        if !(truth.is_finite() && truth > 0.0) {
+        if !(truth.is_finite() && truth > 0.0) || r.method != score.method {
             continue;
         }
         let base = r.quantity.strip_prefix("total_").unwrap_or(&r.quantity);
         let label = base.trim_end_matches("_nm").replace('_', " ");
+        let recovered = methods
+            .iter()
+            .map(|m| {
+                score
+                    .rows
+                    .iter()
+                    .find(|o| {
+                        &o.method == m && o.quantity == r.quantity && o.symmetry == r.symmetry
+                    })
+                    .and_then(|o| o.recovered)
+            })
+            .collect();
         let point = SummaryPoint {
             group: r.symmetry.map_or("all".into(), |n| n.to_string()),
             truth,
-            recovered: vec![r.recovered],
+            recovered,
         };
         match quantities.iter_mut().find(|q| q.label == label) {
             Some(q) => q.points.push(point),
@@ -535,7 +555,22 @@ pub fn summary(name: &str, score: &Score) -> Summary {
         title: format!("Validation summary: {name}"),
         verdict: verdict(score),
         passed: score.all_within_tolerance,
-        methods: vec!["Im et al. (2018)".into()],
+        methods: methods
+            .iter()
+            .enumerate()
+            .map(|(j, m)| {
+                let name = match m.as_str() {
+                    "im2018" => "im2018 (Im et al. 2018)".to_string(),
+                    "mro" => "mro (mro's estimator)".to_string(),
+                    other => other.to_string(),
+                };
+                if j == 0 {
+                    format!("{name}, judged")
+                } else {
+                    name
+                }
+            })
+            .collect(),
         quantities,
         detectability: score.detectability.as_ref().map(|d| Detectability {
             title: "Mean P_n: sample against no-MRO control".into(),
@@ -556,7 +591,9 @@ pub const FIGURES: [(&str, &str); 7] = [
     (
         "summary.png",
         "Summary: recovered over true value of every scored quantity per symmetry n (log \
-         scale); the green band is the tolerance, circled red points miss it.",
+         scale), one colour per method (the judged one, whose tolerances apply, first); the \
+         green band is the tolerance, circled red points miss it, a cross marks a value the \
+         method did not give.",
     ),
     (
         "recovery.png",

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::bias::{bias_table, biases};
 use crate::commands::validate::{self, need, validate_one, Options};
 use crate::cost::{enforce, Need, SMALL_FILES_BYTES};
 use crate::exit::bad_input;
@@ -416,19 +417,19 @@ impl Sweep {
         top.write("sweep.csv", csv(&self.axes, &points, &scores).as_bytes())?;
         let plots = plot(top.staging(), &self.axes, &points, &scores)?;
         let command = command_line(args, scenario_path, &self.out);
-        top.write(
-            "report.md",
-            report(
-                &command,
-                scenario_path,
-                &self.base,
-                &self.axes,
-                points.iter().zip(&scores).zip(&timings),
-                &plots,
-                started.elapsed().as_secs_f64(),
-            )
-            .as_bytes(),
-        )?;
+        let mut text = report(
+            &command,
+            scenario_path,
+            &self.base,
+            &self.axes,
+            points.iter().zip(&scores).zip(&timings),
+            &plots,
+            started.elapsed().as_secs_f64(),
+        );
+        text += "\n## Bias of each method over the points\n\nEvery point and n with a planted \
+                 value counts once (`sweep.csv` has each).\n\n";
+        text += &bias_table(&biases(&scores)).to_markdown();
+        top.write("report.md", text.as_bytes())?;
         top.commit()?;
         outln!(
             "{} point{} ({} already done) → {}",

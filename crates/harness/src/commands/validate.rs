@@ -6,7 +6,8 @@
 //! skips the control. Paper-setup scenarios also get a realism section (`crate::realism`).
 //!
 //! Exit status 0 when every tolerance of every scenario held, 3 when a score fell outside its
-//! tolerance, 2 for bad input, 1 otherwise.
+//! tolerance, 2 for bad input, 1 otherwise. Several scenarios also get `OUT/summary.md`: one
+//! line per scenario and each method's bias over them (`crate::bias`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,16 +16,22 @@ use std::time::Instant;
 use mro_analysis::AnalysisOutput;
 use mro_sim::Truth;
 
+use crate::bias;
 use crate::cost::{enforce, Cost, Need};
 use crate::detectability::detectability;
 use crate::exit::bad_input;
 use crate::output::check_dir;
-use crate::output::{io_error, OutputDir, Rerun};
+use crate::output::{io_error, write_file, OutputDir, Rerun};
 use crate::realism::{realism, Reference};
 use crate::report::{self, Timings};
 use crate::runner;
 use crate::scenario::Scenario;
 use crate::score::{score_outputs, table, Score, TruthDoc};
+
+/// The summary file of a multi-scenario validation, in `--out`.
+const SUMMARY: &str = "summary.md";
+/// Its first line, by which a rerun knows the file as mro's own.
+pub const SUMMARY_TITLE: &str = "# Validation summary";
 
 /// Exit status when a score falls outside its tolerance.
 pub const TOLERANCE_FAILED: u8 = 3;
@@ -92,6 +99,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         subdirectories(&args.out, &args.scenarios, &scenarios)?
     };
     check_dir(&args.out)?;
+    // Several scenarios also get `OUT/summary.md` (each method's bias over them); a file of that
+    // name that mro did not write is the user's.
+    let summary = (scenarios.len() > 1).then(|| args.out.join(SUMMARY));
+    if let Some(path) = &summary {
+        let ours = std::fs::read_to_string(path)
+            .map(|t| t.starts_with(SUMMARY_TITLE))
+            .unwrap_or(true);
+        if !ours && !args.force {
+            return Err(bad_input(format!(
+                "{}: exists and was not written by mro validate; pass --force to replace it",
+                path.display()
+            )));
+        }
+    }
     let need = scenarios.iter().fold(Need::default(), |n, s| {
         n.max(need(s, !args.no_control, args.keep_datacube))
     });
@@ -111,6 +132,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         args.force_size,
     )?;
     let mut all_held = true;
+    let mut runs = Vec::with_capacity(scenarios.len());
     for ((path, scenario), dir) in args.scenarios.iter().zip(&scenarios).zip(dirs) {
         let command = format!(
             "cargo run --release -- validate {} --out {}{}{}",
@@ -140,6 +162,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         out!("{}", table(&score));
         all_held &= score.all_within_tolerance;
+        let relative = dir.strip_prefix(&args.out).unwrap_or(&dir);
+        runs.push((scenario.name.clone(), relative.display().to_string(), score));
+    }
+    if let Some(path) = &summary {
+        let command = format!(
+            "cargo run --release -- validate {} --out {}{}",
+            args.scenarios
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            args.out.display(),
+            if args.no_control { " --no-control" } else { "" }
+        );
+        write_file(path, bias::suite_summary(&command, &runs).as_bytes())?;
+        outln!("== summary and each method's bias → {}", path.display());
     }
     Ok(if all_held {
         ExitCode::SUCCESS

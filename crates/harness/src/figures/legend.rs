@@ -28,6 +28,8 @@ pub(super) enum Swatch {
     Dot(RGBColor),
     /// A hollow dot.
     Hollow(RGBColor),
+    /// A cross (a value that is missing).
+    Cross(RGBColor),
     /// A hollow circle drawn over a dark map pixel.
     Ring(RGBColor),
     /// A white region outline over a dark map pixel.
@@ -142,6 +144,7 @@ fn swatch(area: &Area, s: Swatch, x: i32, yc: i32) -> Result<()> {
         Swatch::Outline(c) => area.draw(&Rectangle::new(box_, c.stroke_width(3))),
         Swatch::Dot(c) => area.draw(&Circle::new((x + SWATCH_PX / 2, yc), 6, c.filled())),
         Swatch::Hollow(c) => area.draw(&Circle::new((x + SWATCH_PX / 2, yc), 6, c.stroke_width(2))),
+        Swatch::Cross(c) => area.draw(&Cross::new((x + SWATCH_PX / 2, yc), 6, c.stroke_width(3))),
         Swatch::Band(c) => area.draw(&Rectangle::new(box_, c.filled())),
         Swatch::Ring(c) => {
             area.draw(&Rectangle::new(box_, dark.filled()))

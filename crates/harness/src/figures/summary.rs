@@ -129,6 +129,17 @@ pub fn summary_figure(path: &Path, s: &Summary) -> Result<FigureSpec> {
     keys.push(Key::new("truth (ratio 1)", Swatch::Line(TRUTH)));
     keys.push(Key::new("within tolerance", Swatch::Band(BAND)));
     keys.push(Key::new("outside tolerance", Swatch::Hollow(FAIL)));
+    let missing = s.quantities.iter().any(|q| {
+        q.points
+            .iter()
+            .any(|p| p.recovered.iter().any(Option::is_none))
+    });
+    if missing {
+        keys.push(Key::new(
+            "× : no value (at the axis bottom)",
+            Swatch::Cross(TRUTH),
+        ));
+    }
     let root = BitMapBackend::new(path, (width, header + rows as u32 * PANEL_PX.1 + 44))
         .into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -240,8 +251,23 @@ fn quantity_panel(area: &Area, q: &SummaryQuantity, methods: usize) -> Result<Pa
     let step = 0.6 / methods.max(1) as f64;
     for (i, p) in q.points.iter().enumerate() {
         for (j, r) in p.recovered.iter().enumerate() {
-            let Some(r) = r else { continue };
             let x = i as f64 - 0.3 + step * (j as f64 + 0.5);
+            let Some(r) = r else {
+                // No value: a cross at the axis bottom, so that a missing answer is seen.
+                spec.clipped.push(format!(
+                    "group {}: method {} gave no value (× at the axis bottom)",
+                    p.group,
+                    j + 1
+                ));
+                chart
+                    .draw_series(std::iter::once(Cross::new(
+                        (x, lo * 1.05),
+                        8,
+                        method_colour(j).stroke_width(3),
+                    )))
+                    .map_err(err)?;
+                continue;
+            };
             let mut ratio = r / p.truth;
             if !(ratio.is_finite() && ratio > 0.0) {
                 spec.clipped.push(format!(

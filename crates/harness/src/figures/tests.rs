@@ -251,8 +251,13 @@ fn the_summary_takes_more_methods_and_a_detectability_panel() {
     assert!(fig.panels[0].title.contains("±25 %"), "{fig:#?}");
     assert_eq!(
         fig.panels[0].clipped.len(),
-        1,
-        "a zero is said to be clipped"
+        2,
+        "a zero is said to be clipped, a missing value to be missing: {fig:#?}"
+    );
+    assert!(fig.panels[0].clipped[1].contains("no value"), "{fig:#?}");
+    assert!(
+        fig.legend.iter().any(|l| l.contains("no value")),
+        "the cross is in the legend: {fig:#?}"
     );
     png_ok(&dir.path().join("s.png"));
 

@@ -1,0 +1,228 @@
+//! Each method's bias over a set of runs — the validation suite (`validate A.toml B.toml …`
+//! writes `summary.md`) or a sweep (a section of its `report.md`): per method and quantity, the
+//! mean relative error over every run and n that has a truth (the bias), its standard
+//! deviation, the mean |relative error|, and how many of those values the method did not give
+//! at all. A missing value is counted, never averaged as 0.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::document::{count, percent_signed, Cell, Column, Table};
+use crate::score::Score;
+
+/// One method and quantity over a set of runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bias {
+    /// `im2018`, `mro` or an external estimate's name.
+    pub method: String,
+    /// The score row's quantity.
+    pub quantity: String,
+    /// Values with a truth (one per run and n).
+    pub expected: usize,
+    /// Of those, how many the method gave (with a relative error).
+    pub given: usize,
+    /// Mean relative error of the given values (null when none).
+    pub mean: Option<f64>,
+    /// Their standard deviation (null below two values).
+    pub sd: Option<f64>,
+    /// Mean |relative error| of the given values.
+    pub mean_abs: Option<f64>,
+}
+
+/// The bias of every method and quantity over `scores`, ordered by method, then quantity.
+/// Quantities without a truth in any run (spacing under random placement, say) are left out.
+pub fn biases<'a>(scores: impl IntoIterator<Item = &'a Score>) -> Vec<Bias> {
+    let mut by: BTreeMap<(String, String), (usize, Vec<f64>)> = BTreeMap::new();
+    for score in scores {
+        for r in &score.rows {
+            if r.truth.is_none() {
+                continue;
+            }
+            let e = by
+                .entry((r.method.clone(), r.quantity.clone()))
+                .or_default();
+            e.0 += 1;
+            if let Some(x) = r.relative_error.filter(|x| x.is_finite()) {
+                e.1.push(x);
+            }
+        }
+    }
+    by.into_iter()
+        .map(|((method, quantity), (expected, errors))| {
+            let n = errors.len() as f64;
+            let mean = (!errors.is_empty()).then(|| errors.iter().sum::<f64>() / n);
+            let sd = mean
+                .filter(|_| errors.len() > 1)
+                .map(|m| (errors.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+            let mean_abs =
+                (!errors.is_empty()).then(|| errors.iter().map(|x| x.abs()).sum::<f64>() / n);
+            Bias {
+                method,
+                quantity,
+                expected,
+                given: errors.len(),
+                mean,
+                sd,
+                mean_abs,
+            }
+        })
+        .collect()
+}
+
+/// The biases as a report table, its columns explained.
+pub fn bias_table(biases: &[Bias]) -> Table {
+    let pct = |v: Option<f64>| match v {
+        Some(v) => Cell::number(percent_signed(v), 100.0 * v),
+        None => Cell::text(crate::document::MISSING),
+    };
+    let col = |name: &str, meaning: &str| Column {
+        name: name.to_string(),
+        meaning: meaning.to_string(),
+    };
+    Table {
+        columns: vec![
+            col(
+                "method",
+                "the estimator (`im2018`: the published procedure; `mro`: mro's own)",
+            ),
+            col(
+                "quantity",
+                "the score row's quantity, pooled over every run and n",
+            ),
+            col(
+                "bias",
+                "mean relative error (recovered − truth)/truth of the values the method gave",
+            ),
+            col(
+                "s.d.",
+                "standard deviation of those relative errors over runs and n",
+            ),
+            col("mean |error|", "mean absolute relative error"),
+            col(
+                "given",
+                "values the method gave, of those with a truth; a missing value is not averaged",
+            ),
+        ],
+        rows: biases
+            .iter()
+            .map(|b| {
+                vec![
+                    Cell::text(format!("`{}`", b.method)),
+                    Cell::text(format!("`{}`", b.quantity)),
+                    pct(b.mean),
+                    match b.sd {
+                        Some(v) => Cell::number(crate::document::number(100.0 * v, 1) + " %", v),
+                        None => Cell::text(crate::document::MISSING),
+                    },
+                    match b.mean_abs {
+                        Some(v) => Cell::number(crate::document::number(100.0 * v, 1) + " %", v),
+                        None => Cell::text(crate::document::MISSING),
+                    },
+                    Cell::number(
+                        format!("{} of {}", count(b.given as f64), count(b.expected as f64)),
+                        b.given as f64,
+                    ),
+                ]
+            })
+            .collect(),
+        glossary: Vec::new(),
+    }
+}
+
+/// `summary.md` of a multi-scenario `validate`: one line per scenario, then the bias table.
+pub fn suite_summary(command: &str, runs: &[(String, String, Score)]) -> String {
+    let mut s = format!(
+        "{}\n\nRegenerate with:\n\n```sh\n",
+        super::commands::validate::SUMMARY_TITLE
+    );
+    let _ = writeln!(s, "{command}\n```\n");
+    s.push_str(
+        "| scenario | MRO detectable | every tolerance held (judged method) |\n|---|---|---|\n",
+    );
+    for (name, dir, score) in runs {
+        let detectable = score.detectability.as_ref().map_or("not assessed", |d| {
+            if d.detectable {
+                "yes"
+            } else {
+                "**no**"
+            }
+        });
+        let _ = writeln!(
+            s,
+            "| [{name}]({dir}/report.md) | {detectable} | {} ({}) |",
+            if score.all_within_tolerance {
+                "yes"
+            } else {
+                "**no**"
+            },
+            score.method
+        );
+    }
+    s.push_str(
+        "\n## Bias of each method over these scenarios\n\nEvery run and n with a planted value \
+         counts once; a scenario's own tolerances are in its report.\n\n",
+    );
+    s.push_str(&bias_table(&biases(runs.iter().map(|r| &r.2))).to_markdown());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::Row;
+
+    fn row(method: &str, quantity: &str, truth: Option<f64>, rel: Option<f64>) -> Row {
+        Row {
+            quantity: quantity.into(),
+            method: method.into(),
+            symmetry: Some(4),
+            truth,
+            recovered: rel.map(|r| truth.unwrap_or(1.0) * (1.0 + r)),
+            recovered_se: None,
+            relative_error: rel,
+            tolerance: None,
+            within_tolerance: None,
+        }
+    }
+
+    fn score(rows: Vec<Row>) -> Score {
+        Score {
+            schema: "mro.score/1".into(),
+            method: "im2018".into(),
+            rows,
+            odd_even_ratio: f64::NAN,
+            odd_even_ratio_noise_corrected: None,
+            all_within_tolerance: true,
+            detectability: None,
+            realism: None,
+        }
+    }
+
+    #[test]
+    fn pools_runs_counts_missing_values_and_skips_quantities_without_truth() {
+        let a = score(vec![
+            row("im2018", "mean_diameter_nm", Some(1.3), Some(-0.4)),
+            row("mro", "mean_diameter_nm", Some(1.3), Some(0.1)),
+            row("im2018", "spacing_nm", None, None),
+        ]);
+        let b = score(vec![
+            row("im2018", "mean_diameter_nm", Some(1.3), Some(-0.2)),
+            row("mro", "mean_diameter_nm", Some(1.3), None),
+        ]);
+        let v = biases([&a, &b]);
+        assert_eq!(v.len(), 2, "{v:?}");
+        let im = &v[0];
+        assert_eq!(
+            (im.method.as_str(), im.expected, im.given),
+            ("im2018", 2, 2)
+        );
+        approx::assert_relative_eq!(im.mean.unwrap(), -0.3, epsilon = 1e-12);
+        approx::assert_relative_eq!(im.sd.unwrap(), 0.02f64.sqrt(), epsilon = 1e-12);
+        approx::assert_relative_eq!(im.mean_abs.unwrap(), 0.3, epsilon = 1e-12);
+        let mro = &v[1];
+        assert_eq!((mro.expected, mro.given), (2, 1));
+        assert_eq!(mro.sd, None);
+        let md = bias_table(&v).to_markdown();
+        assert!(md.contains("1 of 2") && md.contains("-30.0 %"), "{md}");
+    }
+}
