@@ -163,7 +163,28 @@ pub fn suite_summary(command: &str, runs: &[(String, String, Score)]) -> String 
          counts once; a scenario's own tolerances are in its report.\n\n",
     );
     s.push_str(&bias_table(&biases(runs.iter().map(|r| &r.2))).to_markdown());
+    s.push_str(&detectable_section(runs.iter().map(|r| &r.2), "scenarios"));
     s
+}
+
+/// The bias table again over only the runs whose MRO the no-MRO control shows to be
+/// detectable: recovery errors of an undetectable sample say nothing about the method.
+pub fn detectable_section<'a>(scores: impl IntoIterator<Item = &'a Score>, what: &str) -> String {
+    let scores: Vec<&Score> = scores.into_iter().collect();
+    let detectable: Vec<&Score> = scores
+        .iter()
+        .copied()
+        .filter(|s| s.detectability.as_ref().is_some_and(|d| d.detectable))
+        .collect();
+    if detectable.is_empty() || detectable.len() == scores.len() {
+        return String::new();
+    }
+    format!(
+        "\n### Over the {} of {} {what} whose MRO is detectable\n\n{}",
+        detectable.len(),
+        scores.len(),
+        bias_table(&biases(detectable)).to_markdown()
+    )
 }
 
 #[cfg(test)]

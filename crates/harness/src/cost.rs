@@ -10,13 +10,18 @@
 //! - glass memory = [`GLASS_BYTES_PER_ATOM`] per atom (neighbour lists, relaxation buffers);
 //! - simulation memory = the atoms ([`ATOM_BYTES`] each) + the potential field of one block of
 //!   scan rows (bounded by `ForwardOptions::field_budget_bytes`, 1 GiB) + per-thread FFT
-//!   scratch of the propagation grid (the detector's size, 1.5× for Born and multislice);
+//!   scratch of the propagation window (N × N, as `mro_sim::propagation::DiffractionPlan`
+//!   plans it from the band limit);
 //! - peak = the larger stage plus [`BASE_BYTES`] for the program itself;
-//! - time = per-atom and per-pattern-pixel rates measured on a 2-core machine, scaled by the
-//!   number of slices for Born and multislice — a rough figure (within a factor of a few).
+//! - time = a per-atom rate for the glass, and for imaging a rate per window pixel (N²) of each
+//!   coherent pass (focal-spread × source nodes × frozen-phonon configurations), scaled by the
+//!   number of slices for Born and multislice, measured on a 2-core machine — a rough figure
+//!   (within a factor of two).
 
 use std::path::Path;
 
+use mro_sim::coherence::PartialCoherence;
+use mro_sim::propagation::DiffractionPlan;
 use mro_sim::spec::ModelKind;
 
 use crate::exit::bad_input;
@@ -38,12 +43,16 @@ const FIELD_BUDGET_BYTES: f64 = (1u64 << 30) as f64;
 const FIELD_MARGIN_NM: f64 = mro_sim::simulate::FIELD_MARGIN_NM;
 /// Glass building, seconds per atom (paper volume: 12.6 s for 1.81 M atoms on 2 cores).
 const GLASS_S_PER_ATOM: f64 = 7.0e-6;
-/// Kinematic imaging, seconds per detector pixel of each pattern (paper: 11.7 s for
-/// 128 × 128 patterns of 128 × 128 pixels on 2 cores).
-const KINEMATIC_S_PER_PATTERN_PX: f64 = 4.4e-8;
-/// Born and multislice time per pattern pixel per slice (paper, 100 slices: 62.8 s and 189 s).
-const BORN_S_PER_PATTERN_PX_SLICE: f64 = 2.4e-9;
-const MULTISLICE_S_PER_PATTERN_PX_SLICE: f64 = 7.0e-9;
+/// Imaging rates in wall seconds on 2 cores per window pixel (N²) of one coherent pass of one
+/// pattern, from CPU time / 2 of `mro simulate` (release build, 2026-11-30; the paper setup
+/// with a 16 × 16 nm sample and a 32 × 32 scan, glass time subtracted): kinematic 2.27 CPU-s
+/// for 1024 patterns at N = 288; Born 58.0 CPU-s and multislice 155 CPU-s for 1024 patterns
+/// of 100 slices at N = 288 and 384.
+const KINEMATIC_S_PER_WINDOW_PX: f64 = 1.34e-8;
+/// Born, per window pixel and slice (see [`KINEMATIC_S_PER_WINDOW_PX`]).
+const BORN_S_PER_WINDOW_PX_SLICE: f64 = 3.4e-9;
+/// Multislice, per window pixel and slice (see [`KINEMATIC_S_PER_WINDOW_PX`]).
+const MULTISLICE_S_PER_WINDOW_PX_SLICE: f64 = 5.2e-9;
 /// The analysis, seconds per pattern pixel (paper: 0.29 s).
 const ANALYSIS_S_PER_PATTERN_PX: f64 = 1.1e-9;
 
@@ -89,8 +98,23 @@ impl Cost {
 
         let glass_bytes = atoms * GLASS_BYTES_PER_ATOM;
         let slices = (s.thickness_nm / scenario.model.slice_nm).ceil().max(1.0);
-        let compact = scenario.model.kind == ModelKind::Kinematic;
-        let grid = dy.max(dx) as f64 * if compact { 1.0 } else { 1.5 };
+        // The propagation window the forward model will plan (set by the band limit, not the
+        // detector) and the coherent passes each pattern sums (focal-spread and source nodes,
+        // times frozen-phonon configurations).
+        let edge = (dy.max(dx) / 2) as f64 * scenario.detector.k_pixel_per_nm;
+        let band_limit = scenario
+            .model
+            .band_limit_for(&scenario.detector)
+            .unwrap_or(edge);
+        let grid = DiffractionPlan::window_points_for(
+            scenario.model.kind,
+            &scenario.microscope,
+            &scenario.detector,
+            band_limit,
+        ) as f64;
+        let coherence = PartialCoherence::from_microscope(&scenario.microscope);
+        let passes = (coherence.defocus.len() * coherence.source.len()) as f64
+            * scenario.thermal.configurations.max(1) as f64;
         let dk = scenario.detector.k_pixel_per_nm;
         let dx_nm = 1.0 / (grid * dk);
         let pad_nm = 0.5 / dk + FIELD_MARGIN_NM;
@@ -111,11 +135,14 @@ impl Cost {
             + patterns * 8.0 * 32.0;
         let peak_memory_bytes = BASE_BYTES + glass_bytes.max(simulate_bytes).max(analysis_bytes);
 
-        let per_px = match scenario.model.kind {
-            ModelKind::Kinematic => KINEMATIC_S_PER_PATTERN_PX,
-            ModelKind::Born => BORN_S_PER_PATTERN_PX_SLICE * slices,
-            ModelKind::Multislice => MULTISLICE_S_PER_PATTERN_PX_SLICE * slices,
-        };
+        let per_pattern = passes
+            * grid
+            * grid
+            * match scenario.model.kind {
+                ModelKind::Kinematic => KINEMATIC_S_PER_WINDOW_PX,
+                ModelKind::Born => BORN_S_PER_WINDOW_PX_SLICE * slices,
+                ModelKind::Multislice => MULTISLICE_S_PER_WINDOW_PX_SLICE * slices,
+            };
         let runs = if control { 2.0 } else { 1.0 };
         Self {
             atoms,
@@ -125,7 +152,7 @@ impl Cost {
             glass_memory_bytes: BASE_BYTES + glass_bytes,
             seconds: [
                 runs * atoms * GLASS_S_PER_ATOM,
-                runs * patterns * pattern_px * per_px,
+                runs * patterns * per_pattern,
                 runs * patterns * pattern_px * ANALYSIS_S_PER_PATTERN_PX,
             ],
             control,

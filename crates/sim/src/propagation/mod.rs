@@ -138,7 +138,6 @@ impl DiffractionPlan {
         band_limit_per_nm: f64,
     ) -> Self {
         let dk = detector.k_pixel_per_nm;
-        let det_max = detector.pixels[0].max(detector.pixels[1]);
         let edge = detector_edge_per_nm(detector);
         let k_bl = band_limit_per_nm;
         assert!(
@@ -146,17 +145,7 @@ impl DiffractionPlan {
             "band limit {k_bl} nm⁻¹ below the detector edge {edge} nm⁻¹"
         );
         let spec = ProbeSpec::from_microscope(microscope);
-        let compact = kind != ModelKind::Multislice;
-        let px = |k: f64| (k / dk * (1.0 - 1e-9)).ceil() as usize;
-        let n = if compact {
-            next_fast_even_len(
-                det_max
-                    .max(px(k_bl + spec.aperture_per_nm + edge))
-                    .max(px(2.2 * k_bl)),
-            )
-        } else {
-            next_fast_even_len(px(3.0 * k_bl).max(det_max))
-        };
+        let n = Self::window_points_for(kind, microscope, detector, k_bl);
         let mut planner = FftPlanner::new();
         let fft = Fft2Plan::new(&mut planner, n);
         let probe = ProbeSpectrum::new(spec, n, dk);
@@ -244,6 +233,29 @@ impl DiffractionPlan {
             band_rows,
             propagator,
             potential_band_limit,
+        }
+    }
+
+    /// The window side N in pixels that [`DiffractionPlan::for_model`] chooses, without
+    /// planning anything (cost estimates use it): the smallest fast even size that holds the
+    /// detector and, for multislice, N·Δk ≥ 3·k_bl; for the single-scattering models
+    /// N·Δk ≥ max(k_bl + α/λ + k_det, 2.2·k_bl).
+    pub fn window_points_for(
+        kind: ModelKind,
+        microscope: &MicroscopeSpec,
+        detector: &DetectorSpec,
+        band_limit_per_nm: f64,
+    ) -> usize {
+        let dk = detector.k_pixel_per_nm;
+        let det_max = detector.pixels[0].max(detector.pixels[1]);
+        let edge = detector_edge_per_nm(detector);
+        let k_bl = band_limit_per_nm;
+        let px = |k: f64| (k / dk * (1.0 - 1e-9)).ceil() as usize;
+        if kind == ModelKind::Multislice {
+            next_fast_even_len(px(3.0 * k_bl).max(det_max))
+        } else {
+            let aperture = ProbeSpec::from_microscope(microscope).aperture_per_nm;
+            next_fast_even_len(det_max.max(px(k_bl + aperture + edge)).max(px(2.2 * k_bl)))
         }
     }
 
