@@ -65,6 +65,8 @@ pub struct Cost {
     pub seconds: [f64; 3],
     /// Whether the no-MRO control run (`validate`, `sweep`) is counted.
     pub control: bool,
+    /// Whether the atoms come from a file (`[sample] atoms`): then there is no control to run.
+    pub imported: bool,
 }
 
 /// Bytes of everything but the datacube that a validation writes (figures, JSON): measured
@@ -79,6 +81,9 @@ impl Cost {
     /// memory is unchanged (the stages run one after the other), and so is the disk unless
     /// datacubes are kept (see [`Cost::run_disk_bytes`]).
     pub fn of(scenario: &Scenario, threads: usize, control: bool) -> Self {
+        // Atoms from a file have no clusters to remove: validate runs no control for them.
+        let imported = scenario.imported.is_some();
+        let control = control && !imported;
         let s = &scenario.sample;
         let atoms = s.number_density_per_nm3 * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
         let [ny, nx] = scenario.scan.points;
@@ -129,6 +134,7 @@ impl Cost {
                 runs * patterns * pattern_px * ANALYSIS_S_PER_PATTERN_PX,
             ],
             control,
+            imported,
         }
     }
 
@@ -158,7 +164,9 @@ impl Cost {
             seconds(self.seconds[0]),
             seconds(self.seconds[1]),
             seconds(self.seconds[2]),
-            if self.control {
+            if self.imported {
+                ", without a no-MRO control (atoms from a file: no clusters to remove)"
+            } else if self.control {
                 ", including the no-MRO control of validate/sweep (--no-control halves the time)"
             } else {
                 ", without the no-MRO control (--no-control)"
