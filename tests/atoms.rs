@@ -219,3 +219,110 @@ json.dump({"symbols": symbols, "positions": atoms.get_positions().tolist(), "cel
         .iter()
         .all(|p| p.iter().all(|v| v.is_finite() && *v >= 0.0) && p.iter().any(|&v| v > 0.0)));
 }
+
+/// `a` and `b` hold the same keys, strings and booleans, and numbers equal to 10⁻¹² relative.
+fn same_json(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-12 * x.abs().max(y.abs()), "{at}: {x} vs {y}");
+        }
+        (V::Array(x), V::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}");
+            for (i, (u, v)) in x.iter().zip(y).enumerate() {
+                same_json(u, v, &format!("{at}[{i}]"));
+            }
+        }
+        (V::Object(x), V::Object(y)) => {
+            assert!(x.keys().eq(y.keys()), "{at}: keys differ");
+            for (k, u) in x {
+                same_json(u, &y[k], &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+/// The scan, detector and seed both scenarios of the end-to-end test share.
+const SHARED: &str = "seed = 11\n[scan]\npoints = [8, 8]\nstep_nm = 0.5\n\
+                      [detector]\npixels = [64, 64]\nelectrons_per_pattern = \"inf\"\n";
+
+/// `mro glass` writes atoms.xyz and truth.json; a scenario imaging that file with that truth
+/// simulates the datacube the glass's own scenario does (up to the 10⁻⁶ nm atoms.xyz prints),
+/// and `mro validate` runs on it end to end: no no-MRO control (said in score.json and the
+/// report), tolerances judged against the truth file; without the truth file, none judged.
+#[test]
+fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let glass_toml = p.join("glass.toml");
+    std::fs::write(
+        &glass_toml,
+        format!(
+            "schema = \"mro.scenario/1\"\nname = \"built\"\n{SHARED}\
+             [sample]\nextent_nm = [6.0, 6.0]\nthickness_nm = 3.0\n\
+             [[clusters]]\nsymmetry = 4\ndiameter_nm = 1.5\nvolume_fraction = 0.03\n\
+             orientation = \"aligned\"\n"
+        ),
+    )
+    .unwrap();
+    expect_exit(&run_mro(&[&"glass", &glass_toml, &"--out", &p.join("glass")]), 0);
+    expect_exit(&run_mro(&[&"simulate", &glass_toml, &"--out", &p.join("direct")]), 0);
+    let file_toml = p.join("file.toml");
+    let with_truth = format!(
+        "schema = \"mro.scenario/1\"\nname = \"file\"\n{SHARED}\
+         [sample]\natoms = \"glass/atoms.xyz\"\ntruth = \"glass/truth.json\"\n"
+    );
+    std::fs::write(&file_toml, &with_truth).unwrap();
+    let check = expect_exit(&run_mro(&[&"check", &file_toml]), 0);
+    assert!(
+        check.contains("(extended XYZ):") && check.contains("6.0000 × 6.0000 × 3.0000 nm cell"),
+        "{check}"
+    );
+    expect_exit(&run_mro(&[&"simulate", &file_toml, &"--out", &p.join("file")]), 0);
+    let (a, _) = cube(&p.join("direct"));
+    let (b, _) = cube(&p.join("file"));
+    let peak = a.iter().flatten().fold(0f32, |m, &v| m.max(v));
+    let worst = a
+        .iter()
+        .flatten()
+        .zip(b.iter().flatten())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-3 * peak, "largest difference {worst} of peak {peak}");
+    // The truth file is passed through (serde_json reads floats to within an ulp).
+    let json = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join(f)).unwrap()).unwrap()
+    };
+    same_json(&json("direct/truth.json"), &json("file/truth.json"), "truth");
+
+    let out = run_mro(&[&"validate", &file_toml, &"--out", &p.join("v")]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{stdout}");
+    assert!(stdout.contains("no no-MRO control run (atoms from a file: no clusters to remove)"));
+    assert!(!p.join("v/control").exists());
+    let score: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("v/score.json")).unwrap()).unwrap();
+    assert_eq!(score["control_skipped"], "atoms from a file: no clusters to remove");
+    assert!(score.get("detectability").is_none() && score.get("not_judged").is_none());
+    assert!(score["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["within_tolerance"].is_boolean()));
+
+    std::fs::write(&file_toml, with_truth.replace("truth = \"glass/truth.json\"\n", "")).unwrap();
+    let stdout = expect_exit(
+        &run_mro(&[&"validate", &file_toml, &"--out", &p.join("v2")]),
+        0,
+    );
+    assert!(stdout.contains("no tolerance judged"), "{stdout}");
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("v2/truth.json")).unwrap()).unwrap();
+    assert_eq!(truth["clusters"].as_array().unwrap().len(), 0);
+    let score = std::fs::read_to_string(p.join("v2/score.json")).unwrap();
+    assert!(!score.contains("NaN") && score.contains("\"not_judged\""), "{score}");
+    let report = std::fs::read_to_string(p.join("v2/report.md")).unwrap();
+    assert!(report.contains("no clusters to remove") && report.contains("no tolerance judged"));
+}
