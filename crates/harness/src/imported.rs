@@ -294,3 +294,77 @@ fn read_truth(path: &Path, file: &AtomFile) -> Result<Truth, String> {
     }
     Ok(truth)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scenario naming `file` (written into a fresh directory) with `extra` lines after
+    /// `[sample] atoms`; returns the parse result and keeps the directory alive.
+    fn parse(file: &str, extra: &str) -> (tempfile::TempDir, Result<Scenario, BadInput>) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.xyz"), file).unwrap();
+        let text = format!(
+            "schema = \"mro.scenario/1\"\n[sample]\natoms = \"a.xyz\"\n{extra}\n[scan]\npoints = [4, 4]\n"
+        );
+        let path = d.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        let s = Scenario::load(&path).map_err(|e| BadInput(e.to_string()));
+        (d, s)
+    }
+
+    const TWO: &str =
+        "2\nLattice=\"40 0 0 0 30 0 0 0 20\"\nZr 1 1 1\nCo 2 2 2\n";
+
+    #[test]
+    fn the_sample_is_the_files_and_round_trips() {
+        let (d, s) = parse(TWO, "");
+        let s = s.unwrap();
+        assert_eq!(s.sample.extent_nm, [4.0, 3.0]);
+        assert_eq!(s.sample.thickness_nm, 2.0);
+        assert_eq!(s.sample.atoms, Some(d.path().join("a.xyz")));
+        assert!((s.sample.number_density_per_nm3 - 2.0 / 24.0).abs() < 1e-15);
+        assert_eq!(s.sample.composition["Zr"], 0.5);
+        assert!(s.clusters.is_empty());
+        let imported = s.imported.as_ref().unwrap();
+        assert_eq!(imported.file.atoms.len(), 2);
+        let truth = imported.truth_or_empty(10.0);
+        assert!(truth.clusters.is_empty() && truth.total_volume_fraction == 0.0);
+        // The resolved scenario (absolute path, the file's keys written out) reads back the
+        // same, so `mro check` output and a sweep point's scenario.toml are valid scenarios.
+        assert_eq!(Scenario::parse(&s.resolved_toml()).unwrap(), s);
+        // A sweep over an independent key keeps the file; over the sample's own keys it is
+        // refused, naming the key.
+        let gain = crate::sweep::apply(&s, &vec![("detector.gain".into(), 2.0.into())]).unwrap();
+        assert_eq!(gain.imported, s.imported);
+        let e = crate::sweep::apply(&s, &vec![("sample.thickness_nm".into(), 5.0.into())])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("field `sample.thickness_nm`: 5 disagrees"), "{e}");
+    }
+
+    #[test]
+    fn given_sample_keys_must_agree_with_the_file() {
+        let ok = "extent_nm = [4.0, 3.0]\nthickness_nm = 2.0\ncomposition = { Zr = 0.5, Co = 0.5 }\n";
+        parse(TWO, ok).1.unwrap();
+        for (extra, field) in [
+            ("extent_nm = [4.0, 4.0]", "sample.extent_nm"),
+            ("composition = { Zr = 1.0 }", "sample.composition"),
+            ("number_density_per_nm3 = 54.0", "sample.number_density_per_nm3"),
+            ("type_elements = [\"Qq\"]", "sample.atoms"),
+        ] {
+            let e = parse(TWO, extra).1.unwrap_err().to_string();
+            assert!(e.contains(&format!("field `{field}`")), "{extra}: {e}");
+        }
+        let e = parse("1\nLattice=\"5 0 0 0 40 0 0 0 20\"\nZr 1 1 1\n", "")
+            .1
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cell edge along x of 0.5 nm: expected 1 to 1000 nm"), "{e}");
+        let e = parse("0\nLattice=\"40 0 0 0 40 0 0 0 20\"\n", "")
+            .1
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no atoms"), "{e}");
+    }
+}
