@@ -113,7 +113,10 @@ fn one_atom_from_an_xyz_file_diffracts_as_fe_squared() {
         "one Zr atom: ring mean against (A ⊛ f_e)² deviates at most {conv:.1e} (k = {k_conv:.2} nm⁻¹, \
          1.5–8.5 nm⁻¹); against f_e² {plain:.5} (k = {k_plain:.2} nm⁻¹, 2.5–8.5 nm⁻¹)"
     );
-    assert!(conv < 1e-4, "against the aperture-convolved f_e²: {conv} at k = {k_conv} nm⁻¹");
+    assert!(
+        conv < 1e-4,
+        "against the aperture-convolved f_e²: {conv} at k = {k_conv} nm⁻¹"
+    );
     assert!(plain < 0.01, "against f_e²: {plain} at k = {k_plain} nm⁻¹");
 }
 
@@ -161,8 +164,7 @@ json.dump({"symbols": symbols, "positions": atoms.get_positions().tolist(), "cel
         String::from_utf8_lossy(&run.stderr)
     );
     let want: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.path().join("ase.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("ase.json")).unwrap()).unwrap();
     let symbols: Vec<&str> = want["symbols"]
         .as_array()
         .unwrap()
@@ -194,12 +196,17 @@ json.dump({"symbols": symbols, "positions": atoms.get_positions().tolist(), "cel
         for (i, p) in got.positions_nm.iter().enumerate() {
             for (axis, &v) in p.iter().enumerate() {
                 let a = want["positions"][i][axis].as_f64().unwrap() / 10.0;
-                assert!((v - a).abs() < 1e-9, "{file}: atom {i} axis {axis}: {v} vs {a}");
+                assert!(
+                    (v - a).abs() < 1e-9,
+                    "{file}: atom {i} axis {axis}: {v} vs {a}"
+                );
             }
         }
     }
     for file in ["tilted.xyz", "tilted.data"] {
-        let e = read_atom_file(&d.path().join(file), &[]).unwrap_err().to_string();
+        let e = read_atom_file(&d.path().join(file), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("triclinic"), "{file}: {e}");
     }
     // mro images the ASE file: four noise-free patterns.
@@ -226,7 +233,10 @@ fn same_json(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
     match (a, b) {
         (V::Number(x), V::Number(y)) => {
             let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            assert!((x - y).abs() <= 1e-12 * x.abs().max(y.abs()), "{at}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+                "{at}: {x} vs {y}"
+            );
         }
         (V::Array(x), V::Array(y)) => {
             assert_eq!(x.len(), y.len(), "{at}");
@@ -267,8 +277,14 @@ fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
         ),
     )
     .unwrap();
-    expect_exit(&run_mro(&[&"glass", &glass_toml, &"--out", &p.join("glass")]), 0);
-    expect_exit(&run_mro(&[&"simulate", &glass_toml, &"--out", &p.join("direct")]), 0);
+    expect_exit(
+        &run_mro(&[&"glass", &glass_toml, &"--out", &p.join("glass")]),
+        0,
+    );
+    expect_exit(
+        &run_mro(&[&"simulate", &glass_toml, &"--out", &p.join("direct")]),
+        0,
+    );
     let file_toml = p.join("file.toml");
     let with_truth = format!(
         "schema = \"mro.scenario/1\"\nname = \"file\"\n{SHARED}\
@@ -280,7 +296,10 @@ fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
         check.contains("(extended XYZ):") && check.contains("6.0000 × 6.0000 × 3.0000 nm cell"),
         "{check}"
     );
-    expect_exit(&run_mro(&[&"simulate", &file_toml, &"--out", &p.join("file")]), 0);
+    expect_exit(
+        &run_mro(&[&"simulate", &file_toml, &"--out", &p.join("file")]),
+        0,
+    );
     let (a, _) = cube(&p.join("direct"));
     let (b, _) = cube(&p.join("file"));
     let peak = a.iter().flatten().fold(0f32, |m, &v| m.max(v));
@@ -290,12 +309,19 @@ fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
         .zip(b.iter().flatten())
         .map(|(x, y)| (x - y).abs())
         .fold(0f32, f32::max);
-    assert!(worst < 1e-3 * peak, "largest difference {worst} of peak {peak}");
+    assert!(
+        worst < 1e-3 * peak,
+        "largest difference {worst} of peak {peak}"
+    );
     // The truth file is passed through (serde_json reads floats to within an ulp).
     let json = |f: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(p.join(f)).unwrap()).unwrap()
     };
-    same_json(&json("direct/truth.json"), &json("file/truth.json"), "truth");
+    same_json(
+        &json("direct/truth.json"),
+        &json("file/truth.json"),
+        "truth",
+    );
 
     let out = run_mro(&[&"validate", &file_toml, &"--out", &p.join("v")]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -304,7 +330,10 @@ fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
     assert!(!p.join("v/control").exists());
     let score: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p.join("v/score.json")).unwrap()).unwrap();
-    assert_eq!(score["control_skipped"], "atoms from a file: no clusters to remove");
+    assert_eq!(
+        score["control_skipped"],
+        "atoms from a file: no clusters to remove"
+    );
     assert!(score.get("detectability").is_none() && score.get("not_judged").is_none());
     assert!(score["rows"]
         .as_array()
@@ -312,7 +341,11 @@ fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
         .iter()
         .any(|r| r["within_tolerance"].is_boolean()));
 
-    std::fs::write(&file_toml, with_truth.replace("truth = \"glass/truth.json\"\n", "")).unwrap();
+    std::fs::write(
+        &file_toml,
+        with_truth.replace("truth = \"glass/truth.json\"\n", ""),
+    )
+    .unwrap();
     let stdout = expect_exit(
         &run_mro(&[&"validate", &file_toml, &"--out", &p.join("v2")]),
         0,
@@ -322,7 +355,10 @@ fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
         serde_json::from_str(&std::fs::read_to_string(p.join("v2/truth.json")).unwrap()).unwrap();
     assert_eq!(truth["clusters"].as_array().unwrap().len(), 0);
     let score = std::fs::read_to_string(p.join("v2/score.json")).unwrap();
-    assert!(!score.contains("NaN") && score.contains("\"not_judged\""), "{score}");
+    assert!(
+        !score.contains("NaN") && score.contains("\"not_judged\""),
+        "{score}"
+    );
     let report = std::fs::read_to_string(p.join("v2/report.md")).unwrap();
     assert!(report.contains("no clusters to remove") && report.contains("no tolerance judged"));
 }

@@ -51,11 +51,9 @@ impl Imported {
         let v = &self.file.atoms;
         let [a, b, c] = v.extent_nm;
         let truth = match (truth, &self.truth) {
-            (Some(p), Some(t)) => format!(
-                "truth from {} ({} clusters)",
-                p.display(),
-                t.clusters.len()
-            ),
+            (Some(p), Some(t)) => {
+                format!("truth from {} ({} clusters)", p.display(), t.clusters.len())
+            }
             _ => "no truth file: truth.json lists no clusters, and validate runs no no-MRO control"
                 .to_string(),
         };
@@ -313,8 +311,7 @@ mod tests {
         (d, s)
     }
 
-    const TWO: &str =
-        "2\nLattice=\"40 0 0 0 30 0 0 0 20\"\nZr 1 1 1\nCo 2 2 2\n";
+    const TWO: &str = "2\nLattice=\"40 0 0 0 30 0 0 0 20\"\nZr 1 1 1\nCo 2 2 2\n";
 
     #[test]
     fn the_sample_is_the_files_and_round_trips() {
@@ -340,17 +337,24 @@ mod tests {
         let e = crate::sweep::apply(&s, &vec![("sample.thickness_nm".into(), 5.0.into())])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("field `sample.thickness_nm`: 5 disagrees"), "{e}");
+        assert!(
+            e.contains("field `sample.thickness_nm`: 5 disagrees"),
+            "{e}"
+        );
     }
 
     #[test]
     fn given_sample_keys_must_agree_with_the_file() {
-        let ok = "extent_nm = [4.0, 3.0]\nthickness_nm = 2.0\ncomposition = { Zr = 0.5, Co = 0.5 }\n";
+        let ok =
+            "extent_nm = [4.0, 3.0]\nthickness_nm = 2.0\ncomposition = { Zr = 0.5, Co = 0.5 }\n";
         parse(TWO, ok).1.unwrap();
         for (extra, field) in [
             ("extent_nm = [4.0, 4.0]", "sample.extent_nm"),
             ("composition = { Zr = 1.0 }", "sample.composition"),
-            ("number_density_per_nm3 = 54.0", "sample.number_density_per_nm3"),
+            (
+                "number_density_per_nm3 = 54.0",
+                "sample.number_density_per_nm3",
+            ),
             ("type_elements = [\"Qq\"]", "sample.atoms"),
         ] {
             let e = parse(TWO, extra).1.unwrap_err().to_string();
@@ -360,7 +364,10 @@ mod tests {
             .1
             .unwrap_err()
             .to_string();
-        assert!(e.contains("cell edge along x of 0.5 nm: expected 1 to 1000 nm"), "{e}");
+        assert!(
+            e.contains("cell edge along x of 0.5 nm: expected 1 to 1000 nm"),
+            "{e}"
+        );
         let e = parse("0\nLattice=\"40 0 0 0 40 0 0 0 20\"\n", "")
             .1
             .unwrap_err()
