@@ -341,6 +341,12 @@ mod tests {
             e.contains("field `sample.thickness_nm`: 5 disagrees"),
             "{e}"
         );
+        // No control is counted, whatever the command asks.
+        let cost = crate::cost::Cost::of(&s, 2, true);
+        assert!(!cost.control && cost.imported);
+        assert!(cost
+            .describe()
+            .contains("atoms from a file: no clusters to remove"));
     }
 
     #[test]

@@ -31,8 +31,7 @@ const NM_PER_ANGSTROM: f64 = 0.1;
 pub const MAX_ATOMS: usize = 1_000_000_000;
 
 /// The supported formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AtomFormat {
     /// Extended XYZ: count, `Lattice="…" Properties=…` comment line, one line per atom.
     ExtendedXyz,
