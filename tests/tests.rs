@@ -1,5 +1,6 @@
 //! mro's integration tests: one binary, one module per topic.
 
+mod atoms;
 mod bad_inputs;
 mod cli_info;
 mod cli_synopsis;

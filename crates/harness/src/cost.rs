@@ -12,7 +12,8 @@
 //!   scan rows (bounded by `ForwardOptions::field_budget_bytes`, 1 GiB) + per-thread FFT
 //!   scratch of the propagation window (N × N, as `mro_sim::propagation::DiffractionPlan`
 //!   plans it from the band limit);
-//! - peak = the larger stage plus [`BASE_BYTES`] for the program itself;
+//! - peak = the glass (or the atoms, if more) + the field + scratch + the analysis, plus
+//!   [`BASE_BYTES`] for the program itself (freed heap is reused, not returned);
 //! - time = a per-atom rate for the glass, and for imaging a rate per window pixel (N²) of each
 //!   coherent pass (focal-spread × source nodes × frozen-phonon configurations), scaled by the
 //!   number of slices for Born and multislice, measured on a 2-core machine — a rough figure
@@ -43,6 +44,9 @@ const FIELD_BUDGET_BYTES: f64 = (1u64 << 30) as f64;
 const FIELD_MARGIN_NM: f64 = mro_sim::simulate::FIELD_MARGIN_NM;
 /// Glass building, seconds per atom (paper volume: 12.6 s for 1.81 M atoms on 2 cores).
 const GLASS_S_PER_ATOM: f64 = 7.0e-6;
+/// Reading an atom file (`[sample] atoms`), seconds per atom: `mro check` of a 1.81 M-atom
+/// extended XYZ file (58 MB) took 2.1 s wall on the shared 2-core machine under load.
+const ATOM_FILE_S_PER_ATOM: f64 = 1.2e-6;
 /// Imaging rates in wall seconds on 2 cores per window pixel (N²) of one coherent pass of one
 /// pattern, from CPU time / 2 of `mro simulate` (release build, 2026-11-30; the paper setup
 /// with a 16 × 16 nm sample and a 32 × 32 scan, glass time subtracted): kinematic 2.27 CPU-s
@@ -74,6 +78,8 @@ pub struct Cost {
     pub seconds: [f64; 3],
     /// Whether the no-MRO control run (`validate`, `sweep`) is counted.
     pub control: bool,
+    /// Whether the atoms come from a file (`[sample] atoms`): then there is no control to run.
+    pub imported: bool,
 }
 
 /// Bytes of everything but the datacube that a validation writes (figures, JSON): measured
@@ -88,6 +94,9 @@ impl Cost {
     /// memory is unchanged (the stages run one after the other), and so is the disk unless
     /// datacubes are kept (see [`Cost::run_disk_bytes`]).
     pub fn of(scenario: &Scenario, threads: usize, control: bool) -> Self {
+        // Atoms from a file have no clusters to remove: validate runs no control for them.
+        let imported = scenario.imported.is_some();
+        let control = control && !imported;
         let s = &scenario.sample;
         let atoms = s.number_density_per_nm3 * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
         let [ny, nx] = scenario.scan.points;
@@ -129,11 +138,20 @@ impl Cost {
             .min(FIELD_BUDGET_BYTES.max(scan_nm[1] / dx_nm * bytes_per_field_px * 8.0));
         // Per thread: a few complex f64 grids of the propagation window and the pattern.
         let scratch_bytes = threads as f64 * (4.0 * 16.0 * grid * grid + 8.0 * pattern_px);
-        let simulate_bytes = atoms * ATOM_BYTES + field_bytes + scratch_bytes;
         // The analysis streams two chunks of float32 patterns and keeps per-pattern maps.
         let analysis_bytes = 2.0 * crate::runner::ANALYSIS_CHUNK_PATTERNS as f64 * pattern_px * 4.0
             + patterns * 8.0 * 32.0;
-        let peak_memory_bytes = BASE_BYTES + glass_bytes.max(simulate_bytes).max(analysis_bytes);
+        // The stages add up: the heap the glass builder frees is not handed back to the system
+        // (it holds the atoms the imaging reads), so the field, the scratch and the analysis
+        // come on top of it. Measured peak resident memory against this estimate (release,
+        // 2026-11-30): paper validate 516 MB (estimate 530 MB), paper simulate 457 MB; Born
+        // and multislice simulate of a 16 × 16 × 20 nm sample, 32 × 32 scan: 380 MB and 1126 MB
+        // (estimates 441 MB and 1166 MB).
+        let peak_memory_bytes = BASE_BYTES
+            + glass_bytes.max(atoms * ATOM_BYTES)
+            + field_bytes
+            + scratch_bytes
+            + analysis_bytes;
 
         let per_pattern = passes
             * grid
@@ -151,11 +169,17 @@ impl Cost {
             peak_memory_bytes,
             glass_memory_bytes: BASE_BYTES + glass_bytes,
             seconds: [
-                runs * atoms * GLASS_S_PER_ATOM,
+                runs * atoms
+                    * if imported {
+                        ATOM_FILE_S_PER_ATOM
+                    } else {
+                        GLASS_S_PER_ATOM
+                    },
                 runs * patterns * per_pattern,
                 runs * patterns * pattern_px * ANALYSIS_S_PER_PATTERN_PX,
             ],
             control,
+            imported,
         }
     }
 
@@ -185,7 +209,9 @@ impl Cost {
             seconds(self.seconds[0]),
             seconds(self.seconds[1]),
             seconds(self.seconds[2]),
-            if self.control {
+            if self.imported {
+                ", without a no-MRO control (atoms from a file: no clusters to remove)"
+            } else if self.control {
                 ", including the no-MRO control of validate/sweep (--no-control halves the time)"
             } else {
                 ", without the no-MRO control (--no-control)"

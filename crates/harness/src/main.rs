@@ -46,6 +46,7 @@ mod document;
 mod exit;
 mod figures;
 mod html;
+mod imported;
 mod output;
 mod progress;
 mod realism;

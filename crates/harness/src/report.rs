@@ -681,14 +681,19 @@ pub fn document(
         // Whether there is anything to recover comes before how well it was recovered.
         (
             "MRO".into(),
-            score.detectability.as_ref().map_or(
-                "not assessed (run without the no-MRO control, --no-control)".to_string(),
-                |d| d.verdict.clone(),
-            ),
+            match (&score.detectability, &score.control_skipped) {
+                (Some(d), _) => d.verdict.clone(),
+                (None, Some(why)) => format!("not assessed (no no-MRO control: {why})"),
+                (None, None) => {
+                    "not assessed (run without the no-MRO control, --no-control)".to_string()
+                }
+            },
         ),
         (
             "verdict".into(),
-            if score.all_within_tolerance {
+            if let Some(why) = &score.not_judged {
+                format!("no tolerance judged ({why})")
+            } else if score.all_within_tolerance {
                 "every tolerance held".into()
             } else {
                 "**a tolerance failed**".into()

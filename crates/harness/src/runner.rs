@@ -18,8 +18,15 @@ use crate::scenario::Scenario;
 /// Patterns per chunk when the analysis streams a datacube from disk.
 pub const ANALYSIS_CHUNK_PATTERNS: usize = 512;
 
-/// Builds the scenario's glass, showing its stages on a terminal.
+/// Builds the scenario's glass, showing its stages on a terminal; a scenario with
+/// `[sample] atoms` gets the file's atoms and its truth (or one without clusters) instead.
 pub fn glass(scenario: &Scenario) -> anyhow::Result<Glass> {
+    if let Some(imported) = &scenario.imported {
+        return Ok(Glass {
+            atoms: imported.file.atoms.clone(),
+            truth: imported.truth_or_empty(scenario.analysis.acceptance_deg),
+        });
+    }
     let bar = progress::spinner("glass");
     let report = |stage: GlassStage| {
         bar.set_message(match stage {

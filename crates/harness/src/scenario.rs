@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use mro_analysis::AnalysisConfig;
 use mro_core::check::{in_range, InvalidValue};
@@ -21,6 +21,7 @@ use mro_sim::thermal::ThermalSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{bad_input, BadInput};
+use crate::imported::Imported;
 use crate::sweep::{apply, SetArg};
 
 /// The schema tag every scenario carries.
@@ -73,6 +74,10 @@ pub struct Scenario {
     /// adds one. `mro validate` runs the scenario itself and ignores them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sweep: Vec<SetArg>,
+    /// The atom file (and truth) `[sample] atoms` names, read when the scenario is loaded
+    /// ([`crate::imported`]); `None` for a glass mro builds.
+    #[serde(skip)]
+    pub imported: Option<Arc<Imported>>,
 }
 
 /// Largest finite dose: counts stay far inside float32 and the Poisson sampler's range.
@@ -186,16 +191,24 @@ impl Scenario {
     fn load_checking(path: &Path, checks: Checks) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
-        Self::parse_checking(&text, checks)
+        let base = path.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        });
+        Self::parse_checking(&text, checks, base)
             .map_err(|e| bad_input(format!("{}: {e}", path.display())))
     }
 
-    /// Parses and checks scenario text (every section).
+    /// Parses and checks scenario text (every section); a relative `[sample] atoms` or `truth`
+    /// path is taken relative to the working directory.
     pub fn parse(text: &str) -> Result<Self, BadInput> {
-        Self::parse_checking(text, Checks::All)
+        Self::parse_checking(text, Checks::All, None)
     }
 
-    fn parse_checking(text: &str, checks: Checks) -> Result<Self, BadInput> {
+    fn parse_checking(text: &str, checks: Checks, base: Option<&Path>) -> Result<Self, BadInput> {
         // The schema tag is checked first so that a file of another kind or version is named as
         // such rather than reported key by key.
         let raw: toml::Table =
@@ -215,6 +228,7 @@ impl Scenario {
         }
         let mut scenario: Scenario =
             toml::from_str(text).map_err(|e| BadInput(toml_message(text, &e)))?;
+        crate::imported::resolve(&mut scenario, &raw, base)?;
         let scan_points_given = raw
             .get("scan")
             .and_then(|scan| scan.get("points"))
@@ -299,9 +313,12 @@ impl Scenario {
         self.placement
             .validate()
             .map_err(|e| e.within("placement"))?;
-        self.validate_placement()?;
-        self.validate_cluster_placement()?;
-        self.validate_packing()?;
+        // Atoms from a file are neither placed nor packed by mro.
+        if self.sample.atoms.is_none() {
+            self.validate_placement()?;
+            self.validate_cluster_placement()?;
+            self.validate_packing()?;
+        }
         in_range(
             "analysis.acceptance_deg",
             self.analysis.acceptance_deg,

@@ -360,6 +360,15 @@ pub struct Score {
     /// which has no control).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detectability: Option<Detectability>,
+    /// Why no no-MRO control was run although one was asked for (atoms from a file: `"atoms
+    /// from a file: no clusters to remove"`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_skipped: Option<String>,
+    /// Why no tolerance was judged (atoms from a file without a truth file: the truth is
+    /// unknown, so every row's `tolerance` and `within_tolerance` are null and
+    /// `all_within_tolerance` is vacuously true); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_judged: Option<String>,
     /// The run's observables beside the published ones (paper-setup scenarios only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realism: Option<Realism>,
@@ -468,6 +477,8 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         odd_even_ratio_noise_corrected: analysis.power_spectrum.odd_even_ratio_corrected,
         all_within_tolerance,
         detectability: None,
+        control_skipped: None,
+        not_judged: None,
         realism: None,
     }
 }
@@ -491,6 +502,8 @@ pub fn score_estimate(truth: &TruthDoc, estimate: &Estimate, tol: &ScoringSpec) 
         odd_even_ratio_noise_corrected: None,
         all_within_tolerance,
         detectability: None,
+        control_skipped: None,
+        not_judged: None,
         realism: None,
     }
 }
@@ -806,6 +819,10 @@ pub fn table(score: &Score) -> String {
             score.odd_even_ratio,
             noise_corrected(score)
         );
+    }
+    if let Some(why) = &score.not_judged {
+        let _ = writeln!(s, "no tolerance judged: {why}");
+        return s;
     }
     let _ = writeln!(
         s,

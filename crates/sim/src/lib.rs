@@ -9,6 +9,7 @@
 //! [`detector::Detector`] (dose, Poisson noise, gain) → scan rows streamed by
 //! [`simulate::simulate`].
 
+pub mod atom_file;
 pub mod atoms;
 pub mod coherence;
 pub mod detector;

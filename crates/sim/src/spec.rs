@@ -6,13 +6,16 @@
 //! section. Cross-section checks (a cluster thicker than the foil, …) live in the harness.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use mro_core::check::{count_in, in_range, positive_up_to, InvalidValue};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::elements;
 
-/// The sample: an amorphous alloy foil, periodic laterally.
+/// The sample: an amorphous alloy foil, periodic laterally — built by [`crate::glass`], or read
+/// from an atom file ([`crate::atom_file`]) when `atoms` is given, in which case composition,
+/// density, extent and thickness are the file's (the harness fills them in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SampleSpec {
@@ -24,6 +27,18 @@ pub struct SampleSpec {
     pub extent_nm: [f64; 2],
     /// Foil thickness along the beam in nm.
     pub thickness_nm: f64,
+    /// An atom file (extended XYZ, LAMMPS data or dump; [`crate::atom_file`]) imaged instead of
+    /// a built glass; relative paths are relative to the scenario file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub atoms: Option<PathBuf>,
+    /// A `truth.json` (schema `mro.truth/1`) describing the clusters in `atoms`; without it the
+    /// truth lists no clusters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truth: Option<PathBuf>,
+    /// The element of each LAMMPS atom type, type 1 first (LAMMPS files only; data files
+    /// otherwise map types by their `Masses` section).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub type_elements: Vec<String>,
 }
 
 impl Default for SampleSpec {
@@ -36,12 +51,17 @@ impl Default for SampleSpec {
             number_density_per_nm3: 54.0,
             extent_nm: [40.96, 40.96],
             thickness_nm: 20.0,
+            atoms: None,
+            truth: None,
+            type_elements: Vec::new(),
         }
     }
 }
 
 impl SampleSpec {
-    /// Checks composition, density and dimensions.
+    /// Checks composition, density and dimensions. The density range (5–250 atoms/nm³) is that
+    /// of condensed matter the glass builder can pack; a sample read from an atom file need only
+    /// have a positive density (a single atom in a large cell is a valid test object).
     pub fn validate(&self) -> Result<(), InvalidValue> {
         if self.composition.is_empty() {
             return Err(InvalidValue::new(
@@ -68,13 +88,22 @@ impl SampleSpec {
                 "atomic fractions summing to 1 (±0.001)",
             ));
         }
-        in_range(
-            "number_density_per_nm3",
-            self.number_density_per_nm3,
-            5.0,
-            250.0,
-            " atoms/nm³",
-        )?;
+        if self.atoms.is_some() {
+            positive_up_to(
+                "number_density_per_nm3",
+                self.number_density_per_nm3,
+                250.0,
+                " atoms/nm³",
+            )?;
+        } else {
+            in_range(
+                "number_density_per_nm3",
+                self.number_density_per_nm3,
+                5.0,
+                250.0,
+                " atoms/nm³",
+            )?;
+        }
         in_range("extent_nm[0]", self.extent_nm[0], 1.0, 1000.0, " nm")?;
         in_range("extent_nm[1]", self.extent_nm[1], 1.0, 1000.0, " nm")?;
         in_range("thickness_nm", self.thickness_nm, 0.2, 1000.0, " nm")

@@ -122,3 +122,60 @@ with open(os.path.join(HERE, "config_n_max.toml"), "w") as f:
     f.write("[analysis]\nn_max = 40\n")
 expect("config_n_max.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
        "config_n_max.toml: field `analysis.n_max` = 40")
+
+# Atom files ([sample] atoms = "FILE"): each atoms_*.toml scenario names one file in atoms/.
+os.makedirs(os.path.join(HERE, "atoms"), exist_ok=True)
+CELL = 'Lattice="40 0 0 0 40 0 0 0 30" Properties=species:S:1:pos:R:3 pbc="T T T"'
+GOOD_XYZ = f"2\n{CELL}\nZr 1 2 3\nAl 20 20 10\n"
+DATA_HEAD = "LAMMPS data\n\n3 atoms\n1 atom types\n0 40 xlo xhi\n0 40 ylo yhi\n0 30 zlo zhi\n\nMasses\n\n1 91.224\n\nAtoms # atomic\n\n"
+DUMP_HEAD = "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n2\nITEM: BOX BOUNDS pp pp pp\n0 40\n0 40\n0 30\nITEM: ATOMS id element x y z\n"
+
+
+def atoms_case(name, atom_file, text, error, extra=""):
+    if text is not None:
+        with open(os.path.join(HERE, "atoms", atom_file), "w") as f:
+            f.write(text)
+    scenario = f"atoms_{name}.toml"
+    with open(os.path.join(HERE, scenario), "w") as f:
+        f.write(f'schema = "mro.scenario/1"\nname = "{name}"\n[sample]\natoms = "atoms/{atom_file or "good.xyz"}"\n{extra}')
+    expect(scenario, "check {file}", 2, error)
+
+
+atoms_case("good_with_clusters", "good.xyz", GOOD_XYZ,
+           "field `clusters`: [[clusters]] with `sample.atoms`: expected none",
+           "[[clusters]]\nsymmetry = 4\n")
+atoms_case("thickness_disagrees", None, None,
+           "field `sample.thickness_nm`: 5 disagrees with", "thickness_nm = 5.0\n")
+atoms_case("missing_file", "missing.xyz", None, "missing.xyz: cannot read")
+atoms_case("triclinic", "triclinic.xyz", GOOD_XYZ.replace('"40 0 0 0 40', '"40 0 0 8 40'),
+           "triclinic.xyz: line 2: Lattice=\"40 0 0 8 40 0 0 0 30\" is not orthorhombic")
+atoms_case("truncated", "truncated.xyz", GOOD_XYZ.replace("2\n", "5\n", 1),
+           "truncated.xyz: line 5: end of file after 2 of 5 atoms")
+atoms_case("unknown_element", "unknown_element.xyz", GOOD_XYZ.replace("Al ", "Xx "),
+           "unknown_element.xyz: line 4: species \"Xx\": expected a chemical element")
+atoms_case("huge_count", "huge_count.xyz", GOOD_XYZ.replace("2\n", "99999999999999999999999\n", 1),
+           "huge_count.xyz: line 1: atom count = \"99999999999999999999999\": expected a non-negative whole number")
+atoms_case("no_lattice", "no_lattice.xyz", "1\nplain xyz\nZr 0 0 0\n",
+           "no_lattice.xyz: line 2: no Lattice=")
+atoms_case("wrong_columns", "wrong_columns.data", DATA_HEAD + "1 1 1 2 3\n2 1 4 5\n3 1 7 8 9\n",
+           "wrong_columns.data: line 16: 4 columns: expected 5 (id type x y z)")
+atoms_case("count_mismatch", "count_mismatch.data", DATA_HEAD + "1 1 1 2 3\n2 1 4 5 6\n",
+           "count_mismatch.data: the `Atoms` section has 2 entries: expected 3")
+atoms_case("unknown_mass", "unknown_mass.data", DATA_HEAD.replace("91.224", "40.0") + "1 1 1 2 3\n2 1 4 5 6\n3 1 7 8 9\n",
+           "unknown_mass.data: line 11: mass of type 1: 40 u is within 0.1 u of Ar and Ca")
+atoms_case("nan_coordinate", "nan_coordinate.dump", DUMP_HEAD + "1 Zr 1 2 nan\n2 Al 3 4 5\n",
+           "nan_coordinate.dump: line 10: z = NaN: expected a finite number")
+atoms_case("two_frames", "two_frames.lammpstrj", DUMP_HEAD + "1 Zr 1 2 3\n2 Al 3 4 5\n" + DUMP_HEAD,
+           "two_frames.lammpstrj: line 12: a second frame")
+atoms_case("tilted_box", "tilted_box.dump",
+           DUMP_HEAD.replace("pp pp pp\n0 40\n0 40\n0 30", "xy xz yz pp pp pp\n0 40 5\n0 40 0\n0 30 0") + "1 Zr 1 2 3\n2 Al 3 4 5\n",
+           "tilted_box.dump: line 6: tilt 5: expected an orthogonal box")
+with open(os.path.join(HERE, "atoms", "other_box_truth.json"), "w") as f:
+    json.dump({"schema": "mro.truth/1", "extent_nm": [5.0, 5.0], "thickness_nm": 3.0, "atoms": 2,
+               "number_density_per_nm3": 0.027, "acceptance_deg": 10.0, "shows_threshold": 0.25,
+               "clusters": [], "by_symmetry": {}, "by_type": {}, "total_volume_fraction": 0.0}, f, indent=2)
+atoms_case("truth_other_box", None, None,
+           "with 2 atoms: expected the atom file's, [4.0, 4.0, 3.0] nm with 2 atoms", 'truth = "atoms/other_box_truth.json"\n')
+with open(os.path.join(HERE, "atoms_truth_without_atoms.toml"), "w") as f:
+    f.write('schema = "mro.scenario/1"\n[sample]\ntruth = "atoms/other_box_truth.json"\n')
+expect("atoms_truth_without_atoms.toml", "check {file}", 2, "field `sample.truth`: expected it only with `sample.atoms`")

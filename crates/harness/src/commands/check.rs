@@ -24,6 +24,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let scenario = Scenario::load(path)?;
         outln!("# {}: valid; resolved with defaults:", path.display());
         outln!("{}", scenario.resolved_toml());
+        if let (Some(imported), Some(atoms)) = (&scenario.imported, &scenario.sample.atoms) {
+            outln!(
+                "{}",
+                imported.describe(atoms, scenario.sample.truth.as_deref())
+            );
+        }
         outln!(
             "{}",
             Cost::of(&scenario, rayon::current_num_threads(), !args.no_control).describe()

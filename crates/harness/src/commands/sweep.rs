@@ -267,6 +267,8 @@ impl Sweep {
         }
         match read_score(&dir) {
             Ok(s) if s.detectability.is_some() == self.control => PointState::Done,
+            // An atom-file scenario runs no control whatever the sweep asks.
+            Ok(s) if s.control_skipped.is_some() => PointState::Done,
             Ok(_) if self.control => PointState::Redo("run without its no-MRO control".into()),
             Ok(_) => PointState::Redo("run with a no-MRO control this sweep skips".into()),
             Err(e) => PointState::Redo(format!("{e:#}")),

@@ -85,6 +85,18 @@ const FILES: [&str; 18] = [
 /// Subdirectory of the no-MRO control's truth, meta and analysis.
 pub const CONTROL_DIR: &str = "control";
 
+/// Why a scenario imaging an atom file (`[sample] atoms`) runs no no-MRO control: the control
+/// removes the planted clusters, and mro planted none in a file's atoms (any a truth file
+/// describes are part of the file's structure and cannot be cut out of it without changing the
+/// matrix around them).
+pub const NO_CONTROL_FOR_ATOM_FILES: &str = "atoms from a file: no clusters to remove";
+
+/// Why a scenario imaging an atom file without a truth file (`[sample] truth`) judges no
+/// tolerance: truth.json then lists no clusters because mro planted none, not because the file
+/// holds none, so a recovered region is not known to be wrong.
+pub const NOT_JUDGED_WITHOUT_TRUTH: &str =
+    "atoms from a file without a truth file: what they hold is unknown";
+
 /// Validates each scenario in turn.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // Read every scenario first so a typo in the last one fails before hours of work.
@@ -149,9 +161,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let score = validate_one(scenario, &dir, &command, options)?;
         outln!("== {} → {}", scenario.name, dir.join("report.md").display());
         // The verdict on detectability comes before any recovery error.
-        match &score.detectability {
-            Some(d) => outln!("{}.", d.verdict),
-            None => outln!("no no-MRO control run (--no-control): detectability not assessed"),
+        match (&score.detectability, &score.control_skipped) {
+            (Some(d), _) => outln!("{}.", d.verdict),
+            (None, Some(why)) => {
+                outln!("no no-MRO control run ({why}): detectability not assessed")
+            }
+            (None, None) => {
+                outln!("no no-MRO control run (--no-control): detectability not assessed")
+            }
         }
         if let Some(r) = &score.realism {
             outln!(
@@ -266,7 +283,9 @@ pub struct Options {
 /// With `options.control`, the same scenario without clusters (same seed, so the matrix comes
 /// from the same named streams; see [`crate::detectability`] for why this is the control) is
 /// imaged and analysed identically into `dir/control/`, and the score gets its detectability
-/// section. Paper-setup scenarios also get a realism section ([`crate::realism`]).
+/// section. A scenario imaging an atom file runs no control ([`NO_CONTROL_FOR_ATOM_FILES`],
+/// recorded in `score.json` as `control_skipped`). Paper-setup scenarios also get a realism
+/// section ([`crate::realism`]).
 pub fn validate_one(
     scenario: &Scenario,
     dir: &Path,
@@ -300,7 +319,9 @@ pub fn validate_one(
         (analysis.result.to_json() + "\n").as_bytes(),
     )?;
 
-    let control = if options.control {
+    let skip_control = (options.control && scenario.imported.is_some())
+        .then(|| NO_CONTROL_FOR_ATOM_FILES.to_string());
+    let control = if options.control && skip_control.is_none() {
         let start = Instant::now();
         let out = control(scenario, &stage.join(CONTROL_DIR), options.keep_datacube)?;
         t.control_s = Some(start.elapsed().as_secs_f64());
@@ -309,7 +330,21 @@ pub fn validate_one(
         None
     };
 
-    let mut score = score_outputs(&truth, &analysis.result, &scenario.scoring)?;
+    let unknown_truth = scenario
+        .imported
+        .as_ref()
+        .is_some_and(|i| i.truth.is_none());
+    let scoring = if unknown_truth {
+        crate::scenario::ScoringSpec {
+            checks: Vec::new(),
+            ..scenario.scoring.clone()
+        }
+    } else {
+        scenario.scoring.clone()
+    };
+    let mut score = score_outputs(&truth, &analysis.result, &scoring)?;
+    score.control_skipped = skip_control;
+    score.not_judged = unknown_truth.then(|| NOT_JUDGED_WITHOUT_TRUTH.to_string());
     if let Some(c) = &control {
         let truth_doc: TruthDoc = serde_json::from_value(serde_json::to_value(&truth)?)?;
         score.detectability = Some(detectability(&truth_doc, &analysis, c)?);

@@ -175,6 +175,26 @@ pub struct Truth {
 }
 
 impl Truth {
+    /// The truth of atoms nothing was planted in (an atom file without a truth file): the box,
+    /// the atom count and density, no clusters, empty per-symmetry and per-type statistics, a
+    /// total volume fraction of 0 and no placement.
+    pub fn without_clusters(atoms: &crate::atoms::AtomVolume, acceptance_deg: f64) -> Self {
+        Self {
+            schema: TRUTH_SCHEMA.to_string(),
+            extent_nm: [atoms.extent_nm[0], atoms.extent_nm[1]],
+            thickness_nm: atoms.extent_nm[2],
+            atoms: atoms.len(),
+            number_density_per_nm3: atoms.number_density_per_nm3(),
+            acceptance_deg,
+            shows_threshold: super::symmetry::SHOWS_THRESHOLD,
+            clusters: Vec::new(),
+            by_symmetry: BTreeMap::new(),
+            by_type: BTreeMap::new(),
+            total_volume_fraction: 0.0,
+            placement: None,
+        }
+    }
+
     /// Writes `truth.json` (pretty-printed) to `path`.
     pub fn write_json(&self, path: &Path) -> Result<(), GlassError> {
         let text = serde_json::to_string_pretty(self).expect("truth serialises");
