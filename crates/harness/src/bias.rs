@@ -216,6 +216,8 @@ mod tests {
             all_within_tolerance: true,
             detectability: None,
             realism: None,
+            control_skipped: None,
+            not_judged: None,
         }
     }
 
