@@ -250,8 +250,14 @@ fn validate_keeps_scenarios_in_distinct_safe_directories_under_out() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     dirs.sort();
-    assert_eq!(dirs, ["_.._escape", "_tmp_absolute"]);
+    assert_eq!(dirs, ["_.._escape", "_tmp_absolute", "summary.md"]);
     assert!(!d.path().join("escape").exists());
+    // The summary links each scenario's report in its safe directory.
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("(_.._escape/report.md)") && summary.contains("(_tmp_absolute/report.md)"),
+        "{summary}"
+    );
 
     // Two scenarios with the same (default) name: refused before any work.
     let nameless = MINI.replace("name = \"mini\"\n", "");
