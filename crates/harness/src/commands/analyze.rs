@@ -471,10 +471,12 @@ fn summary(out: &AnalysisOutput) {
         r.variance.v_r_at_ring,
         r.ring.k_per_nm
     );
+    // Undefined ratios (no even n analysed, no gain for the shot-noise floor) print as "—",
+    // as `analysis.json` holds null for them.
     outln!(
-        "odd/even power ratio {:.4} (shot noise removed: {:.4})",
-        r.power_spectrum.odd_even_ratio,
-        r.power_spectrum.odd_even_ratio_corrected
+        "odd/even power ratio {} (shot noise removed: {})",
+        crate::document::number(r.power_spectrum.odd_even_ratio, 4),
+        crate::document::number(r.power_spectrum.odd_even_ratio_corrected, 4)
     );
     for n in &r.summed_symmetries {
         let s = &r.by_symmetry[&n.to_string()];

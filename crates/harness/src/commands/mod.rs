@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Shape, dtype, calibration and value range of a datacube (.npy, EMPAD) or a mask.
+    /// Shape, dtype, calibration and value range of a datacube (.npy, EMPAD .raw, HDF5) or a mask.
     Info(info::Args),
     /// Validate a scenario and print it with every default filled in.
     Check(check::Args),
