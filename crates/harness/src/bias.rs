@@ -7,8 +7,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::document::{count, percent_signed, Cell, Column, Table};
+use mro_analysis::particles::mean_sd;
+
+use crate::document::{count, number, percent_signed, Cell, Column, Table, MISSING};
 use crate::score::Score;
+
+/// The first line of `summary.md`, by which a rerun knows the file as mro's own.
+pub const SUMMARY_TITLE: &str = "# Validation summary";
 
 /// One method and quantity over a set of runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,21 +54,17 @@ pub fn biases<'a>(scores: impl IntoIterator<Item = &'a Score>) -> Vec<Bias> {
     }
     by.into_iter()
         .map(|((method, quantity), (expected, errors))| {
-            let n = errors.len() as f64;
-            let mean = (!errors.is_empty()).then(|| errors.iter().sum::<f64>() / n);
-            let sd = mean
-                .filter(|_| errors.len() > 1)
-                .map(|m| (errors.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
-            let mean_abs =
-                (!errors.is_empty()).then(|| errors.iter().map(|x| x.abs()).sum::<f64>() / n);
+            let (m, sd) = mean_sd(errors.iter().copied());
+            let (mean_abs, _) = mean_sd(errors.iter().map(|x| x.abs()));
+            let given = !errors.is_empty();
             Bias {
                 method,
                 quantity,
                 expected,
                 given: errors.len(),
-                mean,
-                sd,
-                mean_abs,
+                mean: given.then_some(m),
+                sd: (errors.len() > 1).then_some(sd),
+                mean_abs: given.then_some(mean_abs),
             }
         })
         .collect()
@@ -71,10 +72,11 @@ pub fn biases<'a>(scores: impl IntoIterator<Item = &'a Score>) -> Vec<Bias> {
 
 /// The biases as a report table, its columns explained.
 pub fn bias_table(biases: &[Bias]) -> Table {
-    let pct = |v: Option<f64>| match v {
-        Some(v) => Cell::number(percent_signed(v), 100.0 * v),
-        None => Cell::text(crate::document::MISSING),
+    let pct = |v: Option<f64>, text: fn(f64) -> String| match v {
+        Some(v) => Cell::number(text(v), 100.0 * v),
+        None => Cell::text(MISSING),
     };
+    let unsigned = |v: f64| number(100.0 * v, 1) + " %";
     let col = |name: &str, meaning: &str| Column {
         name: name.to_string(),
         meaning: meaning.to_string(),
@@ -109,15 +111,9 @@ pub fn bias_table(biases: &[Bias]) -> Table {
                 vec![
                     Cell::text(format!("`{}`", b.method)),
                     Cell::text(format!("`{}`", b.quantity)),
-                    pct(b.mean),
-                    match b.sd {
-                        Some(v) => Cell::number(crate::document::number(100.0 * v, 1) + " %", v),
-                        None => Cell::text(crate::document::MISSING),
-                    },
-                    match b.mean_abs {
-                        Some(v) => Cell::number(crate::document::number(100.0 * v, 1) + " %", v),
-                        None => Cell::text(crate::document::MISSING),
-                    },
+                    pct(b.mean, percent_signed),
+                    pct(b.sd, unsigned),
+                    pct(b.mean_abs, unsigned),
                     Cell::number(
                         format!("{} of {}", count(b.given as f64), count(b.expected as f64)),
                         b.given as f64,
@@ -131,10 +127,7 @@ pub fn bias_table(biases: &[Bias]) -> Table {
 
 /// `summary.md` of a multi-scenario `validate`: one line per scenario, then the bias table.
 pub fn suite_summary(command: &str, runs: &[(String, String, Score)]) -> String {
-    let mut s = format!(
-        "{}\n\nRegenerate with:\n\n```sh\n",
-        super::commands::validate::SUMMARY_TITLE
-    );
+    let mut s = format!("{}\n\nRegenerate with:\n\n```sh\n", SUMMARY_TITLE);
     let _ = writeln!(s, "{command}\n```\n");
     s.push_str(
         "| scenario | MRO detectable | every tolerance held (judged method) |\n|---|---|---|\n",

@@ -111,11 +111,12 @@ impl Cost {
         // The propagation window the forward model will plan (set by the band limit, not the
         // detector) and the coherent passes each pattern sums (focal-spread and source nodes,
         // times frozen-phonon configurations).
-        let edge = (dy.max(dx) / 2) as f64 * scenario.detector.k_pixel_per_nm;
+        // A checked scenario's band limit is never below the detector edge; the edge stands in
+        // for one that is (only `check`'s own refusal sees it).
         let band_limit = scenario
             .model
             .band_limit_for(&scenario.detector)
-            .unwrap_or(edge);
+            .unwrap_or_else(|_| mro_sim::propagation::detector_edge_per_nm(&scenario.detector));
         let grid = DiffractionPlan::window_points_for(
             scenario.model.kind,
             &scenario.microscope,

@@ -30,8 +30,6 @@ use crate::score::{score_outputs, table, Score, TruthDoc};
 
 /// The summary file of a multi-scenario validation, in `--out`.
 const SUMMARY: &str = "summary.md";
-/// Its first line, by which a rerun knows the file as mro's own.
-pub const SUMMARY_TITLE: &str = "# Validation summary";
 
 /// Exit status when a score falls outside its tolerance.
 pub const TOLERANCE_FAILED: u8 = 3;
@@ -116,7 +114,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let summary = (scenarios.len() > 1).then(|| args.out.join(SUMMARY));
     if let Some(path) = &summary {
         let ours = std::fs::read_to_string(path)
-            .map(|t| t.starts_with(SUMMARY_TITLE))
+            .map(|t| t.starts_with(bias::SUMMARY_TITLE))
             .unwrap_or(true);
         if !ours && !args.force {
             return Err(bad_input(format!(
