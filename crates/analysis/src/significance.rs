@@ -209,9 +209,10 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(8))]
-        /// Over 8 × 25 maps of pure correlated speckle, the false regions stay within what a
-        /// rate of α = 0.05 per map allows (expected ≤ 10; fail above 22, p < 1e-4 under the
-        /// bound).
+        /// In 25 maps of pure correlated speckle, the false regions stay within what a rate of
+        /// α = 0.05 per map allows: at that rate their count is about Poisson with mean 1.25,
+        /// and more than 8 has probability 6·10⁻⁶ per case (a bound of 4, used before, failed
+        /// honest maps about 1 % of the time per case — 7 % of runs over 8 cases).
         #[test]
         fn no_signal_maps_give_no_regions(seed in 0u64..1_000_000) {
             let shape = [48, 48];
@@ -222,7 +223,7 @@ mod tests {
                 let (r, _) = significant_regions(&m, &m, shape, &null, 0.32, |_| None);
                 false_regions += r.len();
             }
-            prop_assert!(false_regions <= 4, "{false_regions} false regions in 25 maps");
+            prop_assert!(false_regions <= 8, "{false_regions} false regions in 25 maps");
         }
     }
 
