@@ -1,5 +1,6 @@
 //! Criterion benches of the Im et al. analysis on fixed-seed synthetic data: the whole in-memory
-//! pipeline (64 × 64 scan of 128 × 128 patterns, 256 MiB), one polar transform, one pattern's
+//! pipeline (64 × 64 scan of 128 × 128 patterns, 256 MiB), the screening sweep over the same
+//! data, one polar transform, one pattern's
 //! ring statistics and spectra. Full-size (1 GiB) timings of `mro analyze` are in
 //! `reports/analysis-performance.md`.
 
@@ -9,6 +10,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mro_analysis::accumulator::FrameContext;
 use mro_analysis::polar::{PolarGeometry, PolarPlan, Ring};
+use mro_analysis::screen::{screen_values, ScreenSettings};
 use mro_analysis::{analyze_datacube, AnalysisConfig, RunOptions};
 use mro_core::{Calibration, Datacube};
 use ndarray::Array4;
@@ -48,6 +50,13 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes((cube.data().len() * 4) as u64));
     g.bench_function("whole_64x64x128x128", |b| {
         b.iter(|| analyze_datacube(&cube, &config, &RunOptions::default()).unwrap())
+    });
+    // `mro analyze` screens the chunks it reads as well (hot/dead pixels, dark frames,
+    // non-finite values); this is that sweep alone, over the same data.
+    let values = cube.data().as_slice().expect("standard layout");
+    let (scan, det) = (cube.scan_shape(), cube.detector_shape());
+    g.bench_function("screen_64x64x128x128", |b| {
+        b.iter(|| screen_values(values, scan, det, None, &ScreenSettings::default()).unwrap())
     });
     g.finish();
 

@@ -197,7 +197,10 @@ pub fn radial_autocorrelation(
             let m = lags.len() as f64;
             let mut pairs = 0.0;
             for &(ay, ax) in lags {
-                for &(by, bx) in lags {
+                // The lags are sorted by dy; C vanishes beyond `reach`, so only this slice adds.
+                let lo = lags.partition_point(|&(by, _)| by < ay - reach);
+                let hi = lags.partition_point(|&(by, _)| by <= ay + reach);
+                for &(by, bx) in &lags[lo..hi] {
                     pairs += c_at(ay - by, ax - bx);
                 }
             }

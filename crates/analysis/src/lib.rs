@@ -49,5 +49,7 @@ mod tests;
 
 pub use config::{AnalysisConfig, InConditionModel, Method, Threshold};
 pub use error::AnalysisError;
-pub use pipeline::{analyze_datacube, analyze_npy, analyze_source, RunOptions};
+pub use pipeline::{
+    analyze_datacube, analyze_npy, analyze_source, analyze_source_screened, RunOptions, Screened,
+};
 pub use result::{AnalysisMaps, AnalysisOutput, AnalysisResult, ANALYSIS_SCHEMA};

@@ -21,6 +21,7 @@ use crate::particles::{geometric_in_condition, mean_sd, segment, sphere_volume_f
 use crate::polar::{PolarGeometry, PolarPlan, Ring};
 use crate::result::*;
 use crate::ring_fourier::binning_transfer;
+use crate::screen::{ScreenReport, ScreenSettings, Screener};
 use crate::size_model::ProbeResponse;
 use crate::threshold::threshold;
 use crate::variance::{peak_position, variance_curves};
@@ -82,12 +83,13 @@ pub fn analyze_datacube(
     let det = cube.detector_shape();
     let plen = det[0] * det[1];
     let chunk = opts.chunk_patterns.max(1) * plen;
-    run(scan, det, cube.calibration(), config, opts, |f| {
+    let end = run(scan, det, cube.calibration(), config, opts, None, |f| {
         for (c, block) in data.chunks(chunk.max(1)).enumerate() {
             f(c * opts.chunk_patterns.max(1), block)?;
         }
         Ok(())
-    })
+    })?;
+    Ok(end.unscreened())
 }
 
 /// Analyses a `.npy` datacube streamed from disk: at most two chunks of
@@ -113,9 +115,88 @@ pub fn analyze_source(
     let scan = source.scan_shape();
     let det = source.detector_shape();
     let mut source = source;
-    run(scan, det, calibration, config, opts, |f| {
+    let end = run(scan, det, calibration, config, opts, None, |f| {
         stream_frames(&mut source, opts.chunk_patterns, f)
-    })
+    })?;
+    Ok(end.unscreened())
+}
+
+/// How a screened measurement ([`analyze_source_screened`]) ended.
+#[derive(Debug)]
+pub enum Screened {
+    /// Screening refused the data ([`ScreenReport::refusal`]); nothing was measured.
+    Refused(ScreenReport),
+    /// With the pixels screening found masked, the measurement is impossible (e.g. they hide
+    /// the analysis ring).
+    Unmeasurable(ScreenReport, AnalysisError),
+    /// The measurement, with the user's mask plus the hot and dead pixels screening found.
+    Measured(ScreenReport, Box<AnalysisOutput>),
+}
+
+/// Screens ([`crate::screen`]) and analyses a datacube file as [`analyze_source`] does.
+///
+/// Screening rides on the measurement's own read of the file: clean data are read once (with
+/// centre refinement twice, the first pass screening). Only when screening finds hot or dead
+/// pixels to mask is the measurement read again with them masked, so the result is the same
+/// as screening first and then measuring.
+///
+/// # Errors
+/// As [`analyze_source`].
+pub fn analyze_source_screened(
+    source: FrameSource,
+    calibration: &Calibration,
+    config: &AnalysisConfig,
+    opts: &RunOptions<'_>,
+    settings: &ScreenSettings,
+) -> Result<Screened, AnalysisError> {
+    let scan = source.scan_shape();
+    let det = source.detector_shape();
+    let mut source = source;
+    let screener = Screener::new(det, scan[0] * scan[1], opts.excluded)?;
+    let end = run(
+        scan,
+        det,
+        calibration,
+        config,
+        opts,
+        Some((screener, settings)),
+        |f| stream_frames(&mut source, opts.chunk_patterns, f),
+    )?;
+    match end {
+        RunEnd::Finished(Some(report), out) => Ok(Screened::Measured(report, out)),
+        RunEnd::Finished(None, _) => unreachable!("a screened run reports its screening"),
+        RunEnd::Stopped(report) if report.refusal().is_some() => Ok(Screened::Refused(report)),
+        RunEnd::Stopped(report) => {
+            let excluded = report.excluded(opts.excluded);
+            let opts = RunOptions {
+                excluded: Some(&excluded),
+                ..*opts
+            };
+            match run(scan, det, calibration, config, &opts, None, |f| {
+                stream_frames(&mut source, opts.chunk_patterns, f)
+            }) {
+                Ok(end) => Ok(Screened::Measured(report, Box::new(end.unscreened()))),
+                Err(e) => Ok(Screened::Unmeasurable(report, e)),
+            }
+        }
+    }
+}
+
+/// How [`run`] ended.
+enum RunEnd {
+    /// Measured; with the screening report if the run screened.
+    Finished(Option<ScreenReport>, Box<AnalysisOutput>),
+    /// Screening refused the data or found pixels to mask (the run did not mask them).
+    Stopped(ScreenReport),
+}
+
+impl RunEnd {
+    fn unscreened(self) -> AnalysisOutput {
+        match self {
+            Self::Finished(_, out) => *out,
+            Self::Stopped(_) => unreachable!("only a screened run stops"),
+        }
+    }
 }
 
 /// Called with consecutive chunks `(first pattern, values)`.
@@ -177,14 +258,18 @@ pub fn stream_frames(
 /// A source of patterns: calls its argument with consecutive chunks `(first pattern, values)`.
 type Source<'s> = dyn FnMut(&mut ChunkFn<'_>) -> Result<(), AnalysisError> + 's;
 
+/// The measurement. With `screen`, the first pass over the data (pass 0 with centre
+/// refinement, else pass 1) also screens it, and the run stops after that pass if screening
+/// refuses the data or finds pixels to mask.
 fn run(
     scan: [usize; 2],
     det: [usize; 2],
     calibration: &Calibration,
     config: &AnalysisConfig,
     opts: &RunOptions<'_>,
+    mut screen: Option<(Screener, &ScreenSettings)>,
     mut source: impl FnMut(&mut ChunkFn<'_>) -> Result<(), AnalysisError>,
-) -> Result<AnalysisOutput, AnalysisError> {
+) -> Result<RunEnd, AnalysisError> {
     config.validate()?;
     let n_patterns = scan[0] * scan[1];
     if n_patterns == 0 || det[0] < 3 || det[1] < 3 {
@@ -208,10 +293,15 @@ fn run(
 
     // Pass 0 (optional): the mean pattern, summed per pixel in scan order.
     let mut cal = *calibration;
+    let mut report = None;
     if config.refine_center {
         let mut sum = vec![0.0f64; plen];
         let mut done = 0;
+        let mut screener = screen.as_mut().map(|(s, _)| s);
         source(&mut |_, block: &[f32]| {
+            if let Some(s) = screener.as_deref_mut() {
+                s.add(block);
+            }
             let n = block.len() / plen;
             let per = plen
                 .div_ceil(rayon::current_num_threads().max(1) * 4)
@@ -231,6 +321,13 @@ fn run(
             }
             Ok(())
         })?;
+        if let Some((s, settings)) = screen.take() {
+            let r = s.finish(scan, settings);
+            if r.refusal().is_some() || r.masks_pixels() {
+                return Ok(RunEnd::Stopped(r));
+            }
+            report = Some(r);
+        }
         let mean: Vec<f64> = sum.iter().map(|s| s / n_patterns as f64).collect();
         let max_shift = 0.25 * det[0].min(det[1]) as f64;
         if let Some(c) = friedel_center(&mean, det, opts.excluded, cal.center_px(), max_shift) {
@@ -293,7 +390,11 @@ fn run(
 
     // Pass 1: per-pattern statistics.
     let mut total = ctx.partial(0, 0);
+    let mut screener = screen.as_mut().map(|(s, _)| s);
     source(&mut |start, block: &[f32]| {
+        if let Some(s) = screener.as_deref_mut() {
+            s.add(block);
+        }
         let parts: Vec<PartialStats> = block
             .par_chunks(TASK_PATTERNS * plen)
             .enumerate()
@@ -313,17 +414,16 @@ fn run(
         Ok(())
     })?;
     assert_eq!(total.len(), n_patterns, "every pattern processed");
+    if let Some((s, settings)) = screen {
+        let r = s.finish(scan, settings);
+        if r.refusal().is_some() || r.masks_pixels() {
+            return Ok(RunEnd::Stopped(r));
+        }
+        report = Some(r);
+    }
 
-    Ok(finish(
-        &ctx,
-        &total,
-        scan,
-        det,
-        calibration,
-        &cal,
-        config,
-        opts,
-    ))
+    let out = finish(&ctx, &total, scan, det, calibration, &cal, config, opts);
+    Ok(RunEnd::Finished(report, Box::new(out)))
 }
 
 #[allow(clippy::too_many_arguments)]

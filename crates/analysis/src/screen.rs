@@ -3,8 +3,10 @@
 //! Measured data carry defects that the Im et al. (2018) statistics would silently absorb: a
 //! stuck (hot) pixel pulls the refined centre onto itself and dominates ring variances; a dark
 //! frame (beam blanked during flyback) enters every average; NaN or ±Inf values turn every
-//! sum into NaN. One streamed pass ([`screen_source`], or [`screen_values`] in memory) counts
-//! them, and [`ScreenReport`] states the single policy applied to all of them:
+//! sum into NaN. A [`Screener`] counts them over one pass — `mro analyze` feeds it the chunks
+//! the measurement reads ([`crate::analyze_source_screened`]), [`screen_source`] reads a file for
+//! it alone, [`screen_values`] takes values in memory — and [`ScreenReport`] states the single
+//! policy applied to all of them:
 //!
 //! - **non-finite values**: a pixel that is non-finite in *every* frame is a dead pixel and is
 //!   masked; any other non-finite value refuses the data (exit 2), naming how many values and
@@ -90,6 +92,11 @@ impl ScreenReport {
         m
     }
 
+    /// Whether screening found hot or dead pixels to mask beyond the user's mask.
+    pub fn masks_pixels(&self) -> bool {
+        !self.hot_pixels.is_empty() || !self.dead_pixels.is_empty()
+    }
+
     /// Why the data cannot be measured as they are, if they cannot.
     pub fn refusal(&self) -> Option<String> {
         let pos = |p: &[usize; 2]| format!("[{}, {}]", p[0], p[1]);
@@ -159,9 +166,14 @@ impl ScreenReport {
     }
 }
 
-/// Running sums of a screening pass.
-struct Tally {
+/// Running sums of a screening pass, fed whole frames in scan order ([`Screener::add`]); the
+/// measurement feeds it the chunks it reads, so that screening costs no extra read of the file.
+pub struct Screener {
     det: [usize; 2],
+    /// `false` for the pixels of the user's mask.
+    keep: Vec<bool>,
+    /// The same as bit masks: all ones = kept, 0 = masked.
+    keep_bits: Vec<u32>,
     /// Per unmasked pixel: sum of finite values, count of non-finite values, count of zeros.
     pixel_sum: Vec<f64>,
     pixel_non_finite: Vec<u64>,
@@ -171,44 +183,53 @@ struct Tally {
     negative: usize,
 }
 
-impl Tally {
-    fn new(det: [usize; 2], frames: usize) -> Self {
+impl Screener {
+    /// A screener for `frames` frames of `det` pixels; `excluded` is the user's mask
+    /// (`true` = ignored, `[det_y · det_x]`).
+    ///
+    /// # Errors
+    /// [`AnalysisError::Shape`] if the mask does not have `det_y · det_x` values.
+    pub fn new(
+        det: [usize; 2],
+        frames: usize,
+        excluded: Option<&[bool]>,
+    ) -> Result<Self, AnalysisError> {
+        check_mask(excluded, det)?;
         let plen = det[0] * det[1];
-        Self {
+        let keep: Vec<bool> =
+            excluded.map_or_else(|| vec![true; plen], |m| m.iter().map(|&e| !e).collect());
+        Ok(Self {
             det,
+            keep_bits: keep
+                .iter()
+                .map(|&k| 0u32.wrapping_sub(u32::from(k)))
+                .collect(),
+            keep,
             pixel_sum: vec![0.0; plen],
             pixel_non_finite: vec![0; plen],
             frame_sum: Vec::with_capacity(frames),
             frame_non_finite: Vec::with_capacity(frames),
             negative: 0,
-        }
+        })
     }
 
-    fn add(&mut self, block: &[f32], excluded: Option<&[bool]>) {
+    /// Adds a block of whole frames (`[frames · det_y · det_x]`), the next in scan order.
+    ///
+    /// Both sweeps are branch-free (values selected with bit masks) so that they vectorise;
+    /// they run on the block the measurement has just read, while it is in cache.
+    pub fn add(&mut self, block: &[f32]) {
         let plen = self.det[0] * self.det[1];
-        let ok = |p: usize| excluded.map_or(true, |m| !m[p]);
-        let per_frame: Vec<(f64, u64, usize)> = block
+        let keep = &self.keep_bits;
+        let per_frame: Vec<FramePart> = block
             .par_chunks(plen)
-            .map(|f| {
-                let (mut s, mut bad, mut neg) = (0.0f64, 0u64, 0usize);
-                for (p, &v) in f.iter().enumerate() {
-                    if !ok(p) {
-                        continue;
-                    }
-                    if v.is_finite() {
-                        s += f64::from(v);
-                        neg += usize::from(v < 0.0);
-                    } else {
-                        bad += 1;
-                    }
-                }
-                (s, bad, neg)
-            })
+            .map(|f| frame_part(f, keep))
             .collect();
-        for (s, bad, neg) in per_frame {
-            self.frame_sum.push(s);
-            self.frame_non_finite.push(bad);
-            self.negative += neg;
+        // Non-finite values are rare: only a block that holds one pays for counting them.
+        let clean = per_frame.iter().all(|p| p.non_finite_anywhere == 0);
+        for p in per_frame {
+            self.frame_sum.push(p.sum);
+            self.frame_non_finite.push(p.non_finite);
+            self.negative += p.negative as usize;
         }
         let n = block.len() / plen.max(1);
         let per = plen
@@ -222,26 +243,26 @@ impl Tally {
                 let off = c * per;
                 for f in 0..n {
                     let pat = &block[f * plen + off..f * plen + off + s.len()];
-                    for ((a, b), &v) in s.iter_mut().zip(bad.iter_mut()).zip(pat) {
-                        if v.is_finite() {
+                    if clean {
+                        for (a, &v) in s.iter_mut().zip(pat) {
                             *a += f64::from(v);
-                        } else {
-                            *b += 1;
+                        }
+                    } else {
+                        for ((a, b), &v) in s.iter_mut().zip(bad.iter_mut()).zip(pat) {
+                            let (finite, fin) = finite_or_zero(v);
+                            *a += f64::from(finite);
+                            *b += u64::from(!fin);
                         }
                     }
                 }
             });
     }
 
-    fn finish(
-        self,
-        scan: [usize; 2],
-        excluded: Option<&[bool]>,
-        settings: &ScreenSettings,
-    ) -> ScreenReport {
+    /// The report over every frame added, for a scan of `scan` positions.
+    pub fn finish(self, scan: [usize; 2], settings: &ScreenSettings) -> ScreenReport {
         let [ny, nx] = self.det;
         let frames = self.frame_sum.len() as u64;
-        let ok = |p: usize| excluded.map_or(true, |m| !m[p]);
+        let ok = |p: usize| self.keep[p];
         // Pixels non-finite in every frame are dead; their values are not counted below.
         let always_bad: Vec<bool> = self
             .pixel_non_finite
@@ -367,13 +388,12 @@ pub fn screen_source(
 ) -> Result<ScreenReport, AnalysisError> {
     let det = source.detector_shape();
     let scan = source.scan_shape();
-    check_mask(excluded, det)?;
-    let mut tally = Tally::new(det, source.n_frames());
+    let mut screener = Screener::new(det, source.n_frames(), excluded)?;
     stream_frames(source, chunk_patterns, &mut |_, block| {
-        tally.add(block, excluded);
+        screener.add(block);
         Ok(())
     })?;
-    Ok(tally.finish(scan, excluded, settings))
+    Ok(screener.finish(scan, settings))
 }
 
 /// Screens frames held in memory: `values` is `[scan_y · scan_x · det_y · det_x]`, C order.
@@ -387,7 +407,6 @@ pub fn screen_values(
     excluded: Option<&[bool]>,
     settings: &ScreenSettings,
 ) -> Result<ScreenReport, AnalysisError> {
-    check_mask(excluded, det)?;
     let plen = det[0] * det[1];
     if plen == 0 || values.len() != scan[0] * scan[1] * plen {
         return Err(AnalysisError::Shape {
@@ -396,11 +415,83 @@ pub fn screen_values(
             expected: format!("{} × {} × {} × {} values", scan[0], scan[1], det[0], det[1]),
         });
     }
-    let mut tally = Tally::new(det, scan[0] * scan[1]);
+    let mut screener = Screener::new(det, scan[0] * scan[1], excluded)?;
     for block in values.chunks(32 * plen) {
-        tally.add(block, excluded);
+        screener.add(block);
     }
-    Ok(tally.finish(scan, excluded, settings))
+    Ok(screener.finish(scan, settings))
+}
+
+/// Values per f32 partial sum of [`frame_part`]: each lane adds at most 64 values in f32
+/// (exact for counts below 2¹⁸) before the partial sums are added in f64.
+const PIECE: usize = 1024;
+
+/// Independent accumulators, so that the adds vectorise.
+const LANES: usize = 16;
+
+/// One frame's sums over its kept pixels.
+struct FramePart {
+    /// Finite values.
+    sum: f64,
+    /// Non-finite values.
+    non_finite: u64,
+    /// Negative finite values.
+    negative: u64,
+    /// Non-finite values in any pixel, masked or not.
+    non_finite_anywhere: u64,
+}
+
+/// `(v, true)` if `v` is finite, else `(0.0, false)`, without a branch.
+fn finite_or_zero(v: f32) -> (f32, bool) {
+    let bits = v.to_bits();
+    let fin = (bits & 0x7fff_ffff) < 0x7f80_0000;
+    (
+        f32::from_bits(bits & 0u32.wrapping_sub(u32::from(fin))),
+        fin,
+    )
+}
+
+/// One frame's sums over the pixels kept by `keep` (all ones = kept, 0 = masked). The
+/// summation order is fixed (lanes within pieces of [`PIECE`] values, lanes and pieces added
+/// in order), so the result does not depend on the thread count.
+fn frame_part(frame: &[f32], keep: &[u32]) -> FramePart {
+    let mut out = FramePart {
+        sum: 0.0,
+        non_finite: 0,
+        negative: 0,
+        non_finite_anywhere: 0,
+    };
+    for (vp, kp) in frame.chunks(PIECE).zip(keep.chunks(PIECE)) {
+        let mut sum = [0.0f32; LANES];
+        let mut bad = [0u32; LANES];
+        let mut neg = [0u32; LANES];
+        let mut bad_all = [0u32; LANES];
+        let mut one = |l: usize, v: f32, k: u32| {
+            let (finite, fin) = finite_or_zero(v);
+            let used = f32::from_bits(finite.to_bits() & k);
+            sum[l] += used;
+            bad_all[l] += u32::from(!fin);
+            bad[l] += u32::from(!fin) & k;
+            neg[l] += u32::from(used < 0.0);
+        };
+        let whole = vp.len() - vp.len() % LANES;
+        for (vs, ks) in vp[..whole]
+            .chunks_exact(LANES)
+            .zip(kp[..whole].chunks_exact(LANES))
+        {
+            for l in 0..LANES {
+                one(l, vs[l], ks[l]);
+            }
+        }
+        for (l, (&v, &k)) in vp[whole..].iter().zip(&kp[whole..]).enumerate() {
+            one(l, v, k);
+        }
+        out.sum += sum.iter().map(|&s| f64::from(s)).sum::<f64>();
+        out.non_finite += bad.iter().map(|&b| u64::from(b)).sum::<u64>();
+        out.negative += neg.iter().map(|&n| u64::from(n)).sum::<u64>();
+        out.non_finite_anywhere += bad_all.iter().map(|&b| u64::from(b)).sum::<u64>();
+    }
+    out
 }
 
 fn check_mask(excluded: Option<&[bool]>, det: [usize; 2]) -> Result<(), AnalysisError> {
@@ -417,6 +508,45 @@ fn check_mask(excluded: Option<&[bool]>, det: [usize; 2]) -> Result<(), Analysis
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The vectorised per-frame sums against a plain loop, on frames of any length with
+        /// NaN, ±Inf, negative values and a random mask.
+        #[test]
+        fn frame_part_matches_a_plain_loop(
+            cells in prop::collection::vec((0u8..8, -50.0f32..70_000.0, any::<bool>()), 0..3000)
+        ) {
+            let frame: Vec<f32> = cells
+                .iter()
+                .map(|&(kind, v, _)| match kind {
+                    0 => f32::NAN,
+                    1 => f32::INFINITY,
+                    2 => f32::NEG_INFINITY,
+                    3 => -v.abs(),
+                    _ => v.round(),
+                })
+                .collect();
+            let keep: Vec<u32> = cells.iter().map(|c| if c.2 { u32::MAX } else { 0 }).collect();
+            let (mut sum, mut bad, mut neg, mut bad_all) = (0.0f64, 0u64, 0u64, 0u64);
+            for (&v, &k) in frame.iter().zip(&keep) {
+                bad_all += u64::from(!v.is_finite());
+                if k == 0 {
+                    continue;
+                }
+                if v.is_finite() {
+                    sum += f64::from(v);
+                    neg += u64::from(v < 0.0);
+                } else {
+                    bad += 1;
+                }
+            }
+            let p = frame_part(&frame, &keep);
+            prop_assert_eq!((p.non_finite, p.negative, p.non_finite_anywhere), (bad, neg, bad_all));
+            let scale: f64 = frame.iter().filter(|v| v.is_finite()).map(|v| f64::from(v.abs())).sum();
+            prop_assert!((p.sum - sum).abs() <= 1e-6 * scale.max(1.0), "{} vs {}", p.sum, sum);
+        }
+    }
 
     /// A smooth disk-plus-background pattern with Poisson-free values, `n` frames of 16 × 16.
     fn clean(n: usize) -> Vec<f32> {

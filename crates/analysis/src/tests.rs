@@ -743,3 +743,73 @@ fn autocorrelation_standard_error_matches_the_scatter_of_noise_maps() {
         "{false_peaks} of {maps} noise maps"
     );
 }
+
+/// `analyze_source_screened` (screening rides on the measurement's read) gives what screening
+/// first and then measuring with the screened mask gives: on clean data, with a hot pixel (the
+/// measurement is re-read with it masked), and with a NaN (refused), with and without centre
+/// refinement.
+#[test]
+fn screened_measurement_equals_screening_then_measuring() {
+    use crate::screen::{screen_values, ScreenSettings};
+    use crate::{analyze_source_screened, Screened};
+    let scan = [6, 7];
+    let clean = random_cube(scan, 11);
+    let det = clean.detector_shape();
+    let plen = det[0] * det[1];
+    let with = |f: &dyn Fn(&mut [f32])| {
+        let mut d = clean.data().clone();
+        f(d.as_slice_mut().unwrap());
+        Datacube::new(d, *clean.calibration())
+    };
+    let hot = with(&|v| (0..42).for_each(|i| v[i * plen + 5 * det[1] + 29] = 1.0e5));
+    let nan = with(&|v| v[17 * plen + 300] = f32::NAN);
+    let dir = std::env::temp_dir().join(format!("mro-screened-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = ScreenSettings::default();
+    for refine_center in [false, true] {
+        let config = AnalysisConfig {
+            k_min_per_nm: 1.0,
+            k_max_per_nm: 4.5,
+            refine_center,
+            ..AnalysisConfig::default()
+        };
+        for (name, cube) in [("clean", &clean), ("hot", &hot), ("nan", &nan)] {
+            let path = dir.join(format!("{name}.npy"));
+            mro_core::npy::write_array4(&path, cube.data()).unwrap();
+            let values = cube.data().as_slice().unwrap();
+            let expected = screen_values(values, scan, det, None, &settings).unwrap();
+            let source = mro_core::FrameSource::open(&path, None, None).unwrap();
+            let opts = RunOptions {
+                chunk_patterns: 5,
+                ..Default::default()
+            };
+            let got =
+                analyze_source_screened(source, cube.calibration(), &config, &opts, &settings)
+                    .unwrap();
+            match got {
+                Screened::Refused(report) => {
+                    assert_eq!(name, "nan", "refine {refine_center}");
+                    assert_eq!(report, expected);
+                }
+                Screened::Measured(report, out) => {
+                    assert_eq!(report, expected, "{name}, refine {refine_center}");
+                    assert_eq!(report.hot_pixels.len(), usize::from(name == "hot"));
+                    let mask = report.excluded(None);
+                    let direct = analyze_datacube(
+                        cube,
+                        &config,
+                        &RunOptions {
+                            excluded: Some(&mask),
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(out.result.to_json(), direct.result.to_json(), "{name}");
+                    assert_eq!(out.maps, direct.maps, "{name}");
+                }
+                Screened::Unmeasurable(_, e) => panic!("{name}: {e}"),
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -9,8 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use mro_analysis::mask::read_mask;
-use mro_analysis::screen::{screen_source, ScreenSettings};
-use mro_analysis::{analyze_source, AnalysisConfig, AnalysisError, AnalysisOutput, RunOptions};
+use mro_analysis::screen::ScreenSettings;
+use mro_analysis::{
+    analyze_source_screened, AnalysisConfig, AnalysisError, AnalysisOutput, RunOptions, Screened,
+};
 use mro_core::npy::write_f32;
 use mro_core::{Calibration, Format, FrameSource, Meta, NpyError, SourceError};
 
@@ -118,7 +120,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Rerun::CompletesOnly,
     )?;
 
-    let mut source =
+    let source =
         FrameSource::open(&args.datacube, args.format, args.scan_shape).map_err(bad_input)?;
     let scan = source.scan_shape();
     let det = source.detector_shape();
@@ -170,31 +172,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
 
     let chunk = args.chunk_patterns.max(1);
-    let report = screen_source(
-        &mut source,
-        mask.as_deref(),
-        &ScreenSettings::default(),
-        chunk,
-    )
-    .map_err(|e| origins.explain(e))?;
-    if let Some(reason) = report.refusal() {
-        return Err(bad_input(format!("{}: {reason}", source.path().display())));
-    }
-    for w in report.warnings() {
-        eprintln!("mro: warning: {}: {w}", source.path().display());
-    }
-    let screening = args.out.join(SCREENING_FILE);
-    std::fs::write(
-        &screening,
-        serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
-    )
-    .with_context(|| format!("cannot write {}", screening.display()))?;
-    let excluded = report.excluded(mask.as_deref());
-    let origins = Origins {
-        screened_pixels: report.hot_pixels.len() + report.dead_pixels.len(),
-        ..origins
-    };
-
     let n = (scan[0] * scan[1]) as u64;
     let bar = crate::progress::bar(n, "analyze");
     let progress = |done: usize, total: usize| {
@@ -203,12 +180,42 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let opts = RunOptions {
         chunk_patterns: chunk,
-        excluded: Some(&excluded),
+        excluded: mask.as_deref(),
         progress: Some(&progress),
     };
-    let out =
-        analyze_source(source, &calibration, &config, &opts).map_err(|e| origins.explain(e))?;
+    let path = source.path().to_path_buf();
+    let screened = analyze_source_screened(
+        source,
+        &calibration,
+        &config,
+        &opts,
+        &ScreenSettings::default(),
+    )
+    .map_err(|e| origins.explain(e))?;
     bar.finish_and_clear();
+    let (report, out) = match screened {
+        Screened::Refused(report) => {
+            let reason = report.refusal().expect("a refused report says why");
+            return Err(bad_input(format!("{}: {reason}", path.display())));
+        }
+        Screened::Measured(report, out) => (report, out),
+        Screened::Unmeasurable(report, e) => {
+            let origins = Origins {
+                screened_pixels: report.hot_pixels.len() + report.dead_pixels.len(),
+                ..origins
+            };
+            return Err(origins.explain(e));
+        }
+    };
+    for w in report.warnings() {
+        eprintln!("mro: warning: {}: {w}", path.display());
+    }
+    let screening = output.staging().join(SCREENING_FILE);
+    std::fs::write(
+        &screening,
+        serde_json::to_string_pretty(&report).expect("report serialises") + "\n",
+    )
+    .with_context(|| format!("cannot write {}", screening.display()))?;
 
     write_outputs(output.staging(), &out)?;
     if !args.no_figures {
