@@ -189,6 +189,19 @@ fn errors_name_the_file_and_key_the_user_wrote() {
     let c = write_case(d, "c", SCAN, &clean_cube());
     let meta_path = d.join("c/meta.json");
 
+    // Without meta.json every missing calibration value is named at once.
+    let bare = d.join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    let bare_cube = bare.join("datacube.npy");
+    std::fs::copy(&c, &bare_cube).unwrap();
+    refused(
+        &analyze(&bare_cube, &d.join("o_bare"), &["--voltage-kv", "300"]),
+        &[
+            "no calibration for these values",
+            "--k-pixel-per-nm, --scan-step-nm, --semiangle-mrad, --center-px Y,X",
+        ],
+    );
+
     // --center-px takes Y,X as the help says.
     expect_exit(
         &analyze(&c, &d.join("o0"), &["--center-px", "15.4,16.3"]),

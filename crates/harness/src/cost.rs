@@ -257,6 +257,9 @@ pub struct Need {
     pub disk_bytes: f64,
     /// Peak resident bytes.
     pub memory_bytes: f64,
+    /// The run builds only the glass, so only the sample's size sets these needs (what a
+    /// refusal tells the user to shrink).
+    pub glass_only: bool,
 }
 
 impl Need {
@@ -265,6 +268,7 @@ impl Need {
         Self {
             disk_bytes: self.disk_bytes.max(other.disk_bytes),
             memory_bytes: self.memory_bytes.max(other.memory_bytes),
+            glass_only: self.glass_only && other.glass_only,
         }
     }
 }
@@ -276,10 +280,16 @@ pub fn enforce(need: Need, out: &Path, what: &str, force_size: bool) -> anyhow::
     if force_size {
         return Ok(());
     }
+    let (disk_knobs, memory_knobs) = if need.glass_only {
+        let sample = "the sample (sample.extent_nm, sample.thickness_nm)";
+        (sample, sample)
+    } else {
+        ("the scan or detector", "the sample, scan or detector")
+    };
     if let Some(free) = free_disk_bytes(out) {
         if need.disk_bytes > free {
             return Err(bad_input(format!(
-                "{what}: needs about {} of disk under {} but only {} is free; shrink the scan or detector (or pass --force-size to try anyway)",
+                "{what}: needs about {} of disk under {} but only {} is free; shrink {disk_knobs} (or pass --force-size to try anyway)",
                 bytes(need.disk_bytes),
                 out.display(),
                 bytes(free)
@@ -289,7 +299,7 @@ pub fn enforce(need: Need, out: &Path, what: &str, force_size: bool) -> anyhow::
     if let Some(available) = available_memory_bytes() {
         if need.memory_bytes > available {
             return Err(bad_input(format!(
-                "{what}: needs about {} of memory but {} is available; shrink the sample, scan or detector (or pass --force-size to try anyway)",
+                "{what}: needs about {} of memory but {} is available; shrink {memory_knobs} (or pass --force-size to try anyway)",
                 bytes(need.memory_bytes),
                 bytes(available)
             )));
@@ -360,19 +370,32 @@ mod tests {
         let need = Need {
             disk_bytes: 1e30,
             memory_bytes: 1.0,
+            glass_only: false,
         };
         let d = tempfile::tempdir().unwrap();
         let e = enforce(need, d.path(), "x.toml", false)
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("of disk under") && e.contains("--force-size"),
+            e.contains("of disk under")
+                && e.contains("shrink the scan or detector")
+                && e.contains("--force-size"),
             "{e}"
         );
         enforce(need, d.path(), "x.toml", true).unwrap();
+        // `mro glass` writes only atoms: the advice names the sample, not the scan.
+        let glass = Need {
+            glass_only: true,
+            ..need
+        };
+        let e = enforce(glass, d.path(), "x.toml", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("shrink the sample (sample.extent_nm"), "{e}");
         let need = Need {
             disk_bytes: 1.0,
             memory_bytes: 1e30,
+            glass_only: false,
         };
         if available_memory_bytes().is_some() {
             let e = enforce(need, d.path(), "x.toml", false)

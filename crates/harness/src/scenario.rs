@@ -386,6 +386,25 @@ impl Scenario {
         self.validate_sweep()
     }
 
+    /// What is valid but probably not what the user meant: a density-wave cluster whose
+    /// symmetry lies above `analysis.n_max` is planted but never measured, so its truth goes
+    /// unscored. Each warning names the field.
+    pub fn warnings(&self) -> Vec<String> {
+        self.clusters
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let n = c.motif_symmetry()?;
+                (n as usize > self.analysis.n_max).then(|| {
+                    format!(
+                        "clusters[{i}].symmetry = {n} is above analysis.n_max = {}: the analysis never measures it, so these clusters are planted but not scored",
+                        self.analysis.n_max
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Correlated placement puts neighbouring centres `nearest_neighbor_nm` apart, which must
     /// leave room for the largest cluster and the gap (the placement would otherwise silently
     /// give a larger distance).
@@ -661,6 +680,26 @@ mod tests {
         assert!(
             e.starts_with("field `clusters[1].diameter_nm` (line 6, column 15): invalid type"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_symmetry_above_n_max_is_warned_about_by_field() {
+        let s = Scenario::parse(
+            "schema = \"mro.scenario/1\"\n[analysis]\nn_max = 4\n[[clusters]]\nsymmetry = 4\n[[clusters]]\nsymmetry = 6\n",
+        )
+        .unwrap();
+        let w = s.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("clusters[1].symmetry = 6 is above analysis.n_max = 4"),
+            "{w:?}"
+        );
+        assert!(
+            Scenario::parse("schema = \"mro.scenario/1\"\n[[clusters]]\nsymmetry = 10\n")
+                .unwrap()
+                .warnings()
+                .is_empty()
         );
     }
 

@@ -357,26 +357,54 @@ fn calibration(
         Some(p) => Some(Meta::read(p).map_err(bad_input)?.calibration),
         None => None,
     };
-    let need = |flag: &str, from_flag: Option<f64>, from_meta: Option<f64>| {
-        from_flag.or(from_meta).ok_or_else(|| {
-            bad_input(format!(
-                "{}: no calibration value for {flag}: give --meta META.json or --{flag}",
-                data_file.display()
-            ))
-        })
-    };
-    let center = match (&args.center_px, &base) {
-        (Some(c), _) => *c,
-        (None, Some(b)) => b.center_px(),
-        (None, None) => {
-            return Err(bad_input(format!(
-            "{}: no pattern centre: give --meta META.json or --center-px Y,X (detector {} × {})",
+    // Every value the calibration needs, from its flag or else meta.json; all missing ones are
+    // named in one error, so that a user without a meta.json fixes them in one go.
+    let values = [
+        (
+            "k-pixel-per-nm",
+            args.k_pixel_per_nm,
+            base.map(|b| b.k_pixel_per_nm()),
+        ),
+        (
+            "scan-step-nm",
+            args.scan_step_nm,
+            base.map(|b| b.scan_step_nm()),
+        ),
+        ("voltage-kv", args.voltage_kv, base.map(|b| b.voltage_kv())),
+        (
+            "semiangle-mrad",
+            args.semiangle_mrad,
+            base.map(|b| b.semiangle_mrad()),
+        ),
+    ]
+    .map(|(flag, from_flag, from_meta)| (flag, from_flag.or(from_meta)));
+    let center = args.center_px.or(base.map(|b| b.center_px()));
+    let mut missing: Vec<String> = values
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(flag, _)| format!("--{flag}"))
+        .collect();
+    if center.is_none() {
+        missing.push(format!(
+            "--center-px Y,X (the pattern centre on the {} × {} detector)",
+            det[0], det[1]
+        ));
+    }
+    if !missing.is_empty() {
+        return Err(bad_input(format!(
+            "{}: no calibration for {}: give --meta META.json (an mro meta.json) or {}",
             data_file.display(),
-            det[0],
-            det[1]
-        )))
-        }
-    };
+            if missing.len() == 1 {
+                "one value"
+            } else {
+                "these values"
+            },
+            missing.join(", ")
+        )));
+    }
+    let [k_pixel_per_nm, scan_step_nm, voltage_kv, semiangle_mrad] =
+        values.map(|(_, v)| v.expect("checked above"));
+    let center = center.expect("checked above");
     let origins = Origins {
         datacube: data_file.to_path_buf(),
         meta: meta_path,
@@ -387,23 +415,11 @@ fn calibration(
         screened_pixels: 0,
     };
     let cal = Calibration::new(
-        need(
-            "k-pixel-per-nm",
-            args.k_pixel_per_nm,
-            base.map(|b| b.k_pixel_per_nm()),
-        )?,
-        need(
-            "scan-step-nm",
-            args.scan_step_nm,
-            base.map(|b| b.scan_step_nm()),
-        )?,
+        k_pixel_per_nm,
+        scan_step_nm,
         center,
-        need("voltage-kv", args.voltage_kv, base.map(|b| b.voltage_kv()))?,
-        need(
-            "semiangle-mrad",
-            args.semiangle_mrad,
-            base.map(|b| b.semiangle_mrad()),
-        )?,
+        voltage_kv,
+        semiangle_mrad,
         args.thickness_nm.or(base.and_then(|b| b.thickness_nm())),
     )
     .map_err(|e| {
@@ -471,11 +487,13 @@ fn write_outputs(dir: &Path, out: &AnalysisOutput) -> anyhow::Result<()> {
 fn summary(out: &AnalysisOutput) {
     let r = &out.result;
     let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
+    // An undefined V (a ring below the count floor) prints as "—", as analysis.json holds null.
+    let fmt_e = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4e}"));
     outln!(
-        "V(k) peak at {} nm⁻¹; V_Ω = {:.4e}, V_r = {:.4e} at k = {} nm⁻¹",
+        "V(k) peak at {} nm⁻¹; V_Ω = {}, V_r = {} at k = {} nm⁻¹",
         fmt(r.variance.peak_k_per_nm),
-        r.variance.v_omega_at_ring,
-        r.variance.v_r_at_ring,
+        fmt_e(r.variance.v_omega_at_ring),
+        fmt_e(r.variance.v_r_at_ring),
         r.ring.k_per_nm
     );
     // Undefined ratios (no even n analysed, no gain for the shot-noise floor) print as "—",

@@ -22,6 +22,9 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for path in &args.scenarios {
         let scenario = Scenario::load(path)?;
+        for w in scenario.warnings() {
+            eprintln!("mro: warning: {}: {w}", path.display());
+        }
         outln!("# {}: valid; resolved with defaults:", path.display());
         outln!("{}", scenario.resolved_toml());
         if let (Some(imported), Some(atoms)) = (&scenario.imported, &scenario.sample.atoms) {

@@ -30,6 +30,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let need = Need {
         disk_bytes: cost.xyz_bytes + SMALL_FILES_BYTES,
         memory_bytes: cost.glass_memory_bytes,
+        glass_only: true,
     };
     let out = super::open_output(
         &args.scenario,

@@ -31,6 +31,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let need = Need {
         disk_bytes: cost.datacube_bytes + SMALL_FILES_BYTES,
         memory_bytes: cost.peak_memory_bytes,
+        glass_only: false,
     };
     let out = super::open_output(
         &args.scenario,

@@ -83,6 +83,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ),
     };
     let file = Scenario::load(&scenario_path)?;
+    for w in file.warnings() {
+        eprintln!("mro: warning: {}: {w}", scenario_path.display());
+    }
     let axes = merge_axes(&file.sweep, &sets);
     if axes.is_empty() {
         return Err(bad_input(format!(
@@ -125,6 +128,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         } else {
             sweep.largest.memory_bytes * at_once
         },
+        glass_only: false,
     };
     enforce(
         need,

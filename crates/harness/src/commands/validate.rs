@@ -103,6 +103,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| Scenario::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    for (path, s) in args.scenarios.iter().zip(&scenarios) {
+        for w in s.warnings() {
+            eprintln!("mro: warning: {}: {w}", path.display());
+        }
+    }
     let dirs = if scenarios.len() == 1 {
         vec![args.out.clone()]
     } else {
@@ -209,6 +214,7 @@ pub fn need(scenario: &Scenario, control: bool, keep_datacube: bool) -> Need {
     Need {
         disk_bytes: cost.run_disk_bytes(keep_datacube),
         memory_bytes: cost.peak_memory_bytes,
+        glass_only: false,
     }
 }
 
