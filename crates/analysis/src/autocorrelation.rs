@@ -42,7 +42,11 @@ pub struct Peak {
     /// Position, parabola-refined, in nm.
     pub r_nm: f64,
     /// Standard error of the position in nm: the parabola vertex's sensitivity to the three
-    /// σ values' standard errors, with the bin's own `step/√12` in quadrature.
+    /// σ values' standard errors, with the bin's own `step/√12` in quadrature. When the three
+    /// values do not place the vertex within its bin (the vertex's standard deviation exceeds
+    /// half a bin: a peak within its noise), the peak is known only to lie in its basin, between
+    /// the nearest minima of σ on either side, and the error is the basin's width/√12 (uniform
+    /// over the basin), at least the capped vertex error.
     pub se_nm: f64,
     /// Height above the lowest σ between the search start and the peak, in standard errors.
     pub significance: f64,
@@ -274,11 +278,53 @@ impl RadialAutocorrelation {
             } else {
                 f64::INFINITY
             };
+            let vertex_se = step * (var_off.min(0.25) + 1.0 / 12.0).sqrt();
+            let se_nm = if var_off < 0.25 {
+                vertex_se
+            } else {
+                let (mut l, mut r) = (i, i);
+                while l > 0 && s[l - 1] < s[l] {
+                    l -= 1;
+                }
+                while r + 1 < s.len() && s[r + 1] < s[r] {
+                    r += 1;
+                }
+                ((r - l) as f64 * step / 12f64.sqrt()).max(vertex_se)
+            };
             Some(Peak {
                 r_nm: self.r_nm[i] + off * step,
-                se_nm: step * (var_off.min(0.25) + 1.0 / 12.0).sqrt(),
+                se_nm,
                 significance,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(sigma: &[f64], se: f64) -> RadialAutocorrelation {
+        RadialAutocorrelation {
+            r_nm: (0..sigma.len()).map(|i| 0.5 * i as f64).collect(),
+            sigma: sigma.to_vec(),
+            standard_error: vec![se; sigma.len()],
+        }
+    }
+
+    /// A sharp peak far above its noise is placed within its bin; the same peak within its
+    /// noise is known only to lie in its basin (here 5 bins of 0.5 nm between the minima).
+    #[test]
+    fn peak_error_is_the_vertex_error_or_the_basin_width() {
+        let sigma = [1.0, 0.5, 0.1, 0.0, 0.2, 0.6, 0.3, 0.2, 0.1, 0.3];
+        let sharp = curve(&sigma, 1e-4).first_peak(0.6).unwrap();
+        assert!((sharp.r_nm - 2.5).abs() < 0.25, "{sharp:?}");
+        assert!(sharp.se_nm < 0.5 / 12f64.sqrt() * 1.01, "{sharp:?}");
+        let weak = curve(&sigma, 0.5).first_peak(0.6).unwrap();
+        assert!(weak.significance < 1.0, "{weak:?}");
+        assert!(
+            (weak.se_nm - 5.0 * 0.5 / 12f64.sqrt()).abs() < 1e-12,
+            "{weak:?}"
+        );
     }
 }

@@ -690,18 +690,19 @@ fn method_rows(
             get(|f| (f.spacing_nm, f.spacing_se_nm)),
             tolerance(Check::Spacing).filter(|_| true_spacing.is_some()),
         ));
-        let (recall, precision) = match (found, step_nm) {
+        let (recall, precision, regions_listed) = match (found, step_nm) {
             (Some(f), Some(step)) if !f.region_list.is_empty() || f.regions == Some(0.0) => {
-                identification(&in_cond, &f.region_list, step, truth.extent_nm)
+                let (r, p) = identification(&in_cond, &f.region_list, step, truth.extent_nm);
+                (r, p, f.region_list.len())
             }
-            _ => (None, None),
+            _ => (None, None, 0),
         };
         rows.push(row_se(
             "recall",
             method,
             Some(n),
             Some(1.0),
-            (recall, None),
+            (recall, recall.map(|r| binomial_se(r, in_cond.len()))),
             None,
         ));
         rows.push(row_se(
@@ -709,7 +710,7 @@ fn method_rows(
             method,
             Some(n),
             Some(1.0),
-            (precision, None),
+            (precision, precision.map(|p| binomial_se(p, regions_listed))),
             None,
         ));
     }
@@ -737,6 +738,12 @@ pub fn score_outputs(
     let truth: TruthDoc = serde_json::from_value(serde_json::to_value(truth)?)?;
     let analysis: AnalysisDoc = serde_json::from_value(serde_json::to_value(analysis)?)?;
     Ok(score(&truth, &analysis, tol))
+}
+
+/// Binomial standard error `√(p(1 − p)/n)` of a share `p` of `n` trials (recall over the
+/// in-condition clusters, precision over the regions).
+fn binomial_se(p: f64, n: usize) -> f64 {
+    (p * (1.0 - p) / n.max(1) as f64).sqrt()
 }
 
 /// (recall, precision) of map n's regions against in-condition clusters of n. A region is its
@@ -1008,6 +1015,9 @@ mod tests {
         assert!((get(&s, "spacing_nm").relative_error.unwrap() - 0.1).abs() < 1e-12);
         assert_eq!(get(&s, "recall").recovered, Some(0.5));
         assert_eq!(get(&s, "precision").recovered, Some(0.5));
+        // Binomial standard errors: √(½·½/2) for one of two clusters and one of two regions.
+        assert_eq!(get(&s, "recall").recovered_se, Some(0.125f64.sqrt()));
+        assert_eq!(get(&s, "precision").recovered_se, Some(0.125f64.sqrt()));
         assert!(!s.all_within_tolerance);
         // Leaving the diameter out of the checks makes it informative only.
         let lenient = ScoringSpec {
