@@ -130,7 +130,7 @@ pub fn analyze_dir(
         excluded: None,
         progress: Some(&tick),
     };
-    let out = analyze_npy(&path, calibration, &scenario.analysis, &opts);
+    let out = analyze_npy(&path, calibration, &scenario.simulated_analysis(), &opts);
     bar.finish_and_clear();
     Ok(out?)
 }

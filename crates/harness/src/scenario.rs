@@ -386,10 +386,42 @@ impl Scenario {
         self.validate_sweep()
     }
 
+    /// The analysis settings for the scenario's own simulated patterns: `[analysis]` with the
+    /// Poisson correction at the simulated detector's gain (`detector.gain` counts per
+    /// electron), or none for noise-free patterns (`electrons_per_pattern = "inf"`: there is no
+    /// shot noise to remove, and correcting their fractional intensities at gain 1 subtracted a
+    /// "noise" 90 × the map's scale and made the `mro` diameters 3.5 × too large).
+    /// `analysis.poisson_gain` itself applies to measured data (`mro analyze`).
+    pub fn simulated_analysis(&self) -> mro_analysis::AnalysisConfig {
+        mro_analysis::AnalysisConfig {
+            poisson_gain: if self.detector.noise_free() {
+                0.0
+            } else {
+                self.detector.gain
+            },
+            ..self.analysis.clone()
+        }
+    }
+
     /// What is valid but probably not what the user meant: a density-wave cluster whose
     /// symmetry lies above `analysis.n_max` is planted but never measured, so its truth goes
-    /// unscored. Each warning names the field.
+    /// unscored; an `analysis.poisson_gain` that is not the detector's (see
+    /// [`Self::simulated_analysis`]). Each warning names the field.
     pub fn warnings(&self) -> Vec<String> {
+        let gain = self.simulated_analysis().poisson_gain;
+        let gain_note = (self.analysis.poisson_gain != gain && !self.detector.noise_free()).then(|| {
+            format!(
+                "analysis.poisson_gain = {} differs from detector.gain = {gain}: simulated patterns are corrected with the detector's own gain (analysis.poisson_gain applies to measured data, mro analyze)",
+                self.analysis.poisson_gain
+            )
+        });
+        gain_note
+            .into_iter()
+            .chain(self.cluster_warnings())
+            .collect()
+    }
+
+    fn cluster_warnings(&self) -> Vec<String> {
         self.clusters
             .iter()
             .enumerate()
@@ -681,6 +713,21 @@ mod tests {
             e.starts_with("field `clusters[1].diameter_nm` (line 6, column 15): invalid type"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn simulated_patterns_are_corrected_at_the_detectors_gain_or_not_at_all() {
+        let s = Scenario::parse("schema = \"mro.scenario/1\"\n[detector]\ngain = 2.0\n").unwrap();
+        assert_eq!(s.simulated_analysis().poisson_gain, 2.0);
+        assert!(
+            s.warnings()[0].starts_with("analysis.poisson_gain = 1 differs from detector.gain = 2")
+        );
+        let s = Scenario::parse(
+            "schema = \"mro.scenario/1\"\n[detector]\nelectrons_per_pattern = \"inf\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.simulated_analysis().poisson_gain, 0.0);
+        assert!(s.warnings().is_empty());
     }
 
     #[test]

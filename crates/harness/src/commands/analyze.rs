@@ -326,7 +326,7 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
     let value: toml::Table = toml::from_str(&text)
         .map_err(|e| bad_input(format!("{}: not valid TOML: {e}", path.display())))?;
     if value.contains_key("schema") {
-        return Ok(Scenario::load(path)?.analysis);
+        return Ok(Scenario::load(path)?.simulated_analysis());
     }
     let Some(section) = value.get("analysis") else {
         return Err(bad_input(format!(
