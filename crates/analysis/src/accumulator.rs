@@ -9,11 +9,13 @@
 //! or merge tree — merge is exactly associative.
 //!
 //! # Poisson correction of one ring
-//! A bin value `J_b` is the mean of `n_b` effective pixels (see [`crate::polar`]). With gain `g`
-//! counts per electron, shot noise adds `σ_b² = g·J_b/n_b` to its variance. Over the `N` valid
-//! bins, the sample variance `s² = ⟨J²⟩_φ − ⟨J⟩_φ²` has expectation
-//! `var_true + (1 − 1/N)⟨σ_b²⟩_φ`, so the corrected normalised ring variance is
-//! `v = (s² − (1 − 1/N)⟨σ_b²⟩_φ)/⟨J⟩_φ²`.
+//! A bin value `J_b = Σ_p W_pb I_p` is a weighted mean of pixel counts (see [`crate::polar`]).
+//! Over the `N` bins with area, the expected sample variance `s² = ⟨J²⟩_φ − ⟨J⟩_φ²` exceeds that
+//! of the noise-free bins by `(g/N) Σ_p (Σ_b W_pb² − (Σ_b W_pb)²/N) E[I_p]` (bins that share a
+//! pixel have correlated noise, hence the second term); the same functional of the pattern's own
+//! counts estimates it without bias ([`crate::polar::PolarPlan::apply_with_noise`]), so the
+//! corrected normalised ring variance is `v = (s² − g·Σ_p c_p I_p)/⟨J⟩_φ²`, undefined (NaN) when
+//! `⟨J⟩_φ = 0`. The derivation and the residual bias of the ratio are in [`crate::variance`].
 
 use crate::correlation::{AngularSpectrum, SpectrumScratch};
 use crate::polar::PolarPlan;
@@ -38,6 +40,8 @@ pub struct FrameScratch {
     power: Vec<f64>,
     spectrum: SpectrumScratch,
     ring_values: Vec<f64>,
+    mean_noise: Vec<f64>,
+    spread_noise: Vec<f64>,
 }
 
 impl FrameContext {
@@ -87,6 +91,8 @@ impl FrameContext {
             power: vec![0.0; self.n_harmonics],
             spectrum: self.spectrum.scratch(),
             ring_values: Vec::with_capacity(self.ring_fourier.n_pixels()),
+            mean_noise: vec![0.0; self.plan.n_rings()],
+            spread_noise: vec![0.0; self.plan.n_rings()],
         }
     }
 
@@ -99,6 +105,7 @@ impl FrameContext {
             n_rings: r,
             n_harmonics: self.n_harmonics,
             annular_mean: vec![0.0; len * r],
+            annular_mean_noise: vec![0.0; len * r],
             ring_variance: vec![0.0; len * r],
             ring_variance_raw: vec![0.0; len * r],
             spectra: vec![0.0; len * r * self.n_harmonics],
@@ -138,7 +145,12 @@ impl FrameContext {
         // polar gather then reads it in bin order from cache instead of missing to DRAM.
         s.pattern.clear();
         s.pattern.extend_from_slice(pattern);
-        self.plan.apply(&s.pattern, &mut s.polar);
+        self.plan.apply_with_noise(
+            &s.pattern,
+            &mut s.polar,
+            &mut s.mean_noise,
+            &mut s.spread_noise,
+        );
         let h = self.n_harmonics;
         acc.full_i0[slot] = self.ring_fourier.spectrum(
             &s.pattern,
@@ -155,8 +167,8 @@ impl FrameContext {
             let row = &s.polar[r * na..(r + 1) * na];
             let a_row = &area[r * na..(r + 1) * na];
             let n_row = &neff[r * na..(r + 1) * na];
-            let (mut sw, mut swj, mut nv, mut sj, mut sj2, mut snoise) =
-                (0.0f64, 0.0f64, 0usize, 0.0f64, 0.0f64, 0.0f64);
+            let (mut sw, mut swj, mut nv, mut sj, mut sj2) =
+                (0.0f64, 0.0f64, 0usize, 0.0f64, 0.0f64);
             for b in 0..na {
                 if a_row[b] > 0.0 {
                     let j = f64::from(row[b]);
@@ -165,18 +177,18 @@ impl FrameContext {
                     nv += 1;
                     sj += j;
                     sj2 += j * j;
-                    snoise += self.gain * j.max(0.0) / n_row[b];
                 }
             }
             let idx = slot * r_count + r;
             acc.annular_mean[idx] = swj / sw;
+            acc.annular_mean_noise[idx] = self.gain * s.mean_noise[r];
             let m = sj / nv as f64;
             let var = sj2 / nv as f64 - m * m;
-            let noise = (1.0 - 1.0 / nv as f64) * snoise / nv as f64;
+            let noise = self.gain * s.spread_noise[r];
             let (raw, corr) = if m != 0.0 {
                 (var / (m * m), (var - noise) / (m * m))
             } else {
-                (0.0, 0.0)
+                (0.0, f64::NAN)
             };
             acc.ring_variance_raw[idx] = raw;
             acc.ring_variance[idx] = corr;
@@ -191,7 +203,12 @@ impl FrameContext {
             }
             if r == last {
                 acc.ring_power[slot * h..(slot + 1) * h].copy_from_slice(&s.power);
-                // Shot noise adds Σσ_b²/N² to every |I_n|², n ≠ 0.
+                // Shot noise adds Σσ_b²/N² to every |I_n|², n ≠ 0 (σ_b² = g·J_b/n_b: the
+                // uniform-bin floor of the binned P_n, see `PowerSpectrumResult::poisson_floor`).
+                let snoise: f64 = (0..na)
+                    .filter(|&b| a_row[b] > 0.0)
+                    .map(|b| self.gain * f64::from(row[b]).max(0.0) / n_row[b])
+                    .sum();
                 acc.ring_noise_floor[slot] = if m != 0.0 {
                     snoise / ((na * na) as f64 * m * m)
                 } else {
@@ -211,7 +228,11 @@ pub struct PartialStats {
     n_harmonics: usize,
     /// Area-weighted annular mean per pattern and ring, `[len, n_rings]`.
     pub annular_mean: Vec<f64>,
-    /// Poisson-corrected normalised ring variance, `[len, n_rings]`.
+    /// Estimated shot-noise variance of each annular mean, `g Σ_p U_p² I_p` (counts² per pixel²),
+    /// `[len, n_rings]` (see [`crate::variance`]).
+    pub annular_mean_noise: Vec<f64>,
+    /// Exactly shot-noise-corrected normalised ring variance, `[len, n_rings]`; NaN where the
+    /// ring's mean is 0 (undefined).
     pub ring_variance: Vec<f64>,
     /// Uncorrected normalised ring variance (= C_k(0)), `[len, n_rings]`.
     pub ring_variance_raw: Vec<f64>,
@@ -284,6 +305,7 @@ impl PartialStats {
         }
         self.len += other.len;
         self.annular_mean.extend(other.annular_mean);
+        self.annular_mean_noise.extend(other.annular_mean_noise);
         self.ring_variance.extend(other.ring_variance);
         self.ring_variance_raw.extend(other.ring_variance_raw);
         self.spectra.extend(other.spectra);

@@ -46,6 +46,8 @@ pub mod variance;
 mod mro_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod variance_tests;
 
 pub use config::{AnalysisConfig, InConditionModel, Method, Threshold};
 pub use error::AnalysisError;

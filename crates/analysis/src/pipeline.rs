@@ -24,7 +24,7 @@ use crate::ring_fourier::binning_transfer;
 use crate::screen::{ScreenReport, ScreenSettings, Screener};
 use crate::size_model::ProbeResponse;
 use crate::threshold::threshold;
-use crate::variance::{peak_position, variance_curves};
+use crate::variance::{peak_position, variance_curves, VarianceCurves, MIN_ELECTRONS_PER_PIXEL};
 
 /// Patterns handed to one rayon task.
 const TASK_PATTERNS: usize = 8;
@@ -443,7 +443,7 @@ fn finish(
     let rv = r_all - 1;
     let h = ctx.n_harmonics();
     let n = stats.len();
-    let curves = variance_curves(stats, plan.ring_neff(), config.poisson_gain);
+    let curves = variance_curves(stats, config.poisson_gain);
     let k: Vec<f64> = rings[..rv].iter().map(Ring::k_per_nm).collect();
 
     let mut versus_k = vec![vec![0.0f64; h]; rv];
@@ -739,6 +739,8 @@ fn finish(
             v_omega_at_ring: curves.v_omega[rv],
             v_r_at_ring: curves.v_r[rv],
             poisson_gain: config.poisson_gain,
+            min_electrons_per_pixel: MIN_ELECTRONS_PER_PIXEL,
+            null_reasons: variance_null_reasons(&curves),
         },
         power_spectrum: PowerSpectrumResult {
             k_per_nm: config.k_per_nm,
@@ -771,6 +773,31 @@ fn finish(
             mro_labels,
         },
     }
+}
+
+/// The reasons of [`VarianceCurves`] keyed by `analysis.json` field: rings `0..rv` are the
+/// curve (`v_omega[i]`, `v_r[i]`), the last ring is the analysis ring (`*_at_ring`).
+fn variance_null_reasons(curves: &VarianceCurves) -> BTreeMap<String, String> {
+    let rv = curves.v_omega.len() - 1;
+    let key = |name: &str, i: usize| {
+        if i == rv {
+            format!("{name}_at_ring")
+        } else {
+            format!("{name}[{i}]")
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (name, reasons) in [
+        ("v_omega", &curves.v_omega_reason),
+        ("v_r", &curves.v_r_reason),
+    ] {
+        for (i, why) in reasons.iter().enumerate() {
+            if let Some(why) = why {
+                out.insert(key(name, i), why.clone());
+            }
+        }
+    }
+    out
 }
 
 /// Half-side of the scan window whose mean `I_0` normalises the full-resolution P_n.

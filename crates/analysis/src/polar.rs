@@ -7,6 +7,10 @@
 //! pattern is one gather-sum per bin over the bin's entries (stored bin-major, CSR), which is
 //! all the per-pattern cost of the transform.
 //!
+//! The same pass can also return, per ring, two linear functionals of the pattern that estimate
+//! the shot-noise terms of the fluctuation variances without assuming a uniform intensity
+//! ([`PolarPlan::apply_with_noise`]; their derivation is in [`crate::variance`]).
+//!
 //! Geometry: pixel `(i, j)` covers `[i − ½, i + ½] × [j − ½, j + ½]` and sits at
 //! `k = ((j − cx)·dk, (i − cy)·dk)`. Azimuth bin `b` is centred on `φ_b = b·Δφ`, φ measured from
 //! +k_x toward +k_y, so bin values are samples of the ring at the DFT's sample points.
@@ -82,14 +86,11 @@ pub struct PolarPlan {
     geometry: PolarGeometry,
     /// CSR by bin: entries of bin `b` are `row_ptr[b]..row_ptr[b + 1]`, sorted by pixel.
     row_ptr: Vec<usize>,
-    pixel: Vec<u32>,
-    weight: Vec<f32>,
+    entries: Vec<Entry>,
     /// Σ w per bin (in pixel areas).
     bin_area: Vec<f64>,
     /// Effective independent pixels per bin, (Σw)²/Σw².
     bin_neff: Vec<f64>,
-    /// Effective independent pixels per ring for its area-weighted mean.
-    ring_neff: Vec<f64>,
 }
 
 impl PolarPlan {
@@ -127,7 +128,6 @@ impl PolarPlan {
         let mut bin_area = vec![0.0f64; nbins];
         let mut bin_w2 = vec![0.0f64; nbins];
         let mut ring_w = vec![0.0f64; geometry.rings.len()];
-        let mut ring_w2 = vec![0.0f64; geometry.rings.len()];
         let mut local: Vec<(u32, f64)> = Vec::new();
         let mut local_ring: Vec<f64> = vec![0.0; geometry.rings.len()];
         for i in 0..ny {
@@ -167,7 +167,6 @@ impl PolarPlan {
                 }
                 for (r, &w) in local_ring.iter().enumerate() {
                     ring_w[r] += w;
-                    ring_w2[r] += w * w;
                 }
             }
         }
@@ -180,6 +179,8 @@ impl PolarPlan {
                 });
             }
         }
+        let (mean_noise, spread_noise) =
+            noise_coefficients(&geometry, &pixel, &bin, &weight, &bin_area, &ring_w);
         for (w, &g) in weight.iter_mut().zip(&bin) {
             *w = (f64::from(*w) / bin_area[g as usize]) as f32;
         }
@@ -193,26 +194,26 @@ impl PolarPlan {
         for b in 0..nbins {
             row_ptr[b + 1] += row_ptr[b];
         }
-        let pixel: Vec<u32> = order.iter().map(|&e| pixel[e]).collect();
-        let weight: Vec<f32> = order.iter().map(|&e| weight[e]).collect();
+        let entries: Vec<Entry> = order
+            .iter()
+            .map(|&e| Entry {
+                pixel: pixel[e],
+                weight: weight[e],
+                mean_noise: mean_noise[e],
+                spread_noise: spread_noise[e],
+            })
+            .collect();
         let bin_neff = bin_area
             .iter()
             .zip(&bin_w2)
             .map(|(&a, &a2)| if a2 > 0.0 { a * a / a2 } else { 0.0 })
             .collect();
-        let ring_neff = ring_w
-            .iter()
-            .zip(&ring_w2)
-            .map(|(&a, &a2)| a * a / a2)
-            .collect();
         Ok(Self {
             geometry,
             row_ptr,
-            pixel,
-            weight,
+            entries,
             bin_area,
             bin_neff,
-            ring_neff,
         })
     }
 
@@ -230,7 +231,7 @@ impl PolarPlan {
     }
     /// Number of stored weights.
     pub fn nnz(&self) -> usize {
-        self.weight.len()
+        self.entries.len()
     }
     /// Pixel area (in pixels) of each bin, ring-major; 0 for a bin with no unmasked pixel.
     pub fn bin_area(&self) -> &[f64] {
@@ -239,10 +240,6 @@ impl PolarPlan {
     /// Effective number of independent pixels averaged in each bin, (Σw)²/Σw².
     pub fn bin_neff(&self) -> &[f64] {
         &self.bin_neff
-    }
-    /// Effective number of independent pixels in each ring's area-weighted mean.
-    pub fn ring_neff(&self) -> &[f64] {
-        &self.ring_neff
     }
 
     /// Writes the polar image of `pattern` (detector-shaped, C order) to `out`
@@ -255,23 +252,130 @@ impl PolarPlan {
         assert_eq!(pattern.len(), ny * nx, "pattern length");
         assert_eq!(out.len(), self.bin_area.len(), "polar image length");
         for (b, o) in out.iter_mut().enumerate() {
-            let (s, e) = (self.row_ptr[b], self.row_ptr[b + 1]);
-            let (px, w) = (&self.pixel[s..e], &self.weight[s..e]);
-            // Four independent partial sums hide the add latency.
-            let mut acc = [0f32; 4];
-            let mut pc = px.chunks_exact(4);
-            let mut wc = w.chunks_exact(4);
-            for (p4, w4) in (&mut pc).zip(&mut wc) {
-                for l in 0..4 {
-                    acc[l] += w4[l] * pattern[p4[l] as usize];
-                }
-            }
-            for (&p, &w) in pc.remainder().iter().zip(wc.remainder()) {
-                acc[0] += w * pattern[p as usize];
-            }
-            *o = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+            *o = self.bin_sums(b, pattern)[0];
         }
     }
+
+    /// [`Self::apply`], and per ring (`n_rings` values each) the two shot-noise functionals of
+    /// [`crate::variance`] per unit gain: `mean_noise[r] = Σ_p U_p² I_p` (the shot-noise variance
+    /// of the ring's area-weighted mean, `U_p` the pixel's share of the ring area) and
+    /// `spread_noise[r] = (1/N) Σ_p (Σ_b W_pb² − (Σ_b W_pb)²/N) I_p` (the shot-noise part of the
+    /// expected sample variance of the ring's `N` bins, `W_pb` the normalised bin weights).
+    /// Multiply by the gain for counts. Both are unbiased whatever the intensity profile.
+    ///
+    /// # Panics
+    /// If a slice has the wrong length.
+    pub fn apply_with_noise(
+        &self,
+        pattern: &[f32],
+        out: &mut [f32],
+        mean_noise: &mut [f64],
+        spread_noise: &mut [f64],
+    ) {
+        let [ny, nx] = self.geometry.detector_shape;
+        assert_eq!(pattern.len(), ny * nx, "pattern length");
+        assert_eq!(out.len(), self.bin_area.len(), "polar image length");
+        assert_eq!(mean_noise.len(), self.n_rings(), "rings");
+        assert_eq!(spread_noise.len(), self.n_rings(), "rings");
+        let na = self.geometry.n_azimuth;
+        for (r, (mn, sn)) in mean_noise
+            .iter_mut()
+            .zip(spread_noise.iter_mut())
+            .enumerate()
+        {
+            let (mut m_acc, mut s_acc) = (0f32, 0f32);
+            for (b, o) in out[r * na..(r + 1) * na].iter_mut().enumerate() {
+                let [j, m, s] = self.bin_sums(r * na + b, pattern);
+                *o = j;
+                m_acc += m;
+                s_acc += s;
+            }
+            *mn = f64::from(m_acc);
+            *sn = f64::from(s_acc);
+        }
+    }
+
+    /// `[Σ W I, Σ mean_noise·I, Σ spread_noise·I]` over the entries of bin `b`. Four independent
+    /// partial sums hide the add latency; [`Self::apply`] uses only the first, whose order is the
+    /// same in both paths (the unused sums are optimised away there).
+    #[inline(always)]
+    fn bin_sums(&self, b: usize, pattern: &[f32]) -> [f32; 3] {
+        let entries = &self.entries[self.row_ptr[b]..self.row_ptr[b + 1]];
+        let (mut w, mut m, mut s) = ([0f32; 4], [0f32; 4], [0f32; 4]);
+        let mut chunks = entries.chunks_exact(4);
+        for c in &mut chunks {
+            for l in 0..4 {
+                let v = pattern[c[l].pixel as usize];
+                w[l] += c[l].weight * v;
+                m[l] += c[l].mean_noise * v;
+                s[l] += c[l].spread_noise * v;
+            }
+        }
+        for e in chunks.remainder() {
+            let v = pattern[e.pixel as usize];
+            w[0] += e.weight * v;
+            m[0] += e.mean_noise * v;
+            s[0] += e.spread_noise * v;
+        }
+        [w, m, s].map(|a| (a[0] + a[1]) + (a[2] + a[3]))
+    }
+}
+
+/// One stored weight of a [`PolarPlan`]: a detector pixel's normalised weight in a bin and its
+/// two shot-noise coefficients (see the fields of the plan), packed so the gather reads one
+/// stream.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    pixel: u32,
+    weight: f32,
+    /// `U_p·u_pb/S` (pixel `p`, bin `b` of ring `r`; `u_pb` its area in the bin, `U_p` its area
+    /// share of the ring, `S` the ring area). Summed over a ring's entries against a pattern:
+    /// `Σ_p U_p² I_p`, the shot-noise variance of the annular mean per unit gain.
+    mean_noise: f32,
+    /// `(W_pb² − W_pb·T_p/N)/N` (`W_pb` the normalised bin weight, `T_p = Σ_b W_pb` over the
+    /// ring, `N` the ring's bins with area). Summed over a ring: the shot-noise part of the
+    /// expected azimuthal sample variance of the bins per unit gain.
+    spread_noise: f32,
+}
+
+/// Per-entry noise coefficients (in the plan's pixel-major entry order, from the raw area
+/// weights `w` before normalisation): see the fields of [`Entry`].
+fn noise_coefficients(
+    geometry: &PolarGeometry,
+    pixel: &[u32],
+    bin: &[u32],
+    w: &[f32],
+    bin_area: &[f64],
+    ring_area: &[f64],
+) -> (Vec<f32>, Vec<f32>) {
+    let na = geometry.n_azimuth;
+    let valid: Vec<f64> = bin_area
+        .chunks(na)
+        .map(|r| r.iter().filter(|&&a| a > 0.0).count() as f64)
+        .collect();
+    let (mut mean_noise, mut spread_noise) = (vec![0.0f32; w.len()], vec![0.0f32; w.len()]);
+    // Entries are grouped by pixel and sorted by bin within a pixel, so a pixel's entries in one
+    // ring are consecutive.
+    let mut s = 0;
+    while s < w.len() {
+        let ring = bin[s] as usize / na;
+        let mut e = s;
+        while e < w.len() && pixel[e] == pixel[s] && bin[e] as usize / na == ring {
+            e += 1;
+        }
+        let share: f64 = (s..e).map(|q| f64::from(w[q])).sum::<f64>() / ring_area[ring];
+        let t: f64 = (s..e)
+            .map(|q| f64::from(w[q]) / bin_area[bin[q] as usize])
+            .sum();
+        let n = valid[ring];
+        for q in s..e {
+            let wn = f64::from(w[q]) / bin_area[bin[q] as usize];
+            mean_noise[q] = (share * f64::from(w[q]) / ring_area[ring]) as f32;
+            spread_noise[q] = ((wn * wn - wn * t / n) / n) as f32;
+        }
+        s = e;
+    }
+    (mean_noise, spread_noise)
 }
 
 fn geometry_k(g: &PolarGeometry, y: f64, x: f64) -> (f64, f64) {

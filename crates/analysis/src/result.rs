@@ -100,27 +100,37 @@ pub struct RingInfo {
     pub azimuth_step_deg: f64,
 }
 
-/// V(k).
+/// V(k), exactly shot-noise-corrected for both estimators (see [`crate::variance`]); the same
+/// block serves `method = "mro"` and `"im2018"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VarianceResult {
     /// Ring centres in nm⁻¹.
     pub k_per_nm: Vec<f64>,
-    /// V_Ω(k), Poisson-corrected.
-    pub v_omega: Vec<f64>,
-    /// V_r(k), Poisson-corrected.
-    pub v_r: Vec<f64>,
+    /// V_Ω(k) per ring; null where undefined (the reason in `null_reasons`).
+    pub v_omega: Vec<Option<f64>>,
+    /// V_r(k) per ring; null where undefined.
+    pub v_r: Vec<Option<f64>>,
     /// Dataset-mean intensity per ring (counts per pixel).
     pub mean_intensity: Vec<f64>,
-    /// Position of the V_Ω maximum in nm⁻¹.
+    /// Position of the V_Ω maximum over the defined rings in nm⁻¹.
     pub peak_k_per_nm: Option<f64>,
-    /// Position of the V_r maximum in nm⁻¹.
+    /// Position of the V_r maximum over the defined rings in nm⁻¹.
     pub v_r_peak_k_per_nm: Option<f64>,
-    /// V_Ω at the analysis ring.
-    pub v_omega_at_ring: f64,
-    /// V_r at the analysis ring (the mean of the V2D map).
-    pub v_r_at_ring: f64,
+    /// V_Ω at the analysis ring; null where undefined.
+    pub v_omega_at_ring: Option<f64>,
+    /// V_r at the analysis ring (the mean of the V2D map over its defined patterns); null where
+    /// undefined.
+    pub v_r_at_ring: Option<f64>,
     /// Gain used in the Poisson correction (0: none).
     pub poisson_gain: f64,
+    /// Lowest dataset-mean ring intensity reported, in electrons per pixel
+    /// ([`crate::variance::MIN_ELECTRONS_PER_PIXEL`]; applied only with a gain).
+    #[serde(default)]
+    pub min_electrons_per_pixel: f64,
+    /// Why a value is null, keyed by the field: `"v_omega[i]"`, `"v_r[i]"` (ring `i`),
+    /// `"v_omega_at_ring"`, `"v_r_at_ring"`.
+    #[serde(default)]
+    pub null_reasons: BTreeMap<String, String>,
 }
 
 /// Angular power spectrum.
@@ -211,7 +221,8 @@ pub struct SymmetryResult {
 pub struct AnalysisMaps {
     /// ⟨I2D(φ)⟩_φ: annular mean at the analysis ring.
     pub mean_intensity: Array2<f64>,
-    /// V2D: Poisson-corrected normalised ring variance at the analysis ring.
+    /// V2D: exactly shot-noise-corrected normalised ring variance at the analysis ring (NaN
+    /// where the ring's mean is 0).
     pub v2d: Array2<f64>,
     /// V2D without the Poisson correction (= C_k(0) per pattern).
     pub v2d_raw: Array2<f64>,

@@ -1,76 +1,143 @@
-//! Fluctuation variance V(k) from the per-pattern ring statistics.
+//! Fluctuation variance V(k) from the per-pattern ring statistics, with the exact shot-noise
+//! correction of each form.
 //!
-//! With `A` the area-weighted annular mean of one pattern at ring k and ⟨⟩_r the average over
-//! scan positions:
+//! With `A` the area-weighted annular mean of one pattern at ring k, `J_b` its azimuthal bins and
+//! ⟨⟩_r the average over scan positions (the FEM forms of physics.md §5, after Voyles & Muller,
+//! Ultramicroscopy 93 (2002), and Daulton, Bondi & Kelton, Ultramicroscopy 110 (2010)):
 //!
-//! - **V_Ω(k)** (variance of the annular mean) = `⟨A²⟩_r/⟨A⟩_r² − 1 − g/(n_eff·⟨A⟩_r)`. The last
-//!   term is the Poisson correction `g/⟨S⟩` of physics.md §5 written per pixel: `S = n_eff·A` is
-//!   the ring sum, `g` the gain in counts per electron and `n_eff = (Σu)²/Σu²` the effective
-//!   number of pixels in the ring (`u` the pixel weights of the polar plan; the pixel count when
-//!   every pixel lies wholly in the ring).
-//! - **V_r(k)** (mean ring variance) = `⟨v⟩_r`, `v` the Poisson-corrected normalised variance of
-//!   the azimuthal bins of one pattern (see [`crate::accumulator`]).
+//! - **V_Ω(k)** (variance of the annular mean) `= (⟨A²⟩_r − ⟨ν⟩_r)/⟨A⟩_r² − 1`,
+//!   `ν = g Σ_p U_p² I_p`. Derivation: `A = Σ_p U_p I_p` with `U_p` the pixel's share of the ring
+//!   area; with counts `I_p = g·N_p`, `N_p` Poisson and the pixels independent,
+//!   `E[A²] = (E A)² + g Σ_p U_p² E[I_p]`, and `ν` taken from the same pattern's counts has
+//!   exactly that expectation. This is physics.md §5's `g/⟨S⟩` taken per pixel: for a uniform
+//!   ring `ν/⟨A⟩² = g/(n_eff ⟨A⟩)` with `n_eff = (Σu)²/Σu²`, the correction used before, which on
+//!   a steep ring profile (pixels of one ring with different means) was wrong.
+//! - **V_r(k)** (mean ring variance) `= ⟨v⟩_r` over the patterns where `v` is defined,
+//!   `v = (s² − g Σ_p c_p I_p)/⟨J⟩_φ²`, `s²` the sample variance of the `N` bins with area and
+//!   `c_p = (Σ_b W_pb² − (Σ_b W_pb)²/N)/N` (`W_pb` the bin weights): `E[J_b J_b'] =
+//!   E J_b E J_b' + g Σ_p W_pb W_pb' E[I_p]` gives `E[s²] = s²(E J) + g Σ_p c_p E[I_p]`, each bin
+//!   with its own noise variance and shared pixels' covariance included (see
+//!   [`crate::accumulator`]).
+//!
+//! Both numerators are unbiased for any intensity profile across the ring. What remains is the
+//! noise of the denominators: `⟨A⟩_r` averages the whole scan (negligible), but `⟨J⟩_φ` is one
+//! pattern's, which biases each `v` by about `3g/C` relative (`C` the counts on the ring; 1 % at
+//! 300 counts). The coefficients are planned once with the polar plan and summed in the same
+//! gather as the bins ([`crate::polar::PolarPlan::apply_with_noise`]), as the `mro` method does
+//! per pixel for P_n ([`crate::ring_fourier`]).
+//!
+//! # Undefined values
+//! A ring whose dataset-mean intensity is at most 0, or below [`MIN_ELECTRONS_PER_PIXEL`]
+//! electrons per pixel (`⟨A⟩_r/g`, only with a gain), gives `None` with the reason, never a
+//! number: shot noise there exceeds any structural signal by orders of magnitude and the
+//! correction, itself a noisy estimate, dominates the result (V_Ω of −889 was seen). V_r is also
+//! `None` when no pattern has a defined `v`.
 //!
 //! Sums run over scan positions in scan order, in f64.
 
 use crate::accumulator::PartialStats;
 
+/// The lowest dataset-mean ring intensity, in electrons per pixel (counts per pixel over the
+/// gain), for which V(k) is reported.
+pub const MIN_ELECTRONS_PER_PIXEL: f64 = 0.01;
+
 /// V_Ω and V_r per ring (all rings of the plan, including the analysis ring last).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VarianceCurves {
-    /// V_Ω per ring.
-    pub v_omega: Vec<f64>,
-    /// V_r per ring.
-    pub v_r: Vec<f64>,
+    /// V_Ω per ring; `None` where undefined (the reason in `reasons`).
+    pub v_omega: Vec<Option<f64>>,
+    /// V_r per ring; `None` where undefined.
+    pub v_r: Vec<Option<f64>>,
     /// Dataset mean of the annular mean per ring (counts per pixel).
     pub mean_intensity: Vec<f64>,
+    /// Why a ring's V_Ω is undefined, per ring (`None` where it is defined).
+    pub v_omega_reason: Vec<Option<String>>,
+    /// Why a ring's V_r is undefined, per ring.
+    pub v_r_reason: Vec<Option<String>>,
 }
 
-/// Computes V_Ω and V_r from per-pattern statistics. `ring_neff` comes from the polar plan.
-pub fn variance_curves(stats: &PartialStats, ring_neff: &[f64], gain: f64) -> VarianceCurves {
+/// Computes V_Ω and V_r from per-pattern statistics with gain `gain` (counts per electron; 0:
+/// the statistics carry no shot-noise estimate and no count floor applies).
+pub fn variance_curves(stats: &PartialStats, gain: f64) -> VarianceCurves {
     let r = stats.n_rings();
     let n = stats.len() as f64;
     let mut s1 = vec![0.0f64; r];
     let mut s2 = vec![0.0f64; r];
+    let mut snu = vec![0.0f64; r];
     let mut sv = vec![0.0f64; r];
+    let mut nv = vec![0usize; r];
     for p in 0..stats.len() {
         for k in 0..r {
             let a = stats.annular_mean[p * r + k];
             s1[k] += a;
             s2[k] += a * a;
-            sv[k] += stats.ring_variance[p * r + k];
+            snu[k] += stats.annular_mean_noise[p * r + k];
+            let v = stats.ring_variance[p * r + k];
+            if v.is_finite() {
+                sv[k] += v;
+                nv[k] += 1;
+            }
         }
     }
-    let mut v_omega = Vec::with_capacity(r);
-    let mut mean_intensity = Vec::with_capacity(r);
+    let mut out = VarianceCurves {
+        v_omega: Vec::with_capacity(r),
+        v_r: Vec::with_capacity(r),
+        mean_intensity: Vec::with_capacity(r),
+        v_omega_reason: Vec::with_capacity(r),
+        v_r_reason: Vec::with_capacity(r),
+    };
     for k in 0..r {
         let m = s1[k] / n;
-        mean_intensity.push(m);
-        v_omega.push(if m != 0.0 {
-            (s2[k] / n) / (m * m) - 1.0 - gain / (ring_neff[k] * m)
+        out.mean_intensity.push(m);
+        let floor = if m.is_nan() || m <= 0.0 {
+            Some(format!(
+                "no counts on the ring (dataset-mean intensity {m:.3e} counts per pixel): V is undefined"
+            ))
+        } else if gain > 0.0 && m / gain < MIN_ELECTRONS_PER_PIXEL {
+            Some(format!(
+                "dataset-mean intensity {:.3e} electrons per pixel is below the floor of {MIN_ELECTRONS_PER_PIXEL}: shot noise swamps V",
+                m / gain
+            ))
         } else {
-            0.0
-        });
+            None
+        };
+        let v_omega = (s2[k] / n - snu[k] / n) / (m * m) - 1.0;
+        let v_r = sv[k] / nv[k] as f64;
+        let (vo, vo_why) = match &floor {
+            Some(why) => (None, Some(why.clone())),
+            None => (Some(v_omega).filter(|v| v.is_finite()), None),
+        };
+        let (vr, vr_why) = match floor {
+            Some(why) => (None, Some(why)),
+            None if nv[k] == 0 => (
+                None,
+                Some("no pattern has counts on the ring: V_r is undefined".to_string()),
+            ),
+            None => (Some(v_r), None),
+        };
+        out.v_omega.push(vo);
+        out.v_omega_reason.push(vo_why);
+        out.v_r.push(vr);
+        out.v_r_reason.push(vr_why);
     }
-    VarianceCurves {
-        v_omega,
-        v_r: sv.iter().map(|s| s / n).collect(),
-        mean_intensity,
-    }
+    out
 }
 
-/// Position of the maximum of `y(x)`, refined by a parabola through the three points around it
-/// (not refined at the ends). `None` for an empty or all-NaN curve.
-pub fn peak_position(x: &[f64], y: &[f64]) -> Option<f64> {
+/// Position of the maximum of `y(x)` over its defined (`Some`, finite) values, refined by a
+/// parabola through the three points around it (not refined at the ends or next to an undefined
+/// value). `None` when no value is defined.
+pub fn peak_position(x: &[f64], y: &[Option<f64>]) -> Option<f64> {
     let (i, _) = y
         .iter()
         .enumerate()
-        .filter(|(_, v)| v.is_finite())
-        .max_by(|a, b| a.1.total_cmp(b.1))?;
+        .filter_map(|(i, v)| v.filter(|v| v.is_finite()).map(|v| (i, v)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
     if i == 0 || i + 1 >= y.len() {
         return Some(x[i]);
     }
-    let (a, b, c) = (y[i - 1], y[i], y[i + 1]);
+    let (Some(a), Some(b), Some(c)) = (y[i - 1], y[i], y[i + 1]) else {
+        return Some(x[i]);
+    };
     let den = a - 2.0 * b + c;
     let off = if den != 0.0 {
         (0.5 * (a - c) / den).clamp(-0.5, 0.5)

@@ -47,6 +47,7 @@ pub fn variance_figure(
         v.v_omega
             .iter()
             .chain(&v.v_r)
+            .flatten()
             .copied()
             .chain(overlay.curves.iter().flat_map(|c| c.1.iter().map(|p| p.1)))
             .filter(|y| y.is_finite())
@@ -150,7 +151,7 @@ pub fn variance_figure(
                             .iter()
                             .copied()
                             .zip(ys.iter().copied())
-                            .filter(|p| p.1.is_finite()),
+                            .filter_map(|(k, y)| y.filter(|y| y.is_finite()).map(|y| (k, y))),
                         PALETTE[i].stroke_width(3),
                     ))
                     .map_err(err)?;
@@ -174,7 +175,8 @@ pub fn variance_figure(
                     .map_err(err)?;
             }
             if let Some(p) = peak {
-                let y = interpolate(&v.k_per_nm, &v.v_omega, p);
+                let v_omega: Vec<f64> = v.v_omega.iter().map(|y| y.unwrap_or(f64::NAN)).collect();
+                let y = interpolate(&v.k_per_nm, &v_omega, p);
                 chart
                     .draw_series(y.map(|y| Circle::new((p, y), 7, BLACK.filled())))
                     .map_err(err)?;
