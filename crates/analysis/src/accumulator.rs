@@ -280,6 +280,33 @@ impl PartialStats {
     pub fn n_rings(&self) -> usize {
         self.n_rings
     }
+
+    /// Statistics of `annular_mean.len() / n_rings` patterns with only the V(k) inputs set
+    /// (`[patterns, n_rings]` each), for tests of [`crate::variance`].
+    #[cfg(test)]
+    pub(crate) fn for_variance(
+        n_rings: usize,
+        annular_mean: Vec<f64>,
+        annular_mean_noise: Vec<f64>,
+        ring_variance: Vec<f64>,
+    ) -> Self {
+        Self {
+            start: 0,
+            len: annular_mean.len() / n_rings,
+            n_rings,
+            n_harmonics: 0,
+            ring_variance_raw: ring_variance.clone(),
+            annular_mean,
+            annular_mean_noise,
+            ring_variance,
+            spectra: Vec::new(),
+            ring_power: Vec::new(),
+            ring_noise_floor: Vec::new(),
+            full_power: Vec::new(),
+            full_noise: Vec::new(),
+            full_i0: Vec::new(),
+        }
+    }
     /// Harmonics per ring.
     pub fn n_harmonics(&self) -> usize {
         self.n_harmonics

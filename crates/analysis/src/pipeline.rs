@@ -24,7 +24,9 @@ use crate::ring_fourier::binning_transfer;
 use crate::screen::{ScreenReport, ScreenSettings, Screener};
 use crate::size_model::ProbeResponse;
 use crate::threshold::threshold;
-use crate::variance::{peak_position, variance_curves, VarianceCurves, MIN_ELECTRONS_PER_PIXEL};
+use crate::variance::{
+    peak_position, peak_standard_errors, variance_curves, VarianceCurves, MIN_ELECTRONS_PER_PIXEL,
+};
 
 /// Patterns handed to one rayon task.
 const TASK_PATTERNS: usize = 8;
@@ -445,6 +447,7 @@ fn finish(
     let n = stats.len();
     let curves = variance_curves(stats, config.poisson_gain);
     let k: Vec<f64> = rings[..rv].iter().map(Ring::k_per_nm).collect();
+    let peak_se = peak_standard_errors(stats, scan, config.poisson_gain, &k);
 
     let mut versus_k = vec![vec![0.0f64; h]; rv];
     for p in 0..n {
@@ -732,6 +735,8 @@ fn finish(
         variance: VarianceResult {
             peak_k_per_nm: peak_position(&k, &curves.v_omega[..rv]),
             v_r_peak_k_per_nm: peak_position(&k, &curves.v_r[..rv]),
+            peak_k_se_per_nm: peak_se.0,
+            v_r_peak_k_se_per_nm: peak_se.1,
             k_per_nm: k.clone(),
             v_omega: curves.v_omega[..rv].to_vec(),
             v_r: curves.v_r[..rv].to_vec(),

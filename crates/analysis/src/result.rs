@@ -116,6 +116,13 @@ pub struct VarianceResult {
     pub peak_k_per_nm: Option<f64>,
     /// Position of the V_r maximum over the defined rings in nm⁻¹.
     pub v_r_peak_k_per_nm: Option<f64>,
+    /// Standard error of `peak_k_per_nm` in nm⁻¹: block bootstrap over the scan
+    /// ([`crate::variance::peak_standard_errors`]); null without two defined peaks.
+    #[serde(default)]
+    pub peak_k_se_per_nm: Option<f64>,
+    /// Standard error of `v_r_peak_k_per_nm` in nm⁻¹, the same way.
+    #[serde(default)]
+    pub v_r_peak_k_se_per_nm: Option<f64>,
     /// V_Ω at the analysis ring; null where undefined.
     pub v_omega_at_ring: Option<f64>,
     /// V_r at the analysis ring (the mean of the V2D map over its defined patterns); null where

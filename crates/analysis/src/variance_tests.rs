@@ -253,3 +253,50 @@ fn rings_below_the_count_floor_or_without_counts_are_null_with_a_reason() {
     let peak = v.peak_k_per_nm.unwrap();
     assert!(peak < 3.8, "the peak ignores null rings: {peak}");
 }
+
+/// The block-bootstrap standard error of the V_Ω and V_r peaks matches the scatter of the peak
+/// over independent scans: patterns whose annular means fluctuate by a V(k) with a broad peak at
+/// 4 nm⁻¹ over a flat floor (so the peak position is genuinely uncertain).
+#[test]
+fn bootstrap_peak_errors_match_the_scatter_over_independent_scans() {
+    use crate::variance::{peak_position, peak_standard_errors};
+    let k: Vec<f64> = (0..25).map(|i| 2.0 + 0.16 * i as f64).collect();
+    let v = |k: f64| 0.02 + 0.004 * (-(k - 4.0).powi(2) / (2.0 * 0.8f64.powi(2))).exp();
+    let scan = [32, 32];
+    let n = scan[0] * scan[1];
+    let mut rng = StdRng::seed_from_u64(41);
+    let (mut peaks, mut peaks_r, mut se, mut se_r) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..40 {
+        let mut a = Vec::with_capacity(n * k.len());
+        let mut vr = Vec::with_capacity(n * k.len());
+        for _ in 0..n {
+            for &kk in &k {
+                let g = normal(&mut rng);
+                a.push(100.0 * (1.0 + v(kk).sqrt() * g));
+                vr.push(v(kk) * (1.0 + 0.5 * rng.gen_range(-1.0..1.0)));
+            }
+        }
+        let stats = PartialStats::for_variance(k.len(), a, vec![0.0; n * k.len()], vr);
+        let c = variance_curves(&stats, 0.0);
+        peaks.extend(peak_position(&k, &c.v_omega));
+        peaks_r.extend(peak_position(&k, &c.v_r));
+        let (s, s_r) = peak_standard_errors(&stats, scan, 0.0, &k);
+        se.push(s.unwrap());
+        se_r.push(s_r.unwrap());
+    }
+    for (what, p, s) in [("V_Ω", &peaks, &se), ("V_r", &peaks_r, &se_r)] {
+        let (_, scatter) = crate::particles::mean_sd(p.iter().copied());
+        let (mean_se, _) = crate::particles::mean_sd(s.iter().copied());
+        let ratio = mean_se / scatter;
+        assert!(
+            (0.6..1.6).contains(&ratio),
+            "{what}: bootstrap s.e. {mean_se:.3} against the scatter {scatter:.3} over 40 scans"
+        );
+    }
+}
+
+/// A standard normal deviate by Box–Muller (the crate has no `rand_distr`).
+fn normal(rng: &mut StdRng) -> f64 {
+    let (u1, u2): (f64, f64) = (rng.gen_range(f64::EPSILON..1.0), rng.gen());
+    (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()
+}

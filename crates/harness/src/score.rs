@@ -244,6 +244,9 @@ pub struct ConfigDoc {
 pub struct VarianceDoc {
     /// Where V(k) peaks, nm⁻¹.
     pub peak_k_per_nm: Option<f64>,
+    /// Its standard error (absent from files before it was added).
+    #[serde(default)]
+    pub peak_k_se_per_nm: Option<f64>,
 }
 
 /// The power-spectrum part of `analysis.json`.
@@ -548,11 +551,15 @@ fn im2018_estimate(analysis: &AnalysisDoc) -> EstimateBody {
 fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
     let mut rows = Vec::new();
     let k0 = mean(truth.by_symmetry.values().filter_map(|t| t.k0_per_nm));
-    rows.push(row(
+    rows.push(row_se(
         "v_peak_k_per_nm",
+        "im2018",
         None,
         k0,
-        analysis.variance.peak_k_per_nm,
+        (
+            analysis.variance.peak_k_per_nm,
+            analysis.variance.peak_k_se_per_nm,
+        ),
         None,
     ));
     let mut geometric_total = Some(0.0);
