@@ -518,7 +518,7 @@ fn finish(
             .map(|r| r.diameter_deblurred_nm)
             .collect();
         let (md, sd) = mean_sd(d.iter().copied());
-        let (mdd, _) = mean_sd(dd.iter().copied());
+        let (mdd, sdd) = mean_sd(dd.iter().copied());
         let mut null_reasons = BTreeMap::new();
         // A sphere-model fraction above 1 is impossible: refused, with the reason.
         let mut bounded = |field: &str, v: Option<f64>| match v {
@@ -560,6 +560,7 @@ fn finish(
             mean_diameter_se_nm: (d.len() >= 2).then(|| sd / (d.len() as f64).sqrt()),
             sd_diameter_nm: opt(sd),
             mean_diameter_corrected_nm: opt(mdd),
+            mean_diameter_corrected_se_nm: (dd.len() >= 2).then(|| sdd / (dd.len() as f64).sqrt()),
             area_fraction: seg.regions.iter().map(|r| r.area_nm2).sum::<f64>() / area_nm2,
             volume_fraction_in_condition: vf_in,
             volume_fraction_in_condition_se: vf_in_se,

@@ -182,6 +182,9 @@ pub struct SymmetryResult {
     pub sd_diameter_nm: Option<f64>,
     /// Mean diameter after quadrature removal of the probe FWHM, in nm.
     pub mean_diameter_corrected_nm: Option<f64>,
+    /// Its standard error, `sd/√N` of the corrected diameters, nm.
+    #[serde(default)]
+    pub mean_diameter_corrected_se_nm: Option<f64>,
     /// Region area over scan area.
     pub area_fraction: f64,
     /// Σ sphere volumes over sample volume (regions in the diffracting condition only).

@@ -272,6 +272,9 @@ pub struct FoundType {
     /// The same with the probe blur removed, nm.
     #[serde(default)]
     pub mean_diameter_corrected_nm: Option<f64>,
+    /// Its standard error, nm (absent from older analyses).
+    #[serde(default)]
+    pub mean_diameter_corrected_se_nm: Option<f64>,
     /// Volume fraction of in-condition clusters (area fraction × spheres in the foil).
     pub volume_fraction_in_condition: Option<f64>,
     /// Standard error of the region count (absent from older analyses).
@@ -570,23 +573,34 @@ fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
             continue;
         }
         let true_diameter = mean(in_condition(truth, n).iter().map(|c| c.diameter_nm));
-        rows.push(row(
+        rows.push(row_se(
             "mean_diameter_corrected_nm",
+            "im2018",
             Some(n),
             true_diameter,
-            found.and_then(|f| f.mean_diameter_corrected_nm),
+            (
+                found.and_then(|f| f.mean_diameter_corrected_nm),
+                found.and_then(|f| f.mean_diameter_corrected_se_nm),
+            ),
             None,
         ));
+        let p_geo = geometric_in_condition(n as usize, analysis.config.acceptance_deg);
         let geometric = found
             .and_then(|f| f.volume_fraction_in_condition)
-            .map(|v| v / geometric_in_condition(n as usize, analysis.config.acceptance_deg))
+            .map(|v| v / p_geo)
             .filter(|&v| v <= 1.0);
         geometric_total = geometric_total.zip(geometric).map(|(a, b)| a + b);
-        rows.push(row(
+        rows.push(row_se(
             "volume_fraction_geometric",
+            "im2018",
             Some(n),
             Some(t.volume_fraction),
-            geometric,
+            (
+                geometric,
+                geometric
+                    .and(found.and_then(|f| f.volume_fraction_in_condition_se))
+                    .map(|se| se / p_geo),
+            ),
             None,
         ));
         // How far the σ(r) peak stands above the map's own fluctuations (≥ 3: a real distance).
