@@ -125,59 +125,103 @@ pub fn bias_table(biases: &[Bias]) -> Table {
     }
 }
 
-/// The bias table followed by how `mro` compares with `im2018`: per quantity both give, the
-/// two mean |relative errors| and their ratio, and how many values each gave (a method that
-/// gives fewer values is not made better by the ones it left out).
-pub fn bias_block(biases: &[Bias]) -> String {
-    let mut s = bias_table(biases).to_markdown();
-    let find = |m: &str, q: &str| biases.iter().find(|b| b.method == m && b.quantity == q);
-    let mut lines = Vec::new();
-    for b in biases.iter().filter(|b| b.method == "mro") {
-        let (Some(im), Some(mro_abs)) = (find("im2018", &b.quantity), b.mean_abs) else {
-            continue;
-        };
-        let Some(im_abs) = im.mean_abs else { continue };
-        let verdict = if mro_abs < im_abs {
-            if mro_abs > 0.0 {
-                format!("{}× smaller", number(im_abs / mro_abs, 1))
-            } else {
-                "smaller".to_string()
-            }
-        } else if mro_abs > im_abs {
-            if im_abs > 0.0 {
-                format!("**{}× larger**", number(mro_abs / im_abs, 1))
-            } else {
-                "**larger**".to_string()
-            }
-        } else {
-            "the same".to_string()
-        };
-        let given = if b.given == b.expected && im.given == im.expected {
-            String::new()
-        } else {
-            format!(
-                "; `mro` gave {} of {} values, `im2018` {} of {}",
-                b.given, b.expected, im.given, im.expected
-            )
-        };
-        lines.push(format!(
-            "- `{}`: `mro` {} % against `im2018` {} %, {verdict}{given}",
-            b.quantity,
-            number(100.0 * mro_abs, 1),
-            number(100.0 * im_abs, 1),
-        ));
+/// The bias table of `scores`, followed by how `mro` compares with `im2018` per quantity: the
+/// mean |relative error| of each over the **same** values (the runs and n where both gave one),
+/// their ratio, and how many values with a truth each left out. Ratios within 10 % are "about
+/// the same".
+pub fn bias_block<'a>(scores: impl IntoIterator<Item = &'a Score>) -> String {
+    let scores: Vec<&Score> = scores.into_iter().collect();
+    let mut s = bias_table(&biases(scores.iter().copied())).to_markdown();
+    let mut by: BTreeMap<String, Comparison> = BTreeMap::new();
+    for score in &scores {
+        for r in score
+            .rows
+            .iter()
+            .filter(|r| r.method == "mro" && r.truth.is_some())
+        {
+            let Some(im) = score.rows.iter().find(|o| {
+                o.method == "im2018"
+                    && o.quantity == r.quantity
+                    && o.symmetry == r.symmetry
+                    && o.truth.is_some()
+            }) else {
+                continue;
+            };
+            let finite = |x: Option<f64>| x.filter(|x| x.is_finite()).map(f64::abs);
+            by.entry(r.quantity.clone())
+                .or_default()
+                .add(finite(im.relative_error), finite(r.relative_error));
+        }
     }
+    let lines: Vec<String> = by
+        .iter()
+        .filter_map(|(quantity, c)| c.line(quantity))
+        .collect();
     if !lines.is_empty() {
         s.push_str(
-            "
-How much better `mro` is than `im2018` (mean |relative error|, lower is better):
-
-",
+            "\nHow `mro` compares with `im2018` (mean |relative error| over the values both methods gave; lower is better):\n\n",
         );
         s.push_str(&lines.join("\n"));
         s.push('\n');
     }
     s
+}
+
+/// One quantity's |relative errors| for both methods, over values with a truth.
+#[derive(Default)]
+struct Comparison {
+    /// `(im2018, mro)` where both gave a value.
+    both: Vec<(f64, f64)>,
+    im2018_missing: usize,
+    mro_missing: usize,
+    total: usize,
+}
+
+impl Comparison {
+    fn add(&mut self, im2018: Option<f64>, mro: Option<f64>) {
+        self.total += 1;
+        self.im2018_missing += usize::from(im2018.is_none());
+        self.mro_missing += usize::from(mro.is_none());
+        if let (Some(i), Some(m)) = (im2018, mro) {
+            self.both.push((i, m));
+        }
+    }
+
+    fn line(&self, quantity: &str) -> Option<String> {
+        if self.both.is_empty() {
+            return None;
+        }
+        let n = self.both.len() as f64;
+        let im = self.both.iter().map(|p| p.0).sum::<f64>() / n;
+        let mro = self.both.iter().map(|p| p.1).sum::<f64>() / n;
+        let verdict = if (mro - im).abs() <= 0.1 * im.max(mro) {
+            "about the same".to_string()
+        } else if mro < im {
+            if mro > 0.0 {
+                format!("{}× smaller", number(im / mro, 1))
+            } else {
+                "smaller".to_string()
+            }
+        } else if im > 0.0 {
+            format!("**{}× larger**", number(mro / im, 1))
+        } else {
+            "**larger**".to_string()
+        };
+        let missing = if self.im2018_missing + self.mro_missing > 0 {
+            format!(
+                "; of {} values with a truth, `im2018` gave no value for {}, `mro` for {}",
+                self.total, self.im2018_missing, self.mro_missing
+            )
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "- `{quantity}`: `mro` {} % against `im2018` {} % over the {} values both gave, {verdict}{missing}",
+            number(100.0 * mro, 1),
+            number(100.0 * im, 1),
+            self.both.len(),
+        ))
+    }
 }
 
 /// `summary.md` of a multi-scenario `validate`: one line per scenario, then the bias table.
@@ -210,7 +254,7 @@ pub fn suite_summary(command: &str, runs: &[(String, String, Score)]) -> String 
         "\n## Bias of each method over these scenarios\n\nEvery run and n with a planted value \
          counts once; a scenario's own tolerances are in its report.\n\n",
     );
-    s.push_str(&bias_block(&biases(runs.iter().map(|r| &r.2))));
+    s.push_str(&bias_block(runs.iter().map(|r| &r.2)));
     s.push_str(&detectable_section(runs.iter().map(|r| &r.2), "scenarios"));
     s
 }
@@ -231,7 +275,7 @@ pub fn detectable_section<'a>(scores: impl IntoIterator<Item = &'a Score>, what:
         "\n### Over the {} of {} {what} whose MRO is detectable\n\n{}",
         detectable.len(),
         scores.len(),
-        bias_block(&biases(detectable))
+        bias_block(detectable)
     )
 }
 
@@ -295,23 +339,31 @@ mod tests {
         assert_eq!(mro.sd, None);
         let md = bias_table(&v).to_markdown();
         assert!(md.contains("1 of 2") && md.contains("-30.0 %"), "{md}");
-        let block = bias_block(&v);
+        // Compared over the same values: run a's diameter only (mro gave none in run b).
+        let block = bias_block([&a, &b]);
         assert!(
             block.contains(
-                "- `mean_diameter_nm`: `mro` 10.0 % against `im2018` 30.0 %, 3.0× smaller; `mro` gave 1 of 2 values, `im2018` 2 of 2"
+                "- `mean_diameter_nm`: `mro` 10.0 % against `im2018` 40.0 % over the 1 values both gave, 4.0× smaller; of 2 values with a truth, `im2018` gave no value for 0, `mro` for 1"
             ),
             "{block}"
         );
-        // Worse is said as loudly as better; a quantity only one method gives is left out.
-        let worse = biases([&score(vec![
+        // Worse is said as loudly as better; within 10 % is about the same; a quantity only one
+        // method gives is left out.
+        let other = score(vec![
             row("im2018", "region_count", Some(20.0), Some(0.1)),
             row("mro", "region_count", Some(20.0), Some(-0.5)),
+            row("im2018", "precision", Some(1.0), Some(-0.20)),
+            row("mro", "precision", Some(1.0), Some(-0.21)),
             row("mro", "recall", Some(1.0), Some(-0.2)),
-        ])]);
-        let block = bias_block(&worse);
+        ]);
+        let block = bias_block([&other]);
+        assert!(block.contains("**5.0× larger**"), "{block}");
         assert!(
-            block.contains("**5.0× larger**") && !block.contains("`recall`:"),
+            block.contains(
+                "`precision`: `mro` 21.0 % against `im2018` 20.0 % over the 1 values both gave, about the same"
+            ),
             "{block}"
         );
+        assert!(!block.contains("`recall`:"), "{block}");
     }
 }

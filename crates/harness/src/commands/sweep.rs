@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::bias::{bias_block, biases, detectable_section};
+use crate::bias::{bias_block, detectable_section};
 use crate::commands::validate::{self, need, validate_one, Options};
 use crate::cost::{enforce, Need, SMALL_FILES_BYTES};
 use crate::exit::bad_input;
@@ -434,7 +434,7 @@ impl Sweep {
         );
         text += "\n## Bias of each method over the points\n\nEvery point and n with a planted \
                  value counts once (`sweep.csv` has each).\n\n";
-        text += &bias_block(&biases(&scores));
+        text += &bias_block(&scores);
         text += &detectable_section(&scores, "points");
         top.write("report.md", text.as_bytes())?;
         top.commit()?;
