@@ -168,8 +168,9 @@ impl MroEstimator<'_> {
                     .iter()
                     .map(|d| std::f64::consts::PI / 6.0 * d.powi(3) / (area_nm2 * t))
                     .collect();
-                let v_in: f64 = vols.iter().sum();
-                let se_in = vols.iter().map(|v| v * v).sum::<f64>().sqrt();
+                // Folded from +0.0: an empty f64 sum is −0.0, which JSON would show as -0.0.
+                let v_in = vols.iter().fold(0.0, |a, v| a + v);
+                let se_in = vols.iter().fold(0.0, |a, v| a + v * v).sqrt();
                 if v_in > 1.0 {
                     reasons.insert(
                         "volume_fraction_in_condition".into(),

@@ -362,7 +362,9 @@ fn run(
             field: "analysis.k_per_nm".into(),
             value: config.k_per_nm,
             expected: format!(
-                "a ring whose outer edge lies within the {k_fit:.3} nm⁻¹ the detector covers around the centre"
+                "a ring whose outer edge lies within the {k_fit:.4} nm⁻¹ the detector covers around the centre ({} × {} pixels of calibration.k_pixel_per_nm = {dk} nm⁻¹; is the pixel size right?)",
+                det[0],
+                det[1]
             ),
         });
     }
@@ -461,14 +463,24 @@ fn finish(
     versus_k
         .iter_mut()
         .for_each(|row| row.iter_mut().for_each(|v| *v /= n as f64));
+    // Mean P_n over the patterns whose analysis ring holds counts (P_n is undefined on an
+    // empty ring; averaging those in as 0 pulled P_0 below 1).
+    let defined: Vec<usize> = (0..n)
+        .filter(|&p| stats.annular_mean[p * r_all + rv] > 0.0)
+        .collect();
     let mut mean_p = vec![0.0f64; h];
-    for p in 0..n {
+    for &p in &defined {
         for (o, &v) in mean_p.iter_mut().zip(&stats.ring_power[p * h..(p + 1) * h]) {
             *o += v;
         }
     }
-    mean_p.iter_mut().for_each(|v| *v /= n as f64);
-    let floor = stats.ring_noise_floor.iter().sum::<f64>() / n as f64;
+    let n_defined = defined.len() as f64;
+    mean_p.iter_mut().for_each(|v| *v /= n_defined);
+    let floor = defined
+        .iter()
+        .map(|&p| stats.ring_noise_floor[p])
+        .sum::<f64>()
+        / n_defined;
     let corrected: Vec<f64> = mean_p
         .iter()
         .enumerate()

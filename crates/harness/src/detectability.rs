@@ -403,6 +403,15 @@ pub fn detectability(
     })
 }
 
+/// "at n = 2, 4", or "at no n".
+pub fn at_n(ns: &[u32]) -> String {
+    if ns.is_empty() {
+        "at no n".to_string()
+    } else {
+        format!("at n = {}", list(ns))
+    }
+}
+
 fn list(ns: &[u32]) -> String {
     if ns.is_empty() {
         "none".to_string()
@@ -458,11 +467,11 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
         format!("MRO detectable and located at every planted n: {numbers}")
     } else {
         format!(
-            "MRO partly detectable: mean P_n differs from the control by ≥ {SIGNAL_SIGMA} s.e. at \
-             n = {}, clusters located (median above the {LOCATED_PERCENTILE}th percentile) at \
-             n = {}; {numbers}",
-            list(shows),
-            list(located)
+            "MRO partly detectable: mean P_n differs from the control by ≥ {SIGNAL_SIGMA} s.e. \
+             {}, clusters located (median above the {LOCATED_PERCENTILE}th percentile) {}; \
+             {numbers}",
+            at_n(shows),
+            at_n(located)
         )
     }
 }

@@ -66,7 +66,7 @@ pub struct Args {
     #[arg(long)]
     refine_center: bool,
     /// Patterns read per chunk (memory use is about two chunks; small chunks stay in cache).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     chunk_patterns: usize,
     /// Skip the PNG figures.
     #[arg(long)]
@@ -171,7 +171,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
-    let chunk = args.chunk_patterns.max(1);
+    let chunk = args.chunk_patterns;
     let n = (scan[0] * scan[1]) as u64;
     let bar = crate::progress::bar(n, "analyze");
     let progress = |done: usize, total: usize| {
@@ -210,6 +210,34 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for w in report.warnings() {
         eprintln!("mro: warning: {}: {w}", path.display());
     }
+    // Patterns with no counts on the analysis ring: a few (a blank edge) are said; most mean
+    // the calibration does not fit the data (another detector's centre or pixel size).
+    let empty = out
+        .result
+        .mro
+        .as_ref()
+        .and_then(|m| m.by_symmetry.values().next())
+        .map_or(0, |s| s.undefined_patterns);
+    let patterns = scan[0] * scan[1];
+    if empty > 0 {
+        let what = format!(
+            "{empty} of {patterns} patterns hold no counts on the analysis ring at k = {} nm⁻¹ ({}; {} nm⁻¹ per pixel from {})",
+            out.result.ring.k_per_nm,
+            origins.center_text(),
+            calibration.k_pixel_per_nm(),
+            origins.calibration_key("k_pixel_per_nm", args.k_pixel_per_nm.is_some())
+        );
+        if 2 * empty > patterns {
+            return Err(bad_input(format!(
+                "{}: {what}: expected counts on the ring in most patterns; is the calibration for this detector?",
+                path.display()
+            )));
+        }
+        eprintln!(
+            "mro: warning: {}: {what}; P_n is undefined there (null in the mro maps) and they are left out of the mean spectrum",
+            path.display()
+        );
+    }
     let screening = output.staging().join(SCREENING_FILE);
     std::fs::write(
         &screening,
@@ -228,6 +256,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )?;
     }
     output.commit()?;
+    if args.no_figures {
+        // Figures of an earlier run here would sit beside results they do not show.
+        for f in figures::FIGURE_FILES {
+            let stale = args.out.join(f);
+            if stale.is_file() {
+                std::fs::remove_file(&stale).with_context(|| {
+                    format!("cannot remove the stale figure {}", stale.display())
+                })?;
+            }
+        }
+    }
     summary(&out);
     Ok(ExitCode::SUCCESS)
 }
@@ -258,6 +297,15 @@ impl Origins {
     fn center(&self) -> String {
         self.calibration_key("center_px", self.center_from_flag)
     }
+    /// The centre and where it came from, for messages.
+    fn center_text(&self) -> String {
+        format!(
+            "centre [{}, {}] from {}",
+            self.center_px[0],
+            self.center_px[1],
+            self.center()
+        )
+    }
     fn config_name(&self) -> String {
         self.config
             .as_ref()
@@ -268,12 +316,7 @@ impl Origins {
 
     /// An analysis error rewritten in terms of what the user wrote.
     fn explain(&self, e: AnalysisError) -> anyhow::Error {
-        let centre = format!(
-            "centre [{}, {}] from {}",
-            self.center_px[0],
-            self.center_px[1],
-            self.center()
-        );
+        let centre = self.center_text();
         match e {
             AnalysisError::Npy(NpyError::Io { .. })
             | AnalysisError::Source(SourceError::Io { .. }) => anyhow::Error::new(e),
@@ -503,19 +546,51 @@ fn summary(out: &AnalysisOutput) {
         crate::document::number(r.power_spectrum.odd_even_ratio, 4),
         crate::document::number(r.power_spectrum.odd_even_ratio_corrected, 4)
     );
-    for n in &r.summed_symmetries {
-        let s = &r.by_symmetry[&n.to_string()];
+    // Both methods, the one `[analysis] method` judges first, each line labelled.
+    let mro = r.mro.as_ref();
+    let im2018_lines = || {
+        outln!("method im2018 (the published procedure):");
+        for n in &r.summed_symmetries {
+            let s = &r.by_symmetry[&n.to_string()];
+            outln!(
+                "  n = {n:>2}: {:>4} regions, D = {} nm, volume fraction {}, spacing {} nm",
+                s.regions,
+                fmt(s.mean_diameter_nm),
+                fmt(s.volume_fraction),
+                fmt(s.autocorrelation_peak_nm)
+            );
+        }
         outln!(
-            "n = {n:>2}: {:>4} regions, D = {} nm, volume fraction {}, spacing {} nm",
-            s.regions,
-            fmt(s.mean_diameter_nm),
-            fmt(s.volume_fraction),
-            fmt(s.autocorrelation_peak_nm)
+            "  total volume fraction {}, integrated map {}",
+            fmt(r.total_volume_fraction),
+            fmt(r.integrated_map_volume_fraction)
         );
+    };
+    let mro_lines = || {
+        let Some(m) = mro else { return };
+        outln!(
+            "method mro (significant regions at {} false regions per map, model-fitted diameters):",
+            m.false_detection_rate
+        );
+        for n in &r.summed_symmetries {
+            let Some(s) = m.by_symmetry.get(&n.to_string()) else {
+                continue;
+            };
+            outln!(
+                "  n = {n:>2}: {:>4} regions, D = {} nm, volume fraction {}, spacing {} nm",
+                s.regions,
+                fmt(s.mean_diameter_nm),
+                fmt(s.volume_fraction),
+                fmt(s.spacing_nm)
+            );
+        }
+        outln!("  total volume fraction {}", fmt(m.total_volume_fraction));
+    };
+    if r.config.method == mro_analysis::Method::Mro {
+        mro_lines();
+        im2018_lines();
+    } else {
+        im2018_lines();
+        mro_lines();
     }
-    outln!(
-        "total volume fraction {}, integrated map {}",
-        fmt(r.total_volume_fraction),
-        fmt(r.integrated_map_volume_fraction)
-    );
 }

@@ -721,14 +721,6 @@ fn plot(
     Ok(files)
 }
 
-/// `2, 4, 6`, or `none`.
-fn list(ns: &[u32]) -> String {
-    if ns.is_empty() {
-        return "none".to_string();
-    }
-    ns.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
-}
-
 /// `report.md`: the command, the axes, the machine, seed and timings, one row per point
 /// (with its score and stage timings), and the plots.
 fn report<'a>(
@@ -765,10 +757,10 @@ fn report<'a>(
         let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
         let detectable = sc.detectability.as_ref().map_or("—".to_string(), |d| {
             format!(
-                "{} (≥ 5 s.e. at n = {}; located at n = {})",
+                "{} (≥ 5 s.e. {}; located {})",
                 if d.detectable { "yes" } else { "**no**" },
-                list(&d.shows_at),
-                list(&d.located_at)
+                crate::detectability::at_n(&d.shows_at),
+                crate::detectability::at_n(&d.located_at)
             )
         });
         let realism = sc.realism.as_ref().map_or("—".to_string(), |r| {
