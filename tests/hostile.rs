@@ -245,6 +245,20 @@ fn errors_name_the_file_and_key_the_user_wrote() {
         &analyze(&c, &d.join("o4"), &["--mask", mask.to_str().unwrap()]),
         &["the mask", "ring_mask.npy", "hides every pixel of the ring"],
     );
+    // A mask over half the detector is measured, with a warning that names the gap.
+    let half = d.join("half_mask.npy");
+    let h: Vec<f32> = (0..DET * DET)
+        .map(|p| f32::from((p % DET) < DET / 2))
+        .collect();
+    npy::write_f32(&half, &[DET, DET], &h).unwrap();
+    let out = analyze(&c, &d.join("o4h"), &["--mask", half.to_str().unwrap()]);
+    expect_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("half_mask.npy: the mask hides 46 %")
+            && stderr(&out).contains("% of the analysis ring"),
+        "{}",
+        stderr(&out)
+    );
     // A byte-order mark is skipped; a three-value centre is named with its file.
     std::fs::write(&meta_path, format!("\u{feff}{}", meta().to_json())).unwrap();
     expect_exit(&analyze(&c, &d.join("o5"), &[]), 0);

@@ -430,6 +430,92 @@ fn run(
     Ok(RunEnd::Finished(report, Box::new(out)))
 }
 
+/// Puts the reason for every null number of an `im2018` map result into its `null_reasons`
+/// (reasons already there, e.g. a fraction above 1, stay).
+fn explain_nulls(res: &mut SymmetryResult, thickness_known: bool) {
+    let mut why = |field: &str, null: bool, reason: &str| {
+        if null {
+            res.null_reasons
+                .entry(field.to_string())
+                .or_insert_with(|| reason.to_string());
+        }
+    };
+    let no_regions = "no regions above the threshold: there is nothing to measure";
+    let few_regions = "fewer than two regions: no standard error";
+    let no_thickness =
+        "no foil thickness in the calibration (calibration.thickness_nm or --thickness-nm): no volume";
+    let fractions = [
+        (
+            "volume_fraction_in_condition",
+            res.volume_fraction_in_condition.is_none(),
+        ),
+        (
+            "volume_fraction_in_condition_se",
+            res.volume_fraction_in_condition_se.is_none(),
+        ),
+        ("volume_fraction", res.volume_fraction.is_none()),
+        ("volume_fraction_se", res.volume_fraction_se.is_none()),
+        (
+            "volume_fraction_corrected",
+            res.volume_fraction_corrected.is_none(),
+        ),
+        (
+            "volume_fraction_geometric",
+            res.volume_fraction_geometric.is_none(),
+        ),
+    ];
+    for (field, null) in fractions {
+        if !thickness_known {
+            why(field, null, no_thickness);
+        }
+    }
+    let regions = res.regions;
+    for (field, null) in [
+        ("mean_diameter_nm", res.mean_diameter_nm.is_none()),
+        ("sd_diameter_nm", res.sd_diameter_nm.is_none()),
+        (
+            "mean_diameter_corrected_nm",
+            res.mean_diameter_corrected_nm.is_none(),
+        ),
+    ] {
+        why(field, null && regions == 0, no_regions);
+    }
+    for (field, null) in [
+        ("mean_diameter_se_nm", res.mean_diameter_se_nm.is_none()),
+        (
+            "mean_diameter_corrected_se_nm",
+            res.mean_diameter_corrected_se_nm.is_none(),
+        ),
+    ] {
+        why(
+            field,
+            null,
+            if regions == 0 {
+                no_regions
+            } else {
+                few_regions
+            },
+        );
+    }
+    let no_peak = "σ(r) has no local maximum beyond the probe's Airy radius: no spacing";
+    for (field, null) in [
+        (
+            "autocorrelation_peak_nm",
+            res.autocorrelation_peak_nm.is_none(),
+        ),
+        (
+            "autocorrelation_peak_se_nm",
+            res.autocorrelation_peak_se_nm.is_none(),
+        ),
+        (
+            "autocorrelation_peak_significance",
+            res.autocorrelation_peak_significance.is_none(),
+        ),
+    ] {
+        why(field, null, no_peak);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn finish(
     ctx: &FrameContext,
@@ -596,6 +682,8 @@ fn finish(
             region_list: seg.regions,
             null_reasons,
         };
+        let mut res = res;
+        explain_nulls(&mut res, cal.thickness_nm().is_some());
         let labels = Array2::from_shape_vec(sh, seg.labels).expect("scan shape");
         (res, labels)
     };

@@ -806,3 +806,48 @@ fn screened_measurement_equals_screening_then_measuring() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every null number of an `im2018` map result carries its reason: without a foil thickness the
+/// volume fractions; without regions the diameters; without a σ(r) maximum the spacing.
+#[test]
+fn null_numbers_of_a_map_carry_their_reasons() {
+    let scan = [6, 7];
+    let clean = random_cube(scan, 5);
+    let no_thickness = Datacube::new(
+        clean.data().clone(),
+        Calibration::new(
+            0.3,
+            0.32,
+            clean.calibration().center_px(),
+            300.0,
+            1.15,
+            None,
+        )
+        .unwrap(),
+    );
+    let config = AnalysisConfig {
+        k_min_per_nm: 1.0,
+        k_max_per_nm: 4.5,
+        ..AnalysisConfig::default()
+    };
+    let out = analyze_datacube(&no_thickness, &config, &RunOptions::default()).unwrap();
+    let value = serde_json::to_value(&out.result).unwrap();
+    for (n, s) in value["by_symmetry"].as_object().unwrap() {
+        let reasons = s["null_reasons"].as_object().unwrap();
+        for (field, v) in s.as_object().unwrap() {
+            if v.is_null() {
+                assert!(
+                    reasons.contains_key(field),
+                    "n = {n}: `{field}` is null without a reason: {reasons:?}"
+                );
+            }
+        }
+        assert!(
+            reasons["volume_fraction"]
+                .as_str()
+                .unwrap()
+                .contains("thickness"),
+            "{reasons:?}"
+        );
+    }
+}

@@ -171,6 +171,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
+    if let Some(m) = &mask {
+        let hidden = ring_fraction_masked(m, det, &calibration, &config);
+        if hidden > 0.25 {
+            eprintln!(
+                "mro: warning: {}: the mask hides {:.0} % of the analysis ring at k = {} nm⁻¹: P_n, the odd/even ratio and V_r come from the rest of the ring, and a gap that large biases them (a half-ring turns even symmetry into odd)",
+                args.mask.as_ref().expect("a mask came from --mask").display(),
+                100.0 * hidden,
+                config.k_per_nm
+            );
+        }
+    }
     let chunk = args.chunk_patterns;
     let n = (scan[0] * scan[1]) as u64;
     let bar = crate::progress::bar(n, "analyze");
@@ -238,6 +249,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             path.display()
         );
     }
+    let c = &out.result.center;
+    let moved = (c.used_px[0] - c.calibration_px[0]).hypot(c.used_px[1] - c.calibration_px[1]);
+    if c.refined && moved > REFINED_SHIFT_WARN_PX {
+        eprintln!(
+            "mro: warning: {}: the refined centre [{:.2}, {:.2}] is {moved:.1} px from the starting one ({}): a start far from the true centre can converge on a wrong one; check it in mean_intensity.npy",
+            path.display(),
+            c.used_px[0],
+            c.used_px[1],
+            origins.center_text()
+        );
+    }
     let screening = output.staging().join(SCREENING_FILE);
     std::fs::write(
         &screening,
@@ -269,6 +291,41 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     summary(&out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A refined centre farther than this from its start (pixels) is worth a look: from starts
+/// 5–8 px off on a 32-px detector the Friedel refinement was seen to converge on wrong centres.
+const REFINED_SHIFT_WARN_PX: f64 = 1.5;
+
+/// The share of the analysis ring's pixels (centres within the ring, at the calibration's centre
+/// and pixel size) that `mask` hides.
+fn ring_fraction_masked(
+    mask: &[bool],
+    det: [usize; 2],
+    calibration: &Calibration,
+    config: &AnalysisConfig,
+) -> f64 {
+    let [cy, cx] = calibration.center_px();
+    let dk = calibration.k_pixel_per_nm();
+    let (lo, hi) = (
+        config.k_per_nm - 0.5 * config.ring_width_per_nm,
+        config.k_per_nm + 0.5 * config.ring_width_per_nm,
+    );
+    let (mut on, mut hidden) = (0usize, 0usize);
+    for y in 0..det[0] {
+        for x in 0..det[1] {
+            let k = (y as f64 - cy).hypot(x as f64 - cx) * dk;
+            if (lo..hi).contains(&k) {
+                on += 1;
+                hidden += usize::from(mask[y * det[1] + x]);
+            }
+        }
+    }
+    if on == 0 {
+        0.0
+    } else {
+        hidden as f64 / on as f64
+    }
 }
 
 /// The screening report beside analysis.json.
