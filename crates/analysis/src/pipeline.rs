@@ -846,7 +846,32 @@ fn finish(
             v_r_at_ring: curves.v_r[rv],
             poisson_gain: config.poisson_gain,
             min_electrons_per_pixel: MIN_ELECTRONS_PER_PIXEL,
-            null_reasons: variance_null_reasons(&curves),
+            null_reasons: {
+                let mut why = variance_null_reasons(&curves);
+                for (field, peak, se) in [
+                    (
+                        "peak_k_se_per_nm",
+                        peak_position(&k, &curves.v_omega[..rv]),
+                        peak_se.0,
+                    ),
+                    (
+                        "v_r_peak_k_se_per_nm",
+                        peak_position(&k, &curves.v_r[..rv]),
+                        peak_se.1,
+                    ),
+                ] {
+                    let Some(p) = peak.filter(|_| se.is_none()) else {
+                        continue;
+                    };
+                    let reason = if p <= k[0] || p >= k[k.len() - 1] {
+                        "the maximum lies at the edge of the k range, not at a peak inside it: no standard error"
+                    } else {
+                        "fewer than two 8 × 8-pixel scan blocks to resample: no standard error"
+                    };
+                    why.insert(field.to_string(), reason.to_string());
+                }
+                why
+            },
         },
         power_spectrum: PowerSpectrumResult {
             k_per_nm: config.k_per_nm,

@@ -284,6 +284,20 @@ fn bootstrap_peak_errors_match_the_scatter_over_independent_scans() {
         se.push(s.unwrap());
         se_r.push(s_r.unwrap());
     }
+    // A V(k) that only falls has its maximum at the first ring: no peak, so no error.
+    let mut falling = Vec::with_capacity(n * k.len());
+    for _ in 0..n {
+        for &kk in &k {
+            falling.push(100.0 * (1.0 + 0.3 / kk * normal(&mut rng)));
+        }
+    }
+    let stats = PartialStats::for_variance(
+        k.len(),
+        falling,
+        vec![0.0; n * k.len()],
+        vec![0.01; n * k.len()],
+    );
+    assert_eq!(peak_standard_errors(&stats, scan, 0.0, &k).0, None);
     for (what, p, s) in [("V_Ω", &peaks, &se), ("V_r", &peaks_r, &se_r)] {
         let (_, scatter) = crate::particles::mean_sd(p.iter().copied());
         let (mean_se, _) = crate::particles::mean_sd(s.iter().copied());
