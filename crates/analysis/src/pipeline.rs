@@ -25,7 +25,8 @@ use crate::screen::{ScreenReport, ScreenSettings, Screener};
 use crate::size_model::ProbeResponse;
 use crate::threshold::threshold;
 use crate::variance::{
-    peak_position, peak_standard_errors, variance_curves, VarianceCurves, MIN_ELECTRONS_PER_PIXEL,
+    inside, peak_position, peak_standard_errors, variance_curves, VarianceCurves,
+    MIN_ELECTRONS_PER_PIXEL,
 };
 
 /// Patterns handed to one rayon task.
@@ -535,7 +536,11 @@ fn finish(
     let n = stats.len();
     let curves = variance_curves(stats, config.poisson_gain);
     let k: Vec<f64> = rings[..rv].iter().map(Ring::k_per_nm).collect();
-    let peak_se = peak_standard_errors(stats, scan, config.poisson_gain, &k);
+    let peaks = [
+        peak_position(&k, &curves.v_omega[..rv]),
+        peak_position(&k, &curves.v_r[..rv]),
+    ];
+    let peak_se = peak_standard_errors(stats, scan, config.poisson_gain, &k, peaks);
 
     let mut versus_k = vec![vec![0.0f64; h]; rv];
     for p in 0..n {
@@ -834,8 +839,8 @@ fn finish(
             azimuth_step_deg: config.azimuth_step_deg,
         },
         variance: VarianceResult {
-            peak_k_per_nm: peak_position(&k, &curves.v_omega[..rv]),
-            v_r_peak_k_per_nm: peak_position(&k, &curves.v_r[..rv]),
+            peak_k_per_nm: peaks[0],
+            v_r_peak_k_per_nm: peaks[1],
             peak_k_se_per_nm: peak_se.0,
             v_r_peak_k_se_per_nm: peak_se.1,
             k_per_nm: k.clone(),
@@ -849,21 +854,13 @@ fn finish(
             null_reasons: {
                 let mut why = variance_null_reasons(&curves);
                 for (field, peak, se) in [
-                    (
-                        "peak_k_se_per_nm",
-                        peak_position(&k, &curves.v_omega[..rv]),
-                        peak_se.0,
-                    ),
-                    (
-                        "v_r_peak_k_se_per_nm",
-                        peak_position(&k, &curves.v_r[..rv]),
-                        peak_se.1,
-                    ),
+                    ("peak_k_se_per_nm", peaks[0], peak_se.0),
+                    ("v_r_peak_k_se_per_nm", peaks[1], peak_se.1),
                 ] {
                     let Some(p) = peak.filter(|_| se.is_none()) else {
                         continue;
                     };
-                    let reason = if p <= k[0] || p >= k[k.len() - 1] {
+                    let reason = if !inside(&k, p) {
                         "the maximum lies at the edge of the k range, not at a peak inside it: no standard error"
                     } else {
                         "fewer than two 8 × 8-pixel scan blocks to resample: no standard error"

@@ -170,9 +170,8 @@ impl ScreenReport {
 /// measurement feeds it the chunks it reads, so that screening costs no extra read of the file.
 pub struct Screener {
     det: [usize; 2],
-    /// `false` for the pixels of the user's mask.
-    keep: Vec<bool>,
-    /// The same as bit masks: all ones = kept, 0 = masked.
+    /// Per pixel, as a bit mask for the branch-free sums: all ones = kept, 0 = in the user's
+    /// mask.
     keep_bits: Vec<u32>,
     /// Per unmasked pixel: sum of finite values, count of non-finite values, count of zeros.
     pixel_sum: Vec<f64>,
@@ -196,15 +195,14 @@ impl Screener {
     ) -> Result<Self, AnalysisError> {
         check_mask(excluded, det)?;
         let plen = det[0] * det[1];
-        let keep: Vec<bool> =
-            excluded.map_or_else(|| vec![true; plen], |m| m.iter().map(|&e| !e).collect());
         Ok(Self {
             det,
-            keep_bits: keep
-                .iter()
-                .map(|&k| 0u32.wrapping_sub(u32::from(k)))
+            keep_bits: (0..plen)
+                .map(|p| {
+                    let kept = excluded.map_or(true, |m| !m[p]);
+                    0u32.wrapping_sub(u32::from(kept))
+                })
                 .collect(),
-            keep,
             pixel_sum: vec![0.0; plen],
             pixel_non_finite: vec![0; plen],
             frame_sum: Vec::with_capacity(frames),
@@ -262,7 +260,7 @@ impl Screener {
     pub fn finish(self, scan: [usize; 2], settings: &ScreenSettings) -> ScreenReport {
         let [ny, nx] = self.det;
         let frames = self.frame_sum.len() as u64;
-        let ok = |p: usize| self.keep[p];
+        let ok = |p: usize| self.keep_bits[p] != 0;
         // Pixels non-finite in every frame are dead; their values are not counted below.
         let always_bad: Vec<bool> = self
             .pixel_non_finite

@@ -183,14 +183,16 @@ const BOOTSTRAP_SEED: u64 = 0x0056_456b_7065_616b;
 /// [`BOOTSTRAP_RESAMPLES`] times, and each draw's curves (over the first `k.len()` rings) give a
 /// peak; the error is the standard deviation of those peaks. The draws come from a fixed seed,
 /// so the result is reproducible. `None` when fewer than 2 blocks or 2 defined peaks, and when
-/// the whole scan's maximum lies at the first or last ring: a curve that rises to the edge of
-/// the range has no peak whose position could be uncertain (the paper setup's V_Ω falls
-/// monotonically; its bootstrap "error" was 3·10⁻¹⁵ nm⁻¹).
+/// the whole scan's maximum (`peaks`: V_Ω's and V_r's, from [`peak_position`]) is not
+/// [`inside`] the range: a curve that rises to the edge of the range has no peak whose position
+/// could be uncertain (the paper setup's V_Ω falls monotonically; its bootstrap "error" was
+/// 3·10⁻¹⁵ nm⁻¹).
 pub fn peak_standard_errors(
     stats: &PartialStats,
     scan: [usize; 2],
     gain: f64,
     k: &[f64],
+    peaks: [Option<f64>; 2],
 ) -> (Option<f64>, Option<f64>) {
     use rand::{Rng, SeedableRng};
     let [ny, nx] = scan;
@@ -208,11 +210,7 @@ pub fn peak_standard_errors(
     if blocks.len() < 2 {
         return (None, None);
     }
-    let whole = variance_curves(stats, gain);
-    let interior = |y: &[Option<f64>]| {
-        peak_position(k, &y[..k.len()]).is_some_and(|p| p > k[0] && p < k[k.len() - 1])
-    };
-    let (omega_interior, r_interior) = (interior(&whole.v_omega), interior(&whole.v_r));
+    let [omega_inside, r_inside] = peaks.map(|p| p.is_some_and(|p| inside(k, p)));
     let mut rng = rand::rngs::StdRng::seed_from_u64(BOOTSTRAP_SEED);
     let (mut omega, mut r) = (Vec::new(), Vec::new());
     for _ in 0..BOOTSTRAP_RESAMPLES {
@@ -226,9 +224,15 @@ pub fn peak_standard_errors(
     }
     let sd = |v: &[f64]| (v.len() >= 2).then(|| crate::particles::mean_sd(v.iter().copied()).1);
     (
-        sd(&omega).filter(|_| omega_interior),
-        sd(&r).filter(|_| r_interior),
+        sd(&omega).filter(|_| omega_inside),
+        sd(&r).filter(|_| r_inside),
     )
+}
+
+/// Whether a maximum at `p` lies strictly inside the range of `k`, i.e. is a peak rather than
+/// the edge of a curve that only rises or falls.
+pub fn inside(k: &[f64], p: f64) -> bool {
+    p > k[0] && p < k[k.len() - 1]
 }
 
 /// Position of the maximum of `y(x)` over its defined (`Some`, finite) values, refined by a

@@ -280,7 +280,13 @@ fn bootstrap_peak_errors_match_the_scatter_over_independent_scans() {
         let c = variance_curves(&stats, 0.0);
         peaks.extend(peak_position(&k, &c.v_omega));
         peaks_r.extend(peak_position(&k, &c.v_r));
-        let (s, s_r) = peak_standard_errors(&stats, scan, 0.0, &k);
+        let (s, s_r) = peak_standard_errors(
+            &stats,
+            scan,
+            0.0,
+            &k,
+            [peak_position(&k, &c.v_omega), peak_position(&k, &c.v_r)],
+        );
         se.push(s.unwrap());
         se_r.push(s_r.unwrap());
     }
@@ -297,7 +303,20 @@ fn bootstrap_peak_errors_match_the_scatter_over_independent_scans() {
         vec![0.0; n * k.len()],
         vec![0.01; n * k.len()],
     );
-    assert_eq!(peak_standard_errors(&stats, scan, 0.0, &k).0, None);
+    assert_eq!(
+        peak_standard_errors(
+            &stats,
+            scan,
+            0.0,
+            &k,
+            [
+                peak_position(&k, &variance_curves(&stats, 0.0).v_omega),
+                None
+            ]
+        )
+        .0,
+        None
+    );
     for (what, p, s) in [("V_Ω", &peaks, &se), ("V_r", &peaks_r, &se_r)] {
         let (_, scatter) = crate::particles::mean_sd(p.iter().copied());
         let (mean_se, _) = crate::particles::mean_sd(s.iter().copied());
