@@ -95,6 +95,28 @@ fn analyze_then_score_from_files() {
         serde_json::from_str(&std::fs::read_to_string(d.join("an/analysis.json")).unwrap())
             .unwrap();
     assert_eq!(analysis["schema"], "mro.analysis/1");
+    // The mro method's maps open in NumPy, one layer per n, and its label image holds as many
+    // regions per n as analysis.json reports.
+    let regions: Vec<u64> = (1..=10)
+        .map(|n| {
+            analysis["mro"]["by_symmetry"][n.to_string()]["regions"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    if let Some(printed) = run_python(
+        "import sys, numpy as np\n\
+         p = np.load(sys.argv[1] + '/mro_power_maps.npy')\n\
+         l = np.load(sys.argv[1] + '/mro_region_labels.npy')\n\
+         assert p.dtype == np.float32 and p.shape == l.shape and p.ndim == 3, (p.shape, l.shape)\n\
+         assert (l[0] == 0).all()\n\
+         print(p.shape, [int(l[n].max()) for n in range(1, p.shape[0])])",
+        &[d.join("an").to_str().unwrap()],
+    ) {
+        let line = printed.trim();
+        assert!(line.starts_with("(11, 32, 32) "), "{line}");
+        assert_eq!(line.split_once(") ").unwrap().1, format!("{regions:?}"));
+    }
     let table = ok(&[
         &"score",
         &d.join("sim/truth.json"),

@@ -3,8 +3,8 @@
 //!
 //! Inputs are the full-resolution, exactly shot-noise-corrected P_n map of
 //! [`crate::ring_fourier`] and the per-pattern noise power removed from it. The pieces:
-//! - regions: [`crate::significance`] (exponential null of the uncorrected map, false-detection
-//!   rate α per map);
+//! - regions: [`crate::significance`] (compound-exponential (Lomax) null of the uncorrected map,
+//!   its shape the speckles on the ring; false-detection rate α per map);
 //! - diameter: [`crate::size_model`] inverts each region's half-maximum width;
 //! - in-condition volume fraction: `Σ (π/6) D³ / (scan area × thickness)` over regions with a
 //!   diameter (as Im et al. 2018), total `= in-condition / in-condition share`; a fraction above
@@ -94,6 +94,9 @@ pub struct MroEstimator<'a> {
     pub thickness_nm: Option<f64>,
     /// Expected false regions per map.
     pub false_detection_rate: f64,
+    /// Independent speckles on the analysis ring: the shape of the Lomax null
+    /// ([`crate::significance::speckles_on_ring`]).
+    pub speckles_on_ring: f64,
     /// Airy first-zero radius in nm: σ(r) peaks are searched beyond it.
     pub airy_first_zero_nm: f64,
     /// The probe-response size model.
@@ -117,7 +120,12 @@ impl MroEstimator<'_> {
         let raw: Vec<f64> = corrected.iter().zip(noise).map(|(c, z)| c + z).collect();
         let defined_noise: Vec<f64> = noise.iter().copied().filter(|v| v.is_finite()).collect();
         let noise_mean = defined_noise.iter().sum::<f64>() / defined_noise.len().max(1) as f64;
-        let null = null_threshold(&raw, self.false_detection_rate, noise_mean);
+        let null = null_threshold(
+            &raw,
+            self.false_detection_rate,
+            noise_mean,
+            self.speckles_on_ring,
+        );
         let (regions, labels) = match &null {
             Some(nt) => significant_regions(&raw, corrected, self.shape, nt, self.step_nm, |f| {
                 self.response.diameter_nm(f)

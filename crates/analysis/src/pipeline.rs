@@ -22,6 +22,7 @@ use crate::polar::{PolarGeometry, PolarPlan, Ring};
 use crate::result::*;
 use crate::ring_fourier::binning_transfer;
 use crate::screen::{ScreenReport, ScreenSettings, Screener};
+use crate::significance::speckles_on_ring;
 use crate::size_model::ProbeResponse;
 use crate::threshold::threshold;
 use crate::variance::{
@@ -724,6 +725,11 @@ fn finish(
         step_nm: step,
         thickness_nm: cal.thickness_nm(),
         false_detection_rate: config.false_detection_rate,
+        speckles_on_ring: speckles_on_ring(
+            config.k_per_nm,
+            config.ring_width_per_nm,
+            probe.aperture_radius_per_nm(),
+        ),
         airy_first_zero_nm: probe_info.airy_first_zero_nm,
         response: &response,
     };

@@ -80,13 +80,15 @@ pub struct Args {
 }
 
 /// Array outputs besides analysis.json.
-const NPY_FILES: [&str; 6] = [
+const NPY_FILES: [&str; 8] = [
     "v2d.npy",
     "v2d_raw.npy",
     "mean_intensity.npy",
     "power_maps.npy",
     "normalized_sum.npy",
     "region_labels.npy",
+    "mro_power_maps.npy",
+    "mro_region_labels.npy",
 ];
 
 /// `Y,X` (also `Y X` or `[Y, X]`): two values.
@@ -580,6 +582,22 @@ fn write_outputs(dir: &Path, out: &AnalysisOutput) -> anyhow::Result<()> {
         &dir.join(NPY_FILES[5]),
         &[m.labels.len() + 1, ny, nx],
         &labels,
+    )?;
+    let full: Vec<f32> = m.full_power.iter().flat_map(f32s).collect();
+    write_f32(
+        &dir.join(NPY_FILES[6]),
+        &[m.full_power.len(), ny, nx],
+        &full,
+    )?;
+    let mro_labels: Vec<f32> = m
+        .mro_labels
+        .iter()
+        .flat_map(|l| l.iter().map(|&v| v as f32))
+        .collect();
+    write_f32(
+        &dir.join(NPY_FILES[7]),
+        &[m.mro_labels.len(), ny, nx],
+        &mro_labels,
     )?;
     Ok(())
 }
