@@ -25,6 +25,7 @@
 pub mod accumulator;
 pub mod autocorrelation;
 pub mod center;
+pub mod completeness;
 pub mod config;
 pub mod correlation;
 pub mod error;

@@ -5,16 +5,21 @@
 //! [`crate::ring_fourier`] and the per-pattern noise power removed from it. The pieces:
 //! - regions: [`crate::significance`] (compound-exponential (Lomax) null of the uncorrected map,
 //!   its shape the speckles on the ring; false-detection rate α per map);
+//! - clusters: the regions over the threshold's completeness ([`crate::completeness`]: the
+//!   detected peaks fit a cluster amplitude in speckle, which says how many were missed); no
+//!   correction (the regions themselves) when too few are seen to fit;
 //! - diameter: [`crate::size_model`] inverts each region's half-maximum width;
 //! - in-condition volume fraction: `Σ (π/6) D³ / (scan area × thickness)` over regions with a
-//!   diameter (as Im et al. 2018), total `= in-condition / in-condition share`; a fraction above
-//!   1 is refused (null, with the reason in `null_reasons`), never reported;
+//!   diameter (as Im et al. 2018), divided by the completeness; total `= in-condition /
+//!   in-condition share`; a fraction above 1 is refused (null, with the reason in
+//!   `null_reasons`), never reported;
 //! - spacing: the first σ(r) peak beyond the Airy radius that stands ≥ 4 standard errors above
 //!   the σ before it ([`crate::autocorrelation`]), else null.
 //!
-//! Standard errors (analytic, stated): region count `√N` (Poisson counting); mean diameter
-//! `sd/√N`; volume fractions `√(Σ vᵢ²)/(A·t·p)` (compound Poisson: the count and the sizes
-//! both fluctuate); spacing from the parabola vertex ([`crate::autocorrelation::Peak::se_nm`]);
+//! Standard errors (analytic, stated): region count `√N` (Poisson counting); cluster estimate
+//! from the binomial detection and the fitted amplitude ([`crate::completeness`]); mean diameter
+//! `sd/√N`; volume fractions `√(Σ vᵢ²)/(A·t·p·c)` (compound Poisson: the count and the sizes
+//! both fluctuate) with the completeness's relative error added in quadrature; spacing from the parabola vertex ([`crate::autocorrelation::Peak::se_nm`]);
 //! map mean from the scatter of the means of 8 × 8-pixel scan blocks (blocks larger than the
 //! probe, so nearly independent).
 
@@ -23,6 +28,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::autocorrelation::{radial_autocorrelation, RadialAutocorrelation};
+use crate::completeness::{correct, Completeness};
 use crate::particles::mean_sd;
 use crate::significance::{null_threshold, significant_regions, NullThreshold, SignificantRegion};
 use crate::size_model::ProbeResponse;
@@ -47,6 +53,13 @@ pub struct MroSymmetryResult {
     pub regions: usize,
     /// Its standard error, `√regions`.
     pub regions_se: f64,
+    /// Clusters in condition, seen or not: `regions / completeness`, or `regions` when no
+    /// correction is made (the reason in `null_reasons["completeness"]`).
+    pub clusters: f64,
+    /// Its standard error.
+    pub clusters_se: f64,
+    /// The completeness correction, when made.
+    pub completeness: Option<Completeness>,
     /// Mean model-fitted diameter in nm.
     pub mean_diameter_nm: Option<f64>,
     /// Its standard error in nm.
@@ -138,15 +151,47 @@ impl MroEstimator<'_> {
                 (Vec::new(), vec![0; len])
             }
         };
-        let nreg = regions.len();
-        let d: Vec<f64> = regions.iter().filter_map(|r| r.diameter_nm).collect();
-        if d.len() < nreg {
+        // Counted: Gundersen's unbiased counting frame (J. Microsc. 111 (1977) 219): a region
+        // touching the last scan row or column is left to the next field, so a cluster cut by
+        // the field's edge (or, in a periodic simulation, seen at both edges) counts once.
+        let counted: Vec<&SignificantRegion> = regions.iter().filter(|r| r.counted).collect();
+        let nreg = counted.len();
+        let completeness = match &null {
+            Some(nt) if nt.scale > 0.0 => {
+                let peaks: Vec<f64> = counted.iter().map(|r| r.peak_raw / nt.scale).collect();
+                correct(&peaks, nt.threshold / nt.scale)
+                    .map_err(|why| {
+                        reasons.insert("completeness".into(), why);
+                    })
+                    .ok()
+            }
+            _ => None,
+        };
+        let (clusters, clusters_se) = completeness
+            .map_or((nreg as f64, (nreg as f64).sqrt()), |c| {
+                (c.estimate, c.estimate_se)
+            });
+        // Sizes from the regions inside the field (an edge cuts a region's area), or from all
+        // when none is inside.
+        let sized = |inside: bool| -> Vec<f64> {
+            regions
+                .iter()
+                .filter(|r| !inside || !r.touches_edge)
+                .filter_map(|r| r.diameter_nm)
+                .collect()
+        };
+        let d = match sized(true) {
+            d if d.is_empty() => sized(false),
+            d => d,
+        };
+        let narrow = regions.iter().filter(|r| r.diameter_nm.is_none()).count();
+        if narrow > 0 {
             reasons.insert(
                 "mean_diameter_nm".into(),
                 format!(
-                    "{} of {nreg} regions are narrower than a point scatterer's response \
+                    "{narrow} of {} regions are narrower than a point scatterer's response \
                      ({:.3} nm FWHM) and carry no diameter",
-                    nreg - d.len(),
+                    regions.len(),
                     self.response.point_fwhm_nm()
                 ),
             );
@@ -172,13 +217,27 @@ impl MroEstimator<'_> {
                 );
             }
             Some(t) => {
+                // Clusters × their mean sphere volume over the foil volume: the missed clusters
+                // are taken to have the seen ones' sizes.
                 let vols: Vec<f64> = d
                     .iter()
                     .map(|d| std::f64::consts::PI / 6.0 * d.powi(3) / (area_nm2 * t))
                     .collect();
-                // Folded from +0.0: an empty f64 sum is −0.0, which JSON would show as -0.0.
-                let v_in = vols.iter().fold(0.0, |a, v| a + v);
-                let se_in = vols.iter().fold(0.0, |a, v| a + v * v).sqrt();
+                let (mean_v, sd_v) = mean_sd(vols.iter().copied());
+                let (v_in, se_in) = if clusters == 0.0 || vols.is_empty() {
+                    (0.0, 0.0)
+                } else {
+                    let rel_mean = if vols.len() >= 2 {
+                        sd_v / mean_v / (vols.len() as f64).sqrt()
+                    } else {
+                        0.0
+                    };
+                    let v = clusters * mean_v;
+                    (
+                        v,
+                        v * ((clusters_se / clusters).powi(2) + rel_mean.powi(2)).sqrt(),
+                    )
+                };
                 if v_in > 1.0 {
                     reasons.insert(
                         "volume_fraction_in_condition".into(),
@@ -248,6 +307,9 @@ impl MroEstimator<'_> {
             null,
             regions: nreg,
             regions_se: (nreg as f64).sqrt(),
+            clusters,
+            clusters_se,
+            completeness,
             mean_diameter_nm,
             mean_diameter_se_nm,
             sd_diameter_nm: opt(sd),

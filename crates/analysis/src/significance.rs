@@ -46,6 +46,13 @@ pub struct SignificantRegion {
     pub centroid_px: [f64; 2],
     /// Peak of the corrected map.
     pub peak: f64,
+    /// The uncorrected map at that pixel.
+    pub peak_raw: f64,
+    /// Whether the region reaches the scan's border (its area may be cut).
+    pub touches_edge: bool,
+    /// Whether it is counted: it touches neither the last scan row nor the last column
+    /// (Gundersen's unbiased counting frame).
+    pub counted: bool,
     /// −ln of the peak's per-pixel null p-value (`X/θ` for an exponential null).
     pub peak_over_null: f64,
     /// Equivalent-circle diameter of the half-maximum area, in nm (the measured FWHM).
@@ -210,6 +217,13 @@ pub fn significant_regions(
             area_px: members.len(),
             centroid_px: [sy / n, sx / n],
             peak: corrected[peak],
+            peak_raw: raw[peak],
+            touches_edge: members
+                .iter()
+                .any(|&p| p / nx == 0 || p % nx == 0 || p / nx + 1 == ny || p % nx + 1 == nx),
+            counted: !members
+                .iter()
+                .any(|&p| p / nx + 1 == ny || p % nx + 1 == nx),
             peak_over_null: -null.survival(raw[peak]).ln(),
             fwhm_nm,
             diameter_nm: diameter(fwhm_nm),

@@ -21,7 +21,9 @@
 //! ```
 //!
 //! Every number is optional (a missing one scores as not recovered); `volume_fraction` is the
-//! total (all orientations) fraction of clusters of that n; `region_list` (centroids in scan
+//! total (all orientations) fraction of clusters of that n; `clusters` (with `clusters_se`), a
+//! count corrected for the clusters the method missed, is scored as `region_count` in place of
+//! `regions` when given; `region_list` (centroids in scan
 //! pixels `[row, col]`, with `scan_step_nm`) gives recall and precision. `tools/estimate_numpy.py`
 //! writes one from an mro datacube with plain NumPy.
 //!
@@ -197,6 +199,13 @@ pub struct EstimateType {
     /// Its standard error.
     #[serde(default)]
     pub regions_se: Option<f64>,
+    /// Clusters in condition including those the method missed (a completeness-corrected
+    /// count); scored in place of `regions` when given.
+    #[serde(default)]
+    pub clusters: Option<f64>,
+    /// Its standard error.
+    #[serde(default)]
+    pub clusters_se: Option<f64>,
     /// Mean cluster diameter, nm.
     #[serde(default)]
     pub mean_diameter_nm: Option<f64>,
@@ -529,6 +538,8 @@ fn im2018_estimate(analysis: &AnalysisDoc) -> EstimateBody {
                 EstimateType {
                     regions: Some(f.regions as f64),
                     regions_se: f.regions_se,
+                    clusters: None,
+                    clusters_se: None,
                     mean_diameter_nm: f.mean_diameter_nm,
                     mean_diameter_se_nm: f.mean_diameter_se_nm,
                     volume_fraction: bounded,
@@ -695,7 +706,10 @@ fn method_rows(
             method,
             Some(n),
             Some(t.in_condition_count as f64),
-            get(|f| (f.regions, f.regions_se)),
+            get(|f| match f.clusters {
+                Some(c) => (Some(c), f.clusters_se),
+                None => (f.regions, f.regions_se),
+            }),
             None,
         ));
         // A spacing is scored only where the truth has one (correlated placement); with random
