@@ -30,6 +30,20 @@ fn validate_runs_the_control_and_scores_detectability() {
         json(&dir.path().join("analysis.json"))["config"]
     );
     assert!(!dir.path().join("control/datacube.npy").exists());
+    // The mro method finds no regions in the control's glass: its ten maps at the stated rate
+    // (α = 0.05 per map) expect 0.5 false regions in all.
+    let mro_control = &json(&dir.path().join("control/analysis.json"))["mro"];
+    let false_regions: u64 = (1..=10)
+        .map(|n| {
+            mro_control["by_symmetry"][n.to_string()]["regions"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert!(
+        false_regions <= 2,
+        "{false_regions} regions in the no-MRO control"
+    );
 
     // Detectability: one entry per n; the planted 2 nm clusters of the 5 nm foil stand out
     // of their maps far above chance, and fewer regions than the control's speckle remain.

@@ -268,14 +268,41 @@ pub fn detectable_section<'a>(scores: impl IntoIterator<Item = &'a Score>, what:
         .copied()
         .filter(|s| s.detectability.as_ref().is_some_and(|d| d.detectable))
         .collect();
-    if detectable.is_empty() || detectable.len() == scores.len() {
+    let mut s = String::new();
+    if !detectable.is_empty() && detectable.len() < scores.len() {
+        s = format!(
+            "\n### Over the {} of {} {what} whose MRO is detectable\n\n{}",
+            detectable.len(),
+            scores.len(),
+            bias_block(detectable)
+        );
+    }
+    s + &located_section(&scores)
+}
+
+/// The bias table over only the maps (run and n) whose clusters the run *located* (median
+/// in-condition cluster above the 99th percentile of its map): a scenario can be detectable at
+/// one n and show nothing at another, and a method cannot recover what the data do not hold.
+fn located_section(scores: &[&Score]) -> String {
+    let mut maps = 0;
+    let located: Vec<Score> = scores
+        .iter()
+        .filter_map(|s| {
+            let at = &s.detectability.as_ref()?.located_at;
+            let mut kept = (*s).clone();
+            kept.rows
+                .retain(|r| r.symmetry.is_some_and(|n| at.contains(&n)));
+            maps += at.len();
+            (!kept.rows.is_empty()).then_some(kept)
+        })
+        .collect();
+    if located.is_empty() {
         return String::new();
     }
     format!(
-        "\n### Over the {} of {} {what} whose MRO is detectable\n\n{}",
-        detectable.len(),
-        scores.len(),
-        bias_block(detectable)
+        "\n### Over the {maps} maps whose clusters are located\n\nPer run, only the n where the median in-condition cluster sits above the {}th percentile of its map (the detectability section of each report); whole-sample quantities are left out.\n\n{}",
+        crate::detectability::LOCATED_PERCENTILE,
+        bias_block(located.iter())
     )
 }
 
@@ -311,6 +338,41 @@ mod tests {
             control_skipped: None,
             not_judged: None,
         }
+    }
+
+    #[test]
+    fn located_maps_section_keeps_only_the_located_n() {
+        let mut rows = vec![
+            row("im2018", "region_count", Some(20.0), Some(3.0)),
+            row("mro", "region_count", Some(20.0), Some(-0.1)),
+        ];
+        let mut other_n = row("mro", "region_count", Some(20.0), Some(-0.9));
+        other_n.symmetry = Some(6);
+        rows.push(other_n);
+        let mut s = score(rows);
+        s.detectability = Some(crate::detectability::Detectability {
+            control: String::new(),
+            block_nm: 2.5,
+            by_symmetry: Vec::new(),
+            planted_maps: vec![4, 6],
+            shows_at: Vec::new(),
+            located_at: vec![4],
+            detectable: true,
+            verdict: String::new(),
+        });
+        let text = detectable_section([&s], "scenarios");
+        assert!(
+            text.contains("Over the 1 maps whose clusters are located"),
+            "{text}"
+        );
+        // n = 6 (−90 %) is left out: mro's region count error is the n = 4 one alone.
+        assert!(
+            text.contains("| `mro` | `region_count` | -10.0 %"),
+            "{text}"
+        );
+        // Nothing located: no section.
+        s.detectability.as_mut().unwrap().located_at.clear();
+        assert!(!detectable_section([&s], "scenarios").contains("located"));
     }
 
     #[test]
