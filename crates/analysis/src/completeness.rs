@@ -1,24 +1,26 @@
 //! Completeness correction of the `mro` region count: how many clusters the threshold missed.
 //!
 //! **Model.** A cluster in condition adds a fixed n-fold amplitude `a` to the ring's n-th Fourier
-//! coefficient, on top of the glass's speckle, a circular complex Gaussian of power θ (the
-//! map's exponential-equivalent scale, `median/ln 2`). Its map value over θ is then
-//! `|√λ + z|²`, `z ~ CN(0, 1)`, `λ = |a|²/θ`: a noncentral χ² with two degrees of freedom over two
+//! coefficient, on top of the glass's speckle and the shot noise, a circular complex Gaussian of
+//! power `θ + ν_p` ([`crate::significance`]). Its standardised map value is then
+//! `|√λ + z|²`, `z ~ CN(0, 1)`, `λ = |a|²/(θ + ν_p)`: a noncentral χ² with two degrees of freedom over two
 //! (the Rice power distribution, Goodman, *Speckle Phenomena in Optics*, 2007, §3.4 — a constant
 //! phasor plus a random phasor sum). Written as a Poisson mixture of Gammas,
 //! `f(x) = Σₖ Poisson(k; λ) · xᵏ e⁻ˣ / k!` and `P(X > t) = Σₖ Poisson(k; λ) · Σⱼ≤ₖ Poisson(j; t)`.
 //!
-//! **Fit.** Only the regions whose peak crossed the threshold `t` are seen, so `λ` is the maximum
-//! of the truncated likelihood `Π f(xᵢ)/P(X > t)` over the detected peaks `xᵢ` (a golden-section
-//! search). The completeness is `c = P(X > t | λ̂)` and the count estimate `N̂ = n_detected / c`
+//! **Fit.** Only the regions whose peak crossed the threshold are seen, so `λ` is the maximum
+//! of the truncated likelihood `Π f(xᵢ)/P(X > tᵢ)` over the detected peaks `xᵢ`, each with the
+//! threshold `tᵢ` it crossed in its own pixel's null scale (a golden-section search). The
+//! completeness is `c = P(X > t | λ̂)` at the median `tᵢ` and the count estimate `N̂ = n_detected / c`
 //! (the standard completeness correction of source counts; e.g. Hopkins et al., AJ 123 (2002)
 //! 1086). Its standard error adds the binomial detection noise `n(1 − c)/c²` and the propagated
 //! error of `λ̂` (from the curvature of the log-likelihood).
 //!
 //! **Limits, stated.** One `λ` for all clusters of a map: clusters of different sizes or depths
 //! have different amplitudes, and the detected ones are the brighter, so `c` is then
-//! overestimated and `N̂` stays low (but closer than the raw count). The speckle is taken as
-//! exponential, not the Lomax null of [`crate::significance`]. With fewer than
+//! overestimated and `N̂` stays low (but closer than the raw count). The peak of a region is the
+//! largest of its pixels, not one draw; the fit takes it as one (tried: modelling it as the
+//! largest of 2–4 draws made the validation counts worse). With fewer than
 //! [`MIN_DETECTED`] regions, or `c` below [`MIN_COMPLETENESS`], no correction is made: the
 //! estimate would rest on the tail of a model fitted to a handful of values.
 
@@ -106,23 +108,30 @@ fn log_sum(it: impl Iterator<Item = f64>) -> f64 {
     m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
-/// Negative truncated log-likelihood of `λ` for peaks `x` (over θ) above `t`.
-fn nll(x: &[f64], t: f64, lambda: f64) -> f64 {
-    let s = survival(t, lambda).max(1e-300);
-    -x.iter().map(|&xi| ln_pdf(xi, lambda)).sum::<f64>() + x.len() as f64 * s.ln()
+/// Negative truncated log-likelihood of `λ` for peaks `(x, t)`: each peak `x` above its own
+/// threshold `t` (both in the peak pixel's null scale).
+fn nll(peaks: &[(f64, f64)], lambda: f64) -> f64 {
+    -peaks
+        .iter()
+        .map(|&(x, t)| ln_pdf(x, lambda) - survival(t, lambda).max(1e-300).ln())
+        .sum::<f64>()
 }
 
-/// Fits `λ` to the detected peaks `x` (map value over θ, all above `t`) and returns the
-/// completeness correction, or why none is made.
-pub fn correct(x: &[f64], t: f64) -> Result<Completeness, String> {
-    let n = x.len();
+/// Fits `λ` to the detected peaks `(x, t)` (each peak and the threshold it crossed, in its
+/// pixel's null scale) and returns the completeness correction — at the median threshold — or
+/// why none is made.
+pub fn correct(peaks: &[(f64, f64)]) -> Result<Completeness, String> {
+    let n = peaks.len();
     if n < MIN_DETECTED {
         return Err(format!(
             "{n} regions: a completeness correction needs at least {MIN_DETECTED}"
         ));
     }
-    let hi = x.iter().copied().fold(t, f64::max) * 2.0 + 10.0;
-    let f = |l: f64| nll(x, t, l);
+    let mut ts: Vec<f64> = peaks.iter().map(|p| p.1).collect();
+    ts.sort_by(f64::total_cmp);
+    let t = ts[n / 2];
+    let hi = peaks.iter().map(|p| p.0).fold(t, f64::max) * 2.0 + 10.0;
+    let f = |l: f64| nll(peaks, l);
     // Golden-section search on [0, hi] (the truncated likelihood is unimodal in λ here).
     let g = (5f64.sqrt() - 1.0) / 2.0;
     let (mut a, mut b) = (0.0, hi);
@@ -219,7 +228,7 @@ mod tests {
             assert!((ln_factorial(k) - exact).abs() < 1e-10 * exact, "{k}");
         }
         // Peaks far above θ (a map whose speckle is nearly absent) are fitted, not hung on.
-        let c = correct(&[4e5, 5e5, 6e5], 14.6).unwrap();
+        let c = correct(&[(4e5, 14.6), (5e5, 14.6), (6e5, 14.6)]).unwrap();
         assert!(
             c.completeness > 0.99 && (c.estimate - 3.0).abs() < 0.1,
             "{c:?}"
@@ -244,7 +253,8 @@ mod tests {
             })
             .filter(|&x| x > t)
             .collect();
-        let c = correct(&peaks, t).unwrap();
+        let at = |x: &[f64]| x.iter().map(|&x| (x, t)).collect::<Vec<_>>();
+        let c = correct(&at(&peaks)).unwrap();
         assert!(
             (c.estimate - total as f64).abs() < 3.0 * c.estimate_se,
             "{c:?} from {} detections",
@@ -252,7 +262,7 @@ mod tests {
         );
         assert!((c.lambda - lambda).abs() < 3.0 * c.lambda_se, "{c:?}");
         // Too few, or too faint to correct: refused with a reason.
-        assert!(correct(&peaks[..2], t).is_err());
-        assert!(correct(&[14.7, 14.8, 14.9], t).is_err());
+        assert!(correct(&at(&peaks[..2])).is_err());
+        assert!(correct(&at(&[14.7, 14.8, 14.9])).is_err());
     }
 }

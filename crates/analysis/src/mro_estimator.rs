@@ -3,8 +3,9 @@
 //!
 //! Inputs are the full-resolution, exactly shot-noise-corrected P_n map of
 //! [`crate::ring_fourier`] and the per-pattern noise power removed from it. The pieces:
-//! - regions: [`crate::significance`] (compound-exponential (Lomax) null of the uncorrected map,
-//!   its shape the speckles on the ring; false-detection rate α per map);
+//! - regions: [`crate::significance`] (a mixture-of-exponentials null of the uncorrected map:
+//!   common speckle power, each pattern's normalisation factor and own shot-noise power;
+//!   false-detection rate α per map);
 //! - clusters: the regions over the threshold's completeness ([`crate::completeness`]: the
 //!   detected peaks fit a cluster amplitude in speckle, which says how many were missed); no
 //!   correction (the regions themselves) when too few are seen to fit;
@@ -107,9 +108,6 @@ pub struct MroEstimator<'a> {
     pub thickness_nm: Option<f64>,
     /// Expected false regions per map.
     pub false_detection_rate: f64,
-    /// Independent speckles on the analysis ring: the shape of the Lomax null
-    /// ([`crate::significance::speckles_on_ring`]).
-    pub speckles_on_ring: f64,
     /// Airy first-zero radius in nm: σ(r) peaks are searched beyond it.
     pub airy_first_zero_nm: f64,
     /// The probe-response size model.
@@ -117,32 +115,34 @@ pub struct MroEstimator<'a> {
 }
 
 impl MroEstimator<'_> {
-    /// Estimates from the corrected map `corrected` and the per-pattern noise power `noise`
-    /// (both `[ny × nx]`, NaN where undefined) of harmonic `n` with in-condition share `p_in`.
+    /// Estimates from the corrected map `corrected`, the per-pattern noise power `noise` and
+    /// normalisation factor `factor` (`(I_0/window mean)²`; all `[ny × nx]`, NaN where
+    /// undefined) of harmonic `n` with in-condition share `p_in`.
     /// Returns the result and the label image.
     pub fn estimate(
         &self,
         n: usize,
         corrected: &[f64],
         noise: &[f64],
+        factor: &[f64],
         p_in: f64,
     ) -> (MroSymmetryResult, Vec<u32>) {
         let mut reasons = BTreeMap::new();
         let len = corrected.len();
         let undefined = corrected.iter().filter(|v| !v.is_finite()).count();
         let raw: Vec<f64> = corrected.iter().zip(noise).map(|(c, z)| c + z).collect();
-        let defined_noise: Vec<f64> = noise.iter().copied().filter(|v| v.is_finite()).collect();
-        let noise_mean = defined_noise.iter().sum::<f64>() / defined_noise.len().max(1) as f64;
-        let null = null_threshold(
-            &raw,
-            self.false_detection_rate,
-            noise_mean,
-            self.speckles_on_ring,
-        );
+        let null = null_threshold(&raw, noise, factor, self.false_detection_rate);
         let (regions, labels) = match &null {
-            Some(nt) => significant_regions(&raw, corrected, self.shape, nt, self.step_nm, |f| {
-                self.response.diameter_nm(f)
-            }),
+            Some(nt) => significant_regions(
+                &raw,
+                noise,
+                factor,
+                corrected,
+                self.shape,
+                nt,
+                self.step_nm,
+                |f| self.response.diameter_nm(f),
+            ),
             None => {
                 reasons.insert(
                     "regions".into(),
@@ -157,9 +157,10 @@ impl MroEstimator<'_> {
         let counted: Vec<&SignificantRegion> = regions.iter().filter(|r| r.counted).collect();
         let nreg = counted.len();
         let completeness = match &null {
-            Some(nt) if nt.scale > 0.0 => {
-                let peaks: Vec<f64> = counted.iter().map(|r| r.peak_raw / nt.scale).collect();
-                correct(&peaks, nt.threshold / nt.scale)
+            Some(_) => {
+                let peaks: Vec<(f64, f64)> =
+                    counted.iter().map(|r| (r.peak_z, r.threshold_z)).collect();
+                correct(&peaks)
                     .map_err(|why| {
                         reasons.insert("completeness".into(), why);
                     })
