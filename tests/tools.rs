@@ -63,4 +63,28 @@ fn numpy_estimate_is_scored_by_mro_score() {
         err.contains("schema") && err.contains("mro.estimate/1"),
         "{err}"
     );
+    // Impossible values are bad input too, the field named.
+    for (body, field) in [
+        (r#""4": {"regions": -3}"#, "by_symmetry.4.regions"),
+        (
+            r#""4": {"mean_diameter_nm": -1.5}"#,
+            "by_symmetry.4.mean_diameter_nm",
+        ),
+        (
+            r#""4": {"volume_fraction": 7}"#,
+            "by_symmetry.4.volume_fraction",
+        ),
+        (r#""99": {"regions": 3}"#, "by_symmetry.99"),
+        (r#""four": {"regions": 3}"#, "by_symmetry.four"),
+    ] {
+        std::fs::write(
+            &bad,
+            format!(r#"{{"schema": "mro.estimate/1", "method": "x", "by_symmetry": {{{body}}}}}"#),
+        )
+        .unwrap();
+        let out = run_mro(&[&"score", &sim.join("truth.json"), &bad]);
+        expect_exit(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(field), "{body}: {err}");
+    }
 }

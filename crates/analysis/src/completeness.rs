@@ -13,8 +13,8 @@
 //! threshold `tᵢ` it crossed in its own pixel's null scale (a golden-section search). The
 //! completeness is `c = P(X > t | λ̂)` at the median `tᵢ` and the count estimate `N̂ = n_detected / c`
 //! (the standard completeness correction of source counts; e.g. Hopkins et al., AJ 123 (2002)
-//! 1086). Its standard error adds the binomial detection noise `n(1 − c)/c²` and the propagated
-//! error of `λ̂` (from the curvature of the log-likelihood).
+//! 1086). Its standard error adds the Poisson noise of the detected count, `n/c²`, and the
+//! propagated error of `λ̂` (from the curvature of the log-likelihood).
 //!
 //! **Limits, stated.** One `λ` for all clusters of a map: clusters of different sizes or depths
 //! have different amplitudes, and the detected ones are the brighter, so `c` is then
@@ -171,8 +171,8 @@ pub fn correct(peaks: &[(f64, f64)]) -> Result<Completeness, String> {
     };
     let dc = (survival(t, lambda + h) - survival(t, (lambda - h).max(0.0))) / (2.0 * h);
     let k = n as f64;
-    let var = k * (1.0 - completeness) / completeness.powi(2)
-        + (k / completeness.powi(2) * dc * lambda_se).powi(2);
+    // The detected count is Poisson (a thinned Poisson process stays Poisson): var k = k.
+    let var = k / completeness.powi(2) + (k / completeness.powi(2) * dc * lambda_se).powi(2);
     Ok(Completeness {
         lambda,
         lambda_se,

@@ -216,10 +216,11 @@ impl Comparison {
             String::new()
         };
         Some(format!(
-            "- `{quantity}`: `mro` {} % against `im2018` {} % over the {} values both gave, {verdict}{missing}",
+            "- `{quantity}`: `mro` {} % against `im2018` {} % over the {} value{} both gave, {verdict}{missing}",
             number(100.0 * mro, 1),
             number(100.0 * im, 1),
             self.both.len(),
+            if self.both.len() == 1 { "" } else { "s" },
         ))
     }
 }
@@ -232,11 +233,15 @@ pub fn suite_summary(command: &str, runs: &[(String, String, Score)]) -> String 
         "| scenario | MRO detectable | every tolerance held (judged method) |\n|---|---|---|\n",
     );
     for (name, dir, score) in runs {
+        // As the run's own verdict: every planted map showing and located, some, or none.
         let detectable = score.detectability.as_ref().map_or("not assessed", |d| {
-            if d.detectable {
+            let all = d.planted_maps.len();
+            if !d.detectable {
+                "**no**"
+            } else if d.shows_at.len() == all && d.located_at.len() == all {
                 "yes"
             } else {
-                "**no**"
+                "partly"
             }
         });
         let _ = writeln!(
@@ -405,7 +410,7 @@ mod tests {
         let block = bias_block([&a, &b]);
         assert!(
             block.contains(
-                "- `mean_diameter_nm`: `mro` 10.0 % against `im2018` 40.0 % over the 1 values both gave, 4.0× smaller; of 2 values with a truth, `im2018` gave no value for 0, `mro` for 1"
+                "- `mean_diameter_nm`: `mro` 10.0 % against `im2018` 40.0 % over the 1 value both gave, 4.0× smaller; of 2 values with a truth, `im2018` gave no value for 0, `mro` for 1"
             ),
             "{block}"
         );
@@ -422,7 +427,7 @@ mod tests {
         assert!(block.contains("**5.0× larger**"), "{block}");
         assert!(
             block.contains(
-                "`precision`: `mro` 21.0 % against `im2018` 20.0 % over the 1 values both gave, about the same"
+                "`precision`: `mro` 21.0 % against `im2018` 20.0 % over the 1 value both gave, about the same"
             ),
             "{block}"
         );

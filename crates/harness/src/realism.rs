@@ -459,7 +459,7 @@ pub fn blocks(r: &Realism) -> Vec<Block> {
                 col("published", "the value read from the paper"),
                 col("range", "the published uncertainty as an interval"),
                 col("this run", "the same observable measured on this run"),
-                col("", "whether this run lies within the published range"),
+                col("match", "whether this run lies within the published range"),
             ],
             rows,
             glossary: Vec::new(),

@@ -425,11 +425,15 @@ fn row_se(
     (recovered, recovered_se): (Option<f64>, Option<f64>),
     tolerance: Option<f64>,
 ) -> Row {
+    // +0.0 turns a −0.0 (an empty float sum) into 0.0.
+    let truth = truth.map(|t| t + 0.0);
     let relative_error = match (truth, recovered) {
         (Some(t), Some(r)) if t != 0.0 && t.is_finite() && r.is_finite() => Some((r - t) / t),
         _ => None,
     };
+    // A truth of 0 has no relative error: only an exact 0 ("none where there is none") holds.
     let within_tolerance = match (tolerance, truth) {
+        (Some(_), Some(0.0)) => Some(recovered == Some(0.0)),
         (Some(tol), Some(_)) => Some(relative_error.is_some_and(|e| e.abs() <= tol)),
         _ => None,
     };
@@ -473,15 +477,18 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
     let pick = |m: &str| (m == scored).then_some(tol);
     let mut rows = im2018_extras(truth, analysis);
     let step = Some(analysis.calibration.scan_step_nm);
+    // A planted n missing from an analysis was never measured (above its n_max, or outside
+    // its `symmetries`): not scored, as `mro check` warns.
     rows.extend(method_rows(
         truth,
         "im2018",
         &im2018_estimate(analysis),
         step,
         pick("im2018"),
+        false,
     ));
     if let Some(mro) = &analysis.mro {
-        rows.extend(method_rows(truth, "mro", mro, step, pick("mro")));
+        rows.extend(method_rows(truth, "mro", mro, step, pick("mro"), false));
     }
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
     Score {
@@ -501,12 +508,14 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
 /// Scores an external estimate (schema `mro.estimate/1`) against the truth; its rows carry the
 /// tolerances.
 pub fn score_estimate(truth: &TruthDoc, estimate: &Estimate, tol: &ScoringSpec) -> Score {
+    // An estimate that leaves out a planted n did not recover it: it fails its tolerances.
     let rows = method_rows(
         truth,
         &estimate.method,
         &estimate.body,
         estimate.scan_step_nm,
         Some(tol),
+        true,
     );
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
     Score {
@@ -666,16 +675,22 @@ fn method_rows(
     body: &EstimateBody,
     step_nm: Option<f64>,
     tol: Option<&ScoringSpec>,
+    missing_fails: bool,
 ) -> Vec<Row> {
     let mut rows = Vec::new();
-    let tolerance = |c: Check| tol.and_then(|t| t.tolerance(c));
+    let all_tolerances = |c: Check| tol.and_then(|t| t.tolerance(c));
     let mut total: Option<(f64, f64)> = Some((0.0, 0.0));
+    // Planted symmetries the method gave nothing for: not recovered; unless `missing_fails`
+    // (the method was asked and did not answer) held to no tolerance, nor is the total.
+    let mut all_given = true;
     for (key, t) in &truth.by_symmetry {
         let Ok(n) = key.parse::<u32>() else { continue };
         let found = body.by_symmetry.get(&map_of(n).to_string());
         if found.is_none() && !assigned(truth, n) {
             continue;
         }
+        all_given &= found.is_some() || missing_fails;
+        let tolerance = |c: Check| all_tolerances(c).filter(|_| found.is_some() || missing_fails);
         let in_cond = in_condition(truth, n);
         // Diameters are toleranced only where some cluster could be seen.
         let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_cond.is_empty());
@@ -759,7 +774,7 @@ fn method_rows(
         None,
         Some(truth.total_volume_fraction),
         total,
-        tolerance(Check::VolumeFraction),
+        all_tolerances(Check::VolumeFraction).filter(|_| all_given),
     ));
     rows
 }
@@ -1117,11 +1132,21 @@ mod tests {
     }
 
     #[test]
-    fn missing_map_fails_its_tolerances() {
+    fn unmeasured_map_is_not_scored_but_an_unanswered_one_fails() {
+        // An analysis without the map never measured it (above its n_max): shown, not judged.
         let mut a = perfect();
         a.by_symmetry.clear();
         let s = score(&truth(), &a, &ScoringSpec::default());
         assert_eq!(get(&s, "volume_fraction").recovered, None);
+        assert_eq!(get(&s, "volume_fraction").within_tolerance, None);
+        // An external estimate that leaves it out did not recover it.
+        let e = Estimate {
+            schema: ESTIMATE_SCHEMA.into(),
+            method: "other".into(),
+            scan_step_nm: None,
+            body: EstimateBody::default(),
+        };
+        let s = score_estimate(&truth(), &e, &ScoringSpec::default());
         assert!(!s.all_within_tolerance);
     }
 }
