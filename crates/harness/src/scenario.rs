@@ -637,7 +637,18 @@ impl Scenario {
 /// toml's message, prefixed with the line, column and — where the error sits on a `key = value`
 /// line — the dotted path of the field.
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim().replace('\n', ", ");
+    // serde names Rust types ("expected usize"); say what they mean.
+    let msg = [
+        ("expected usize", "expected a whole number ≥ 0"),
+        ("expected u64", "expected a whole number ≥ 0"),
+        ("expected u32", "expected a whole number ≥ 0"),
+        ("expected f64", "expected a number"),
+    ]
+    .iter()
+    .fold(
+        e.message().trim().replace('\n', ", "),
+        |m, (rust, plain)| m.replace(rust, plain),
+    );
     let Some(span) = e.span() else { return msg };
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -711,6 +722,14 @@ mod tests {
         let e = Scenario::parse(text).unwrap_err().to_string();
         assert!(
             e.starts_with("field `clusters[1].diameter_nm` (line 6, column 15): invalid type"),
+            "{e}"
+        );
+        // Rust's type names are not the user's words.
+        let e = Scenario::parse("schema = \"mro.scenario/1\"\n[scan]\npoints = [-3, 32]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("whole number ≥ 0") && !e.contains("usize"),
             "{e}"
         );
     }
