@@ -597,8 +597,9 @@ pub const FIGURES: [(&str, &str); 7] = [
     ),
     (
         "recovery.png",
-        "True (grey) against recovered (colour) mean diameter, volume fraction and region \
-         count per symmetry n; a red outline marks a value outside its tolerance.",
+        "True (grey) against recovered mean diameter, volume fraction and region count per \
+         symmetry n, by the published method (`im2018`, blue) and mro's (`mro`, orange); a red \
+         outline marks a value outside its tolerance (the judged method's).",
     ),
     (
         "variance.png",

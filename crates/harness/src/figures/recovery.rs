@@ -9,8 +9,9 @@ use super::legend::{self, Key, Swatch};
 use super::{count_tick, err, fonts, tick, FigureSpec, PanelSpec, AXIS_PX, FAIL, PALETTE, TICK_PX};
 use crate::score::{Row, Score};
 
-/// One bar series: legend label, score quantity, and whether the bar is the row's truth.
-type Series = (&'static str, &'static str, bool);
+/// One bar series: legend label, score quantity, and the method whose value it is (`None`:
+/// the truth).
+type Series = (&'static str, &'static str, Option<&'static str>);
 
 /// One panel: title, y-axis title, whether the values are counts, its series.
 type Panel = (&'static str, &'static str, bool, &'static [Series]);
@@ -21,13 +22,9 @@ const PANELS: [Panel; 3] = [
         "mean diameter (nm)",
         false,
         &[
-            ("truth (in-condition clusters)", "mean_diameter_nm", true),
-            ("recovered: region ECD", "mean_diameter_nm", false),
-            (
-                "recovered: probe-corrected",
-                "mean_diameter_corrected_nm",
-                false,
-            ),
+            ("truth (in-condition clusters)", "mean_diameter_nm", None),
+            ("im2018: region ECD", "mean_diameter_nm", Some("im2018")),
+            ("mro: probe-response fit", "mean_diameter_nm", Some("mro")),
         ],
     ),
     (
@@ -35,13 +32,13 @@ const PANELS: [Panel; 3] = [
         "volume fraction (of the sample)",
         false,
         &[
-            ("truth", "volume_fraction", true),
-            ("recovered: paper's correction", "volume_fraction", false),
+            ("truth", "volume_fraction", None),
             (
-                "recovered: geometric correction",
-                "volume_fraction_geometric",
-                false,
+                "im2018: paper's correction",
+                "volume_fraction",
+                Some("im2018"),
             ),
+            ("mro", "volume_fraction", Some("mro")),
         ],
     ),
     (
@@ -49,27 +46,30 @@ const PANELS: [Panel; 3] = [
         "count",
         true,
         &[
-            ("truth: in-condition clusters", "region_count", true),
-            ("recovered: regions found", "region_count", false),
+            ("truth: in-condition clusters", "region_count", None),
+            ("im2018: regions", "region_count", Some("im2018")),
+            (
+                "mro: clusters (completeness-corrected)",
+                "region_count",
+                Some("mro"),
+            ),
         ],
     ),
 ];
 
-/// True against recovered values per symmetry n, as grouped bars in three panels: mean region
-/// diameter (truth, published ECD, probe-corrected), volume fraction (truth, paper's correction,
-/// per-n geometric correction) and region count against in-condition clusters. Each y axis
-/// holds every bar; a red outline marks a recovered value outside its tolerance.
+/// True against recovered values per symmetry n, as grouped bars in three panels — mean
+/// diameter, volume fraction, region count — each with the truth, `im2018` and `mro` (the
+/// report's tables hold the other variants). Each y axis holds every bar; a red outline marks a
+/// recovered value outside its tolerance (the judged method's).
 pub fn recovery_figure(path: &Path, score: &Score) -> Result<FigureSpec> {
     fonts();
-    let value = |q: &str, n: u32, truth: bool| -> Option<(f64, Option<bool>)> {
-        let r: &Row = score
-            .rows
-            .iter()
-            .find(|r| r.quantity == q && r.symmetry == Some(n))?;
-        if truth {
-            r.truth.map(|v| (v, None))
-        } else {
-            r.recovered.map(|v| (v, r.within_tolerance))
+    let value = |q: &str, n: u32, method: Option<&str>| -> Option<(f64, Option<bool>)> {
+        let r: &Row = score.rows.iter().find(|r| {
+            r.quantity == q && r.symmetry == Some(n) && method.map_or(true, |m| r.method == m)
+        })?;
+        match method {
+            None => r.truth.map(|v| (v, None)),
+            Some(_) => r.recovered.map(|v| (v, r.within_tolerance)),
         }
         .filter(|v| v.0.is_finite())
     };
@@ -137,12 +137,12 @@ pub fn recovery_figure(path: &Path, score: &Score) -> Result<FigureSpec> {
             .draw()
             .map_err(err)?;
         let width = 0.8 / series.len() as f64;
-        for (j, &(_, q, truth)) in series.iter().enumerate() {
+        for (j, &(_, q, method)) in series.iter().enumerate() {
             let x0 = |i: usize| i as f64 - 0.4 + width * j as f64;
             let bars: Vec<(usize, f64, Option<bool>)> = ns
                 .iter()
                 .enumerate()
-                .filter_map(|(i, &n)| value(q, n, truth).map(|(v, ok)| (i, v.max(0.0), ok)))
+                .filter_map(|(i, &n)| value(q, n, method).map(|(v, ok)| (i, v.max(0.0), ok)))
                 .collect();
             chart
                 .draw_series(bars.iter().map(|&(i, v, _)| {
