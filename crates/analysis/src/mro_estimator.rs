@@ -10,17 +10,18 @@
 //!   detected peaks fit a cluster amplitude in speckle, which says how many were missed); no
 //!   correction (the regions themselves) when too few are seen to fit;
 //! - diameter: [`crate::size_model`] inverts each region's half-maximum width;
-//! - in-condition volume fraction: `Σ (π/6) D³ / (scan area × thickness)` over regions with a
-//!   diameter (as Im et al. 2018), divided by the completeness; total `= in-condition /
-//!   in-condition share`; a fraction above 1 is refused (null, with the reason in
-//!   `null_reasons`), never reported;
+//! - in-condition volume fraction: clusters × their mean sphere volume `(π/6) D³` over the scan
+//!   area × thickness (the spheres of Im et al. 2018; the missed clusters taken to have the seen
+//!   ones' sizes); total `= in-condition / in-condition share`; a fraction above 1 is refused
+//!   (null, with the reason in `null_reasons`), never reported;
 //! - spacing: the first σ(r) peak beyond the Airy radius that stands ≥ 4 standard errors above
 //!   the σ before it ([`crate::autocorrelation`]), else null.
 //!
 //! Standard errors (analytic, stated): region count `√N` (Poisson counting); cluster estimate
-//! from the binomial detection and the fitted amplitude ([`crate::completeness`]); mean diameter
-//! `sd/√N`; volume fractions `√(Σ vᵢ²)/(A·t·p·c)` (compound Poisson: the count and the sizes
-//! both fluctuate) with the completeness's relative error added in quadrature; spacing from the parabola vertex ([`crate::autocorrelation::Peak::se_nm`]);
+//! from the Poisson count and the fitted amplitude ([`crate::completeness`]); mean diameter
+//! `sd/√N`; volume fractions: the relative errors of the cluster estimate and of the mean
+//! sphere volume in quadrature; spacing from the parabola vertex
+//! ([`crate::autocorrelation::Peak::se_nm`]);
 //! map mean from the scatter of the means of 8 × 8-pixel scan blocks (blocks larger than the
 //! probe, so nearly independent).
 
@@ -156,17 +157,14 @@ impl MroEstimator<'_> {
         // the field's edge (or, in a periodic simulation, seen at both edges) counts once.
         let counted: Vec<&SignificantRegion> = regions.iter().filter(|r| r.counted).collect();
         let nreg = counted.len();
-        let completeness = match &null {
-            Some(_) => {
-                let peaks: Vec<(f64, f64)> =
-                    counted.iter().map(|r| (r.peak_z, r.threshold_z)).collect();
-                correct(&peaks)
-                    .map_err(|why| {
-                        reasons.insert("completeness".into(), why);
-                    })
-                    .ok()
+        let peaks: Vec<(f64, f64)> = counted.iter().map(|r| (r.peak_z, r.threshold_z)).collect();
+        let completeness = match (&null, correct(&peaks)) {
+            (None, _) => None,
+            (Some(_), Ok(c)) => Some(c),
+            (Some(_), Err(why)) => {
+                reasons.insert("completeness".into(), why);
+                None
             }
-            _ => None,
         };
         let (clusters, clusters_se) = completeness
             .map_or((nreg as f64, (nreg as f64).sqrt()), |c| {

@@ -141,13 +141,12 @@ pub fn null_threshold(
             .sum::<f64>()
             / parts.len() as f64
     };
+    let mean_r = parts.iter().map(|p| p.0).sum::<f64>() / parts.len() as f64;
     // θ: the mixture's median at the map's (0 when shot noise alone puts it there).
     let scale = if median == 0.0 || survival(median, 0.0) >= 0.5 {
         0.0
     } else {
-        let mut hi = median / std::f64::consts::LN_2;
-        let mean_r = parts.iter().map(|p| p.0).sum::<f64>() / parts.len() as f64;
-        hi /= mean_r.max(1e-12);
+        let mut hi = median / std::f64::consts::LN_2 / mean_r.max(1e-12);
         while survival(median, hi) < 0.5 {
             hi *= 2.0;
         }
@@ -159,7 +158,6 @@ pub fn null_threshold(
         hi *= 2.0;
     }
     let threshold = bisect(0.0, hi, |x| survival(x, scale) > target);
-    let mean_r = parts.iter().map(|p| p.0).sum::<f64>() / parts.len() as f64;
     Some(NullThreshold {
         scale,
         noise_mean: parts.iter().map(|p| p.1).sum::<f64>() / parts.len() as f64,
@@ -171,9 +169,10 @@ pub fn null_threshold(
 
 /// The factors of the null, as `(r, ν/r)` pairs: a cluster raises its patterns' ring intensity,
 /// hence their factor, so the upper half of the measured `ln r` is replaced by the lower half
-/// mirrored about the median (each keeping its pattern's own-`I_0` noise power) (an empirical null from the uncontaminated side, as Efron's for z-values, JASA 99
-/// (2004) 96). `ln r` of a ring mean over M speckles is left-skewed (the log of a Gamma), so the
-/// mirror widens the upper side: conservative.
+/// mirrored about the median, each keeping its pattern's own-`I_0` noise power (an empirical
+/// null from the uncontaminated side, as Efron's for z-values, JASA 99 (2004) 96). `ln r` of a
+/// ring mean over M speckles is left-skewed (the log of a Gamma), so the mirror widens the
+/// upper side: conservative.
 fn mirrored_null(parts: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut sorted: Vec<(f64, f64)> = parts.iter().map(|&(r, nu)| (r.ln(), nu)).collect();
     sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -210,14 +209,6 @@ pub fn significant_regions(
     let [ny, nx] = shape;
     let len = ny * nx;
     let above = |p: usize| raw[p] > null.threshold;
-    let standardised = |p: usize| {
-        let s = null.pixel_scale(factor[p], noise[p]);
-        if s > 0.0 {
-            raw[p] / s
-        } else {
-            f64::INFINITY
-        }
-    };
     // Connected sets of significant pixels: keep each one's peak (of the corrected map).
     let mut seen = vec![false; len];
     let mut peaks = Vec::new();
@@ -269,26 +260,26 @@ pub fn significant_regions(
             (a + (p / nx) as f64, b + (p % nx) as f64)
         });
         let fwhm_nm = 2.0 * (n * step_nm * step_nm / std::f64::consts::PI).sqrt();
+        let near_edge = members.iter().any(|&p| p / nx == 0 || p % nx == 0);
+        let far_edge = members
+            .iter()
+            .any(|&p| p / nx + 1 == ny || p % nx + 1 == nx);
+        // A zero scale (no speckle, no noise): the peak is infinitely far above a threshold of 0.
+        let peak_scale = null.pixel_scale(factor[peak], noise[peak]);
+        let (peak_z, threshold_z) = if peak_scale > 0.0 {
+            (raw[peak] / peak_scale, null.threshold / peak_scale)
+        } else {
+            (f64::INFINITY, 0.0)
+        };
         regions.push(SignificantRegion {
             label,
             area_px: members.len(),
             centroid_px: [sy / n, sx / n],
             peak: corrected[peak],
-            peak_z: standardised(peak),
-            threshold_z: {
-                let s = null.pixel_scale(factor[peak], noise[peak]);
-                if s > 0.0 {
-                    null.threshold / s
-                } else {
-                    0.0
-                }
-            },
-            touches_edge: members
-                .iter()
-                .any(|&p| p / nx == 0 || p % nx == 0 || p / nx + 1 == ny || p % nx + 1 == nx),
-            counted: !members
-                .iter()
-                .any(|&p| p / nx + 1 == ny || p % nx + 1 == nx),
+            peak_z,
+            threshold_z,
+            touches_edge: near_edge || far_edge,
+            counted: !far_edge,
             fwhm_nm,
             diameter_nm: diameter(fwhm_nm),
         });

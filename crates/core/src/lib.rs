@@ -19,6 +19,7 @@ pub mod meta;
 pub mod npy;
 pub mod optics;
 pub mod seed;
+pub mod special;
 pub mod units;
 
 pub use check::InvalidValue;

@@ -13,6 +13,7 @@
 //! correlated noise, as on an integrating detector such as the EMPAD) and noise-free patterns
 //! are PSF ⊛ I.
 
+use mro_core::special::ln_gamma;
 use rand::Rng;
 
 use crate::psf::DetectorPsf;
@@ -125,55 +126,10 @@ pub fn poisson<R: Rng>(rng: &mut R, lambda: f64) -> f64 {
     }
 }
 
-/// ln Γ(x) for x ≥ 1 (Stirling series with upward recurrence below 7).
-fn ln_gamma(x: f64) -> f64 {
-    const A: [f64; 10] = [
-        8.333333333333333e-02,
-        -2.777777777777778e-03,
-        7.936507936507937e-04,
-        -5.952380952380952e-04,
-        8.417508417508418e-04,
-        -1.917526917526918e-03,
-        6.41025641025641e-03,
-        -2.955065359477124e-02,
-        1.796443723688307e-01,
-        -1.39243221690590e+00,
-    ];
-    if x == 1.0 || x == 2.0 {
-        return 0.0;
-    }
-    let n = if x <= 7.0 {
-        (7.0 - x).floor() as i32
-    } else {
-        0
-    };
-    let mut x0 = x + f64::from(n);
-    let x2 = 1.0 / (x0 * x0);
-    let mut gl0 = A[9];
-    for &c in A[..9].iter().rev() {
-        gl0 = gl0 * x2 + c;
-    }
-    let mut gl = gl0 / x0 + 0.5 * (2.0 * std::f64::consts::PI).ln() + (x0 - 0.5) * x0.ln() - x0;
-    for _ in 0..n {
-        x0 -= 1.0;
-        gl -= x0.ln();
-    }
-    gl
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use mro_core::Seeds;
-
-    #[test]
-    fn ln_gamma_matches_factorials() {
-        let mut f = 1.0f64;
-        for k in 1..30 {
-            f *= k as f64;
-            assert!((ln_gamma(k as f64 + 1.0) - f.ln()).abs() < 1e-9, "{k}");
-        }
-    }
 
     #[test]
     fn poisson_mean_and_variance() {

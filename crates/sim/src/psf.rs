@@ -13,6 +13,8 @@
 
 use std::f64::consts::PI;
 
+use mro_core::special::erf;
+
 /// Default PSF width for the EMPAD (Tate et al., Microsc. Microanal. 22 (2016) 237: 128 × 128
 /// pixels of 150 µm on a 500 µm thick Si diode, 300 keV). [est] The paper's measured PSF could
 /// not be retrieved while writing this; 0.3 px rms (45 µm) is our estimate of the lateral charge
@@ -149,59 +151,9 @@ impl DetectorPsf {
     }
 }
 
-/// erf(x) to ~10⁻¹² (Abramowitz & Stegun 7.1.5 series below 3, 7.1.14-type continued fraction
-/// via erfc above).
-fn erf(x: f64) -> f64 {
-    let a = x.abs();
-    let v = if a < 3.0 {
-        // Maclaurin series: erf(x) = 2/√π Σ (−1)^n x^{2n+1}/(n!(2n+1)).
-        let mut term = a;
-        let mut sum = a;
-        let x2 = a * a;
-        let mut n = 0.0;
-        while term.abs() > 1e-17 * sum.abs() {
-            n += 1.0;
-            term *= -x2 / n;
-            sum += term / (2.0 * n + 1.0);
-        }
-        2.0 / PI.sqrt() * sum
-    } else {
-        // Continued fraction for erfc (Lentz), converges fast for a ≥ 3.
-        let mut f = a;
-        let mut c = a;
-        let mut d = 0.0;
-        for k in 1..200 {
-            let an = f64::from(k) / 2.0;
-            d = 1.0 / (a + an * d);
-            c = a + an / c;
-            let delta = c * d;
-            f *= delta;
-            if (delta - 1.0).abs() < 1e-15 {
-                break;
-            }
-        }
-        1.0 - (-a * a).exp() / (PI.sqrt() * f)
-    };
-    v.copysign(x)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn erf_matches_tabulated_values() {
-        for (x, want) in [
-            (0.0, 0.0),
-            (0.5, 0.520_499_877_813_046_5),
-            (1.0, 0.842_700_792_949_714_9),
-            (2.0, 0.995_322_265_018_952_7),
-            (3.5, 0.999_999_256_901_628),
-            (-1.0, -0.842_700_792_949_714_9),
-        ] {
-            assert!((erf(x) - want).abs() < 1e-12, "erf({x}) = {}", erf(x));
-        }
-    }
 
     #[test]
     fn kernel_is_normalised_symmetric_and_matches_its_transfer_function() {

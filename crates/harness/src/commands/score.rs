@@ -81,52 +81,44 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// Refuses an estimate with impossible values (exit status 2), naming the field: a symmetry key
 /// that is not an integer 1 … 64, a negative count, diameter, spacing or standard error, a
-/// fraction outside [0, 1], a non-finite number.
+/// fraction outside [0, 1].
 fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
-    let bad = |field: String, what: &str| {
-        Err(bad_input(format!(
-            "{}: field `{field}`: expected {what}",
-            path.display()
-        )))
-    };
-    let fraction = |field: String, v: Option<f64>| match v {
-        Some(v) if !(0.0..=1.0).contains(&v) => {
-            bad(field, &format!("a fraction in [0, 1], not {v}"))
-        }
-        _ => Ok(()),
-    };
-    for (key, t) in &e.body.by_symmetry {
-        if !key.parse::<u32>().is_ok_and(|n| (1..=64).contains(&n)) {
-            return bad(
-                format!("by_symmetry.{key}"),
-                "a symmetry n from 1 to 64 as the key",
-            );
-        }
-        let positive = [
-            ("regions", t.regions),
-            ("regions_se", t.regions_se),
-            ("clusters", t.clusters),
-            ("clusters_se", t.clusters_se),
-            ("mean_diameter_nm", t.mean_diameter_nm),
-            ("mean_diameter_se_nm", t.mean_diameter_se_nm),
-            ("volume_fraction_se", t.volume_fraction_se),
-            ("spacing_nm", t.spacing_nm),
-            ("spacing_se_nm", t.spacing_se_nm),
-        ];
-        for (name, v) in positive {
-            if let Some(v) = v {
-                if !v.is_finite() || v < 0.0 {
-                    return bad(
-                        format!("by_symmetry.{key}.{name}"),
-                        &format!("a finite value ≥ 0, not {v}"),
-                    );
+    use mro_core::check::{in_range, InvalidValue};
+    let checked = || -> Result<(), InvalidValue> {
+        for (key, t) in &e.body.by_symmetry {
+            if !key.parse::<u32>().is_ok_and(|n| (1..=64).contains(&n)) {
+                return Err(InvalidValue::new(
+                    format!("by_symmetry.{key}"),
+                    key,
+                    "a symmetry n from 1 to 64 as the key",
+                ));
+            }
+            let field = |name: &str| format!("by_symmetry.{key}.{name}");
+            for (name, v) in [
+                ("regions", t.regions),
+                ("regions_se", t.regions_se),
+                ("clusters", t.clusters),
+                ("clusters_se", t.clusters_se),
+                ("mean_diameter_nm", t.mean_diameter_nm),
+                ("mean_diameter_se_nm", t.mean_diameter_se_nm),
+                ("volume_fraction_se", t.volume_fraction_se),
+                ("spacing_nm", t.spacing_nm),
+                ("spacing_se_nm", t.spacing_se_nm),
+            ] {
+                match v {
+                    Some(v) if !(v.is_finite() && v >= 0.0) => {
+                        return Err(InvalidValue::new(field(name), v, "a finite number ≥ 0"))
+                    }
+                    _ => {}
                 }
             }
+            t.volume_fraction.map_or(Ok(()), |v| {
+                in_range(&field("volume_fraction"), v, 0.0, 1.0, "")
+            })?;
         }
-        fraction(
-            format!("by_symmetry.{key}.volume_fraction"),
-            t.volume_fraction,
-        )?;
-    }
-    fraction("total_volume_fraction".into(), e.body.total_volume_fraction)
+        e.body.total_volume_fraction.map_or(Ok(()), |v| {
+            in_range("total_volume_fraction", v, 0.0, 1.0, "")
+        })
+    };
+    checked().map_err(|err| bad_input(format!("{}: {err}", path.display())))
 }
