@@ -397,17 +397,25 @@ fn run(
     let mut total = ctx.partial(0, 0);
     let mut screener = screen.as_mut().map(|(s, _)| s);
     source(&mut |start, block: &[f32]| {
-        if let Some(s) = screener.as_deref_mut() {
-            s.add(block);
-        }
-        let parts: Vec<PartialStats> = block
-            .par_chunks(TASK_PATTERNS * plen)
-            .enumerate()
-            .map_init(
-                || ctx.scratch(),
-                |s, (i, c)| ctx.process_chunk(start + i * TASK_PATTERNS, c, s),
-            )
-            .collect();
+        // Screening is one serial pass over the chunk; it runs beside the per-pattern work
+        // (work stealing balances the two) instead of before it.
+        let ((), parts) = rayon::join(
+            || {
+                if let Some(s) = screener.as_deref_mut() {
+                    s.add(block);
+                }
+            },
+            || -> Vec<PartialStats> {
+                block
+                    .par_chunks(TASK_PATTERNS * plen)
+                    .enumerate()
+                    .map_init(
+                        || ctx.scratch(),
+                        |s, (i, c)| ctx.process_chunk(start + i * TASK_PATTERNS, c, s),
+                    )
+                    .collect()
+            },
+        );
         for p in parts {
             total = std::mem::replace(&mut total, ctx.partial(0, 0))
                 .merge(p)
@@ -692,16 +700,25 @@ fn finish(
         let labels = Array2::from_shape_vec(sh, seg.labels).expect("scan shape");
         (res, labels)
     };
-    let per_n: Vec<(SymmetryResult, Array2<u32>)> = (1..h)
-        .into_par_iter()
-        .map(|n_sym| {
-            let p_in = match config.in_condition_model {
-                InConditionModel::Fixed => config.in_condition_fraction,
-                InConditionModel::Geometric => geometric_in_condition(n_sym, config.acceptance_deg),
-            };
-            particle(&power[n_sym], n_sym, p_in)
-        })
-        .collect();
+    // The `mro` method's probe-response table (serial, tens of ms) is built beside the
+    // `im2018` maps.
+    let (per_n, response): (Vec<(SymmetryResult, Array2<u32>)>, _) = rayon::join(
+        || {
+            (1..h)
+                .into_par_iter()
+                .map(|n_sym| {
+                    let p_in = match config.in_condition_model {
+                        InConditionModel::Fixed => config.in_condition_fraction,
+                        InConditionModel::Geometric => {
+                            geometric_in_condition(n_sym, config.acceptance_deg)
+                        }
+                    };
+                    particle(&power[n_sym], n_sym, p_in)
+                })
+                .collect()
+        },
+        || ProbeResponse::new(probe.aperture_radius_per_nm()),
+    );
     let (integrated_map, integrated_labels) =
         particle(&normalized_sum, 0, config.in_condition_fraction);
     let mut labels = vec![Array2::<u32>::zeros(sh)];
@@ -718,7 +735,6 @@ fn finish(
         .filter(|&v| v <= 1.0 && !summed.is_empty());
 
     // The `mro` method on the full-resolution maps.
-    let response = ProbeResponse::new(probe.aperture_radius_per_nm());
     let estimator = MroEstimator {
         shape: scan,
         step_nm: step,

@@ -7,9 +7,10 @@
 //! pattern is one gather-sum per bin over the bin's entries (stored bin-major, CSR), which is
 //! all the per-pattern cost of the transform.
 //!
-//! The same pass can also return, per ring, two linear functionals of the pattern that estimate
-//! the shot-noise terms of the fluctuation variances without assuming a uniform intensity
-//! ([`PolarPlan::apply_with_noise`]; their derivation is in [`crate::variance`]).
+//! A second, per-ring pass (one coefficient pair per pixel and ring) returns two linear
+//! functionals of the pattern that estimate the shot-noise terms of the fluctuation variances
+//! without assuming a uniform intensity ([`PolarPlan::apply_with_noise`]; their derivation is in
+//! [`crate::variance`]).
 //!
 //! Geometry: pixel `(i, j)` covers `[i − ½, i + ½] × [j − ½, j + ½]` and sits at
 //! `k = ((j − cx)·dk, (i − cy)·dk)`. Azimuth bin `b` is centred on `φ_b = b·Δφ`, φ measured from
@@ -87,6 +88,9 @@ pub struct PolarPlan {
     /// CSR by bin: entries of bin `b` are `row_ptr[b]..row_ptr[b + 1]`, sorted by pixel.
     row_ptr: Vec<usize>,
     entries: Vec<Entry>,
+    /// CSR by ring: the noise coefficients of ring `r` are `noise_ptr[r]..noise_ptr[r + 1]`.
+    noise_ptr: Vec<usize>,
+    noise: Vec<NoiseEntry>,
     /// Σ w per bin (in pixel areas).
     bin_area: Vec<f64>,
     /// Effective independent pixels per bin, (Σw)²/Σw².
@@ -179,7 +183,7 @@ impl PolarPlan {
                 });
             }
         }
-        let (mean_noise, spread_noise) =
+        let (noise_ptr, noise) =
             noise_coefficients(&geometry, &pixel, &bin, &weight, &bin_area, &ring_w);
         for (w, &g) in weight.iter_mut().zip(&bin) {
             *w = (f64::from(*w) / bin_area[g as usize]) as f32;
@@ -199,8 +203,6 @@ impl PolarPlan {
             .map(|&e| Entry {
                 pixel: pixel[e],
                 weight: weight[e],
-                mean_noise: mean_noise[e],
-                spread_noise: spread_noise[e],
             })
             .collect();
         let bin_neff = bin_area
@@ -212,6 +214,8 @@ impl PolarPlan {
             geometry,
             row_ptr,
             entries,
+            noise_ptr,
+            noise,
             bin_area,
             bin_neff,
         })
@@ -252,7 +256,7 @@ impl PolarPlan {
         assert_eq!(pattern.len(), ny * nx, "pattern length");
         assert_eq!(out.len(), self.bin_area.len(), "polar image length");
         for (b, o) in out.iter_mut().enumerate() {
-            *o = self.bin_sums(b, pattern)[0];
+            *o = self.bin_sum(b, pattern);
         }
     }
 
@@ -277,69 +281,79 @@ impl PolarPlan {
         assert_eq!(out.len(), self.bin_area.len(), "polar image length");
         assert_eq!(mean_noise.len(), self.n_rings(), "rings");
         assert_eq!(spread_noise.len(), self.n_rings(), "rings");
-        let na = self.geometry.n_azimuth;
+        self.apply(pattern, out);
         for (r, (mn, sn)) in mean_noise
             .iter_mut()
             .zip(spread_noise.iter_mut())
             .enumerate()
         {
-            let (mut m_acc, mut s_acc) = (0f32, 0f32);
-            for (b, o) in out[r * na..(r + 1) * na].iter_mut().enumerate() {
-                let [j, m, s] = self.bin_sums(r * na + b, pattern);
-                *o = j;
-                m_acc += m;
-                s_acc += s;
-            }
-            *mn = f64::from(m_acc);
-            *sn = f64::from(s_acc);
+            let [m, s] = self.ring_noise_sums(r, pattern);
+            *mn = f64::from(m);
+            *sn = f64::from(s);
         }
     }
 
-    /// `[Σ W I, Σ mean_noise·I, Σ spread_noise·I]` over the entries of bin `b`. Four independent
-    /// partial sums hide the add latency; [`Self::apply`] uses only the first, whose order is the
-    /// same in both paths (the unused sums are optimised away there).
+    /// `Σ W I` over the entries of bin `b`; four independent partial sums hide the add latency.
     #[inline(always)]
-    fn bin_sums(&self, b: usize, pattern: &[f32]) -> [f32; 3] {
+    fn bin_sum(&self, b: usize, pattern: &[f32]) -> f32 {
         let entries = &self.entries[self.row_ptr[b]..self.row_ptr[b + 1]];
-        let (mut w, mut m, mut s) = ([0f32; 4], [0f32; 4], [0f32; 4]);
+        let mut w = [0f32; 4];
+        let mut chunks = entries.chunks_exact(4);
+        for c in &mut chunks {
+            for l in 0..4 {
+                w[l] += c[l].weight * pattern[c[l].pixel as usize];
+            }
+        }
+        for e in chunks.remainder() {
+            w[0] += e.weight * pattern[e.pixel as usize];
+        }
+        (w[0] + w[1]) + (w[2] + w[3])
+    }
+
+    /// `[Σ mean_noise·I, Σ spread_noise·I]` over the pixels of ring `r`.
+    fn ring_noise_sums(&self, r: usize, pattern: &[f32]) -> [f32; 2] {
+        let entries = &self.noise[self.noise_ptr[r]..self.noise_ptr[r + 1]];
+        let (mut m, mut s) = ([0f32; 4], [0f32; 4]);
         let mut chunks = entries.chunks_exact(4);
         for c in &mut chunks {
             for l in 0..4 {
                 let v = pattern[c[l].pixel as usize];
-                w[l] += c[l].weight * v;
                 m[l] += c[l].mean_noise * v;
                 s[l] += c[l].spread_noise * v;
             }
         }
         for e in chunks.remainder() {
             let v = pattern[e.pixel as usize];
-            w[0] += e.weight * v;
             m[0] += e.mean_noise * v;
             s[0] += e.spread_noise * v;
         }
-        [w, m, s].map(|a| (a[0] + a[1]) + (a[2] + a[3]))
+        [m, s].map(|a| (a[0] + a[1]) + (a[2] + a[3]))
     }
 }
 
-/// One stored weight of a [`PolarPlan`]: a detector pixel's normalised weight in a bin and its
-/// two shot-noise coefficients (see the fields of the plan), packed so the gather reads one
-/// stream.
+/// One stored weight of a [`PolarPlan`]: a detector pixel and its normalised weight in a bin.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     pixel: u32,
     weight: f32,
-    /// `U_p·u_pb/S` (pixel `p`, bin `b` of ring `r`; `u_pb` its area in the bin, `U_p` its area
-    /// share of the ring, `S` the ring area). Summed over a ring's entries against a pattern:
-    /// `Σ_p U_p² I_p`, the shot-noise variance of the annular mean per unit gain.
+}
+
+/// A detector pixel's two shot-noise coefficients in one ring of a [`PolarPlan`], per unit gain.
+#[derive(Debug, Clone, Copy)]
+struct NoiseEntry {
+    pixel: u32,
+    /// `U_p²` (`U_p` the pixel's share of the ring area). Summed over a ring against a pattern:
+    /// `Σ_p U_p² I_p`, the shot-noise variance of the annular mean.
     mean_noise: f32,
-    /// `(W_pb² − W_pb·T_p/N)/N` (`W_pb` the normalised bin weight, `T_p = Σ_b W_pb` over the
+    /// `Σ_b (W_pb² − W_pb·T_p/N)/N` (`W_pb` the normalised bin weight, `T_p = Σ_b W_pb` over the
     /// ring, `N` the ring's bins with area). Summed over a ring: the shot-noise part of the
-    /// expected azimuthal sample variance of the bins per unit gain.
+    /// expected azimuthal sample variance of the bins.
     spread_noise: f32,
 }
 
-/// Per-entry noise coefficients (in the plan's pixel-major entry order, from the raw area
-/// weights `w` before normalisation): see the fields of [`Entry`].
+/// Per-(pixel, ring) noise coefficients from the plan's pixel-major entries and their raw area
+/// weights `w` (before normalisation): see the fields of [`NoiseEntry`]. Returned ring-major
+/// (pixels ascending within a ring) with the ring row pointers.
 fn noise_coefficients(
     geometry: &PolarGeometry,
     pixel: &[u32],
@@ -347,13 +361,13 @@ fn noise_coefficients(
     w: &[f32],
     bin_area: &[f64],
     ring_area: &[f64],
-) -> (Vec<f32>, Vec<f32>) {
+) -> (Vec<usize>, Vec<NoiseEntry>) {
     let na = geometry.n_azimuth;
     let valid: Vec<f64> = bin_area
         .chunks(na)
         .map(|r| r.iter().filter(|&&a| a > 0.0).count() as f64)
         .collect();
-    let (mut mean_noise, mut spread_noise) = (vec![0.0f32; w.len()], vec![0.0f32; w.len()]);
+    let mut by_ring: Vec<Vec<NoiseEntry>> = vec![Vec::new(); ring_area.len()];
     // Entries are grouped by pixel and sorted by bin within a pixel, so a pixel's entries in one
     // ring are consecutive.
     let mut s = 0;
@@ -364,18 +378,24 @@ fn noise_coefficients(
             e += 1;
         }
         let share: f64 = (s..e).map(|q| f64::from(w[q])).sum::<f64>() / ring_area[ring];
-        let t: f64 = (s..e)
-            .map(|q| f64::from(w[q]) / bin_area[bin[q] as usize])
-            .sum();
+        let wn = |q: usize| f64::from(w[q]) / bin_area[bin[q] as usize];
+        let t: f64 = (s..e).map(wn).sum();
         let n = valid[ring];
-        for q in s..e {
-            let wn = f64::from(w[q]) / bin_area[bin[q] as usize];
-            mean_noise[q] = (share * f64::from(w[q]) / ring_area[ring]) as f32;
-            spread_noise[q] = ((wn * wn - wn * t / n) / n) as f32;
-        }
+        let spread: f64 = (s..e).map(|q| (wn(q) * wn(q) - wn(q) * t / n) / n).sum();
+        by_ring[ring].push(NoiseEntry {
+            pixel: pixel[s],
+            mean_noise: (share * share) as f32,
+            spread_noise: spread as f32,
+        });
         s = e;
     }
-    (mean_noise, spread_noise)
+    let mut ptr = vec![0usize];
+    let mut entries = Vec::new();
+    for r in by_ring {
+        entries.extend(r);
+        ptr.push(entries.len());
+    }
+    (ptr, entries)
 }
 
 fn geometry_k(g: &PolarGeometry, y: f64, x: f64) -> (f64, f64) {
