@@ -83,8 +83,9 @@ pub struct AnalysisConfig {
     pub symmetries: Option<Vec<usize>>,
     /// The estimator scored: `"mro"` (default) or `"im2018"`.
     pub method: Method,
-    /// `mro` method: expected false regions per map of no signal (the significance threshold's
-    /// α, see [`crate::significance`]).
+    /// `mro` method: the regions' false-discovery rate α (expected share of false regions among
+    /// those found; a map of no signal yields a region with about this probability), see
+    /// [`crate::significance`].
     pub false_detection_rate: f64,
 }
 
@@ -184,7 +185,7 @@ impl AnalysisConfig {
             self.false_detection_rate,
             1e-6,
             1.0,
-            " expected false regions per map",
+            " (a false-discovery rate)",
         )?;
         if let Some(sym) = &self.symmetries {
             if sym.is_empty() {

@@ -644,7 +644,7 @@ fn summary(out: &AnalysisOutput) {
     let mro_lines = || {
         let Some(m) = mro else { return };
         outln!(
-            "method mro (significant regions at {} false regions per map, model-fitted diameters):",
+            "method mro (significant regions at false-discovery rate {}, model-fitted diameters):",
             m.false_detection_rate
         );
         for n in &r.summed_symmetries {
