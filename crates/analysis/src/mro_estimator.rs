@@ -14,13 +14,14 @@
 //!   corrected);
 //! - diameter: [`crate::size_model`] inverts each region's half-maximum width;
 //! - in-condition volume fraction: clusters × their mean sphere volume `(π/6) D³` over the scan
-//!   area × thickness (the spheres of Im et al. 2018); total `= in-condition / in-condition share`; a fraction above 1 is refused
-//!   (null, with the reason in `null_reasons`), never reported;
+//!   area × thickness (the spheres of Im et al. 2018); total `= in-condition / in-condition
+//!   share`; a fraction above 1 is refused (null, with the reason in `null_reasons`), never
+//!   reported;
 //! - spacing: the first σ(r) peak beyond the Airy radius that stands ≥ 4 standard errors above
 //!   the σ before it ([`crate::autocorrelation`]), else null.
 //!
-//! Standard errors (analytic, stated): region and cluster count `√N` (Poisson counting); mean diameter
-//! `sd/√N`; volume fractions: the relative errors of the cluster estimate and of the mean
+//! Standard errors (analytic, stated): region and cluster count `√N` (Poisson counting); mean
+//! diameter `sd/√N`; volume fractions: the relative errors of the cluster estimate and of the mean
 //! sphere volume in quadrature; spacing from the parabola vertex
 //! ([`crate::autocorrelation::Peak::se_nm`]);
 //! map mean from the scatter of the means of 8 × 8-pixel scan blocks (blocks larger than the

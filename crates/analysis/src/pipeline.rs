@@ -397,25 +397,17 @@ fn run(
     let mut total = ctx.partial(0, 0);
     let mut screener = screen.as_mut().map(|(s, _)| s);
     source(&mut |start, block: &[f32]| {
-        // Screening is one serial pass over the chunk; it runs beside the per-pattern work
-        // (work stealing balances the two) instead of before it.
-        let ((), parts) = rayon::join(
-            || {
-                if let Some(s) = screener.as_deref_mut() {
-                    s.add(block);
-                }
-            },
-            || -> Vec<PartialStats> {
-                block
-                    .par_chunks(TASK_PATTERNS * plen)
-                    .enumerate()
-                    .map_init(
-                        || ctx.scratch(),
-                        |s, (i, c)| ctx.process_chunk(start + i * TASK_PATTERNS, c, s),
-                    )
-                    .collect()
-            },
-        );
+        if let Some(s) = screener.as_deref_mut() {
+            s.add(block);
+        }
+        let parts: Vec<PartialStats> = block
+            .par_chunks(TASK_PATTERNS * plen)
+            .enumerate()
+            .map_init(
+                || ctx.scratch(),
+                |s, (i, c)| ctx.process_chunk(start + i * TASK_PATTERNS, c, s),
+            )
+            .collect();
         for p in parts {
             total = std::mem::replace(&mut total, ctx.partial(0, 0))
                 .merge(p)
@@ -700,21 +692,18 @@ fn finish(
         let labels = Array2::from_shape_vec(sh, seg.labels).expect("scan shape");
         (res, labels)
     };
+    // Share of clusters in condition for symmetry n (both methods).
+    let p_in = |n_sym: usize| match config.in_condition_model {
+        InConditionModel::Fixed => config.in_condition_fraction,
+        InConditionModel::Geometric => geometric_in_condition(n_sym, config.acceptance_deg),
+    };
     // The `mro` method's probe-response table (serial, tens of ms) is built beside the
     // `im2018` maps.
     let (per_n, response): (Vec<(SymmetryResult, Array2<u32>)>, _) = rayon::join(
         || {
             (1..h)
                 .into_par_iter()
-                .map(|n_sym| {
-                    let p_in = match config.in_condition_model {
-                        InConditionModel::Fixed => config.in_condition_fraction,
-                        InConditionModel::Geometric => {
-                            geometric_in_condition(n_sym, config.acceptance_deg)
-                        }
-                    };
-                    particle(&power[n_sym], n_sym, p_in)
-                })
+                .map(|n_sym| particle(&power[n_sym], n_sym, p_in(n_sym)))
                 .collect()
         },
         || ProbeResponse::new(probe.aperture_radius_per_nm()),
@@ -754,16 +743,12 @@ fn finish(
     let mro_per_n: Vec<_> = (1..h)
         .into_par_iter()
         .map(|n_sym| {
-            let p_in = match config.in_condition_model {
-                InConditionModel::Fixed => config.in_condition_fraction,
-                InConditionModel::Geometric => geometric_in_condition(n_sym, config.acceptance_deg),
-            };
             estimator.estimate(
                 n_sym,
                 &full_power[n_sym],
                 &full_noise[n_sym],
                 &i0_factor,
-                p_in,
+                p_in(n_sym),
             )
         })
         .collect();

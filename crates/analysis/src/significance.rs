@@ -43,9 +43,9 @@
 //! *Measured* on the validation suite (`reports/validation`): counted regions with the
 //! Bonferroni threshold alone against the step-up — aligned-thin n = 4: 6 → 20 of 24 planted,
 //! dense n = 6: 8 → 38 of 71, high-noise n = 6: 2 → 11 of 23 — with precision ≥ 0.94 in every
-//! map but sparse n = 4 (0.75), and still no region in the 60 maps of the six no-MRO controls. *Tried:* the same
-//! step-up over pixels (the textbook BH): large clusters, 20–40 pixels each, drove the
-//! threshold down to 3–5 θ and brought 6 false regions into a map of 7 clusters.
+//! map but sparse n = 4 (0.75), and still no region in the 60 maps of the six no-MRO controls.
+//! *Tried:* the same step-up over pixels (the textbook BH): large clusters, 20–40 pixels each,
+//! drove the threshold down to 3–5 θ and brought 6 false regions into a map of 7 clusters.
 //!
 //! **Regions.** Each connected set of significant pixels marks one cluster; its extent is the
 //! connected area around its peak where the corrected map stays above half the peak's height over
@@ -181,7 +181,9 @@ pub fn null_threshold(
     }
     let bonferroni = bisect(0.0, hi, |x| survival(x, scale) > target);
     let floor = bisect(0.0, hi, |x| survival(x, scale) > alpha / STEP_UP_FLOOR);
-    let threshold = step_up_threshold(raw, shape, bonferroni, floor, alpha, |x| survival(x, scale));
+    let threshold = step_up_threshold(raw, &defined, shape, [floor, bonferroni], alpha, |x| {
+        survival(x, scale)
+    });
     Some(NullThreshold {
         scale,
         noise_mean: parts.iter().map(|p| p.1).sum::<f64>() / parts.len() as f64,
@@ -199,18 +201,18 @@ const STEP_UP_FLOOR: f64 = 20.0;
 const STEP_UP_GRID: usize = 64;
 
 /// The lowest threshold `t ≤ bonferroni` at which `N·S(t) ≤ α·R(t)`, `R(t)` the connected
-/// (8-neighbour) regions of `{raw > t}`; `bonferroni` when there is none (Benjamini–Hochberg
-/// step-up over regions, see the module docs). `survival` is the null `S`; pixels at or below
-/// `floor` are not searched.
+/// (8-neighbour) regions of `{raw > t}` among the `defined` pixels (`N` of them); `bonferroni`
+/// when there is none (Benjamini–Hochberg step-up over regions, see the module docs).
+/// `survival` is the null `S`; pixels at or below `floor` are not searched.
 fn step_up_threshold(
     raw: &[f64],
+    defined: &[usize],
     shape: [usize; 2],
-    bonferroni: f64,
-    floor: f64,
+    [floor, bonferroni]: [f64; 2],
     alpha: f64,
     survival: impl Fn(f64) -> f64,
 ) -> f64 {
-    let n_defined = raw.iter().filter(|v| v.is_finite()).count() as f64;
+    let n_defined = defined.len() as f64;
     if floor >= bonferroni {
         return bonferroni;
     }
@@ -230,8 +232,10 @@ fn step_up_threshold(
         let w = f - i as f64;
         grid[i].1 + w * (grid[i + 1].1 - grid[i].1)
     };
-    let mut order: Vec<usize> = (0..raw.len())
-        .filter(|&p| raw[p].is_finite() && raw[p] > floor)
+    let mut order: Vec<usize> = defined
+        .iter()
+        .copied()
+        .filter(|&p| raw[p] > floor)
         .collect();
     order.sort_by(|&a, &b| raw[b].total_cmp(&raw[a]).then(a.cmp(&b)));
     // Union–find over the pixels added so far, highest first: `regions` is R(t) for t just
