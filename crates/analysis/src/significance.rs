@@ -10,7 +10,9 @@
 //! each pattern by a known factor `r_p = (I_0/window mean)²`. So pixel p is exponential with
 //! scale `s_p = θ·r_p + ν_p` (ν already multiplied by `r_p`), and a pixel drawn at random from
 //! the map follows the mixture `S(x) = mean_p exp(−x/s_p)` — heavier-tailed than any single
-//! exponential, because `r_p` carries the ring's own speckle from pattern to pattern. θ is the
+//! exponential, because `r_p` carries the ring's own speckle from pattern to pattern. Clusters
+//! raise the factors of their own patterns, so the factors above the median are replaced by a
+//! Gamma law fitted to those below it (`gamma_null`: the ring-mean intensity of M speckles). θ is the
 //! value that puts the mixture's median at the map's median (clusters cover a few per cent of a
 //! map, which moves the median little and only upward, i.e. conservatively). *Tried:* matching
 //! at the 25th or 10th percentile instead, which dense MRO contaminates less (θ 1.31–1.44× the
@@ -136,7 +138,7 @@ pub fn null_threshold(
     let (_, &mut median, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
     let median = median.max(0.0);
     let stride = n.div_ceil(MIXTURE_SAMPLES);
-    // (r_p, ν_p / r_p): the noise power before the factor, so that a mirrored factor scales it.
+    // (r_p, ν_p / r_p): the noise power before the factor, so that a modelled factor scales it.
     let sampled: Vec<(f64, f64)> = defined
         .iter()
         .step_by(stride)
@@ -145,7 +147,7 @@ pub fn null_threshold(
             (r, noise[p].max(0.0) / r)
         })
         .collect();
-    let parts: Vec<(f64, f64)> = mirrored_null(&sampled)
+    let parts: Vec<(f64, f64)> = gamma_null(&sampled)
         .into_iter()
         .map(|(r, nu_own)| (r, nu_own * r))
         .collect();
@@ -272,22 +274,116 @@ fn step_up_threshold(
     best
 }
 
-/// The factors of the null, as `(r, ν/r)` pairs: a cluster raises its patterns' ring intensity,
-/// hence their factor, so the upper half of the measured `ln r` is replaced by the lower half
-/// mirrored about the median, each keeping its pattern's own-`I_0` noise power (an empirical
-/// null from the uncontaminated side, as Efron's for z-values, JASA 99 (2004) 96). `ln r` of a
-/// ring mean over M speckles is left-skewed (the log of a Gamma), so the mirror widens the
-/// upper side: conservative.
-fn mirrored_null(parts: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut sorted: Vec<(f64, f64)> = parts.iter().map(|&(r, nu)| (r.ln(), nu)).collect();
+/// The factors of the null, as `(r, ν/r)` pairs. A cluster raises its patterns' ring intensity,
+/// hence their factor, so only the lower half of the measured factors is trusted and the upper
+/// half is drawn from a model fitted to it (an empirical null from the uncontaminated side, as
+/// Efron's for z-values, JASA 99 (2004) 96). The model: `g = √r`, a pattern's ring-mean
+/// intensity over the window mean, is the mean of the ring's M independent speckles, so it
+/// follows a Gamma law of shape M (Goodman, *Statistical Optics*, Wiley 1985, §6.1.4: the
+/// integrated intensity of M speckles). M is the shape whose 10th-to-50th percentile ratio
+/// matches the measured one (Wilson–Hilferty quantiles, PNAS 17 (1931) 684); the upper half's
+/// ranks then take the fitted law's quantiles, scaled to the measured median, each keeping its
+/// own pattern's noise power.
+///
+/// *Measured:* the former null mirrored the lower half of `ln r` about its median. `ln r` is
+/// left-skewed, so the mirrored upper tail held factors the data never reach, and the most
+/// extreme few set the Bonferroni threshold: 17–20 θ (32 θ at high noise) where the no-MRO
+/// controls' maxima lie at 7–14 θ. The Gamma fit brings it to 16–21 θ at high noise and the
+/// step-up threshold from 32 to 15 θ (high-noise n = 4: 2 → 11 of 23 clusters found; n = 6:
+/// 11 → 18), with still no region in the 60 control maps; over 600 maps of 60 no-MRO cubes
+/// (aligned-thin, high-noise and sparse recipes, seeds 101–120) it let 10 false regions through
+/// (0.033 per even-n map, the odd maps holding only shot noise), the mirror 6.
+///
+/// *Tried and rejected:* a bounded law for each pattern's own-`I_0` power, which cannot exceed 1
+/// (`|I_n| ≤ I_0` for a non-negative ring): Beta(1, 1/θ), the exponential's finite-speckle
+/// form. On the 30 control maps its tail looked right (99.9th percentiles 5.8–6.3 θ predicted,
+/// 4.6–6.3 θ seen) and it found more clusters (dense n = 4: 24 → 33 of 72), but the 600 no-MRO
+/// maps held 40 false regions, 0.13 per even-n map against the stated 0.05.
+fn gamma_null(parts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut sorted: Vec<(f64, f64)> = parts.iter().map(|&(r, nu)| (r.sqrt(), nu)).collect();
     sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let m = sorted[sorted.len() / 2].0;
-    let lower = &sorted[..=sorted.len() / 2];
-    lower
+    let n = sorted.len();
+    let quantile = |p: f64| sorted[((p * n as f64) as usize).min(n - 1)].0;
+    let (q10, q50) = (quantile(0.1), quantile(0.5));
+    let z10 = normal_quantile(0.1);
+    let ratio = |shape: f64| gamma_quantile(shape, z10) / gamma_quantile(shape, 0.0);
+    // ln M on [−3, 14]: the ratio rises with M, from ~0 to 1; beyond, g is taken as constant.
+    const LN_SHAPE_MAX: f64 = 14.0;
+    let constant = q10 / q50 >= ratio(LN_SHAPE_MAX.exp());
+    let shape = bisect(-3.0, LN_SHAPE_MAX, |ln_m| ratio(ln_m.exp()) < q10 / q50).exp();
+    let median = gamma_quantile(shape, 0.0);
+    sorted
         .iter()
-        .map(|&(l, nu)| (l.exp(), nu))
-        .chain(lower.iter().map(|&(l, nu)| ((2.0 * m - l).exp(), nu)))
+        .enumerate()
+        .map(|(i, &(g, nu))| {
+            let g = if i <= n / 2 {
+                g
+            } else if constant {
+                q50
+            } else {
+                let p = (i as f64 + 0.5) / n as f64;
+                q50 * gamma_quantile(shape, normal_quantile(p)) / median
+            };
+            (g * g, nu)
+        })
         .collect()
+}
+
+/// Quantile of Gamma(shape, scale 1) at the standard-normal quantile `z` (Wilson & Hilferty,
+/// PNAS 17 (1931) 684: the cube root of a Gamma variable is nearly normal).
+fn gamma_quantile(shape: f64, z: f64) -> f64 {
+    let a = 1.0 / (9.0 * shape);
+    shape * (1.0 - a + z * a.sqrt()).max(0.0).powi(3)
+}
+
+/// Standard-normal quantile Φ⁻¹(p), 0 < p < 1: Acklam's rational approximation (relative
+/// error < 1.2·10⁻⁹), P. J. Acklam, "An algorithm for computing the inverse normal cumulative
+/// distribution function" (2003).
+fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383_577_518_672_69e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    const P_LOW: f64 = 0.02425;
+    if p < P_LOW {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - P_LOW {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
 }
 
 impl NullThreshold {
@@ -410,28 +506,59 @@ mod tests {
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
 
-    /// An exponential map with spatial correlation: |complex Gaussian field box-summed over
-    /// `2·corr_px + 1` pixels|² (periodic).
-    fn speckle_map(seed: u64, shape: [usize; 2], corr_px: usize) -> Vec<f64> {
+    /// Speckles on the analysis ring of each pattern: M complex amplitudes per scan point, each
+    /// a complex Gaussian field box-summed over `2·corr_px + 1` scan points (periodic), so that
+    /// neighbouring patterns share speckle as a probe wider than the step makes them.
+    fn ring_speckle(seed: u64, shape: [usize; 2], corr_px: usize) -> Vec<[f64; RING_SPECKLES]> {
         let [ny, nx] = shape;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let g: Vec<(f64, f64)> = (0..ny * nx)
-            .map(|_| (gauss(&mut rng), gauss(&mut rng)))
+        let g: Vec<[(f64, f64); RING_SPECKLES]> = (0..ny * nx)
+            .map(|_| std::array::from_fn(|_| (gauss(&mut rng), gauss(&mut rng))))
             .collect();
         let r = corr_px as isize;
         (0..ny * nx)
             .map(|p| {
                 let (y, x) = ((p / nx) as isize, (p % nx) as isize);
-                let (mut re, mut im) = (0.0, 0.0);
+                let mut a = [(0.0, 0.0); RING_SPECKLES];
                 for dy in -r..=r {
                     for dx in -r..=r {
                         let q = (y + dy).rem_euclid(ny as isize) as usize * nx
                             + (x + dx).rem_euclid(nx as isize) as usize;
-                        re += g[q].0;
-                        im += g[q].1;
+                        for (s, v) in a.iter_mut().zip(&g[q]) {
+                            s.0 += v.0;
+                            s.1 += v.1;
+                        }
                     }
                 }
-                re * re + im * im
+                a.map(|(re, im)| re * re + im * im)
+            })
+            .collect()
+    }
+
+    /// Independent speckles on one ring: sets θ ≈ 1/M, as the real maps' 0.03–0.05.
+    const RING_SPECKLES: usize = 32;
+    /// The harmonic the test maps hold.
+    const RING_N: usize = 4;
+
+    /// `(I_0, I_n)` of one ring of intensities `w` at equally spaced azimuths.
+    fn ring_fourier(w: &[f64]) -> (f64, (f64, f64)) {
+        let m = w.len() as f64;
+        let i0 = w.iter().sum::<f64>() / m;
+        let (re, im) = w.iter().enumerate().fold((0.0, 0.0), |(re, im), (j, &v)| {
+            let phi = std::f64::consts::TAU * (RING_N * j) as f64 / m;
+            (re + v * phi.cos() / m, im + v * phi.sin() / m)
+        });
+        (i0, (re, im))
+    }
+
+    /// A noise-free P_n map of glass without MRO, `|I_n|²/I_0²` of each pattern's own ring: a
+    /// finite number of speckles, so bounded by 1 with a tail lighter than exponential.
+    fn speckle_map(seed: u64, shape: [usize; 2], corr_px: usize) -> Vec<f64> {
+        ring_speckle(seed, shape, corr_px)
+            .iter()
+            .map(|w| {
+                let (i0, (re, im)) = ring_fourier(w);
+                (re * re + im * im) / (i0 * i0)
             })
             .collect()
     }
@@ -445,33 +572,60 @@ mod tests {
 
     const ALPHA: f64 = 0.05;
 
-    /// A no-signal map whose patterns carry normalisation factors `r_p` (log-normal, sd
-    /// `spread` in ln r, as the scan-window `I_0` gives) and shot-noise powers varying over a
-    /// decade: each pattern exponential with scale `θ·r_p + ν_p`, spatially correlated through
-    /// `speckle_map`. Returns (map, noise powers, factors).
+    /// A no-signal map as the pipeline makes it: each ring (speckled, or uniform when
+    /// `speckle` is false) recorded as Poisson counts with `counts` expected per ring sample
+    /// (times a dose varying over a factor 3 across the scan), P_n = |I_n|² normalised by the
+    /// 5 × 5 scan-window mean I_0, with its shot-noise power ν = Σ c / M² on the same scale.
+    /// Returns (uncorrected map, noise powers, factors `(I_0/window mean)²`).
     fn mixed_map(
         seed: u64,
         shape: [usize; 2],
         corr_px: usize,
-        theta: f64,
-        spread: f64,
+        speckle: bool,
+        counts: f64,
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        use rand_distr::{Distribution, Poisson};
+        let [ny, nx] = shape;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed);
-        let unit = speckle_map(seed, shape, corr_px);
-        let mean = unit.iter().sum::<f64>() / unit.len() as f64;
-        let r: Vec<f64> = unit
+        let rings = ring_speckle(seed, shape, corr_px);
+        let mean_w = rings.iter().flatten().sum::<f64>() / (rings.len() * RING_SPECKLES) as f64;
+        let m = RING_SPECKLES as f64;
+        let per_pattern: Vec<(f64, f64, f64)> = rings
             .iter()
-            .map(|_| (spread * gauss(&mut rng)).exp())
+            .map(|w| {
+                let dose = counts * (1.0 + 2.0 * rng.gen::<f64>());
+                let c: Vec<f64> = w
+                    .iter()
+                    .map(|&v| {
+                        let lambda = dose * if speckle { v / mean_w } else { 1.0 };
+                        if lambda > 0.0 {
+                            Poisson::new(lambda).unwrap().sample(&mut rng)
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let (i0, (re, im)) = ring_fourier(&c);
+                (i0, re * re + im * im, c.iter().sum::<f64>() / (m * m))
+            })
             .collect();
-        let nu: Vec<f64> = r
-            .iter()
-            .map(|r| 0.1 * 10f64.powf(rng.gen::<f64>()) * r)
-            .collect();
-        let raw = unit
-            .iter()
-            .zip(r.iter().zip(&nu))
-            .map(|(u, (r, v))| u / mean * (theta * r + v))
-            .collect();
+        let w = 2usize;
+        let (mut raw, mut nu, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        for p in 0..ny * nx {
+            let (y, x) = (p / nx, p % nx);
+            let (mut s, mut k) = (0.0, 0);
+            for yy in y.saturating_sub(w)..(y + w + 1).min(ny) {
+                for xx in x.saturating_sub(w)..(x + w + 1).min(nx) {
+                    s += per_pattern[yy * nx + xx].0;
+                    k += 1;
+                }
+            }
+            let window = s / k as f64;
+            let (i0, power, noise) = per_pattern[p];
+            raw.push(power / (window * window));
+            nu.push(noise / (window * window));
+            r.push((i0 / window).powi(2));
+        }
         (raw, nu, r)
     }
 
@@ -502,7 +656,7 @@ mod tests {
             let shape = [48, 48];
             let mut false_regions = 0;
             for k in 0..25 {
-                let (m, nu, r) = mixed_map(seed * 100 + k, shape, 1 + (k as usize % 3), 1.0, 0.3);
+                let (m, nu, r) = mixed_map(seed * 100 + k, shape, 1 + (k as usize % 3), true, 20.0);
                 let null = null_threshold(&m, &nu, &r, shape, ALPHA).unwrap();
                 let (reg, _) = significant_regions(&m, &nu, &r, &m, shape, &null, 0.32, |_| None);
                 false_regions += reg.len();
@@ -521,7 +675,7 @@ mod tests {
         let len = 64 * 64;
         let (mut own, mut single) = (0, 0);
         for k in 0..40 {
-            let (m, nu, r) = mixed_map(1000 + k, shape, 1, 1.0, 0.3);
+            let (m, nu, r) = mixed_map(1000 + k, shape, 1, true, 20.0);
             let mean_nu = nu.iter().sum::<f64>() / len as f64;
             let (flat, ones) = (vec![mean_nu; len], vec![1.0; len]);
             for ((noise, factor), count) in [((&nu, &r), &mut own), ((&flat, &ones), &mut single)] {
@@ -534,17 +688,29 @@ mod tests {
         // At α = 0.05, 40 maps expect ≤ 2 false regions.
         assert!(own <= 6, "mixture null: {own} false regions in 40 maps");
         assert!(single >= 10, "one exponential: only {single} in 40 maps");
-        let (m, nu, r) = mixed_map(5, shape, 0, 2.0, 0.2);
+        // θ through noise and window factors: that of the same speckle, noise-free and
+        // normalised by each pattern's own I_0.
+        let (zeros, ones) = (vec![0.0; len], vec![1.0; len]);
+        let own = speckle_map(5, shape, 0);
+        let theta = null_threshold(&own, &zeros, &ones, shape, ALPHA)
+            .unwrap()
+            .scale;
+        let (m, nu, r) = mixed_map(5, shape, 0, true, 50.0);
         let null = null_threshold(&m, &nu, &r, shape, ALPHA).unwrap();
-        assert!((null.scale / 2.0 - 1.0).abs() < 0.1, "θ = {}", null.scale);
+        assert!(
+            (null.scale / theta - 1.0).abs() < 0.1,
+            "θ = {} against {theta}",
+            null.scale
+        );
         // Pure shot noise: θ ≈ 0.
-        let (m, nu, r) = mixed_map(6, shape, 0, 0.0, 0.2);
-        assert!(null_threshold(&m, &nu, &r, shape, ALPHA).unwrap().scale < 0.05);
+        let (m, nu, r) = mixed_map(6, shape, 0, false, 50.0);
+        let scale = null_threshold(&m, &nu, &r, shape, ALPHA).unwrap().scale;
+        assert!(scale < 0.1 * theta, "θ = {scale} against {theta}");
     }
 
-    /// 16 faint clusters (peaks about 11 θ over the speckle, at the Bonferroni threshold of
-    /// ≈ 11 θ for 4096 pixels) in each of six 64 × 64 speckle maps: the step-up over regions
-    /// finds half of them where Bonferroni finds few, and what it adds is real.
+    /// 16 faint clusters (peaks at the Bonferroni threshold over the speckle's mean) in each of
+    /// six 64 × 64 speckle maps: the step-up over regions finds most of them where Bonferroni
+    /// finds half, and what it adds is real.
     #[test]
     fn the_step_up_finds_faint_clusters_that_bonferroni_misses() {
         let shape = [64, 64];
@@ -552,9 +718,9 @@ mod tests {
         let (mut found_bh, mut found_bonf, mut false_bh) = (0, 0, 0);
         for seed in 0..6u64 {
             let mut m = speckle_map(100 + seed, shape, 1);
-            let theta = null_threshold(&m, &zeros, &ones, shape, ALPHA)
-                .unwrap()
-                .scale;
+            let clean = null_threshold(&m, &zeros, &ones, shape, ALPHA).unwrap();
+            // Peaks at the clean map's Bonferroni threshold, speckle included.
+            let amplitude = clean.bonferroni_threshold - clean.null_mean;
             let centres: Vec<(f64, f64)> = (0..16)
                 .map(|i| (8.0 + 16.0 * (i / 4) as f64, 8.0 + 16.0 * (i % 4) as f64))
                 .collect();
@@ -562,7 +728,7 @@ mod tests {
                 let (y, x) = ((p / 64) as f64, (p % 64) as f64);
                 for &(cy, cx) in &centres {
                     let r2: f64 = (y - cy) * (y - cy) + (x - cx) * (x - cx);
-                    *v += 10.0 * theta * (-r2 / 2.0).exp();
+                    *v += amplitude * (-r2 / 2.0).exp();
                 }
             }
             let null = null_threshold(&m, &zeros, &ones, shape, ALPHA).unwrap();
@@ -582,15 +748,74 @@ mod tests {
             false_bh += bh.iter().filter(|r| !near(r)).count();
             found_bonf += bf.iter().filter(|r| near(r)).count();
         }
-        // Measured: 48 against 4, none false.
+        // Measured: 92 against 9, none false.
         assert!(
-            found_bh >= 36 && found_bh >= 3 * found_bonf,
+            found_bh >= 72 && found_bh >= 3 * found_bonf,
             "step-up {found_bh}, Bonferroni {found_bonf} of 96"
         );
         assert!(
             false_bh as f64 <= 0.15 * (found_bh + false_bh) as f64,
             "{false_bh} false of {}",
             found_bh + false_bh
+        );
+    }
+
+    #[test]
+    fn the_normal_quantile_inverts_the_normal_cdf() {
+        for i in 1..2000 {
+            let p = i as f64 / 2000.0;
+            let z = normal_quantile(p);
+            let back = 0.5 * mro_core::special::erfc(-z / std::f64::consts::SQRT_2);
+            assert!(
+                (back - p).abs() < 1e-8 * p.min(1.0 - p).max(1e-3),
+                "p {p}: Φ(Φ⁻¹) = {back}"
+            );
+        }
+        assert!((normal_quantile(0.975) - 1.959_963_984_540_054).abs() < 1e-8);
+        assert!((normal_quantile(1e-6) + 4.753_424_308_822_899).abs() < 1e-7);
+    }
+
+    /// Ring means of M = 20 speckles (`g`, a Gamma law of shape 20), 5 % of patterns raised
+    /// 1.6× by a cluster: the null's factors `r = g²` above the median follow the clean
+    /// sample's, not the contaminated one's.
+    #[test]
+    fn the_gamma_null_ignores_what_clusters_add_to_the_factors() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let m = 20;
+        let clean: Vec<f64> = (0..4096)
+            .map(|_| {
+                let g = (0..m)
+                    .map(|_| -rng.gen::<f64>().max(1e-300).ln())
+                    .sum::<f64>()
+                    / m as f64;
+                g * g
+            })
+            .collect();
+        let contaminated: Vec<(f64, f64)> = clean
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| (if i % 20 == 0 { 1.6 * 1.6 * r } else { r }, 0.0))
+            .collect();
+        let quantiles = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            [0.9, 0.99, 0.999].map(|p| v[(p * v.len() as f64) as usize])
+        };
+        let truth = quantiles(clean);
+        let fitted = quantiles(gamma_null(&contaminated).iter().map(|p| p.0).collect());
+        let raw = quantiles(contaminated.iter().map(|p| p.0).collect());
+        // Within −3 … +10 %: the 99.9th percentile of 4096 draws is itself uncertain by ~5 %,
+        // and the contamination nudges the median, hence the fit, slightly up (conservative).
+        for k in 0..3 {
+            assert!(
+                (-0.03..0.10).contains(&(fitted[k] / truth[k] - 1.0)),
+                "quantile {k}: fitted {} clean {}",
+                fitted[k],
+                truth[k]
+            );
+        }
+        assert!(
+            raw[2] > 1.3 * truth[2],
+            "the contamination is visible: {raw:?} {truth:?}"
         );
     }
 
