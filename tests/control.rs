@@ -102,6 +102,13 @@ fn validate_runs_the_control_and_scores_detectability() {
     assert!(at(&report, verdict) < at(&report, "mean_diameter_nm"));
     // The smoke scenario is not the paper's setup: no realism section.
     assert!(!report.contains("## Realism"));
+
+    // Rerun without the control: the earlier one does not stay beside a score that has none.
+    expect_exit(
+        &run_mro(&[&"validate", &smoke, &"--out", &dir.path(), &"--no-control"]),
+        0,
+    );
+    assert!(!dir.path().join("control").exists());
 }
 
 #[test]

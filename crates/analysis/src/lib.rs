@@ -31,6 +31,7 @@ pub mod correlation;
 pub mod error;
 pub mod mask;
 pub mod mro_estimator;
+pub mod nearest_neighbor;
 pub mod particles;
 pub mod pipeline;
 pub mod polar;

@@ -18,7 +18,9 @@
 //!   share`; a fraction above 1 is refused (null, with the reason in `null_reasons`), never
 //!   reported;
 //! - spacing: the first σ(r) peak beyond the Airy radius that stands ≥ 4 standard errors above
-//!   the σ before it ([`crate::autocorrelation`]), else null.
+//!   the σ before it ([`crate::autocorrelation`]), else null; and, beside it, the regions' own
+//!   mean nearest-neighbour distance ([`crate::nearest_neighbor`], edge-corrected), which needs
+//!   no peak and means what it says where the clusters are resolved.
 //!
 //! Standard errors (analytic, stated): region and cluster count `√N` (Poisson counting); mean
 //! diameter `sd/√N`; volume fractions: the relative errors of the cluster estimate and of the mean
@@ -33,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::autocorrelation::{radial_autocorrelation, RadialAutocorrelation};
 use crate::completeness::{correct, Completeness};
+use crate::nearest_neighbor::nearest_neighbor;
 use crate::particles::mean_sd;
 use crate::significance::{null_threshold, significant_regions, NullThreshold, SignificantRegion};
 use crate::size_model::ProbeResponse;
@@ -87,6 +90,13 @@ pub struct MroSymmetryResult {
     pub spacing_se_nm: Option<f64>,
     /// That peak's significance in standard errors of σ(r).
     pub spacing_significance: Option<f64>,
+    /// Mean nearest-neighbour distance of the regions' centroids in nm, edge-corrected
+    /// ([`crate::nearest_neighbor`]); null with the reason when too few regions qualify.
+    #[serde(default)]
+    pub nearest_neighbor_nm: Option<f64>,
+    /// Its standard error in nm.
+    #[serde(default)]
+    pub nearest_neighbor_se_nm: Option<f64>,
     /// Mean of the corrected map (0 within `map_mean_se` for a map of pure shot noise).
     pub map_mean: Option<f64>,
     /// Its standard error (scan-block means).
@@ -295,6 +305,14 @@ impl MroEstimator<'_> {
                 ),
             );
         }
+        let centroids: Vec<[f64; 2]> = regions.iter().map(|r| r.centroid_px).collect();
+        let nearest = match nearest_neighbor(&centroids, self.shape, self.step_nm) {
+            Ok(nn) => Some(nn),
+            Err(why) => {
+                reasons.insert("nearest_neighbor_nm".into(), why);
+                None
+            }
+        };
         if undefined > 0 {
             reasons.insert(
                 "map_mean".into(),
@@ -320,6 +338,8 @@ impl MroEstimator<'_> {
             spacing_nm: peak.map(|p| p.r_nm),
             spacing_se_nm: peak.map(|p| p.se_nm),
             spacing_significance: peak.map(|p| p.significance),
+            nearest_neighbor_nm: nearest.map(|n| n.mean_nm),
+            nearest_neighbor_se_nm: nearest.map(|n| n.se_nm),
             map_mean,
             map_mean_se: block_mean_se(corrected, self.shape),
             undefined_patterns: undefined,

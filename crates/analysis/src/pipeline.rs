@@ -536,11 +536,14 @@ fn finish(
     let n = stats.len();
     let curves = variance_curves(stats, config.poisson_gain);
     let k: Vec<f64> = rings[..rv].iter().map(Ring::k_per_nm).collect();
-    let peaks = [
+    let maxima = [
         peak_position(&k, &curves.v_omega[..rv]),
         peak_position(&k, &curves.v_r[..rv]),
     ];
-    let peak_se = peak_standard_errors(stats, scan, config.poisson_gain, &k, peaks);
+    let peak_se = peak_standard_errors(stats, scan, config.poisson_gain, &k, maxima);
+    // A maximum at either end of the k range is the edge of a curve that only rises or falls
+    // there, not a peak: null, with the reason.
+    let peaks = maxima.map(|p| p.filter(|&p| inside(&k, p)));
 
     let mut versus_k = vec![vec![0.0f64; h]; rv];
     for p in 0..n {
@@ -860,19 +863,31 @@ fn finish(
             min_electrons_per_pixel: MIN_ELECTRONS_PER_PIXEL,
             null_reasons: {
                 let mut why = variance_null_reasons(&curves);
+                for (field, maximum) in [
+                    ("peak_k_per_nm", maxima[0]),
+                    ("v_r_peak_k_per_nm", maxima[1]),
+                ] {
+                    if let Some(m) = maximum.filter(|&m| !inside(&k, m)) {
+                        why.insert(
+                            field.to_string(),
+                            format!(
+                                "the curve is largest at the edge of the k range ({m:.2} nm⁻¹), \
+                                 not at a peak inside it"
+                            ),
+                        );
+                    }
+                }
                 for (field, peak, se) in [
                     ("peak_k_se_per_nm", peaks[0], peak_se.0),
                     ("v_r_peak_k_se_per_nm", peaks[1], peak_se.1),
                 ] {
-                    let Some(p) = peak.filter(|_| se.is_none()) else {
-                        continue;
-                    };
-                    let reason = if !inside(&k, p) {
-                        "the maximum lies at the edge of the k range, not at a peak inside it: no standard error"
-                    } else {
-                        "fewer than two 8 × 8-pixel scan blocks to resample: no standard error"
-                    };
-                    why.insert(field.to_string(), reason.to_string());
+                    if peak.is_some() && se.is_none() {
+                        why.insert(
+                            field.to_string(),
+                            "fewer than two 8 × 8-pixel scan blocks to resample: no standard error"
+                                .to_string(),
+                        );
+                    }
                 }
                 why
             },

@@ -112,9 +112,11 @@ pub struct VarianceResult {
     pub v_r: Vec<Option<f64>>,
     /// Dataset-mean intensity per ring (counts per pixel).
     pub mean_intensity: Vec<f64>,
-    /// Position of the V_Ω maximum over the defined rings in nm⁻¹.
+    /// Position of the V_Ω maximum over the defined rings in nm⁻¹; null when the maximum lies
+    /// at either end of the k range (a curve that only rises or falls there has no peak; the
+    /// reason in `null_reasons`).
     pub peak_k_per_nm: Option<f64>,
-    /// Position of the V_r maximum over the defined rings in nm⁻¹.
+    /// Position of the V_r maximum over the defined rings in nm⁻¹, null the same way.
     pub v_r_peak_k_per_nm: Option<f64>,
     /// Standard error of `peak_k_per_nm` in nm⁻¹: block bootstrap over the scan
     /// ([`crate::variance::peak_standard_errors`]); null without two defined peaks.

@@ -12,13 +12,13 @@
 //! the map follows the mixture `S(x) = mean_p exp(−x/s_p)` — heavier-tailed than any single
 //! exponential, because `r_p` carries the ring's own speckle from pattern to pattern. Clusters
 //! raise the factors of their own patterns, so the factors above the median are replaced by a
-//! Gamma law fitted to those below it (`gamma_null`: the ring-mean intensity of M speckles). θ is the
-//! value that puts the mixture's median at the map's median (clusters cover a few per cent of a
-//! map, which moves the median little and only upward, i.e. conservatively). *Tried:* matching
-//! at the 25th or 10th percentile instead, which dense MRO contaminates less (θ 1.31–1.44× the
-//! control's at the median, 1.22–1.42× at the 10th percentile, dense validation run): the mean
-//! |count error| over the eleven validation maps with planted n moved from 56 % to 58 % and 54 %,
-//! within its scatter, so the median stays.
+//! Gamma law fitted to those below it (`gamma_null`: the ring-mean intensity of M speckles).
+//! θ is the value that puts the mixture's median at the map's median (clusters cover a few per
+//! cent of a map, which moves the median little and only upward, i.e. conservatively).
+//! *Tried:* matching at the 25th or 10th percentile instead, which dense MRO contaminates less
+//! (θ 1.31–1.44× the control's at the median, 1.22–1.42× at the 10th percentile, dense
+//! validation run): the mean |count error| over the eleven validation maps with planted n moved
+//! from 56 % to 58 % and 54 %, within its scatter, so the median stays.
 //!
 //! *Measured:* with one exponential of the map's median (`median/ln 2`) the no-MRO glass gave
 //! false regions far above the stated rate: 19 in the 60 maps of the six validation scenarios'

@@ -247,7 +247,9 @@ pub fn suite_summary(command: &str, runs: &[(String, String, Score)]) -> String 
         let _ = writeln!(
             s,
             "| [{name}]({dir}/report.md) | {detectable} | {} ({}) |",
-            if score.all_within_tolerance {
+            if score.not_judged.is_some() {
+                "not judged"
+            } else if score.all_within_tolerance {
                 "yes"
             } else {
                 "**no**"

@@ -207,8 +207,9 @@ pub fn machine() -> String {
 pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
     Some(match quantity {
         "v_peak_k_per_nm" => {
-            "k (nm⁻¹) where the fluctuation variance V_Ω(k) is largest, against the ring k0 the \
-             clusters diffract into."
+            "k (nm⁻¹) where the fluctuation variance V_Ω(k) peaks, against the ring k0 the \
+             clusters diffract into; none when V_Ω is largest at an end of the k range (a curve \
+             that only rises or falls there has no peak)."
         }
         "mean_diameter_nm" => {
             "mean equivalent-circle diameter (ECD) of the thresholded regions of map n — the \
@@ -231,6 +232,11 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
         "spacing_nm" => {
             "first peak of the autocorrelation σ(r) of map n, against the mean projected \
              nearest-neighbour distance of the in-condition clusters."
+        }
+        "nearest_neighbor_nm" => {
+            "mean nearest-neighbour distance of the regions found in map n (edge-corrected), \
+             against the mean projected nearest-neighbour distance of the in-condition \
+             clusters; missed clusters lengthen it, merged ones shorten the list."
         }
         "spacing_significance" => {
             "how many standard errors that σ(r) peak stands out from the map's own \

@@ -16,6 +16,7 @@
 //!                           "mean_diameter_nm": 1.21, "mean_diameter_se_nm": 0.08,
 //!                           "volume_fraction": 0.031, "volume_fraction_se": 0.009,
 //!                           "spacing_nm": 5.9, "spacing_se_nm": 0.3,
+//!                           "nearest_neighbor_nm": 4.1, "nearest_neighbor_se_nm": 0.4,
 //!                           "region_list": [ { "centroid_px": [10.0, 42.5], "diameter_nm": 1.3 } ] } },
 //!   "total_volume_fraction": 0.09, "total_volume_fraction_se": 0.02 }
 //! ```
@@ -23,7 +24,9 @@
 //! Every number is optional (a missing one scores as not recovered); `volume_fraction` is the
 //! total (all orientations) fraction of clusters of that n; `clusters` (with `clusters_se`), a
 //! count corrected for the clusters the method missed, is scored as `region_count` in place of
-//! `regions` when given; `region_list` (centroids in scan
+//! `regions` when given; `nearest_neighbor_nm` is the mean nearest-neighbour distance of the
+//! clusters found in the scan plane (scored against the in-condition clusters' projected one,
+//! for any placement, untoleranced); `region_list` (centroids in scan
 //! pixels `[row, col]`, with `scan_step_nm`) gives recall and precision. `tools/estimate_numpy.py`
 //! writes one from an mro datacube with plain NumPy.
 //!
@@ -57,11 +60,12 @@ pub const SCORE_SCHEMA: &str = "mro.score/1";
 /// The schema tag of an external estimate.
 pub const ESTIMATE_SCHEMA: &str = "mro.estimate/1";
 /// The quantities every method is scored on, in table order.
-pub const METHOD_QUANTITIES: [&str; 6] = [
+pub const METHOD_QUANTITIES: [&str; 7] = [
     "mean_diameter_nm",
     "volume_fraction",
     "region_count",
     "spacing_nm",
+    "nearest_neighbor_nm",
     "recall",
     "precision",
 ];
@@ -224,6 +228,12 @@ pub struct EstimateType {
     /// Its standard error, nm.
     #[serde(default)]
     pub spacing_se_nm: Option<f64>,
+    /// Mean nearest-neighbour distance of the clusters found, in the scan plane, nm.
+    #[serde(default)]
+    pub nearest_neighbor_nm: Option<f64>,
+    /// Its standard error, nm.
+    #[serde(default)]
+    pub nearest_neighbor_se_nm: Option<f64>,
     /// The regions (for recall and precision).
     #[serde(default)]
     pub region_list: Vec<RegionDoc>,
@@ -491,6 +501,20 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         rows.extend(method_rows(truth, "mro", mro, step, pick("mro"), false));
     }
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
+    let not_judged = (!rows.iter().any(|r| r.tolerance.is_some())).then(|| {
+        let mut maps: Vec<u32> = analysis
+            .by_symmetry
+            .keys()
+            .filter_map(|k| k.parse().ok())
+            .collect();
+        maps.sort_unstable();
+        let maps: Vec<String> = maps.iter().map(u32::to_string).collect();
+        format!(
+            "no scored value carries a tolerance: the planted symmetries lie outside the \
+             analysed maps (n = {}) or the scenario's checks select none of them",
+            maps.join(", ")
+        )
+    });
     Score {
         schema: SCORE_SCHEMA.to_string(),
         method: scored.to_string(),
@@ -500,7 +524,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         all_within_tolerance,
         detectability: None,
         control_skipped: None,
-        not_judged: None,
+        not_judged,
         realism: None,
     }
 }
@@ -557,6 +581,8 @@ fn im2018_estimate(analysis: &AnalysisDoc) -> EstimateBody {
                         .map(|v| v / p),
                     spacing_nm: f.autocorrelation_peak_nm,
                     spacing_se_nm: f.autocorrelation_peak_se_nm,
+                    nearest_neighbor_nm: None,
+                    nearest_neighbor_se_nm: None,
                     region_list: f.region_list.clone(),
                 },
             )
@@ -740,6 +766,15 @@ fn method_rows(
             get(|f| (f.spacing_nm, f.spacing_se_nm)),
             tolerance(Check::Spacing).filter(|_| true_spacing.is_some()),
         ));
+        // The clusters' own nearest-neighbour distance exists for any placement.
+        rows.push(row_se(
+            "nearest_neighbor_nm",
+            method,
+            Some(n),
+            t.projected_nearest_neighbor_nm,
+            get(|f| (f.nearest_neighbor_nm, f.nearest_neighbor_se_nm)),
+            None,
+        ));
         let (recall, precision, regions_listed) = match (found, step_nm) {
             (Some(f), Some(step)) if !f.region_list.is_empty() || f.regions == Some(0.0) => {
                 let (r, p) = identification(&in_cond, &f.region_list, step, truth.extent_nm);
@@ -860,8 +895,14 @@ pub fn table(score: &Score) -> String {
             fmt(r.truth),
             fmt(r.recovered),
             fmt(r.recovered_se),
-            r.relative_error
-                .map_or("—".into(), |e| format!("{:+.1}%", 100.0 * e)),
+            r.relative_error.map_or("—".into(), |e| {
+                let pct = number(100.0 * e, 1);
+                if pct.starts_with('-') {
+                    format!("{pct}%")
+                } else {
+                    format!("+{pct}%")
+                }
+            }),
             match r.within_tolerance {
                 Some(true) => "yes",
                 Some(false) => "NO",
@@ -1129,6 +1170,24 @@ mod tests {
         random.placement = None;
         let s = score(&random, &a, &ScoringSpec::default());
         assert_eq!(get(&s, "spacing_nm").tolerance, None);
+    }
+
+    #[test]
+    fn a_score_with_nothing_toleranced_says_it_judged_nothing() {
+        assert_eq!(
+            score(&truth(), &perfect(), &ScoringSpec::default()).not_judged,
+            None
+        );
+        let none = ScoringSpec {
+            checks: Vec::new(),
+            ..ScoringSpec::default()
+        };
+        let s = score(&truth(), &perfect(), &none);
+        assert!(s.rows.iter().all(|r| r.tolerance.is_none()));
+        let why = s.not_judged.as_deref().unwrap();
+        assert!(why.contains("no scored value carries a tolerance"), "{why}");
+        assert!(table(&s).contains("no tolerance judged"));
+        assert!(!table(&s).contains("every tolerance held"));
     }
 
     #[test]

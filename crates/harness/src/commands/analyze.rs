@@ -607,9 +607,16 @@ fn summary(out: &AnalysisOutput) {
     let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
     // An undefined V (a ring below the count floor) prints as "—", as analysis.json holds null.
     let fmt_e = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4e}"));
+    // A peak that is null says why (a maximum at the edge of the k range is not a peak).
+    let peak = |v: Option<f64>, field: &str| match (v, r.variance.null_reasons.get(field)) {
+        (Some(k), _) => format!("{k:.4} nm⁻¹"),
+        (None, Some(why)) => format!("none ({why})"),
+        (None, None) => "none".into(),
+    };
     outln!(
-        "V(k) peak at {} nm⁻¹; V_Ω = {}, V_r = {} at k = {} nm⁻¹",
-        fmt(r.variance.peak_k_per_nm),
+        "V(k) peak: V_Ω {}, V_r {}; V_Ω = {}, V_r = {} at k = {} nm⁻¹",
+        peak(r.variance.peak_k_per_nm, "peak_k_per_nm"),
+        peak(r.variance.v_r_peak_k_per_nm, "v_r_peak_k_per_nm"),
         fmt_e(r.variance.v_omega_at_ring),
         fmt_e(r.variance.v_r_at_ring),
         r.ring.k_per_nm

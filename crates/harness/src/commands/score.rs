@@ -104,6 +104,8 @@ fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
                 ("volume_fraction_se", t.volume_fraction_se),
                 ("spacing_nm", t.spacing_nm),
                 ("spacing_se_nm", t.spacing_se_nm),
+                ("nearest_neighbor_nm", t.nearest_neighbor_nm),
+                ("nearest_neighbor_se_nm", t.nearest_neighbor_se_nm),
             ] {
                 match v {
                     Some(v) if !(v.is_finite() && v >= 0.0) => {

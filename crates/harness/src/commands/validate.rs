@@ -348,7 +348,9 @@ pub fn validate_one(
     };
     let mut score = score_outputs(&truth, &analysis.result, &scoring)?;
     score.control_skipped = skip_control;
-    score.not_judged = unknown_truth.then(|| NOT_JUDGED_WITHOUT_TRUTH.to_string());
+    if unknown_truth {
+        score.not_judged = Some(NOT_JUDGED_WITHOUT_TRUTH.to_string());
+    }
     if let Some(c) = &control {
         let truth_doc: TruthDoc = serde_json::from_value(serde_json::to_value(&truth)?)?;
         score.detectability = Some(detectability(&truth_doc, &analysis, c)?);
@@ -363,6 +365,13 @@ pub fn validate_one(
         (serde_json::to_string_pretty(&t)? + "\n").as_bytes(),
     )?;
     report::write(stage, scenario, &truth, &analysis, &score, &t, command)?;
+    // A control left by an earlier run (this one ran none) would stand beside a score without
+    // detectability as if it belonged to it: the directory is this command's (or `--force`d),
+    // so its own `control/` goes.
+    let stale = dir.join(CONTROL_DIR);
+    if control.is_none() && stale.join("analysis.json").is_file() {
+        std::fs::remove_dir_all(&stale).map_err(|e| io_error("cannot remove", &stale, e))?;
+    }
     out.commit()?;
     Ok(score)
 }
