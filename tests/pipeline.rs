@@ -510,4 +510,26 @@ fn n_max_1_runs_and_round_trips_with_nulls_and_reasons() {
         ]),
         0,
     );
+    // An analysis of another sample (thicker foil, or a scan field beyond the truth's extent)
+    // is refused with the field named.
+    for (pointer, field) in [
+        ("/calibration/thickness_nm", "calibration.thickness_nm"),
+        ("/input/scan_shape/1", "input.scan_shape[1]"),
+    ] {
+        let mut other = analysis.clone();
+        let v = other.pointer_mut(pointer).unwrap();
+        *v = match v.as_u64() {
+            Some(points) => serde_json::json!(points * 100),
+            None => serde_json::json!(v.as_f64().unwrap() * 100.0),
+        };
+        let path = dir.path().join("other.json");
+        std::fs::write(&path, other.to_string()).unwrap();
+        let out = run_mro(&[&"score", &out.join("truth.json"), &path]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        expect_exit(&out, 2);
+        assert!(
+            err.contains(field) && err.contains("truth's own run"),
+            "{err}"
+        );
+    }
 }

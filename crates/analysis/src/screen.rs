@@ -20,7 +20,14 @@
 //!   over neighbouring pixels, so an isolated pixel far above all its neighbours is a defect;
 //! - **dark frames** (finite sum below [`ScreenSettings::dark_fraction`] of the median frame
 //!   sum) refuse the data, naming how many and where; a datacube whose median frame holds no
-//!   counts at all has no signal and is refused;
+//!   counts at all has no signal and is refused (saying how many pixels are non-finite in every
+//!   frame, so that a file of NaN is not mistaken for an empty one);
+//! - **bright frames** (sum above [`ScreenSettings::bright_factor`] × the median frame sum)
+//!   refuse the data too. Judgement: the beam current is constant over a scan and the detector
+//!   collects nearly all of it (a thin foil scatters a few per cent outside a 128-pixel
+//!   detector, vacuum none), so no real frame holds several times the median's counts; one
+//!   that does is a saturated, overflowed or corrupted read-out, and one such frame would
+//!   dominate every variance;
 //! - **negative values** (offset-subtracted data) are counted and reported as a warning.
 //!
 //! Masked pixels (the user's mask and the ones found here) are ignored by every check.
@@ -43,6 +50,8 @@ pub struct ScreenSettings {
     pub min_hot_counts: f64,
     /// A pixel that is zero in every frame is dead if its neighbours predict this many counts.
     pub dead_expected_counts: f64,
+    /// A frame is bright if its sum exceeds this multiple of the median frame sum.
+    pub bright_factor: f64,
 }
 
 impl Default for ScreenSettings {
@@ -52,6 +61,7 @@ impl Default for ScreenSettings {
             hot_factor: 5.0,
             min_hot_counts: 100.0,
             dead_expected_counts: 20.0,
+            bright_factor: 10.0,
         }
     }
 }
@@ -75,6 +85,12 @@ pub struct ScreenReport {
     pub negative_values: usize,
     /// Scan positions `[y, x]` of dark frames.
     pub dark_frames: Vec<[usize; 2]>,
+    /// Scan positions `[y, x]` of bright frames (absent from older reports).
+    #[serde(default)]
+    pub bright_frames: Vec<[usize; 2]>,
+    /// Unmasked pixels that are NaN or infinite in every frame (among `dead_pixels`).
+    #[serde(default)]
+    pub non_finite_pixels: usize,
     /// Hot pixels `[det_y, det_x]`, masked.
     pub hot_pixels: Vec<[usize; 2]>,
     /// Dead pixels `[det_y, det_x]` (zero, or non-finite, in every frame), masked.
@@ -111,9 +127,28 @@ impl ScreenReport {
             ));
         }
         if self.median_frame_sum.is_nan() || self.median_frame_sum <= 0.0 {
+            let non_finite = match self.non_finite_pixels {
+                0 => String::new(),
+                n => format!(
+                    " ({n} of {} detector pixels are NaN or infinite in every frame)",
+                    self.detector_shape[0] * self.detector_shape[1]
+                ),
+            };
             return Some(format!(
-                "no signal: the median frame sums to {} counts over the unmasked pixels: expected a datacube with counts",
+                "no signal: the median frame sums to {} counts over the unmasked pixels{non_finite}: expected a datacube with counts",
                 self.median_frame_sum
+            ));
+        }
+        if !self.bright_frames.is_empty() {
+            let list: Vec<String> = self.bright_frames.iter().take(5).map(pos).collect();
+            return Some(format!(
+                "{} of {} frames are bright (sum above {:.0} × the median frame sum {:.4e}; first at scan positions {}{}): expected a constant beam current; saturated or corrupted frames must be replaced or cropped",
+                self.bright_frames.len(),
+                sy * sx,
+                ScreenSettings::default().bright_factor,
+                self.median_frame_sum,
+                list.join(", "),
+                if self.bright_frames.len() > 5 { ", …" } else { "" }
             ));
         }
         if !self.dark_frames.is_empty() {
@@ -361,16 +396,24 @@ impl Screener {
         } else {
             sorted[sorted.len() / 2]
         };
-        let dark_frames = if median_frame_sum > 0.0 {
-            self.frame_sum
-                .iter()
-                .enumerate()
-                .filter(|&(_, &s)| s < settings.dark_fraction * median_frame_sum)
-                .map(|(i, _)| pos(i))
-                .collect()
-        } else {
-            Vec::new()
+        let frames_where = |out: &dyn Fn(f64) -> bool| -> Vec<[usize; 2]> {
+            if median_frame_sum > 0.0 {
+                let positions = self.frame_sum.iter().enumerate();
+                positions
+                    .filter(|&(_, &s)| out(s))
+                    .map(|(i, _)| pos(i))
+                    .collect()
+            } else {
+                Vec::new()
+            }
         };
+        let dark_frames = frames_where(&|s| s < settings.dark_fraction * median_frame_sum);
+        // A frame whose f32 sum overflowed (+∞, or NaN from ∞ − ∞) is bright too.
+        let bright_frames =
+            frames_where(&|s| s.is_nan() || s > settings.bright_factor * median_frame_sum);
+        let non_finite_pixels = (0..always_bad.len())
+            .filter(|&p| always_bad[p] && ok(p))
+            .count();
         ScreenReport {
             scan_shape: scan,
             detector_shape: self.det,
@@ -380,6 +423,8 @@ impl Screener {
             first_non_finite_frame,
             negative_values: self.negative,
             dark_frames,
+            bright_frames,
+            non_finite_pixels,
             hot_pixels: hot,
             dead_pixels: dead,
         }
@@ -640,7 +685,23 @@ mod tests {
         let r = screen_values(&vec![0.0; 12 * 256], [3, 4], [16, 16], None, &s).unwrap();
         assert!(r.refusal().unwrap().contains("no signal"));
         let r = screen_values(&vec![f32::NAN; 12 * 256], [3, 4], [16, 16], None, &s).unwrap();
-        assert!(r.refusal().is_some());
+        assert!(
+            r.refusal()
+                .unwrap()
+                .contains("256 of 256 detector pixels are NaN or infinite in every frame"),
+            "{:?}",
+            r.refusal()
+        );
+
+        // A saturated frame (every value near f32::MAX, whose sum overflows) and a frame
+        // ~150 × the median sum both refuse the data.
+        for value in [3e38f32, 20.0 * 520.0] {
+            let mut v = clean(12);
+            v[4 * 256..5 * 256].iter_mut().for_each(|x| *x = value);
+            let r = screen_values(&v, [3, 4], [16, 16], None, &s).unwrap();
+            assert_eq!(r.bright_frames, vec![[1, 0]], "{value}");
+            assert!(r.refusal().unwrap().contains("1 of 12 frames are bright"));
+        }
 
         let mut v = clean(12);
         v[3] = -2.0;

@@ -649,13 +649,40 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
         e.message().trim().replace('\n', ", "),
         |m, (rust, plain)| m.replace(rust, plain),
     );
+    let msg = msg.replace("expected a sequence", "expected a list [ … ]");
     let Some(span) = e.span() else { return msg };
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    match field_at(text, line) {
+    let field = field_at(text, line);
+    // toml's message for a value of the wrong type where a named choice belongs.
+    let msg = if msg.contains("wanted string or table") {
+        let key = field
+            .as_deref()
+            .and_then(|f| f.rsplit('.').next())
+            .unwrap_or("");
+        format!("expected {}", choices(key))
+    } else {
+        msg
+    };
+    match field {
         Some(field) => format!("field `{field}` (line {line}, column {column}): {msg}"),
         None => format!("line {line}, column {column}: {msg}"),
+    }
+}
+
+/// The values a named-choice key takes, in the user's words.
+fn choices(key: &str) -> &'static str {
+    match key {
+        "threshold" => "\"iterative\", \"otsu\" or { fixed = FRACTION_OF_THE_MAP_MAXIMUM }",
+        "method" => "\"mro\" or \"im2018\"",
+        "in_condition_model" => "\"fixed\" or \"geometric\"",
+        "orientation" => "\"aligned\" or \"random\"",
+        "type" => "\"density_wave\", \"icosahedral\", \"bcc\", \"fcc\" or \"b2\"",
+        "mode" => "\"random\" or \"correlated\"",
+        "kind" => "\"kinematic\", \"born\" or \"multislice\"",
+        "checks" => "a list of \"diameter\", \"volume_fraction\", \"spacing\"",
+        _ => "one of this key's names in quotes (scenarios/README.md lists them)",
     }
 }
 
@@ -732,6 +759,19 @@ mod tests {
             e.contains("whole number ≥ 0") && !e.contains("usize"),
             "{e}"
         );
+        // A number where a named choice belongs: the choices, not toml's "string or table".
+        for (table, key, named) in [
+            ("analysis", "threshold", "\"otsu\""),
+            ("analysis", "method", "\"im2018\""),
+            ("model", "kind", "\"multislice\""),
+        ] {
+            let text = format!("schema = \"mro.scenario/1\"\n[{table}]\n{key} = 3\n");
+            let e = Scenario::parse(&text).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("field `{table}.{key}` (line 3")) && e.contains(named),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub const METHOD_QUANTITIES: [&str; 7] = [
 pub struct TruthDoc {
     /// Lateral extent `[x, y]` in nm.
     pub extent_nm: [f64; 2],
+    /// Foil thickness in nm (absent from truth files of older versions).
+    #[serde(default)]
+    pub thickness_nm: Option<f64>,
     /// One record per cluster.
     pub clusters: Vec<TrueCluster>,
     /// Per symmetry n (keyed `"4"`).
@@ -151,6 +154,9 @@ pub struct TrueType {
 /// What scoring reads of `analysis.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AnalysisDoc {
+    /// The datacube's shapes (absent from older analyses).
+    #[serde(default)]
+    pub input: Option<InputDoc>,
     /// The calibration used (for the scan step).
     pub calibration: CalibrationDoc,
     /// The settings used (for the in-condition corrections).
@@ -244,6 +250,16 @@ pub struct EstimateType {
 pub struct CalibrationDoc {
     /// Probe step in nm, to place regions in the sample.
     pub scan_step_nm: f64,
+    /// Foil thickness in nm, if the calibration gave one.
+    #[serde(default)]
+    pub thickness_nm: Option<f64>,
+}
+
+/// The input part of `analysis.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InputDoc {
+    /// Scan points `[y, x]`.
+    pub scan_shape: [usize; 2],
 }
 
 /// The settings part of `analysis.json`.

@@ -76,9 +76,12 @@ v[4 * DET * DET + 17] = float("nan")
 npy("nan_pixel.npy", [3, 3, DET, DET], v)
 expect("nan_pixel.npy", ANALYZE, 2, "1 values in 1 of 9 frames are NaN or infinite (first at scan position [1, 1])")
 npy("all_nan.npy", [3, 3, DET, DET], [float("nan")] * (9 * DET * DET))
-expect("all_nan.npy", ANALYZE, 2, "no signal")
+expect("all_nan.npy", ANALYZE, 2, "NaN or infinite in every frame")
 npy("all_zero.npy", [3, 3, DET, DET], [0.0] * (9 * DET * DET))
 expect("all_zero.npy", ANALYZE, 2, "no signal")
+# One saturated frame (every value at 3e38, near f32's maximum) among frames of ~100 counts.
+npy("saturated_frame.npy", [3, 3, DET, DET], [100.0 / (DET * DET)] * (4 * DET * DET) + [3e38] * (DET * DET) + [100.0 / (DET * DET)] * (4 * DET * DET))
+expect("saturated_frame.npy", ANALYZE, 2, "frames are bright")
 v = cube(9)
 for s in (2, 5, 8):
     v[s * DET * DET:(s + 1) * DET * DET] = [0.0] * (DET * DET)

@@ -46,6 +46,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         Some("mro.analysis/1") => {
             let a: AnalysisDoc = read_json(&args.analysis, "analysis.json (mro.analysis/1)")?;
+            check_same_sample(args, &truth, &a)?;
             score(&truth, &a, &tolerances)
         }
         other => {
@@ -77,6 +78,50 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => outln!("{json}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses (exit status 2) an analysis that cannot be of the truth's sample: a foil thickness
+/// other than the truth's, or a scan field larger than the truth's extent (a simulated scan lies
+/// inside the sample). Fields an older file lacks are not compared.
+fn check_same_sample(args: &Args, truth: &TruthDoc, a: &AnalysisDoc) -> anyhow::Result<()> {
+    let mismatch = |field: &str, found: String, theirs: &str, expected: String| {
+        bad_input(format!(
+            "{}: field `{field}` = {found}, but {} has {theirs} = {expected}: expected the \
+             analysis of the truth's own run",
+            args.analysis.display(),
+            args.truth.display()
+        ))
+    };
+    if let (Some(t), Some(at)) = (truth.thickness_nm, a.calibration.thickness_nm) {
+        if (at - t).abs() > 1e-6 * t.abs().max(1.0) {
+            return Err(mismatch(
+                "calibration.thickness_nm",
+                format!("{at}"),
+                "`thickness_nm`",
+                format!("{t}"),
+            ));
+        }
+    }
+    if let Some(input) = &a.input {
+        let step = a.calibration.scan_step_nm;
+        // truth extent is [x, y]; scan points are [y, x].
+        for (axis, name) in [(0, "y"), (1, "x")] {
+            let field_nm = input.scan_shape[axis] as f64 * step;
+            let extent = truth.extent_nm[1 - axis];
+            if field_nm > extent * (1.0 + 1e-6) {
+                return Err(mismatch(
+                    &format!("input.scan_shape[{axis}]"),
+                    format!(
+                        "{} (× {step} nm = {field_nm:.3} nm along {name})",
+                        input.scan_shape[axis]
+                    ),
+                    &format!("`extent_nm[{}]`", 1 - axis),
+                    format!("{extent} nm"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses an estimate with impossible values (exit status 2), naming the field: a symmetry key
