@@ -20,7 +20,7 @@
 //! [`significance`]-based regions, [`size_model`] diameters). `config.method` names the one a
 //! score takes as the answer.
 //!
-//! [`reference`] holds slow, obviously correct versions that the fast paths are tested against.
+//! [`reference`](mod@reference) holds slow, obviously correct versions that the fast paths are tested against.
 
 pub mod accumulator;
 pub mod autocorrelation;

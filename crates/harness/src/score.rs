@@ -841,10 +841,14 @@ pub fn score_outputs(
     Ok(score(&truth, &analysis, tol))
 }
 
-/// Binomial standard error `√(p(1 − p)/n)` of a share `p` of `n` trials (recall over the
-/// in-condition clusters, precision over the regions).
+/// Standard error of a share `p` of `n` trials (recall over the in-condition clusters,
+/// precision over the regions): Agresti & Coull's adjusted Wald form (Am. Stat. 52 (1998) 119),
+/// `√(p̃(1 − p̃)/ñ)` with `ñ = n + 4` and `p̃ = (pn + 2)/ñ`, which, unlike `√(p(1 − p)/n)`, is not
+/// 0 for a share of 0 or 1 measured on a few trials.
 fn binomial_se(p: f64, n: usize) -> f64 {
-    (p * (1.0 - p) / n.max(1) as f64).sqrt()
+    let trials = n as f64 + 4.0;
+    let adjusted = (p * n as f64 + 2.0) / trials;
+    (adjusted * (1.0 - adjusted) / trials).sqrt()
 }
 
 /// (recall, precision) of map n's regions against in-condition clusters of n. A region is its
@@ -1122,9 +1126,11 @@ mod tests {
         assert!((get(&s, "spacing_nm").relative_error.unwrap() - 0.1).abs() < 1e-12);
         assert_eq!(get(&s, "recall").recovered, Some(0.5));
         assert_eq!(get(&s, "precision").recovered, Some(0.5));
-        // Binomial standard errors: √(½·½/2) for one of two clusters and one of two regions.
-        assert_eq!(get(&s, "recall").recovered_se, Some(0.125f64.sqrt()));
-        assert_eq!(get(&s, "precision").recovered_se, Some(0.125f64.sqrt()));
+        // Adjusted binomial standard errors for one of two clusters and one of two regions:
+        // p̃ = (1 + 2)/6 = ½, √(½·½/6).
+        let se = (0.25f64 / 6.0).sqrt();
+        assert!((get(&s, "recall").recovered_se.unwrap() - se).abs() < 1e-12);
+        assert!((get(&s, "precision").recovered_se.unwrap() - se).abs() < 1e-12);
         assert!(!s.all_within_tolerance);
         // Leaving the diameter out of the checks makes it informative only.
         let lenient = ScoringSpec {
@@ -1223,5 +1229,15 @@ mod tests {
         };
         let s = score_estimate(&truth(), &e, &ScoringSpec::default());
         assert!(!s.all_within_tolerance);
+    }
+
+    #[test]
+    fn a_share_of_one_has_a_standard_error() {
+        // 36 of 36: the plain Wald form says 0; the adjusted one √(0.95 · 0.05 / 40).
+        assert!((binomial_se(1.0, 36) - (0.95f64 * 0.05 / 40.0).sqrt()).abs() < 1e-12);
+        assert!(binomial_se(0.0, 3) > 0.1);
+        // Large n: the adjusted and the plain forms agree.
+        let plain = (0.3f64 * 0.7 / 10_000.0).sqrt();
+        assert!((binomial_se(0.3, 10_000) / plain - 1.0).abs() < 1e-3);
     }
 }
