@@ -84,7 +84,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("polar_apply_one_pattern", |b| {
         b.iter(|| plan.apply(pattern, &mut out))
     });
-    let ctx = FrameContext::new(plan, None, 10, 1.0);
+    let ctx = FrameContext::new(plan, None, 10, 1.0, &[1.0]);
     let mut s = ctx.scratch();
     c.bench_function("frame_one_pattern", |b| {
         b.iter(|| ctx.process_chunk(0, pattern, &mut s))

@@ -47,14 +47,22 @@ pub struct FrameScratch {
 impl FrameContext {
     /// A context for `plan`, harmonics `0..=n_max`, gain `gain` (0 disables the correction).
     /// The plan's last ring is the analysis ring, also planned at full resolution
-    /// ([`RingFourierPlan`]) with the same `excluded` pixels.
+    /// ([`RingFourierPlan`], with the detector's charge-sharing taps `sharing`) with the same
+    /// `excluded` pixels.
     ///
     /// # Panics
     /// If the plan has no ring.
-    pub fn new(plan: PolarPlan, excluded: Option<&[bool]>, n_max: usize, gain: f64) -> Self {
+    pub fn new(
+        plan: PolarPlan,
+        excluded: Option<&[bool]>,
+        n_max: usize,
+        gain: f64,
+        sharing: &[f64],
+    ) -> Self {
         let spectrum = AngularSpectrum::new(plan.n_azimuth());
         let ring = *plan.geometry().rings.last().expect("a plan with rings");
-        let ring_fourier = RingFourierPlan::new(plan.geometry(), ring, n_max, gain, excluded);
+        let ring_fourier =
+            RingFourierPlan::new(plan.geometry(), ring, n_max, gain, sharing, excluded);
         Self {
             plan,
             ring_fourier,

@@ -74,6 +74,12 @@ pub struct AnalysisConfig {
     pub supersample: usize,
     /// Detector gain g in counts per electron for the Poisson correction; 0 disables it.
     pub poisson_gain: f64,
+    /// One-axis rms σ in detector pixels of the detector's charge sharing
+    /// ([`mro_core::charge_sharing`]), which correlates the shot noise of neighbouring pixels;
+    /// the `mro` method's P_n correction propagates it exactly (0: independent pixels, as for an
+    /// ideal counting detector). Default 0.3, the EMPAD estimate the forward model uses
+    /// (`mro_sim::psf::EMPAD_SIGMA_PX`).
+    pub detector_psf_sigma_px: f64,
     /// Smallest region (in scan pixels) kept by the particle analysis.
     pub min_region_px: usize,
     /// Refine the pattern centre from the Friedel symmetry of the mean pattern (one extra pass).
@@ -105,6 +111,7 @@ impl Default for AnalysisConfig {
             radial_step_per_nm: None,
             supersample: 4,
             poisson_gain: 1.0,
+            detector_psf_sigma_px: 0.3,
             min_region_px: 2,
             refine_center: false,
             symmetries: None,
@@ -178,6 +185,13 @@ impl AnalysisConfig {
             0.0,
             1e6,
             " counts per electron",
+        )?;
+        in_range(
+            "detector_psf_sigma_px",
+            self.detector_psf_sigma_px,
+            0.0,
+            2.0,
+            " detector pixels",
         )?;
         count_in("min_region_px", self.min_region_px, 1, 1_000_000)?;
         in_range(

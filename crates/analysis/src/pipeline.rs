@@ -390,8 +390,15 @@ fn run(
         })
         .collect();
     geometry.rings.push(ring);
-    let plan = PolarPlan::new(geometry, opts.excluded)?;
-    let ctx = FrameContext::new(plan, opts.excluded, config.n_max, config.poisson_gain);
+    let sharing = mro_core::charge_sharing::noise_kernel(config.detector_psf_sigma_px);
+    let plan = PolarPlan::with_charge_sharing(geometry, opts.excluded, &sharing)?;
+    let ctx = FrameContext::new(
+        plan,
+        opts.excluded,
+        config.n_max,
+        config.poisson_gain,
+        &sharing,
+    );
 
     // Pass 1: per-pattern statistics.
     let mut total = ctx.partial(0, 0);

@@ -98,10 +98,27 @@ pub struct PolarPlan {
 }
 
 impl PolarPlan {
-    /// Plans the transform. `excluded` (detector-shaped, C order) marks pixels to leave out.
+    /// Plans the transform for a detector of independent pixels. `excluded` (detector-shaped,
+    /// C order) marks pixels to leave out.
     ///
     /// Fails if a ring has no unmasked pixel area at all.
     pub fn new(geometry: PolarGeometry, excluded: Option<&[bool]>) -> Result<Self, AnalysisError> {
+        Self::with_charge_sharing(geometry, excluded, &[1.0])
+    }
+
+    /// [`Self::new`] for a detector that shares each electron's charge with its neighbours
+    /// (per-axis taps `sharing`, odd length, [`mro_core::charge_sharing::kernel`]): the shot
+    /// noise of pixels is then correlated, `Cov = K diag(λ) Kᵀ`, and each noise functional
+    /// `Σ_p u_p² I_p` becomes `Σ_j (K ⋆ u)_j² I_j` over the unmasked pixels within the kernel's
+    /// reach ([`crate::ring_fourier`] states the approximation `λ_j ≈ I_j`). The bins'
+    /// effective sample counts ([`Self::bin_neff`]) become `1/Σ_j (K ⋆ Ŵ_b)_j²`.
+    ///
+    /// Fails if a ring has no unmasked pixel area at all.
+    pub fn with_charge_sharing(
+        geometry: PolarGeometry,
+        excluded: Option<&[bool]>,
+        sharing: &[f64],
+    ) -> Result<Self, AnalysisError> {
         let [ny, nx] = geometry.detector_shape;
         let nbins = geometry.rings.len() * geometry.n_azimuth;
         if let Some(m) = excluded {
@@ -183,8 +200,21 @@ impl PolarPlan {
                 });
             }
         }
-        let (noise_ptr, noise) =
-            noise_coefficients(&geometry, &pixel, &bin, &weight, &bin_area, &ring_w);
+        let (noise_ptr, noise, shared_neff) = if sharing.len() > 1 {
+            let raw = RawEntries {
+                pixel: &pixel,
+                bin: &bin,
+                w: &weight,
+                bin_area: &bin_area,
+                ring_area: &ring_w,
+            };
+            let (ptr, noise, neff) = shared_noise_coefficients(&geometry, &raw, sharing, excluded);
+            (ptr, noise, Some(neff))
+        } else {
+            let (ptr, noise) =
+                noise_coefficients(&geometry, &pixel, &bin, &weight, &bin_area, &ring_w);
+            (ptr, noise, None)
+        };
         for (w, &g) in weight.iter_mut().zip(&bin) {
             *w = (f64::from(*w) / bin_area[g as usize]) as f32;
         }
@@ -205,11 +235,13 @@ impl PolarPlan {
                 weight: weight[e],
             })
             .collect();
-        let bin_neff = bin_area
-            .iter()
-            .zip(&bin_w2)
-            .map(|(&a, &a2)| if a2 > 0.0 { a * a / a2 } else { 0.0 })
-            .collect();
+        let bin_neff = shared_neff.unwrap_or_else(|| {
+            bin_area
+                .iter()
+                .zip(&bin_w2)
+                .map(|(&a, &a2)| if a2 > 0.0 { a * a / a2 } else { 0.0 })
+                .collect()
+        });
         Ok(Self {
             geometry,
             row_ptr,
@@ -396,6 +428,105 @@ fn noise_coefficients(
         ptr.push(entries.len());
     }
     (ptr, entries)
+}
+
+/// The plan's pixel-major entries with their raw area weights, and the bins' and rings' areas.
+struct RawEntries<'a> {
+    pixel: &'a [u32],
+    bin: &'a [u32],
+    w: &'a [f32],
+    bin_area: &'a [f64],
+    ring_area: &'a [f64],
+}
+
+/// [`noise_coefficients`] under charge sharing with per-axis taps `taps`: per ring and pixel j
+/// within the kernel's reach (on the detector, unmasked), `mean_noise = (K ⋆ U)_j²` and
+/// `spread_noise = Σ_b (K ⋆ W_b)_j²/N − (K ⋆ T)_j²/N²`, which reduce to the fields of
+/// [`NoiseEntry`] for `K = δ`; and per bin `1/Σ_j (K ⋆ W_b)_j²` (every pixel on the detector:
+/// the noise is there whether or not a pixel is read), the bins' effective sample counts.
+fn shared_noise_coefficients(
+    geometry: &PolarGeometry,
+    raw: &RawEntries,
+    taps: &[f64],
+    excluded: Option<&[bool]>,
+) -> (Vec<usize>, Vec<NoiseEntry>, Vec<f64>) {
+    use std::collections::BTreeMap;
+    let [ny, nx] = geometry.detector_shape;
+    let na = geometry.n_azimuth;
+    let n_rings = raw.ring_area.len();
+    let valid: Vec<f64> = raw
+        .bin_area
+        .chunks(na)
+        .map(|r| r.iter().filter(|&&a| a > 0.0).count() as f64)
+        .collect();
+    let r = (taps.len() / 2) as isize;
+    let spread = |p: u32, v: f64, out: &mut BTreeMap<u32, f64>| {
+        let (y, x) = ((p as usize / nx) as isize, (p as usize % nx) as isize);
+        for (dy, ky) in taps.iter().enumerate() {
+            let yy = y + dy as isize - r;
+            if !(0..ny as isize).contains(&yy) {
+                continue;
+            }
+            for (dx, kx) in taps.iter().enumerate() {
+                let xx = x + dx as isize - r;
+                if (0..nx as isize).contains(&xx) {
+                    *out.entry((yy as usize * nx + xx as usize) as u32)
+                        .or_insert(0.0) += ky * kx * v;
+                }
+            }
+        }
+    };
+    // Entries of each bin, and of each ring (summed per pixel).
+    let mut by_bin: Vec<Vec<(u32, f64)>> = vec![Vec::new(); raw.bin_area.len()];
+    let mut by_ring: Vec<BTreeMap<u32, f64>> = vec![BTreeMap::new(); n_rings];
+    for q in 0..raw.w.len() {
+        let b = raw.bin[q] as usize;
+        let w = f64::from(raw.w[q]);
+        by_bin[b].push((raw.pixel[q], w / raw.bin_area[b]));
+        *by_ring[b / na].entry(raw.pixel[q]).or_insert(0.0) += w / raw.ring_area[b / na];
+    }
+    let mut neff = vec![0.0; raw.bin_area.len()];
+    let mut ptr = vec![0usize];
+    let mut entries = Vec::new();
+    for (ring, shares) in by_ring.iter().enumerate() {
+        // Per pixel j: (K ⋆ U)_j, Σ_b (K ⋆ W_b)_j², (K ⋆ T)_j.
+        let mut mean: BTreeMap<u32, f64> = BTreeMap::new();
+        for (&p, &u) in shares {
+            spread(p, u, &mut mean);
+        }
+        let mut sum_sq: BTreeMap<u32, f64> = BTreeMap::new();
+        let mut total: BTreeMap<u32, f64> = BTreeMap::new();
+        for b in ring * na..(ring + 1) * na {
+            let mut blurred = BTreeMap::new();
+            for &(p, wn) in &by_bin[b] {
+                spread(p, wn, &mut blurred);
+            }
+            let mut sq = 0.0;
+            for (&j, &v) in &blurred {
+                sq += v * v;
+                *sum_sq.entry(j).or_insert(0.0) += v * v;
+                *total.entry(j).or_insert(0.0) += v;
+            }
+            neff[b] = if sq > 0.0 { 1.0 / sq } else { 0.0 };
+        }
+        let n = valid[ring];
+        // BTreeMaps throughout: sums in pixel order, so the plan is the same on every run.
+        let pixels: Vec<u32> = mean
+            .keys()
+            .copied()
+            .filter(|&j| !excluded.is_some_and(|m| m[j as usize]))
+            .collect();
+        entries.extend(pixels.into_iter().map(|j| {
+            let t = total.get(&j).copied().unwrap_or(0.0);
+            NoiseEntry {
+                pixel: j,
+                mean_noise: mean[&j].powi(2) as f32,
+                spread_noise: (sum_sq.get(&j).copied().unwrap_or(0.0) / n - t * t / (n * n)) as f32,
+            }
+        }));
+        ptr.push(entries.len());
+    }
+    (ptr, entries, neff)
 }
 
 fn geometry_k(g: &PolarGeometry, y: f64, x: f64) -> (f64, f64) {

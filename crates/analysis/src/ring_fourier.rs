@@ -23,7 +23,21 @@
 //! With counts `I_p = g·N_p`, `N_p` Poisson, `Var I_p = g·E[I_p]`, the pixels are independent,
 //! and `E|I_n|² = |E I_n|² + Σ_p |c_{p,n}|² Var I_p`; `g Σ |c_{p,n}|² I_p` is an unbiased
 //! estimate of that term for every n ≥ 1, whatever the intensity profile across the ring, so
-//! maps of pure shot noise have mean 0. (The denominator's own noise biases the ratio by about
+//! maps of pure shot noise have mean 0.
+//!
+//! **Charge sharing.** A detector that shares each electron's charge with its neighbours
+//! (kernel `K`, [`mro_core::charge_sharing::noise_kernel`]) records `I = g·K ⊛ N`, whose noise is correlated:
+//! `Var I_n = g Σ_j |(K ⋆ c_n)_j|² λ_j`, summed over the ring's pixels *and* their neighbours
+//! within the kernel's reach. The plan therefore blurs each `c_n` with `K` and takes
+//! `g Σ_j |(K ⋆ c_n)_j|² I_j`, estimating `λ_j` by the recorded `I_j` (exact to the kernel's
+//! second moment, `E I_j = (K ⊛ λ)_j`, which differs from `λ_j` by under 1 % where the
+//! intensity varies over several pixels, as the speckle of a probe disc 7 pixels wide does).
+//! With the plain `Σ |c|² I` such a detector's maps would be over-corrected: the ring is two
+//! pixels wide, and sharing moves noise power out of its boxcar weights (`Σ |K ⋆ c|² < Σ |c|²`).
+//! This is exact for the forward model's detector, which shares charge with the mean kernel;
+//! a real sensor whose sharing varies with the landing point has a noise power spectrum
+//! `NPS(q)` above `|K̂(q)|²`, and `detector_psf_sigma_px` should then be chosen to match its
+//! NPS rather than its MTF. (The denominator's own noise biases the ratio by about
 //! `3g/I_0`; the pipeline therefore divides by the scan-local mean of `I_0`, see
 //! `pipeline::local_normalisation`.) This is physics.md §5's correction taken per pattern and per estimator.
 //!
@@ -41,10 +55,13 @@ pub struct RingFourierPlan {
     pixel: Vec<u32>,
     /// Share of the pixel's area inside the ring, `w_p` in (0, 1].
     weight: Vec<f64>,
-    /// `g·|c_{p,n}|²`: the pixel's contribution to the shot-noise variance of `I_n` per count,
-    /// `[n_harmonics, pixels]`.
+    /// `g·|(K ⋆ c_n)_p|²`: the pixel's contribution to the shot-noise variance of `I_n` per
+    /// count, `[n_harmonics, pixel.len()]`; `pixel` lists the ring's pixels first, then (with
+    /// charge sharing) their neighbours within the kernel's reach.
     noise_weight: Vec<f64>,
-    /// Real and imaginary parts of `c_{p,n}`, `[n_harmonics, pixels]`.
+    /// Ring pixels (the first `ring_len` entries of `pixel`).
+    ring_len: usize,
+    /// Real and imaginary parts of `c_{p,n}`, `[n_harmonics, ring_len]`.
     cos_w: Vec<f64>,
     sin_w: Vec<f64>,
     n_harmonics: usize,
@@ -54,12 +71,15 @@ pub struct RingFourierPlan {
 impl RingFourierPlan {
     /// Plans `ring` on the detector of `geometry` (its centre, pixel size and supersampling;
     /// its rings and azimuth bins are not used) for harmonics `0..=n_max` and gain `gain`
-    /// (counts per electron; 0 disables the correction). `excluded` marks masked pixels.
+    /// (counts per electron; 0 disables the correction), with the detector's charge-sharing
+    /// taps `sharing` (per axis, odd length, `[1.0]` for none; [`mro_core::charge_sharing::kernel`]).
+    /// `excluded` marks masked pixels.
     pub fn new(
         geometry: &PolarGeometry,
         ring: Ring,
         n_max: usize,
         gain: f64,
+        sharing: &[f64],
         excluded: Option<&[bool]>,
     ) -> Self {
         let [ny, nx] = geometry.detector_shape;
@@ -118,7 +138,6 @@ impl RingFourierPlan {
         let m = pixel.len();
         let mut cos_w = vec![0.0; h * m];
         let mut sin_w = vec![0.0; h * m];
-        let mut noise_weight = vec![0.0; h * m];
         for n in 0..h {
             let (mut lc, mut ls) = (0.0, 0.0);
             for q in 0..m {
@@ -136,9 +155,17 @@ impl RingFourierPlan {
                 let (c, s) = (weight[q] * (a.cos() - lc), weight[q] * (a.sin() - ls));
                 cos_w[n * m + q] = c;
                 sin_w[n * m + q] = s;
-                noise_weight[n * m + q] = gain * (c * c + s * s);
             }
         }
+        let (pixel, noise_weight) = noise_weights(
+            [ny, nx],
+            pixel,
+            (&cos_w, &sin_w),
+            h,
+            gain,
+            sharing,
+            excluded,
+        );
         let transfer = amp
             .iter()
             .map(|a| {
@@ -151,6 +178,7 @@ impl RingFourierPlan {
             .collect();
         Self {
             noise_weight,
+            ring_len: m,
             pixel,
             weight,
             cos_w,
@@ -162,7 +190,7 @@ impl RingFourierPlan {
 
     /// Pixels with a share in the ring.
     pub fn n_pixels(&self) -> usize {
-        self.pixel.len()
+        self.ring_len
     }
 
     /// Σ w_p, the ring's area in pixels.
@@ -193,7 +221,8 @@ impl RingFourierPlan {
     ) -> f64 {
         vals.clear();
         vals.extend(self.pixel.iter().map(|&p| f64::from(pattern[p as usize])));
-        let m = vals.len();
+        let m = self.ring_len;
+        let all = vals.len();
         let h = self.n_harmonics;
         let i0: f64 = vals.iter().zip(&self.weight).map(|(v, w)| v * w).sum();
         if i0.is_nan() || i0 <= 0.0 {
@@ -207,7 +236,7 @@ impl RingFourierPlan {
         for n in 1..h {
             let c = &self.cos_w[n * m..(n + 1) * m];
             let s = &self.sin_w[n * m..(n + 1) * m];
-            let g = &self.noise_weight[n * m..(n + 1) * m];
+            let g = &self.noise_weight[n * all..(n + 1) * all];
             let (mut re, mut im, mut var) = (0.0f64, 0.0f64, 0.0f64);
             for q in 0..m {
                 let v = vals[q];
@@ -215,10 +244,104 @@ impl RingFourierPlan {
                 im += s[q] * v;
                 var += g[q] * v.max(0.0);
             }
+            for q in m..all {
+                var += g[q] * vals[q].max(0.0);
+            }
             power[n] = (re * re + im * im - var) * norm;
             noise[n] = var * norm;
         }
         i0
+    }
+}
+
+/// The shot-noise weights `g·|(K ⋆ c_n)_p|²` (`[h, pixels]`) of the ring's coefficients
+/// `coeffs = (Re c, Im c)` (`[h, ring]`) on `ring` pixels, and the pixels they cover: the ring's,
+/// then, with charge sharing, the unmasked neighbours within the kernel's reach (in index
+/// order). Without sharing (`taps == [1.0]`) the weights are `g·|c_n|²` on the ring alone.
+fn noise_weights(
+    [ny, nx]: [usize; 2],
+    ring: Vec<u32>,
+    (re, im): (&[f64], &[f64]),
+    h: usize,
+    gain: f64,
+    taps: &[f64],
+    excluded: Option<&[bool]>,
+) -> (Vec<u32>, Vec<f64>) {
+    let m = ring.len();
+    if taps.len() <= 1 {
+        let w = re
+            .iter()
+            .zip(im)
+            .map(|(c, s)| gain * (c * c + s * s))
+            .collect();
+        return (ring, w);
+    }
+    let r = (taps.len() / 2) as isize;
+    let mut covered = vec![false; ny * nx];
+    for &p in &ring {
+        let (y, x) = ((p as usize / nx) as isize, (p as usize % nx) as isize);
+        for yy in (y - r).max(0)..=(y + r).min(ny as isize - 1) {
+            for xx in (x - r).max(0)..=(x + r).min(nx as isize - 1) {
+                covered[yy as usize * nx + xx as usize] = true;
+            }
+        }
+    }
+    let mut pixel = ring;
+    for &p in &pixel {
+        covered[p as usize] = false;
+    }
+    pixel.extend(
+        (0..ny * nx)
+            .filter(|&p| covered[p] && !excluded.is_some_and(|e| e[p]))
+            .map(|p| p as u32),
+    );
+    let all = pixel.len();
+    let mut weight = vec![0.0; h * all];
+    let (mut field, mut tmp) = (vec![[0.0f64; 2]; ny * nx], vec![[0.0f64; 2]; ny * nx]);
+    for n in 1..h {
+        field.fill([0.0; 2]);
+        for q in 0..m {
+            field[pixel[q] as usize] = [re[n * m + q], im[n * m + q]];
+        }
+        // K is symmetric, so the correlation K ⋆ c is the convolution: rows, then columns.
+        convolve_axis(&field, &mut tmp, [ny, nx], taps, 1);
+        convolve_axis(&tmp, &mut field, [ny, nx], taps, 0);
+        for (q, &p) in pixel.iter().enumerate() {
+            let [a, b] = field[p as usize];
+            weight[n * all + q] = gain * (a * a + b * b);
+        }
+    }
+    (pixel, weight)
+}
+
+/// `dst = taps ⊛ src` along `axis` (0: columns, 1: rows) of a `[ny, nx]` field of complex values,
+/// zero beyond the edges.
+fn convolve_axis(
+    src: &[[f64; 2]],
+    dst: &mut [[f64; 2]],
+    [ny, nx]: [usize; 2],
+    taps: &[f64],
+    axis: usize,
+) {
+    let r = (taps.len() / 2) as isize;
+    for y in 0..ny {
+        for x in 0..nx {
+            let mut acc = [0.0f64; 2];
+            for (t, &k) in taps.iter().enumerate() {
+                let d = t as isize - r;
+                let (yy, xx) = if axis == 1 {
+                    (y as isize, x as isize + d)
+                } else {
+                    (y as isize + d, x as isize)
+                };
+                if yy >= 0 && xx >= 0 && (yy as usize) < ny && (xx as usize) < nx {
+                    let v = src[yy as usize * nx + xx as usize];
+                    acc[0] += k * v[0];
+                    acc[1] += k * v[1];
+                }
+            }
+            dst[y * nx + x] = acc;
+        }
     }
 }
 
@@ -329,7 +452,7 @@ mod tests {
             k_lo_per_nm: 3.84,
             k_hi_per_nm: 4.16,
         };
-        let plan = RingFourierPlan::new(&g, ring, 10, 0.0, None);
+        let plan = RingFourierPlan::new(&g, ring, 10, 0.0, &[1.0], None);
         let mut vals = Vec::new();
         let mut out = vec![0.0; 11];
         let mut noise = vec![0.0; 11];

@@ -62,6 +62,8 @@ fn small_config() -> AnalysisConfig {
         k_max_per_nm: 5.5,
         radial_step_per_nm: Some(0.25),
         poisson_gain: 0.0,
+        // The synthetic counts here are independent per pixel (an ideal detector).
+        detector_psf_sigma_px: 0.0,
         ..AnalysisConfig::default()
     }
 }
@@ -158,7 +160,7 @@ fn c0_equals_per_pattern_ring_variance() {
         n_azimuth: 36,
         supersample: 4,
     };
-    let ctx = FrameContext::new(PolarPlan::new(g, None).unwrap(), None, 10, 0.0);
+    let ctx = FrameContext::new(PolarPlan::new(g, None).unwrap(), None, 10, 0.0, &[1.0]);
     let mut s = ctx.scratch();
     let acc = ctx.process_chunk(0, &pattern, &mut s);
     let mut polar = vec![0f32; 36];
@@ -432,7 +434,7 @@ fn merge_is_associative() {
         n_azimuth: 36,
         supersample: 2,
     };
-    let ctx = FrameContext::new(PolarPlan::new(g, None).unwrap(), None, 10, 1.0);
+    let ctx = FrameContext::new(PolarPlan::new(g, None).unwrap(), None, 10, 1.0, &[1.0]);
     let data = cube.data().as_slice().unwrap();
     let pl = 32 * 34;
     let mut s = ctx.scratch();

@@ -43,7 +43,7 @@ fn context(gain: f64) -> FrameContext {
         n_azimuth: 36,
         supersample: 4,
     };
-    FrameContext::new(PolarPlan::new(g, None).unwrap(), None, 1, gain)
+    FrameContext::new(PolarPlan::new(g, None).unwrap(), None, 1, gain, &[1.0])
 }
 
 /// Pixels near the rings (the only ones the plans read) with their k and φ.

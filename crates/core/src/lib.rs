@@ -9,6 +9,7 @@
 //! - the azimuth φ is measured from +k_x toward +k_y;
 //! - randomness comes from one master seed split into named streams ([`seed::Seeds`]).
 
+pub mod charge_sharing;
 pub mod check;
 pub mod datacube;
 pub mod empad;

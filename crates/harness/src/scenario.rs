@@ -391,7 +391,8 @@ impl Scenario {
     /// electron), or none for noise-free patterns (`electrons_per_pattern = "inf"`: there is no
     /// shot noise to remove, and correcting their fractional intensities at gain 1 subtracted a
     /// "noise" 90 × the map's scale and made the `mro` diameters 3.5 × too large).
-    /// `analysis.poisson_gain` itself applies to measured data (`mro analyze`).
+    /// `analysis.poisson_gain` itself applies to measured data (`mro analyze`). Likewise the
+    /// noise correlation is the simulated detector's charge sharing (`detector.psf_sigma_px`).
     pub fn simulated_analysis(&self) -> mro_analysis::AnalysisConfig {
         mro_analysis::AnalysisConfig {
             poisson_gain: if self.detector.noise_free() {
@@ -399,6 +400,7 @@ impl Scenario {
             } else {
                 self.detector.gain
             },
+            detector_psf_sigma_px: self.detector.psf_sigma_px,
             ..self.analysis.clone()
         }
     }

@@ -13,7 +13,7 @@
 
 use std::f64::consts::PI;
 
-use mro_core::special::erf;
+use mro_core::charge_sharing;
 
 /// Default PSF width for the EMPAD (Tate et al., Microsc. Microanal. 22 (2016) 237: 128 × 128
 /// pixels of 150 µm on a 500 µm thick Si diode, 300 keV). [est] The paper's measured PSF could
@@ -24,7 +24,7 @@ use mro_core::special::erf;
 pub const EMPAD_SIGMA_PX: f64 = 0.3;
 
 /// Kernel half-width in pixels for a given σ: 4σ + 1 rounded up, at most [`MAX_RADIUS_PX`].
-pub const MAX_RADIUS_PX: usize = 10;
+pub use mro_core::charge_sharing::MAX_RADIUS_PX;
 
 /// A separable detector PSF.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,41 +40,13 @@ impl DetectorPsf {
     /// The PSF of width `sigma_px` (≥ 0; 0 is the identity).
     ///
     /// # Panics
-    /// If `sigma_px` is negative, not finite, or wider than `MAX_RADIUS_PX / 4` − ¼ pixel
-    /// (the scenario check allows at most 2 px).
+    /// If `sigma_px` is negative, not finite, or above
+    /// [`charge_sharing::MAX_SIGMA_PX`] (the scenario check allows at most 2 px).
     pub fn new(sigma_px: f64) -> Self {
-        assert!(
-            sigma_px.is_finite() && sigma_px >= 0.0 && 4.0 * sigma_px + 1.0 <= MAX_RADIUS_PX as f64,
-            "PSF width {sigma_px} px outside [0, {}]",
-            (MAX_RADIUS_PX as f64 - 1.0) / 4.0
-        );
+        let taps = charge_sharing::kernel(sigma_px);
+        let radius = taps.len() / 2;
         let mut kernel = [0.0; 2 * MAX_RADIUS_PX + 1];
-        if sigma_px == 0.0 {
-            kernel[0] = 1.0;
-            return Self {
-                sigma_px,
-                radius: 0,
-                kernel,
-            };
-        }
-        let radius = (4.0 * sigma_px + 1.0).ceil() as usize;
-        // ∫_{−½}^{½} [Φ((m+½−x)/σ) − Φ((m−½−x)/σ)] dx by the midpoint rule (256 points; the
-        // integrand is smooth for σ ≥ 0.05 px and the error is < 10⁻⁶).
-        let steps = 256;
-        let phi = |u: f64| 0.5 * (1.0 + erf(u / (sigma_px * std::f64::consts::SQRT_2)));
-        for m in -(radius as i64)..=radius as i64 {
-            let mf = m as f64;
-            let mut acc = 0.0;
-            for i in 0..steps {
-                let x = -0.5 + (i as f64 + 0.5) / steps as f64;
-                acc += phi(mf + 0.5 - x) - phi(mf - 0.5 - x);
-            }
-            kernel[(m + radius as i64) as usize] = acc / steps as f64;
-        }
-        // The tails beyond 4σ + 1 px (< 10⁻⁵ of the charge) go to the kept taps so that the
-        // kernel conserves charge exactly.
-        let total: f64 = kernel.iter().sum();
-        kernel.iter_mut().for_each(|k| *k /= total);
+        kernel[..taps.len()].copy_from_slice(&taps);
         Self {
             sigma_px,
             radius,
@@ -154,6 +126,7 @@ impl DetectorPsf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mro_core::special::erf;
 
     #[test]
     fn kernel_is_normalised_symmetric_and_matches_its_transfer_function() {
