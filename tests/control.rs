@@ -125,4 +125,22 @@ fn no_control_skips_the_control() {
     assert!(score.get("detectability").is_none(), "{score}");
     let timings = json(&dir.path().join("timings.json"));
     assert!(timings.get("control_s").is_none(), "{timings}");
+    // A datacube kept by one run does not stay beside the next run's truth and analysis.
+    expect_exit(
+        &run_mro(&[
+            &"validate",
+            &smoke,
+            &"--out",
+            &dir.path(),
+            &"--no-control",
+            &"--keep-datacube",
+        ]),
+        0,
+    );
+    assert!(dir.path().join("datacube.npy").is_file());
+    expect_exit(
+        &run_mro(&[&"validate", &smoke, &"--out", &dir.path(), &"--no-control"]),
+        0,
+    );
+    assert!(!dir.path().join("datacube.npy").exists());
 }

@@ -372,6 +372,14 @@ pub fn validate_one(
     if control.is_none() && stale.join("analysis.json").is_file() {
         std::fs::remove_dir_all(&stale).map_err(|e| io_error("cannot remove", &stale, e))?;
     }
+    // Likewise a datacube kept by an earlier `--keep-datacube` run is not this run's.
+    if !options.keep_datacube {
+        for old in [dir.join("datacube.npy"), stale.join("datacube.npy")] {
+            if old.is_file() {
+                std::fs::remove_file(&old).map_err(|e| io_error("cannot remove", &old, e))?;
+            }
+        }
+    }
     out.commit()?;
     Ok(score)
 }
