@@ -628,8 +628,7 @@ fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
         None,
     ));
     let mut geometric_total = Some(0.0);
-    for (key, t) in &truth.by_symmetry {
-        let Ok(n) = key.parse::<u32>() else { continue };
+    for (n, t) in numerically(&truth.by_symmetry) {
         let found = analysis.by_symmetry.get(&map_of(n).to_string());
         if found.is_none() && !assigned(truth, n) {
             continue;
@@ -700,6 +699,17 @@ fn assigned(truth: &TruthDoc, n: u32) -> bool {
     truth.clusters.iter().any(|c| c.symmetry == Some(n))
 }
 
+/// The entries of a map keyed by symmetry n (`"4"`), in increasing n (2, 4, …, 10, not the
+/// keys' string order); keys that are not numbers are skipped.
+fn numerically<T>(by_symmetry: &BTreeMap<String, T>) -> Vec<(u32, &T)> {
+    let mut v: Vec<(u32, &T)> = by_symmetry
+        .iter()
+        .filter_map(|(k, t)| k.parse().ok().map(|n| (n, t)))
+        .collect();
+    v.sort_by_key(|e| e.0);
+    v
+}
+
 fn in_condition(truth: &TruthDoc, n: u32) -> Vec<&TrueCluster> {
     truth
         .clusters
@@ -725,8 +735,7 @@ fn method_rows(
     // Planted symmetries the method gave nothing for: not recovered; unless `missing_fails`
     // (the method was asked and did not answer) held to no tolerance, nor is the total.
     let mut all_given = true;
-    for (key, t) in &truth.by_symmetry {
-        let Ok(n) = key.parse::<u32>() else { continue };
+    for (n, t) in numerically(&truth.by_symmetry) {
         let found = body.by_symmetry.get(&map_of(n).to_string());
         if found.is_none() && !assigned(truth, n) {
             continue;
