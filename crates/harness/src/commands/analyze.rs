@@ -455,6 +455,11 @@ fn calibration(
             .map(|d| d.join("meta.json"))
             .filter(|p| p.exists())
     });
+    if args.meta.is_none() {
+        if let Some(p) = &meta_path {
+            outln!("calibration: {} (beside the datacube)", p.display());
+        }
+    }
     let base = match &meta_path {
         Some(p) => Some(Meta::read(p).map_err(bad_input)?.calibration),
         None => None,
