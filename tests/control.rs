@@ -138,9 +138,10 @@ fn no_control_skips_the_control() {
         0,
     );
     assert!(dir.path().join("datacube.npy").is_file());
-    expect_exit(
+    let stdout = expect_exit(
         &run_mro(&[&"validate", &smoke, &"--out", &dir.path(), &"--no-control"]),
         0,
     );
     assert!(!dir.path().join("datacube.npy").exists());
+    assert!(stdout.contains("an earlier run's datacube"), "{stdout}");
 }

@@ -43,7 +43,8 @@ pub struct Args {
     /// Output directory; with several scenarios, one subdirectory per scenario name.
     #[arg(long)]
     out: PathBuf,
-    /// Keep datacube.npy (by default it is deleted once analysed; it is large).
+    /// Keep datacube.npy (by default it is deleted once analysed, and one an earlier run kept
+    /// in DIR is removed; it is large).
     #[arg(long)]
     keep_datacube: bool,
     /// Replace files already in the output directory.
@@ -377,6 +378,11 @@ pub fn validate_one(
         for old in [dir.join("datacube.npy"), stale.join("datacube.npy")] {
             if old.is_file() {
                 std::fs::remove_file(&old).map_err(|e| io_error("cannot remove", &old, e))?;
+                outln!(
+                    "removed {}: an earlier run's datacube, not this run's (--keep-datacube \
+                     keeps this run's)",
+                    old.display()
+                );
             }
         }
     }
