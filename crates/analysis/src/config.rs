@@ -76,9 +76,9 @@ pub struct AnalysisConfig {
     pub poisson_gain: f64,
     /// One-axis rms σ in detector pixels of the detector's charge sharing
     /// ([`mro_core::charge_sharing`]), which correlates the shot noise of neighbouring pixels;
-    /// the `mro` method's P_n correction propagates it exactly (0: independent pixels, as for an
-    /// ideal counting detector). Default 0.3, the EMPAD estimate the forward model uses
-    /// (`mro_sim::psf::EMPAD_SIGMA_PX`).
+    /// the shot-noise corrections of V(k) and P_n propagate it (0: independent pixels, as for an
+    /// ideal counting detector). Default [`mro_core::charge_sharing::EMPAD_SIGMA_PX`], the
+    /// estimate the forward model uses.
     pub detector_psf_sigma_px: f64,
     /// Smallest region (in scan pixels) kept by the particle analysis.
     pub min_region_px: usize,
@@ -111,7 +111,7 @@ impl Default for AnalysisConfig {
             radial_step_per_nm: None,
             supersample: 4,
             poisson_gain: 1.0,
-            detector_psf_sigma_px: 0.3,
+            detector_psf_sigma_px: mro_core::charge_sharing::EMPAD_SIGMA_PX,
             min_region_px: 2,
             refine_center: false,
             symmetries: None,

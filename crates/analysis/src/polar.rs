@@ -147,7 +147,6 @@ impl PolarPlan {
         let mut bin = Vec::new();
         let mut weight = Vec::new();
         let mut bin_area = vec![0.0f64; nbins];
-        let mut bin_w2 = vec![0.0f64; nbins];
         let mut ring_w = vec![0.0f64; geometry.rings.len()];
         let mut local: Vec<(u32, f64)> = Vec::new();
         let mut local_ring: Vec<f64> = vec![0.0; geometry.rings.len()];
@@ -184,7 +183,6 @@ impl PolarPlan {
                     bin.push(g);
                     weight.push(w as f32);
                     bin_area[g as usize] += w;
-                    bin_w2[g as usize] += w * w;
                 }
                 for (r, &w) in local_ring.iter().enumerate() {
                     ring_w[r] += w;
@@ -200,21 +198,14 @@ impl PolarPlan {
                 });
             }
         }
-        let (noise_ptr, noise, shared_neff) = if sharing.len() > 1 {
-            let raw = RawEntries {
-                pixel: &pixel,
-                bin: &bin,
-                w: &weight,
-                bin_area: &bin_area,
-                ring_area: &ring_w,
-            };
-            let (ptr, noise, neff) = shared_noise_coefficients(&geometry, &raw, sharing, excluded);
-            (ptr, noise, Some(neff))
-        } else {
-            let (ptr, noise) =
-                noise_coefficients(&geometry, &pixel, &bin, &weight, &bin_area, &ring_w);
-            (ptr, noise, None)
+        let raw = RawEntries {
+            pixel: &pixel,
+            bin: &bin,
+            w: &weight,
+            bin_area: &bin_area,
+            ring_area: &ring_w,
         };
+        let (noise_ptr, noise, bin_neff) = noise_coefficients(&geometry, &raw, sharing, excluded);
         for (w, &g) in weight.iter_mut().zip(&bin) {
             *w = (f64::from(*w) / bin_area[g as usize]) as f32;
         }
@@ -235,13 +226,6 @@ impl PolarPlan {
                 weight: weight[e],
             })
             .collect();
-        let bin_neff = shared_neff.unwrap_or_else(|| {
-            bin_area
-                .iter()
-                .zip(&bin_w2)
-                .map(|(&a, &a2)| if a2 > 0.0 { a * a / a2 } else { 0.0 })
-                .collect()
-        });
         Ok(Self {
             geometry,
             row_ptr,
@@ -383,53 +367,6 @@ struct NoiseEntry {
     spread_noise: f32,
 }
 
-/// Per-(pixel, ring) noise coefficients from the plan's pixel-major entries and their raw area
-/// weights `w` (before normalisation): see the fields of [`NoiseEntry`]. Returned ring-major
-/// (pixels ascending within a ring) with the ring row pointers.
-fn noise_coefficients(
-    geometry: &PolarGeometry,
-    pixel: &[u32],
-    bin: &[u32],
-    w: &[f32],
-    bin_area: &[f64],
-    ring_area: &[f64],
-) -> (Vec<usize>, Vec<NoiseEntry>) {
-    let na = geometry.n_azimuth;
-    let valid: Vec<f64> = bin_area
-        .chunks(na)
-        .map(|r| r.iter().filter(|&&a| a > 0.0).count() as f64)
-        .collect();
-    let mut by_ring: Vec<Vec<NoiseEntry>> = vec![Vec::new(); ring_area.len()];
-    // Entries are grouped by pixel and sorted by bin within a pixel, so a pixel's entries in one
-    // ring are consecutive.
-    let mut s = 0;
-    while s < w.len() {
-        let ring = bin[s] as usize / na;
-        let mut e = s;
-        while e < w.len() && pixel[e] == pixel[s] && bin[e] as usize / na == ring {
-            e += 1;
-        }
-        let share: f64 = (s..e).map(|q| f64::from(w[q])).sum::<f64>() / ring_area[ring];
-        let wn = |q: usize| f64::from(w[q]) / bin_area[bin[q] as usize];
-        let t: f64 = (s..e).map(wn).sum();
-        let n = valid[ring];
-        let spread: f64 = (s..e).map(|q| (wn(q) * wn(q) - wn(q) * t / n) / n).sum();
-        by_ring[ring].push(NoiseEntry {
-            pixel: pixel[s],
-            mean_noise: (share * share) as f32,
-            spread_noise: spread as f32,
-        });
-        s = e;
-    }
-    let mut ptr = vec![0usize];
-    let mut entries = Vec::new();
-    for r in by_ring {
-        entries.extend(r);
-        ptr.push(entries.len());
-    }
-    (ptr, entries)
-}
-
 /// The plan's pixel-major entries with their raw area weights, and the bins' and rings' areas.
 struct RawEntries<'a> {
     pixel: &'a [u32],
@@ -439,19 +376,23 @@ struct RawEntries<'a> {
     ring_area: &'a [f64],
 }
 
-/// [`noise_coefficients`] under charge sharing with per-axis taps `taps`: per ring and pixel j
-/// within the kernel's reach (on the detector, unmasked), `mean_noise = (K ⋆ U)_j²` and
-/// `spread_noise = Σ_b (K ⋆ W_b)_j²/N − (K ⋆ T)_j²/N²`, which reduce to the fields of
-/// [`NoiseEntry`] for `K = δ`; and per bin `1/Σ_j (K ⋆ W_b)_j²` (every pixel on the detector:
-/// the noise is there whether or not a pixel is read), the bins' effective sample counts.
-fn shared_noise_coefficients(
+/// Per-(pixel, ring) noise coefficients ([`NoiseEntry`]) from the plan's entries, for a detector
+/// with charge-sharing taps `taps` (`[1.0]`: independent pixels): per ring and pixel j within
+/// the kernel's reach (on the detector, unmasked), `mean_noise = (K ⋆ U)_j²` and
+/// `spread_noise = Σ_b (K ⋆ W_b)_j²/N − (K ⋆ T)_j²/N²` (`U` the pixels' shares of the ring area,
+/// `W_b` the normalised weights of bin b, `T = Σ_b W_b`, `N` the ring's bins with area), and per
+/// bin its effective sample count `1/Σ_j (K ⋆ W_b)_j²` (every pixel on the detector: the noise is
+/// there whether or not a pixel is read; `(Σw)²/Σw²` for independent pixels). Returned ring-major
+/// (pixels ascending within a ring) with the ring row pointers.
+fn noise_coefficients(
     geometry: &PolarGeometry,
     raw: &RawEntries,
     taps: &[f64],
     excluded: Option<&[bool]>,
 ) -> (Vec<usize>, Vec<NoiseEntry>, Vec<f64>) {
+    use mro_core::charge_sharing::spread;
     use std::collections::BTreeMap;
-    let [ny, nx] = geometry.detector_shape;
+    let shape = geometry.detector_shape;
     let na = geometry.n_azimuth;
     let n_rings = raw.ring_area.len();
     let valid: Vec<f64> = raw
@@ -459,23 +400,6 @@ fn shared_noise_coefficients(
         .chunks(na)
         .map(|r| r.iter().filter(|&&a| a > 0.0).count() as f64)
         .collect();
-    let r = (taps.len() / 2) as isize;
-    let spread = |p: u32, v: f64, out: &mut BTreeMap<u32, f64>| {
-        let (y, x) = ((p as usize / nx) as isize, (p as usize % nx) as isize);
-        for (dy, ky) in taps.iter().enumerate() {
-            let yy = y + dy as isize - r;
-            if !(0..ny as isize).contains(&yy) {
-                continue;
-            }
-            for (dx, kx) in taps.iter().enumerate() {
-                let xx = x + dx as isize - r;
-                if (0..nx as isize).contains(&xx) {
-                    *out.entry((yy as usize * nx + xx as usize) as u32)
-                        .or_insert(0.0) += ky * kx * v;
-                }
-            }
-        }
-    };
     // Entries of each bin, and of each ring (summed per pixel).
     let mut by_bin: Vec<Vec<(u32, f64)>> = vec![Vec::new(); raw.bin_area.len()];
     let mut by_ring: Vec<BTreeMap<u32, f64>> = vec![BTreeMap::new(); n_rings];
@@ -490,17 +414,11 @@ fn shared_noise_coefficients(
     let mut entries = Vec::new();
     for (ring, shares) in by_ring.iter().enumerate() {
         // Per pixel j: (K ⋆ U)_j, Σ_b (K ⋆ W_b)_j², (K ⋆ T)_j.
-        let mut mean: BTreeMap<u32, f64> = BTreeMap::new();
-        for (&p, &u) in shares {
-            spread(p, u, &mut mean);
-        }
+        let mean = spread(shares.iter().map(|(&p, &u)| (p, u)), shape, taps);
         let mut sum_sq: BTreeMap<u32, f64> = BTreeMap::new();
         let mut total: BTreeMap<u32, f64> = BTreeMap::new();
         for b in ring * na..(ring + 1) * na {
-            let mut blurred = BTreeMap::new();
-            for &(p, wn) in &by_bin[b] {
-                spread(p, wn, &mut blurred);
-            }
+            let blurred = spread(by_bin[b].iter().copied(), shape, taps);
             let mut sq = 0.0;
             for (&j, &v) in &blurred {
                 sq += v * v;
@@ -511,16 +429,12 @@ fn shared_noise_coefficients(
         }
         let n = valid[ring];
         // BTreeMaps throughout: sums in pixel order, so the plan is the same on every run.
-        let pixels: Vec<u32> = mean
-            .keys()
-            .copied()
-            .filter(|&j| !excluded.is_some_and(|m| m[j as usize]))
-            .collect();
-        entries.extend(pixels.into_iter().map(|j| {
+        let unmasked = |j: &u32| !excluded.is_some_and(|m| m[*j as usize]);
+        entries.extend(mean.iter().filter(|(j, _)| unmasked(j)).map(|(&j, &u)| {
             let t = total.get(&j).copied().unwrap_or(0.0);
             NoiseEntry {
                 pixel: j,
-                mean_noise: mean[&j].powi(2) as f32,
+                mean_noise: (u * u) as f32,
                 spread_noise: (sum_sq.get(&j).copied().unwrap_or(0.0) / n - t * t / (n * n)) as f32,
             }
         }));

@@ -255,11 +255,11 @@ impl RingFourierPlan {
 }
 
 /// The shot-noise weights `g·|(K ⋆ c_n)_p|²` (`[h, pixels]`) of the ring's coefficients
-/// `coeffs = (Re c, Im c)` (`[h, ring]`) on `ring` pixels, and the pixels they cover: the ring's,
-/// then, with charge sharing, the unmasked neighbours within the kernel's reach (in index
-/// order). Without sharing (`taps == [1.0]`) the weights are `g·|c_n|²` on the ring alone.
+/// `(Re c, Im c)` (`[h, ring]`) on `ring` pixels, and the pixels they cover: the ring's, then the
+/// unmasked neighbours within the reach of the charge-sharing taps `taps` (in index order; none
+/// for `[1.0]`, where the weights are `g·|c_n|²`).
 fn noise_weights(
-    [ny, nx]: [usize; 2],
+    shape: [usize; 2],
     ring: Vec<u32>,
     (re, im): (&[f64], &[f64]),
     h: usize,
@@ -267,82 +267,40 @@ fn noise_weights(
     taps: &[f64],
     excluded: Option<&[bool]>,
 ) -> (Vec<u32>, Vec<f64>) {
+    use mro_core::charge_sharing::spread;
     let m = ring.len();
-    if taps.len() <= 1 {
-        let w = re
-            .iter()
-            .zip(im)
-            .map(|(c, s)| gain * (c * c + s * s))
-            .collect();
-        return (ring, w);
-    }
-    let r = (taps.len() / 2) as isize;
-    let mut covered = vec![false; ny * nx];
-    for &p in &ring {
-        let (y, x) = ((p as usize / nx) as isize, (p as usize % nx) as isize);
-        for yy in (y - r).max(0)..=(y + r).min(ny as isize - 1) {
-            for xx in (x - r).max(0)..=(x + r).min(nx as isize - 1) {
-                covered[yy as usize * nx + xx as usize] = true;
-            }
-        }
-    }
+    let mut on_ring = vec![false; shape[0] * shape[1]];
+    ring.iter().for_each(|&p| on_ring[p as usize] = true);
+    let reach = spread(ring.iter().map(|&p| (p, 0.0)), shape, taps);
     let mut pixel = ring;
-    for &p in &pixel {
-        covered[p as usize] = false;
-    }
     pixel.extend(
-        (0..ny * nx)
-            .filter(|&p| covered[p] && !excluded.is_some_and(|e| e[p]))
-            .map(|p| p as u32),
+        reach
+            .into_keys()
+            .filter(|&p| !on_ring[p as usize] && !excluded.is_some_and(|e| e[p as usize])),
     );
     let all = pixel.len();
     let mut weight = vec![0.0; h * all];
-    let (mut field, mut tmp) = (vec![[0.0f64; 2]; ny * nx], vec![[0.0f64; 2]; ny * nx]);
     for n in 1..h {
-        field.fill([0.0; 2]);
-        for q in 0..m {
-            field[pixel[q] as usize] = [re[n * m + q], im[n * m + q]];
-        }
-        // K is symmetric, so the correlation K ⋆ c is the convolution: rows, then columns.
-        convolve_axis(&field, &mut tmp, [ny, nx], taps, 1);
-        convolve_axis(&tmp, &mut field, [ny, nx], taps, 0);
-        for (q, &p) in pixel.iter().enumerate() {
-            let [a, b] = field[p as usize];
+        let blurred = |c: &[f64]| {
+            spread(
+                pixel[..m].iter().copied().zip(c.iter().copied()),
+                shape,
+                taps,
+            )
+        };
+        let (a, b) = (
+            blurred(&re[n * m..(n + 1) * m]),
+            blurred(&im[n * m..(n + 1) * m]),
+        );
+        for (q, p) in pixel.iter().enumerate() {
+            let (a, b) = (
+                a.get(p).copied().unwrap_or(0.0),
+                b.get(p).copied().unwrap_or(0.0),
+            );
             weight[n * all + q] = gain * (a * a + b * b);
         }
     }
     (pixel, weight)
-}
-
-/// `dst = taps ⊛ src` along `axis` (0: columns, 1: rows) of a `[ny, nx]` field of complex values,
-/// zero beyond the edges.
-fn convolve_axis(
-    src: &[[f64; 2]],
-    dst: &mut [[f64; 2]],
-    [ny, nx]: [usize; 2],
-    taps: &[f64],
-    axis: usize,
-) {
-    let r = (taps.len() / 2) as isize;
-    for y in 0..ny {
-        for x in 0..nx {
-            let mut acc = [0.0f64; 2];
-            for (t, &k) in taps.iter().enumerate() {
-                let d = t as isize - r;
-                let (yy, xx) = if axis == 1 {
-                    (y as isize, x as isize + d)
-                } else {
-                    (y as isize + d, x as isize)
-                };
-                if yy >= 0 && xx >= 0 && (yy as usize) < ny && (xx as usize) < nx {
-                    let v = src[yy as usize * nx + xx as usize];
-                    acc[0] += k * v[0];
-                    acc[1] += k * v[1];
-                }
-            }
-            dst[y * nx + x] = acc;
-        }
-    }
 }
 
 /// Rescales `weight` by `1 + Σ_{k=1..kmax} (α_k cos kφ + β_k sin kφ)` so that

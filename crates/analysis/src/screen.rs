@@ -116,6 +116,11 @@ impl ScreenReport {
     /// Why the data cannot be measured as they are, if they cannot.
     pub fn refusal(&self) -> Option<String> {
         let pos = |p: &[usize; 2]| format!("[{}, {}]", p[0], p[1]);
+        // The first five of a list of frames, and an ellipsis if there are more.
+        let first = |frames: &[[usize; 2]]| {
+            let list: Vec<String> = frames.iter().take(5).map(pos).collect();
+            list.join(", ") + if frames.len() > 5 { ", …" } else { "" }
+        };
         let [sy, sx] = self.scan_shape;
         if self.non_finite_values > 0 {
             return Some(format!(
@@ -140,27 +145,23 @@ impl ScreenReport {
             ));
         }
         if !self.bright_frames.is_empty() {
-            let list: Vec<String> = self.bright_frames.iter().take(5).map(pos).collect();
             return Some(format!(
-                "{} of {} frames are bright (sum above {:.0} × the median frame sum {:.4e}; first at scan positions {}{}): expected a constant beam current; saturated or corrupted frames must be replaced or cropped",
+                "{} of {} frames are bright (sum above {:.0} × the median frame sum {:.4e}; first at scan positions {}): expected a constant beam current; saturated or corrupted frames must be replaced or cropped",
                 self.bright_frames.len(),
                 sy * sx,
                 ScreenSettings::default().bright_factor,
                 self.median_frame_sum,
-                list.join(", "),
-                if self.bright_frames.len() > 5 { ", …" } else { "" }
+                first(&self.bright_frames)
             ));
         }
         if !self.dark_frames.is_empty() {
-            let list: Vec<String> = self.dark_frames.iter().take(5).map(pos).collect();
             return Some(format!(
-                "{} of {} frames are dark (sum below {:.0} % of the median frame sum {:.4e}; first at scan positions {}{}): expected every frame exposed; crop the scan to exclude blanked frames (e.g. a flyback column)",
+                "{} of {} frames are dark (sum below {:.0} % of the median frame sum {:.4e}; first at scan positions {}): expected every frame exposed; crop the scan to exclude blanked frames (e.g. a flyback column)",
                 self.dark_frames.len(),
                 sy * sx,
                 100.0 * ScreenSettings::default().dark_fraction,
                 self.median_frame_sum,
-                list.join(", "),
-                if self.dark_frames.len() > 5 { ", …" } else { "" }
+                first(&self.dark_frames)
             ));
         }
         None

@@ -518,13 +518,10 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
     }
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
     let not_judged = (!rows.iter().any(|r| r.tolerance.is_some())).then(|| {
-        let mut maps: Vec<u32> = analysis
-            .by_symmetry
-            .keys()
-            .filter_map(|k| k.parse().ok())
+        let maps: Vec<String> = numerically(&analysis.by_symmetry)
+            .iter()
+            .map(|(n, _)| n.to_string())
             .collect();
-        maps.sort_unstable();
-        let maps: Vec<String> = maps.iter().map(u32::to_string).collect();
         format!(
             "no scored value carries a tolerance: the planted symmetries lie outside the \
              analysed maps (n = {}) or the scenario's checks select none of them",

@@ -15,13 +15,8 @@ use std::f64::consts::PI;
 
 use mro_core::charge_sharing;
 
-/// Default PSF width for the EMPAD (Tate et al., Microsc. Microanal. 22 (2016) 237: 128 × 128
-/// pixels of 150 µm on a 500 µm thick Si diode, 300 keV). [est] The paper's measured PSF could
-/// not be retrieved while writing this; 0.3 px rms (45 µm) is our estimate of the lateral charge
-/// spread of a 300 keV electron in the top part of 500 µm of Si. It leaves 82 % of the charge
-/// of an electron landing at a pixel centre in that pixel, 58 % averaged over landing positions
-/// (see the tests); users with a measured PSF set `detector.psf_sigma_px`.
-pub const EMPAD_SIGMA_PX: f64 = 0.3;
+/// Default PSF width: the EMPAD estimate (see there).
+pub use mro_core::charge_sharing::EMPAD_SIGMA_PX;
 
 /// Kernel half-width in pixels for a given σ: 4σ + 1 rounded up, at most [`MAX_RADIUS_PX`].
 pub use mro_core::charge_sharing::MAX_RADIUS_PX;
