@@ -10,7 +10,8 @@ ring k0 +- 0.16 nm^-1 (the mro method's ring), and the map is |I_n|^2. The FWHM 
 over two directions of s. No matrix, no noise, no pixel sampling: what the map would be
 without the measurement.
 
-    python3 tools/size_response_exact.py 1.5 2.0 3.0     # needs numpy; about 30 s per D
+    python3 tools/size_response_exact.py 1.5 2.0 3.0             # n = 4 and 6; needs numpy
+    python3 tools/size_response_exact.py --n 4,6,10 1.5          # about 10 s per D and n
 
 Not run in CI (a research check, like tools/xcheck_abtem.py); its figures are quoted in the
 size_model docs.
@@ -62,6 +63,11 @@ def fwhm(d_nm, n):
 
 
 if __name__ == "__main__":
-    for d in [float(a) for a in sys.argv[1:]] or [1.5, 2.0, 3.0]:
-        for n in (4, 6):
+    args = sys.argv[1:]
+    symmetries = [4, 6]
+    if args[:1] == ["--n"]:
+        symmetries = [int(v) for v in args[1].split(",")]
+        args = args[2:]
+    for d in [float(a) for a in args] or [1.5, 2.0, 3.0]:
+        for n in symmetries:
             print(f"D = {d:.2f} nm, n = {n}: map FWHM {fwhm(d, n):.3f} nm", flush=True)

@@ -12,19 +12,41 @@
 //! amplitude, convolution); the probe is aberration-free; the map background is flat around the
 //! region.
 //!
-//! **Known limits (measured 2026-12-01; to be replaced by a fit of the exact response).** The model
-//! is effective, not exact. Where the ring integrated the whole diffracted disc, Parseval would
-//! give `|ψ₀|² ∗ t²`, not `∗ t`; and the ring (0.32 nm⁻¹) is narrower than the disc (2α/λ = 1.17
-//! nm⁻¹), which makes the response more coherent still. The exact kinematic map of an isolated
-//! density-wave cluster (full-resolution ring, 0.32 nm⁻¹ band, n = 4 and 6, computed on a 512² grid
-//! at 0.025 nm by `tools/size_response_exact.py`) has FWHM 0.72, 0.85 and 1.45 nm for D = 1.5, 2
-//! and 3 nm, against this model's 0.88, 1.19 and 1.93 nm. The regions' half-maximum widths as
-//! measured ([`crate::significance`]: equivalent-circle diameter of the pixels above half the
-//! peak's height over the null mean, on 0.32 nm pixels, over speckle) are broader than the exact
-//! response — 0.82, 1.06 and 1.94 nm on average over 269 regions of the validation runs matched to
-//! clusters of those sizes — so the two errors largely cancel: this model reads those widths 7 %
-//! low on average (2 nm clusters: −2 to −11 % per map), the `mro` diameter bias the validation
-//! summary reports.
+//! **Known limits (measured 2026-12-01).** The model is effective, not exact. Where the ring
+//! integrated the whole diffracted disc, Parseval would give `|ψ₀|² ∗ t²`, not `∗ t`; and the ring
+//! (0.32 nm⁻¹) is narrower than the disc (2α/λ = 1.17 nm⁻¹), which makes the response more
+//! coherent still. The exact kinematic map of an isolated density-wave cluster (full-resolution
+//! ring, 0.32 nm⁻¹ band, computed on a 512² grid at 0.025 nm by `tools/size_response_exact.py`)
+//! has FWHM 0.73, 0.72 and 0.68 nm for n = 4, 6 and 10 at D = 1.5 nm, about 0.85 nm at 2 nm and
+//! 1.45 nm at 3 nm, against this model's 0.88, 1.19 and 1.93 nm. Binning the ring into 0.16 nm⁻¹
+//! detector pixels changes these by under 0.3 %.
+//!
+//! *The forward model agrees with that exact response.* The aligned-thin glass (seed 11) with its
+//! matrix removed (`[sample] atoms` = the clusters' atoms only), imaged noise-free, gives maps equal
+//! to the exact calculation on the same atoms to a few per cent pixel by pixel (5 × 5 pixels around
+//! two clusters), and the discrete atom columns of the planted motif widen the response by 0–4 %
+//! over the smooth density wave of the same size (eight clusters, 1.4–1.7 nm).
+//!
+//! *The measurement is broader.* The regions' half-maximum widths ([`crate::significance`]:
+//! equivalent-circle diameter of the pixels above half the peak's height over the null mean, on
+//! 0.32 nm pixels, over speckle) average 0.82, 1.06 and 1.94 nm over 269 regions of the validation
+//! runs matched to clusters of 1.5, 2 and 3 nm, so the two errors largely cancel: this model reads
+//! those widths 7 % low on average (2 nm clusters: −2 to −11 % per map), the `mro` diameter bias
+//! the validation summary reports.
+//!
+//! *Tried, not adopted:* a least-squares fit of the exact response (radial average over the
+//! cluster's in-plane angle, sub-pixel centre on a ⅛-pixel grid, background fixed at the null
+//! mean) to the pixels within 2.9 pixels of every planted cluster's brightest pixel (NumPy, on
+//! maps normalised by the scan's mean `I_0`). Per map the mean diameter came out
+//! +5.5, +18.9 and −1.5 % (aligned-thin n = 4, 6, 10) and +6.0, +12.7 % (correlated n = 4, 6), where
+//! this model gives −10.7, −5.3, −12.5, −11.0 and −4.5 % over its detected regions: no better on average, with the sign
+//! flipped; on the same clusters without matrix and noise +2.7, +8.3 and −7.6 %. The reason is
+//! physical: below the probe's size the map's width is mostly the probe's, `dFWHM/dD ≈ 0.24` at
+//! D = 1.5–2 nm, so a 1 % error in a width is a 3–4 % error in the diameter, and the structure
+//! inside a cluster (the columns above, which real data do not reveal) moves the width by up to
+//! 4 %. Diameters of clusters smaller than a 1 nm probe are therefore known to about ±10 % from the
+//! widths of their maps, whichever response is fitted; the per-map scatter of this model's
+//! diameters (s.d. 8 % over the validation maps) is at that limit.
 
 /// Tabulated FWHM of the model map against cluster diameter, for one probe.
 #[derive(Debug, Clone, PartialEq)]
