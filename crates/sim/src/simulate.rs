@@ -295,7 +295,7 @@ where
     let plan = Arc::new(DiffractionPlan::for_model(
         model.kind, microscope, detector, slicing, band_limit,
     ));
-    let prop = make_model(model.kind, plan.clone());
+    let prop = make_model(model, plan.clone());
     let kind = prop.field_kind();
     let (dx, window) = (plan.dx_nm(), plan.window_nm());
     let [sy, sx] = scan.points;
@@ -316,7 +316,7 @@ where
                     ..microscope.clone()
                 };
                 let p = DiffractionPlan::for_model(model.kind, &m, detector, slicing, band_limit);
-                (make_model(model.kind, Arc::new(p)), w)
+                (make_model(model, Arc::new(p)), w)
             })
             .collect()
     };

@@ -34,7 +34,7 @@ use rustfft::FftPlanner;
 use crate::fft2::{next_fast_even_len, signed_index_ranges, transpose, Fft2Plan};
 use crate::potential::{Field, FieldKind, Slicing};
 use crate::probe::{ProbeSpec, ProbeSpectrum};
-use crate::spec::{DetectorSpec, MicroscopeSpec, ModelKind};
+use crate::spec::{DetectorSpec, MicroscopeSpec, ModelKind, ModelSpec};
 
 /// Where a window sits in a field and where the probe sits in the window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,12 +65,12 @@ pub trait Propagation: Send + Sync {
     fn pattern(&self, field: &Field, at: WindowPlacement, scratch: &mut Scratch, out: &mut [f64]);
 }
 
-/// The model named by `kind`, sharing `plan`.
-pub fn model(kind: ModelKind, plan: Arc<DiffractionPlan>) -> Box<dyn Propagation> {
-    match kind {
+/// The model `spec` names, sharing `plan`.
+pub fn model(spec: &ModelSpec, plan: Arc<DiffractionPlan>) -> Box<dyn Propagation> {
+    match spec.kind {
         ModelKind::Kinematic => Box::new(Kinematic::new(plan)),
         ModelKind::Born => Box::new(Born::new(plan)),
-        ModelKind::Multislice => Box::new(Multislice::new(plan)),
+        ModelKind::Multislice => Box::new(Multislice::new(plan, spec.absorb_beyond_band_limit)),
     }
 }
 

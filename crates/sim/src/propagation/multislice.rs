@@ -9,18 +9,20 @@ use crate::fft2::transpose;
 use crate::potential::{Field, FieldKind, SliceData};
 
 /// Multislice model: ψ ← F⁻¹{P(k)·F{t_n·ψ}} slice by slice, with the band-limited
-/// transmission t_n = exp(iσv_n) and the Fresnel propagator P(k) = exp(−iπλk²Δz) cut at
-/// ⅔·k_Nyquist; the exit wave's |Ψ(k)|² is the pattern. Rows of the spectrum outside the band
-/// limit are never transformed.
+/// transmission t_n = exp(iσv_n − w_n/2) and the Fresnel propagator P(k) = exp(−iπλk²Δz) cut
+/// at ⅔·k_Nyquist; the exit wave's |Ψ(k)|² is the pattern. Rows of the spectrum outside the
+/// band limit are never transformed. `w_n` removes the flux scattered beyond the band limit
+/// ([`crate::potential`]; 0 when `absorb` is off).
 #[derive(Debug, Clone)]
 pub struct Multislice {
     plan: Arc<DiffractionPlan>,
+    absorb: bool,
 }
 
 impl Multislice {
-    /// The model on `plan`.
-    pub fn new(plan: Arc<DiffractionPlan>) -> Self {
-        Self { plan }
+    /// The model on `plan`, absorbing the scattering beyond the band limit when `absorb`.
+    pub fn new(plan: Arc<DiffractionPlan>, absorb: bool) -> Self {
+        Self { plan, absorb }
     }
 }
 
@@ -28,6 +30,7 @@ impl Propagation for Multislice {
     fn field_kind(&self) -> FieldKind {
         FieldKind::Transmissions {
             sigma_rad_per_v_nm: self.plan.sigma_rad_per_v_nm,
+            absorb_beyond_band_limit: self.absorb,
         }
     }
 

@@ -203,7 +203,7 @@ fn multislice_of_empty_foil_is_unitary() {
     let grid = FieldGrid::covering([0.0, 0.0], [l + 0.5, l + 0.5], dx);
     let vol = AtomVolume::new([20.0, 20.0, 10.0]);
     let builder = PotentialBuilder::new(grid, &[40], 0.0);
-    let ms = Multislice::new(plan.clone());
+    let ms = Multislice::new(plan.clone(), true);
     let field = builder.build(&vol, &slicing, ms.field_kind());
     let mut s = plan.scratch();
     let mut out = vec![0.0; plan.detector_len()];
