@@ -17,7 +17,12 @@
 //! quadrature.
 //!
 //! Per map n (n = 1 … n_max) the section holds:
-//! - the dataset means of P_n (sample and control) and their difference in standard errors.
+//! - the dataset means of the shot-noise-corrected P_n (sample and control; the `mro` method's
+//!   full-resolution maps, whose means are `mro.mean_power` of `analysis.json`) and their
+//!   difference in standard errors. Corrected, because the shot-noise power a pattern adds to
+//!   every P_n (n ≥ 1) scales as 1/dose: two runs whose doses differ by a few per cent differ
+//!   in uncorrected mean P_n by many standard errors at every n, odd n included, where neither
+//!   has any signal (−4 to −5 s.e. at odd n on `scenarios/validation/high_noise.toml`).
 //!   The standard error of a map mean comes from block means (batch means): the map is cut
 //!   into square blocks of at least [`BLOCK_NM`] on a side — several probe widths (FWHM
 //!   0.88 nm at 300 kV, 1.15 mrad) and cluster diameters, so block means are nearly
@@ -155,22 +160,24 @@ fn maps_of(c: &TrueCluster) -> Vec<u32> {
     }
 }
 
-/// Standard error of the mean of `map` from means of `b × b` blocks (whole blocks only);
-/// `None` with fewer than four blocks.
+/// Standard error of the mean of `map` from means of `b × b` blocks (whole blocks only;
+/// non-finite values, where a map is undefined, are left out of their block, and a block
+/// with none finite is left out); `None` with fewer than four blocks.
 pub fn block_standard_error(map: &Array2<f64>, b: usize) -> Option<f64> {
     let (ny, nx) = map.dim();
     let (by, bx) = (ny / b.max(1), nx / b.max(1));
-    let blocks = by * bx;
+    let means: Vec<f64> = (0..by)
+        .flat_map(|i| (0..bx).map(move |j| (i, j)))
+        .filter_map(|(i, j)| {
+            let block = map.slice(ndarray::s![i * b..(i + 1) * b, j * b..(j + 1) * b]);
+            let finite: Vec<f64> = block.iter().copied().filter(|v| v.is_finite()).collect();
+            (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64)
+        })
+        .collect();
+    let blocks = means.len();
     if blocks < 4 {
         return None;
     }
-    let means: Vec<f64> = (0..by)
-        .flat_map(|i| (0..bx).map(move |j| (i, j)))
-        .map(|(i, j)| {
-            let block = map.slice(ndarray::s![i * b..(i + 1) * b, j * b..(j + 1) * b]);
-            block.sum() / (b * b) as f64
-        })
-        .collect();
     let m = means.iter().sum::<f64>() / blocks as f64;
     let var = means.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (blocks - 1) as f64;
     Some((var / blocks as f64).sqrt())
@@ -304,12 +311,17 @@ pub fn detectability(
     let doc: AnalysisDoc = serde_json::from_value(serde_json::to_value(&sample.result)?)?;
     let step_nm = doc.calibration.scan_step_nm;
     let b = (BLOCK_NM / step_nm).ceil().max(1.0) as usize;
-    let n_max = sample
-        .maps
-        .power
-        .len()
-        .min(control.maps.power.len())
-        .saturating_sub(1);
+    let n_max = [
+        &sample.maps.power,
+        &control.maps.power,
+        &sample.maps.full_power,
+        &control.maps.full_power,
+    ]
+    .iter()
+    .map(|m| m.len())
+    .min()
+    .unwrap_or(0)
+    .saturating_sub(1);
     let planted_any: BTreeSet<u32> = truth.clusters.iter().flat_map(maps_of).collect();
     let planted: BTreeSet<u32> = planted_any
         .iter()
@@ -318,11 +330,21 @@ pub fn detectability(
         .collect();
     let mut by_symmetry = Vec::new();
     for n in 1..=n_max {
+        // The maps the clusters are ranked in (the `im2018` P_n) ...
         let (ms, mc) = (&sample.maps.power[n], &control.maps.power[n]);
-        let mean = |m: &Array2<f64>| m.iter().sum::<f64>() / m.len() as f64;
-        let (mean_s, mean_c) = (mean(ms), mean(mc));
-        let se = map_standard_error(ms, b)
-            .zip(map_standard_error(mc, b))
+        // ... and the shot-noise-corrected ones whose means are compared (NaN where a
+        // pattern's ring held no counts).
+        let (fs, fc) = (&sample.maps.full_power[n], &control.maps.full_power[n]);
+        let mean = |m: &Array2<f64>| {
+            let (s, c) = m
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+            s / c as f64
+        };
+        let (mean_s, mean_c) = (mean(fs), mean(fc));
+        let se = map_standard_error(fs, b)
+            .zip(map_standard_error(fc, b))
             .map(|(a, c)| a.hypot(c));
         let key = n.to_string();
         let found = doc.by_symmetry.get(&key);
@@ -358,23 +380,19 @@ pub fn detectability(
                     .collect(),
             )
         };
-        let resolved_share = match (
-            sample.maps.full_power.get(n),
-            control.maps.full_power.get(n),
-        ) {
-            (Some(fs), Some(fc)) if !pixels.is_empty() => {
-                let top = fc
-                    .iter()
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let above = pixels
-                    .iter()
-                    .filter(|&&[r, c]| local_max(fs, r, c) > top)
-                    .count();
-                top.is_finite().then(|| above as f64 / pixels.len() as f64)
-            }
-            _ => None,
+        let resolved_share = if pixels.is_empty() {
+            None
+        } else {
+            let top = fc
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max);
+            let above = pixels
+                .iter()
+                .filter(|&&[r, c]| local_max(fs, r, c) > top)
+                .count();
+            top.is_finite().then(|| above as f64 / pixels.len() as f64)
         };
         let (recall, precision, recall_chance, precision_chance) = match found {
             Some(f) if !in_cond.is_empty() => {
@@ -577,7 +595,10 @@ pub fn blocks(d: &Detectability) -> Vec<Block> {
         columns: vec![
             col("n", "the symmetry of the map"),
             col("planted", "yes when clusters showing n were planted"),
-            col("mean P_n", "the dataset mean of the angular power P_n at the analysis ring"),
+            col(
+                "mean P_n",
+                "the dataset mean of the shot-noise-corrected angular power P_n at the analysis ring (the mro method's full-resolution maps)",
+            ),
             col("control", "the same for the no-MRO control"),
             col(
                 "difference (s.e.)",

@@ -579,8 +579,8 @@ pub fn summary(name: &str, score: &Score) -> Summary {
             .collect(),
         quantities,
         detectability: score.detectability.as_ref().map(|d| Detectability {
-            title: "Mean P_n: sample against no-MRO control".into(),
-            y_label: "mean P_n (dimensionless)".into(),
+            title: "Mean shot-noise-corrected P_n: sample against no-MRO control".into(),
+            y_label: "mean corrected P_n (dimensionless)".into(),
             sample_label: "sample".into(),
             control_label: "no-MRO control".into(),
             groups: d
