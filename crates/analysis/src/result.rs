@@ -49,6 +49,10 @@ pub struct AnalysisResult {
     pub integrated_map: SymmetryResult,
     /// Volume fraction from the normalised sum map (null without a thickness).
     pub integrated_map_volume_fraction: Option<f64>,
+    /// Why a whole-sample value above is null, keyed by the field (`total_volume_fraction`,
+    /// `integrated_map_volume_fraction`).
+    #[serde(default)]
+    pub null_reasons: BTreeMap<String, String>,
     /// The `mro` method's results (absent from analyses made before it existed).
     #[serde(default)]
     pub mro: Option<MroResult>,

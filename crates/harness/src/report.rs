@@ -244,12 +244,18 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
         }
         "recall" => "share of in-condition clusters whose centre lies inside a region of map n.",
         "precision" => "share of the regions of map n holding an in-condition cluster of that n.",
-        "total_volume_fraction" => {
-            "the per-n volume fractions (paper's correction) summed, against the planted total."
+        "planted_volume_fraction" => {
+            "the method's per-n volume fractions summed over the planted n (the maps the \
+             clusters diffract into), against the planted total; the judged total."
         }
-        "total_volume_fraction_geometric" => {
-            "the per-n volume fractions with the geometric correction, summed; reported, not \
-             scored."
+        "total_volume_fraction" => {
+            "the method's own total as analysis.json gives it: Σ over its summed symmetries \
+             (every even n by default, maps with nothing planted included), against the \
+             planted total; reported, not judged."
+        }
+        "planted_volume_fraction_geometric" => {
+            "the per-n volume fractions with the geometric correction, summed over the planted \
+             n; reported, not scored."
         }
         _ => return None,
     })
@@ -397,7 +403,7 @@ pub fn side_by_side_table(score: &Score) -> Table {
     let mut keys: Vec<(&str, Option<u32>)> = Vec::new();
     for q in crate::score::METHOD_QUANTITIES
         .iter()
-        .chain(&["total_volume_fraction"])
+        .chain(&crate::score::TOTAL_QUANTITIES)
     {
         for r in sorted_rows(score).into_iter().filter(|r| r.quantity == *q) {
             if !keys.contains(&(q, r.symmetry)) {
@@ -529,7 +535,11 @@ pub fn summary(name: &str, score: &Score) -> Summary {
         if !(truth.is_finite() && truth > 0.0) || r.method != score.method {
             continue;
         }
-        let base = r.quantity.strip_prefix("total_").unwrap_or(&r.quantity);
+        // The whole-sample fraction is drawn beside the per-n ones, as group "all".
+        let base = ["planted_", "total_"]
+            .iter()
+            .find_map(|p| r.quantity.strip_prefix(p))
+            .unwrap_or(&r.quantity);
         let label = base.trim_end_matches("_nm").replace('_', " ");
         let recovered = methods
             .iter()

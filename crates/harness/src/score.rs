@@ -70,6 +70,11 @@ pub const METHOD_QUANTITIES: [&str; 7] = [
     "precision",
 ];
 
+/// The whole-sample volume fractions every method is scored on, after [`METHOD_QUANTITIES`]:
+/// Σ of its per-n fractions over the planted n (judged), and its own total as its file gives
+/// it (`analysis.json`'s `total_volume_fraction`: over the summed symmetries; not judged).
+pub const TOTAL_QUANTITIES: [&str; 2] = ["planted_volume_fraction", "total_volume_fraction"];
+
 /// What scoring reads of `truth.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TruthDoc {
@@ -167,6 +172,9 @@ pub struct AnalysisDoc {
     pub power_spectrum: PowerDoc,
     /// Per symmetry n.
     pub by_symmetry: BTreeMap<String, FoundType>,
+    /// The `im2018` total: Σ volume fraction over the analysis's summed symmetries.
+    #[serde(default)]
+    pub total_volume_fraction: Option<f64>,
     /// The `mro` method's results (absent from older analyses).
     #[serde(default)]
     pub mro: Option<EstimateBody>,
@@ -603,7 +611,7 @@ fn im2018_estimate(analysis: &AnalysisDoc) -> EstimateBody {
         .collect();
     EstimateBody {
         by_symmetry,
-        total_volume_fraction: None,
+        total_volume_fraction: analysis.total_volume_fraction,
         total_volume_fraction_se: None,
     }
 }
@@ -671,7 +679,7 @@ fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
         ));
     }
     rows.push(row(
-        "total_volume_fraction_geometric",
+        "planted_volume_fraction_geometric",
         None,
         Some(truth.total_volume_fraction),
         geometric_total.filter(|&v| v <= 1.0),
@@ -716,7 +724,8 @@ fn in_condition(truth: &TruthDoc, n: u32) -> Vec<&TrueCluster> {
 }
 
 /// The rows of one method: per true n the mean diameter, volume fraction, region count,
-/// spacing, recall and precision, then the total volume fraction. `tol` is `Some` for the
+/// spacing, recall and precision, then the volume fraction summed over the planted n
+/// (`planted_volume_fraction`, judged) and the method's own total (`total_volume_fraction`). `tol` is `Some` for the
 /// method being judged.
 fn method_rows(
     truth: &TruthDoc,
@@ -821,17 +830,30 @@ fn method_rows(
             None,
         ));
     }
-    let total = total
+    // Σ over the planted n: the clusters the truth's total counts. Null where a planted n has
+    // no fraction, or above 1.
+    let planted = total
         .filter(|&(v, _)| v <= 1.0)
-        .map(|(v, e)| (Some(v), e.is_finite().then(|| e.sqrt())))
-        .unwrap_or((body.total_volume_fraction, body.total_volume_fraction_se));
+        .map_or((None, None), |(v, e)| {
+            (Some(v), e.is_finite().then(|| e.sqrt()))
+        });
+    rows.push(row_se(
+        "planted_volume_fraction",
+        method,
+        None,
+        Some(truth.total_volume_fraction),
+        planted,
+        all_tolerances(Check::VolumeFraction).filter(|_| all_given),
+    ));
+    // The method's own total, exactly as its file gives it (`analysis.json`: over the
+    // summed symmetries, speckle-only maps included); reported, not judged.
     rows.push(row_se(
         "total_volume_fraction",
         method,
         None,
         Some(truth.total_volume_fraction),
-        total,
-        all_tolerances(Check::VolumeFraction).filter(|_| all_given),
+        (body.total_volume_fraction, body.total_volume_fraction_se),
+        None,
     ));
     rows
 }
@@ -993,7 +1015,7 @@ pub fn side_by_side(score: &Score) -> String {
     }
     s.push('\n');
     let mut keys: Vec<(&str, Option<u32>)> = Vec::new();
-    for q in METHOD_QUANTITIES.iter().chain(&["total_volume_fraction"]) {
+    for q in METHOD_QUANTITIES.iter().chain(&TOTAL_QUANTITIES) {
         for r in score.rows.iter().filter(|r| r.quantity == *q) {
             if !keys.contains(&(q, r.symmetry)) {
                 keys.push((q, r.symmetry));
@@ -1099,6 +1121,36 @@ mod tests {
         assert_eq!(get(&s, "recall").recovered, Some(1.0));
         assert_eq!(get(&s, "precision").recovered, Some(1.0));
         assert_eq!(get(&s, "region_count").truth, Some(2.0));
+    }
+
+    /// `total_volume_fraction` is the method's own total, the number (or null) its file holds;
+    /// the sum over the planted n, which the tolerance judges, is `planted_volume_fraction`.
+    #[test]
+    fn the_total_is_the_files_own_and_the_planted_sum_is_named_apart() {
+        let tol = ScoringSpec::default();
+        let mut a = perfect();
+        // Speckle maps with nothing planted add to the analysis's total, not to the planted sum.
+        a.total_volume_fraction = Some(0.05);
+        let s = score(&truth(), &a, &tol);
+        let rows = |q: &str| -> Vec<&Row> { s.rows.iter().filter(|r| r.quantity == q).collect() };
+        let total = rows("total_volume_fraction")[0];
+        assert_eq!((total.recovered, total.tolerance), (Some(0.05), None));
+        let planted = rows("planted_volume_fraction")[0];
+        assert!(
+            (planted.recovered.unwrap() - 0.02).abs() < 1e-12,
+            "{planted:?}"
+        );
+        assert!(planted.tolerance.is_some());
+        // Null in analysis.json: null in score.json, although the planted n have fractions.
+        a.total_volume_fraction = None;
+        let s = score(&truth(), &a, &tol);
+        let total = s
+            .rows
+            .iter()
+            .find(|r| r.quantity == "total_volume_fraction")
+            .unwrap();
+        assert_eq!(total.recovered, None, "{total:?}");
+        assert!(get(&s, "planted_volume_fraction").recovered.is_some());
     }
 
     #[test]

@@ -481,7 +481,7 @@ const TOP_FILES: [&str; 8] = [
     "report.md",
     "sweep_odd_even_ratio.png",
     "sweep_odd_even_ratio_noise_corrected.png",
-    "sweep_total_volume_fraction.png",
+    "sweep_planted_volume_fraction.png",
     "sweep_mean_diameter_corrected_nm.png",
     "sweep_spacing_nm.png",
 ];
@@ -660,8 +660,8 @@ fn plot(
             false,
         ),
         (
-            "total_volume_fraction",
-            "Total volume fraction (paper's correction): error",
+            "planted_volume_fraction",
+            "Volume fraction summed over the planted n: error",
             "|relative error|",
             false,
             true,
@@ -748,12 +748,12 @@ fn report<'a>(
         machine(),
         base.seed
     );
-    s += "| point | MRO detectable | realism | odd/even ratio | odd/even, shot noise removed | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze; total with the control) |\n|---|---|---|---|---|---|---|---|\n";
+    s += "| point | MRO detectable | realism | odd/even ratio | odd/even, shot noise removed | volume fraction over the planted n, judged method (truth → recovered) | tolerances | time (glass + simulate + analyze; total with the control) |\n|---|---|---|---|---|---|---|---|\n";
     for ((p, sc), t) in outcomes {
         let total = sc
             .rows
             .iter()
-            .find(|r| r.quantity == "total_volume_fraction");
+            .find(|r| r.quantity == "planted_volume_fraction" && r.method == sc.method);
         let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
         let detectable = sc.detectability.as_ref().map_or("—".to_string(), |d| {
             format!(
