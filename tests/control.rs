@@ -107,6 +107,21 @@ fn validate_runs_the_control_and_scores_detectability() {
     let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(at(&report, "## Detectability") < at(&report, "## Truth against each method"));
     assert!(at(&report, verdict) < at(&report, "mean_diameter_nm"));
+    // A blank value says why, from analysis.json's null_reasons: in score.json's row, under
+    // the report's table and on stdout (random placement: the mro maps have no σ(r) peak).
+    let score = json(&dir.path().join("score.json"));
+    let spacing = score["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["method"] == "mro" && r["quantity"] == "spacing_nm" && r["symmetry"] == 4)
+        .unwrap();
+    assert!(spacing["recovered"].is_null(), "{spacing}");
+    let why = spacing["null_reason"].as_str().unwrap();
+    assert!(why.contains("σ(r) peak"), "{why}");
+    assert!(report.contains("Why a value (—)"), "{report}");
+    assert!(report.contains(why), "{report}");
+    assert!(stdout.contains(why), "{stdout}");
     // The smoke scenario is not the paper's setup: no realism section.
     assert!(!report.contains("## Realism"));
 

@@ -330,6 +330,7 @@ mod tests {
             relative_error: rel,
             tolerance: None,
             within_tolerance: None,
+            null_reason: None,
         }
     }
 

@@ -749,6 +749,16 @@ pub fn document(
         score.method
     )));
     blocks.push(Block::Table(side_by_side_table(score)));
+    let blanks = crate::score::blank_reasons(score);
+    if !blanks.is_empty() {
+        blocks.push(Block::Paragraph(
+            "Why a value (—) or its standard error is blank, here and in every table below \
+             (from the `null_reasons` of `analysis.json`; `null_reason` of each row in \
+             `score.json`):"
+                .into(),
+        ));
+        blocks.push(Block::Facts(blanks));
+    }
     blocks.push(Block::Heading("Every scored row".into()));
     blocks.push(Block::Table(score_table(score)));
     let noise_removed = score

@@ -4,6 +4,7 @@
 //! Every error about a value names the file and key (or flag) the user wrote: [`Origins`] is the
 //! one place that maps an internal field (`center_px`, `analysis.k_per_nm`, the ring) to it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -633,6 +634,17 @@ fn summary(out: &AnalysisOutput) {
         crate::document::number(r.power_spectrum.odd_even_ratio, 4),
         crate::document::number(r.power_spectrum.odd_even_ratio_corrected, 4)
     );
+    // A "—" says why under its line, from the `null_reasons` analysis.json holds.
+    let blanks = |shown: &[(&str, Option<f64>, &str)], reasons: &BTreeMap<String, String>| {
+        for (label, value, field) in shown {
+            if value.is_none() {
+                let why = reasons
+                    .get(*field)
+                    .map_or("no reason recorded", String::as_str);
+                outln!("         — {label}: {why}");
+            }
+        }
+    };
     // Both methods, the one `[analysis] method` judges first, each line labelled.
     let mro = r.mro.as_ref();
     let im2018_lines = || {
@@ -646,11 +658,34 @@ fn summary(out: &AnalysisOutput) {
                 fmt(s.volume_fraction),
                 fmt(s.autocorrelation_peak_nm)
             );
+            blanks(
+                &[
+                    ("D", s.mean_diameter_nm, "mean_diameter_nm"),
+                    ("volume fraction", s.volume_fraction, "volume_fraction"),
+                    (
+                        "spacing",
+                        s.autocorrelation_peak_nm,
+                        "autocorrelation_peak_nm",
+                    ),
+                ],
+                &s.null_reasons,
+            );
         }
         outln!(
             "  total volume fraction {}, integrated map {}",
             fmt(r.total_volume_fraction),
             fmt(r.integrated_map_volume_fraction)
+        );
+        blanks(
+            &[
+                ("total", r.total_volume_fraction, "total_volume_fraction"),
+                (
+                    "integrated map",
+                    r.integrated_map_volume_fraction,
+                    "integrated_map_volume_fraction",
+                ),
+            ],
+            &r.null_reasons,
         );
     };
     let mro_lines = || {
@@ -670,8 +705,20 @@ fn summary(out: &AnalysisOutput) {
                 fmt(s.volume_fraction),
                 fmt(s.spacing_nm)
             );
+            blanks(
+                &[
+                    ("D", s.mean_diameter_nm, "mean_diameter_nm"),
+                    ("volume fraction", s.volume_fraction, "volume_fraction"),
+                    ("spacing", s.spacing_nm, "spacing_nm"),
+                ],
+                &s.null_reasons,
+            );
         }
         outln!("  total volume fraction {}", fmt(m.total_volume_fraction));
+        blanks(
+            &[("total", m.total_volume_fraction, "total_volume_fraction")],
+            &m.null_reasons,
+        );
     };
     if r.config.method == mro_analysis::Method::Mro {
         mro_lines();
