@@ -112,7 +112,12 @@ good = json.dumps(meta, indent=2)
 meta_file("meta_bom_center_of_three.json", "\ufeff" + good.replace("8.2\n", "8.2, 1.0\n"),
           "meta_bom_center_of_three.json: field `calibration.center_px` = [7.6,8.2,1.0]: expected [y, x]")
 meta_file("meta_unknown_key.json", good.replace("voltage_kv", "voltage"), "field `calibration.voltage` is not a known field")
-meta_file("meta_negative_pixel.json", good.replace("0.6,", "-0.6,"), "field `calibration.k_pixel_per_nm` = -0.6: expected a positive finite number")
+meta_file("meta_negative_pixel.json", good.replace("0.6,", "-0.6,"), "field `calibration.k_pixel_per_nm` = -0.6: expected a detector pixel size in [0.0001, 10] nm⁻¹ per pixel")
+# Positive but absurd: outside the physical ranges of crates/core/src/meta.rs.
+meta_file("meta_absurd_semiangle.json", good.replace("1.15", "100000.0"),
+          "meta_absurd_semiangle.json: field `calibration.semiangle_mrad` = 100000: expected a probe convergence semiangle in [0.05, 100] mrad")
+meta_file("meta_absurd_step.json", good.replace('"scan_step_nm": 0.5', '"scan_step_nm": 1000000000.0'),
+          "meta_absurd_step.json: field `calibration.scan_step_nm` = 1000000000: expected a probe step in [0.001, 1000] nm")
 meta_file("meta_other_detector.json", good.replace("7.6", "64.0").replace("8.2", "64.0"),
           "meta_other_detector.json: field `calibration.center_px` = [64, 64]: expected a centre [y, x] on the 16 × 16 detector")
 meta_file("meta_not_json.json", "{ calibration: ", "meta_not_json.json: key must be a string")
