@@ -510,9 +510,13 @@ fn n_max_1_runs_and_round_trips_with_nulls_and_reasons() {
         ]),
         0,
     );
-    // An analysis of another sample (thicker foil, or a scan field beyond the truth's extent)
-    // is refused with the field named.
+    // Both files record the run (scenario and seed).
+    assert_eq!(analysis["provenance"], read("truth.json")["provenance"]);
+    assert!(analysis["provenance"]["seed"].is_u64(), "{analysis}");
+    // An analysis of another sample (another run's seed, a thicker foil, or a scan field
+    // beyond the truth's extent) is refused with the field named.
     for (pointer, field) in [
+        ("/provenance/seed", "provenance.seed"),
         ("/calibration/thickness_nm", "calibration.thickness_nm"),
         ("/input/scan_shape/1", "input.scan_shape[1]"),
     ] {

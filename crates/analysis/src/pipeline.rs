@@ -1034,6 +1034,7 @@ fn finish(
         null_reasons: whole_reasons,
         integrated_map,
         mro: Some(mro),
+        provenance: None,
     };
     AnalysisOutput {
         result,

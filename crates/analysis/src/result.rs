@@ -56,6 +56,10 @@ pub struct AnalysisResult {
     /// The `mro` method's results (absent from analyses made before it existed).
     #[serde(default)]
     pub mro: Option<MroResult>,
+    /// Which run the datacube came from (scenario name and seed, from `meta.json`'s
+    /// `provenance`); absent for measured data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<mro_core::meta::RunProvenance>,
 }
 
 /// Shape of the analysed data.

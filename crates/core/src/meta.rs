@@ -95,6 +95,34 @@ pub struct Meta {
     pub provenance: Option<serde_json::Value>,
 }
 
+/// Which run a datacube came from: the scenario name and master seed of a simulation (from
+/// `meta.json`'s `provenance`), recorded in `truth.json` and `analysis.json` so that `mro score`
+/// can refuse a truth and an analysis of different runs. Both are absent for measured data.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunProvenance {
+    /// The scenario's `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// The scenario's master `seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl RunProvenance {
+    /// The scenario name and seed of a `meta.json` `provenance` object (`None` when it holds
+    /// neither).
+    pub fn from_meta(provenance: &serde_json::Value) -> Option<Self> {
+        let p = Self {
+            scenario: provenance
+                .get("scenario")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            seed: provenance.get("seed").and_then(serde_json::Value::as_u64),
+        };
+        (p.scenario.is_some() || p.seed.is_some()).then_some(p)
+    }
+}
+
 /// Why a `meta.json` could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

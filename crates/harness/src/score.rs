@@ -92,6 +92,9 @@ pub struct TruthDoc {
     /// How the centres were placed (absent from truth files of older versions).
     #[serde(default)]
     pub placement: Option<PlacementDoc>,
+    /// The run that built it (absent from older truth files and from truth files of atoms).
+    #[serde(default)]
+    pub provenance: Option<mro_core::meta::RunProvenance>,
 }
 
 /// The placement part of `truth.json`.
@@ -178,6 +181,9 @@ pub struct AnalysisDoc {
     /// Why a whole-sample value is null (absent from older analyses).
     #[serde(default)]
     pub null_reasons: BTreeMap<String, String>,
+    /// The run the datacube came from (absent for measured data and older analyses).
+    #[serde(default)]
+    pub provenance: Option<mro_core::meta::RunProvenance>,
     /// The `mro` method's results (absent from older analyses).
     #[serde(default)]
     pub mro: Option<EstimateBody>,

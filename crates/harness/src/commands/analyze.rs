@@ -14,6 +14,7 @@ use mro_analysis::screen::ScreenSettings;
 use mro_analysis::{
     analyze_source_screened, AnalysisConfig, AnalysisError, AnalysisOutput, RunOptions, Screened,
 };
+use mro_core::meta::RunProvenance;
 use mro_core::npy::write_f32;
 use mro_core::{Calibration, Format, FrameSource, Meta, NpyError, SourceError};
 
@@ -270,6 +271,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     )
     .with_context(|| format!("cannot write {}", screening.display()))?;
 
+    let mut out = out;
+    out.result.provenance = origins.provenance.clone();
     write_outputs(output.staging(), &out)?;
     if !args.no_figures {
         figures::write_all(
@@ -344,6 +347,8 @@ struct Origins {
     center_from_flag: bool,
     center_px: [f64; 2],
     screened_pixels: usize,
+    /// The run the datacube came from, from meta.json's `provenance` (simulations only).
+    provenance: Option<RunProvenance>,
 }
 
 impl Origins {
@@ -461,10 +466,15 @@ fn calibration(
             outln!("calibration: {} (beside the datacube)", p.display());
         }
     }
-    let base = match &meta_path {
-        Some(p) => Some(Meta::read(p).map_err(bad_input)?.calibration),
+    let meta = match &meta_path {
+        Some(p) => Some(Meta::read(p).map_err(bad_input)?),
         None => None,
     };
+    let base = meta.as_ref().map(|m| m.calibration);
+    let provenance = meta
+        .as_ref()
+        .and_then(|m| m.provenance.as_ref())
+        .and_then(RunProvenance::from_meta);
     // Every value the calibration needs, from its flag or else meta.json; all missing ones are
     // named in one error, so that a user without a meta.json fixes them in one go.
     let values = [
@@ -521,6 +531,7 @@ fn calibration(
         center_from_flag: args.center_px.is_some(),
         center_px: center,
         screened_pixels: 0,
+        provenance,
     };
     let cal = Calibration::new(
         k_pixel_per_nm,

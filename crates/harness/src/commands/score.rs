@@ -80,10 +80,31 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Refuses (exit status 2) an analysis that cannot be of the truth's sample: a foil thickness
-/// other than the truth's, or a scan field larger than the truth's extent (a simulated scan lies
-/// inside the sample). Fields an older file lacks are not compared.
+/// Refuses (exit status 2) an analysis that cannot be of the truth's sample: another run's seed
+/// (both files record the scenario and seed of their run), a foil thickness other than the
+/// truth's, or a scan field larger than the truth's extent (a simulated scan lies inside the
+/// sample). Fields an older file lacks are not compared.
 fn check_same_sample(args: &Args, truth: &TruthDoc, a: &AnalysisDoc) -> anyhow::Result<()> {
+    let seed = |p: &Option<mro_core::meta::RunProvenance>| p.as_ref().and_then(|p| p.seed);
+    if let (Some(ts), Some(as_)) = (seed(&truth.provenance), seed(&a.provenance)) {
+        if ts != as_ {
+            let run = |p: &Option<mro_core::meta::RunProvenance>| {
+                let p = p.as_ref().expect("has a seed");
+                match &p.scenario {
+                    Some(name) => format!("scenario {name:?}, seed {}", p.seed.unwrap_or(0)),
+                    None => format!("seed {}", p.seed.unwrap_or(0)),
+                }
+            };
+            return Err(bad_input(format!(
+                "{}: field `provenance.seed` = {as_} ({}), but {} has `provenance.seed` = {ts} \
+                 ({}): expected the analysis of the truth's own run (the same seed)",
+                args.analysis.display(),
+                run(&a.provenance),
+                args.truth.display(),
+                run(&truth.provenance),
+            )));
+        }
+    }
     let mismatch = |field: &str, found: String, theirs: &str, expected: String| {
         bad_input(format!(
             "{}: field `{field}` = {found}, but {} has {theirs} = {expected}: expected the \
