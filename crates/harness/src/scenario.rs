@@ -637,8 +637,9 @@ impl Scenario {
 }
 
 /// toml's message, prefixed with the line, column and — where the error sits on a `key = value`
-/// line — the dotted path of the field.
-fn toml_message(text: &str, e: &toml::de::Error) -> String {
+/// line — the dotted path of the field, with what was expected. Used for scenario files and
+/// for `mro analyze --config` analysis files.
+pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
     // serde names Rust types ("expected usize"); say what they mean.
     let msg = [
         ("expected usize", "expected a whole number ≥ 0"),
@@ -657,8 +658,26 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     let field = field_at(text, line);
+    // The value toml could not read, as written (up to the end of its token).
+    let token: String = text[span.start.min(text.len())..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !",]}#".contains(*c))
+        .collect();
     // toml's message for a value of the wrong type where a named choice belongs.
-    let msg = if msg.contains("wanted string or table") {
+    let msg = if msg.contains("invalid floating-point number") {
+        match token.replace('_', "").parse::<f64>() {
+            Ok(v) if v.is_infinite() => format!(
+                "{token} is beyond the largest number a 64-bit float holds (about 1.8e308): \
+                 expected a finite number"
+            ),
+            _ => format!(
+                "{token} is not a number TOML reads: expected a number such as 0.5, 2.0 or 1e-3"
+            ),
+        }
+    } else if msg.contains("wanted string or table")
+        || msg.contains("unit variant")
+        || msg.contains("expected string only")
+    {
         let key = field
             .as_deref()
             .and_then(|f| f.rsplit('.').next())

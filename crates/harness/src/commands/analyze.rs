@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(long)]
     refine_center: bool,
     /// Patterns read per chunk (memory use is about two chunks; small chunks stay in cache).
-    #[arg(long, default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 32, value_parser = super::count_at_least_one)]
     chunk_patterns: usize,
     /// Skip the PNG figures.
     #[arg(long)]
@@ -431,21 +431,37 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
-    let value: toml::Table = toml::from_str(&text)
-        .map_err(|e| bad_input(format!("{}: not valid TOML: {e}", path.display())))?;
+    let value: toml::Table = toml::from_str(&text).map_err(|e| {
+        bad_input(format!(
+            "{}: not valid TOML: {}",
+            path.display(),
+            crate::scenario::toml_message(&text, &e)
+        ))
+    })?;
     if value.contains_key("schema") {
         return Ok(Scenario::load(path)?.simulated_analysis());
     }
-    let Some(section) = value.get("analysis") else {
+    if !value.contains_key("analysis") {
         return Err(bad_input(format!(
             "{}: no [analysis] table: expected a file with an [analysis] section",
             path.display()
         )));
-    };
-    section
-        .clone()
-        .try_into::<AnalysisConfig>()
-        .map_err(|e| bad_input(format!("{}: [analysis]: {e}", path.display())))
+    }
+    /// An analysis TOML: its `[analysis]` table (other tables are not read).
+    #[derive(serde::Deserialize)]
+    struct AnalysisFile {
+        analysis: AnalysisConfig,
+    }
+    // Read from the text, not the parsed table, so that an error has its line and field.
+    toml::from_str::<AnalysisFile>(&text)
+        .map(|f| f.analysis)
+        .map_err(|e| {
+            bad_input(format!(
+                "{}: {}",
+                path.display(),
+                crate::scenario::toml_message(&text, &e)
+            ))
+        })
 }
 
 /// The calibration from --meta (or meta.json beside the datacube) with flags overriding it,

@@ -48,8 +48,8 @@ pub struct Args {
     /// Output directory: one subdirectory per point, sweep.toml, sweep.csv, plots and report.md.
     #[arg(long, required_unless_present = "collect")]
     out: Option<PathBuf>,
-    /// Points run at once (each point also uses every core internally).
-    #[arg(long, default_value_t = 1)]
+    /// Points run at once (each point also uses every core internally); at least 1.
+    #[arg(long, default_value_t = 1, value_parser = super::count_at_least_one)]
     jobs: usize,
     /// Start afresh in a directory that holds another sweep, or files mro did not write.
     #[arg(long)]
