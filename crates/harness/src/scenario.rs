@@ -631,8 +631,50 @@ impl Scenario {
     }
 
     /// The scenario with every default filled in, as TOML.
+    ///
+    /// Three defaults follow other keys and stay unset here, so that a sweep or a rerun of
+    /// this text keeps following them: `analysis.radial_step_per_nm`, `analysis.symmetries`
+    /// and `model.band_limit_per_nm` ([`Self::check_toml`] shows their values).
     pub fn resolved_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a scenario serialises")
+    }
+
+    /// What `mro check` prints: [`Self::resolved_toml`] with the three defaults that follow
+    /// other keys filled in at the values this scenario gives them, and a comment saying what
+    /// they follow.
+    pub fn check_toml(&self) -> String {
+        let mut s = self.clone();
+        s.analysis
+            .radial_step_per_nm
+            .get_or_insert(self.detector.k_pixel_per_nm);
+        s.analysis
+            .symmetries
+            .get_or_insert_with(|| self.analysis.summed_symmetries());
+        if let Ok(k) = self.model.band_limit_for(&self.detector) {
+            s.model.band_limit_per_nm.get_or_insert(k);
+        }
+        let mut followed = Vec::new();
+        if self.analysis.radial_step_per_nm.is_none() {
+            followed.push("analysis.radial_step_per_nm (detector.k_pixel_per_nm)");
+        }
+        if self.analysis.symmetries.is_none() {
+            followed.push("analysis.symmetries (the even n up to analysis.n_max)");
+        }
+        if self.model.band_limit_per_nm.is_none() {
+            followed.push(
+                "model.band_limit_per_nm (the larger of 20 nm⁻¹ and the detector edge, \
+                 detector.pixels × k_pixel_per_nm / 2)",
+            );
+        }
+        let mut text = s.resolved_toml();
+        if !followed.is_empty() {
+            text += &format!(
+                "\n# Defaults that follow other keys, shown at their values here; left out of a \
+                 scenario they keep following them: {}.\n",
+                followed.join("; ")
+            );
+        }
+        text
     }
 }
 
@@ -762,6 +804,29 @@ mod tests {
         assert_eq!(s.detector.k_pixel_per_nm, 0.16);
         // The resolved form parses back to the same scenario.
         assert_eq!(Scenario::parse(&s.resolved_toml()).unwrap(), s);
+    }
+
+    /// `mro check` prints every default, those that follow other keys too, and what it prints
+    /// is a scenario that runs the same.
+    #[test]
+    fn check_shows_the_defaults_that_follow_other_keys() {
+        let s = Scenario::parse("schema = \"mro.scenario/1\"\n").unwrap();
+        let text = s.check_toml();
+        for key in [
+            "radial_step_per_nm = 0.16",
+            "symmetries = [",
+            "band_limit_per_nm = 20.0",
+        ] {
+            assert!(text.contains(key), "{key} in {text}");
+        }
+        assert!(!s.resolved_toml().contains("radial_step_per_nm"));
+        let back = Scenario::parse(&text).unwrap();
+        assert_eq!(back.analysis.summed_symmetries(), vec![2, 4, 6, 8, 10]);
+        assert_eq!(back.check_toml().lines().next(), text.lines().next());
+        assert_eq!(
+            back.model.band_limit_for(&back.detector).unwrap(),
+            s.model.band_limit_for(&s.detector).unwrap()
+        );
     }
 
     #[test]
