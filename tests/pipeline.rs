@@ -537,3 +537,31 @@ fn n_max_1_runs_and_round_trips_with_nulls_and_reasons() {
         );
     }
 }
+
+/// Settings that are refused are not printed as the settings used: the error comes first and
+/// alone.
+#[test]
+fn a_refused_config_prints_no_settings_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("tests/data/bad-inputs");
+    let config = dir.path().join("analysis.toml");
+    std::fs::write(&config, "[analysis]\ndetector_psf_sigma_px = -1.0\n").unwrap();
+    let out = run_mro(&[
+        &"analyze",
+        &data.join("_cube.npy"),
+        &"--meta",
+        &data.join("_meta.json"),
+        &"--config",
+        &config,
+        &"--no-figures",
+        &"--out",
+        &dir.path().join("out"),
+    ]);
+    let stdout = expect_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("field `analysis.detector_psf_sigma_px` = -1"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("analysis settings"), "{stdout}");
+}

@@ -133,6 +133,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.refine_center {
         config.refine_center = true;
     }
+    // Checked before they are printed: settings that are refused were never used.
+    config.validate().map_err(|e| {
+        bad_input(format!(
+            "{}: field `analysis.{}` = {}: expected {}",
+            origins.config_name(),
+            e.field,
+            e.value,
+            e.expected
+        ))
+    })?;
     outln!(
         "analysis settings ({}): {}",
         args.config
@@ -143,15 +153,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             )),
         serde_json::to_string(&config).expect("the settings serialise")
     );
-    config.validate().map_err(|e| {
-        bad_input(format!(
-            "{}: field `analysis.{}` = {}: expected {}",
-            origins.config_name(),
-            e.field,
-            e.value,
-            e.expected
-        ))
-    })?;
     if scan[0] * scan[1] < 2 {
         return Err(bad_input(format!(
             "{}: scan {} × {}: expected at least 2 scan points (V_r and the maps are variances and regions across scan positions)",
