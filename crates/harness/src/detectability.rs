@@ -445,7 +445,8 @@ pub fn detectability(
     let verdict = if planted_maps.is_empty() && !planted_any.is_empty() {
         let beyond: Vec<u32> = planted_any.into_iter().collect();
         format!(
-            "MRO planted at n = {}, but the analysis stops at n_max = {n_max}: not assessed",
+            "{} (planted at n = {}; the analysis stops at n_max = {n_max})",
+            Level::BeyondNMax.words(),
             list(&beyond)
         )
     } else {
@@ -462,6 +463,69 @@ pub fn detectability(
         resolved_at,
         verdict,
     })
+}
+
+/// How far the planted MRO can be told from the control: the level every output words the
+/// same way ([`Level::words`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Shows and is located at every planted map.
+    Detectable,
+    /// Shows or is located at some planted map, not all.
+    Partly,
+    /// Neither, at any planted map.
+    Not,
+    /// No in-condition cluster was planted.
+    NothingPlanted,
+    /// Clusters were planted only in maps above the analysis's n_max.
+    BeyondNMax,
+}
+
+impl Level {
+    /// The verdict's opening words, the same in `score.json`, `report.md`, the sweep and
+    /// suite tables and standard output.
+    pub fn words(self) -> &'static str {
+        match self {
+            Level::Detectable => "MRO detectable and located at every planted n",
+            Level::Partly => "MRO partly detectable",
+            Level::Not => "MRO not detectable",
+            Level::NothingPlanted => "no in-condition MRO planted: nothing to detect",
+            Level::BeyondNMax => "MRO planted beyond n_max: not assessed",
+        }
+    }
+}
+
+impl Detectability {
+    /// The level of [`Detectability::verdict`].
+    pub fn level(&self) -> Level {
+        let all = self.planted_maps.len();
+        if all == 0 {
+            // The two cases without a planted map differ only in the verdict they wrote.
+            if self.verdict.starts_with(Level::BeyondNMax.words()) {
+                Level::BeyondNMax
+            } else {
+                Level::NothingPlanted
+            }
+        } else if self.shows_at.len() == all && self.located_at.len() == all {
+            Level::Detectable
+        } else if self.detectable {
+            Level::Partly
+        } else {
+            Level::Not
+        }
+    }
+}
+
+/// The short verdict on detectability, worded as everywhere else: the level's words, or why
+/// it was not assessed (`skipped`: why no control ran although one was asked for).
+pub fn short_verdict(d: Option<&Detectability>, skipped: Option<&str>) -> String {
+    match (d, skipped) {
+        (Some(d), _) => d.level().words().to_string(),
+        (None, Some(why)) => format!("MRO detectability not assessed (no no-MRO control: {why})"),
+        (None, None) => {
+            "MRO detectability not assessed (no no-MRO control: --no-control)".to_string()
+        }
+    }
 }
 
 /// "at n = 2, 4", or "at no n".
@@ -500,7 +564,7 @@ fn range(values: impl Iterator<Item = f64>, f: impl Fn(f64) -> String) -> String
 /// The verdict in words, numbers included.
 fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &[u32]) -> String {
     if planted.is_empty() {
-        return "no in-condition MRO planted: nothing to detect".to_string();
+        return Level::NothingPlanted.words().to_string();
     }
     let on: Vec<&MapDetectability> = maps.iter().filter(|m| planted.contains(&m.n)).collect();
     let sigma = range(on.iter().filter_map(|m| m.difference_sigma), |z| {
@@ -523,14 +587,15 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
         list(planted)
     );
     if shows.is_empty() && located.is_empty() {
-        format!("MRO not detectable: {numbers}")
+        format!("{}: {numbers}", Level::Not.words())
     } else if shows.len() == planted.len() && located.len() == planted.len() {
-        format!("MRO detectable and located at every planted n: {numbers}")
+        format!("{}: {numbers}", Level::Detectable.words())
     } else {
         format!(
-            "MRO partly detectable: mean P_n differs from the control by ≥ {SIGNAL_SIGMA} s.e. \
+            "{}: mean P_n differs from the control by ≥ {SIGNAL_SIGMA} s.e. \
              {}, clusters located (median above the {LOCATED_PERCENTILE}th percentile) {}; \
              {numbers}",
+            Level::Partly.words(),
             at_n(shows),
             at_n(located)
         )
@@ -744,6 +809,36 @@ mod tests {
         let all = verdict(&maps[2..], &[6], &[6], &[6]);
         assert!(all.starts_with("MRO detectable and located"), "{all}");
         assert!(verdict(&maps, &[], &[], &[]).starts_with("no in-condition MRO"));
+    }
+
+    /// The short verdict (sweep and suite tables, sweep output) is the opening of the full
+    /// one (score.json, report.md, validate's output), at every level.
+    #[test]
+    fn every_output_words_the_verdict_the_same() {
+        let maps = [map(2, 1.2, 86.0), map(4, -0.4, 84.0), map(6, 9.0, 99.5)];
+        let cases: [(Vec<u32>, Vec<u32>, Vec<u32>, Level); 4] = [
+            (vec![2, 4], vec![], vec![], Level::Not),
+            (vec![2, 4, 6], vec![6], vec![6], Level::Partly),
+            (vec![6], vec![6], vec![6], Level::Detectable),
+            (vec![], vec![], vec![], Level::NothingPlanted),
+        ];
+        for (planted, shows, located, level) in cases {
+            let v = verdict(&maps, &planted, &shows, &located);
+            let d = Detectability {
+                control: CONTROL.into(),
+                block_nm: 2.5,
+                by_symmetry: maps.to_vec(),
+                detectable: !shows.is_empty() || !located.is_empty(),
+                planted_maps: planted,
+                shows_at: shows,
+                located_at: located,
+                resolved_at: Vec::new(),
+                verdict: v.clone(),
+            };
+            assert_eq!(d.level(), level, "{v}");
+            assert!(v.starts_with(&short_verdict(Some(&d), None)), "{v}");
+        }
+        assert!(short_verdict(None, None).contains("detectability not assessed"));
     }
 
     #[test]
