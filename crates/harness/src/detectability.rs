@@ -816,13 +816,15 @@ mod tests {
     #[test]
     fn every_output_words_the_verdict_the_same() {
         let maps = [map(2, 1.2, 86.0), map(4, -0.4, 84.0), map(6, 9.0, 99.5)];
-        let cases: [(Vec<u32>, Vec<u32>, Vec<u32>, Level); 4] = [
-            (vec![2, 4], vec![], vec![], Level::Not),
-            (vec![2, 4, 6], vec![6], vec![6], Level::Partly),
-            (vec![6], vec![6], vec![6], Level::Detectable),
-            (vec![], vec![], vec![], Level::NothingPlanted),
+        // (planted, shows at, located at, level)
+        let cases = [
+            (&[2, 4][..], &[][..], &[][..], Level::Not),
+            (&[2, 4, 6], &[6], &[6], Level::Partly),
+            (&[6], &[6], &[6], Level::Detectable),
+            (&[], &[], &[], Level::NothingPlanted),
         ];
         for (planted, shows, located, level) in cases {
+            let (planted, shows, located) = (planted.to_vec(), shows.to_vec(), located.to_vec());
             let v = verdict(&maps, &planted, &shows, &located);
             let d = Detectability {
                 control: CONTROL.into(),
