@@ -75,6 +75,13 @@ fn validate_runs_the_control_and_scores_detectability() {
                 < 1e-9
         );
     }
+    // Odd n hold no signal in either run: their shot-noise-corrected means agree within the
+    // standard error, although the two runs' doses differ slightly (uncorrected, these were
+    // −2.8 to −5.5 s.e. apart: the shot-noise power follows the dose).
+    for n in [1usize, 3, 5, 7, 9] {
+        let z = maps[n - 1]["difference_sigma"].as_f64().unwrap();
+        assert!(z.abs() < 3.0, "n = {n}: {z:+.2} s.e. in {}", maps[n - 1]);
+    }
     // Located (median cluster above the 99th percentile) at n = 4; n = 6 sits just below with
     // the detector PSF on (98.6th percentile).
     let located: Vec<u64> = d["located_at"]
@@ -100,6 +107,21 @@ fn validate_runs_the_control_and_scores_detectability() {
     let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(at(&report, "## Detectability") < at(&report, "## Truth against each method"));
     assert!(at(&report, verdict) < at(&report, "mean_diameter_nm"));
+    // A blank value says why, from analysis.json's null_reasons: in score.json's row, under
+    // the report's table and on stdout (random placement: the mro maps have no σ(r) peak).
+    let score = json(&dir.path().join("score.json"));
+    let spacing = score["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["method"] == "mro" && r["quantity"] == "spacing_nm" && r["symmetry"] == 4)
+        .unwrap();
+    assert!(spacing["recovered"].is_null(), "{spacing}");
+    let why = spacing["null_reason"].as_str().unwrap();
+    assert!(why.contains("σ(r) peak"), "{why}");
+    assert!(report.contains("Why a value (—)"), "{report}");
+    assert!(report.contains(why), "{report}");
+    assert!(stdout.contains(why), "{stdout}");
     // The smoke scenario is not the paper's setup: no realism section.
     assert!(!report.contains("## Realism"));
 

@@ -276,7 +276,17 @@ fn sweep_resumes_without_redoing_points() {
     assert!(csv.starts_with("point,sample.thickness_nm,model.kind,quantity"));
     // Every point ran its no-MRO control: one detectability verdict per point.
     assert_eq!(csv.matches(",mro_detectable,").count(), 4, "{csv}");
-    assert!(csv.contains(",difference_sigma,4,"), "{csv}");
+    assert!(csv.contains(",difference_sigma,,4,"), "{csv}");
+    // Every line has the header's columns (the detectability rows once had one too few, their
+    // n in the method column), and no float carries arithmetic noise.
+    let columns = csv.lines().next().unwrap().split(',').count();
+    for line in csv.lines() {
+        assert_eq!(line.split(',').count(), columns, "{line}");
+        assert!(
+            !line.contains("00000000000") && !line.contains("99999999999"),
+            "{line}"
+        );
+    }
     assert!(png_size(&out_dir.join("sweep_odd_even_ratio.png")).0 >= 600);
     let report = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(report.contains("seed 7 for every point"), "{report}");
@@ -510,9 +520,13 @@ fn n_max_1_runs_and_round_trips_with_nulls_and_reasons() {
         ]),
         0,
     );
-    // An analysis of another sample (thicker foil, or a scan field beyond the truth's extent)
-    // is refused with the field named.
+    // Both files record the run (scenario and seed).
+    assert_eq!(analysis["provenance"], read("truth.json")["provenance"]);
+    assert!(analysis["provenance"]["seed"].is_u64(), "{analysis}");
+    // An analysis of another sample (another run's seed, a thicker foil, or a scan field
+    // beyond the truth's extent) is refused with the field named.
     for (pointer, field) in [
+        ("/provenance/seed", "provenance.seed"),
         ("/calibration/thickness_nm", "calibration.thickness_nm"),
         ("/input/scan_shape/1", "input.scan_shape[1]"),
     ] {
@@ -532,4 +546,32 @@ fn n_max_1_runs_and_round_trips_with_nulls_and_reasons() {
             "{err}"
         );
     }
+}
+
+/// Settings that are refused are not printed as the settings used: the error comes first and
+/// alone.
+#[test]
+fn a_refused_config_prints_no_settings_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("tests/data/bad-inputs");
+    let config = dir.path().join("analysis.toml");
+    std::fs::write(&config, "[analysis]\ndetector_psf_sigma_px = -1.0\n").unwrap();
+    let out = run_mro(&[
+        &"analyze",
+        &data.join("_cube.npy"),
+        &"--meta",
+        &data.join("_meta.json"),
+        &"--config",
+        &config,
+        &"--no-figures",
+        &"--out",
+        &dir.path().join("out"),
+    ]);
+    let stdout = expect_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("field `analysis.detector_psf_sigma_px` = -1"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("analysis settings"), "{stdout}");
 }

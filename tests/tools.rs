@@ -76,6 +76,11 @@ fn numpy_estimate_is_scored_by_mro_score() {
         ),
         (r#""99": {"regions": 3}"#, "by_symmetry.99"),
         (r#""four": {"regions": 3}"#, "by_symmetry.four"),
+        // A key mro does not read (a misspelling) is refused, not ignored.
+        (
+            r#""4": {"volume_fraktion": 0.03}"#,
+            "field `by_symmetry.4.volume_fraktion` is not a known field",
+        ),
     ] {
         std::fs::write(
             &bad,

@@ -16,7 +16,7 @@ use crate::center::friedel_center;
 use crate::config::{AnalysisConfig, InConditionModel};
 use crate::correlation::odd_even_ratio;
 use crate::error::AnalysisError;
-use crate::mro_estimator::{MroEstimator, MroResult};
+use crate::mro_estimator::{MroEstimator, MroResult, MroSymmetryResult};
 use crate::particles::{geometric_in_condition, mean_sd, segment, sphere_volume_fraction};
 use crate::polar::{PolarGeometry, PolarPlan, Ring};
 use crate::result::*;
@@ -479,6 +479,15 @@ fn explain_nulls(res: &mut SymmetryResult, thickness_known: bool) {
     }
     let regions = res.regions;
     for (field, null) in [
+        (
+            "volume_fraction_in_condition_se",
+            res.volume_fraction_in_condition_se.is_none(),
+        ),
+        ("volume_fraction_se", res.volume_fraction_se.is_none()),
+    ] {
+        why(field, null && regions == 0, NO_REGIONS_NO_SE);
+    }
+    for (field, null) in [
         ("mean_diameter_nm", res.mean_diameter_nm.is_none()),
         ("sd_diameter_nm", res.sd_diameter_nm.is_none()),
         (
@@ -521,6 +530,50 @@ fn explain_nulls(res: &mut SymmetryResult, thickness_known: bool) {
         ),
     ] {
         why(field, null, no_peak);
+    }
+}
+
+/// Why a volume fraction of 0 from no regions has no standard error.
+const NO_REGIONS_NO_SE: &str = "no regions: the fraction is 0, but a count of nothing has no \
+     standard error (0 would claim certainty)";
+
+/// The `mro` volume fractions of a map where nothing was sized: with no counted region the
+/// estimator gives 0 ± 0, and with regions none of which has a model diameter, 0 ± 0 as well.
+/// The first keeps its value 0 and gets a null standard error; the second has no volume to
+/// give and becomes null; each with its reason in `null_reasons`.
+///
+/// This belongs in [`MroEstimator::estimate`], where the fraction is computed; it is applied
+/// here, on the estimator's output, until that module is changed to do it itself.
+fn mro_fractions_without_regions(r: &mut MroSymmetryResult) {
+    if r.volume_fraction_in_condition != Some(0.0) {
+        return;
+    }
+    let fields = ["volume_fraction_in_condition_se", "volume_fraction_se"];
+    if r.clusters == 0.0 {
+        r.volume_fraction_in_condition_se = None;
+        if r.volume_fraction.is_some() {
+            r.volume_fraction_se = None;
+        }
+        for f in fields {
+            r.null_reasons
+                .entry(f.to_string())
+                .or_insert_with(|| NO_REGIONS_NO_SE.to_string());
+        }
+    } else if r.mean_diameter_nm.is_none() {
+        let why = format!(
+            "{} regions counted, none with a model diameter: no sphere volume to give",
+            r.clusters
+        );
+        r.volume_fraction_in_condition = None;
+        r.volume_fraction_in_condition_se = None;
+        r.volume_fraction = None;
+        r.volume_fraction_se = None;
+        for f in ["volume_fraction_in_condition", "volume_fraction"]
+            .into_iter()
+            .chain(fields)
+        {
+            r.null_reasons.insert(f.to_string(), why.clone());
+        }
     }
 }
 
@@ -659,7 +712,9 @@ fn finish(
         };
         let vf_in = bounded("volume_fraction_in_condition", sphere(&d));
         let vf_in_dd = sphere(&dd);
-        let vf_in_se = vf_in.and(sphere_se(&d));
+        // No region: the fraction is 0, but a count of nothing has no standard error (0 would
+        // claim certainty); null, with the reason (`explain_nulls`).
+        let vf_in_se = vf_in.and(sphere_se(&d)).filter(|_| !d.is_empty());
         let ac = radial_autocorrelation(values, scan, step);
         let peak = ac.first_peak(probe_info.airy_first_zero_nm);
         let opt = |v: f64| v.is_finite().then_some(v);
@@ -727,11 +782,53 @@ fn finish(
         by_symmetry.insert(res.n.to_string(), res);
     }
     // No summed symmetry (`n_max = 1` and no `symmetries`): the total is undefined, not 0.
-    let total_volume_fraction = summed
-        .iter()
-        .map(|s| by_symmetry[&s.to_string()].volume_fraction)
-        .sum::<Option<f64>>()
-        .filter(|&v| v <= 1.0 && !summed.is_empty());
+    let mut whole_reasons = BTreeMap::new();
+    let total_volume_fraction = if summed.is_empty() {
+        whole_reasons.insert(
+            "total_volume_fraction".to_string(),
+            format!(
+                "no symmetry is summed (n_max = {} analyses no even n and no `symmetries` are given)",
+                config.n_max
+            ),
+        );
+        None
+    } else {
+        let without: Vec<String> = summed
+            .iter()
+            .filter(|s| by_symmetry[&s.to_string()].volume_fraction.is_none())
+            .map(|s| s.to_string())
+            .collect();
+        let sum: f64 = summed
+            .iter()
+            .filter_map(|s| by_symmetry[&s.to_string()].volume_fraction)
+            .sum();
+        if !without.is_empty() {
+            whole_reasons.insert(
+                "total_volume_fraction".to_string(),
+                format!(
+                    "the volume fraction of n = {} is null (see by_symmetry.N.null_reasons)",
+                    without.join(", ")
+                ),
+            );
+            None
+        } else if sum > 1.0 {
+            whole_reasons.insert(
+                "total_volume_fraction".to_string(),
+                format!("the per-n fractions sum to {sum:.3} > 1"),
+            );
+            None
+        } else {
+            Some(sum)
+        }
+    };
+    if integrated_map.volume_fraction.is_none() {
+        let why = integrated_map
+            .null_reasons
+            .get("volume_fraction")
+            .cloned()
+            .unwrap_or_else(|| "see integrated_map.null_reasons".to_string());
+        whole_reasons.insert("integrated_map_volume_fraction".to_string(), why);
+    }
 
     // The `mro` method on the full-resolution maps.
     let estimator = MroEstimator {
@@ -764,16 +861,17 @@ fn finish(
         .collect();
     let mut mro_labels = vec![Array2::<u32>::zeros(sh)];
     let mut mro_by_symmetry = BTreeMap::new();
-    for (res, lab) in mro_per_n {
+    for (mut res, lab) in mro_per_n {
+        mro_fractions_without_regions(&mut res);
         mro_labels.push(Array2::from_shape_vec(sh, lab).expect("scan shape"));
         mro_by_symmetry.insert(res.n.to_string(), res);
     }
     let mut mro_reasons = BTreeMap::new();
-    let mro_vf: Option<Vec<(f64, f64)>> = summed
+    let mro_vf: Option<Vec<(f64, Option<f64>)>> = summed
         .iter()
         .map(|s| {
             let r = &mro_by_symmetry[&s.to_string()];
-            r.volume_fraction.zip(r.volume_fraction_se)
+            r.volume_fraction.map(|v| (v, r.volume_fraction_se))
         })
         .collect();
     let (mut mro_total, mut mro_total_se) = (None, None);
@@ -802,7 +900,27 @@ fn finish(
                 );
             } else {
                 mro_total = Some(total);
-                mro_total_se = Some(v.iter().map(|x| x.1 * x.1).sum::<f64>().sqrt());
+                mro_total_se = v
+                    .iter()
+                    .map(|x| x.1.map(|e| e * e))
+                    .sum::<Option<f64>>()
+                    .map(f64::sqrt);
+                if mro_total_se.is_none() {
+                    let without: Vec<String> = summed
+                        .iter()
+                        .zip(&v)
+                        .filter(|(_, x)| x.1.is_none())
+                        .map(|(s, _)| s.to_string())
+                        .collect();
+                    mro_reasons.insert(
+                        "total_volume_fraction_se".to_string(),
+                        format!(
+                            "the volume fraction of n = {} has no standard error (see its \
+                             null_reasons)",
+                            without.join(", ")
+                        ),
+                    );
+                }
             }
         }
     }
@@ -913,8 +1031,10 @@ fn finish(
         summed_symmetries: summed,
         total_volume_fraction,
         integrated_map_volume_fraction: integrated_map.volume_fraction,
+        null_reasons: whole_reasons,
         integrated_map,
         mro: Some(mro),
+        provenance: None,
     };
     AnalysisOutput {
         result,

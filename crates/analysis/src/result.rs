@@ -49,9 +49,17 @@ pub struct AnalysisResult {
     pub integrated_map: SymmetryResult,
     /// Volume fraction from the normalised sum map (null without a thickness).
     pub integrated_map_volume_fraction: Option<f64>,
+    /// Why a whole-sample value above is null, keyed by the field (`total_volume_fraction`,
+    /// `integrated_map_volume_fraction`).
+    #[serde(default)]
+    pub null_reasons: BTreeMap<String, String>,
     /// The `mro` method's results (absent from analyses made before it existed).
     #[serde(default)]
     pub mro: Option<MroResult>,
+    /// Which run the datacube came from (scenario name and seed, from `meta.json`'s
+    /// `provenance`); absent for measured data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<mro_core::meta::RunProvenance>,
 }
 
 /// Shape of the analysed data.

@@ -28,6 +28,11 @@
 //!   detector, vacuum none), so no real frame holds several times the median's counts; one
 //!   that does is a saturated, overflowed or corrupted read-out, and one such frame would
 //!   dominate every variance;
+//! - **identical frames**: a datacube whose every frame equals the first one in every unmasked
+//!   pixel (one pattern repeated, or a constant such as all ones) is refused. Judgement: the
+//!   measurement is of how patterns fluctuate from position to position; a cube without any
+//!   fluctuation is not a measurement (it gave negative V(k) and im2018 regions over the whole
+//!   field rather than an error), and no detector reads the same counts bit for bit twice;
 //! - **negative values** (offset-subtracted data) are counted and reported as a warning.
 //!
 //! Masked pixels (the user's mask and the ones found here) are ignored by every check.
@@ -95,6 +100,11 @@ pub struct ScreenReport {
     pub hot_pixels: Vec<[usize; 2]>,
     /// Dead pixels `[det_y, det_x]` (zero, or non-finite, in every frame), masked.
     pub dead_pixels: Vec<[usize; 2]>,
+    /// Frames that differ from the first frame in at least one unmasked pixel (absent from
+    /// older reports); 0 with more than one frame: every pattern is the same, and the data are
+    /// refused.
+    #[serde(default)]
+    pub frames_differing_from_first: Option<usize>,
 }
 
 impl ScreenReport {
@@ -152,6 +162,13 @@ impl ScreenReport {
                 ScreenSettings::default().bright_factor,
                 self.median_frame_sum,
                 first(&self.bright_frames)
+            ));
+        }
+        if self.frames_differing_from_first == Some(0) && sy * sx > 1 {
+            return Some(format!(
+                "all {} frames are identical to the first in every unmasked pixel (each sums to {:.4e} counts): expected patterns that vary from scan position to scan position; one repeated pattern, or a constant cube, holds no fluctuation to measure",
+                sy * sx,
+                self.median_frame_sum
             ));
         }
         if !self.dark_frames.is_empty() {
@@ -216,6 +233,10 @@ pub struct Screener {
     frame_sum: Vec<f64>,
     frame_non_finite: Vec<u64>,
     negative: usize,
+    /// The first frame, which every later one is compared with (empty before the first add).
+    first_frame: Vec<f32>,
+    /// Frames differing from the first in at least one kept pixel.
+    differing: usize,
 }
 
 impl Screener {
@@ -244,6 +265,8 @@ impl Screener {
             frame_sum: Vec::with_capacity(frames),
             frame_non_finite: Vec::with_capacity(frames),
             negative: 0,
+            first_frame: Vec::new(),
+            differing: 0,
         })
     }
 
@@ -253,14 +276,19 @@ impl Screener {
     /// they run on the block the measurement has just read, while it is in cache.
     pub fn add(&mut self, block: &[f32]) {
         let plen = self.det[0] * self.det[1];
+        if self.first_frame.is_empty() && block.len() >= plen {
+            self.first_frame = block[..plen].to_vec();
+        }
         let keep = &self.keep_bits;
+        let first = &self.first_frame;
         let per_frame: Vec<FramePart> = block
             .par_chunks(plen)
-            .map(|f| frame_part(f, keep))
+            .map(|f| frame_part(f, keep, first))
             .collect();
         // Non-finite values are rare: only a block that holds one pays for counting them.
         let clean = per_frame.iter().all(|p| p.non_finite_anywhere == 0);
         for p in per_frame {
+            self.differing += usize::from(p.differs > 0);
             self.frame_sum.push(p.sum);
             self.frame_non_finite.push(p.non_finite);
             self.negative += p.negative as usize;
@@ -428,6 +456,7 @@ impl Screener {
             non_finite_pixels,
             hot_pixels: hot,
             dead_pixels: dead,
+            frames_differing_from_first: Some(self.differing),
         }
     }
 }
@@ -499,6 +528,8 @@ struct FramePart {
     negative: u64,
     /// Non-finite values in any pixel, masked or not.
     non_finite_anywhere: u64,
+    /// Kept pixels whose value differs (bit for bit) from the first frame's.
+    differs: u64,
 }
 
 /// `(v, true)` if `v` is finite, else `(0.0, false)`, without a branch.
@@ -511,45 +542,60 @@ fn finite_or_zero(v: f32) -> (f32, bool) {
     )
 }
 
-/// One frame's sums over the pixels kept by `keep` (all ones = kept, 0 = masked). The
-/// summation order is fixed (lanes within pieces of [`PIECE`] values, lanes and pieces added
-/// in order), so the result does not depend on the thread count.
-fn frame_part(frame: &[f32], keep: &[u32]) -> FramePart {
+/// One frame's sums over the pixels kept by `keep` (all ones = kept, 0 = masked), and how many
+/// of them differ from `first` (the first frame). The summation order is fixed (lanes within
+/// pieces of [`PIECE`] values, lanes and pieces added in order), so the result does not depend
+/// on the thread count.
+fn frame_part(frame: &[f32], keep: &[u32], first: &[f32]) -> FramePart {
     let mut out = FramePart {
         sum: 0.0,
         non_finite: 0,
         negative: 0,
         non_finite_anywhere: 0,
+        differs: 0,
     };
-    for (vp, kp) in frame.chunks(PIECE).zip(keep.chunks(PIECE)) {
+    for ((vp, kp), fp) in frame
+        .chunks(PIECE)
+        .zip(keep.chunks(PIECE))
+        .zip(first.chunks(PIECE))
+    {
         let mut sum = [0.0f32; LANES];
         let mut bad = [0u32; LANES];
         let mut neg = [0u32; LANES];
         let mut bad_all = [0u32; LANES];
-        let mut one = |l: usize, v: f32, k: u32| {
+        let mut diff = [0u32; LANES];
+        let mut one = |l: usize, v: f32, k: u32, f: f32| {
             let (finite, fin) = finite_or_zero(v);
             let used = f32::from_bits(finite.to_bits() & k);
             sum[l] += used;
             bad_all[l] += u32::from(!fin);
             bad[l] += u32::from(!fin) & k;
             neg[l] += u32::from(used < 0.0);
+            diff[l] += u32::from(v.to_bits() != f.to_bits()) & k;
         };
         let whole = vp.len() - vp.len() % LANES;
-        for (vs, ks) in vp[..whole]
+        for ((vs, ks), fs) in vp[..whole]
             .chunks_exact(LANES)
             .zip(kp[..whole].chunks_exact(LANES))
+            .zip(fp[..whole].chunks_exact(LANES))
         {
             for l in 0..LANES {
-                one(l, vs[l], ks[l]);
+                one(l, vs[l], ks[l], fs[l]);
             }
         }
-        for (l, (&v, &k)) in vp[whole..].iter().zip(&kp[whole..]).enumerate() {
-            one(l, v, k);
+        for (l, ((&v, &k), &f)) in vp[whole..]
+            .iter()
+            .zip(&kp[whole..])
+            .zip(&fp[whole..])
+            .enumerate()
+        {
+            one(l, v, k, f);
         }
         out.sum += sum.iter().map(|&s| f64::from(s)).sum::<f64>();
         out.non_finite += bad.iter().map(|&b| u64::from(b)).sum::<u64>();
         out.negative += neg.iter().map(|&n| u64::from(n)).sum::<u64>();
         out.non_finite_anywhere += bad_all.iter().map(|&b| u64::from(b)).sum::<u64>();
+        out.differs += diff.iter().map(|&d| u64::from(d)).sum::<u64>();
     }
     out
 }
@@ -588,12 +634,20 @@ mod tests {
                 })
                 .collect();
             let keep: Vec<u32> = cells.iter().map(|c| if c.2 { u32::MAX } else { 0 }).collect();
+            // A first frame that differs from this one at every third pixel.
+            let first: Vec<f32> = frame
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| if i % 3 == 0 { v + 1.0 } else { v })
+                .collect();
             let (mut sum, mut bad, mut neg, mut bad_all) = (0.0f64, 0u64, 0u64, 0u64);
-            for (&v, &k) in frame.iter().zip(&keep) {
+            let mut differs = 0u64;
+            for ((&v, &k), &f) in frame.iter().zip(&keep).zip(&first) {
                 bad_all += u64::from(!v.is_finite());
                 if k == 0 {
                     continue;
                 }
+                differs += u64::from(v.to_bits() != f.to_bits());
                 if v.is_finite() {
                     sum += f64::from(v);
                     neg += u64::from(v < 0.0);
@@ -601,8 +655,9 @@ mod tests {
                     bad += 1;
                 }
             }
-            let p = frame_part(&frame, &keep);
+            let p = frame_part(&frame, &keep, &first);
             prop_assert_eq!((p.non_finite, p.negative, p.non_finite_anywhere), (bad, neg, bad_all));
+            prop_assert_eq!(p.differs, differs);
             let scale: f64 = frame.iter().filter(|v| v.is_finite()).map(|v| f64::from(v.abs())).sum();
             prop_assert!((p.sum - sum).abs() <= 1e-6 * scale.max(1.0), "{} vs {}", p.sum, sum);
         }
@@ -709,5 +764,34 @@ mod tests {
         let r = screen_values(&v, [3, 4], [16, 16], None, &s).unwrap();
         assert_eq!(r.negative_values, 1);
         assert!(r.warnings()[0].starts_with("1 values are negative"));
+    }
+
+    /// A cube whose patterns do not vary with scan position — all ones, or one pattern
+    /// repeated — is no measurement: refused. One frame differing in one pixel is enough.
+    #[test]
+    fn identical_frames_refuse() {
+        let s = ScreenSettings::default();
+        let r = screen_values(&vec![1.0; 12 * 256], [3, 4], [16, 16], None, &s).unwrap();
+        assert_eq!(r.frames_differing_from_first, Some(0));
+        let why = r.refusal().unwrap();
+        assert!(why.contains("all 12 frames are identical"), "{why}");
+        let one: Vec<f32> = clean(1);
+        let repeated: Vec<f32> = one.iter().copied().cycle().take(12 * 256).collect();
+        let r = screen_values(&repeated, [3, 4], [16, 16], None, &s).unwrap();
+        assert!(
+            r.refusal().unwrap().contains("identical"),
+            "{:?}",
+            r.refusal()
+        );
+        let mut varied = repeated.clone();
+        varied[11 * 256 + 100] += 1.0;
+        let r = screen_values(&varied, [3, 4], [16, 16], None, &s).unwrap();
+        assert_eq!(r.frames_differing_from_first, Some(1));
+        assert_eq!(r.refusal(), None);
+        // A difference only in a masked pixel does not count.
+        let mut mask = vec![false; 256];
+        mask[100] = true;
+        let r = screen_values(&varied, [3, 4], [16, 16], Some(&mask), &s).unwrap();
+        assert!(r.refusal().unwrap().contains("identical"));
     }
 }

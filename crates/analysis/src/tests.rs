@@ -834,6 +834,16 @@ fn null_numbers_of_a_map_carry_their_reasons() {
     };
     let out = analyze_datacube(&no_thickness, &config, &RunOptions::default()).unwrap();
     let value = serde_json::to_value(&out.result).unwrap();
+    // The whole-sample fractions too.
+    for field in ["total_volume_fraction", "integrated_map_volume_fraction"] {
+        assert!(value[field].is_null(), "{field}");
+        assert!(
+            out.result.null_reasons[field].contains("thickness")
+                || out.result.null_reasons[field].contains("null"),
+            "{field}: {:?}",
+            out.result.null_reasons
+        );
+    }
     for (n, s) in value["by_symmetry"].as_object().unwrap() {
         let reasons = s["null_reasons"].as_object().unwrap();
         for (field, v) in s.as_object().unwrap() {
@@ -852,4 +862,63 @@ fn null_numbers_of_a_map_carry_their_reasons() {
             "{reasons:?}"
         );
     }
+}
+
+/// A map with no region has a volume fraction of 0 but no standard error (0 would claim
+/// certainty about a count of nothing): null, with the reason, in both methods, and the `mro`
+/// total over such maps keeps its value but not its standard error.
+#[test]
+fn no_regions_give_a_zero_fraction_without_a_standard_error() {
+    let det = [48, 48];
+    let mut rng = StdRng::seed_from_u64(11);
+    let gain = 2.0;
+    let pats: Vec<Vec<f32>> = (0..900)
+        .map(|_| {
+            (0..48 * 48)
+                .map(|_| gain as f32 * poisson(&mut rng, 10.0))
+                .collect()
+        })
+        .collect();
+    let cube = cube(&pats, [30, 30], det, [24.0, 23.5], 0.25);
+    let cfg = AnalysisConfig {
+        poisson_gain: gain,
+        // Nothing lies above the map's own maximum: every `im2018` map is empty.
+        threshold: crate::config::Threshold::Fixed(1.0),
+        ..small_config()
+    };
+    let out = analyze_datacube(&cube, &cfg, &RunOptions::default()).unwrap();
+    let im2018: Vec<_> = out.result.by_symmetry.values().collect();
+    assert!(im2018.iter().all(|r| r.regions == 0), "{im2018:?}");
+    for r in im2018 {
+        assert_eq!(r.volume_fraction_in_condition, Some(0.0), "n = {}", r.n);
+        assert_eq!(r.volume_fraction_in_condition_se, None, "n = {}", r.n);
+        assert_eq!(r.volume_fraction_se, None, "n = {}", r.n);
+        assert!(
+            r.null_reasons["volume_fraction_se"].contains("no regions"),
+            "{:?}",
+            r.null_reasons
+        );
+    }
+    // Pure shot noise: the `mro` maps hold no significant region (at α = 0.05 per map, a
+    // stray one is allowed in one map).
+    let mro = out.result.mro.as_ref().unwrap();
+    let empty: Vec<_> = mro
+        .by_symmetry
+        .values()
+        .filter(|r| r.regions == 0)
+        .collect();
+    assert!(empty.len() >= mro.by_symmetry.len() - 1, "{empty:?}");
+    for r in &empty {
+        assert_eq!(r.volume_fraction, Some(0.0), "n = {}", r.n);
+        assert_eq!(r.volume_fraction_se, None, "n = {}", r.n);
+        assert_eq!(r.volume_fraction_in_condition_se, None, "n = {}", r.n);
+        assert!(
+            r.null_reasons["volume_fraction_se"].contains("no regions"),
+            "{:?}",
+            r.null_reasons
+        );
+    }
+    assert!(mro.total_volume_fraction.is_some());
+    assert_eq!(mro.total_volume_fraction_se, None);
+    assert!(mro.null_reasons.contains_key("total_volume_fraction_se"));
 }

@@ -32,14 +32,16 @@ pub struct CalibrationError {
     pub expected: &'static str,
 }
 
-fn positive(field: &'static str, value: f64) -> Result<(), CalibrationError> {
-    if value.is_finite() && value > 0.0 {
+/// `value` within the physical range of `field` ([`crate::meta::CALIBRATION_RANGES`]).
+fn in_physical_range(field: &'static str, value: f64) -> Result<(), CalibrationError> {
+    let r = crate::meta::calibration_range(field);
+    if value.is_finite() && value >= r.lo && value <= r.hi {
         Ok(())
     } else {
         Err(CalibrationError {
             field,
             value,
-            expected: "a positive finite number",
+            expected: r.expected,
         })
     }
 }
@@ -69,14 +71,15 @@ impl Calibration {
         Ok(c)
     }
 
-    /// Checks every field (also used after deserialising).
+    /// Checks every field (also used after deserialising): each number within its physical
+    /// range ([`crate::meta::CALIBRATION_RANGES`]), the centre finite.
     pub fn validate(&self) -> Result<(), CalibrationError> {
-        positive("k_pixel_per_nm", self.k_pixel_per_nm)?;
-        positive("scan_step_nm", self.scan_step_nm)?;
-        positive("voltage_kv", self.voltage_kv)?;
-        positive("semiangle_mrad", self.semiangle_mrad)?;
+        in_physical_range("k_pixel_per_nm", self.k_pixel_per_nm)?;
+        in_physical_range("scan_step_nm", self.scan_step_nm)?;
+        in_physical_range("voltage_kv", self.voltage_kv)?;
+        in_physical_range("semiangle_mrad", self.semiangle_mrad)?;
         if let Some(t) = self.thickness_nm {
-            positive("thickness_nm", t)?;
+            in_physical_range("thickness_nm", t)?;
         }
         for (field, v) in [
             ("center_px[0]", self.center_px[0]),

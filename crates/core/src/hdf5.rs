@@ -167,7 +167,20 @@ impl Hdf5Cube {
                         .dataset
                         .read_numeric_slice_as(&starts, &counts)
                         .map_err(err)?;
-                    // Narrowing to f32 counts, as the .npy reader does for float64.
+                    // Narrowing to f32 counts, as the .npy reader does for float64; a finite
+                    // value beyond the f32 range would become infinite, so it is refused.
+                    if let Some((i, x)) = v
+                        .iter()
+                        .enumerate()
+                        .find(|(_, x)| x.is_finite() && x.abs() > f64::from(f32::MAX))
+                    {
+                        return Err(format!(
+                            "dataset /{}: value {x:e} in frame {} overflows float32 (largest ≈ \
+                             3.40e38; mro reads counts as float32): expected counts below 3.4e38",
+                            self.name,
+                            frame + i / plen
+                        ));
+                    }
                     copy_checked(dst, &v, |x| x as f32, &self.name)?;
                 }
                 Elem::Signed => {

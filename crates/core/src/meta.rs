@@ -10,6 +10,78 @@ use crate::datacube::{Calibration, CalibrationError};
 /// The schema tag of `meta.json`.
 pub const META_SCHEMA: &str = "mro.meta/1";
 
+/// The physical range of one calibration field: values outside it are refused wherever a
+/// calibration is made (`meta.json`, `mro analyze`'s flags, simulations), naming the field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalibrationRange {
+    /// The field of `meta.json`'s `calibration`.
+    pub field: &'static str,
+    /// Smallest accepted value (inclusive).
+    pub lo: f64,
+    /// Largest accepted value (inclusive).
+    pub hi: f64,
+    /// What was expected, as error messages say it.
+    pub expected: &'static str,
+}
+
+/// The range of every numeric calibration field. They are wide: each bound lies an order of
+/// magnitude or more beyond any instrument, so a value outside is a unit or typing error, not
+/// an unusual experiment.
+///
+/// - `k_pixel_per_nm` 10⁻⁴–10 nm⁻¹ per pixel: nanodiffraction detectors sample 0.01–0.5
+///   nm⁻¹ per pixel; at 10⁻⁴ a 128-pixel detector spans 0.013 nm⁻¹, far inside any diffraction
+///   ring, and at 10 one pixel is wider than the whole 1–10 nm⁻¹ range MRO rings lie in.
+/// - `scan_step_nm` 10⁻³–1000 nm: probe steps are 0.05–5 nm for MRO; 1 pm is below any
+///   scan's precision, and 1 µm steps are SEM-scale mapping with no nanodiffraction meaning.
+/// - `voltage_kv` 1–3000 kV: transmission microscopes run at 20–300 kV (a few at 1–3 MV).
+/// - `semiangle_mrad` 0.05–100 mrad: nanodiffraction probes use 0.1–3 mrad, atomic-resolution
+///   probes up to ~50 mrad.
+/// - `thickness_nm` up to 10 000 nm (10 µm; any positive value below): even a 3 MV beam
+///   crosses no more than a few µm of metal.
+pub const CALIBRATION_RANGES: [CalibrationRange; 5] = [
+    CalibrationRange {
+        field: "k_pixel_per_nm",
+        lo: 1e-4,
+        hi: 10.0,
+        expected: "a detector pixel size in [0.0001, 10] nm⁻¹ per pixel",
+    },
+    CalibrationRange {
+        field: "scan_step_nm",
+        lo: 1e-3,
+        hi: 1000.0,
+        expected: "a probe step in [0.001, 1000] nm",
+    },
+    CalibrationRange {
+        field: "voltage_kv",
+        lo: 1.0,
+        hi: 3000.0,
+        expected: "an accelerating voltage in [1, 3000] kV",
+    },
+    CalibrationRange {
+        field: "semiangle_mrad",
+        lo: 0.05,
+        hi: 100.0,
+        expected: "a probe convergence semiangle in [0.05, 100] mrad",
+    },
+    CalibrationRange {
+        field: "thickness_nm",
+        lo: f64::MIN_POSITIVE,
+        hi: 10_000.0,
+        expected: "a foil thickness in (0, 10000] nm",
+    },
+];
+
+/// The range of calibration field `field` (one of [`CALIBRATION_RANGES`]).
+///
+/// # Panics
+/// If `field` has no range.
+pub fn calibration_range(field: &str) -> &'static CalibrationRange {
+    CALIBRATION_RANGES
+        .iter()
+        .find(|r| r.field == field)
+        .unwrap_or_else(|| panic!("no range for calibration field {field}"))
+}
+
 /// Contents of `meta.json`. Measured data carry only the calibration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +93,34 @@ pub struct Meta {
     /// Where simulated data came from (scenario, seed, version, model, …); free-form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<serde_json::Value>,
+}
+
+/// Which run a datacube came from: the scenario name and master seed of a simulation (from
+/// `meta.json`'s `provenance`), recorded in `truth.json` and `analysis.json` so that `mro score`
+/// can refuse a truth and an analysis of different runs. Both are absent for measured data.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunProvenance {
+    /// The scenario's `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// The scenario's master `seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl RunProvenance {
+    /// The scenario name and seed of a `meta.json` `provenance` object (`None` when it holds
+    /// neither).
+    pub fn from_meta(provenance: &serde_json::Value) -> Option<Self> {
+        let p = Self {
+            scenario: provenance
+                .get("scenario")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            seed: provenance.get("seed").and_then(serde_json::Value::as_u64),
+        };
+        (p.scenario.is_some() || p.seed.is_some()).then_some(p)
+    }
 }
 
 /// Why a `meta.json` could not be read.
@@ -279,6 +379,51 @@ mod tests {
                 && !msg.contains("calibration.calibration"),
             "{msg}"
         );
+    }
+
+    /// Positive but absurd calibrations (a semiangle of 10⁵ mrad, a step of 1 m) are refused,
+    /// naming the file, the field and the range; the bounds themselves are accepted.
+    #[test]
+    fn calibrations_outside_their_physical_range_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("meta.json");
+        let cal = Calibration::new(0.16, 0.32, [64.0, 64.0], 300.0, 1.15, Some(20.0)).unwrap();
+        let good = Meta::new(cal, None).to_json();
+        for (from, to, field) in [
+            ("1.15", "100000.0", "semiangle_mrad"),
+            ("0.32", "1000000000.0", "scan_step_nm"),
+            ("0.16", "1e-6", "k_pixel_per_nm"),
+            ("300.0", "1e6", "voltage_kv"),
+            ("20.0", "1e6", "thickness_nm"),
+        ] {
+            std::fs::write(&p, good.replace(from, to)).unwrap();
+            let msg = Meta::read(&p).unwrap_err().to_string();
+            let range = calibration_range(field);
+            assert!(
+                msg.contains("meta.json")
+                    && msg.contains(&format!("field `calibration.{field}`"))
+                    && msg.contains(range.expected),
+                "{msg}"
+            );
+        }
+        for r in CALIBRATION_RANGES {
+            let at = |v: f64| {
+                let mut c = [0.16, 0.32, 300.0, 1.15, 20.0];
+                let i = [
+                    "k_pixel_per_nm",
+                    "scan_step_nm",
+                    "voltage_kv",
+                    "semiangle_mrad",
+                ]
+                .iter()
+                .position(|f| *f == r.field)
+                .unwrap_or(4);
+                c[i] = v;
+                Calibration::new(c[0], c[1], [64.0, 64.0], c[2], c[3], Some(c[4]))
+            };
+            assert!(at(r.lo).is_ok() && at(r.hi).is_ok(), "{}", r.field);
+            assert!(at(r.hi * 1.01).is_err(), "{}", r.field);
+        }
     }
 
     #[test]

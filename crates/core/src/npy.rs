@@ -124,6 +124,17 @@ pub enum NpyError {
         /// What the dimensions mean, e.g. " [scan_y, scan_x, det_y, det_x]".
         what: &'static str,
     },
+    /// A finite float64 value too large for the float32 counts mro computes in (it would
+    /// become infinite).
+    #[error("{path}: value {value:e} at index {index:?} overflows float32 (largest ≈ 3.40e38; mro reads counts as float32): expected counts below 3.4e38 — rescale the data, or check the file (no detector counts this high)")]
+    Overflow {
+        /// The file.
+        path: PathBuf,
+        /// Where, in the array's own indices.
+        index: Vec<usize>,
+        /// The value.
+        value: f64,
+    },
     /// A write did not match the declared shape.
     #[error("{path}: {reason}")]
     Length {
@@ -261,8 +272,19 @@ impl NpyReader {
         self.file.seek(SeekFrom::Start(offset)).map_err(io)?;
         self.raw.resize(out.len() * size, 0);
         self.file.read_exact(&mut self.raw).map_err(io)?;
-        convert(&self.raw, self.header.dtype, self.header.big_endian, out);
-        Ok(())
+        convert(&self.raw, self.header.dtype, self.header.big_endian, out).map_err(|(at, value)| {
+            let mut flat = start + at;
+            let mut index = vec![0; self.header.shape.len()];
+            for (i, &n) in self.header.shape.iter().enumerate().rev() {
+                index[i] = flat % n.max(1);
+                flat /= n.max(1);
+            }
+            NpyError::Overflow {
+                path: self.path.clone(),
+                index,
+                value,
+            }
+        })
     }
 
     /// Reads the whole array as `f32`, in chunks.
@@ -276,7 +298,14 @@ impl NpyReader {
     }
 }
 
-fn convert(raw: &[u8], dtype: Dtype, big_endian: bool, out: &mut [f32]) {
+/// Converts `raw` values of `dtype` to `f32`; `Err((i, v))` at the first finite float64 `v`
+/// beyond the `f32` range (it would become infinite and be mistaken for a corrupt value).
+fn convert(
+    raw: &[u8],
+    dtype: Dtype,
+    big_endian: bool,
+    out: &mut [f32],
+) -> Result<(), (usize, f64)> {
     macro_rules! conv {
         ($t:ty, $n:expr) => {
             for (o, b) in out.iter_mut().zip(raw.chunks_exact($n)) {
@@ -292,7 +321,23 @@ fn convert(raw: &[u8], dtype: Dtype, big_endian: bool, out: &mut [f32]) {
     }
     match dtype {
         Dtype::F32 => conv!(f32, 4),
-        Dtype::F64 => conv!(f64, 8),
+        Dtype::F64 => {
+            conv!(f64, 8);
+            let value = |i: usize| {
+                let b: [u8; 8] = raw[8 * i..8 * i + 8].try_into().expect("8 bytes");
+                if big_endian {
+                    f64::from_be_bytes(b)
+                } else {
+                    f64::from_le_bytes(b)
+                }
+            };
+            // A finite value beyond the f32 range became ±Inf (a float64 ±Inf stays one, and
+            // screening names it as non-finite).
+            if let Some(i) = (0..out.len()).find(|&i| out[i].is_infinite() && value(i).is_finite())
+            {
+                return Err((i, value(i)));
+            }
+        }
         Dtype::U8 => conv!(u8, 1),
         Dtype::U16 => conv!(u16, 2),
         Dtype::U32 => conv!(u32, 4),
@@ -304,6 +349,7 @@ fn convert(raw: &[u8], dtype: Dtype, big_endian: bool, out: &mut [f32]) {
             }
         }
     }
+    Ok(())
 }
 
 /// Reads a whole `.npy` array as `f32`.

@@ -229,21 +229,13 @@ impl Comparison {
 pub fn suite_summary(command: &str, runs: &[(String, String, Score)]) -> String {
     let mut s = format!("{}\n\nRegenerate with:\n\n```sh\n", SUMMARY_TITLE);
     let _ = writeln!(s, "{command}\n```\n");
-    s.push_str(
-        "| scenario | MRO detectable | every tolerance held (judged method) |\n|---|---|---|\n",
-    );
+    s.push_str("| scenario | MRO | every tolerance held (judged method) |\n|---|---|---|\n");
     for (name, dir, score) in runs {
-        // As the run's own verdict: every planted map showing and located, some, or none.
-        let detectable = score.detectability.as_ref().map_or("not assessed", |d| {
-            let all = d.planted_maps.len();
-            if !d.detectable {
-                "**no**"
-            } else if d.shows_at.len() == all && d.located_at.len() == all {
-                "yes"
-            } else {
-                "partly"
-            }
-        });
+        // Worded as the run's own verdict.
+        let detectable = crate::detectability::short_verdict(
+            score.detectability.as_ref(),
+            score.control_skipped.as_deref(),
+        );
         let _ = writeln!(
             s,
             "| [{name}]({dir}/report.md) | {detectable} | {} ({}) |",
@@ -330,6 +322,7 @@ mod tests {
             relative_error: rel,
             tolerance: None,
             within_tolerance: None,
+            null_reason: None,
         }
     }
 

@@ -17,7 +17,12 @@
 //! quadrature.
 //!
 //! Per map n (n = 1 … n_max) the section holds:
-//! - the dataset means of P_n (sample and control) and their difference in standard errors.
+//! - the dataset means of the shot-noise-corrected P_n (sample and control; the `mro` method's
+//!   full-resolution maps, whose means are `mro.mean_power` of `analysis.json`) and their
+//!   difference in standard errors. Corrected, because the shot-noise power a pattern adds to
+//!   every P_n (n ≥ 1) scales as 1/dose: two runs whose doses differ by a few per cent differ
+//!   in uncorrected mean P_n by many standard errors at every n, odd n included, where neither
+//!   has any signal (−4 to −5 s.e. at odd n on `scenarios/validation/high_noise.toml`).
 //!   The standard error of a map mean comes from block means (batch means): the map is cut
 //!   into square blocks of at least [`BLOCK_NM`] on a side — several probe widths (FWHM
 //!   0.88 nm at 300 kV, 1.15 mrad) and cluster diameters, so block means are nearly
@@ -155,22 +160,24 @@ fn maps_of(c: &TrueCluster) -> Vec<u32> {
     }
 }
 
-/// Standard error of the mean of `map` from means of `b × b` blocks (whole blocks only);
-/// `None` with fewer than four blocks.
+/// Standard error of the mean of `map` from means of `b × b` blocks (whole blocks only;
+/// non-finite values, where a map is undefined, are left out of their block, and a block
+/// with none finite is left out); `None` with fewer than four blocks.
 pub fn block_standard_error(map: &Array2<f64>, b: usize) -> Option<f64> {
     let (ny, nx) = map.dim();
     let (by, bx) = (ny / b.max(1), nx / b.max(1));
-    let blocks = by * bx;
+    let means: Vec<f64> = (0..by)
+        .flat_map(|i| (0..bx).map(move |j| (i, j)))
+        .filter_map(|(i, j)| {
+            let block = map.slice(ndarray::s![i * b..(i + 1) * b, j * b..(j + 1) * b]);
+            let finite: Vec<f64> = block.iter().copied().filter(|v| v.is_finite()).collect();
+            (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64)
+        })
+        .collect();
+    let blocks = means.len();
     if blocks < 4 {
         return None;
     }
-    let means: Vec<f64> = (0..by)
-        .flat_map(|i| (0..bx).map(move |j| (i, j)))
-        .map(|(i, j)| {
-            let block = map.slice(ndarray::s![i * b..(i + 1) * b, j * b..(j + 1) * b]);
-            block.sum() / (b * b) as f64
-        })
-        .collect();
     let m = means.iter().sum::<f64>() / blocks as f64;
     let var = means.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (blocks - 1) as f64;
     Some((var / blocks as f64).sqrt())
@@ -304,12 +311,17 @@ pub fn detectability(
     let doc: AnalysisDoc = serde_json::from_value(serde_json::to_value(&sample.result)?)?;
     let step_nm = doc.calibration.scan_step_nm;
     let b = (BLOCK_NM / step_nm).ceil().max(1.0) as usize;
-    let n_max = sample
-        .maps
-        .power
-        .len()
-        .min(control.maps.power.len())
-        .saturating_sub(1);
+    let n_max = [
+        &sample.maps.power,
+        &control.maps.power,
+        &sample.maps.full_power,
+        &control.maps.full_power,
+    ]
+    .iter()
+    .map(|m| m.len())
+    .min()
+    .unwrap_or(0)
+    .saturating_sub(1);
     let planted_any: BTreeSet<u32> = truth.clusters.iter().flat_map(maps_of).collect();
     let planted: BTreeSet<u32> = planted_any
         .iter()
@@ -318,11 +330,21 @@ pub fn detectability(
         .collect();
     let mut by_symmetry = Vec::new();
     for n in 1..=n_max {
+        // The maps the clusters are ranked in (the `im2018` P_n) ...
         let (ms, mc) = (&sample.maps.power[n], &control.maps.power[n]);
-        let mean = |m: &Array2<f64>| m.iter().sum::<f64>() / m.len() as f64;
-        let (mean_s, mean_c) = (mean(ms), mean(mc));
-        let se = map_standard_error(ms, b)
-            .zip(map_standard_error(mc, b))
+        // ... and the shot-noise-corrected ones whose means are compared (NaN where a
+        // pattern's ring held no counts).
+        let (fs, fc) = (&sample.maps.full_power[n], &control.maps.full_power[n]);
+        let mean = |m: &Array2<f64>| {
+            let (s, c) = m
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+            s / c as f64
+        };
+        let (mean_s, mean_c) = (mean(fs), mean(fc));
+        let se = map_standard_error(fs, b)
+            .zip(map_standard_error(fc, b))
             .map(|(a, c)| a.hypot(c));
         let key = n.to_string();
         let found = doc.by_symmetry.get(&key);
@@ -358,23 +380,19 @@ pub fn detectability(
                     .collect(),
             )
         };
-        let resolved_share = match (
-            sample.maps.full_power.get(n),
-            control.maps.full_power.get(n),
-        ) {
-            (Some(fs), Some(fc)) if !pixels.is_empty() => {
-                let top = fc
-                    .iter()
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let above = pixels
-                    .iter()
-                    .filter(|&&[r, c]| local_max(fs, r, c) > top)
-                    .count();
-                top.is_finite().then(|| above as f64 / pixels.len() as f64)
-            }
-            _ => None,
+        let resolved_share = if pixels.is_empty() {
+            None
+        } else {
+            let top = fc
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max);
+            let above = pixels
+                .iter()
+                .filter(|&&[r, c]| local_max(fs, r, c) > top)
+                .count();
+            top.is_finite().then(|| above as f64 / pixels.len() as f64)
         };
         let (recall, precision, recall_chance, precision_chance) = match found {
             Some(f) if !in_cond.is_empty() => {
@@ -427,7 +445,8 @@ pub fn detectability(
     let verdict = if planted_maps.is_empty() && !planted_any.is_empty() {
         let beyond: Vec<u32> = planted_any.into_iter().collect();
         format!(
-            "MRO planted at n = {}, but the analysis stops at n_max = {n_max}: not assessed",
+            "{} (planted at n = {}; the analysis stops at n_max = {n_max})",
+            Level::BeyondNMax.words(),
             list(&beyond)
         )
     } else {
@@ -444,6 +463,69 @@ pub fn detectability(
         resolved_at,
         verdict,
     })
+}
+
+/// How far the planted MRO can be told from the control: the level every output words the
+/// same way ([`Level::words`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Shows and is located at every planted map.
+    Detectable,
+    /// Shows or is located at some planted map, not all.
+    Partly,
+    /// Neither, at any planted map.
+    Not,
+    /// No in-condition cluster was planted.
+    NothingPlanted,
+    /// Clusters were planted only in maps above the analysis's n_max.
+    BeyondNMax,
+}
+
+impl Level {
+    /// The verdict's opening words, the same in `score.json`, `report.md`, the sweep and
+    /// suite tables and standard output.
+    pub fn words(self) -> &'static str {
+        match self {
+            Level::Detectable => "MRO detectable and located at every planted n",
+            Level::Partly => "MRO partly detectable",
+            Level::Not => "MRO not detectable",
+            Level::NothingPlanted => "no in-condition MRO planted: nothing to detect",
+            Level::BeyondNMax => "MRO planted beyond n_max: not assessed",
+        }
+    }
+}
+
+impl Detectability {
+    /// The level of [`Detectability::verdict`].
+    pub fn level(&self) -> Level {
+        let all = self.planted_maps.len();
+        if all == 0 {
+            // The two cases without a planted map differ only in the verdict they wrote.
+            if self.verdict.starts_with(Level::BeyondNMax.words()) {
+                Level::BeyondNMax
+            } else {
+                Level::NothingPlanted
+            }
+        } else if self.shows_at.len() == all && self.located_at.len() == all {
+            Level::Detectable
+        } else if self.detectable {
+            Level::Partly
+        } else {
+            Level::Not
+        }
+    }
+}
+
+/// The short verdict on detectability, worded as everywhere else: the level's words, or why
+/// it was not assessed (`skipped`: why no control ran although one was asked for).
+pub fn short_verdict(d: Option<&Detectability>, skipped: Option<&str>) -> String {
+    match (d, skipped) {
+        (Some(d), _) => d.level().words().to_string(),
+        (None, Some(why)) => format!("MRO detectability not assessed (no no-MRO control: {why})"),
+        (None, None) => {
+            "MRO detectability not assessed (no no-MRO control: --no-control)".to_string()
+        }
+    }
 }
 
 /// "at n = 2, 4", or "at no n".
@@ -482,7 +564,7 @@ fn range(values: impl Iterator<Item = f64>, f: impl Fn(f64) -> String) -> String
 /// The verdict in words, numbers included.
 fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &[u32]) -> String {
     if planted.is_empty() {
-        return "no in-condition MRO planted: nothing to detect".to_string();
+        return Level::NothingPlanted.words().to_string();
     }
     let on: Vec<&MapDetectability> = maps.iter().filter(|m| planted.contains(&m.n)).collect();
     let sigma = range(on.iter().filter_map(|m| m.difference_sigma), |z| {
@@ -505,14 +587,15 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
         list(planted)
     );
     if shows.is_empty() && located.is_empty() {
-        format!("MRO not detectable: {numbers}")
+        format!("{}: {numbers}", Level::Not.words())
     } else if shows.len() == planted.len() && located.len() == planted.len() {
-        format!("MRO detectable and located at every planted n: {numbers}")
+        format!("{}: {numbers}", Level::Detectable.words())
     } else {
         format!(
-            "MRO partly detectable: mean P_n differs from the control by ≥ {SIGNAL_SIGMA} s.e. \
+            "{}: mean P_n differs from the control by ≥ {SIGNAL_SIGMA} s.e. \
              {}, clusters located (median above the {LOCATED_PERCENTILE}th percentile) {}; \
              {numbers}",
+            Level::Partly.words(),
             at_n(shows),
             at_n(located)
         )
@@ -577,7 +660,10 @@ pub fn blocks(d: &Detectability) -> Vec<Block> {
         columns: vec![
             col("n", "the symmetry of the map"),
             col("planted", "yes when clusters showing n were planted"),
-            col("mean P_n", "the dataset mean of the angular power P_n at the analysis ring"),
+            col(
+                "mean P_n",
+                "the dataset mean of the shot-noise-corrected angular power P_n at the analysis ring (the mro method's full-resolution maps)",
+            ),
             col("control", "the same for the no-MRO control"),
             col(
                 "difference (s.e.)",
@@ -723,6 +809,38 @@ mod tests {
         let all = verdict(&maps[2..], &[6], &[6], &[6]);
         assert!(all.starts_with("MRO detectable and located"), "{all}");
         assert!(verdict(&maps, &[], &[], &[]).starts_with("no in-condition MRO"));
+    }
+
+    /// The short verdict (sweep and suite tables, sweep output) is the opening of the full
+    /// one (score.json, report.md, validate's output), at every level.
+    #[test]
+    fn every_output_words_the_verdict_the_same() {
+        let maps = [map(2, 1.2, 86.0), map(4, -0.4, 84.0), map(6, 9.0, 99.5)];
+        // (planted, shows at, located at, level)
+        let cases = [
+            (&[2, 4][..], &[][..], &[][..], Level::Not),
+            (&[2, 4, 6], &[6], &[6], Level::Partly),
+            (&[6], &[6], &[6], Level::Detectable),
+            (&[], &[], &[], Level::NothingPlanted),
+        ];
+        for (planted, shows, located, level) in cases {
+            let (planted, shows, located) = (planted.to_vec(), shows.to_vec(), located.to_vec());
+            let v = verdict(&maps, &planted, &shows, &located);
+            let d = Detectability {
+                control: CONTROL.into(),
+                block_nm: 2.5,
+                by_symmetry: maps.to_vec(),
+                detectable: !shows.is_empty() || !located.is_empty(),
+                planted_maps: planted,
+                shows_at: shows,
+                located_at: located,
+                resolved_at: Vec::new(),
+                verdict: v.clone(),
+            };
+            assert_eq!(d.level(), level, "{v}");
+            assert!(v.starts_with(&short_verdict(Some(&d), None)), "{v}");
+        }
+        assert!(short_verdict(None, None).contains("detectability not assessed"));
     }
 
     #[test]

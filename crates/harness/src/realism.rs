@@ -2,11 +2,15 @@
 //!
 //! The published values, their uncertainties and the figure each comes from are in
 //! `scenarios/reference/im2018.toml` (schema `mro.reference/1`), compiled into `mro`; that file
-//! says how each value was read. A run is *paper setup* when its sample composition, voltage,
-//! convergence semi-angle, scan step, detector pixel, analysis ring and azimuth step are the
-//! paper's (its `[setup]` table); every such report gets a realism section, each observable
-//! marked within or outside the published range, or not compared (with the reason: a foil of
-//! another thickness, a value the run did not produce, or a trend one run cannot show).
+//! says how each value was read. A run is *paper setup* ([`Reference::is_paper_setup`], the one
+//! definition; `docs/formats.md` states it) when it images the paper's sample the paper's way
+//! and analyses it the paper's way: its sample composition, voltage, convergence semi-angle,
+//! scan step, detector pixel, analysis ring, azimuth step and in-condition share are the
+//! paper's (its `[setup]` table) and its foil is within ±[`THICKNESS_TOLERANCE`] of the paper's
+//! thickness. The field size is not part of it (region counts are scaled to the paper's
+//! field). Every such report gets a realism section, each observable marked within or outside
+//! the published range, or not compared (with the reason: a value the run did not produce, or
+//! a trend one run cannot show).
 //!
 //! Region counts are scaled from the run's scanned area to the paper's 40.6 × 40.6 nm² field.
 
@@ -220,7 +224,11 @@ impl Reference {
         Ok(())
     }
 
-    /// Whether `scenario` images the paper's sample the paper's way.
+    /// Whether `scenario` is *paper setup*: the one definition (see the module docs), used
+    /// for the realism section everywhere. The paper's sample (composition; foil within
+    /// ±[`THICKNESS_TOLERANCE`] of its thickness), imaged the paper's way (voltage,
+    /// semi-angle, scan step, detector pixel) and analysed the paper's way (ring, azimuth step,
+    /// in-condition share).
     pub fn is_paper_setup(&self, scenario: &Scenario) -> bool {
         let s = &self.setup;
         let same = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
@@ -229,12 +237,17 @@ impl Reference {
             && s.composition
                 .iter()
                 .all(|(el, f)| comp.get(el).is_some_and(|g| same(*g, *f)))
+            && (scenario.sample.thickness_nm / s.thickness_nm - 1.0).abs() <= THICKNESS_TOLERANCE
             && same(scenario.microscope.voltage_kv, s.voltage_kv)
             && same(scenario.microscope.semiangle_mrad, s.semiangle_mrad)
             && same(scenario.scan.step_nm, s.scan_step_nm)
             && same(scenario.detector.k_pixel_per_nm, s.k_pixel_per_nm)
             && same(scenario.analysis.k_per_nm, s.analysis_k_per_nm)
             && same(scenario.analysis.azimuth_step_deg, s.azimuth_step_deg)
+            && same(
+                scenario.analysis.in_condition_fraction,
+                s.in_condition_fraction,
+            )
     }
 }
 
@@ -544,5 +557,22 @@ mod tests {
         let smoke =
             Scenario::load(std::path::Path::new(&format!("{root}smoke/tiny.toml"))).unwrap();
         assert!(!r.is_paper_setup(&smoke));
+        // The paper's field, scan and imaging, but an 8 nm foil and every cluster taken in
+        // condition: not the paper's sample, nor its analysis.
+        let correlated = Scenario::load(std::path::Path::new(&format!(
+            "{root}validation/correlated.toml"
+        )))
+        .unwrap();
+        assert!(!r.is_paper_setup(&correlated));
+        // Each part of the definition on its own.
+        let mut thin = paper.clone();
+        thin.sample.thickness_nm = 8.0;
+        assert!(!r.is_paper_setup(&thin));
+        let mut near = paper.clone();
+        near.sample.thickness_nm = 20.0 * (1.0 + 0.9 * THICKNESS_TOLERANCE);
+        assert!(r.is_paper_setup(&near));
+        let mut share = paper.clone();
+        share.analysis.in_condition_fraction = 1.0;
+        assert!(!r.is_paper_setup(&share));
     }
 }

@@ -138,7 +138,7 @@ pub fn scores_csv(name: &str, score: &Score) -> String {
 
 /// The rows of a score as CSV lines (without the header).
 pub fn csv_rows(name: &str, score: &Score) -> String {
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+    let opt = |v: Option<f64>| v.map_or(String::new(), csv_number);
     let mut s = String::new();
     for r in &score.rows {
         let _ = writeln!(
@@ -161,19 +161,33 @@ pub fn csv_rows(name: &str, score: &Score) -> String {
         csv_number(score.odd_even_ratio)
     );
     if let Some(r) = score.odd_even_ratio_noise_corrected {
-        let _ = writeln!(s, "{name},odd_even_ratio_noise_corrected,,,,{r},,,,");
+        let _ = writeln!(
+            s,
+            "{name},odd_even_ratio_noise_corrected,,,,{},,,,",
+            csv_number(r)
+        );
     }
     s
 }
 
-/// A number for a CSV cell: empty where it is undefined (NaN or infinite), as for a missing
-/// value.
+/// Significant digits of a number in a CSV cell ([`csv_number`]).
+pub const CSV_SIGNIFICANT_DIGITS: usize = 12;
+
+/// A number for a CSV cell (every CSV mro writes): rounded to [`CSV_SIGNIFICANT_DIGITS`]
+/// significant digits and written in the shortest form that reads back as that rounded value,
+/// so that arithmetic noise does not show (a mean of 1.97 and 1.98 is `1.975`, not
+/// `1.9749999999999996`; 0.1·3 is `0.3`); empty where it is undefined (NaN or infinite), as for
+/// a missing value. Twelve digits are far beyond any quantity's precision and well inside
+/// float64's 15–17.
 pub fn csv_number(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        String::new()
+    if !v.is_finite() {
+        return String::new();
     }
+    let rounded: f64 = format!("{v:.*e}", CSV_SIGNIFICANT_DIGITS - 1)
+        .parse()
+        .expect("a formatted float parses");
+    // +0.0 turns a −0.0 into 0.
+    format!("{}", rounded + 0.0)
 }
 
 /// The machine this runs on, for reports: CPU model, cores and memory.
@@ -244,12 +258,18 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
         }
         "recall" => "share of in-condition clusters whose centre lies inside a region of map n.",
         "precision" => "share of the regions of map n holding an in-condition cluster of that n.",
-        "total_volume_fraction" => {
-            "the per-n volume fractions (paper's correction) summed, against the planted total."
+        "planted_volume_fraction" => {
+            "the method's per-n volume fractions summed over the planted n (the maps the \
+             clusters diffract into), against the planted total; the judged total."
         }
-        "total_volume_fraction_geometric" => {
-            "the per-n volume fractions with the geometric correction, summed; reported, not \
-             scored."
+        "total_volume_fraction" => {
+            "the method's own total as analysis.json gives it: Σ over its summed symmetries \
+             (every even n by default, maps with nothing planted included), against the \
+             planted total; reported, not judged."
+        }
+        "planted_volume_fraction_geometric" => {
+            "the per-n volume fractions with the geometric correction, summed over the planted \
+             n; reported, not scored."
         }
         _ => return None,
     })
@@ -397,7 +417,7 @@ pub fn side_by_side_table(score: &Score) -> Table {
     let mut keys: Vec<(&str, Option<u32>)> = Vec::new();
     for q in crate::score::METHOD_QUANTITIES
         .iter()
-        .chain(&["total_volume_fraction"])
+        .chain(&crate::score::TOTAL_QUANTITIES)
     {
         for r in sorted_rows(score).into_iter().filter(|r| r.quantity == *q) {
             if !keys.contains(&(q, r.symmetry)) {
@@ -529,7 +549,11 @@ pub fn summary(name: &str, score: &Score) -> Summary {
         if !(truth.is_finite() && truth > 0.0) || r.method != score.method {
             continue;
         }
-        let base = r.quantity.strip_prefix("total_").unwrap_or(&r.quantity);
+        // The whole-sample fraction is drawn beside the per-n ones, as group "all".
+        let base = ["planted_", "total_"]
+            .iter()
+            .find_map(|p| r.quantity.strip_prefix(p))
+            .unwrap_or(&r.quantity);
         let label = base.trim_end_matches("_nm").replace('_', " ");
         let recovered = methods
             .iter()
@@ -579,8 +603,8 @@ pub fn summary(name: &str, score: &Score) -> Summary {
             .collect(),
         quantities,
         detectability: score.detectability.as_ref().map(|d| Detectability {
-            title: "Mean P_n: sample against no-MRO control".into(),
-            y_label: "mean P_n (dimensionless)".into(),
+            title: "Mean shot-noise-corrected P_n: sample against no-MRO control".into(),
+            y_label: "mean corrected P_n (dimensionless)".into(),
             sample_label: "sample".into(),
             control_label: "no-MRO control".into(),
             groups: d
@@ -688,12 +712,9 @@ pub fn document(
         // Whether there is anything to recover comes before how well it was recovered.
         (
             "MRO".into(),
-            match (&score.detectability, &score.control_skipped) {
-                (Some(d), _) => d.verdict.clone(),
-                (None, Some(why)) => format!("not assessed (no no-MRO control: {why})"),
-                (None, None) => {
-                    "not assessed (run without the no-MRO control, --no-control)".to_string()
-                }
+            match &score.detectability {
+                Some(d) => d.verdict.clone(),
+                None => crate::detectability::short_verdict(None, score.control_skipped.as_deref()),
             },
         ),
         (
@@ -739,6 +760,16 @@ pub fn document(
         score.method
     )));
     blocks.push(Block::Table(side_by_side_table(score)));
+    let blanks = crate::score::blank_reasons(score);
+    if !blanks.is_empty() {
+        blocks.push(Block::Paragraph(
+            "Why a value (—) or its standard error is blank, here and in every table below \
+             (from the `null_reasons` of `analysis.json`; `null_reason` of each row in \
+             `score.json`):"
+                .into(),
+        ));
+        blocks.push(Block::Facts(blanks));
+    }
     blocks.push(Block::Heading("Every scored row".into()));
     blocks.push(Block::Table(score_table(score)));
     let noise_removed = score
@@ -762,5 +793,22 @@ pub fn document(
     Document {
         title: format!("Validation report: `{}`", scenario.name),
         blocks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CSV numbers carry 12 significant digits and no arithmetic noise.
+    #[test]
+    fn csv_numbers_are_rounded_to_twelve_digits() {
+        assert_eq!(csv_number(0.1 * 3.0), "0.3");
+        assert_eq!(csv_number((1.97 + 1.98) / 2.0), "1.975");
+        assert_eq!(csv_number(0.017039452541013352), "0.017039452541");
+        assert_eq!(csv_number(-0.0), "0");
+        assert_eq!(csv_number(4.0), "4");
+        assert_eq!(csv_number(f64::NAN), "");
+        assert_eq!(csv_number(1234567.891234567), "1234567.89123");
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use mro_analysis::{analyze_npy, AnalysisOutput, RunOptions};
+use mro_core::meta::RunProvenance;
 use mro_core::{npy::NpyWriter, Calibration, Meta, Seeds};
 use mro_sim::glass::{GlassError, GlassStage};
 use mro_sim::{build_glass, simulate, Glass, SimError};
@@ -21,6 +22,20 @@ pub const ANALYSIS_CHUNK_PATTERNS: usize = 512;
 /// Builds the scenario's glass, showing its stages on a terminal; a scenario with
 /// `[sample] atoms` gets the file's atoms and its truth (or one without clusters) instead.
 pub fn glass(scenario: &Scenario) -> anyhow::Result<Glass> {
+    let mut glass = build(scenario)?;
+    glass.truth.provenance = Some(provenance(scenario));
+    Ok(glass)
+}
+
+/// The run a scenario's files record (`truth.json`, `analysis.json`): its name and seed.
+pub fn provenance(scenario: &Scenario) -> RunProvenance {
+    RunProvenance {
+        scenario: Some(scenario.name.clone()),
+        seed: Some(scenario.seed),
+    }
+}
+
+fn build(scenario: &Scenario) -> anyhow::Result<Glass> {
     if let Some(imported) = &scenario.imported {
         return Ok(Glass {
             atoms: imported.file.atoms.clone(),
@@ -132,5 +147,7 @@ pub fn analyze_dir(
     };
     let out = analyze_npy(&path, calibration, &scenario.simulated_analysis(), &opts);
     bar.finish_and_clear();
-    Ok(out?)
+    let mut out = out?;
+    out.result.provenance = Some(provenance(scenario));
+    Ok(out)
 }

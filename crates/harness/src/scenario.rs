@@ -631,14 +631,57 @@ impl Scenario {
     }
 
     /// The scenario with every default filled in, as TOML.
+    ///
+    /// Three defaults follow other keys and stay unset here, so that a sweep or a rerun of
+    /// this text keeps following them: `analysis.radial_step_per_nm`, `analysis.symmetries`
+    /// and `model.band_limit_per_nm` ([`Self::check_toml`] shows their values).
     pub fn resolved_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a scenario serialises")
+    }
+
+    /// What `mro check` prints: [`Self::resolved_toml`] with the three defaults that follow
+    /// other keys filled in at the values this scenario gives them, and a comment saying what
+    /// they follow.
+    pub fn check_toml(&self) -> String {
+        let mut s = self.clone();
+        s.analysis
+            .radial_step_per_nm
+            .get_or_insert(self.detector.k_pixel_per_nm);
+        s.analysis
+            .symmetries
+            .get_or_insert_with(|| self.analysis.summed_symmetries());
+        if let Ok(k) = self.model.band_limit_for(&self.detector) {
+            s.model.band_limit_per_nm.get_or_insert(k);
+        }
+        let mut followed = Vec::new();
+        if self.analysis.radial_step_per_nm.is_none() {
+            followed.push("analysis.radial_step_per_nm (detector.k_pixel_per_nm)");
+        }
+        if self.analysis.symmetries.is_none() {
+            followed.push("analysis.symmetries (the even n up to analysis.n_max)");
+        }
+        if self.model.band_limit_per_nm.is_none() {
+            followed.push(
+                "model.band_limit_per_nm (the larger of 20 nm⁻¹ and the detector edge, \
+                 detector.pixels × k_pixel_per_nm / 2)",
+            );
+        }
+        let mut text = s.resolved_toml();
+        if !followed.is_empty() {
+            text += &format!(
+                "\n# Defaults that follow other keys, shown at their values here; left out of a \
+                 scenario they keep following them: {}.\n",
+                followed.join("; ")
+            );
+        }
+        text
     }
 }
 
 /// toml's message, prefixed with the line, column and — where the error sits on a `key = value`
-/// line — the dotted path of the field.
-fn toml_message(text: &str, e: &toml::de::Error) -> String {
+/// line — the dotted path of the field, with what was expected. Used for scenario files and
+/// for `mro analyze --config` analysis files.
+pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
     // serde names Rust types ("expected usize"); say what they mean.
     let msg = [
         ("expected usize", "expected a whole number ≥ 0"),
@@ -657,8 +700,26 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     let field = field_at(text, line);
+    // The value toml could not read, as written (up to the end of its token).
+    let token: String = text[span.start.min(text.len())..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !",]}#".contains(*c))
+        .collect();
     // toml's message for a value of the wrong type where a named choice belongs.
-    let msg = if msg.contains("wanted string or table") {
+    let msg = if msg.contains("invalid floating-point number") {
+        match token.replace('_', "").parse::<f64>() {
+            Ok(v) if v.is_infinite() => format!(
+                "{token} is beyond the largest number a 64-bit float holds (about 1.8e308): \
+                 expected a finite number"
+            ),
+            _ => format!(
+                "{token} is not a number TOML reads: expected a number such as 0.5, 2.0 or 1e-3"
+            ),
+        }
+    } else if msg.contains("wanted string or table")
+        || msg.contains("unit variant")
+        || msg.contains("expected string only")
+    {
         let key = field
             .as_deref()
             .and_then(|f| f.rsplit('.').next())
@@ -743,6 +804,29 @@ mod tests {
         assert_eq!(s.detector.k_pixel_per_nm, 0.16);
         // The resolved form parses back to the same scenario.
         assert_eq!(Scenario::parse(&s.resolved_toml()).unwrap(), s);
+    }
+
+    /// `mro check` prints every default, those that follow other keys too, and what it prints
+    /// is a scenario that runs the same.
+    #[test]
+    fn check_shows_the_defaults_that_follow_other_keys() {
+        let s = Scenario::parse("schema = \"mro.scenario/1\"\n").unwrap();
+        let text = s.check_toml();
+        for key in [
+            "radial_step_per_nm = 0.16",
+            "symmetries = [",
+            "band_limit_per_nm = 20.0",
+        ] {
+            assert!(text.contains(key), "{key} in {text}");
+        }
+        assert!(!s.resolved_toml().contains("radial_step_per_nm"));
+        let back = Scenario::parse(&text).unwrap();
+        assert_eq!(back.analysis.summed_symmetries(), vec![2, 4, 6, 8, 10]);
+        assert_eq!(back.check_toml().lines().next(), text.lines().next());
+        assert_eq!(
+            back.model.band_limit_for(&back.detector).unwrap(),
+            s.model.band_limit_for(&s.detector).unwrap()
+        );
     }
 
     #[test]

@@ -70,6 +70,11 @@ pub const METHOD_QUANTITIES: [&str; 7] = [
     "precision",
 ];
 
+/// The whole-sample volume fractions every method is scored on, after [`METHOD_QUANTITIES`]:
+/// Σ of its per-n fractions over the planted n (judged), and its own total as its file gives
+/// it (`analysis.json`'s `total_volume_fraction`: over the summed symmetries; not judged).
+pub const TOTAL_QUANTITIES: [&str; 2] = ["planted_volume_fraction", "total_volume_fraction"];
+
 /// What scoring reads of `truth.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TruthDoc {
@@ -87,6 +92,9 @@ pub struct TruthDoc {
     /// How the centres were placed (absent from truth files of older versions).
     #[serde(default)]
     pub placement: Option<PlacementDoc>,
+    /// The run that built it (absent from older truth files and from truth files of atoms).
+    #[serde(default)]
+    pub provenance: Option<mro_core::meta::RunProvenance>,
 }
 
 /// The placement part of `truth.json`.
@@ -167,6 +175,15 @@ pub struct AnalysisDoc {
     pub power_spectrum: PowerDoc,
     /// Per symmetry n.
     pub by_symmetry: BTreeMap<String, FoundType>,
+    /// The `im2018` total: Σ volume fraction over the analysis's summed symmetries.
+    #[serde(default)]
+    pub total_volume_fraction: Option<f64>,
+    /// Why a whole-sample value is null (absent from older analyses).
+    #[serde(default)]
+    pub null_reasons: BTreeMap<String, String>,
+    /// The run the datacube came from (absent for measured data and older analyses).
+    #[serde(default)]
+    pub provenance: Option<mro_core::meta::RunProvenance>,
     /// The `mro` method's results (absent from older analyses).
     #[serde(default)]
     pub mro: Option<EstimateBody>,
@@ -183,6 +200,9 @@ pub struct EstimateBody {
     /// Its standard error.
     #[serde(default)]
     pub total_volume_fraction_se: Option<f64>,
+    /// Why the total (or its standard error) is null, keyed by the field.
+    #[serde(default)]
+    pub null_reasons: BTreeMap<String, String>,
 }
 
 /// An external estimate (schema `mro.estimate/1`; see the module docs).
@@ -243,6 +263,9 @@ pub struct EstimateType {
     /// The regions (for recall and precision).
     #[serde(default)]
     pub region_list: Vec<RegionDoc>,
+    /// Why a value is null, keyed by the field above (`"spacing_nm"`); shown beside the blank.
+    #[serde(default)]
+    pub null_reasons: BTreeMap<String, String>,
 }
 
 /// The calibration part of `analysis.json`.
@@ -282,6 +305,9 @@ pub struct VarianceDoc {
     /// Its standard error (absent from files before it was added).
     #[serde(default)]
     pub peak_k_se_per_nm: Option<f64>,
+    /// Why a value is null.
+    #[serde(default)]
+    pub null_reasons: BTreeMap<String, String>,
 }
 
 /// The power-spectrum part of `analysis.json`.
@@ -332,6 +358,9 @@ pub struct FoundType {
     /// The regions.
     #[serde(default)]
     pub region_list: Vec<RegionDoc>,
+    /// Why a value is null, keyed by the field.
+    #[serde(default)]
+    pub null_reasons: BTreeMap<String, String>,
 }
 
 /// One region of a per-n map.
@@ -371,6 +400,33 @@ pub struct Row {
     /// Whether |relative_error| ≤ tolerance (null where no tolerance applies or a value is
     /// missing).
     pub within_tolerance: Option<bool>,
+    /// Why `recovered` is null or, when only its standard error is, why that is (`"standard
+    /// error: …"`), from the scored file's `null_reasons`; absent when neither is null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_reason: Option<String>,
+}
+
+impl Row {
+    /// Sets [`Row::null_reason`] from `reasons` (a file's `null_reasons`), under `value` for a
+    /// null `recovered` and `se` for a null `recovered_se`; `otherwise` where the file gives no
+    /// reason for a null value.
+    fn explain(
+        mut self,
+        reasons: Option<&BTreeMap<String, String>>,
+        value: &str,
+        se: &str,
+        otherwise: &str,
+    ) -> Self {
+        let get = |k: &str| reasons.and_then(|r| r.get(k)).cloned();
+        self.null_reason = if self.recovered.is_none() {
+            Some(get(value).unwrap_or_else(|| otherwise.to_string()))
+        } else if self.recovered_se.is_none() {
+            get(se).map(|why| format!("standard error: {why}"))
+        } else {
+            None
+        };
+        self
+    }
 }
 
 fn im2018() -> String {
@@ -473,6 +529,7 @@ fn row_se(
         relative_error,
         tolerance,
         within_tolerance,
+        null_reason: None,
     }
 }
 
@@ -597,15 +654,44 @@ fn im2018_estimate(analysis: &AnalysisDoc) -> EstimateBody {
                     nearest_neighbor_nm: None,
                     nearest_neighbor_se_nm: None,
                     region_list: f.region_list.clone(),
+                    null_reasons: im2018_reasons(f, vf, p),
                 },
             )
         })
         .collect();
+    let mut null_reasons = analysis.null_reasons.clone();
+    null_reasons
+        .entry("total_volume_fraction_se".into())
+        .or_insert_with(|| "the im2018 method gives none for its total".into());
     EstimateBody {
         by_symmetry,
-        total_volume_fraction: None,
+        total_volume_fraction: analysis.total_volume_fraction,
         total_volume_fraction_se: None,
+        null_reasons,
     }
+}
+
+/// An `im2018` map's `null_reasons` under the names of the common form ([`EstimateType`]).
+fn im2018_reasons(f: &FoundType, vf: Option<f64>, p: f64) -> BTreeMap<String, String> {
+    let mut why = f.null_reasons.clone();
+    for (from, to) in [
+        ("autocorrelation_peak_nm", "spacing_nm"),
+        ("autocorrelation_peak_se_nm", "spacing_se_nm"),
+    ] {
+        if let Some(r) = f.null_reasons.get(from) {
+            why.insert(to.into(), r.clone());
+        }
+    }
+    if let Some(v) = vf.filter(|&v| v > 1.0) {
+        why.entry("volume_fraction".into()).or_insert_with(|| {
+            format!(
+                "dividing by the in-condition share {p} gives {v:.3} > 1: it does not hold here"
+            )
+        });
+    }
+    let none = "the im2018 method gives none (the mro method's regions do)";
+    why.insert("nearest_neighbor_nm".into(), none.into());
+    why
 }
 
 /// Rows only the published method has: the V(k) peak, the probe-corrected diameter, the
@@ -613,17 +699,25 @@ fn im2018_estimate(analysis: &AnalysisDoc) -> EstimateBody {
 fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
     let mut rows = Vec::new();
     let k0 = mean(truth.by_symmetry.values().filter_map(|t| t.k0_per_nm));
-    rows.push(row_se(
-        "v_peak_k_per_nm",
-        "im2018",
-        None,
-        k0,
-        (
-            analysis.variance.peak_k_per_nm,
-            analysis.variance.peak_k_se_per_nm,
+    rows.push(
+        row_se(
+            "v_peak_k_per_nm",
+            "im2018",
+            None,
+            k0,
+            (
+                analysis.variance.peak_k_per_nm,
+                analysis.variance.peak_k_se_per_nm,
+            ),
+            None,
+        )
+        .explain(
+            Some(&analysis.variance.null_reasons),
+            "peak_k_per_nm",
+            "peak_k_se_per_nm",
+            "V(k) has no peak",
         ),
-        None,
-    ));
+    );
     let mut geometric_total = Some(0.0);
     for (n, t) in numerically(&truth.by_symmetry) {
         let found = analysis.by_symmetry.get(&map_of(n).to_string());
@@ -631,52 +725,87 @@ fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
             continue;
         }
         let true_diameter = mean(in_condition(truth, n).iter().map(|c| c.diameter_nm));
-        rows.push(row_se(
-            "mean_diameter_corrected_nm",
-            "im2018",
-            Some(n),
-            true_diameter,
-            (
-                found.and_then(|f| f.mean_diameter_corrected_nm),
-                found.and_then(|f| f.mean_diameter_corrected_se_nm),
+        let reasons = found.map(|f| &f.null_reasons);
+        let not_given = if found.is_some() {
+            "the analysis gives no value and no reason".to_string()
+        } else {
+            format!(
+                "map {} was not analysed (above n_max, or outside `symmetries`)",
+                map_of(n)
+            )
+        };
+        rows.push(
+            row_se(
+                "mean_diameter_corrected_nm",
+                "im2018",
+                Some(n),
+                true_diameter,
+                (
+                    found.and_then(|f| f.mean_diameter_corrected_nm),
+                    found.and_then(|f| f.mean_diameter_corrected_se_nm),
+                ),
+                None,
+            )
+            .explain(
+                reasons,
+                "mean_diameter_corrected_nm",
+                "mean_diameter_corrected_se_nm",
+                &not_given,
             ),
-            None,
-        ));
+        );
         let p_geo = geometric_in_condition(n as usize, analysis.config.acceptance_deg);
         let geometric = found
             .and_then(|f| f.volume_fraction_in_condition)
             .map(|v| v / p_geo)
             .filter(|&v| v <= 1.0);
         geometric_total = geometric_total.zip(geometric).map(|(a, b)| a + b);
-        rows.push(row_se(
-            "volume_fraction_geometric",
-            "im2018",
-            Some(n),
-            Some(t.volume_fraction),
-            (
-                geometric,
-                geometric
-                    .and(found.and_then(|f| f.volume_fraction_in_condition_se))
-                    .map(|se| se / p_geo),
+        rows.push(
+            row_se(
+                "volume_fraction_geometric",
+                "im2018",
+                Some(n),
+                Some(t.volume_fraction),
+                (
+                    geometric,
+                    geometric
+                        .and(found.and_then(|f| f.volume_fraction_in_condition_se))
+                        .map(|se| se / p_geo),
+                ),
+                None,
+            )
+            .explain(
+                reasons,
+                "volume_fraction_geometric",
+                "volume_fraction_in_condition_se",
+                &not_given,
             ),
-            None,
-        ));
+        );
         // How far the σ(r) peak stands above the map's own fluctuations (≥ 3: a real distance).
-        rows.push(row(
-            "spacing_significance",
-            Some(n),
-            None,
-            found.and_then(|f| f.autocorrelation_peak_significance),
-            None,
-        ));
+        rows.push(
+            row(
+                "spacing_significance",
+                Some(n),
+                None,
+                found.and_then(|f| f.autocorrelation_peak_significance),
+                None,
+            )
+            .explain(reasons, "autocorrelation_peak_significance", "", &not_given),
+        );
     }
-    rows.push(row(
-        "total_volume_fraction_geometric",
+    let mut total_row = row(
+        "planted_volume_fraction_geometric",
         None,
         Some(truth.total_volume_fraction),
         geometric_total.filter(|&v| v <= 1.0),
         None,
-    ));
+    );
+    if total_row.recovered.is_none() {
+        total_row.null_reason = Some(match geometric_total {
+            Some(v) => format!("the planted n's fractions sum to {v:.3} > 1"),
+            None => "a planted n has no geometric volume fraction (see its row)".into(),
+        });
+    }
+    rows.push(total_row);
     rows
 }
 
@@ -716,7 +845,8 @@ fn in_condition(truth: &TruthDoc, n: u32) -> Vec<&TrueCluster> {
 }
 
 /// The rows of one method: per true n the mean diameter, volume fraction, region count,
-/// spacing, recall and precision, then the total volume fraction. `tol` is `Some` for the
+/// spacing, recall and precision, then the volume fraction summed over the planted n
+/// (`planted_volume_fraction`, judged) and the method's own total (`total_volume_fraction`). `tol` is `Some` for the
 /// method being judged.
 fn method_rows(
     truth: &TruthDoc,
@@ -744,58 +874,92 @@ fn method_rows(
         let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_cond.is_empty());
         let get =
             |f: fn(&EstimateType) -> (Option<f64>, Option<f64>)| found.map_or((None, None), f);
-        rows.push(row_se(
+        let reasons = found.map(|f| &f.null_reasons);
+        let not_given = if found.is_some() {
+            format!("`{method}` gives no value and no reason")
+        } else if missing_fails {
+            format!("the estimate gives nothing for map {}", map_of(n))
+        } else {
+            format!(
+                "map {} was not analysed (above n_max, or outside `symmetries`)",
+                map_of(n)
+            )
+        };
+        let explained =
+            |row: Row, value: &str, se: &str| row.explain(reasons, value, se, &not_given);
+        rows.push(explained(
+            row_se(
+                "mean_diameter_nm",
+                method,
+                Some(n),
+                mean(in_cond.iter().map(|c| c.diameter_nm)),
+                get(|f| (f.mean_diameter_nm, f.mean_diameter_se_nm)),
+                seen(tolerance(Check::Diameter)),
+            ),
             "mean_diameter_nm",
-            method,
-            Some(n),
-            mean(in_cond.iter().map(|c| c.diameter_nm)),
-            get(|f| (f.mean_diameter_nm, f.mean_diameter_se_nm)),
-            seen(tolerance(Check::Diameter)),
+            "mean_diameter_se_nm",
         ));
         let vf = get(|f| (f.volume_fraction, f.volume_fraction_se));
         total = total
             .zip(vf.0)
             .map(|((a, e), v)| (a + v, e + vf.1.unwrap_or(f64::NAN).powi(2)));
-        rows.push(row_se(
+        rows.push(explained(
+            row_se(
+                "volume_fraction",
+                method,
+                Some(n),
+                Some(t.volume_fraction),
+                vf,
+                tolerance(Check::VolumeFraction),
+            ),
             "volume_fraction",
-            method,
-            Some(n),
-            Some(t.volume_fraction),
-            vf,
-            tolerance(Check::VolumeFraction),
+            "volume_fraction_se",
         ));
-        rows.push(row_se(
-            "region_count",
-            method,
-            Some(n),
-            Some(t.in_condition_count as f64),
-            get(|f| match f.clusters {
-                Some(c) => (Some(c), f.clusters_se),
-                None => (f.regions, f.regions_se),
-            }),
-            None,
+        let counted = found.is_some_and(|f| f.clusters.is_some());
+        rows.push(explained(
+            row_se(
+                "region_count",
+                method,
+                Some(n),
+                Some(t.in_condition_count as f64),
+                get(|f| match f.clusters {
+                    Some(c) => (Some(c), f.clusters_se),
+                    None => (f.regions, f.regions_se),
+                }),
+                None,
+            ),
+            if counted { "clusters" } else { "regions" },
+            if counted { "clusters_se" } else { "regions_se" },
         ));
         // A spacing is scored only where the truth has one (correlated placement); with random
         // placement the σ(r) peak is reported without a truth or a tolerance.
         let true_spacing = t
             .projected_nearest_neighbor_nm
             .filter(|_| truth.has_spacing());
-        rows.push(row_se(
+        rows.push(explained(
+            row_se(
+                "spacing_nm",
+                method,
+                Some(n),
+                true_spacing,
+                get(|f| (f.spacing_nm, f.spacing_se_nm)),
+                tolerance(Check::Spacing).filter(|_| true_spacing.is_some()),
+            ),
             "spacing_nm",
-            method,
-            Some(n),
-            true_spacing,
-            get(|f| (f.spacing_nm, f.spacing_se_nm)),
-            tolerance(Check::Spacing).filter(|_| true_spacing.is_some()),
+            "spacing_se_nm",
         ));
         // The clusters' own nearest-neighbour distance exists for any placement.
-        rows.push(row_se(
+        rows.push(explained(
+            row_se(
+                "nearest_neighbor_nm",
+                method,
+                Some(n),
+                t.projected_nearest_neighbor_nm,
+                get(|f| (f.nearest_neighbor_nm, f.nearest_neighbor_se_nm)),
+                None,
+            ),
             "nearest_neighbor_nm",
-            method,
-            Some(n),
-            t.projected_nearest_neighbor_nm,
-            get(|f| (f.nearest_neighbor_nm, f.nearest_neighbor_se_nm)),
-            None,
+            "nearest_neighbor_se_nm",
         ));
         let (recall, precision, regions_listed) = match (found, step_nm) {
             (Some(f), Some(step)) if !f.region_list.is_empty() || f.regions == Some(0.0) => {
@@ -804,35 +968,84 @@ fn method_rows(
             }
             _ => (None, None, 0),
         };
-        rows.push(row_se(
-            "recall",
-            method,
-            Some(n),
-            Some(1.0),
-            (recall, recall.map(|r| binomial_se(r, in_cond.len()))),
-            None,
-        ));
-        rows.push(row_se(
-            "precision",
-            method,
-            Some(n),
-            Some(1.0),
-            (precision, precision.map(|p| binomial_se(p, regions_listed))),
-            None,
-        ));
+        // Why recall and precision are blank: they are computed here, not read.
+        let unmatched = match (found, step_nm) {
+            (None, _) => Some(not_given.clone()),
+            (Some(_), None) => Some("no `scan_step_nm` to place the regions in the sample".into()),
+            (Some(f), Some(_)) if f.region_list.is_empty() && f.regions != Some(0.0) => {
+                Some(format!("`{method}` lists no regions (`region_list`)"))
+            }
+            _ => None,
+        };
+        let recall_why = unmatched
+            .clone()
+            .unwrap_or_else(|| format!("no in-condition cluster of n = {n}: nothing to find"));
+        let precision_why = unmatched.unwrap_or_else(|| "no regions: nothing to match".into());
+        rows.push(
+            row_se(
+                "recall",
+                method,
+                Some(n),
+                Some(1.0),
+                (recall, recall.map(|r| binomial_se(r, in_cond.len()))),
+                None,
+            )
+            .explain(None, "", "", &recall_why),
+        );
+        rows.push(
+            row_se(
+                "precision",
+                method,
+                Some(n),
+                Some(1.0),
+                (precision, precision.map(|p| binomial_se(p, regions_listed))),
+                None,
+            )
+            .explain(None, "", "", &precision_why),
+        );
     }
-    let total = total
+    // Σ over the planted n: the clusters the truth's total counts. Null where a planted n has
+    // no fraction, or above 1.
+    let planted = total
         .filter(|&(v, _)| v <= 1.0)
-        .map(|(v, e)| (Some(v), e.is_finite().then(|| e.sqrt())))
-        .unwrap_or((body.total_volume_fraction, body.total_volume_fraction_se));
-    rows.push(row_se(
-        "total_volume_fraction",
+        .map_or((None, None), |(v, e)| {
+            (Some(v), e.is_finite().then(|| e.sqrt()))
+        });
+    let planted_why = match total {
+        None => "a planted n has no volume fraction (see its row)".to_string(),
+        Some((v, _)) if v > 1.0 => format!("the planted n's fractions sum to {v:.3} > 1"),
+        _ => "a planted n's volume fraction has no standard error (see its row)".to_string(),
+    };
+    let mut planted_row = row_se(
+        "planted_volume_fraction",
         method,
         None,
         Some(truth.total_volume_fraction),
-        total,
+        planted,
         all_tolerances(Check::VolumeFraction).filter(|_| all_given),
-    ));
+    );
+    if planted_row.recovered.is_none() || planted_row.recovered_se.is_none() {
+        planted_row.null_reason = Some(planted_why);
+    }
+    rows.push(planted_row);
+    // The method's own total, exactly as its file gives it (`analysis.json`: over the
+    // summed symmetries, speckle-only maps included); reported, not judged.
+    rows.push(
+        row_se(
+            "total_volume_fraction",
+            method,
+            None,
+            Some(truth.total_volume_fraction),
+            (body.total_volume_fraction, body.total_volume_fraction_se),
+            None,
+        )
+        .explain(
+            Some(&body.null_reasons),
+            "total_volume_fraction",
+            "total_volume_fraction_se",
+            &format!("`{method}` gives no total"),
+        ),
+    );
     rows
 }
 
@@ -903,6 +1116,28 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> anyho
         .map_err(|e| bad_input(format!("{}: not a valid {what}: {e}", path.display())))
 }
 
+/// Why values are blank: each distinct [`Row::null_reason`] with the rows it explains
+/// (`` `mro` `spacing_nm` n = 4 ``), in row order.
+pub fn blank_reasons(score: &Score) -> Vec<(String, String)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for r in &score.rows {
+        let Some(why) = &r.null_reason else { continue };
+        let what = format!(
+            "`{}` `{}`{}",
+            r.method,
+            r.quantity,
+            r.symmetry.map_or(String::new(), |n| format!(" n = {n}"))
+        );
+        match out.iter_mut().find(|(w, _)| w == why) {
+            Some((_, rows)) => rows.push(what),
+            None => out.push((why.clone(), vec![what])),
+        }
+    }
+    out.into_iter()
+        .map(|(why, rows)| (rows.join(", "), why))
+        .collect()
+}
+
 /// A fixed-width text table of the rows, for terminals and logs.
 pub fn table(score: &Score) -> String {
     use std::fmt::Write as _;
@@ -935,6 +1170,13 @@ pub fn table(score: &Score) -> String {
                 None => "",
             }
         );
+    }
+    let blanks = blank_reasons(score);
+    if !blanks.is_empty() {
+        let _ = writeln!(s, "why a value or its s.e. is — :");
+        for (rows, why) in blanks {
+            let _ = writeln!(s, "  {}: {why}", rows.replace('`', ""));
+        }
     }
     if score.odd_even_ratio.is_finite() {
         let _ = writeln!(
@@ -993,7 +1235,7 @@ pub fn side_by_side(score: &Score) -> String {
     }
     s.push('\n');
     let mut keys: Vec<(&str, Option<u32>)> = Vec::new();
-    for q in METHOD_QUANTITIES.iter().chain(&["total_volume_fraction"]) {
+    for q in METHOD_QUANTITIES.iter().chain(&TOTAL_QUANTITIES) {
         for r in score.rows.iter().filter(|r| r.quantity == *q) {
             if !keys.contains(&(q, r.symmetry)) {
                 keys.push((q, r.symmetry));
@@ -1099,6 +1341,36 @@ mod tests {
         assert_eq!(get(&s, "recall").recovered, Some(1.0));
         assert_eq!(get(&s, "precision").recovered, Some(1.0));
         assert_eq!(get(&s, "region_count").truth, Some(2.0));
+    }
+
+    /// `total_volume_fraction` is the method's own total, the number (or null) its file holds;
+    /// the sum over the planted n, which the tolerance judges, is `planted_volume_fraction`.
+    #[test]
+    fn the_total_is_the_files_own_and_the_planted_sum_is_named_apart() {
+        let tol = ScoringSpec::default();
+        let mut a = perfect();
+        // Speckle maps with nothing planted add to the analysis's total, not to the planted sum.
+        a.total_volume_fraction = Some(0.05);
+        let s = score(&truth(), &a, &tol);
+        let rows = |q: &str| -> Vec<&Row> { s.rows.iter().filter(|r| r.quantity == q).collect() };
+        let total = rows("total_volume_fraction")[0];
+        assert_eq!((total.recovered, total.tolerance), (Some(0.05), None));
+        let planted = rows("planted_volume_fraction")[0];
+        assert!(
+            (planted.recovered.unwrap() - 0.02).abs() < 1e-12,
+            "{planted:?}"
+        );
+        assert!(planted.tolerance.is_some());
+        // Null in analysis.json: null in score.json, although the planted n have fractions.
+        a.total_volume_fraction = None;
+        let s = score(&truth(), &a, &tol);
+        let total = s
+            .rows
+            .iter()
+            .find(|r| r.quantity == "total_volume_fraction")
+            .unwrap();
+        assert_eq!(total.recovered, None, "{total:?}");
+        assert!(get(&s, "planted_volume_fraction").recovered.is_some());
     }
 
     #[test]

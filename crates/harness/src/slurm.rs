@@ -32,7 +32,7 @@ pub struct SlurmOptions {
     #[arg(long, requires = "slurm")]
     pub time: Option<String>,
     /// CPUs per point (sbatch --cpus-per-task); each point uses all of them.
-    #[arg(long, requires = "slurm", default_value_t = 1)]
+    #[arg(long, requires = "slurm", default_value_t = 1, value_parser = crate::commands::count_at_least_one)]
     pub cpus: usize,
     /// Write the job script and print the sbatch command without submitting.
     #[arg(long, requires = "slurm")]

@@ -22,7 +22,7 @@ def npy(name, shape, values, descr="<f4", pad_to=None):
         d += " "
     d += "\n"
     data = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode()
-    fmt = {"<f4": "<f", "|b1": "<?"}[descr]
+    fmt = {"<f4": "<f", "<f8": "<d", "|b1": "<?"}[descr]
     data += b"".join(struct.pack(fmt, v) for v in values)
     if pad_to:
         data = data.ljust(pad_to, b"\0")
@@ -79,6 +79,14 @@ npy("all_nan.npy", [3, 3, DET, DET], [float("nan")] * (9 * DET * DET))
 expect("all_nan.npy", ANALYZE, 2, "NaN or infinite in every frame")
 npy("all_zero.npy", [3, 3, DET, DET], [0.0] * (9 * DET * DET))
 expect("all_zero.npy", ANALYZE, 2, "no signal")
+big = cube(9)
+big[4 * DET * DET + 3 * DET + 5] = 1e300
+npy("f8_beyond_float32.npy", [3, 3, DET, DET], big, descr="<f8")
+expect("f8_beyond_float32.npy", ANALYZE, 2, "f8_beyond_float32.npy: value 1e300 at index [1, 1, 3, 5] overflows float32")
+npy("all_ones.npy", [3, 3, DET, DET], [1.0] * (9 * DET * DET))
+expect("all_ones.npy", ANALYZE, 2, "all_ones.npy: all 9 frames are identical to the first in every unmasked pixel")
+npy("one_pattern_repeated.npy", [3, 3, DET, DET], frame(0) * 9)
+expect("one_pattern_repeated.npy", ANALYZE, 2, "expected patterns that vary from scan position to scan position")
 # One saturated frame (every value at 3e38, near f32's maximum) among frames of ~100 counts.
 npy("saturated_frame.npy", [3, 3, DET, DET], [100.0 / (DET * DET)] * (4 * DET * DET) + [3e38] * (DET * DET) + [100.0 / (DET * DET)] * (4 * DET * DET))
 expect("saturated_frame.npy", ANALYZE, 2, "frames are bright")
@@ -112,7 +120,12 @@ good = json.dumps(meta, indent=2)
 meta_file("meta_bom_center_of_three.json", "\ufeff" + good.replace("8.2\n", "8.2, 1.0\n"),
           "meta_bom_center_of_three.json: field `calibration.center_px` = [7.6,8.2,1.0]: expected [y, x]")
 meta_file("meta_unknown_key.json", good.replace("voltage_kv", "voltage"), "field `calibration.voltage` is not a known field")
-meta_file("meta_negative_pixel.json", good.replace("0.6,", "-0.6,"), "field `calibration.k_pixel_per_nm` = -0.6: expected a positive finite number")
+meta_file("meta_negative_pixel.json", good.replace("0.6,", "-0.6,"), "field `calibration.k_pixel_per_nm` = -0.6: expected a detector pixel size in [0.0001, 10] nm⁻¹ per pixel")
+# Positive but absurd: outside the physical ranges of crates/core/src/meta.rs.
+meta_file("meta_absurd_semiangle.json", good.replace("1.15", "100000.0"),
+          "meta_absurd_semiangle.json: field `calibration.semiangle_mrad` = 100000: expected a probe convergence semiangle in [0.05, 100] mrad")
+meta_file("meta_absurd_step.json", good.replace('"scan_step_nm": 0.5', '"scan_step_nm": 1000000000.0'),
+          "meta_absurd_step.json: field `calibration.scan_step_nm` = 1000000000: expected a probe step in [0.001, 1000] nm")
 meta_file("meta_other_detector.json", good.replace("7.6", "64.0").replace("8.2", "64.0"),
           "meta_other_detector.json: field `calibration.center_px` = [64, 64]: expected a centre [y, x] on the 16 × 16 detector")
 meta_file("meta_not_json.json", "{ calibration: ", "meta_not_json.json: key must be a string")
@@ -121,6 +134,19 @@ with open(os.path.join(HERE, "config_ring_outside.toml"), "w") as f:
     f.write("[analysis]\nk_per_nm = 4.5\n")
 expect("config_ring_outside.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
        "config_ring_outside.toml: field `analysis.k_per_nm` = 4.5")
+# A value of the wrong type, and a number beyond float64: the field and what was expected.
+with open(os.path.join(HERE, "config_wrong_type.toml"), "w") as f:
+    f.write("[analysis]\nn_max = \"ten\"\n")
+expect("config_wrong_type.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
+       "config_wrong_type.toml: field `analysis.n_max` (line 2, column 9): invalid type: string \"ten\", expected a whole number ≥ 0")
+with open(os.path.join(HERE, "config_beyond_float64.toml"), "w") as f:
+    f.write("[analysis]\nk_per_nm = 1e999\n")
+expect("config_beyond_float64.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
+       "field `analysis.k_per_nm` (line 2, column 12): 1e999 is beyond the largest number a 64-bit float holds (about 1.8e308): expected a finite number")
+with open(os.path.join(HERE, "sweep_jobs_zero.toml"), "w") as f:
+    f.write("schema = \"mro.scenario/1\"\n")
+expect("sweep_jobs_zero.toml", "sweep {file} --set seed=1,2 --out {out} --jobs 0", 2,
+       "invalid value '0' for '--jobs <JOBS>': expected a whole number ≥ 1")
 with open(os.path.join(HERE, "config_n_max.toml"), "w") as f:
     f.write("[analysis]\nn_max = 40\n")
 expect("config_n_max.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,

@@ -4,6 +4,7 @@
 //! Every error about a value names the file and key (or flag) the user wrote: [`Origins`] is the
 //! one place that maps an internal field (`center_px`, `analysis.k_per_nm`, the ring) to it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ use mro_analysis::screen::ScreenSettings;
 use mro_analysis::{
     analyze_source_screened, AnalysisConfig, AnalysisError, AnalysisOutput, RunOptions, Screened,
 };
+use mro_core::meta::RunProvenance;
 use mro_core::npy::write_f32;
 use mro_core::{Calibration, Format, FrameSource, Meta, NpyError, SourceError};
 
@@ -66,7 +68,7 @@ pub struct Args {
     #[arg(long)]
     refine_center: bool,
     /// Patterns read per chunk (memory use is about two chunks; small chunks stay in cache).
-    #[arg(long, default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 32, value_parser = super::count_at_least_one)]
     chunk_patterns: usize,
     /// Skip the PNG figures.
     #[arg(long)]
@@ -131,6 +133,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.refine_center {
         config.refine_center = true;
     }
+    // Checked before they are printed: settings that are refused were never used.
+    config.validate().map_err(|e| {
+        bad_input(format!(
+            "{}: field `analysis.{}` = {}: expected {}",
+            origins.config_name(),
+            e.field,
+            e.value,
+            e.expected
+        ))
+    })?;
     outln!(
         "analysis settings ({}): {}",
         args.config
@@ -141,15 +153,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             )),
         serde_json::to_string(&config).expect("the settings serialise")
     );
-    config.validate().map_err(|e| {
-        bad_input(format!(
-            "{}: field `analysis.{}` = {}: expected {}",
-            origins.config_name(),
-            e.field,
-            e.value,
-            e.expected
-        ))
-    })?;
     if scan[0] * scan[1] < 2 {
         return Err(bad_input(format!(
             "{}: scan {} × {}: expected at least 2 scan points (V_r and the maps are variances and regions across scan positions)",
@@ -269,6 +272,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     )
     .with_context(|| format!("cannot write {}", screening.display()))?;
 
+    let mut out = out;
+    out.result.provenance = origins.provenance.clone();
     write_outputs(output.staging(), &out)?;
     if !args.no_figures {
         figures::write_all(
@@ -343,6 +348,8 @@ struct Origins {
     center_from_flag: bool,
     center_px: [f64; 2],
     screened_pixels: usize,
+    /// The run the datacube came from, from meta.json's `provenance` (simulations only).
+    provenance: Option<RunProvenance>,
 }
 
 impl Origins {
@@ -425,21 +432,37 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
-    let value: toml::Table = toml::from_str(&text)
-        .map_err(|e| bad_input(format!("{}: not valid TOML: {e}", path.display())))?;
+    let value: toml::Table = toml::from_str(&text).map_err(|e| {
+        bad_input(format!(
+            "{}: not valid TOML: {}",
+            path.display(),
+            crate::scenario::toml_message(&text, &e)
+        ))
+    })?;
     if value.contains_key("schema") {
         return Ok(Scenario::load(path)?.simulated_analysis());
     }
-    let Some(section) = value.get("analysis") else {
+    if !value.contains_key("analysis") {
         return Err(bad_input(format!(
             "{}: no [analysis] table: expected a file with an [analysis] section",
             path.display()
         )));
-    };
-    section
-        .clone()
-        .try_into::<AnalysisConfig>()
-        .map_err(|e| bad_input(format!("{}: [analysis]: {e}", path.display())))
+    }
+    /// An analysis TOML: its `[analysis]` table (other tables are not read).
+    #[derive(serde::Deserialize)]
+    struct AnalysisFile {
+        analysis: AnalysisConfig,
+    }
+    // Read from the text, not the parsed table, so that an error has its line and field.
+    toml::from_str::<AnalysisFile>(&text)
+        .map(|f| f.analysis)
+        .map_err(|e| {
+            bad_input(format!(
+                "{}: {}",
+                path.display(),
+                crate::scenario::toml_message(&text, &e)
+            ))
+        })
 }
 
 /// The calibration from --meta (or meta.json beside the datacube) with flags overriding it,
@@ -460,10 +483,15 @@ fn calibration(
             outln!("calibration: {} (beside the datacube)", p.display());
         }
     }
-    let base = match &meta_path {
-        Some(p) => Some(Meta::read(p).map_err(bad_input)?.calibration),
+    let meta = match &meta_path {
+        Some(p) => Some(Meta::read(p).map_err(bad_input)?),
         None => None,
     };
+    let base = meta.as_ref().map(|m| m.calibration);
+    let provenance = meta
+        .as_ref()
+        .and_then(|m| m.provenance.as_ref())
+        .and_then(RunProvenance::from_meta);
     // Every value the calibration needs, from its flag or else meta.json; all missing ones are
     // named in one error, so that a user without a meta.json fixes them in one go.
     let values = [
@@ -520,6 +548,7 @@ fn calibration(
         center_from_flag: args.center_px.is_some(),
         center_px: center,
         screened_pixels: 0,
+        provenance,
     };
     let cal = Calibration::new(
         k_pixel_per_nm,
@@ -633,6 +662,17 @@ fn summary(out: &AnalysisOutput) {
         crate::document::number(r.power_spectrum.odd_even_ratio, 4),
         crate::document::number(r.power_spectrum.odd_even_ratio_corrected, 4)
     );
+    // A "—" says why under its line, from the `null_reasons` analysis.json holds.
+    let blanks = |shown: &[(&str, Option<f64>, &str)], reasons: &BTreeMap<String, String>| {
+        for (label, value, field) in shown {
+            if value.is_none() {
+                let why = reasons
+                    .get(*field)
+                    .map_or("no reason recorded", String::as_str);
+                outln!("         — {label}: {why}");
+            }
+        }
+    };
     // Both methods, the one `[analysis] method` judges first, each line labelled.
     let mro = r.mro.as_ref();
     let im2018_lines = || {
@@ -646,11 +686,34 @@ fn summary(out: &AnalysisOutput) {
                 fmt(s.volume_fraction),
                 fmt(s.autocorrelation_peak_nm)
             );
+            blanks(
+                &[
+                    ("D", s.mean_diameter_nm, "mean_diameter_nm"),
+                    ("volume fraction", s.volume_fraction, "volume_fraction"),
+                    (
+                        "spacing",
+                        s.autocorrelation_peak_nm,
+                        "autocorrelation_peak_nm",
+                    ),
+                ],
+                &s.null_reasons,
+            );
         }
         outln!(
             "  total volume fraction {}, integrated map {}",
             fmt(r.total_volume_fraction),
             fmt(r.integrated_map_volume_fraction)
+        );
+        blanks(
+            &[
+                ("total", r.total_volume_fraction, "total_volume_fraction"),
+                (
+                    "integrated map",
+                    r.integrated_map_volume_fraction,
+                    "integrated_map_volume_fraction",
+                ),
+            ],
+            &r.null_reasons,
         );
     };
     let mro_lines = || {
@@ -670,8 +733,20 @@ fn summary(out: &AnalysisOutput) {
                 fmt(s.volume_fraction),
                 fmt(s.spacing_nm)
             );
+            blanks(
+                &[
+                    ("D", s.mean_diameter_nm, "mean_diameter_nm"),
+                    ("volume fraction", s.volume_fraction, "volume_fraction"),
+                    ("spacing", s.spacing_nm, "spacing_nm"),
+                ],
+                &s.null_reasons,
+            );
         }
         outln!("  total volume fraction {}", fmt(m.total_volume_fraction));
+        blanks(
+            &[("total", m.total_volume_fraction, "total_volume_fraction")],
+            &m.null_reasons,
+        );
     };
     if r.config.method == mro_analysis::Method::Mro {
         mro_lines();

@@ -26,7 +26,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             eprintln!("mro: warning: {}: {w}", path.display());
         }
         outln!("# {}: valid; resolved with defaults:", path.display());
-        outln!("{}", scenario.resolved_toml());
+        outln!("{}", scenario.check_toml());
         if let (Some(imported), Some(atoms)) = (&scenario.imported, &scenario.sample.atoms) {
             outln!(
                 "{}",

@@ -42,6 +42,15 @@ enum Command {
     Sweep(sweep::Args),
 }
 
+/// A count flag (`--jobs`, `--cpus`, `--chunk-patterns`): a whole number ≥ 1, refused (exit 2)
+/// with what was expected otherwise.
+pub(crate) fn count_at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number ≥ 1".to_string()),
+    }
+}
+
 /// Opens `out` for a command that writes one scenario's files, after checking the directory and
 /// that `need` fits the free disk and memory (refused unless `force_size`); a finished earlier
 /// run of the same command is replaced only with `force`.

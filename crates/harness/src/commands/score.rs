@@ -40,6 +40,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let s = match doc.get("schema").and_then(|v| v.as_str()) {
         Some(ESTIMATE_SCHEMA) => {
+            check_estimate_keys(&args.analysis, &doc)?;
             let e: Estimate = read_json(&args.analysis, "estimate (mro.estimate/1)")?;
             check_estimate(&args.analysis, &e)?;
             score_estimate(&truth, &e, &tolerances)
@@ -80,10 +81,31 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Refuses (exit status 2) an analysis that cannot be of the truth's sample: a foil thickness
-/// other than the truth's, or a scan field larger than the truth's extent (a simulated scan lies
-/// inside the sample). Fields an older file lacks are not compared.
+/// Refuses (exit status 2) an analysis that cannot be of the truth's sample: another run's seed
+/// (both files record the scenario and seed of their run), a foil thickness other than the
+/// truth's, or a scan field larger than the truth's extent (a simulated scan lies inside the
+/// sample). Fields an older file lacks are not compared.
 fn check_same_sample(args: &Args, truth: &TruthDoc, a: &AnalysisDoc) -> anyhow::Result<()> {
+    let seed = |p: &Option<mro_core::meta::RunProvenance>| p.as_ref().and_then(|p| p.seed);
+    if let (Some(ts), Some(as_)) = (seed(&truth.provenance), seed(&a.provenance)) {
+        if ts != as_ {
+            let run = |p: &Option<mro_core::meta::RunProvenance>| {
+                let p = p.as_ref().expect("has a seed");
+                match &p.scenario {
+                    Some(name) => format!("scenario {name:?}, seed {}", p.seed.unwrap_or(0)),
+                    None => format!("seed {}", p.seed.unwrap_or(0)),
+                }
+            };
+            return Err(bad_input(format!(
+                "{}: field `provenance.seed` = {as_} ({}), but {} has `provenance.seed` = {ts} \
+                 ({}): expected the analysis of the truth's own run (the same seed)",
+                args.analysis.display(),
+                run(&a.provenance),
+                args.truth.display(),
+                run(&truth.provenance),
+            )));
+        }
+    }
     let mismatch = |field: &str, found: String, theirs: &str, expected: String| {
         bad_input(format!(
             "{}: field `{field}` = {found}, but {} has {theirs} = {expected}: expected the \
@@ -118,6 +140,71 @@ fn check_same_sample(args: &Args, truth: &TruthDoc, a: &AnalysisDoc) -> anyhow::
                     &format!("`extent_nm[{}]`", 1 - axis),
                     format!("{extent} nm"),
                 ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The keys an object of an estimate may hold, from the types that read it (serialised with
+/// every value absent, each field is a key).
+fn accepted_keys(example: impl serde::Serialize) -> Vec<String> {
+    match serde_json::to_value(example) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Refuses (exit status 2) an estimate holding a key mro does not read — a misspelt
+/// `volume_fraktion` would otherwise score as "not recovered" without a word — naming the key,
+/// the file and the keys accepted there.
+fn check_estimate_keys(path: &std::path::Path, doc: &serde_json::Value) -> anyhow::Result<()> {
+    use crate::score::{EstimateBody, EstimateType, RegionDoc};
+    let top = accepted_keys(Estimate {
+        schema: String::new(),
+        method: String::new(),
+        scan_step_nm: None,
+        body: EstimateBody::default(),
+    });
+    let per_n = accepted_keys(EstimateType::default());
+    let region = accepted_keys(RegionDoc {
+        centroid_px: [0.0; 2],
+        diameter_nm: None,
+        fwhm_nm: None,
+    });
+    let unknown = |field: String, accepted: &[String]| {
+        bad_input(format!(
+            "{}: field `{field}` is not a known field of an estimate (mro.estimate/1): expected one of {}",
+            path.display(),
+            accepted.join(", ")
+        ))
+    };
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map_or_else(Vec::new, |m| m.keys().cloned().collect())
+    };
+    for k in keys(doc) {
+        if !top.contains(&k) {
+            return Err(unknown(k, &top));
+        }
+    }
+    if let Some(by) = doc.get("by_symmetry").and_then(|v| v.as_object()) {
+        for (n, t) in by {
+            for k in keys(t) {
+                if !per_n.contains(&k) {
+                    return Err(unknown(format!("by_symmetry.{n}.{k}"), &per_n));
+                }
+            }
+            let regions = t.get("region_list").and_then(|v| v.as_array());
+            for (i, r) in regions.into_iter().flatten().enumerate() {
+                for k in keys(r) {
+                    if !region.contains(&k) {
+                        return Err(unknown(
+                            format!("by_symmetry.{n}.region_list[{i}].{k}"),
+                            &region,
+                        ));
+                    }
+                }
             }
         }
     }
@@ -168,4 +255,61 @@ fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
         })
     };
     checked().map_err(|err| bad_input(format!("{}: {err}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key the estimate types do not read is refused with the file, the key's path and the
+    /// accepted keys; every key they read is accepted.
+    #[test]
+    fn unknown_estimate_keys_are_refused() {
+        let path = std::path::Path::new("est.json");
+        let good = serde_json::json!({
+            "schema": "mro.estimate/1", "method": "x", "scan_step_nm": 0.5,
+            "by_symmetry": {"4": {"regions": 3, "volume_fraction": 0.02,
+                                  "null_reasons": {"spacing_nm": "none"},
+                                  "region_list": [{"centroid_px": [1.0, 2.0], "fwhm_nm": 1.0}]}},
+            "total_volume_fraction": 0.02, "null_reasons": {}
+        });
+        assert!(check_estimate_keys(path, &good).is_ok());
+        for (pointer, key, field) in [
+            ("", "volume", "`volume`"),
+            (
+                "/by_symmetry/4",
+                "volume_fraktion",
+                "`by_symmetry.4.volume_fraktion`",
+            ),
+            (
+                "/by_symmetry/4/region_list/0",
+                "centre",
+                "`by_symmetry.4.region_list[0].centre`",
+            ),
+        ] {
+            let mut bad = good.clone();
+            bad.pointer_mut(pointer)
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .insert(key.into(), serde_json::json!(1));
+            let msg = check_estimate_keys(path, &bad).unwrap_err().to_string();
+            assert!(
+                msg.starts_with("est.json: field ")
+                    && msg.contains(field)
+                    && msg.contains("expected one of"),
+                "{msg}"
+            );
+        }
+        let msg = check_estimate_keys(
+            path,
+            &serde_json::json!({"schema": "mro.estimate/1", "by_symmetry": {"4": {"x": 1}}}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.contains("volume_fraction_se") && msg.contains("region_list"),
+            "{msg}"
+        );
+    }
 }

@@ -48,8 +48,8 @@ pub struct Args {
     /// Output directory: one subdirectory per point, sweep.toml, sweep.csv, plots and report.md.
     #[arg(long, required_unless_present = "collect")]
     out: Option<PathBuf>,
-    /// Points run at once (each point also uses every core internally).
-    #[arg(long, default_value_t = 1)]
+    /// Points run at once (each point also uses every core internally); at least 1.
+    #[arg(long, default_value_t = 1, value_parser = super::count_at_least_one)]
     jobs: usize,
     /// Start afresh in a directory that holds another sweep, or files mro did not write.
     #[arg(long)]
@@ -447,15 +447,12 @@ impl Sweep {
         );
         for (p, s) in points.iter().zip(&scores) {
             outln!(
-                "{:<60} MRO {}  odd/even {:.4}{}  tolerances {}",
+                "{:<60} {}  odd/even {:.4}{}  tolerances {}",
                 label(p),
-                s.detectability
-                    .as_ref()
-                    .map_or("not assessed", |d| if d.detectable {
-                        "detectable"
-                    } else {
-                        "NOT detectable"
-                    }),
+                crate::detectability::short_verdict(
+                    s.detectability.as_ref(),
+                    s.control_skipped.as_deref()
+                ),
                 s.odd_even_ratio,
                 noise_corrected(s),
                 if s.all_within_tolerance {
@@ -481,7 +478,7 @@ const TOP_FILES: [&str; 8] = [
     "report.md",
     "sweep_odd_even_ratio.png",
     "sweep_odd_even_ratio_noise_corrected.png",
-    "sweep_total_volume_fraction.png",
+    "sweep_planted_volume_fraction.png",
     "sweep_mean_diameter_corrected_nm.png",
     "sweep_spacing_nm.png",
 ];
@@ -513,6 +510,7 @@ fn values(set: &SetArg) -> String {
 fn csv_field(v: &toml::Value) -> String {
     let s = match v {
         toml::Value::String(s) => s.clone(),
+        toml::Value::Float(f) => crate::report::csv_number(*f),
         other => other.to_string(),
     };
     if s.contains(',') || s.contains('"') {
@@ -524,7 +522,7 @@ fn csv_field(v: &toml::Value) -> String {
 
 /// Long (tidy) CSV: one line per point and scored quantity.
 fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    let opt = |v: Option<f64>| v.map_or(String::new(), crate::report::csv_number);
     let mut s = String::from("point");
     for set in sets {
         s.push(',');
@@ -542,7 +540,8 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
         ));
         if let Some(r) = score.odd_even_ratio_noise_corrected {
             s.push_str(&format!(
-                "{prefix},odd_even_ratio_noise_corrected,,,,{r},,\n"
+                "{prefix},odd_even_ratio_noise_corrected,,,,{},,\n",
+                crate::report::csv_number(r)
             ));
         }
         s.push_str(&format!(
@@ -553,7 +552,7 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
         // the run's value, the truth column the control's (or the published) one.
         if let Some(d) = &score.detectability {
             s.push_str(&format!(
-                "{prefix},mro_detectable,,,{},,\n",
+                "{prefix},mro_detectable,,,,{},,\n",
                 u8::from(d.detectable)
             ));
             for m in &d.by_symmetry {
@@ -578,7 +577,7 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
                     ("precision_vs_chance", m.precision_chance, m.precision),
                 ] {
                     s.push_str(&format!(
-                        "{prefix},{q},{},{},{},,\n",
+                        "{prefix},{q},,{},{},{},,\n",
                         m.n,
                         opt(truth),
                         opt(recovered)
@@ -588,7 +587,7 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
         }
         if let Some(r) = &score.realism {
             s.push_str(&format!(
-                "{prefix},realism_within,,{},{},,\n",
+                "{prefix},realism_within,,,{},{},,\n",
                 r.compared, r.within
             ));
         }
@@ -660,8 +659,8 @@ fn plot(
             false,
         ),
         (
-            "total_volume_fraction",
-            "Total volume fraction (paper's correction): error",
+            "planted_volume_fraction",
+            "Volume fraction summed over the planted n: error",
             "|relative error|",
             false,
             true,
@@ -748,21 +747,22 @@ fn report<'a>(
         machine(),
         base.seed
     );
-    s += "| point | MRO detectable | realism | odd/even ratio | odd/even, shot noise removed | total volume fraction (truth → recovered) | tolerances | time (glass + simulate + analyze; total with the control) |\n|---|---|---|---|---|---|---|---|\n";
+    s += "| point | MRO | realism | odd/even ratio | odd/even, shot noise removed | volume fraction over the planted n, judged method (truth → recovered) | tolerances | time (glass + simulate + analyze; total with the control) |\n|---|---|---|---|---|---|---|---|\n";
     for ((p, sc), t) in outcomes {
         let total = sc
             .rows
             .iter()
-            .find(|r| r.quantity == "total_volume_fraction");
+            .find(|r| r.quantity == "planted_volume_fraction" && r.method == sc.method);
         let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
-        let detectable = sc.detectability.as_ref().map_or("—".to_string(), |d| {
-            format!(
+        let detectable = match &sc.detectability {
+            Some(d) => format!(
                 "{} (≥ 5 s.e. {}; located {})",
-                if d.detectable { "yes" } else { "**no**" },
+                d.level().words(),
                 crate::detectability::at_n(&d.shows_at),
                 crate::detectability::at_n(&d.located_at)
-            )
-        });
+            ),
+            None => crate::detectability::short_verdict(None, sc.control_skipped.as_deref()),
+        };
         let realism = sc.realism.as_ref().map_or("—".to_string(), |r| {
             format!("{} of {}", r.within, r.compared)
         });

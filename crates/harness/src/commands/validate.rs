@@ -165,14 +165,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let score = validate_one(scenario, &dir, &command, options)?;
         outln!("== {} → {}", scenario.name, dir.join("report.md").display());
         // The verdict on detectability comes before any recovery error.
-        match (&score.detectability, &score.control_skipped) {
-            (Some(d), _) => outln!("{}.", d.verdict),
-            (None, Some(why)) => {
-                outln!("no no-MRO control run ({why}): detectability not assessed")
-            }
-            (None, None) => {
-                outln!("no no-MRO control run (--no-control): detectability not assessed")
-            }
+        match &score.detectability {
+            Some(d) => outln!("{}.", d.verdict),
+            None => outln!(
+                "{}.",
+                crate::detectability::short_verdict(None, score.control_skipped.as_deref())
+            ),
         }
         if let Some(r) = &score.realism {
             outln!(

@@ -633,6 +633,7 @@ pub fn build_glass(
         clusters: records,
         total_volume_fraction,
         placement: Some(placement.clone()),
+        provenance: None,
     };
     progress(GlassStage::Done);
     Ok(Glass { atoms, truth })

@@ -172,6 +172,9 @@ pub struct Truth {
     /// `"correlated"` placement (`null` in truth files written before this field existed).
     #[serde(default)]
     pub placement: Option<PlacementSpec>,
+    /// The run: scenario name and master seed (set by the harness; absent from older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<mro_core::meta::RunProvenance>,
 }
 
 impl Truth {
@@ -192,6 +195,7 @@ impl Truth {
             by_type: BTreeMap::new(),
             total_volume_fraction: 0.0,
             placement: None,
+            provenance: None,
         }
     }
 
