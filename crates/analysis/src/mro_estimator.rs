@@ -37,6 +37,7 @@ use crate::autocorrelation::{radial_autocorrelation, RadialAutocorrelation};
 use crate::completeness::{correct, Completeness};
 use crate::nearest_neighbor::nearest_neighbor;
 use crate::particles::mean_sd;
+use crate::pipeline::NO_REGIONS_NO_SE;
 use crate::significance::{null_threshold, significant_regions, NullThreshold, SignificantRegion};
 use crate::size_model::ProbeResponse;
 
@@ -225,6 +226,28 @@ impl MroEstimator<'_> {
                     "the calibration gives no thickness".into(),
                 );
             }
+            // No region: the fraction is 0, but a count of nothing has no standard error.
+            Some(_) if clusters == 0.0 => {
+                vf_in = Some(0.0);
+                vf = Some(0.0);
+                for f in ["volume_fraction_in_condition_se", "volume_fraction_se"] {
+                    reasons.insert(f.into(), NO_REGIONS_NO_SE.into());
+                }
+            }
+            Some(_) if d.is_empty() => {
+                let why = format!(
+                    "{clusters} regions counted, none with a model diameter: no sphere volume \
+                     to give"
+                );
+                for f in [
+                    "volume_fraction_in_condition",
+                    "volume_fraction_in_condition_se",
+                    "volume_fraction",
+                    "volume_fraction_se",
+                ] {
+                    reasons.insert(f.into(), why.clone());
+                }
+            }
             Some(t) => {
                 // Clusters × their mean sphere volume over the foil volume (regions without a
                 // model diameter are taken to have the others' sizes).
@@ -233,20 +256,13 @@ impl MroEstimator<'_> {
                     .map(|d| std::f64::consts::PI / 6.0 * d.powi(3) / (area_nm2 * t))
                     .collect();
                 let (mean_v, sd_v) = mean_sd(vols.iter().copied());
-                let (v_in, se_in) = if clusters == 0.0 || vols.is_empty() {
-                    (0.0, 0.0)
+                let rel_mean = if vols.len() >= 2 {
+                    sd_v / mean_v / (vols.len() as f64).sqrt()
                 } else {
-                    let rel_mean = if vols.len() >= 2 {
-                        sd_v / mean_v / (vols.len() as f64).sqrt()
-                    } else {
-                        0.0
-                    };
-                    let v = clusters * mean_v;
-                    (
-                        v,
-                        v * ((clusters_se / clusters).powi(2) + rel_mean.powi(2)).sqrt(),
-                    )
+                    0.0
                 };
+                let v_in = clusters * mean_v;
+                let se_in = v_in * ((clusters_se / clusters).powi(2) + rel_mean.powi(2)).sqrt();
                 if v_in > 1.0 {
                     reasons.insert(
                         "volume_fraction_in_condition".into(),

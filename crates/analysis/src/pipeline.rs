@@ -16,7 +16,7 @@ use crate::center::friedel_center;
 use crate::config::{AnalysisConfig, InConditionModel};
 use crate::correlation::odd_even_ratio;
 use crate::error::AnalysisError;
-use crate::mro_estimator::{MroEstimator, MroResult, MroSymmetryResult};
+use crate::mro_estimator::{MroEstimator, MroResult};
 use crate::particles::{geometric_in_condition, mean_sd, segment, sphere_volume_fraction};
 use crate::polar::{PolarGeometry, PolarPlan, Ring};
 use crate::result::*;
@@ -533,49 +533,10 @@ fn explain_nulls(res: &mut SymmetryResult, thickness_known: bool) {
     }
 }
 
-/// Why a volume fraction of 0 from no regions has no standard error.
-const NO_REGIONS_NO_SE: &str = "no regions: the fraction is 0, but a count of nothing has no \
+/// Why a volume fraction of 0 from no regions has no standard error (both methods).
+pub(crate) const NO_REGIONS_NO_SE: &str =
+    "no regions: the fraction is 0, but a count of nothing has no \
      standard error (0 would claim certainty)";
-
-/// The `mro` volume fractions of a map where nothing was sized: with no counted region the
-/// estimator gives 0 ± 0, and with regions none of which has a model diameter, 0 ± 0 as well.
-/// The first keeps its value 0 and gets a null standard error; the second has no volume to
-/// give and becomes null; each with its reason in `null_reasons`.
-///
-/// This belongs in [`MroEstimator::estimate`], where the fraction is computed; it is applied
-/// here, on the estimator's output, until that module is changed to do it itself.
-fn mro_fractions_without_regions(r: &mut MroSymmetryResult) {
-    if r.volume_fraction_in_condition != Some(0.0) {
-        return;
-    }
-    let fields = ["volume_fraction_in_condition_se", "volume_fraction_se"];
-    if r.clusters == 0.0 {
-        r.volume_fraction_in_condition_se = None;
-        if r.volume_fraction.is_some() {
-            r.volume_fraction_se = None;
-        }
-        for f in fields {
-            r.null_reasons
-                .entry(f.to_string())
-                .or_insert_with(|| NO_REGIONS_NO_SE.to_string());
-        }
-    } else if r.mean_diameter_nm.is_none() {
-        let why = format!(
-            "{} regions counted, none with a model diameter: no sphere volume to give",
-            r.clusters
-        );
-        r.volume_fraction_in_condition = None;
-        r.volume_fraction_in_condition_se = None;
-        r.volume_fraction = None;
-        r.volume_fraction_se = None;
-        for f in ["volume_fraction_in_condition", "volume_fraction"]
-            .into_iter()
-            .chain(fields)
-        {
-            r.null_reasons.insert(f.to_string(), why.clone());
-        }
-    }
-}
 
 #[allow(clippy::too_many_arguments)]
 fn finish(
@@ -861,8 +822,7 @@ fn finish(
         .collect();
     let mut mro_labels = vec![Array2::<u32>::zeros(sh)];
     let mut mro_by_symmetry = BTreeMap::new();
-    for (mut res, lab) in mro_per_n {
-        mro_fractions_without_regions(&mut res);
+    for (res, lab) in mro_per_n {
         mro_labels.push(Array2::from_shape_vec(sh, lab).expect("scan shape"));
         mro_by_symmetry.insert(res.n.to_string(), res);
     }
