@@ -326,7 +326,20 @@ fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
     let out = run_mro(&[&"validate", &file_toml, &"--out", &p.join("v")]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(matches!(out.status.code(), Some(0 | 3)), "{stdout}");
-    assert!(stdout.contains("no no-MRO control run (atoms from a file: no clusters to remove)"));
+    assert!(
+        stdout.contains(
+            "MRO detectability not assessed (no no-MRO control: atoms from a file: no clusters to remove)"
+        ),
+        "{stdout}"
+    );
+    // The truth file was passed through with the glass's own run; the analysis records the
+    // imaging run without a seed (it did not build these atoms), so scoring compares none.
+    let v_analysis: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("v/analysis.json")).unwrap()).unwrap();
+    assert_eq!(
+        v_analysis["provenance"],
+        serde_json::json!({"scenario": "file"})
+    );
     assert!(!p.join("v/control").exists());
     let score: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p.join("v/score.json")).unwrap()).unwrap();

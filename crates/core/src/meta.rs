@@ -110,14 +110,21 @@ pub struct RunProvenance {
 
 impl RunProvenance {
     /// The scenario name and seed of a `meta.json` `provenance` object (`None` when it holds
-    /// neither).
+    /// neither). The seed is left out when the scenario imaged atoms from a file
+    /// (`resolved_scenario.sample.atoms`): it did not build that glass.
     pub fn from_meta(provenance: &serde_json::Value) -> Option<Self> {
+        let imported = provenance
+            .pointer("/resolved_scenario/sample/atoms")
+            .is_some_and(|a| !a.is_null());
         let p = Self {
             scenario: provenance
                 .get("scenario")
                 .and_then(|v| v.as_str())
                 .map(str::to_string),
-            seed: provenance.get("seed").and_then(serde_json::Value::as_u64),
+            seed: provenance
+                .get("seed")
+                .and_then(serde_json::Value::as_u64)
+                .filter(|_| !imported),
         };
         (p.scenario.is_some() || p.seed.is_some()).then_some(p)
     }

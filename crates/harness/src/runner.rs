@@ -23,15 +23,21 @@ pub const ANALYSIS_CHUNK_PATTERNS: usize = 512;
 /// `[sample] atoms` gets the file's atoms and its truth (or one without clusters) instead.
 pub fn glass(scenario: &Scenario) -> anyhow::Result<Glass> {
     let mut glass = build(scenario)?;
-    glass.truth.provenance = Some(provenance(scenario));
+    // A truth file given with an atom file is passed through as it is, its own provenance
+    // included.
+    if scenario.imported.is_none() || glass.truth.provenance.is_none() {
+        glass.truth.provenance = Some(provenance(scenario));
+    }
     Ok(glass)
 }
 
-/// The run a scenario's files record (`truth.json`, `analysis.json`): its name and seed.
+/// The run a scenario's files record (`truth.json`, `analysis.json`): its name and, when mro
+/// built the glass from it, its seed (atoms from a file were not made by the seed, so two runs
+/// imaging them are not told apart by it).
 pub fn provenance(scenario: &Scenario) -> RunProvenance {
     RunProvenance {
         scenario: Some(scenario.name.clone()),
-        seed: Some(scenario.seed),
+        seed: scenario.imported.is_none().then_some(scenario.seed),
     }
 }
 
