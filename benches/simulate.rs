@@ -45,7 +45,13 @@ fn setup(
             .band_limit_for(&DetectorSpec::default())
             .expect("default band limit"),
     ));
-    let m = model(kind, plan.clone());
+    let m = model(
+        &ModelSpec {
+            kind,
+            ..ModelSpec::default()
+        },
+        plan.clone(),
+    );
     (slicing, plan, m)
 }
 

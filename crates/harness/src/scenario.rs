@@ -354,16 +354,6 @@ impl Scenario {
         self.validate_counts()?;
         self.validate_aperture()?;
         self.model.validate().map_err(|e| e.within("model"))?;
-        if self.model.slice_nm > self.sample.thickness_nm {
-            return Err(InvalidValue::new(
-                "model.slice_nm",
-                self.model.slice_nm,
-                format!(
-                    "at most sample.thickness_nm = {} nm",
-                    self.sample.thickness_nm
-                ),
-            ));
-        }
         self.model
             .band_limit_for(&self.detector)
             .map_err(|e| e.within("model"))?;

@@ -24,6 +24,7 @@ pub struct SampleSpec {
     /// Atoms per nm³.
     pub number_density_per_nm3: f64,
     /// Lateral box size `[x, y]` in nm (periodic).
+    #[serde(deserialize_with = "exactly")]
     pub extent_nm: [f64; 2],
     /// Foil thickness along the beam in nm.
     pub thickness_nm: f64,
@@ -406,6 +407,7 @@ impl MicroscopeSpec {
 #[serde(deny_unknown_fields, default)]
 pub struct ScanSpec {
     /// Probe positions `[y, x]`.
+    #[serde(deserialize_with = "exactly")]
     pub points: [usize; 2],
     /// Step between positions in nm.
     pub step_nm: f64,
@@ -434,6 +436,7 @@ impl ScanSpec {
 #[serde(deny_unknown_fields, default)]
 pub struct DetectorSpec {
     /// Pixels `[y, x]`.
+    #[serde(deserialize_with = "exactly")]
     pub pixels: [usize; 2],
     /// Pixel size in nm⁻¹.
     pub k_pixel_per_nm: f64,
@@ -523,6 +526,20 @@ pub enum ModelKind {
 /// Default band limit of the potential in nm⁻¹ when `[model] band_limit_per_nm` is not given
 /// (raised to the detector edge on larger detectors); see [`ModelSpec::band_limit_per_nm`].
 pub const DEFAULT_BAND_LIMIT_PER_NM: f64 = 20.0;
+
+/// A fixed-length array that refuses extra entries: serde's `[T; N]` reads the first N of a
+/// longer TOML array and ignores the rest (`extent_nm = [40, 40, 10]` would drop the 10).
+fn exactly<'de, D, T, const N: usize>(d: D) -> Result<[T; N], D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let v = Vec::<T>::deserialize(d)?;
+    let len = v.len();
+    v.try_into().map_err(|_| {
+        serde::de::Error::invalid_length(len, &format!("an array of {N} numbers").as_str())
+    })
+}
 
 /// Forward-model settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -43,7 +43,7 @@ fn run(
         &ModelSpec {
             kind,
             slice_nm,
-            band_limit_per_nm: None,
+            ..ModelSpec::default()
         },
         Seeds::new(5),
         &ForwardOptions::default(),
@@ -341,7 +341,7 @@ fn frozen_phonons_damp_bragg_intensity_by_the_debye_waller_factor() {
             &ModelSpec {
                 kind: ModelKind::Kinematic,
                 slice_nm: 0.2,
-                band_limit_per_nm: None,
+                ..ModelSpec::default()
             },
             Seeds::new(5),
             options,

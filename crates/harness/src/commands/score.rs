@@ -249,6 +249,37 @@ fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
             t.volume_fraction.map_or(Ok(()), |v| {
                 in_range(&field("volume_fraction"), v, 0.0, 1.0, "")
             })?;
+            for (i, r) in t.region_list.iter().enumerate() {
+                let region = |name: &str| field(&format!("region_list[{i}].{name}"));
+                for (axis, &c) in r.centroid_px.iter().enumerate() {
+                    // Scan pixels: a centroid lies on the scan, at most half a pixel outside it.
+                    if !(c.is_finite() && c >= -0.5) {
+                        return Err(InvalidValue::new(
+                            region(&format!("centroid_px[{axis}]")),
+                            c,
+                            "a finite scan-pixel coordinate ≥ −0.5",
+                        ));
+                    }
+                }
+                for (name, v) in [("diameter_nm", r.diameter_nm), ("fwhm_nm", r.fwhm_nm)] {
+                    match v {
+                        Some(v) if !(v.is_finite() && v >= 0.0) => {
+                            return Err(InvalidValue::new(region(name), v, "a finite number ≥ 0"))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        // The calibration range of a scan step.
+        if let Some(v) = e.scan_step_nm {
+            let r = mro_core::meta::CALIBRATION_RANGES
+                .iter()
+                .find(|r| r.field == "scan_step_nm")
+                .expect("scan_step_nm has a range");
+            if !(v.is_finite() && (r.lo..=r.hi).contains(&v)) {
+                return Err(InvalidValue::new("scan_step_nm", v, r.expected));
+            }
         }
         e.body.total_volume_fraction.map_or(Ok(()), |v| {
             in_range("total_volume_fraction", v, 0.0, 1.0, "")
@@ -260,6 +291,33 @@ fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scan step outside the calibration range, or a region off the scan, is refused with
+    /// the file and the field; a sound estimate passes.
+    #[test]
+    fn estimate_values_out_of_range_are_refused() {
+        let path = std::path::Path::new("est.json");
+        let estimate = |step: f64, centroid: [f64; 2]| -> Estimate {
+            serde_json::from_value(serde_json::json!({
+                "schema": ESTIMATE_SCHEMA, "method": "m", "scan_step_nm": step,
+                "by_symmetry": {"4": {"regions": 1.0,
+                    "region_list": [{"centroid_px": centroid, "diameter_nm": 1.0}]}}
+            }))
+            .unwrap()
+        };
+        assert!(check_estimate(path, &estimate(0.32, [3.0, 4.0])).is_ok());
+        for (e, field) in [
+            (estimate(0.0, [3.0, 4.0]), "scan_step_nm"),
+            (estimate(-1.0, [3.0, 4.0]), "scan_step_nm"),
+            (
+                estimate(0.32, [3.0, -3.0]),
+                "by_symmetry.4.region_list[0].centroid_px[1]",
+            ),
+        ] {
+            let msg = check_estimate(path, &e).unwrap_err().to_string();
+            assert!(msg.contains("est.json") && msg.contains(field), "{msg}");
+        }
+    }
 
     /// A key the estimate types do not read is refused with the file, the key's path and the
     /// accepted keys; every key they read is accepted.
