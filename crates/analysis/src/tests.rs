@@ -269,11 +269,10 @@ pub(crate) fn poisson(rng: &mut StdRng, lambda: f64) -> f32 {
     }
 }
 
-#[test]
-fn poisson_noise_is_corrected_away() {
-    let det = [48, 48];
-    let mut rng = StdRng::seed_from_u64(7);
-    let gain = 2.0;
+/// A 30 × 30 scan of 48 × 48 patterns of pure Poisson noise (10 counts per pixel) times
+/// `gain`, drawn from `seed`.
+fn pure_poisson_cube(seed: u64, gain: f64) -> Datacube {
+    let mut rng = StdRng::seed_from_u64(seed);
     let pats: Vec<Vec<f32>> = (0..900)
         .map(|_| {
             (0..48 * 48)
@@ -281,7 +280,13 @@ fn poisson_noise_is_corrected_away() {
                 .collect()
         })
         .collect();
-    let cube = cube(&pats, [30, 30], det, [24.0, 23.5], 0.25);
+    cube(&pats, [30, 30], [48, 48], [24.0, 23.5], 0.25)
+}
+
+#[test]
+fn poisson_noise_is_corrected_away() {
+    let gain = 2.0;
+    let cube = pure_poisson_cube(7, gain);
     let mut cfg = small_config();
     let raw = analyze_datacube(&cube, &cfg, &RunOptions::default()).unwrap();
     cfg.poisson_gain = gain;
@@ -869,17 +874,8 @@ fn null_numbers_of_a_map_carry_their_reasons() {
 /// total over such maps keeps its value but not its standard error.
 #[test]
 fn no_regions_give_a_zero_fraction_without_a_standard_error() {
-    let det = [48, 48];
-    let mut rng = StdRng::seed_from_u64(11);
     let gain = 2.0;
-    let pats: Vec<Vec<f32>> = (0..900)
-        .map(|_| {
-            (0..48 * 48)
-                .map(|_| gain as f32 * poisson(&mut rng, 10.0))
-                .collect()
-        })
-        .collect();
-    let cube = cube(&pats, [30, 30], det, [24.0, 23.5], 0.25);
+    let cube = pure_poisson_cube(11, gain);
     let cfg = AnalysisConfig {
         poisson_gain: gain,
         // Nothing lies above the map's own maximum: every `im2018` map is empty.

@@ -290,19 +290,22 @@ impl PotentialBuilder {
         zs.sort_unstable();
         zs.dedup();
         let sigma_a = ABSORPTION_SIGMA_K_BL / k_bl;
-        let beyond_band_power: Vec<f64> = zs
+        let factors: Vec<ScatteringFactor> = zs
             .iter()
             .map(|&z| {
-                let f = ScatteringFactor::for_z(z)
-                    .unwrap_or_else(|| panic!("no scattering factor for Z = {z}"));
-                power_beyond_band(&f, k_bl, dw_u_rms_nm)
+                ScatteringFactor::for_z(z)
+                    .unwrap_or_else(|| panic!("no scattering factor for Z = {z}"))
             })
             .collect();
-        let kernels = zs
+        let beyond_band_power: Vec<f64> = factors
+            .iter()
+            .map(|f| power_beyond_band(f, k_bl, dw_u_rms_nm))
+            .collect();
+        let kernels = factors
             .iter()
             .zip(&beyond_band_power)
-            .map(|(&z, &p_e)| {
-                let f = ScatteringFactor::for_z(z).expect("checked above");
+            .map(|(f, &p_e)| {
+                let z = f.z;
                 let mut kern = vec![0f32; nx * ny];
                 let mut absorb = vec![0f32; nx * ny];
                 for ix in 0..nx {

@@ -130,27 +130,26 @@ meta_file("meta_other_detector.json", good.replace("7.6", "64.0").replace("8.2",
           "meta_other_detector.json: field `calibration.center_px` = [64, 64]: expected a centre [y, x] on the 16 × 16 detector")
 meta_file("meta_not_json.json", "{ calibration: ", "meta_not_json.json: key must be a string")
 
-with open(os.path.join(HERE, "config_ring_outside.toml"), "w") as f:
-    f.write("[analysis]\nk_per_nm = 4.5\n")
-expect("config_ring_outside.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
-       "config_ring_outside.toml: field `analysis.k_per_nm` = 4.5")
+def config_file(name, text, message):
+    """An `analyze --config` TOML file that fails with `message`."""
+    with open(os.path.join(HERE, name), "w") as f:
+        f.write(text)
+    expect(name, "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
+           message)
+
+
+config_file("config_ring_outside.toml", "[analysis]\nk_per_nm = 4.5\n",
+            "config_ring_outside.toml: field `analysis.k_per_nm` = 4.5")
 # A value of the wrong type, and a number beyond float64: the field and what was expected.
-with open(os.path.join(HERE, "config_wrong_type.toml"), "w") as f:
-    f.write("[analysis]\nn_max = \"ten\"\n")
-expect("config_wrong_type.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
-       "config_wrong_type.toml: field `analysis.n_max` (line 2, column 9): invalid type: string \"ten\", expected a whole number ≥ 0")
-with open(os.path.join(HERE, "config_beyond_float64.toml"), "w") as f:
-    f.write("[analysis]\nk_per_nm = 1e999\n")
-expect("config_beyond_float64.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
-       "field `analysis.k_per_nm` (line 2, column 12): 1e999 is beyond the largest number a 64-bit float holds (about 1.8e308): expected a finite number")
+config_file("config_wrong_type.toml", "[analysis]\nn_max = \"ten\"\n",
+            "config_wrong_type.toml: field `analysis.n_max` (line 2, column 9): invalid type: string \"ten\", expected a whole number ≥ 0")
+config_file("config_beyond_float64.toml", "[analysis]\nk_per_nm = 1e999\n",
+            "field `analysis.k_per_nm` (line 2, column 12): 1e999 is beyond the largest number a 64-bit float holds (about 1.8e308): expected a finite number")
 with open(os.path.join(HERE, "sweep_jobs_zero.toml"), "w") as f:
     f.write("schema = \"mro.scenario/1\"\n")
 expect("sweep_jobs_zero.toml", "sweep {file} --set seed=1,2 --out {out} --jobs 0", 2,
        "invalid value '0' for '--jobs <JOBS>': expected a whole number ≥ 1")
-with open(os.path.join(HERE, "config_n_max.toml"), "w") as f:
-    f.write("[analysis]\nn_max = 40\n")
-expect("config_n_max.toml", "analyze {dir}/_cube.npy --meta {dir}/_meta.json --config {file} --no-figures --out {out}", 2,
-       "config_n_max.toml: field `analysis.n_max` = 40")
+config_file("config_n_max.toml", "[analysis]\nn_max = 40\n", "config_n_max.toml: field `analysis.n_max` = 40")
 
 # Atom files ([sample] atoms = "FILE"): each atoms_*.toml scenario names one file in atoms/.
 os.makedirs(os.path.join(HERE, "atoms"), exist_ok=True)
