@@ -35,23 +35,18 @@ fn setup(
     kind: ModelKind,
     thickness_nm: f64,
 ) -> (Slicing, Arc<DiffractionPlan>, Box<dyn Propagation>) {
-    let slicing = Slicing::new(thickness_nm, 0.2);
-    let plan = Arc::new(DiffractionPlan::for_model(
+    let spec = ModelSpec {
         kind,
+        ..ModelSpec::default()
+    };
+    let slicing = Slicing::new(thickness_nm, spec.slice_nm);
+    let plan = Arc::new(DiffractionPlan::for_model(
+        &spec,
         &MicroscopeSpec::default(),
         &DetectorSpec::default(),
         slicing,
-        ModelSpec::default()
-            .band_limit_for(&DetectorSpec::default())
-            .expect("default band limit"),
     ));
-    let m = model(
-        &ModelSpec {
-            kind,
-            ..ModelSpec::default()
-        },
-        plan.clone(),
-    );
+    let m = model(&spec, plan.clone());
     (slicing, plan, m)
 }
 

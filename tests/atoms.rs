@@ -35,8 +35,10 @@ fn cube(dir: &Path) -> (Vec<Vec<f32>>, [usize; 2]) {
 ///
 /// What is compared and why it is exact: outside the bright-field disk the kinematic pattern is
 /// σ²·|A ⊛ V|²(k), the hard aperture disk A (radius α/λ = 0.58 nm⁻¹, sampled on the probe
-/// window's reciprocal grid, which is the detector's 0.16 nm⁻¹ grid) convolved with the atom's
-/// potential V ∝ f_e (Lobato; real, as the atom sits at the probe centre). Ring means (0.16 nm⁻¹
+/// window's reciprocal grid, 0.08 nm⁻¹ at the default `window_oversampling = 2`, edge pixels
+/// weighted by their share of the disk) convolved with
+/// the atom's potential V ∝ f_e (Lobato; real, as the atom sits at the probe centre), summed over
+/// each detector pixel's window samples with its area weights. Ring means (0.16 nm⁻¹
 /// rings, 1.5–8.5 nm⁻¹: outside the disk and inside the compact window's full-accuracy range,
 /// see `crates/sim/tests/forward.rs`) of the pattern are compared, up to one constant, with
 /// (1) that discrete convolution computed here directly — the same quantity, so agreement to
@@ -69,16 +71,38 @@ fn one_atom_from_an_xyz_file_diffracts_as_fe_squared() {
         semiangle_mrad: 1.15,
     }
     .aperture_radius_per_nm();
-    // The aperture's pixels on the probe window's reciprocal grid, which is the detector's.
-    let disk: Vec<[f64; 2]> = (-8i32..=8)
-        .flat_map(|i| (-8i32..=8).map(move |j| [dk * f64::from(i), dk * f64::from(j)]))
-        .filter(|q| q[0].hypot(q[1]) <= aperture)
+    // The aperture's pixels on the probe window's reciprocal grid, Δk/m with the default
+    // window_oversampling m = 2, and the detector pixel as their area-weighted sum (weights
+    // ½, 1, ½ per axis: the cells on a pixel edge are shared).
+    // Each aperture pixel carries the share of its cell inside the disk (the default area
+    // sampling; 64 × 64 points per cell here).
+    let fine = dk / 2.0;
+    let disk: Vec<([f64; 2], f64)> = (-16i32..=16)
+        .flat_map(|i| (-16i32..=16).map(move |j| [fine * f64::from(i), fine * f64::from(j)]))
+        .map(|q| {
+            let inside = (0..64 * 64)
+                .filter(|s| {
+                    let y = q[0] + fine * (((s / 64) as f64 + 0.5) / 64.0 - 0.5);
+                    let x = q[1] + fine * (((s % 64) as f64 + 0.5) / 64.0 - 0.5);
+                    y.hypot(x) <= aperture
+                })
+                .count();
+            (q, inside as f64 / 4096.0)
+        })
+        .filter(|&(_, w)| w > 0.0)
         .collect();
-    let convolved = |ky: f64, kx: f64| -> f64 {
+    let sample = |ky: f64, kx: f64| -> f64 {
         disk.iter()
-            .map(|q| fe_nm(40, (ky - q[0]).hypot(kx - q[1])))
+            .map(|&(q, w)| w * fe_nm(40, (ky - q[0]).hypot(kx - q[1])))
             .sum::<f64>()
             .powi(2)
+    };
+    let taps = [(-fine, 0.5), (0.0, 1.0), (fine, 0.5)];
+    let convolved = |ky: f64, kx: f64| -> f64 {
+        taps.iter()
+            .flat_map(|&(dy, wy)| taps.iter().map(move |&(dx, wx)| (dy, dx, wy * wx)))
+            .map(|(dy, dx, w)| w * sample(ky + dy, kx + dx))
+            .sum()
     };
     let (cy, cx) = ((ny / 2) as f64, (nx / 2) as f64);
     let rings = 45;

@@ -95,7 +95,7 @@ TWO_PI_A0_E_V_NM2 = 0.47878
 DK = 0.16  # detector pixel, nm⁻¹
 NDET = 128
 C_DET = NDET // 2
-WINDOW_NM = 1.0 / DK  # mro's probe window, 6.25 nm
+WINDOW_NM = 1.0 / DK  # mro's probe window at window_oversampling = 1, 6.25 nm
 FIELD_MARGIN_NM = 1.0  # crates/sim/src/simulate.rs
 BANDS = [(0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 8.0), (8.0, 10.0)]
 RING_K = 4.0
@@ -564,16 +564,22 @@ def main() -> int:
                                  scan={"points": [4, 4], "step_nm": step})
         res["timing"]["mro_default_16_1t"] = (meta16["provenance"]["simulate_seconds"],
                                               meta16["wall_s"])
-        log(f"{tag}: mro simulate (plain phase grating: no absorption, slices 0.2 nm, 1 thread)")
+        log(f"{tag}: mro simulate (m = 1: one sample per pixel in a 6.25 nm window, 1 thread)")
+        mro_m1, meta_m1 = mro_simulate(exe, template, xyz, d / "mro_m1", 1,
+                                       model={"window_oversampling": 1})
+        res["mro_m1_grid"] = meta_m1["provenance"]["grid"]
+        log(f"{tag}: mro simulate (plain phase grating on abTEM's own-grid window: m = 1, "
+            "no absorption, slices 0.2 nm, 1 thread)")
         mro_plain, _ = mro_simulate(exe, template, xyz, d / "mro_plain", 1,
-                                    model={"absorb_beyond_band_limit": False, "slice_nm": 0.2})
+                                    model={"absorb_beyond_band_limit": False, "slice_nm": 0.2,
+                                           "window_oversampling": 1})
         log(f"{tag}: mro simulate (band limit 40.96, slices 0.1 nm, 1 thread)")
         mro_ref, metar = mro_simulate(exe, template, xyz, d / "mro_refined", 1,
                                       model={"band_limit_per_nm": 40.96, "slice_nm": 0.1})
         res["mro_refined_grid"] = metar["provenance"]["grid"]
         res["timing"]["mro_refined_1t"] = (metar["provenance"]["simulate_seconds"],
                                            metar["wall_s"])
-        pats = {"mro": mro_def, "mro_plain": mro_plain, "mro_refined": mro_ref}
+        pats = {"mro": mro_def, "mro_m1": mro_m1, "mro_plain": mro_plain, "mro_refined": mro_ref}
 
         # ---- abTEM runs
         for name, (kind, n, k_bl, taper, dz) in RUNS.items():
@@ -636,6 +642,7 @@ def main() -> int:
         res["power"] = {k: mean_power(v).tolist() for k, v in pats.items()}
         rows = [
             ("mro defaults vs converged abTEM", "mro", "conv"),
+            ("mro m = 1 (6.25 nm window, pixel centres) vs converged abTEM", "mro_m1", "conv"),
             ("mro plain phase grating (k_bl 20, 0.2 nm, no absorption) vs abTEM on mro's own grid",
              "mro_plain", "own"),
             ("mro refined (k_bl 40.96, 0.1 nm) vs converged abTEM", "mro_refined", "conv"),

@@ -11,13 +11,14 @@ GOAL_BAND = 0.03
 GOAL_PEARSON = 0.99
 
 ROW_NAMES = {
-    "mro": "mro defaults (6.25 nm window, k_bl 20 absorbing beyond it, 0.4 nm)",
-    "mro_plain": "mro plain phase grating (6.25 nm window, k_bl 20, no absorption, 0.2 nm)",
-    "mro_refined": "mro refined (6.25 nm window, k_bl 40.96 absorbing beyond it, 0.1 nm)",
+    "mro": "mro defaults (m = 2: 12.5 nm window, pixel-integrated, k_bl 20 absorbing beyond it, 0.4 nm)",
+    "mro_m1": "mro m = 1 (6.25 nm window, pixel centres, k_bl 20 absorbing beyond it, 0.4 nm)",
+    "mro_plain": "mro plain phase grating (m = 1: 6.25 nm window, k_bl 20, no absorption, 0.2 nm)",
+    "mro_refined": "mro refined (m = 2, k_bl 40.96 absorbing beyond it, 0.1 nm)",
     "cell12_centre": "abTEM, 12.5 nm window, k_bl 20, 0.2 nm — pixel centres",
     "cell25_centre": "abTEM, 25 nm window, k_bl 20, 0.2 nm — pixel centres",
 }
-ORDER = ["mro", "mro_plain", "own", "cell12_centre", "cell12", "cell25", "cell12_k41", "conv", "cell12_k82",
+ORDER = ["mro", "mro_m1", "mro_plain", "own", "cell12_centre", "cell12", "cell25", "cell12_k41", "conv", "cell12_k82",
          "mro_refined"]
 
 
@@ -79,8 +80,12 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
     w(f"- **Atoms**: `mro glass tools/xcheck_abtem.toml` — random Zr₅₅Co₂₅Al₂₀, 54 atoms/nm³, "
       f"no clusters, {t20['cell_nm'][0]:g} × {t20['cell_nm'][1]:g} nm periodic, 5 nm and 20 nm "
       "thick (" + ", ".join(f"{k[1:]} nm: {t['atoms']} atoms" for k, t in R["thickness"].items())
-      + "). Both codes read the same `atoms.xyz`. 12.5 nm is twice mro's 6.25 nm window, so "
-      "a window holding the whole cell samples the pattern at exactly 2 × 2 points per detector pixel.")
+      + "). Both codes read the same `atoms.xyz`. 12.5 nm is twice 1/Δk = 6.25 nm, so "
+      "a window holding the whole cell samples the pattern at exactly 2 × 2 points per detector "
+      "pixel. It is also mro's default window (`window_oversampling = 2`): on this periodic "
+      "cell mro's window holds the whole specimen, so this check cannot see what a window "
+      "folds back from a larger sample — that is measured in `reports/convergence.md` "
+      "(m = 2 → 4 on 26 nm of glass).")
     w(f"- **Probe**: 300 kV, 1.15 mrad hard aperture (`soft=False` in abTEM; 45 aperture pixels "
       "on mro's grid in both codes), aberration-free, focused on the entrance surface (mro: "
       "χ = πλk²(½C_sλ²k² − Δf), Δf > 0 underfocus; abTEM's `defocus` = −C10 has the same sign; "
@@ -94,11 +99,17 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
       "the incident beam.")
     g = t20["mro_grid"]
     gr = t20["mro_refined_grid"]
-    w(f"- **mro** (`mro simulate`, multislice): defaults — window {g['window_nm']} nm, "
+    gm1 = t20.get("mro_m1_grid", {})
+    w(f"- **mro** (`mro simulate`, multislice): defaults — window {g['window_nm']} nm "
+      f"(`window_oversampling` m = {g.get('window_oversampling', 1)}, each detector pixel the "
+      "area-weighted sum of its m × m window pixels), "
       f"{g['window_points']}² points, Δx = {g['dx_nm']:.6f} nm, band limit {g['band_limit_per_nm']} nm⁻¹, "
       f"slices {g['slice_nm']} nm, absorbing the scattering beyond the band limit "
       "(`absorb_beyond_band_limit`, crates/sim/src/potential.rs). Plain — the phase grating "
-      "abTEM computes: `absorb_beyond_band_limit = false`, `slice_nm = 0.2`. "
+      "abTEM computes on its own-grid window: `window_oversampling = 1` "
+      f"({gm1.get('window_nm', 6.25)} nm, {gm1.get('window_points', 384)}² points), "
+      "`absorb_beyond_band_limit = false`, `slice_nm = 0.2`. m = 1 — the defaults at "
+      "`window_oversampling = 1` (the default before 2026-12-01). "
       "Refined — `band_limit_per_nm = 40.96`, `slice_nm = 0.1` (absorbing beyond 40.96 nm⁻¹): "
       f"{gr['window_points']}² points, Δx = {gr['dx_nm']:.6f} nm.")
     w("- **abTEM potential** (`PotentialArray`, V·Å): per slice, the exact band-limited "
@@ -114,8 +125,8 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
     w("- **Resampling onto mro's detector**: |FFT(exit wave)|² on the window's reciprocal grid "
       "(1/L = 0.16/m nm⁻¹), summed over the m × m samples of each 0.16 nm⁻¹ pixel, the samples on "
       "a pixel edge shared half-and-half (for m = 2: weights ½, 1, ½ per axis) — the pixel "
-      "integral. \"Pixel centres\" instead takes the sample at the pixel centre × m² (what mro's "
-      "1/Δk window does).")
+      "integral (what mro does at m = 2). \"Pixel centres\" instead takes the sample at the "
+      "pixel centre × m² (what mro does at m = 1, its 1/Δk window).")
     w("- **Metrics**: band intensity = mean over the positions of the pattern summed over the "
       "pixels whose centre |k| lies in the band (fraction of the incident dose), ratio A/B; "
       "Pearson correlation of A and B over the pixels 1 ≤ |k| < 8 nm⁻¹, per position (min and "
@@ -221,6 +232,7 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
     for k, t in R["thickness"].items():
         th = k[1:]
         rows = {b: cc for lab, a, b, cc in t["rows"] if a == "mro"}
+        rows_m1 = {b: cc for lab, a, b, cc in t["rows"] if a == "mro_m1"}
         chain = {(a, b): cc for lab, a, b, cc in t["chain"]}
         main = rows.get("conv")
         own = next((cc for lab, a, b, cc in t["rows"] if a == "mro_plain" and b == "own"), None)
@@ -289,9 +301,14 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
         rr = next((cc for lab, a, b, cc in t["rows"] if a == "mro_refined"), None)
         if rr:
             w(f"- *mro refined* (band limit 40.96 nm⁻¹ absorbing beyond it, 0.1 nm slices, same "
-              f"6.25 nm window) against the reference: {', '.join(pct(x) for x in rr['band_ratio'])}, "
-              f"Pearson {rr['pearson_min']:.3f}. The correlation does not move: it is set by the "
-              "window and the pixel sampling, which no scenario key changes today.")
+              f"window) against the reference: {', '.join(pct(x) for x in rr['band_ratio'])}, "
+              f"Pearson {rr['pearson_min']:.4f}.")
+        m1 = rows_m1.get("conv")
+        if m1:
+            w(f"- *m = 1* (mro's 6.25 nm window, pixel centres) against the reference: "
+              f"{', '.join(pct(x) for x in m1['band_ratio'])}, Pearson {m1['pearson_min']:.3f} "
+              f"(min) / {m1['pearson_mean']:.3f} (mean): the window and the pixel sampling, the "
+              "two steps above, are what `window_oversampling = 2` removes.")
         pr = main["pn_ratio"]
 
         def gm(c):
@@ -328,11 +345,13 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
         th = k[1:]
         a1 = tm["mro_default_1t"][0]
         a16 = tm["mro_default_16_1t"][0]
-        w(f"| {th} nm | mro defaults (6.25 nm window, 384², k_bl 20 absorbing, {t['mro_grid']['slice_nm']} nm) | {a1:.2f} | {a1/npos:.3f} (marginal {(a16-a1)/12:.3f}) | — |")
+        g = t["mro_grid"]
+        w(f"| {th} nm | mro defaults ({g['window_nm']:g} nm window, {g['window_points']}², k_bl 20 absorbing, {g['slice_nm']:.3g} nm) | {a1:.2f} | {a1/npos:.3f} (marginal {(a16-a1)/12:.3f}) | — |")
         a2 = tm["mro_default_2t"][0]
         w(f"| {th} nm | mro defaults, **2 threads** | {a2:.2f} | {a2/npos:.3f} | — |")
         ar = tm["mro_refined_1t"][0]
-        w(f"| {th} nm | mro refined (6.25 nm window, 768², k_bl 40.96, 0.1 nm) | {ar:.2f} | {ar/npos:.3f} | — |")
+        gr = t["mro_refined_grid"]
+        w(f"| {th} nm | mro refined ({gr['window_nm']:g} nm window, {gr['window_points']}², k_bl 40.96, 0.1 nm) | {ar:.2f} | {ar/npos:.3f} | — |")
         for name in ["own", "cell12", "cell25", "cell12_k41", "conv", "cell12_k82"]:
             key = f"abtem_{name}"
             if key not in tm:
@@ -351,13 +370,16 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
         marg = (a16 - a1) / 12
         own = tm["abtem_own"][0] / npos
         cell = tm.get("abtem_cell12", (float("nan"),))[0] / npos
-        w(f"At {k[1:]} nm on mro's default grid (the same accuracy: the own-grid row agrees to "
-          f"10⁻⁴), mro takes {a1 / npos:.3f} s per probe over this 4-probe run and "
-          f"{marg:.3f} s per additional probe; abTEM {own:.3f} s per probe on the same "
-          f"6.25 nm windows (transmission functions remade per probe) and {cell:.3f} s per probe "
-          "with the whole 12.5 nm cell as window (4 probes sharing the transmission functions; "
-          "more accurate pattern shape, same band limit) — without its potential, which abTEM "
-          "would otherwise build too.")
+        g = t["mro_grid"]
+        w(f"At {k[1:]} nm mro's defaults ({g['window_nm']:g} nm window, {g['window_points']}² "
+          f"points, k_bl 20 nm⁻¹, {g['slice_nm']:.3g} nm slices) take {a1 / npos:.3f} s per probe "
+          f"over this 4-probe run and {marg:.3f} s per additional probe; abTEM at the same window, "
+          f"sampling and band limit (12.5 nm, 768², k_bl 20, 0.2 nm slices: the same accuracy, "
+          f"the 0.2 → 0.1 nm step above being ≤ 0.2 %) takes {cell:.3f} s per probe with 4 probes "
+          f"sharing its transmission functions — **{cell / marg:.1f}×** mro's marginal cost, "
+          f"{cell / (a1 / npos):.1f}× its cost over the 4-probe run — and {own:.3f} s per probe on "
+          "mro's old 6.25 nm windows, without its potential, which abTEM would otherwise build "
+          "too.")
         w("")
     w("Timings were taken on a machine shared with another engineer's builds (load average "
       "above), so they are indicative to a factor of about 1.5; both codes ran in the same run, "
@@ -365,13 +387,11 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
     w("")
     w("## What would be next")
     w("")
-    w("1. **Window as a free parameter** (issue 10, item 1): a window of m/Δk with each "
-      "detector pixel the integral of its m × m samples addresses both shape causes measured "
-      "here (window/probe tails and pixel-centre sampling), at m² the pixels per slice. Here "
-      "the 12.5 nm window is the whole periodic cell, so it has no seam; a 12.5 nm window cut "
-      "from a larger sample still leaves 2.5 % of the probe outside, and its Pearson against "
-      "a larger window should be measured before choosing m (the 12.5 → 25 nm step above is "
-      "the seam-free lower bound).")
+    w("1. **Window**: `window_oversampling = 2` (12.5 nm, pixel-integrated) is the default; on "
+      "this 12.5 nm cell it holds the whole specimen, so the report cannot see what it folds "
+      "back from a larger one. A cross-check on a 25 nm cell (6144² points at 81.92 nm⁻¹, "
+      "beyond this machine's memory for abTEM) would; until then `reports/convergence.md` "
+      "(m = 2 → 4) is the measure.")
     steps = []
     for k, t in R["thickness"].items():
         st = [1 / cc["band_ratio"][i] - 1 for lab, a, b, cc in t["chain"]

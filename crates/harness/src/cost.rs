@@ -111,22 +111,19 @@ impl Cost {
         // The propagation window the forward model will plan (set by the band limit, not the
         // detector) and the coherent passes each pattern sums (focal-spread and source nodes,
         // times frozen-phonon configurations).
-        // A checked scenario's band limit is never below the detector edge; the edge stands in
-        // for one that is (only `check`'s own refusal sees it).
-        let band_limit = scenario
-            .model
-            .band_limit_for(&scenario.detector)
-            .unwrap_or_else(|_| mro_sim::propagation::detector_edge_per_nm(&scenario.detector));
+        // (A band limit below the detector edge, which only `check`'s own refusal sees, is
+        // costed at the edge.)
         let grid = DiffractionPlan::window_points_for(
-            scenario.model.kind,
+            &scenario.model,
             &scenario.microscope,
             &scenario.detector,
-            band_limit,
         ) as f64;
         let coherence = PartialCoherence::from_microscope(&scenario.microscope);
         let passes = (coherence.defocus.len() * coherence.source.len()) as f64
             * scenario.thermal.configurations.max(1) as f64;
-        let dk = scenario.detector.k_pixel_per_nm;
+        // The window's reciprocal pixel: the detector's over the oversampling m.
+        let dk =
+            scenario.detector.k_pixel_per_nm / scenario.model.window_oversampling.max(1) as f64;
         let dx_nm = 1.0 / (grid * dk);
         let pad_nm = 0.5 / dk + FIELD_MARGIN_NM;
         let scan_nm =

@@ -139,12 +139,16 @@ pub fn transpose(src: &[Complex32], dst: &mut [Complex32], n: usize) {
     }
 }
 
-/// Smallest size ≥ `n` whose only prime factors are 2, 3 and 5 (fast for RustFFT).
+/// Smallest size ≥ `n` whose only prime factors are 2 and 3. RustFFT's radix-5 passes are
+/// much slower than its radix-2/3/4 ones: measured (f32, rows of an n × n array, 2 cores'
+/// machine, 2026-12-01) 0.85 ns per point at 384, 0.91 at 768, 0.93 at 864, but 2.13 at
+/// 750 = 2·3·5³, 1.82 at 810 = 2·3⁴·5 and 1.15 at 800 = 2⁵·5², so the next 3-smooth size wins
+/// even where it is up to 12.5 % longer.
 pub fn next_fast_len(n: usize) -> usize {
     let mut m = n.max(1);
     loop {
         let mut r = m;
-        for p in [2, 3, 5] {
+        for p in [2, 3] {
             while r % p == 0 {
                 r /= p;
             }
@@ -156,7 +160,7 @@ pub fn next_fast_len(n: usize) -> usize {
     }
 }
 
-/// Smallest even size ≥ `n` with prime factors 2, 3 and 5 only.
+/// Smallest even size ≥ `n` with prime factors 2 and 3 only.
 pub fn next_fast_even_len(n: usize) -> usize {
     let mut m = next_fast_len(n);
     while m % 2 != 0 {
@@ -200,7 +204,8 @@ mod tests {
     #[test]
     fn fast_lengths_and_ranges() {
         assert_eq!(next_fast_len(191), 192);
-        assert_eq!(next_fast_len(193), 200);
+        assert_eq!(next_fast_len(193), 216);
+        assert_eq!(next_fast_even_len(750), 768);
         assert_eq!(next_fast_even_len(15), 16);
         assert_eq!(next_fast_even_len(1503), 1536);
         let [a, b] = signed_index_ranges(192, 64, 65);

@@ -40,7 +40,8 @@ use crate::detector::Detector;
 use crate::fft2::next_fast_len;
 use crate::potential::{FieldGrid, FieldKind, PotentialBuilder, Slicing, ThermalModel};
 use crate::propagation::{
-    model as make_model, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+    model as make_model, probe_tail_fraction, DiffractionPlan, Propagation, Scratch,
+    WindowPlacement,
 };
 use crate::scattering::ScatteringFactor;
 use crate::spec::{DetectorSpec, MicroscopeSpec, ModelSpec, ScanSpec};
@@ -154,10 +155,16 @@ pub fn calibration(
 /// The numerical grid a simulation uses, for provenance (`meta.json`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct ForwardGrid {
-    /// Per-probe window side L in nm (= 1/Δk of the detector).
+    /// Per-probe window side L in nm (= m/Δk of the detector).
     pub window_nm: f64,
     /// Window side N in pixels.
     pub window_points: usize,
+    /// Window pixels per detector pixel along each axis, m (each detector pixel integrates
+    /// m × m of them).
+    pub window_oversampling: usize,
+    /// Fraction of the (aberration-free) probe's intensity beyond L/2 from its centre, which
+    /// the periodic window folds back ([`crate::propagation::probe_tail_fraction`]).
+    pub probe_tail_fraction: f64,
     /// Real-space pixel Δx = L/N in nm.
     pub dx_nm: f64,
     /// Band limit of the potential (and the multislice wave) in nm⁻¹.
@@ -184,12 +191,18 @@ pub fn forward_grid(
     detector.validate().map_err(inv("detector"))?;
     model.validate().map_err(inv("model"))?;
     check_detector_reach(microscope, detector)?;
-    let band_limit = model.band_limit_for(detector).map_err(inv("model"))?;
+    // The plan expects a band limit at or above the detector edge.
+    model.band_limit_for(detector).map_err(inv("model"))?;
     let slicing = Slicing::new(thickness_nm, model.slice_nm);
-    let plan = DiffractionPlan::for_model(model.kind, microscope, detector, slicing, band_limit);
+    let plan = DiffractionPlan::for_model(model, microscope, detector, slicing);
     Ok(ForwardGrid {
         window_nm: plan.window_nm(),
         window_points: plan.window_points(),
+        window_oversampling: plan.oversampling(),
+        probe_tail_fraction: probe_tail_fraction(
+            plan.probe().aperture_per_nm,
+            0.5 * plan.window_nm(),
+        ),
         dx_nm: plan.dx_nm(),
         band_limit_per_nm: plan.band_limit_per_nm(),
         slices: slicing.count,
@@ -290,10 +303,11 @@ where
     let thickness = ext[2];
     let cal = calibration(microscope, scan, detector, thickness)?;
 
-    let band_limit = model.band_limit_for(detector).map_err(inv("model"))?;
+    // The plan expects a band limit at or above the detector edge.
+    model.band_limit_for(detector).map_err(inv("model"))?;
     let slicing = Slicing::new(thickness, model.slice_nm);
     let plan = Arc::new(DiffractionPlan::for_model(
-        model.kind, microscope, detector, slicing, band_limit,
+        model, microscope, detector, slicing,
     ));
     let prop = make_model(model, plan.clone());
     let kind = prop.field_kind();
@@ -315,7 +329,7 @@ where
                     defocus_nm: microscope.defocus_nm + offset,
                     ..microscope.clone()
                 };
-                let p = DiffractionPlan::for_model(model.kind, &m, detector, slicing, band_limit);
+                let p = DiffractionPlan::for_model(model, &m, detector, slicing);
                 (make_model(model, Arc::new(p)), w)
             })
             .collect()

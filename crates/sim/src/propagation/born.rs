@@ -73,14 +73,18 @@ impl Propagation for Born {
         let scale = p.sigma_rad_per_v_nm / n as f64;
         // The half-step depth phase has unit modulus: P_s = scale²·Σ|d|².
         let scattered = scale * scale * s.d.iter().map(|d| f64::from(d.norm_sqr())).sum::<f64>();
-        for ((acc, h), &idx) in s.acc.iter_mut().zip(&p.born_half_step).zip(&p.det_index) {
+        for ((acc, h), &idx) in s
+            .acc
+            .iter_mut()
+            .zip(&p.born_half_step)
+            .zip(&p.sampling.index)
+        {
             let d = s.d[idx];
             let a = Complex64::new(f64::from(d.re), f64::from(d.im)) * h * scale;
             *acc = Complex64::new(-a.im, a.re);
         }
         p.add_depleted_probe_spectrum(at.center_nm, scattered, &mut s.acc);
-        for (o, a) in out.iter_mut().zip(&s.acc) {
-            *o = a.norm_sqr();
-        }
+        s.samples_from_amplitudes();
+        s.bin_samples(p, out);
     }
 }

@@ -54,14 +54,13 @@ impl Propagation for Kinematic {
         let scattered = sigma * sigma * s.a.iter().map(|c| f64::from(c.norm_sqr())).sum::<f64>();
         p.forward_detector_rows(s);
         let scale = p.sigma_rad_per_v_nm / n as f64;
-        for (acc, &idx) in s.acc.iter_mut().zip(&p.det_index) {
+        for (acc, &idx) in s.acc.iter_mut().zip(&p.sampling.index) {
             let b = s.b[idx];
             // i·σ·B/n
             *acc = Complex64::new(-f64::from(b.im) * scale, f64::from(b.re) * scale);
         }
         p.add_depleted_probe_spectrum(at.center_nm, scattered, &mut s.acc);
-        for (o, a) in out.iter_mut().zip(&s.acc) {
-            *o = a.norm_sqr();
-        }
+        s.samples_from_amplitudes();
+        s.bin_samples(p, out);
     }
 }

@@ -1,12 +1,14 @@
 //! Propagation models behind one trait, and the plan they share.
 //!
-//! Every probe position works in an N×N **window** cropped from a precomputed [`Field`]: the
-//! window is L = 1/Δk wide, so each detector pixel is exactly one FFT pixel, and N is set by
-//! the band limit k_bl of the potential (`[model] band_limit_per_nm`, never below the
-//! detector edge), not by the detector: N·Δk ≥ 3·k_bl for multislice (the ⅔ rule), see
+//! Every probe position works in an N×N **window** cropped from a precomputed [`Field`]. The
+//! window is L = m/Δk wide, m = `[model] window_oversampling` (Δk the detector pixel), so each
+//! detector pixel spans m × m reciprocal pixels of the window and its value is their
+//! intensities summed with area weights (the pixel integral, [`DetectorSampling`]); N is set by
+//! the band limit k_bl of the potential (`[model] band_limit_per_nm`, never below the detector
+//! edge), not by the detector: N·Δk/m ≥ 3·k_bl for multislice (the ⅔ rule), see
 //! [`DiffractionPlan::for_model`]. The window is periodic, so the hard-aperture probe's tails
-//! beyond L/2 (≈ 5 % of its intensity beyond 3.1 nm at 1.15 mrad) wrap around: the window
-//! size is not yet a free parameter (issue 10, item 1, not done).
+//! beyond L/2 wrap around: [`probe_tail_fraction`] of its intensity (5.5 % at m = 1, 2.8 % at
+//! m = 2 for 1.15 mrad, 300 kV and 0.16 nm⁻¹ pixels). m = 1 samples each pixel at its centre.
 //!
 //! Discrete conventions: probe spectra are normalised to Σ_k|Ψ|² = 1 and real-space waves to
 //! Σ_r|ψ|² = 1, with Ψ = DFT(ψ)/√N² (unitary). Patterns are intensities |Ψ(k)|² per detector
@@ -28,6 +30,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use mro_core::optics::interaction_constant_rad_per_v_nm;
+use mro_core::special::bessel_j;
 use rustfft::num_complex::{Complex32, Complex64};
 use rustfft::FftPlanner;
 
@@ -65,7 +68,7 @@ pub trait Propagation: Send + Sync {
     fn pattern(&self, field: &Field, at: WindowPlacement, scratch: &mut Scratch, out: &mut [f64]);
 }
 
-/// The model `spec` names, sharing `plan`.
+/// The model `spec` names, sharing `plan` (made for `spec`).
 pub fn model(spec: &ModelSpec, plan: Arc<DiffractionPlan>) -> Box<dyn Propagation> {
     match spec.kind {
         ModelKind::Kinematic => Box::new(Kinematic::new(plan)),
@@ -79,24 +82,23 @@ pub fn model(spec: &ModelSpec, plan: Arc<DiffractionPlan>) -> Box<dyn Propagatio
 #[derive(Debug)]
 pub struct DiffractionPlan {
     n: usize,
+    /// Reciprocal pixel of the window, Δk/m in nm⁻¹.
     dk_per_nm: f64,
+    /// Window pixels per detector pixel along each axis, m.
+    oversampling: usize,
     fft: Fft2Plan,
     probe: ProbeSpectrum,
     probe_rows: Vec<usize>,
-    /// Detector pixel of each aperture pixel (if on the detector).
-    probe_det: Vec<Option<usize>>,
-    /// Born depth phase per slice e^{iπλk²Δz} and per half slice, per detector pixel.
-    /// e^{iπλk²Δz} in the transposed spectrum layout (all pixels).
+    /// Detector sample of each aperture pixel (if on the detector).
+    probe_sample: Vec<Option<usize>>,
+    /// Born depth phase per slice e^{iπλk²Δz} in the transposed spectrum layout (all pixels),
+    /// and per half slice per detector sample.
     born_step_t: Vec<Complex32>,
     born_half_step: Vec<Complex64>,
     sigma_rad_per_v_nm: f64,
     slicing: Slicing,
     det_pixels: [usize; 2],
-    det_rows: [Range<usize>; 2],
-    /// Transposed-spectrum index of each detector pixel, `[det_y][det_x]` order.
-    det_index: Vec<usize>,
-    /// |k|² of each detector pixel in nm⁻².
-    det_k2: Vec<f64>,
+    sampling: DetectorSampling,
     band_rows: [Range<usize>; 2],
     /// Fresnel propagator over one slice, band-limited (sharp cut at k_bl) and carrying 1/N²,
     /// transposed layout.
@@ -105,64 +107,181 @@ pub struct DiffractionPlan {
     potential_band_limit: f64,
 }
 
-impl DiffractionPlan {
-    /// Plans multislice windows with the band limit at the detector edge (the smallest
-    /// allowed; see [`DiffractionPlan::for_model`]).
-    pub fn new(microscope: &MicroscopeSpec, detector: &DetectorSpec, slicing: Slicing) -> Self {
-        let edge = detector_edge_per_nm(detector);
-        Self::for_model(ModelKind::Multislice, microscope, detector, slicing, edge)
+/// The window's reciprocal pixels a detector integrates, and how.
+///
+/// Detector pixel i (of D along an axis, centre c = D/2) covers k ∈ [(i − c − ½)Δk,
+/// (i − c + ½)Δk]; the window's reciprocal pixel s (signed, at k = sΔk/m) covers
+/// [(s − ½)Δk/m, (s + ½)Δk/m]. A pixel's value is Σ_s w_y·w_x·|Ψ(s)|² with w the share of
+/// s's cell inside the pixel along each axis: 1 inside, ½ for the cells an even m puts on a
+/// pixel edge (shared with the neighbour), so the detector's total is the window's total over
+/// the same area — the m-point midpoint rule (odd m) or trapezoid rule (even m) for the pixel
+/// integral ∫|Ψ(k)|²d²k. For m = 1 each pixel is its centre sample.
+#[derive(Debug, Clone)]
+struct DetectorSampling {
+    /// Samples `[y, x]` along each axis.
+    shape: [usize; 2],
+    /// Detector pixels `[y, x]`.
+    pixels: [usize; 2],
+    /// Transposed-spectrum index (kx·N + ky) of each sample, `[y][x]` order.
+    index: Vec<usize>,
+    /// |k|² of each sample in nm⁻².
+    k2: Vec<f64>,
+    /// Transposed-spectrum rows (kx) holding samples.
+    rows: [Range<usize>; 2],
+    /// Signed window index of sample 0 along each axis `[y, x]`.
+    first: [isize; 2],
+    /// Per axis `[y, x]`: `(sample, detector pixel, weight)`.
+    bins: [Vec<(usize, usize, f64)>; 2],
+}
+
+impl DetectorSampling {
+    fn new(n: usize, pixels: [usize; 2], m: usize, dk_window: f64) -> Self {
+        let axis = |d: usize| {
+            let (c, m) = (d as isize / 2, m as isize);
+            let half = m as f64 / 2.0;
+            let mut taps = Vec::new();
+            for i in 0..d as isize {
+                let centre = (i - c) * m;
+                for s in centre - m / 2 - 1..=centre + m / 2 + 1 {
+                    let (lo, hi) = (s as f64 - 0.5, s as f64 + 0.5);
+                    let w = hi.min(centre as f64 + half) - lo.max(centre as f64 - half);
+                    if w > 1e-9 {
+                        taps.push((s, i as usize, w));
+                    }
+                }
+            }
+            let first = taps.iter().map(|t| t.0).min().unwrap_or(0);
+            let last = taps.iter().map(|t| t.0).max().unwrap_or(0);
+            let taps = taps
+                .into_iter()
+                .map(|(s, i, w)| ((s - first) as usize, i, w))
+                .collect::<Vec<_>>();
+            (first, (last - first + 1) as usize, taps)
+        };
+        let (fy, sy, by) = axis(pixels[0]);
+        let (fx, sx, bx) = axis(pixels[1]);
+        assert!(sy <= n && sx <= n, "detector samples exceed the window");
+        let wrap = |s: isize| s.rem_euclid(n as isize) as usize;
+        let mut index = Vec::with_capacity(sy * sx);
+        let mut k2 = Vec::with_capacity(sy * sx);
+        for a in 0..sy as isize {
+            for b in 0..sx as isize {
+                index.push(wrap(fx + b) * n + wrap(fy + a));
+                let (ky, kx) = ((fy + a) as f64 * dk_window, (fx + b) as f64 * dk_window);
+                k2.push(kx * kx + ky * ky);
+            }
+        }
+        let rows = signed_index_ranges(n, (-fx) as usize, (fx + sx as isize) as usize);
+        Self {
+            shape: [sy, sx],
+            pixels,
+            index,
+            k2,
+            rows,
+            first: [fy, fx],
+            bins: [by, bx],
+        }
     }
 
-    /// Plans windows for `kind` with the potential (and, for multislice, the wave) cut at
-    /// `band_limit_per_nm` = k_bl. The window is L = 1/Δk wide (one FFT pixel per detector
-    /// pixel); the real-space sampling follows from k_bl, not from the detector:
+    fn len(&self) -> usize {
+        self.shape[0] * self.shape[1]
+    }
+
+    /// Sample of the window pixel at signed indices `[y, x]`, if on the detector.
+    fn sample_at(&self, signed: [isize; 2]) -> Option<usize> {
+        let a = signed[0] - self.first[0];
+        let b = signed[1] - self.first[1];
+        ((0..self.shape[0] as isize).contains(&a) && (0..self.shape[1] as isize).contains(&b))
+            .then(|| a as usize * self.shape[1] + b as usize)
+    }
+
+    /// Integrates the sample intensities `samples` (`[y][x]`) over the detector pixels into
+    /// `out` (`[det_y][det_x]`), using `rows` (`shape[0] × det_x`) as scratch.
+    fn bin(&self, samples: &[f64], rows: &mut [f64], out: &mut [f64]) {
+        let [sy, sx] = self.shape;
+        let dx = self.pixels[1];
+        debug_assert_eq!(out.len(), self.pixels[0] * dx);
+        rows.fill(0.0);
+        for a in 0..sy {
+            let (src, dst) = (&samples[a * sx..][..sx], &mut rows[a * dx..][..dx]);
+            for &(b, j, w) in &self.bins[1] {
+                dst[j] += w * src[b];
+            }
+        }
+        out.fill(0.0);
+        for &(a, i, w) in &self.bins[0] {
+            for (o, r) in out[i * dx..][..dx].iter_mut().zip(&rows[a * dx..][..dx]) {
+                *o += w * r;
+            }
+        }
+    }
+}
+
+/// Fraction of an aberration-free hard-aperture probe's intensity farther than `radius_nm`
+/// from its centre: J₀²(v) + J₁²(v) with v = 2π·(α/λ)·r, the complement of the Airy pattern's
+/// encircled energy (Born & Wolf, *Principles of Optics*, 7th ed., §8.5.2, eq. 18, Rayleigh).
+/// For large v it is ≈ 2/(πv): the tails fall only as 1/r. With r = L/2 it bounds what a
+/// periodic window of side L folds back onto itself (the square holds a little more than its
+/// inscribed circle).
+pub fn probe_tail_fraction(aperture_per_nm: f64, radius_nm: f64) -> f64 {
+    let v = 2.0 * std::f64::consts::PI * aperture_per_nm * radius_nm;
+    bessel_j(0, v).powi(2) + bessel_j(1, v).powi(2)
+}
+
+impl DiffractionPlan {
+    /// Plans multislice windows with the band limit at the detector edge (the smallest
+    /// allowed), one window pixel per detector pixel and the area-sampled aperture; see
+    /// [`DiffractionPlan::for_model`].
+    pub fn new(microscope: &MicroscopeSpec, detector: &DetectorSpec, slicing: Slicing) -> Self {
+        let model = ModelSpec {
+            kind: ModelKind::Multislice,
+            band_limit_per_nm: Some(detector_edge_per_nm(detector)),
+            window_oversampling: 1,
+            ..ModelSpec::default()
+        };
+        Self::for_model(&model, microscope, detector, slicing)
+    }
+
+    /// Plans windows for `model.kind` with the potential (and, for multislice, the wave) cut at
+    /// the band limit k_bl ([`ModelSpec::band_limit_for`]), m = `model.window_oversampling`
+    /// window pixels per detector pixel along each axis and the aperture sampled as
+    /// `model.aperture_sampling` says. The window is L = m/Δk wide; the real-space sampling
+    /// follows from k_bl, not from the detector (Δk' = Δk/m the window's reciprocal pixel):
     ///
     /// - Multislice needs the ⅔ rule (products of band-limited waves and transmission
     ///   functions must not alias inside the band): N is the smallest fast even size with
-    ///   N·Δk ≥ 3·k_bl.
+    ///   N·Δk' ≥ 3·k_bl.
     /// - The single-scattering models form ψ₀·v once, whose spectrum reaches k_bl + α/λ; its
     ///   aliases stay off the detector (|k_x|, |k_y| ≤ k_det, the detector edge) when
-    ///   N·Δk ≥ k_bl + α/λ + k_det, and the gridded potential stays clear of Nyquist when
-    ///   N·Δk ≥ 2.2·k_bl (k_bl ≤ 0.45/Δx, where the Gaussian-gridding alias is < 10⁻³, see
+    ///   N·Δk' ≥ k_bl + α/λ + k_det, and the gridded potential stays clear of Nyquist when
+    ///   N·Δk' ≥ 2.2·k_bl (k_bl ≤ 0.45/Δx, where the Gaussian-gridding alias is < 10⁻³, see
     ///   [`crate::potential`]).
     ///
     /// # Panics
     /// If the detector's half-width does not exceed the aperture radius (the driver checks
-    /// this first and returns [`crate::SimError::DetectorTooSmall`]), or k_bl is below the
-    /// detector edge (the driver returns [`crate::SimError::Invalid`]).
+    /// this first and returns [`crate::SimError::DetectorTooSmall`]), or `model` is invalid
+    /// for `detector`: k_bl below the detector edge, m = 0 (the driver returns
+    /// [`crate::SimError::Invalid`]).
     pub fn for_model(
-        kind: ModelKind,
+        model: &ModelSpec,
         microscope: &MicroscopeSpec,
         detector: &DetectorSpec,
         slicing: Slicing,
-        band_limit_per_nm: f64,
     ) -> Self {
-        let dk = detector.k_pixel_per_nm;
-        let edge = detector_edge_per_nm(detector);
+        let oversampling = model.window_oversampling;
+        let band_limit_per_nm = model
+            .band_limit_for(detector)
+            .expect("band limit at or above the detector edge");
+        assert!(oversampling > 0, "window oversampling must be at least 1");
+        let dk = detector.k_pixel_per_nm / oversampling as f64;
         let k_bl = band_limit_per_nm;
-        assert!(
-            k_bl >= edge * (1.0 - 1e-9),
-            "band limit {k_bl} nm⁻¹ below the detector edge {edge} nm⁻¹"
-        );
         let spec = ProbeSpec::from_microscope(microscope);
-        let n = Self::window_points_for(kind, microscope, detector, k_bl);
+        let n = Self::window_points_for(model, microscope, detector);
         let mut planner = FftPlanner::new();
         let fft = Fft2Plan::new(&mut planner, n);
-        let probe = ProbeSpectrum::new(spec, n, dk);
+        let probe = ProbeSpectrum::new(spec, n, dk, model.aperture_sampling);
         let probe_rows = probe.kx_rows();
-        let [dny, dnx] = detector.pixels;
-        let (cy, cx) = (dny / 2, dnx / 2);
-        let det_rows = signed_index_ranges(n, cx, dnx - cx);
-        let wrap = |i: usize, c: usize| (i as isize - c as isize).rem_euclid(n as isize) as usize;
-        let mut det_index = Vec::with_capacity(dny * dnx);
-        let mut det_k2 = Vec::with_capacity(dny * dnx);
-        for i in 0..dny {
-            for j in 0..dnx {
-                det_index.push(wrap(j, cx) * n + wrap(i, cy));
-                let (ky, kx) = ((i as f64 - cy as f64) * dk, (j as f64 - cx as f64) * dk);
-                det_k2.push(kx * kx + ky * ky);
-            }
-        }
+        let sampling = DetectorSampling::new(n, detector.pixels, oversampling, dk);
         let signed_n = |i: usize| {
             if i < n.div_ceil(2) {
                 i as isize
@@ -170,20 +289,16 @@ impl DiffractionPlan {
                 i as isize - n as isize
             }
         };
-        let probe_det = probe
+        let probe_sample = probe
             .pixels
             .iter()
-            .map(|&(ix, iy, ..)| {
-                let j = signed_n(ix) + cx as isize;
-                let i = signed_n(iy) + cy as isize;
-                ((0..dnx as isize).contains(&j) && (0..dny as isize).contains(&i))
-                    .then(|| i as usize * dnx + j as usize)
-            })
+            .map(|&(ix, iy, ..)| sampling.sample_at([signed_n(iy), signed_n(ix)]))
             .collect();
         let depth_phase = |k2: f64, dz: f64| {
             Complex64::from_polar(1.0, std::f64::consts::PI * spec.wavelength_nm * k2 * dz)
         };
-        let born_half_step = det_k2
+        let born_half_step = sampling
+            .k2
             .iter()
             .map(|&k2| depth_phase(k2, 0.5 * slicing.slice_nm))
             .collect();
@@ -218,18 +333,17 @@ impl DiffractionPlan {
         Self {
             n,
             dk_per_nm: dk,
+            oversampling,
             fft,
             probe,
             probe_rows,
-            probe_det,
+            probe_sample,
             born_step_t,
             born_half_step,
             sigma_rad_per_v_nm: interaction_constant_rad_per_v_nm(microscope.voltage_kv),
             slicing,
             det_pixels: detector.pixels,
-            det_rows,
-            det_index,
-            det_k2,
+            sampling,
             band_rows,
             propagator,
             potential_band_limit,
@@ -238,16 +352,22 @@ impl DiffractionPlan {
 
     /// The window side N in pixels that [`DiffractionPlan::for_model`] chooses, without
     /// planning anything (cost estimates use it): the smallest fast even size that holds the
-    /// detector and, for multislice, N·Δk ≥ 3·k_bl; for the single-scattering models
-    /// N·Δk ≥ max(k_bl + α/λ + k_det, 2.2·k_bl).
+    /// detector's samples and, for multislice, N·Δk' ≥ 3·k_bl; for the single-scattering
+    /// models N·Δk' ≥ max(k_bl + α/λ + k_det, 2.2·k_bl), with Δk' = Δk/m.
     pub fn window_points_for(
-        kind: ModelKind,
+        model: &ModelSpec,
         microscope: &MicroscopeSpec,
         detector: &DetectorSpec,
-        band_limit_per_nm: f64,
     ) -> usize {
-        let dk = detector.k_pixel_per_nm;
-        let det_max = detector.pixels[0].max(detector.pixels[1]);
+        let kind = model.kind;
+        let oversampling = model.window_oversampling;
+        let band_limit_per_nm = model
+            .band_limit_for(detector)
+            .unwrap_or_else(|_| detector_edge_per_nm(detector));
+        let m = oversampling.max(1);
+        let dk = detector.k_pixel_per_nm / m as f64;
+        // Samples per axis: m per pixel, plus the shared edge cell for even m.
+        let det_max = detector.pixels[0].max(detector.pixels[1]) * m + (m + 1) % 2;
         let edge = detector_edge_per_nm(detector);
         let k_bl = band_limit_per_nm;
         let px = |k: f64| (k / dk * (1.0 - 1e-9)).ceil() as usize;
@@ -264,9 +384,14 @@ impl DiffractionPlan {
         self.n
     }
 
-    /// Window side L = 1/Δk in nm.
+    /// Window side L = m/Δk in nm.
     pub fn window_nm(&self) -> f64 {
         1.0 / self.dk_per_nm
+    }
+
+    /// Window pixels per detector pixel along each axis, m.
+    pub fn oversampling(&self) -> usize {
+        self.oversampling
     }
 
     /// Real-space pixel Δx = L/N in nm.
@@ -297,11 +422,6 @@ impl DiffractionPlan {
         ]
     }
 
-    /// |k|² in nm⁻² of every detector pixel, `[det_y][det_x]` order.
-    pub fn detector_k2_per_nm2(&self) -> &[f64] {
-        &self.det_k2
-    }
-
     /// The slicing.
     pub fn slicing(&self) -> &Slicing {
         &self.slicing
@@ -326,7 +446,9 @@ impl DiffractionPlan {
             c: vec![Complex32::default(); nn],
             d: vec![Complex32::default(); nn],
             fft: vec![Complex32::default(); self.fft.scratch_len()],
-            acc: vec![Complex64::default(); self.detector_len()],
+            acc: vec![Complex64::default(); self.sampling.len()],
+            samples: vec![0.0; self.sampling.len()],
+            binned_rows: vec![0.0; self.sampling.shape[0] * self.det_pixels[1]],
         }
     }
 
@@ -362,7 +484,7 @@ impl DiffractionPlan {
         for ((_, [re, im]), det) in self
             .probe
             .values(self.n, center_nm, 0.0)
-            .zip(&self.probe_det)
+            .zip(&self.probe_sample)
         {
             if let Some(p) = *det {
                 acc[p] += Complex64::new(re, im) * beam;
@@ -379,13 +501,27 @@ impl DiffractionPlan {
     }
 
     /// Forward-transforms `s.a` (`[y][x]`, overwritten) into `s.b` (`[kx][ky]`), computing only
-    /// the rows the detector needs.
+    /// the rows the detector's samples need.
     fn forward_detector_rows(&self, s: &mut Scratch) {
         let n = self.n;
         self.fft.forward_rows(&mut s.a, 0..n, &mut s.fft);
         transpose(&s.a, &mut s.b, n);
-        for r in &self.det_rows {
+        for r in &self.sampling.rows {
             self.fft.forward_rows(&mut s.b, r.clone(), &mut s.fft);
+        }
+    }
+}
+
+impl Scratch {
+    /// Bins the sample intensities `self.samples` into the detector pattern `out`.
+    fn bin_samples(&mut self, plan: &DiffractionPlan, out: &mut [f64]) {
+        plan.sampling.bin(&self.samples, &mut self.binned_rows, out);
+    }
+
+    /// Sets the sample intensities to |acc|².
+    fn samples_from_amplitudes(&mut self) {
+        for (o, a) in self.samples.iter_mut().zip(&self.acc) {
+            *o = a.norm_sqr();
         }
     }
 }
@@ -428,7 +564,12 @@ pub struct Scratch {
     c: Vec<Complex32>,
     d: Vec<Complex32>,
     fft: Vec<Complex32>,
+    /// Amplitude per detector sample.
     acc: Vec<Complex64>,
+    /// Intensity per detector sample.
+    samples: Vec<f64>,
+    /// Samples binned along x only.
+    binned_rows: Vec<f64>,
 }
 
 /// Mean of the real field slice under the window, in the slice's units: the window's k = 0

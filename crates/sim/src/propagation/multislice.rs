@@ -72,8 +72,9 @@ impl Propagation for Multislice {
         }
         p.forward_detector_rows(s);
         let norm = 1.0 / (n * n) as f64;
-        for (o, &idx) in out.iter_mut().zip(&p.det_index) {
+        for (o, &idx) in s.samples.iter_mut().zip(&p.sampling.index) {
             *o = f64::from(s.b[idx].norm_sqr()) * norm;
         }
+        s.bin_samples(p, out);
     }
 }

@@ -10,6 +10,16 @@ fn microscope() -> MicroscopeSpec {
     MicroscopeSpec::default()
 }
 
+/// `kind` at band limit `k_bl` with `m` window pixels per detector pixel.
+fn model(kind: ModelKind, k_bl: f64, m: usize) -> ModelSpec {
+    ModelSpec {
+        kind,
+        band_limit_per_nm: Some(k_bl),
+        window_oversampling: m,
+        ..ModelSpec::default()
+    }
+}
+
 fn detector(pixels: usize, dk: f64) -> DetectorSpec {
     DetectorSpec {
         pixels: [pixels, pixels],
@@ -109,11 +119,10 @@ fn fast_kinematic_matches_direct_sum_oracle() {
     let det = detector(nd, 0.16);
     for plan in [
         DiffractionPlan::for_model(
-            ModelKind::Kinematic,
+            &model(ModelKind::Kinematic, 10.24, 1),
             &microscope(),
             &det,
             Slicing::new(1.0, 1.0),
-            10.24,
         ),
         DiffractionPlan::new(&microscope(), &det, Slicing::new(1.0, 1.0)),
     ] {
@@ -218,4 +227,142 @@ fn multislice_of_empty_foil_is_unitary() {
     );
     let total: f64 = out.iter().sum();
     assert!((total - 1.0).abs() < 1e-4, "{total}");
+}
+
+#[test]
+fn detector_sampling_covers_each_pixel_once() {
+    for m in 1..=4 {
+        for d in [8, 9] {
+            let s = DetectorSampling::new(64, [d, d + 1], m, 0.16 / m as f64);
+            for (axis, pixels) in [(0, d), (1, d + 1)] {
+                // m window pixels' worth of weight per detector pixel, and no window pixel
+                // counted more than once over all detector pixels.
+                let mut per_pixel = vec![0.0; pixels];
+                let mut per_sample = vec![0.0; s.shape[axis]];
+                for &(a, i, w) in &s.bins[axis] {
+                    per_pixel[i] += w;
+                    per_sample[a] += w;
+                }
+                assert!(per_pixel.iter().all(|&w| (w - m as f64).abs() < 1e-12));
+                assert!(per_sample.iter().all(|&w| w <= 1.0 + 1e-12));
+                assert_eq!(s.shape[axis], pixels * m + (m + 1) % 2);
+            }
+        }
+    }
+}
+
+#[test]
+fn empty_foil_total_is_one_at_every_oversampling() {
+    let det = detector(32, 0.16);
+    let slicing = Slicing::new(4.0, 0.4);
+    for m in 1..=3 {
+        let edge = detector_edge_per_nm(&det);
+        let plan = Arc::new(DiffractionPlan::for_model(
+            &model(ModelKind::Multislice, edge, m),
+            &microscope(),
+            &det,
+            slicing,
+        ));
+        assert!((plan.window_nm() - m as f64 / 0.16).abs() < 1e-9);
+        let (dx, l) = (plan.dx_nm(), plan.window_nm());
+        let grid = FieldGrid::covering([0.0, 0.0], [l + 0.5, l + 0.5], dx);
+        let builder = PotentialBuilder::new(grid, &[40], 0.0);
+        let ms = Multislice::new(plan.clone(), true);
+        let field = builder.build(
+            &AtomVolume::new([40.0, 40.0, 4.0]),
+            &slicing,
+            ms.field_kind(),
+        );
+        let mut out = vec![0.0; plan.detector_len()];
+        let at = WindowPlacement {
+            origin_px: [2, 3],
+            center_nm: [0.5 * l + 0.031, 0.5 * l - 0.017],
+        };
+        ms.pattern(&field, at, &mut plan.scratch(), &mut out);
+        let total: f64 = out.iter().sum();
+        assert!((total - 1.0).abs() < 1e-4, "m = {m}: {total}");
+    }
+}
+
+#[test]
+fn oversampled_pixels_integrate_a_smooth_pattern() {
+    // One Zr atom under the probe: the kinematic pattern outside the bright-field disk is
+    // smooth on the scale of a pixel (width ~ the aperture diameter, 1.2 nm⁻¹), so its pixel
+    // integrals (m = 2, 3) have the shape of the centre samples (m = 1), while the window
+    // widens from 6.25 to 18.75 nm.
+    let nd = 64;
+    let det = detector(nd, 0.16);
+    let mut peak: Vec<f64> = Vec::new();
+    let patterns: Vec<Vec<f64>> = (1..=3)
+        .map(|m| {
+            let plan = Arc::new(DiffractionPlan::for_model(
+                &model(ModelKind::Kinematic, 10.24, m),
+                &microscope(),
+                &det,
+                Slicing::new(1.0, 1.0),
+            ));
+            let w = &plan.probe.weights;
+            peak.push(w.iter().sum::<f64>().powi(2) / w.iter().map(|w| w * w).sum::<f64>());
+            let (dx, l) = (plan.dx_nm(), plan.window_nm());
+            let grid = FieldGrid::covering([0.0, 0.0], [l + 0.5, l + 0.5], dx);
+            let builder = PotentialBuilder::with_band_limit(grid, &[40], 0.0, 10.24);
+            let mut vol = AtomVolume::new([40.0, 40.0, 1.0]);
+            let c = 0.5 * l;
+            vol.push([c + 0.013, c - 0.021, 0.5], 40);
+            let field = builder.build(&vol, &Slicing::new(1.0, 1.0), FieldKind::Projected);
+            let mut out = vec![0.0; plan.detector_len()];
+            let at = WindowPlacement {
+                origin_px: [0, 0],
+                center_nm: [c, c],
+            };
+            Kinematic::new(plan.clone()).pattern(&field, at, &mut plan.scratch(), &mut out);
+            out
+        })
+        .collect();
+    let k = |p: usize| {
+        let (i, j) = ((p / nd) as f64 - 32.0, (p % nd) as f64 - 32.0);
+        0.16 * i.hypot(j)
+    };
+    let dark: Vec<usize> = (0..nd * nd)
+        .filter(|&p| (2.0..4.5).contains(&k(p)))
+        .collect();
+    let max = dark.iter().map(|&p| patterns[0][p]).fold(0.0, f64::max);
+    // Shape: each pattern over the m = 1 one is a constant ratio to 10⁻³ of the signal.
+    // Scale: the dark field of an atom at the probe's centre goes as the probe's intensity
+    // there, |Σ_k Ψ₀|² = (Σw)²/Σw² for aperture weights w, per window pixel of area (Δk/m)².
+    // With point sampling that counts lattice points in the disk (45, 177 and 373 at
+    // m = 1, 2, 3: 7.5 %, 5.7 % and −1.0 % off π(α/λ)²), the coherent sum of the probe's
+    // periodic images; area sampling keeps Σw at the disk's area.
+    for m in [1, 2] {
+        let ratio = |p: usize| patterns[m][p] / patterns[0][p];
+        let mean = dark.iter().map(|&p| ratio(p)).sum::<f64>() / dark.len() as f64;
+        let worst = dark
+            .iter()
+            .map(|&p| (patterns[m][p] - mean * patterns[0][p]).abs() / max)
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-3, "m = {}: {worst:.2e}", m + 1);
+        let expected = peak[m] / peak[0] / ((m + 1) * (m + 1)) as f64;
+        assert!(
+            (mean / expected - 1.0).abs() < 3e-3,
+            "m = {}: dark field {mean:.4} of m = 1's, probe peak ratio {expected:.4}",
+            m + 1
+        );
+    }
+    // Each model's total is the incident beam.
+    for p in &patterns {
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-3);
+    }
+}
+
+#[test]
+fn probe_tail_fraction_follows_the_airy_encircled_energy() {
+    let a = 0.584;
+    // Inside the first dark ring (v = 3.8317) the encircled energy is 83.8 % (Born & Wolf).
+    let r1 = 3.831_705_970_207_512 / (2.0 * std::f64::consts::PI * a);
+    assert!((probe_tail_fraction(a, r1) - 0.162).abs() < 1e-3);
+    // Far out, 1/(π²·a·r): 5.5 % beyond 3.125 nm, half that beyond 6.25 nm.
+    for r in [3.125, 6.25] {
+        let asymptote = 1.0 / (std::f64::consts::PI.powi(2) * a * r);
+        assert!((probe_tail_fraction(a, r) / asymptote - 1.0).abs() < 0.1);
+    }
 }
