@@ -355,7 +355,8 @@ def vacuum_bands(aperture_per_nm: float) -> dict:
     abTEM patterns) and the exact pixel integral of the continuous disk (64 × 64 sub-samples
     per pixel)."""
     out = {}
-    for label, window, integ in [("6.25 nm window, pixel centres (mro)", 6.25, False),
+    for label, window, integ in [("6.25 nm window, pixel centres (mro m = 1, point aperture)",
+                                  6.25, False),
                                  ("12.5 nm window, integrated", 12.5, True),
                                  ("25 nm window, integrated", 25.0, True),
                                  ("50 nm window, integrated", 50.0, True)]:
@@ -371,6 +372,16 @@ def vacuum_bands(aperture_per_nm: float) -> dict:
     inside = (ky[:, None, :, None] ** 2 + ky[None, :, None, :] ** 2) <= aperture_per_nm**2
     exact = inside.mean(axis=(2, 3)) * DK * DK / (np.pi * aperture_per_nm**2)
     out["exact pixel integral of the disk"] = band_fractions(exact[None])
+    # mro's default: 12.5 nm window, each window pixel's amplitude the share of its cell inside
+    # the disk (aperture_sampling = "area", 16 × 16 sub-samples here), integrated.
+    window, n = 12.5, NDET * 2
+    f = np.fft.fftfreq(n, d=1.0 / (n / window))
+    du = (np.arange(16) + 0.5) / 16 - 0.5
+    fs = f[:, None] + du[None, :] / window  # [pixel][sub]
+    w = ((fs[:, None, :, None] ** 2 + fs[None, :, None, :] ** 2) <= aperture_per_nm**2).mean(
+        axis=(2, 3))
+    out["12.5 nm window, area-sampled aperture, integrated (mro default)"] = band_fractions(
+        to_detector((w**2 / (w**2).sum())[None], window, integrate=True))
     return out
 
 
@@ -569,10 +580,12 @@ def main() -> int:
                                        model={"window_oversampling": 1})
         res["mro_m1_grid"] = meta_m1["provenance"]["grid"]
         log(f"{tag}: mro simulate (plain phase grating on abTEM's own-grid window: m = 1, "
-            "no absorption, slices 0.2 nm, 1 thread)")
+            "point-sampled aperture as abTEM's soft=False, no absorption, slices 0.2 nm, "
+            "1 thread)")
         mro_plain, _ = mro_simulate(exe, template, xyz, d / "mro_plain", 1,
                                     model={"absorb_beyond_band_limit": False, "slice_nm": 0.2,
-                                           "window_oversampling": 1})
+                                           "window_oversampling": 1,
+                                           "aperture_sampling": "point"})
         log(f"{tag}: mro simulate (band limit 40.96, slices 0.1 nm, 1 thread)")
         mro_ref, metar = mro_simulate(exe, template, xyz, d / "mro_refined", 1,
                                       model={"band_limit_per_nm": 40.96, "slice_nm": 0.1})
