@@ -145,7 +145,9 @@ impl Cost {
         // come on top of it. Measured peak resident memory against this estimate (release,
         // 2026-11-30): paper validate 516 MB (estimate 530 MB), paper simulate 457 MB; Born
         // and multislice simulate of a 16 × 16 × 20 nm sample, 32 × 32 scan: 380 MB and 1126 MB
-        // (estimates 441 MB and 1166 MB).
+        // (estimates 441 MB and 1166 MB). Since the 12.5 nm window (window_oversampling = 2,
+        // 2026-12-01) it reads low: paper validate 737–767 MB against 568 MB, paper simulate
+        // 593 / 701 / 844 MB at m = 1 / 2 / 3 against 530 / 568 / 627 MB (not yet traced).
         let peak_memory_bytes = BASE_BYTES
             + glass_bytes.max(atoms * ATOM_BYTES)
             + field_bytes
@@ -281,7 +283,10 @@ pub fn enforce(need: Need, out: &Path, what: &str, force_size: bool) -> anyhow::
         let sample = "the sample (sample.extent_nm, sample.thickness_nm)";
         (sample, sample)
     } else {
-        ("the scan or detector", "the sample, scan or detector")
+        (
+            "the scan or detector",
+            "the sample, scan or detector, or the forward model's grid (model.window_oversampling, model.band_limit_per_nm)",
+        )
     };
     if let Some(free) = free_disk_bytes(out) {
         if need.disk_bytes > free {

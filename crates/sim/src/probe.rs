@@ -10,13 +10,16 @@
 //! On that grid A(k) is by default the cell average of the disk (`[model] aperture_sampling =
 //! "area"`): a pixel on the aperture's edge gets the share of its cell inside. This is the round
 //! aperture convolved with one reciprocal pixel, i.e. the continuous probe times
-//! sinc(x/L)·sinc(y/L) in the window of side L: the probe near its centre (the peak intensity
-//! Σ_kΨ₀ that a point-sampled disk gets wrong by the lattice-point count of its area, +7.5 % at
-//! 0.16 nm⁻¹ and 1.15 mrad, −1 % at 0.053 nm⁻¹) and tails tapered towards the window's edge,
-//! where the periodic window would fold them back. abTEM's `soft` aperture smooths the edge over
-//! about a pixel for the same reason (Madsen & Susi, Open Res. Europe 1:24, 2021). Measured in
-//! `reports/convergence.md`: doubling the window moves the patterns at Pearson 0.990 (m = 1 → 2)
-//! and 0.9986 (2 → 4) with area sampling, 0.948 and 0.995 with point sampling.
+//! sinc(x/L)·sinc(y/L) in the window of side L: its tails are tapered towards the window's edge,
+//! where the periodic window would fold them back, and the disk keeps its area on every grid.
+//! Renormalised to unit flux, the tapered probe's peak intensity |Σ_kΨ₀|² = (Σw)²/Σw² (w the
+//! weights) lies above the round aperture's π(α/λ)² by the tail it lost: +8.0, +5.2, +3.3, +2.0 %
+//! at m = 1, 2, 3, 4 on the paper detector, falling steadily with the window; a point-sampled
+//! disk counts lattice points instead and jumps (+7.5, +5.7, −1.0, +0.45 %). abTEM's `soft`
+//! aperture smooths the edge over about a pixel for a similar reason (Madsen & Susi, Open Res.
+//! Europe 1:24, 2021). Measured in `reports/convergence.md`: doubling the window moves the
+//! patterns at Pearson 0.990 (m = 1 → 2) and 0.9986 (2 → 4) with area sampling, 0.948 and 0.995
+//! with point sampling.
 
 use mro_core::optics::wavelength_nm;
 use mro_core::units::RAD_PER_MRAD;

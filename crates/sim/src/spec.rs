@@ -528,13 +528,14 @@ pub enum ModelKind {
 #[serde(rename_all = "lowercase")]
 pub enum ApertureSampling {
     /// Each reciprocal pixel gets the share of its cell inside the aperture disk (the cell
-    /// average of A(k)): the probe's integrated properties (its peak intensity Σ_kΨ₀ among
-    /// them) are those of the round aperture at any window size.
+    /// average of A(k)): the disk keeps its area at any window size, and the probe is the
+    /// round aperture's times sinc(x/L)·sinc(y/L), its tails tapered towards the window's edge.
     #[default]
     Area,
     /// A(k) at each pixel's centre (1 inside, 0 outside), as most multislice codes do: the
     /// disk's area on the grid counts lattice points and is off by up to ±8 % at these
-    /// samplings (45 points for 41.9 pixels' worth at 0.16 nm⁻¹ and 1.15 mrad).
+    /// samplings (45 points for 41.9 pixels' worth at 0.16 nm⁻¹ and 1.15 mrad), so the
+    /// probe's peak intensity jumps from one window size to the next.
     Point,
 }
 
@@ -581,10 +582,11 @@ pub struct ModelSpec {
     /// Window pixels per detector pixel along each axis, m: the per-probe window is
     /// L = m/Δk_detector wide and each detector pixel integrates its m × m reciprocal pixels
     /// ([`crate::propagation`]). m = 1 samples each pixel at its centre in a 6.25 nm window
-    /// (paper detector), whose periodic wrap folds the probe's tails (5.5 % of the intensity
+    /// (paper detector), whose periodic wrap folds the probe's tails (5.7 % of the intensity
     /// of a 1.15 mrad probe lies beyond 3.1 nm) back onto the wrong atoms. The default 2 keeps
     /// the patterns at Pearson ≥ 0.9986 and the 1–8 nm⁻¹ intensity within 0.07 % of m = 4, but
-    /// reads P_2, P_4 about 5 % high (reports/convergence.md); each step of m costs m² in time.
+    /// P_n still falls by 2–5 % from m = 2 to 4 (reports/convergence.md), so m = 2 reads P_n
+    /// high by roughly that much or more. The window has m² the pixels of m = 1.
     pub window_oversampling: usize,
     /// How the hard aperture is sampled on the window's reciprocal grid.
     pub aperture_sampling: ApertureSampling,
