@@ -410,7 +410,23 @@ impl Scenario {
         gain_note
             .into_iter()
             .chain(self.cluster_warnings())
+            .chain(self.window_warning())
             .collect()
+    }
+
+    /// The per-probe window m/Δk wider than the built (periodic) glass: the probe's tails then
+    /// see the same atoms more than once.
+    fn window_warning(&self) -> Option<String> {
+        if self.sample.atoms.is_some() {
+            return None;
+        }
+        let window_nm = self.model.window_oversampling as f64 / self.detector.k_pixel_per_nm;
+        let narrowest = self.sample.extent_nm[0].min(self.sample.extent_nm[1]);
+        (window_nm > narrowest).then(|| {
+            format!(
+                "the per-probe window, model.window_oversampling / detector.k_pixel_per_nm = {window_nm} nm, is wider than the periodic sample (sample.extent_nm {narrowest} nm): the probe's tails see the same atoms more than once; widen the sample or lower model.window_oversampling"
+            )
+        })
     }
 
     fn cluster_warnings(&self) -> Vec<String> {
@@ -863,6 +879,19 @@ mod tests {
         .unwrap();
         assert_eq!(s.simulated_analysis().poisson_gain, 0.0);
         assert!(s.warnings().is_empty());
+    }
+
+    #[test]
+    fn a_window_wider_than_the_sample_is_warned_about() {
+        let small = "schema = \"mro.scenario/1\"\n[sample]\nextent_nm = [10.0, 12.0]\n";
+        let w = Scenario::parse(small).unwrap().warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("= 12.5 nm, is wider than the periodic sample (sample.extent_nm 10 nm)"),
+            "{w:?}"
+        );
+        let narrow = format!("{small}[model]\nwindow_oversampling = 1\n");
+        assert!(Scenario::parse(&narrow).unwrap().warnings().is_empty());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Args {
 /// Builds the glass, writes truth.json, streams datacube.npy and writes meta.json.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(&args.scenario)?;
+    for w in scenario.warnings() {
+        eprintln!("mro: warning: {}: {w}", args.scenario.display());
+    }
     let cost = Cost::of(&scenario, rayon::current_num_threads(), false);
     let need = Need {
         disk_bytes: cost.datacube_bytes + SMALL_FILES_BYTES,
