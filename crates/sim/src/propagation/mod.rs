@@ -97,7 +97,6 @@ pub struct DiffractionPlan {
     born_half_step: Vec<Complex64>,
     sigma_rad_per_v_nm: f64,
     slicing: Slicing,
-    det_pixels: [usize; 2],
     sampling: DetectorSampling,
     band_rows: [Range<usize>; 2],
     /// Fresnel propagator over one slice, band-limited (sharp cut at k_bl) and carrying 1/N²,
@@ -321,7 +320,12 @@ impl DiffractionPlan {
         let full = |wanted: ModelKind| if model.kind == wanted { n * n } else { 0 };
         let mut propagator = vec![Complex32::default(); full(ModelKind::Multislice)];
         let mut born_step_t = vec![Complex32::default(); full(ModelKind::Born)];
-        for ix in 0..n {
+        let rows = if propagator.is_empty() && born_step_t.is_empty() {
+            0
+        } else {
+            n
+        };
+        for ix in 0..rows {
             for iy in 0..n {
                 let k2 = (signed(ix) * dk).powi(2) + (signed(iy) * dk).powi(2);
                 if let Some(b) = born_step_t.get_mut(ix * n + iy) {
@@ -349,7 +353,6 @@ impl DiffractionPlan {
             born_half_step,
             sigma_rad_per_v_nm: interaction_constant_rad_per_v_nm(microscope.voltage_kv),
             slicing,
-            det_pixels: detector.pixels,
             sampling,
             band_rows,
             propagator,
@@ -413,19 +416,19 @@ impl DiffractionPlan {
 
     /// Detector pixels `[y, x]`.
     pub fn detector_pixels(&self) -> [usize; 2] {
-        self.det_pixels
+        self.sampling.pixels
     }
 
     /// Detector pixel count.
     pub fn detector_len(&self) -> usize {
-        self.det_pixels[0] * self.det_pixels[1]
+        self.sampling.pixels[0] * self.sampling.pixels[1]
     }
 
     /// Pattern centre `[y, x]` in detector pixels: `[N_y/2, N_x/2]` (integer division).
     pub fn center_px(&self) -> [f64; 2] {
         [
-            (self.det_pixels[0] / 2) as f64,
-            (self.det_pixels[1] / 2) as f64,
+            (self.sampling.pixels[0] / 2) as f64,
+            (self.sampling.pixels[1] / 2) as f64,
         ]
     }
 
@@ -455,7 +458,7 @@ impl DiffractionPlan {
             fft: vec![Complex32::default(); self.fft.scratch_len()],
             acc: vec![Complex64::default(); self.sampling.len()],
             samples: vec![0.0; self.sampling.len()],
-            binned_rows: vec![0.0; self.sampling.shape[0] * self.det_pixels[1]],
+            binned_rows: vec![0.0; self.sampling.shape[0] * self.sampling.pixels[1]],
         }
     }
 
