@@ -167,3 +167,57 @@ fn no_control_skips_the_control() {
     assert!(!dir.path().join("datacube.npy").exists());
     assert!(stdout.contains("an earlier run's datacube"), "{stdout}");
 }
+
+/// A sweep over `clusters[*]` on a tiny paper-setup scenario: every point gets a realism
+/// section, `sweep.csv` a row per published observable, and the report a calibration table
+/// that ranks the points.
+#[test]
+fn a_paper_setup_sweep_ranks_its_points_against_the_real_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("tiny_paper.toml");
+    std::fs::write(
+        &scenario,
+        "schema = \"mro.scenario/1\"\nname = \"tiny-paper\"\nseed = 5\n\
+         [sample]\nextent_nm = [8.0, 8.0]\nthickness_nm = 18.0\n\
+         [scan]\npoints = [12, 12]\nstep_nm = 0.32\n\
+         [detector]\npixels = [64, 64]\nk_pixel_per_nm = 0.16\nelectrons_per_pattern = 1e5\n\
+         [model]\nwindow_oversampling = 1\n\
+         [analysis]\nin_condition_fraction = 0.059\n\
+         [[sweep]]\nkey = \"clusters[*].diameter_nm\"\nvalues = [1.3, 2.0]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("sweep");
+    run_mro(&[&"sweep", &scenario, &"--no-control", &"--out", &out]);
+    for p in [
+        "p000-clusters___.diameter_nm=1.3",
+        "p001-clusters___.diameter_nm=2.0",
+    ] {
+        let truth = json(&out.join(p).join("truth.json"));
+        let want = if p.ends_with("1.3") { 1.3 } else { 2.0 };
+        for c in truth["clusters"].as_array().unwrap() {
+            assert!(
+                (c["diameter_nm"].as_f64().unwrap() / want - 1.0).abs() < 0.5,
+                "{c}"
+            );
+        }
+        let score = json(&out.join(p).join("score.json"));
+        assert!(score["realism"]["compared"].as_u64().unwrap() > 5, "{p}");
+    }
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    assert!(
+        csv.starts_with("point,clusters[*].diameter_nm,quantity,"),
+        "{csv}"
+    );
+    let counts: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.contains(",realism_region_count,"))
+        .collect();
+    assert_eq!(counts.len(), 2 * 5, "{counts:?}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let table = report
+        .split("## Calibration: which truths reproduce the real data")
+        .nth(1)
+        .expect("a calibration section");
+    assert!(table.contains("| 1 | clusters[*].diameter_nm="), "{table}");
+    assert!(table.contains("| 2 | clusters[*].diameter_nm="), "{table}");
+}

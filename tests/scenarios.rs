@@ -7,7 +7,7 @@ use crate::support::{mro, repo, toml_files};
 fn shipped_scenarios_are_valid() {
     let root = repo().join("scenarios");
     let mut files = vec![root.join("paper.toml")];
-    for sub in ["smoke", "validation"] {
+    for sub in ["smoke", "validation", "calibration"] {
         files.extend(toml_files(&root.join(sub)));
     }
     for f in files {

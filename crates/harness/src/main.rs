@@ -39,6 +39,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
 }
 
 mod bias;
+mod calibration;
 mod commands;
 mod cost;
 mod detectability;

@@ -413,12 +413,14 @@ pub fn realism(
     })
 }
 
-/// The file's name of a quantity (`region_count`).
-fn name(q: Quantity) -> String {
-    serde_json::to_value(q)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+impl Quantity {
+    /// The file's name of a quantity (`region_count`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
 }
 
 /// The report section: the summary, then one row per observable.
@@ -440,7 +442,7 @@ pub fn blocks(r: &Realism) -> Vec<Block> {
                 (None, None) => MISSING.to_string(),
             };
             vec![
-                Cell::text(name(row.quantity)),
+                Cell::text(row.quantity.name()),
                 row.symmetry.map_or_else(
                     || Cell::text(MISSING),
                     |n| Cell::number(n.to_string(), n as f64),
@@ -494,7 +496,7 @@ pub fn readings(reference: &Reference) -> String {
             s,
             "- {} ({}{}): \"{}\" — {}",
             o.figure,
-            name(o.quantity),
+            o.quantity.name(),
             o.symmetry.map_or(String::new(), |n| format!(", n = {n}")),
             o.source,
             o.reading.replace('\n', " ")

@@ -731,6 +731,11 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
             .and_then(|f| f.rsplit('.').next())
             .unwrap_or("");
         format!("expected {}", choices(key))
+    } else if msg.contains("whole number ≥ 0")
+        && field.as_deref() == Some("model.window_oversampling")
+    {
+        // A negative integer never reaches the range check of `ModelSpec::validate`.
+        format!("{token}: expected an integer in [1, 4]")
     } else {
         msg
     };
@@ -750,6 +755,7 @@ fn choices(key: &str) -> &'static str {
         "type" => "\"density_wave\", \"icosahedral\", \"bcc\", \"fcc\" or \"b2\"",
         "mode" => "\"random\" or \"correlated\"",
         "kind" => "\"kinematic\", \"born\" or \"multislice\"",
+        "aperture_sampling" => "\"area\" or \"point\"",
         "checks" => "a list of \"diameter\", \"volume_fraction\", \"spacing\"",
         _ => "one of this key's names in quotes (scenarios/README.md lists them)",
     }

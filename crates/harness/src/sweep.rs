@@ -2,7 +2,8 @@
 //! tables) over any scenario key.
 //!
 //! A key is the dotted path of a scenario value as `mro check` prints it (`sample.thickness_nm`,
-//! `clusters[0].diameter_nm`, `model.kind`). Values are written as in TOML (`20`, `0.5`,
+//! `clusters[0].diameter_nm`, `model.kind`); `[*]` in place of an index sets every element
+//! (`clusters[*].diameter_nm`: one axis for the diameter of every cluster table). Values are written as in TOML (`20`, `0.5`,
 //! `"inf"`, `[64, 64]`); a bare word such as `born` is a string. An integer given for a float
 //! key is taken as a float. Every point is re-validated as a whole scenario.
 
@@ -142,42 +143,64 @@ fn points(sets: &[SetArg]) -> Vec<Point> {
 pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
     let mut root = toml::Value::try_from(base.without_sweep()).expect("a scenario serialises");
     for (key, value) in point {
-        let slot = lookup(&mut root, key)?;
-        *slot = coerce(slot, value.clone()).map_err(|expected| {
-            BadInput(format!(
-                "{key}={}: expected {expected}",
-                display_value(value)
-            ))
-        })?;
+        let parts: Vec<&str> = key.split('.').collect();
+        let mut matched = 0usize;
+        set_each(&mut root, &parts, &mut |slot| {
+            matched += 1;
+            *slot = coerce(slot, value.clone()).map_err(|expected| {
+                BadInput(format!(
+                    "{key}={}: expected {expected}",
+                    display_value(value)
+                ))
+            })?;
+            Ok(())
+        })
+        .map_err(|e| e.unwrap_or_else(|| unknown_key(key)))?;
+        if matched == 0 {
+            return Err(BadInput(format!(
+                "{key}: the array is empty, so `[*]` sets nothing (write the tables first)"
+            )));
+        }
     }
     let text = toml::to_string(&root).expect("a table serialises");
     Scenario::parse(&text).map_err(|e| BadInput(format!("{}: {e}", label(point))))
 }
 
-fn lookup<'a>(root: &'a mut toml::Value, key: &str) -> Result<&'a mut toml::Value, BadInput> {
-    let unknown = || {
-        BadInput(format!(
-            "{key}: no such scenario key (see `mro check` for the keys)"
-        ))
+fn unknown_key(key: &str) -> BadInput {
+    BadInput(format!(
+        "{key}: no such scenario key (see `mro check` for the keys)"
+    ))
+}
+
+/// Calls `set` on every value the dotted path `parts` names below `node`: `name[i]` is element
+/// i of an array, `name[*]` every element (`clusters[*].diameter_nm` sets the diameter of every
+/// cluster table). `Err(None)` when the path names nothing, `Err(Some(_))` when `set` refuses.
+fn set_each(
+    node: &mut toml::Value,
+    parts: &[&str],
+    set: &mut dyn FnMut(&mut toml::Value) -> Result<(), BadInput>,
+) -> Result<(), Option<BadInput>> {
+    let Some((part, rest)) = parts.split_first() else {
+        return set(node).map_err(Some);
     };
-    let mut node = root;
-    for part in key.split('.') {
-        let (name, index) = match part.split_once('[') {
-            Some((n, rest)) => {
-                let i = rest
-                    .strip_suffix(']')
-                    .and_then(|i| i.parse::<usize>().ok())
-                    .ok_or_else(unknown)?;
-                (n, Some(i))
-            }
-            None => (part, None),
-        };
-        node = node.get_mut(name).ok_or_else(unknown)?;
-        if let Some(i) = index {
-            node = node.get_mut(i).ok_or_else(unknown)?;
+    let (name, index) = match part.split_once('[') {
+        Some((n, i)) => (n, Some(i.strip_suffix(']').ok_or(None)?)),
+        None => (*part, None),
+    };
+    let child = node.get_mut(name).ok_or(None)?;
+    match index {
+        None => set_each(child, rest, set),
+        Some("*") => {
+            let items = child.as_array_mut().ok_or(None)?;
+            items
+                .iter_mut()
+                .try_for_each(|item| set_each(item, rest, set))
+        }
+        Some(i) => {
+            let i: usize = i.parse().map_err(|_| None)?;
+            set_each(child.get_mut(i).ok_or(None)?, rest, set)
         }
     }
-    Ok(node)
 }
 
 /// The new value in the type of the old one where TOML is ambiguous (integer for a float key).
@@ -273,6 +296,34 @@ mod tests {
         assert_eq!(s.clusters[1].diameter_nm, 2.0);
         assert_eq!(s.model.kind, mro_sim::spec::ModelKind::Born);
         assert!(s.detector.noise_free());
+    }
+
+    #[test]
+    fn a_star_index_sets_every_element() {
+        let p: Point = vec![("clusters[*].diameter_nm".into(), toml::Value::Integer(2))];
+        let s = apply(&base(), &p).unwrap();
+        assert_eq!(s.clusters.len(), 5);
+        assert!(s.clusters.iter().all(|c| c.diameter_nm == 2.0));
+        let none = Scenario::parse("schema = \"mro.scenario/1\"\nclusters = []\n").unwrap();
+        let e = apply(&none, &p).unwrap_err();
+        assert!(e.0.contains("the array is empty"), "{e}");
+        for bad in [
+            "clusters[*].diametr_nm",
+            "clusters[x].diameter_nm",
+            "sample[*].thickness_nm",
+        ] {
+            let e = apply(&base(), &vec![(bad.into(), toml::Value::Integer(2))]).unwrap_err();
+            assert!(e.0.contains("no such scenario key"), "{bad}: {e}");
+        }
+        let e = apply(
+            &base(),
+            &vec![(
+                "clusters[*].volume_fraction".into(),
+                toml::Value::Float(0.2),
+            )],
+        )
+        .unwrap_err();
+        assert!(e.0.contains("volume_fraction"), "{e}");
     }
 
     #[test]

@@ -436,6 +436,9 @@ impl Sweep {
                  value counts once (`sweep.csv` has each).\n\n";
         text += &bias_block(&scores);
         text += &detectable_section(&scores, "points");
+        if let Some(c) = crate::calibration::section(&points, &scores) {
+            text += &c;
+        }
         top.write("report.md", text.as_bytes())?;
         top.commit()?;
         outln!(
@@ -590,6 +593,22 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
                 "{prefix},realism_within,,,{},{},,\n",
                 r.compared, r.within
             ));
+            // One line per published observable: truth = the published value, recovered = this
+            // point's, within_tolerance = inside the published range (empty: not compared).
+            for row in &r.rows {
+                s.push_str(&format!(
+                    "{prefix},realism_{},,{},{},{},,{}\n",
+                    row.quantity.name(),
+                    row.symmetry.map_or(String::new(), |n| n.to_string()),
+                    opt(row.reference),
+                    opt(row.run),
+                    match row.status {
+                        crate::realism::Status::Within => "true",
+                        crate::realism::Status::Outside => "false",
+                        crate::realism::Status::NotCompared => "",
+                    }
+                ));
+            }
         }
         for r in &score.rows {
             s.push_str(&format!(
