@@ -3,10 +3,13 @@
 //!
 //! Every paper-setup point carries a realism section ([`crate::realism`]): each observable Im
 //! et al. (2018) publish, this point's value, and whether it lies within the published
-//! uncertainty. Points are ranked by the number within, then by how far the others miss. A
-//! miss is measured as a factor: |ln(v / v_c)|, v_c the nearest bound of the published range
-//! (0 within it; ln 2 for a value twice the upper bound or half the lower). Orderings (bounds
-//! 0/1) and values ≤ 0 have no factor and count only through "within".
+//! uncertainty. Points are ranked by the number within; then by the number the point gave no
+//! value for although the paper has one (an undefined estimate — a total volume fraction above
+//! 1, no V(k) peak inside the k range — is a miss, not a pass); then by how far the values
+//! outside miss. A miss is measured as a factor: |ln(v / v_c)|, v_c the nearest bound of the
+//! published range (ln 2 for a value twice the upper bound or half the lower), averaged over
+//! the values outside. Orderings (bounds 0/1) and values ≤ 0 have no factor and count only
+//! through "within".
 
 use crate::realism::{Realism, Status};
 use crate::score::Score;
@@ -23,12 +26,12 @@ pub fn log_miss(v: f64, low: Option<f64>, high: Option<f64>) -> Option<f64> {
     (v > 0.0 && nearest > 0.0).then(|| (v / nearest).ln().abs())
 }
 
-/// Mean |ln| miss over the compared rows that have a scale.
+/// Mean |ln| miss over the rows outside the published range that have a scale.
 pub fn mean_log_miss(r: &Realism) -> Option<f64> {
     let misses: Vec<f64> = r
         .rows
         .iter()
-        .filter(|row| row.status != Status::NotCompared)
+        .filter(|row| row.status == Status::Outside)
         .filter_map(|row| log_miss(row.run?, row.low, row.high))
         .collect();
     (!misses.is_empty()).then(|| misses.iter().sum::<f64>() / misses.len() as f64)
@@ -66,26 +69,64 @@ pub fn section(points: &[Point], scores: &[Score]) -> Option<String> {
     if ranked.is_empty() {
         return None;
     }
+    let empty = |r: &Realism| r.rows.iter().filter(|row| row.gave_no_value()).count();
     ranked.sort_by(|(_, a), (_, b)| {
-        b.within.cmp(&a.within).then(
+        b.within.cmp(&a.within).then(empty(a).cmp(&empty(b))).then(
             mean_log_miss(a)
-                .unwrap_or(f64::INFINITY)
-                .total_cmp(&mean_log_miss(b).unwrap_or(f64::INFINITY)),
+                .unwrap_or(0.0)
+                .total_cmp(&mean_log_miss(b).unwrap_or(0.0)),
         )
     });
+    // The published ranges of the per-map columns, as the rows hold them.
+    let range = |quantity: &str, scale: f64, unit: &str| {
+        let rows = ranked[0]
+            .1
+            .rows
+            .iter()
+            .filter(|row| row.quantity.name() == quantity);
+        let low = rows
+            .clone()
+            .filter_map(|row| row.low)
+            .fold(f64::INFINITY, f64::min);
+        let high = rows
+            .filter_map(|row| row.high)
+            .fold(f64::NEG_INFINITY, f64::max);
+        if low.is_finite() && high.is_finite() {
+            format!("{:.1}–{:.1}{unit}", scale * low, scale * high)
+        } else {
+            "—".to_string()
+        }
+    };
     let f = |v: Option<f64>, digits: usize| v.map_or("—".into(), |v| format!("{v:.digits$}"));
     let pct = |v: Option<f64>| v.map_or("—".into(), |v| format!("{:+.0} %", 100.0 * v));
-    let mut s = String::from(
+    let left_out = scores.len() - ranked.len();
+    let mut s = format!(
         "\n## Calibration: which truths reproduce the real data\n\n\
          Paper-setup points ranked by how many of the published observables \
-         (`scenarios/reference/im2018.toml`) they reproduce within the published uncertainty, \
-         then by the mean factor by which the others miss (|ln(value / nearest bound)|; 0.69 = \
-         a factor 2). The observables are measured with the published method (`im2018`), as the \
-         paper measured them; region counts are scaled to the paper's 40.6 × 40.6 nm² field. \
-         The last three columns are the point of calibrating: the published method's error on \
-         the truth that gives these observables (mean over the planted n).\n\n\
-         | rank | point | within | mean miss | regions per map (real 37–49) | area fraction per map (real 3.0–4.0 %) | sum-map regions (87) | sum-map r̄ nm (0.74) | total VF (13.8 %) | MRO | `im2018` diameter error | `im2018` VF error | `im2018` total VF error |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         (`scenarios/reference/im2018.toml`) they reproduce within the published uncertainty; \
+         then by how many they give no value for although the paper has one (an undefined \
+         estimate such as a total volume fraction above 1, or no V(k) peak in the k range: a \
+         miss, not a pass); then by the mean factor by which the values outside miss \
+         (|ln(value / nearest bound)|; 0.69 = a factor 2). The observables are measured with \
+         the published method (`im2018`), as the paper measured them; region counts are scaled \
+         to the paper's 40.6 × 40.6 nm² field. The per-map columns are means over n; the \
+         published ranges in their headers span every n. **MRO** is the detectability verdict \
+         against the no-MRO control. The last three columns are the point of calibrating: the \
+         published method's error on the truth that gives these observables (mean over the \
+         planted n).{}\n\n\
+         | rank | point | within | no value | mean miss | regions per map (real {}) | area fraction per map (real {}) | sum-map regions (87) | sum-map r̄ nm (0.74) | total VF (13.8 %) | MRO | `im2018` diameter error | `im2018` VF error | `im2018` total VF error |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        if left_out > 0 {
+            format!(
+                " {left_out} point{} of the sweep {} not paper setup and not ranked.",
+                if left_out == 1 { "" } else { "s" },
+                if left_out == 1 { "is" } else { "are" }
+            )
+        } else {
+            String::new()
+        },
+        range("region_count", 1.0, ""),
+        range("area_fraction", 100.0, " %"),
     );
     for (rank, (i, r)) in ranked.iter().enumerate() {
         let sc = &scores[*i];
@@ -94,11 +135,12 @@ pub fn section(points: &[Point], scores: &[Score]) -> Option<String> {
             |d| d.level().words().to_string(),
         );
         s += &format!(
-            "| {} | {} | {} of {} | {} | {} | {} | {} | {} | {} | {mro} | {} | {} | {} |\n",
+            "| {} | {} | {} of {} | {} | {} | {} | {} | {} | {} | {} | {mro} | {} | {} | {} |\n",
             rank + 1,
-            label(&points[*i]),
+            label(&points[*i]).replace('|', "\\|"),
             r.within,
             r.compared,
+            empty(r),
             f(mean_log_miss(r), 2),
             f(mean_run(r, "region_count"), 0),
             pct(mean_run(r, "area_fraction")).trim_start_matches('+'),

@@ -251,6 +251,10 @@ impl Reference {
     }
 }
 
+/// The note of a row the run could have been compared on but gave no value for (an undefined
+/// estimate, e.g. a total volume fraction above 1 or no V(k) peak inside the k range).
+pub const NO_VALUE: &str = "the run gave no value";
+
 /// How one observable compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -285,6 +289,13 @@ pub struct RealismRow {
     /// Why a row was not compared.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+}
+
+impl RealismRow {
+    /// Whether the run should have given this value and gave none (see [`NO_VALUE`]).
+    pub fn gave_no_value(&self) -> bool {
+        self.status == Status::NotCompared && self.note == NO_VALUE
+    }
 }
 
 /// The realism section of `score.json` and the report.
@@ -384,7 +395,7 @@ pub fn realism(
                     String::new(),
                 )
             } else {
-                (Status::NotCompared, "the run gave no value".to_string())
+                (Status::NotCompared, NO_VALUE.to_string())
             };
             RealismRow {
                 quantity: o.quantity,

@@ -730,7 +730,11 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
             .as_deref()
             .and_then(|f| f.rsplit('.').next())
             .unwrap_or("");
-        format!("expected {}", choices(key))
+        format!(
+            "expected {}",
+            choices(key)
+                .unwrap_or("one of this key's names in quotes (scenarios/README.md lists them)")
+        )
     } else if msg.contains("whole number ≥ 0")
         && field.as_deref() == Some("model.window_oversampling")
     {
@@ -745,9 +749,9 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// The values a named-choice key takes, in the user's words.
-fn choices(key: &str) -> &'static str {
-    match key {
+/// The values a named-choice key takes, in the user's words; `None` for any other key.
+pub(crate) fn choices(key: &str) -> Option<&'static str> {
+    Some(match key {
         "threshold" => "\"iterative\", \"otsu\" or { fixed = FRACTION_OF_THE_MAP_MAXIMUM }",
         "method" => "\"mro\" or \"im2018\"",
         "in_condition_model" => "\"fixed\" or \"geometric\"",
@@ -757,8 +761,8 @@ fn choices(key: &str) -> &'static str {
         "kind" => "\"kinematic\", \"born\" or \"multislice\"",
         "aperture_sampling" => "\"area\" or \"point\"",
         "checks" => "a list of \"diameter\", \"volume_fraction\", \"spacing\"",
-        _ => "one of this key's names in quotes (scenarios/README.md lists them)",
-    }
+        _ => return None,
+    })
 }
 
 /// The dotted key path of the `key = value` on 1-based `line`, following `[table]` and

@@ -35,13 +35,16 @@ impl std::str::FromStr for SetArg {
         if key.is_empty() {
             return Err(format!("--set {s}: the key is empty"));
         }
-        let values: Vec<toml::Value> = split_values(values)
-            .iter()
-            .map(|v| parse_value(v))
-            .collect();
-        if values.is_empty() {
+        let words = split_values(values);
+        if words.iter().all(String::is_empty) {
             return Err(format!("--set {s}: no values"));
         }
+        if words.iter().any(String::is_empty) {
+            return Err(format!(
+                "--set {s}: an empty value between commas (expected KEY=V1,V2,…)"
+            ));
+        }
+        let values: Vec<toml::Value> = words.iter().map(|v| parse_value(v)).collect();
         Ok(Self {
             key: key.to_string(),
             values,
@@ -65,10 +68,7 @@ fn split_values(s: &str) -> Vec<String> {
         cur.push(c);
     }
     out.push(cur);
-    out.into_iter()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .collect()
+    out.into_iter().map(|v| v.trim().to_string()).collect()
 }
 
 fn parse_value(v: &str) -> toml::Value {
@@ -141,13 +141,27 @@ fn points(sets: &[SetArg]) -> Vec<Point> {
 
 /// The base scenario with the point's values put in and its sweep axes dropped, validated.
 pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
+    for (i, (a, _)) in point.iter().enumerate() {
+        if let Some((b, _)) = point[..i].iter().find(|(b, _)| overlap(a, b)) {
+            return Err(BadInput(format!(
+                "{a}: sets the same value as the axis {b}; one axis per value (the later one \
+                 would overwrite the earlier and the point's label would misstate it)"
+            )));
+        }
+    }
     let mut root = toml::Value::try_from(base.without_sweep()).expect("a scenario serialises");
     for (key, value) in point {
         let parts: Vec<&str> = key.split('.').collect();
         let mut matched = 0usize;
         set_each(&mut root, &parts, &mut |slot| {
             matched += 1;
+            let last = key.rsplit('.').next().unwrap_or(key);
+            let named = slot
+                .is_str()
+                .then(|| crate::scenario::choices(last))
+                .flatten();
             *slot = coerce(slot, value.clone()).map_err(|expected| {
+                let expected = named.map_or(expected, str::to_string);
                 BadInput(format!(
                     "{key}={}: expected {expected}",
                     display_value(value)
@@ -163,7 +177,46 @@ pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
         }
     }
     let text = toml::to_string(&root).expect("a table serialises");
-    Scenario::parse(&text).map_err(|e| BadInput(format!("{}: {e}", label(point))))
+    Scenario::parse(&text)
+        .map_err(|e| BadInput(format!("{}: {}", label(point), without_position(&e.0))))
+}
+
+/// The message without its `(line L, column C)`: the position is in the document a point is
+/// built as, not in any file the user wrote.
+fn without_position(message: &str) -> String {
+    match message.find(" (line ") {
+        Some(start) => match message[start..].find(')') {
+            Some(len) => format!("{}{}", &message[..start], &message[start + len + 1..]),
+            None => message.to_string(),
+        },
+        None => message.to_string(),
+    }
+}
+
+/// Whether two keys can name the same value: equal part by part, where `[*]` meets any index
+/// and indices compare as numbers (`clusters[00]` is `clusters[0]`).
+fn overlap(a: &str, b: &str) -> bool {
+    let parts = |k: &str| -> Vec<(String, Option<String>)> {
+        k.split('.')
+            .map(|p| match p.split_once('[') {
+                Some((n, i)) => {
+                    let i = i.trim_end_matches(']').trim();
+                    let i = i.parse::<usize>().map_or(i.to_string(), |i| i.to_string());
+                    (n.to_string(), Some(i))
+                }
+                None => (p.to_string(), None),
+            })
+            .collect()
+    };
+    let (a, b) = (parts(a), parts(b));
+    a.len() == b.len()
+        && a.iter().zip(&b).all(|((na, ia), (nb, ib))| {
+            na == nb
+                && match (ia, ib) {
+                    (Some(x), Some(y)) => x == y || x == "*" || y == "*",
+                    (x, y) => x == y,
+                }
+        })
 }
 
 fn unknown_key(key: &str) -> BadInput {
@@ -198,7 +251,16 @@ fn set_each(
         }
         Some(i) => {
             let i: usize = i.parse().map_err(|_| None)?;
-            set_each(child.get_mut(i).ok_or(None)?, rest, set)
+            let len = child.as_array().ok_or(None)?.len();
+            let item = child.get_mut(i).ok_or_else(|| {
+                Some(BadInput(format!(
+                    "{name}[{i}]: index out of range: the scenario has {len} `{name}` \
+                     entr{} (indices 0 to {})",
+                    if len == 1 { "y" } else { "ies" },
+                    len.saturating_sub(1)
+                )))
+            })?;
+            set_each(item, rest, set)
         }
     }
 }
@@ -256,8 +318,13 @@ pub fn dir_name(index: usize, point: &Point) -> String {
                 '_'
             }
         })
+        .take(DIR_NAME_MAX)
         .collect()
 }
+
+/// Longest point directory name, in (ASCII) characters: file systems allow 255 bytes; the
+/// index prefix keeps cut names unique, and `sweep.csv` has every value.
+const DIR_NAME_MAX: usize = 200;
 
 #[cfg(test)]
 mod tests {
@@ -324,6 +391,62 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("volume_fraction"), "{e}");
+    }
+
+    #[test]
+    fn overlapping_axes_empty_values_and_bad_indices_are_refused() {
+        let two: Point = vec![
+            ("clusters[0].diameter_nm".into(), toml::Value::Float(1.5)),
+            ("clusters[*].diameter_nm".into(), toml::Value::Float(2.0)),
+        ];
+        let e = apply(&base(), &two).unwrap_err();
+        assert!(
+            e.0.contains("sets the same value as the axis clusters[0]"),
+            "{e}"
+        );
+        let zeros: Point = vec![
+            ("clusters[00].diameter_nm".into(), toml::Value::Float(1.5)),
+            ("clusters[0].diameter_nm".into(), toml::Value::Float(2.0)),
+        ];
+        assert!(apply(&base(), &zeros).is_err());
+        assert!(!overlap(
+            "clusters[0].diameter_nm",
+            "clusters[1].diameter_nm"
+        ));
+        assert!(!overlap(
+            "clusters[*].diameter_nm",
+            "clusters[*].volume_fraction"
+        ));
+        assert!("seed=1,,2"
+            .parse::<SetArg>()
+            .unwrap_err()
+            .contains("empty value"));
+        assert!("seed=1,2,".parse::<SetArg>().is_err());
+        assert!("seed=,"
+            .parse::<SetArg>()
+            .unwrap_err()
+            .contains("no values"));
+        let e = apply(
+            &base(),
+            &vec![("clusters[7].diameter_nm".into(), toml::Value::Float(2.0))],
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("index out of range: the scenario has 5 `clusters` entries"),
+            "{e}"
+        );
+        let e = apply(
+            &base(),
+            &vec![("model.window_oversampling".into(), toml::Value::Integer(-1))],
+        )
+        .unwrap_err();
+        assert!(!e.0.contains("line "), "{e}");
+        let e = apply(
+            &base(),
+            &vec![("model.aperture_sampling".into(), toml::Value::Integer(1))],
+        )
+        .unwrap_err();
+        assert!(e.0.contains("expected \"area\" or \"point\""), "{e}");
     }
 
     #[test]
@@ -410,5 +533,10 @@ mod tests {
     fn directory_names_are_safe() {
         let p: Point = vec![("clusters[0].diameter_nm".into(), toml::Value::Float(1.5))];
         assert_eq!(dir_name(3, &p), "p003-clusters_0_.diameter_nm=1.5");
+        let long: Point = (0..20)
+            .map(|i| (format!("clusters[*].key_{i}"), toml::Value::Float(1.5)))
+            .collect();
+        assert_eq!(dir_name(12, &long).len(), DIR_NAME_MAX);
+        assert!(dir_name(12, &long).starts_with("p012-"));
     }
 }

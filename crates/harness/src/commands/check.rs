@@ -4,7 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cost::Cost;
+use crate::exit::bad_input;
 use crate::scenario::Scenario;
+use crate::sweep::{apply, point_at, point_count};
+
+/// Most sweep points `check` builds and validates one by one; beyond it, `mro sweep` checks
+/// every combination before it runs any (each value alone is checked on loading either way).
+const COMBINATIONS_CHECKED: usize = 4096;
 
 /// Arguments of `mro check`.
 #[derive(Debug, clap::Args)]
@@ -22,6 +28,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for path in &args.scenarios {
         let scenario = Scenario::load(path)?;
+        check_combinations(path, &scenario)?;
         for w in scenario.warnings() {
             eprintln!("mro: warning: {}: {w}", path.display());
         }
@@ -39,4 +46,27 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every combination of the scenario's own `[[sweep]]` axes is a valid scenario, as `mro sweep`
+/// requires before it runs (a value valid alone can fail beside another: a cluster larger than
+/// a thinner foil).
+fn check_combinations(path: &std::path::Path, scenario: &Scenario) -> anyhow::Result<()> {
+    if scenario.sweep.is_empty() {
+        return Ok(());
+    }
+    match point_count(&scenario.sweep) {
+        Some(n) if n <= COMBINATIONS_CHECKED => {
+            for i in 0..n {
+                apply(scenario, &point_at(&scenario.sweep, i))
+                    .map_err(|e| bad_input(format!("{}: sweep point {i}: {e}", path.display())))?;
+            }
+        }
+        _ => eprintln!(
+            "mro: note: {}: more than {COMBINATIONS_CHECKED} sweep points; each value was \
+             checked alone, `mro sweep` checks every combination before it runs",
+            path.display()
+        ),
+    }
+    Ok(())
 }

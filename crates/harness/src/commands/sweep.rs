@@ -228,8 +228,13 @@ impl Sweep {
 
     /// `sweep.toml`: the base scenario with the axes as `[[sweep]]` tables, itself a scenario.
     fn identity(&self) -> String {
+        let resume = if self.control {
+            "`mro sweep sweep.toml --out .` resumes it."
+        } else {
+            "`mro sweep sweep.toml --out . --no-control` resumes it (it skips the no-MRO control)."
+        };
         format!(
-            "# The sweep in this directory (written by `mro sweep`); a scenario file:\n# `mro sweep sweep.toml --out .` resumes it.\n{}",
+            "# The sweep in this directory (written by `mro sweep`); a scenario file:\n# {resume}\n{}",
             Scenario {
                 sweep: self.axes.clone(),
                 ..self.base.clone()
@@ -495,11 +500,33 @@ fn read_score(dir: &Path) -> anyhow::Result<Score> {
 
 /// The command that regenerates the sweep, for its report.
 fn command_line(args: &Args, scenario_path: &Path, out: &Path) -> String {
-    let mut command = format!("cargo run --release -- sweep {}", scenario_path.display());
+    let mut command = format!(
+        "cargo run --release -- sweep {}",
+        shell_word(&scenario_path.display().to_string())
+    );
     for set in &args.sets {
-        command += &format!(" --set {}={}", set.key, values(set));
+        command += &format!(
+            " --set {}",
+            shell_word(&format!("{}={}", set.key, values(set)))
+        );
     }
-    command + &format!(" --out {}", out.display())
+    if args.no_control {
+        command += " --no-control";
+    }
+    command + &format!(" --out {}", shell_word(&out.display().to_string()))
+}
+
+/// `s` as one POSIX shell word: as is when it holds only characters no shell reads
+/// specially, else in single quotes (`clusters[*].diameter_nm=1.3,2` would glob unquoted).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 fn values(set: &SetArg) -> String {
