@@ -106,6 +106,16 @@ fn validate_runs_the_control_and_scores_detectability() {
     );
     let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(at(&report, "## Detectability") < at(&report, "## Truth against each method"));
+    // The forward model's grid, as meta.json's provenance records it (m = 1: 1/Δk = 6.25 nm).
+    let grid = &json(&dir.path().join("meta.json"))["provenance"]["grid"];
+    assert_eq!(grid["window_oversampling"], 1);
+    assert!(
+        report.contains(&format!(
+            "| forward-model grid | window 6.25 nm ({} px, 1 per detector pixel;",
+            grid["window_points"]
+        )),
+        "{report}"
+    );
     assert!(at(&report, verdict) < at(&report, "mean_diameter_nm"));
     // A blank value says why, from analysis.json's null_reasons: in score.json's row, under
     // the report's table and on stdout (random placement: the mro maps have no σ(r) peak).

@@ -78,7 +78,7 @@ pub fn section(points: &[Point], scores: &[Score]) -> Option<String> {
         )
     });
     // The published ranges of the per-map columns, as the rows hold them.
-    let range = |quantity: &str, scale: f64, unit: &str| {
+    let range = |quantity: &str, scale: f64, unit: &str, digits: usize| {
         let rows = ranked[0]
             .1
             .rows
@@ -92,7 +92,7 @@ pub fn section(points: &[Point], scores: &[Score]) -> Option<String> {
             .filter_map(|row| row.high)
             .fold(f64::NEG_INFINITY, f64::max);
         if low.is_finite() && high.is_finite() {
-            format!("{:.1}–{:.1}{unit}", scale * low, scale * high)
+            format!("{:.digits$}–{:.digits$}{unit}", scale * low, scale * high)
         } else {
             "—".to_string()
         }
@@ -107,14 +107,16 @@ pub fn section(points: &[Point], scores: &[Score]) -> Option<String> {
          then by how many they give no value for although the paper has one (an undefined \
          estimate such as a total volume fraction above 1, or no V(k) peak in the k range: a \
          miss, not a pass); then by the mean factor by which the values outside miss \
-         (|ln(value / nearest bound)|; 0.69 = a factor 2). The observables are measured with \
+         (|ln(value / nearest bound)|; 0.69 = a factor 2; orderings and values ≤ 0 have no \
+         factor and count only through *within*). *Within* is out of the observables compared, \
+         which leaves out those the point gave no value for. The observables are measured with \
          the published method (`im2018`), as the paper measured them; region counts are scaled \
          to the paper's 40.6 × 40.6 nm² field. The per-map columns are means over n; the \
          published ranges in their headers span every n. **MRO** is the detectability verdict \
          against the no-MRO control. The last three columns are the point of calibrating: the \
          published method's error on the truth that gives these observables (mean over the \
          planted n).{}\n\n\
-         | rank | point | within | no value | mean miss | regions per map (real {}) | area fraction per map (real {}) | sum-map regions (87) | sum-map r̄ nm (0.74) | total VF (13.8 %) | MRO | `im2018` diameter error | `im2018` VF error | `im2018` total VF error |\n\
+         | rank | point | within | no value | mean miss | regions per map (real {}) | area fraction per map (real {}) | sum-map regions (real {}) | sum-map r̄ nm (real {}) | total VF (real {}) | MRO | `im2018` diameter error | `im2018` VF error | `im2018` total VF error |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         if left_out > 0 {
             format!(
@@ -125,8 +127,11 @@ pub fn section(points: &[Point], scores: &[Score]) -> Option<String> {
         } else {
             String::new()
         },
-        range("region_count", 1.0, ""),
-        range("area_fraction", 100.0, " %"),
+        range("region_count", 1.0, "", 1),
+        range("area_fraction", 100.0, " %", 1),
+        range("sum_map_regions", 1.0, "", 0),
+        range("sum_map_mean_radius_nm", 1.0, "", 2),
+        range("total_volume_fraction", 100.0, " %", 1),
     );
     for (rank, (i, r)) in ranked.iter().enumerate() {
         let sc = &scores[*i];

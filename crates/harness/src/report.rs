@@ -697,6 +697,33 @@ pub fn document(
             ),
         ),
         (
+            "forward-model grid".into(),
+            // The run already simulated with these settings; the grid cannot fail here.
+            mro_sim::forward_grid(
+                &scenario.microscope,
+                &scenario.detector,
+                &scenario.model,
+                scenario.sample.thickness_nm,
+            )
+            .map_or_else(
+                |e| format!("— ({e})"),
+                |g| {
+                    format!(
+                        "window {} nm ({} px, {} per detector pixel; probe tail beyond it {} %), \
+                         Δx {} nm, band limit {} nm⁻¹, {} slices of {} nm",
+                        number(g.window_nm, 2),
+                        g.window_points,
+                        g.window_oversampling,
+                        number(100.0 * g.probe_tail_fraction, 1),
+                        number(g.dx_nm, 4),
+                        number(g.band_limit_per_nm, 1),
+                        g.slices,
+                        number(g.slice_nm, 2)
+                    )
+                },
+            ),
+        ),
+        (
             "timings".into(),
             format!(
                 "glass {} s, simulate {} s, analyze {} s{}",

@@ -194,7 +194,8 @@ fn without_position(message: &str) -> String {
 }
 
 /// Whether two keys can name the same value: equal part by part, where `[*]` meets any index
-/// and indices compare as numbers (`clusters[00]` is `clusters[0]`).
+/// and indices compare as numbers (`clusters[00]` is `clusters[0]`), or one key lies inside the
+/// other (`clusters` or `clusters[0]` holds `clusters[0].diameter_nm`).
 fn overlap(a: &str, b: &str) -> bool {
     let parts = |k: &str| -> Vec<(String, Option<String>)> {
         k.split('.')
@@ -209,14 +210,21 @@ fn overlap(a: &str, b: &str) -> bool {
             .collect()
     };
     let (a, b) = (parts(a), parts(b));
-    a.len() == b.len()
-        && a.iter().zip(&b).all(|((na, ia), (nb, ib))| {
-            na == nb
-                && match (ia, ib) {
-                    (Some(x), Some(y)) => x == y || x == "*" || y == "*",
-                    (x, y) => x == y,
-                }
-        })
+    for (i, ((na, ia), (nb, ib))) in a.iter().zip(&b).enumerate() {
+        if na != nb {
+            return false;
+        }
+        match (ia, ib) {
+            (Some(x), Some(y)) if x == y || x == "*" || y == "*" => {}
+            (Some(_), Some(_)) => return false,
+            (None, None) => {}
+            // The whole array beside one element: they overlap when the key naming the whole
+            // array ends here.
+            (None, Some(_)) => return i + 1 == a.len(),
+            (Some(_), None) => return i + 1 == b.len(),
+        }
+    }
+    true
 }
 
 fn unknown_key(key: &str) -> BadInput {
@@ -413,6 +421,11 @@ mod tests {
             "clusters[0].diameter_nm",
             "clusters[1].diameter_nm"
         ));
+        assert!(overlap("clusters", "clusters[*].diameter_nm"));
+        assert!(overlap("clusters[0]", "clusters[0].diameter_nm"));
+        assert!(overlap("sample.extent_nm[0]", "sample.extent_nm"));
+        assert!(!overlap("sample.extent_nm", "sample.thickness_nm"));
+        assert!(!overlap("clusters[1]", "clusters[0].diameter_nm"));
         assert!(!overlap(
             "clusters[*].diameter_nm",
             "clusters[*].volume_fraction"

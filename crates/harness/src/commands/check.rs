@@ -8,8 +8,9 @@ use crate::exit::bad_input;
 use crate::scenario::Scenario;
 use crate::sweep::{apply, point_at, point_count};
 
-/// Most sweep points `check` builds and validates one by one; beyond it, `mro sweep` checks
-/// every combination before it runs any (each value alone is checked on loading either way).
+/// Most sweep points `check` builds and validates one by one (the first ones); `mro sweep`
+/// checks every combination before it runs any (each value alone is checked on loading either
+/// way).
 const COMBINATIONS_CHECKED: usize = 4096;
 
 /// Arguments of `mro check`.
@@ -55,18 +56,17 @@ fn check_combinations(path: &std::path::Path, scenario: &Scenario) -> anyhow::Re
     if scenario.sweep.is_empty() {
         return Ok(());
     }
-    match point_count(&scenario.sweep) {
-        Some(n) if n <= COMBINATIONS_CHECKED => {
-            for i in 0..n {
-                apply(scenario, &point_at(&scenario.sweep, i))
-                    .map_err(|e| bad_input(format!("{}: sweep point {i}: {e}", path.display())))?;
-            }
-        }
-        _ => eprintln!(
-            "mro: note: {}: more than {COMBINATIONS_CHECKED} sweep points; each value was \
-             checked alone, `mro sweep` checks every combination before it runs",
+    let n = point_count(&scenario.sweep).unwrap_or(usize::MAX);
+    for i in 0..n.min(COMBINATIONS_CHECKED) {
+        apply(scenario, &point_at(&scenario.sweep, i))
+            .map_err(|e| bad_input(format!("{}: sweep point {i}: {e}", path.display())))?;
+    }
+    if n > COMBINATIONS_CHECKED {
+        eprintln!(
+            "mro: note: {}: checked the first {COMBINATIONS_CHECKED} sweep points; `mro sweep` \
+             checks every combination before it runs",
             path.display()
-        ),
+        );
     }
     Ok(())
 }

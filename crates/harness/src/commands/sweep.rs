@@ -505,9 +505,11 @@ fn command_line(args: &Args, scenario_path: &Path, out: &Path) -> String {
         shell_word(&scenario_path.display().to_string())
     );
     for set in &args.sets {
+        // Each value as TOML, as `--set` reads it back (`"inf"` stays a string, `20` a number).
+        let values: Vec<String> = set.values.iter().map(toml::Value::to_string).collect();
         command += &format!(
             " --set {}",
-            shell_word(&format!("{}={}", set.key, values(set)))
+            shell_word(&format!("{}={}", set.key, values.join(",")))
         );
     }
     if args.no_control {
@@ -814,7 +816,7 @@ fn report<'a>(
         });
         s += &format!(
             "| {} | {detectable} | {realism} | {:.4} | {} | {} → {} | {} | {} |\n",
-            label(p),
+            label(p).replace('|', "\\|"),
             sc.odd_even_ratio,
             fmt(sc.odd_even_ratio_noise_corrected),
             fmt(total.and_then(|r| r.truth)),
