@@ -77,7 +77,7 @@ pub fn section(points: &[Point], scores: &[Score]) -> Option<String> {
                 .total_cmp(&mean_log_miss(b).unwrap_or(0.0)),
         )
     });
-    // The published ranges of the per-map columns, as the rows hold them.
+    // The published range of a column, over every n, as the reference rows hold it.
     let range = |quantity: &str, scale: f64, unit: &str, digits: usize| {
         let rows = ranked[0]
             .1
