@@ -12,7 +12,7 @@
 //! through "within".
 
 use crate::realism::{Realism, Status};
-use crate::score::Score;
+use crate::score::{mean, Score};
 use crate::sweep::{label, Point};
 
 /// The factor by which `v` misses the inclusive range [low, high], as |ln|; 0 within.
@@ -28,35 +28,32 @@ pub fn log_miss(v: f64, low: Option<f64>, high: Option<f64>) -> Option<f64> {
 
 /// Mean |ln| miss over the rows outside the published range that have a scale.
 pub fn mean_log_miss(r: &Realism) -> Option<f64> {
-    let misses: Vec<f64> = r
-        .rows
-        .iter()
-        .filter(|row| row.status == Status::Outside)
-        .filter_map(|row| log_miss(row.run?, row.low, row.high))
-        .collect();
-    (!misses.is_empty()).then(|| misses.iter().sum::<f64>() / misses.len() as f64)
+    mean(
+        r.rows
+            .iter()
+            .filter(|row| row.status == Status::Outside)
+            .filter_map(|row| log_miss(row.run?, row.low, row.high)),
+    )
 }
 
 /// Mean of a realism quantity's run values over its symmetries.
 fn mean_run(r: &Realism, quantity: &str) -> Option<f64> {
-    let v: Vec<f64> = r
-        .rows
-        .iter()
-        .filter(|row| row.quantity.name() == quantity)
-        .filter_map(|row| row.run)
-        .collect();
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    mean(
+        r.rows
+            .iter()
+            .filter(|row| row.quantity.name() == quantity)
+            .filter_map(|row| row.run),
+    )
 }
 
 /// Mean relative error of a method's score rows of one quantity over its symmetries.
 fn mean_error(s: &Score, method: &str, quantity: &str) -> Option<f64> {
-    let v: Vec<f64> = s
-        .rows
-        .iter()
-        .filter(|r| r.method == method && r.quantity == quantity)
-        .filter_map(|r| r.relative_error)
-        .collect();
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    mean(
+        s.rows
+            .iter()
+            .filter(|r| r.method == method && r.quantity == quantity)
+            .filter_map(|r| r.relative_error),
+    )
 }
 
 /// The report section, or `None` when no point is paper setup.

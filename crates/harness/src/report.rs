@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use mro_analysis::AnalysisOutput;
-use mro_sim::Truth;
+use mro_sim::{ForwardGrid, Truth};
 
 use crate::document::{
     count, number, percent_signed, Block, Cell, Column, Document, Table, MISSING,
@@ -76,17 +76,33 @@ fn spacing_truth(truth: &Truth) -> BTreeMap<usize, f64> {
         .collect()
 }
 
-/// Writes the figures, `scores.csv`, `report.md` and `report.html` for one validated scenario
-/// into `dir`.
-pub fn write(
-    dir: &Path,
-    scenario: &Scenario,
-    truth: &Truth,
-    analysis: &AnalysisOutput,
-    score: &Score,
-    timings: &Timings,
-    command: &str,
-) -> Result<()> {
+/// One validated run, as its report shows it.
+pub struct Run<'a> {
+    /// The scenario, resolved.
+    pub scenario: &'a Scenario,
+    /// The forward model's numerical grid (`meta.json` provenance).
+    pub grid: &'a ForwardGrid,
+    /// What was planted.
+    pub truth: &'a Truth,
+    /// What the analysis recovered.
+    pub analysis: &'a AnalysisOutput,
+    /// The recovery scored against the truth.
+    pub score: &'a Score,
+    /// Wall-clock time per stage.
+    pub timings: &'a Timings,
+}
+
+/// Writes the figures, `scores.csv`, `report.md` and `report.html` for one validated run into
+/// `dir`.
+pub fn write(dir: &Path, run: &Run, command: &str) -> Result<()> {
+    let Run {
+        scenario,
+        grid,
+        truth,
+        analysis,
+        score,
+        timings,
+    } = *run;
     let maps = truth_overlay(truth, scenario);
     let mut k0: Vec<f64> = Vec::new();
     for c in &scenario.clusters {
@@ -119,7 +135,7 @@ pub fn write(
         std::fs::write(&path, text).map_err(|e| io_error("cannot write", &path, e))
     };
     write("scores.csv", scores_csv(&scenario.name, score))?;
-    let doc = document(scenario, truth, score, timings, command);
+    let doc = document(scenario, grid, truth, score, timings, command);
     write("report.md", doc.to_markdown())?;
     write("report.html", html::render(&doc, dir)?)?;
     Ok(())
@@ -660,6 +676,7 @@ pub const FIGURES: [(&str, &str); 7] = [
 /// The report as a document (rendered to `report.md` and `report.html`).
 pub fn document(
     scenario: &Scenario,
+    grid: &ForwardGrid,
     truth: &Truth,
     score: &Score,
     t: &Timings,
@@ -698,29 +715,17 @@ pub fn document(
         ),
         (
             "forward-model grid".into(),
-            // The run already simulated with these settings; the grid cannot fail here.
-            mro_sim::forward_grid(
-                &scenario.microscope,
-                &scenario.detector,
-                &scenario.model,
-                scenario.sample.thickness_nm,
-            )
-            .map_or_else(
-                |e| format!("— ({e})"),
-                |g| {
-                    format!(
-                        "window {} nm ({} px, {} per detector pixel; probe tail beyond it {} %), \
-                         Δx {} nm, band limit {} nm⁻¹, {} slices of {} nm",
-                        number(g.window_nm, 2),
-                        g.window_points,
-                        g.window_oversampling,
-                        number(100.0 * g.probe_tail_fraction, 1),
-                        number(g.dx_nm, 4),
-                        number(g.band_limit_per_nm, 1),
-                        g.slices,
-                        number(g.slice_nm, 2)
-                    )
-                },
+            format!(
+                "window {} nm ({} px, {} per detector pixel; probe tail beyond it {} %), Δx {} nm, \
+                 band limit {} nm⁻¹, {} slices of {} nm",
+                number(grid.window_nm, 2),
+                grid.window_points,
+                grid.window_oversampling,
+                number(100.0 * grid.probe_tail_fraction, 1),
+                number(grid.dx_nm, 4),
+                number(grid.band_limit_per_nm, 1),
+                grid.slices,
+                number(grid.slice_nm, 2)
             ),
         ),
         (

@@ -10,7 +10,7 @@ use mro_analysis::{analyze_npy, AnalysisOutput, RunOptions};
 use mro_core::meta::RunProvenance;
 use mro_core::{npy::NpyWriter, Calibration, Meta, Seeds};
 use mro_sim::glass::{GlassError, GlassStage};
-use mro_sim::{build_glass, simulate, Glass, SimError};
+use mro_sim::{build_glass, simulate, ForwardGrid, Glass, SimError};
 
 use crate::exit::bad_input;
 use crate::progress;
@@ -81,8 +81,13 @@ fn build(scenario: &Scenario) -> anyhow::Result<Glass> {
 }
 
 /// Simulates the datacube of `glass` into `dir/datacube.npy` (streamed as rows are produced)
-/// and writes `dir/meta.json`; returns the calibration.
-pub fn simulate_to(scenario: &Scenario, glass: &Glass, dir: &Path) -> anyhow::Result<Calibration> {
+/// and writes `dir/meta.json`; returns the calibration and the forward-model grid it used (also
+/// in `meta.json`'s provenance).
+pub fn simulate_to(
+    scenario: &Scenario,
+    glass: &Glass,
+    dir: &Path,
+) -> anyhow::Result<(Calibration, ForwardGrid)> {
     let [ny, nx] = scenario.scan.points;
     let [dy, dx] = scenario.detector.pixels;
     let path = dir.join("datacube.npy");
@@ -131,7 +136,7 @@ pub fn simulate_to(scenario: &Scenario, glass: &Glass, dir: &Path) -> anyhow::Re
         Meta::new(calibration, Some(provenance)).to_json() + "\n",
     )
     .map_err(|e| crate::output::io_error("cannot write", &meta, e))?;
-    Ok(calibration)
+    Ok((calibration, grid))
 }
 
 /// Runs the scenario's analysis on `dir/datacube.npy`, streamed from disk.

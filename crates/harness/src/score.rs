@@ -533,7 +533,8 @@ fn row_se(
     }
 }
 
-fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+/// Mean of the values, `None` for none.
+pub fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
     let (s, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     (n > 0).then(|| s / n as f64)
 }

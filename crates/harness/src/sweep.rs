@@ -3,9 +3,10 @@
 //!
 //! A key is the dotted path of a scenario value as `mro check` prints it (`sample.thickness_nm`,
 //! `clusters[0].diameter_nm`, `model.kind`); `[*]` in place of an index sets every element
-//! (`clusters[*].diameter_nm`: one axis for the diameter of every cluster table). Values are written as in TOML (`20`, `0.5`,
-//! `"inf"`, `[64, 64]`); a bare word such as `born` is a string. An integer given for a float
-//! key is taken as a float. Every point is re-validated as a whole scenario.
+//! (`clusters[*].diameter_nm`: one axis for the diameter of every cluster table). Values are
+//! written as in TOML (`20`, `0.5`, `"inf"`, `[64, 64]`); a bare word such as `born` is a string.
+//! An integer given for a float key is taken as a float. Every point is re-validated as a whole
+//! scenario.
 
 use std::fmt::Write as _;
 
@@ -141,25 +142,27 @@ fn points(sets: &[SetArg]) -> Vec<Point> {
 
 /// The base scenario with the point's values put in and its sweep axes dropped, validated.
 pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
-    for (i, (a, _)) in point.iter().enumerate() {
-        if let Some((b, _)) = point[..i].iter().find(|(b, _)| overlap(a, b)) {
+    let keys = point
+        .iter()
+        .map(|(key, _)| parse_key(key).ok_or_else(|| unknown_key(key)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, a) in keys.iter().enumerate() {
+        if let Some(j) = (0..i).find(|&j| overlap(a, &keys[j])) {
             return Err(BadInput(format!(
-                "{a}: sets the same value as the axis {b}; one axis per value (the later one \
-                 would overwrite the earlier and the point's label would misstate it)"
+                "{}: sets the same value as the axis {}; one axis per value (the later one \
+                 would overwrite the earlier and the point's label would misstate it)",
+                point[i].0, point[j].0
             )));
         }
     }
     let mut root = toml::Value::try_from(base.without_sweep()).expect("a scenario serialises");
-    for (key, value) in point {
-        let parts: Vec<&str> = key.split('.').collect();
+    for ((key, value), parts) in point.iter().zip(&keys) {
+        // A named-choice key (`model.kind`) says its names when given another type.
+        let named = parts.last().and_then(|p| crate::scenario::choices(p.name));
         let mut matched = 0usize;
-        set_each(&mut root, &parts, &mut |slot| {
+        set_each(&mut root, parts, &mut |slot| {
             matched += 1;
-            let last = key.rsplit('.').next().unwrap_or(key);
-            let named = slot
-                .is_str()
-                .then(|| crate::scenario::choices(last))
-                .flatten();
+            let named = named.filter(|_| slot.is_str());
             *slot = coerce(slot, value.clone()).map_err(|expected| {
                 let expected = named.map_or(expected, str::to_string);
                 BadInput(format!(
@@ -193,35 +196,58 @@ fn without_position(message: &str) -> String {
     }
 }
 
-/// Whether two keys can name the same value: equal part by part, where `[*]` meets any index
-/// and indices compare as numbers (`clusters[00]` is `clusters[0]`), or one key lies inside the
-/// other (`clusters` or `clusters[0]` holds `clusters[0].diameter_nm`).
-fn overlap(a: &str, b: &str) -> bool {
-    let parts = |k: &str| -> Vec<(String, Option<String>)> {
-        k.split('.')
-            .map(|p| match p.split_once('[') {
-                Some((n, i)) => {
-                    let i = i.trim_end_matches(']').trim();
-                    let i = i.parse::<usize>().map_or(i.to_string(), |i| i.to_string());
-                    (n.to_string(), Some(i))
-                }
-                None => (p.to_string(), None),
-            })
-            .collect()
-    };
-    let (a, b) = (parts(a), parts(b));
-    for (i, ((na, ia), (nb, ib))) in a.iter().zip(&b).enumerate() {
-        if na != nb {
+/// Which elements of an array a key part names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Index {
+    /// No index: the value itself (a whole array, if it is one).
+    Whole,
+    /// `[i]`: element i (`[00]` is `[0]`).
+    At(usize),
+    /// `[*]`: every element.
+    All,
+}
+
+/// One dot-separated part of a key: `clusters[*]` is `clusters` with [`Index::All`].
+#[derive(Debug, Clone, Copy)]
+struct Part<'a> {
+    name: &'a str,
+    index: Index,
+}
+
+/// The parts of a dotted key, or `None` when an index is not a whole number ≥ 0 or `*`.
+fn parse_key(key: &str) -> Option<Vec<Part<'_>>> {
+    key.split('.')
+        .map(|part| match part.split_once('[') {
+            None => Some(Part {
+                name: part,
+                index: Index::Whole,
+            }),
+            Some((name, rest)) => {
+                let index = match rest.strip_suffix(']')? {
+                    "*" => Index::All,
+                    i => Index::At(i.parse().ok()?),
+                };
+                Some(Part { name, index })
+            }
+        })
+        .collect()
+}
+
+/// Whether two keys can name the same value: equal part by part, where `[*]` meets any index,
+/// or one key lies inside the other (`clusters` or `clusters[0]` holds
+/// `clusters[0].diameter_nm`).
+fn overlap(a: &[Part], b: &[Part]) -> bool {
+    for (i, (pa, pb)) in a.iter().zip(b).enumerate() {
+        if pa.name != pb.name {
             return false;
         }
-        match (ia, ib) {
-            (Some(x), Some(y)) if x == y || x == "*" || y == "*" => {}
-            (Some(_), Some(_)) => return false,
-            (None, None) => {}
+        match (pa.index, pb.index) {
+            (Index::At(x), Index::At(y)) if x != y => return false,
             // The whole array beside one element: they overlap when the key naming the whole
             // array ends here.
-            (None, Some(_)) => return i + 1 == a.len(),
-            (Some(_), None) => return i + 1 == b.len(),
+            (Index::Whole, Index::At(_) | Index::All) => return i + 1 == a.len(),
+            (Index::At(_) | Index::All, Index::Whole) => return i + 1 == b.len(),
+            _ => {}
         }
     }
     true
@@ -233,34 +259,31 @@ fn unknown_key(key: &str) -> BadInput {
     ))
 }
 
-/// Calls `set` on every value the dotted path `parts` names below `node`: `name[i]` is element
-/// i of an array, `name[*]` every element (`clusters[*].diameter_nm` sets the diameter of every
-/// cluster table). `Err(None)` when the path names nothing, `Err(Some(_))` when `set` refuses.
+/// Calls `set` on every value the key `parts` names below `node`: `name[i]` is element i of an
+/// array, `name[*]` every element (`clusters[*].diameter_nm` sets the diameter of every cluster
+/// table). `Err(None)` when the path names nothing, `Err(Some(_))` when `set` refuses or an
+/// index is out of range.
 fn set_each(
     node: &mut toml::Value,
-    parts: &[&str],
+    parts: &[Part],
     set: &mut dyn FnMut(&mut toml::Value) -> Result<(), BadInput>,
 ) -> Result<(), Option<BadInput>> {
     let Some((part, rest)) = parts.split_first() else {
         return set(node).map_err(Some);
     };
-    let (name, index) = match part.split_once('[') {
-        Some((n, i)) => (n, Some(i.strip_suffix(']').ok_or(None)?)),
-        None => (*part, None),
-    };
+    let name = part.name;
     let child = node.get_mut(name).ok_or(None)?;
-    match index {
-        None => set_each(child, rest, set),
-        Some("*") => {
+    match part.index {
+        Index::Whole => set_each(child, rest, set),
+        Index::All => child
+            .as_array_mut()
+            .ok_or(None)?
+            .iter_mut()
+            .try_for_each(|item| set_each(item, rest, set)),
+        Index::At(i) => {
             let items = child.as_array_mut().ok_or(None)?;
-            items
-                .iter_mut()
-                .try_for_each(|item| set_each(item, rest, set))
-        }
-        Some(i) => {
-            let i: usize = i.parse().map_err(|_| None)?;
-            let len = child.as_array().ok_or(None)?.len();
-            let item = child.get_mut(i).ok_or_else(|| {
+            let len = items.len();
+            let item = items.get_mut(i).ok_or_else(|| {
                 Some(BadInput(format!(
                     "{name}[{i}]: index out of range: the scenario has {len} `{name}` \
                      entr{} (indices 0 to {})",
@@ -373,6 +396,16 @@ mod tests {
         assert!(s.detector.noise_free());
     }
 
+    /// The error of applying one `key = value` to the default scenario.
+    fn refusal(key: &str, value: toml::Value) -> String {
+        apply(&base(), &vec![(key.into(), value)]).unwrap_err().0
+    }
+
+    /// Whether two keys overlap, both well formed.
+    fn overlaps(a: &str, b: &str) -> bool {
+        overlap(&parse_key(a).unwrap(), &parse_key(b).unwrap())
+    }
+
     #[test]
     fn a_star_index_sets_every_element() {
         let p: Point = vec![("clusters[*].diameter_nm".into(), toml::Value::Integer(2))];
@@ -385,20 +418,15 @@ mod tests {
         for bad in [
             "clusters[*].diametr_nm",
             "clusters[x].diameter_nm",
+            "clusters[-1].diameter_nm",
+            "clusters[ 0 ].diameter_nm",
             "sample[*].thickness_nm",
         ] {
-            let e = apply(&base(), &vec![(bad.into(), toml::Value::Integer(2))]).unwrap_err();
-            assert!(e.0.contains("no such scenario key"), "{bad}: {e}");
+            let e = refusal(bad, toml::Value::Integer(2));
+            assert!(e.contains("no such scenario key"), "{bad}: {e}");
         }
-        let e = apply(
-            &base(),
-            &vec![(
-                "clusters[*].volume_fraction".into(),
-                toml::Value::Float(0.2),
-            )],
-        )
-        .unwrap_err();
-        assert!(e.0.contains("volume_fraction"), "{e}");
+        let e = refusal("clusters[*].volume_fraction", toml::Value::Float(0.2));
+        assert!(e.contains("volume_fraction"), "{e}");
     }
 
     #[test]
@@ -417,16 +445,16 @@ mod tests {
             ("clusters[0].diameter_nm".into(), toml::Value::Float(2.0)),
         ];
         assert!(apply(&base(), &zeros).is_err());
-        assert!(!overlap(
+        assert!(!overlaps(
             "clusters[0].diameter_nm",
             "clusters[1].diameter_nm"
         ));
-        assert!(overlap("clusters", "clusters[*].diameter_nm"));
-        assert!(overlap("clusters[0]", "clusters[0].diameter_nm"));
-        assert!(overlap("sample.extent_nm[0]", "sample.extent_nm"));
-        assert!(!overlap("sample.extent_nm", "sample.thickness_nm"));
-        assert!(!overlap("clusters[1]", "clusters[0].diameter_nm"));
-        assert!(!overlap(
+        assert!(overlaps("clusters", "clusters[*].diameter_nm"));
+        assert!(overlaps("clusters[0]", "clusters[0].diameter_nm"));
+        assert!(overlaps("sample.extent_nm[0]", "sample.extent_nm"));
+        assert!(!overlaps("sample.extent_nm", "sample.thickness_nm"));
+        assert!(!overlaps("clusters[1]", "clusters[0].diameter_nm"));
+        assert!(!overlaps(
             "clusters[*].diameter_nm",
             "clusters[*].volume_fraction"
         ));
@@ -439,27 +467,15 @@ mod tests {
             .parse::<SetArg>()
             .unwrap_err()
             .contains("no values"));
-        let e = apply(
-            &base(),
-            &vec![("clusters[7].diameter_nm".into(), toml::Value::Float(2.0))],
-        )
-        .unwrap_err();
+        let e = refusal("clusters[7].diameter_nm", toml::Value::Float(2.0));
         assert!(
-            e.0.contains("index out of range: the scenario has 5 `clusters` entries"),
+            e.contains("index out of range: the scenario has 5 `clusters` entries"),
             "{e}"
         );
-        let e = apply(
-            &base(),
-            &vec![("model.window_oversampling".into(), toml::Value::Integer(-1))],
-        )
-        .unwrap_err();
-        assert!(!e.0.contains("line "), "{e}");
-        let e = apply(
-            &base(),
-            &vec![("model.aperture_sampling".into(), toml::Value::Integer(1))],
-        )
-        .unwrap_err();
-        assert!(e.0.contains("expected \"area\" or \"point\""), "{e}");
+        let e = refusal("model.window_oversampling", toml::Value::Integer(-1));
+        assert!(!e.contains("line "), "{e}");
+        let e = refusal("model.aperture_sampling", toml::Value::Integer(1));
+        assert!(e.contains("expected \"area\" or \"point\""), "{e}");
     }
 
     #[test]

@@ -305,7 +305,7 @@ pub fn validate_one(
     t.glass_s = start.elapsed().as_secs_f64();
 
     let start = Instant::now();
-    let calibration = runner::simulate_to(scenario, &glass, stage)?;
+    let (calibration, grid) = runner::simulate_to(scenario, &glass, stage)?;
     t.simulate_s = start.elapsed().as_secs_f64();
     let truth: Truth = glass.truth;
     drop(glass.atoms);
@@ -363,7 +363,15 @@ pub fn validate_one(
         "timings.json",
         (serde_json::to_string_pretty(&t)? + "\n").as_bytes(),
     )?;
-    report::write(stage, scenario, &truth, &analysis, &score, &t, command)?;
+    let run = report::Run {
+        scenario,
+        grid: &grid,
+        truth: &truth,
+        analysis: &analysis,
+        score: &score,
+        timings: &t,
+    };
+    report::write(stage, &run, command)?;
     // A control left by an earlier run (this one ran none) would stand beside a score without
     // detectability as if it belonged to it: the directory is this command's (or `--force`d),
     // so its own `control/` goes.
@@ -396,7 +404,7 @@ fn control(scenario: &Scenario, dir: &Path, keep_datacube: bool) -> anyhow::Resu
     std::fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, e))?;
     let glass = runner::glass(&c)?;
     glass.truth.write_json(&dir.join("truth.json"))?;
-    let calibration = runner::simulate_to(&c, &glass, dir)?;
+    let (calibration, _) = runner::simulate_to(&c, &glass, dir)?;
     drop(glass);
     let out = runner::analyze_dir(&c, dir, &calibration)?;
     if !keep_datacube {
