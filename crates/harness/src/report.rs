@@ -67,12 +67,13 @@ pub fn truth_overlay(truth: &Truth, scenario: &Scenario) -> MapOverlay {
     MapOverlay { markers }
 }
 
-/// The true projected nearest-neighbour distance of each n, in nm.
+/// The true spacing of each n (the peak of the in-condition clusters' projected pair
+/// correlation, what σ(r)'s first peak measures), in nm.
 fn spacing_truth(truth: &Truth) -> BTreeMap<usize, f64> {
     truth
         .by_symmetry
         .iter()
-        .filter_map(|(n, t)| Some((n.parse().ok()?, t.projected_nearest_neighbor_nm?)))
+        .filter_map(|(n, t)| Some((n.parse().ok()?, t.pair_correlation_peak_nm?)))
         .collect()
 }
 

@@ -154,6 +154,10 @@ pub struct TrueType {
     /// Mean projected nearest-neighbour distance among in-condition clusters, nm.
     #[serde(default)]
     pub projected_nearest_neighbor_nm: Option<f64>,
+    /// Peak of the in-condition clusters' projected pair-correlation function, nm: the truth of a
+    /// σ(r) spacing (absent from older truth files).
+    #[serde(default)]
+    pub pair_correlation_peak_nm: Option<f64>,
     /// Ring the clusters diffract into, nm⁻¹.
     #[serde(default)]
     pub k0_per_nm: Option<f64>,
@@ -933,10 +937,10 @@ fn method_rows(
             if counted { "clusters_se" } else { "regions_se" },
         ));
         // A spacing is scored only where the truth has one (correlated placement); with random
-        // placement the σ(r) peak is reported without a truth or a tolerance.
-        let true_spacing = t
-            .projected_nearest_neighbor_nm
-            .filter(|_| truth.has_spacing());
+        // placement the σ(r) peak is reported without a truth or a tolerance. σ(r)'s first peak
+        // is the clusters' commonest neighbour distance, the peak of their pair correlation, not
+        // the mean nearest-neighbour distance (smaller; the regions' own is scored below).
+        let true_spacing = t.pair_correlation_peak_nm.filter(|_| truth.has_spacing());
         rows.push(explained(
             row_se(
                 "spacing_nm",
@@ -1295,7 +1299,8 @@ mod tests {
             ],
             "by_symmetry": {"4": {"count": 3, "mean_diameter_nm": 1.3, "volume_fraction": 0.02,
                                    "in_condition_count": 2, "in_condition_fraction": 0.667,
-                                   "projected_nearest_neighbor_nm": 5.5}},
+                                   "projected_nearest_neighbor_nm": 4.9,
+                                   "pair_correlation_peak_nm": 5.5}},
             "total_volume_fraction": 0.02,
             "placement": {"mode": "correlated", "min_gap_nm": 0.3, "nearest_neighbor_nm": 5.5, "jitter": 0.1}
         }))
@@ -1470,6 +1475,24 @@ mod tests {
         // A truth file from before placement was recorded has no spacing either.
         random.placement = None;
         let s = score(&random, &a, &ScoringSpec::default());
+        assert_eq!(get(&s, "spacing_nm").tolerance, None);
+    }
+
+    #[test]
+    fn spacing_is_held_to_the_pair_correlation_peak_and_nearest_neighbours_to_their_mean() {
+        // truth(): mean projected nearest neighbour 4.9 nm, pair-correlation peak 5.5 nm.
+        let s = score(&truth(), &perfect(), &ScoringSpec::default());
+        let spacing = get(&s, "spacing_nm");
+        assert_eq!((spacing.truth, spacing.recovered), (Some(5.5), Some(5.5)));
+        assert_eq!(get(&s, "nearest_neighbor_nm").truth, Some(4.9));
+        // A truth file from before the pair correlation was recorded has no spacing to score.
+        let mut old = truth();
+        old.by_symmetry
+            .get_mut("4")
+            .unwrap()
+            .pair_correlation_peak_nm = None;
+        let s = score(&old, &perfect(), &ScoringSpec::default());
+        assert_eq!(get(&s, "spacing_nm").truth, None);
         assert_eq!(get(&s, "spacing_nm").tolerance, None);
     }
 

@@ -26,6 +26,7 @@ pub mod icosahedral;
 mod matrix;
 pub mod motif;
 pub mod orientation;
+pub mod pair_correlation;
 mod placement;
 pub mod radii;
 pub mod symmetry;

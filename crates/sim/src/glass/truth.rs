@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::pair_correlation::pair_correlation_peak_nm;
 use super::placement::offset;
 use super::GlassError;
 use crate::spec::{ClusterKind, PlacementSpec};
@@ -135,6 +136,12 @@ pub struct SymmetryTruth {
     /// in-condition clusters: the spacing a map of in-condition regions can show (`null` with
     /// fewer than two).
     pub projected_nearest_neighbor_nm: Option<f64>,
+    /// Peak of the projected pair-correlation function g(r) of the in-condition clusters, in nm:
+    /// their commonest neighbour distance, the spacing the first σ(r) peak of a map measures
+    /// ([`super::pair_correlation`]); `null` with fewer than five in-condition clusters or no
+    /// maximum of g above 1. Absent from older truth files.
+    #[serde(default)]
+    pub pair_correlation_peak_nm: Option<f64>,
     /// Requested volume fraction.
     pub requested_volume_fraction: f64,
     /// Ring the clusters of this type diffract into, nm⁻¹.
@@ -328,6 +335,14 @@ pub(crate) fn by_symmetry(
                 in_condition_fraction: (count > 0).then(|| inc.len() as f64 / count as f64),
                 nearest_neighbor_nm: nn(&mine, false),
                 projected_nearest_neighbor_nm: nn(&inc, true),
+                pair_correlation_peak_nm: pair_correlation_peak_nm(
+                    &inc.iter()
+                        .map(|c| [c.center_nm[0], c.center_nm[1]])
+                        .collect::<Vec<_>>(),
+                    lx,
+                    ly,
+                    mean(&inc.iter().map(|c| c.diameter_nm).collect::<Vec<_>>()).unwrap_or(0.0),
+                ),
                 requested_volume_fraction: want,
                 k0_per_nm,
             },
