@@ -563,8 +563,35 @@ fn range(values: impl Iterator<Item = f64>, f: impl Fn(f64) -> String) -> String
 
 /// The verdict in words, numbers included.
 fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &[u32]) -> String {
+    // Maps without an in-condition cluster of their n can still differ from the control: the
+    // harmonics of planted patterns, and clusters out of condition (large, tilted ones, whose
+    // partial patterns carry every even harmonic), diffract into them. The level judges the
+    // planted maps only; the words say what else moved.
+    let off: Vec<&MapDetectability> = maps
+        .iter()
+        .filter(|m| !planted.contains(&m.n))
+        .filter(|m| m.difference_sigma.is_some_and(|z| z.abs() >= SIGNAL_SIGMA))
+        .collect();
+    let elsewhere = if off.is_empty() {
+        String::new()
+    } else {
+        let ns: Vec<u32> = off.iter().map(|m| m.n).collect();
+        let z = range(off.iter().filter_map(|m| m.difference_sigma), |z| {
+            format!("{z:+.1}")
+        });
+        let r = range(off.iter().filter_map(|m| m.region_ratio), |r| {
+            format!("{r:.2}")
+        });
+        format!(
+            "; the maps of n = {}, for which the truth has no cluster in condition, differ from \
+             the control too ({z} standard errors, region counts {r} × the control's): harmonics \
+             of the planted patterns (a 4-fold one has 8-fold power) or clusters out of \
+             condition diffract into them",
+            list(&ns)
+        )
+    };
     if planted.is_empty() {
-        return Level::NothingPlanted.words().to_string();
+        return format!("{}{elsewhere}", Level::NothingPlanted.words());
     }
     let on: Vec<&MapDetectability> = maps.iter().filter(|m| planted.contains(&m.n)).collect();
     let sigma = range(on.iter().filter_map(|m| m.difference_sigma), |z| {
@@ -583,7 +610,7 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
     let numbers = format!(
         "mean P_n differs from the no-MRO control by {sigma} standard errors at n = {}, region \
          counts are {ratio} × the control's, and the median in-condition cluster sits at the \
-         {pct}th percentile of its map (the same positions in the control: {pct_c})",
+         {pct}th percentile of its map (the same positions in the control: {pct_c}){elsewhere}",
         list(planted)
     );
     if shows.is_empty() && located.is_empty() {
@@ -804,11 +831,24 @@ mod tests {
             "{none}"
         );
         assert!(none.contains("84–86th percentile"), "{none}");
+        assert!(!none.contains("differ from the control too"), "{none}");
+        // Only n = 2 planted: the unplanted n = 6 map moving by 9 s.e. is said, the level kept.
+        let off = verdict(&maps, &[2], &[], &[]);
+        assert!(off.starts_with("MRO not detectable: "), "{off}");
+        assert!(
+            off.contains("the maps of n = 6, for which the truth has no cluster in condition, differ from the control too (+9.0 standard errors"),
+            "{off}"
+        );
         let part = verdict(&maps, &[2, 4, 6], &[6], &[6]);
         assert!(part.starts_with("MRO partly detectable"), "{part}");
         let all = verdict(&maps[2..], &[6], &[6], &[6]);
         assert!(all.starts_with("MRO detectable and located"), "{all}");
-        assert!(verdict(&maps, &[], &[], &[]).starts_with("no in-condition MRO"));
+        let nothing = verdict(&maps, &[], &[], &[]);
+        assert!(nothing.starts_with("no in-condition MRO"), "{nothing}");
+        assert!(
+            nothing.contains("the maps of n = 6, for which"),
+            "{nothing}"
+        );
     }
 
     /// The short verdict (sweep and suite tables, sweep output) is the opening of the full
