@@ -452,6 +452,21 @@ pub fn detectability(
     } else {
         verdict(&by_symmetry, &planted_maps, &shows_at, &located_at)
     };
+    // Judged: the planted maps and, for a density wave in condition, its own n (the map of odd
+    // n shows once dynamical scattering breaks Friedel's law).
+    let excluded: BTreeSet<u32> = truth
+        .clusters
+        .iter()
+        .flat_map(maps_of)
+        .chain(
+            truth
+                .clusters
+                .iter()
+                .filter(|c| c.in_condition)
+                .filter_map(|c| c.symmetry),
+        )
+        .collect();
+    let verdict = verdict + &elsewhere(&by_symmetry, &excluded);
     Ok(Detectability {
         control: CONTROL.to_string(),
         block_nm: b as f64 * step_nm,
@@ -563,35 +578,8 @@ fn range(values: impl Iterator<Item = f64>, f: impl Fn(f64) -> String) -> String
 
 /// The verdict in words, numbers included.
 fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &[u32]) -> String {
-    // Maps without an in-condition cluster of their n can still differ from the control: the
-    // harmonics of planted patterns, and clusters out of condition (large, tilted ones, whose
-    // partial patterns carry every even harmonic), diffract into them. The level judges the
-    // planted maps only; the words say what else moved.
-    let off: Vec<&MapDetectability> = maps
-        .iter()
-        .filter(|m| !planted.contains(&m.n))
-        .filter(|m| m.difference_sigma.is_some_and(|z| z.abs() >= SIGNAL_SIGMA))
-        .collect();
-    let elsewhere = if off.is_empty() {
-        String::new()
-    } else {
-        let ns: Vec<u32> = off.iter().map(|m| m.n).collect();
-        let z = range(off.iter().filter_map(|m| m.difference_sigma), |z| {
-            format!("{z:+.1}")
-        });
-        let r = range(off.iter().filter_map(|m| m.region_ratio), |r| {
-            format!("{r:.2}")
-        });
-        format!(
-            "; the maps of n = {}, for which the truth has no cluster in condition, differ from \
-             the control too ({z} standard errors, region counts {r} × the control's): harmonics \
-             of the planted patterns (a 4-fold one has 8-fold power) or clusters out of \
-             condition diffract into them",
-            list(&ns)
-        )
-    };
     if planted.is_empty() {
-        return format!("{}{elsewhere}", Level::NothingPlanted.words());
+        return Level::NothingPlanted.words().to_string();
     }
     let on: Vec<&MapDetectability> = maps.iter().filter(|m| planted.contains(&m.n)).collect();
     let sigma = range(on.iter().filter_map(|m| m.difference_sigma), |z| {
@@ -609,8 +597,8 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
     );
     let numbers = format!(
         "mean P_n differs from the no-MRO control by {sigma} standard errors at n = {}, region \
-         counts are {ratio} × the control's, and the median in-condition cluster sits at the \
-         {pct}th percentile of its map (the same positions in the control: {pct_c}){elsewhere}",
+         counts are {ratio} × the control's, and the median in-condition cluster sits at \
+         percentile {pct} of its map (the same positions in the control: {pct_c})",
         list(planted)
     );
     if shows.is_empty() && located.is_empty() {
@@ -625,6 +613,56 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
             Level::Partly.words(),
             at_n(shows),
             at_n(located)
+        )
+    }
+}
+
+/// What moved in the maps the verdict does not judge: those of neither a planted map nor the
+/// own n of an in-condition cluster (`excluded`), where the mean P_n differs from the
+/// control's by ≥ [`SIGNAL_SIGMA`] standard errors, rises and falls said apart; empty when none
+/// did. Harmonics of the planted patterns (a 4-fold one has 8-fold power) and clusters out of
+/// condition (large, tilted ones, whose partial patterns carry every even harmonic) add power;
+/// a cluster's bright ring raises the intensity every P_n is normalised by, which lowers the
+/// others.
+fn elsewhere(maps: &[MapDetectability], excluded: &BTreeSet<u32>) -> String {
+    let moved = |rises: bool| -> Vec<&MapDetectability> {
+        maps.iter()
+            .filter(|m| !excluded.contains(&m.n))
+            .filter(|m| {
+                m.difference_sigma
+                    .is_some_and(|z| z.abs() >= SIGNAL_SIGMA && (z > 0.0) == rises)
+            })
+            .collect()
+    };
+    let said = |ms: &[&MapDetectability], verb: &str, why: &str| {
+        let ns: Vec<u32> = ms.iter().map(|m| m.n).collect();
+        let z = range(ms.iter().filter_map(|m| m.difference_sigma), |z| {
+            format!("{z:+.1}")
+        });
+        format!("{verb} at n = {} ({z} s.e.; {why})", list(&ns))
+    };
+    let (up, down) = (moved(true), moved(false));
+    let mut parts = Vec::new();
+    if !up.is_empty() {
+        parts.push(said(
+            &up,
+            "rises",
+            "harmonics of the planted patterns, or clusters out of condition",
+        ));
+    }
+    if !down.is_empty() {
+        parts.push(said(
+            &down,
+            "falls",
+            "a cluster's bright ring raises the intensity P_n is normalised by",
+        ));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; in maps the verdict does not judge, mean P_n against the control {}",
+            parts.join(" and ")
         )
     }
 }
@@ -830,25 +868,34 @@ mod tests {
             none.contains("-0.4–+1.2 standard errors at n = 2, 4"),
             "{none}"
         );
-        assert!(none.contains("84–86th percentile"), "{none}");
-        assert!(!none.contains("differ from the control too"), "{none}");
-        // Only n = 2 planted: the unplanted n = 6 map moving by 9 s.e. is said, the level kept.
-        let off = verdict(&maps, &[2], &[], &[]);
-        assert!(off.starts_with("MRO not detectable: "), "{off}");
-        assert!(
-            off.contains("the maps of n = 6, for which the truth has no cluster in condition, differ from the control too (+9.0 standard errors"),
-            "{off}"
-        );
+        assert!(none.contains("percentile 84–86 of its map"), "{none}");
         let part = verdict(&maps, &[2, 4, 6], &[6], &[6]);
         assert!(part.starts_with("MRO partly detectable"), "{part}");
         let all = verdict(&maps[2..], &[6], &[6], &[6]);
         assert!(all.starts_with("MRO detectable and located"), "{all}");
-        let nothing = verdict(&maps, &[], &[], &[]);
-        assert!(nothing.starts_with("no in-condition MRO"), "{nothing}");
-        assert!(
-            nothing.contains("the maps of n = 6, for which"),
-            "{nothing}"
+        assert!(verdict(&maps, &[], &[], &[]).starts_with("no in-condition MRO"));
+    }
+
+    #[test]
+    fn maps_the_verdict_does_not_judge_are_named_when_they_move() {
+        let maps = [
+            map(2, -7.7, 50.0),
+            map(4, 9.0, 99.5),
+            map(6, 1.0, 80.0),
+            map(8, 5.6, 90.0),
+            map(10, -6.9, 50.0),
+        ];
+        let excluded: BTreeSet<u32> = [4].into();
+        assert_eq!(
+            elsewhere(&maps, &excluded),
+            "; in maps the verdict does not judge, mean P_n against the control rises at n = 8 \
+             (+5.6 s.e.; harmonics of the planted patterns, or clusters out of condition) and \
+             falls at n = 2, 10 (-7.7–-6.9 s.e.; a cluster's bright ring raises the intensity \
+             P_n is normalised by)"
         );
+        // The n of a planted map, or of an in-condition cluster, is judged, not named here.
+        let all: BTreeSet<u32> = [2, 4, 8, 10].into();
+        assert_eq!(elsewhere(&maps, &all), "");
     }
 
     /// The short verdict (sweep and suite tables, sweep output) is the opening of the full

@@ -261,8 +261,9 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
         }
         "region_count" => "regions found in map n, against the number of in-condition clusters.",
         "spacing_nm" => {
-            "first peak of the autocorrelation σ(r) of map n, against the mean projected \
-             nearest-neighbour distance of the in-condition clusters."
+            "first peak of the autocorrelation σ(r) of map n, against the first significant \
+             peak of the in-condition clusters' projected pair-correlation function (their \
+             commonest neighbour distance; correlated placement only)."
         }
         "nearest_neighbor_nm" => {
             "mean nearest-neighbour distance of the regions found in map n (edge-corrected), \
@@ -670,7 +671,8 @@ pub const FIGURES: [(&str, &str); 7] = [
     (
         "autocorrelation.png",
         "σ(r) of each map (paper Fig. 4), with the first peak found (dot, its significance in \
-         standard errors) and the true projected nearest-neighbour distance (dashed).",
+         standard errors) and, for correlated placement, the true spacing: the first \
+         significant peak of the in-condition clusters' pair correlation (dashed).",
     ),
 ];
 

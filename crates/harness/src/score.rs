@@ -941,7 +941,7 @@ fn method_rows(
         // is the clusters' commonest neighbour distance, the peak of their pair correlation, not
         // the mean nearest-neighbour distance (smaller; the regions' own is scored below).
         let true_spacing = t.pair_correlation_peak_nm.filter(|_| truth.has_spacing());
-        rows.push(explained(
+        let mut spacing = explained(
             row_se(
                 "spacing_nm",
                 method,
@@ -952,7 +952,22 @@ fn method_rows(
             ),
             "spacing_nm",
             "spacing_se_nm",
-        ));
+        );
+        if truth.has_spacing() && true_spacing.is_none() {
+            // Correlated placement, yet no truth: say why the row is not judged.
+            let why = format!(
+                "truth: none (truth.json gives no pair_correlation_peak_nm for n = {n}: fewer \
+                 than 5 clusters in condition ({}), no maximum of their pair correlation 2.5 \
+                 s.e. above g = 1, or a truth file from before mro wrote it), so the spacing is \
+                 not scored",
+                t.in_condition_count
+            );
+            spacing.null_reason = Some(match spacing.null_reason.take() {
+                Some(r) => format!("{r}; {why}"),
+                None => why,
+            });
+        }
+        rows.push(spacing);
         // The clusters' own nearest-neighbour distance exists for any placement.
         rows.push(explained(
             row_se(
@@ -1494,6 +1509,11 @@ mod tests {
         let s = score(&old, &perfect(), &ScoringSpec::default());
         assert_eq!(get(&s, "spacing_nm").truth, None);
         assert_eq!(get(&s, "spacing_nm").tolerance, None);
+        let why = get(&s, "spacing_nm").null_reason.clone().unwrap();
+        assert!(
+            why.starts_with("truth: none (truth.json gives no pair_correlation_peak_nm for n = 4"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -315,7 +315,7 @@ pub fn autocorrelation_figure(
         Key::new("σ(r) of the P_n map", Swatch::Line(BLACK)),
         Key::new("first peak found", Swatch::Dot(BLACK)),
         Key::new(
-            "true projected nearest-neighbour distance of that n",
+            "true spacing of that n (pair-correlation peak)",
             Swatch::Dashed(BLACK),
         ),
     ];

@@ -43,7 +43,7 @@ use rayon::prelude::*;
 
 use crate::atoms::AtomVolume;
 use crate::elements;
-use crate::spec::{ClusterKind, ClusterSpec, PlacementSpec, SampleSpec};
+use crate::spec::{ClusterKind, ClusterSpec, PlacementMode, PlacementSpec, SampleSpec};
 
 pub use orientation::Frame;
 pub use placement::check_placement;
@@ -629,7 +629,12 @@ pub fn build_glass(
         number_density_per_nm3: atoms.number_density_per_nm3(),
         acceptance_deg,
         shows_threshold: symmetry::SHOWS_THRESHOLD,
-        by_symmetry: truth::by_symmetry(&records, &types, extent),
+        by_symmetry: truth::by_symmetry(
+            &records,
+            &types,
+            extent,
+            placement.mode == PlacementMode::Correlated,
+        ),
         by_type: truth::by_type(&records, &types, extent),
         clusters: records,
         total_volume_fraction,

@@ -138,8 +138,10 @@ pub struct SymmetryTruth {
     pub projected_nearest_neighbor_nm: Option<f64>,
     /// Peak of the projected pair-correlation function g(r) of the in-condition clusters, in nm:
     /// their commonest neighbour distance, the spacing the first σ(r) peak of a map measures
-    /// ([`super::pair_correlation`]); `null` with fewer than five in-condition clusters or no
-    /// maximum of g above 1. Absent from older truth files.
+    /// ([`super::pair_correlation`]); computed only for correlated placement (random placement
+    /// gives the glass no spacing); `null` otherwise, with fewer than 5 or more than 4000
+    /// in-condition clusters, or without a maximum 2.5 s.e. above g = 1. Absent from older truth
+    /// files.
     #[serde(default)]
     pub pair_correlation_peak_nm: Option<f64>,
     /// Requested volume fraction.
@@ -273,10 +275,13 @@ pub(crate) fn by_type(
 /// The clusters *of* n are those of the types capable of n (a density wave of n, a structure
 /// that shows n in some orientation); those *in condition* for n are the ones that diffract
 /// into its map ([`ClusterRecord::in_condition_for`]).
+/// `correlated`: whether the placement gave the clusters a spacing (only then is the pair
+/// correlation's peak computed).
 pub(crate) fn by_symmetry(
     clusters: &[ClusterRecord],
     types: &[TypeSpec],
     extent_nm: [f64; 3],
+    correlated: bool,
 ) -> BTreeMap<String, SymmetryTruth> {
     let volume = extent_nm[0] * extent_nm[1] * extent_nm[2];
     let (lx, ly) = (extent_nm[0], extent_nm[1]);
@@ -335,14 +340,19 @@ pub(crate) fn by_symmetry(
                 in_condition_fraction: (count > 0).then(|| inc.len() as f64 / count as f64),
                 nearest_neighbor_nm: nn(&mine, false),
                 projected_nearest_neighbor_nm: nn(&inc, true),
-                pair_correlation_peak_nm: pair_correlation_peak_nm(
-                    &inc.iter()
-                        .map(|c| [c.center_nm[0], c.center_nm[1]])
-                        .collect::<Vec<_>>(),
-                    lx,
-                    ly,
-                    mean(&inc.iter().map(|c| c.diameter_nm).collect::<Vec<_>>()).unwrap_or(0.0),
-                ),
+                pair_correlation_peak_nm: correlated
+                    .then(|| {
+                        pair_correlation_peak_nm(
+                            &inc.iter()
+                                .map(|c| [c.center_nm[0], c.center_nm[1]])
+                                .collect::<Vec<_>>(),
+                            lx,
+                            ly,
+                            mean(&inc.iter().map(|c| c.diameter_nm).collect::<Vec<_>>())
+                                .unwrap_or(0.0),
+                        )
+                    })
+                    .flatten(),
                 requested_volume_fraction: want,
                 k0_per_nm,
             },
