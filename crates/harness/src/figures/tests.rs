@@ -166,7 +166,10 @@ fn every_figure_renders_and_labels_what_it_shows() {
     );
     assert!(ac.panels.iter().all(|p| p.x_label == "r (nm)"));
     assert!(ac.panels[3].title.contains("true 2.50"), "{ac:#?}");
-    assert!(ac.legend.iter().any(|l| l.contains("nearest-neighbour")));
+    assert!(ac
+        .legend
+        .iter()
+        .any(|l| l.contains("pair-correlation peak")));
 
     let rec = check(
         "recovery",
