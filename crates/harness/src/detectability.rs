@@ -443,7 +443,7 @@ pub fn detectability(
         .map(|m| m.n)
         .collect();
     let verdict = if planted_maps.is_empty() && !planted_any.is_empty() {
-        let beyond: Vec<u32> = planted_any.into_iter().collect();
+        let beyond: Vec<u32> = planted_any.iter().copied().collect();
         format!(
             "{} (planted at n = {}; the analysis stops at n_max = {n_max})",
             Level::BeyondNMax.words(),
@@ -454,10 +454,9 @@ pub fn detectability(
     };
     // Judged: the planted maps and, for a density wave in condition, its own n (the map of odd
     // n shows once dynamical scattering breaks Friedel's law).
-    let excluded: BTreeSet<u32> = truth
-        .clusters
+    let excluded: BTreeSet<u32> = planted_any
         .iter()
-        .flat_map(maps_of)
+        .copied()
         .chain(
             truth
                 .clusters

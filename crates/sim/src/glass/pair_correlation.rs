@@ -43,6 +43,8 @@
 //! correlated n = 4 peak (3.002 s.e.) would hang on the third decimal. The truth is therefore
 //! used only where the placement was correlated, so that a spacing exists by construction.
 
+use super::placement::offset;
+
 /// Fewest points whose pair correlation is estimated.
 pub const MIN_POINTS: usize = 5;
 /// Most points: the estimate holds every pair in memory (N²/2 distances; 4000 points are 64 MB
@@ -57,7 +59,7 @@ const BANDWIDTH_C: f64 = 0.15;
 const STEPS_PER_BANDWIDTH: f64 = 100.0;
 
 /// Position in nm of the first significant maximum of g(r) of the points `xy_nm` (projected
-/// centres `[x, y]`, nm) in the periodic box `lx_nm × ly_nm`, searched on `[r_min_nm, L/2]`.
+/// centres `[x, y]` in `[0, L)`, nm) in the periodic box `lx_nm × ly_nm`, searched on `[r_min_nm, L/2]`.
 /// `None` with fewer than [`MIN_POINTS`] or more than [`MAX_POINTS`] points, or when no maximum
 /// stands [`MIN_SIGNIFICANCE`] standard errors above g = 1.
 pub fn pair_correlation_peak_nm(
@@ -73,11 +75,11 @@ pub fn pair_correlation_peak_nm(
     let area = lx_nm * ly_nm;
     let h = BANDWIDTH_C / (n as f64 / area).sqrt();
     let r_max = 0.5 * lx_nm.min(ly_nm);
-    let wrap = |d: f64, l: f64| d - l * (d / l).round();
     let mut d: Vec<f64> = Vec::with_capacity(n * (n - 1) / 2);
     for (i, a) in xy_nm.iter().enumerate() {
         for b in &xy_nm[i + 1..] {
-            d.push(wrap(b[0] - a[0], lx_nm).hypot(wrap(b[1] - a[1], ly_nm)));
+            let s = offset([a[0], a[1], 0.0], [b[0], b[1], 0.0], lx_nm, ly_nm);
+            d.push(s[0].hypot(s[1]));
         }
     }
     d.sort_by(f64::total_cmp);
