@@ -410,6 +410,7 @@ impl Scenario {
         gain_note
             .into_iter()
             .chain(self.cluster_warnings())
+            .chain(self.spacing_warnings())
             .chain(self.window_warning())
             .collect()
     }
@@ -467,7 +468,53 @@ impl Scenario {
                 ),
             ));
         }
+        // The box is periodic laterally: two centres are never farther apart across it than
+        // half its width, so a spacing beyond that cannot repeat inside it.
+        let most = 0.5 * self.sample.extent_nm[0].min(self.sample.extent_nm[1]);
+        if self.sample.atoms.is_none() && self.placement.nearest_neighbor_nm > most {
+            return Err(InvalidValue::new(
+                "placement.nearest_neighbor_nm",
+                self.placement.nearest_neighbor_nm,
+                format!(
+                    "at most half the smaller sample.extent_nm = {most} nm (the sample is periodic: a spacing above half its width cannot repeat inside it)"
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// Correlated placement asked for neighbours farther apart than a table's clusters can
+    /// keep at its volume fraction: close packing of its N clusters in the sample (fcc in the
+    /// volume, or hexagonal in one layer if the foil is thin) spaces them about
+    /// max((√2 V/N)^⅓, (2A/(√3 N))^½); the placement then puts them closer than asked.
+    fn spacing_warnings(&self) -> Vec<String> {
+        if self.placement.mode != PlacementMode::Correlated || self.sample.atoms.is_some() {
+            return Vec::new();
+        }
+        let [lx, ly] = self.sample.extent_nm;
+        let area = lx * ly;
+        let volume = area * self.sample.thickness_nm;
+        let want = self.placement.nearest_neighbor_nm;
+        self.clusters
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let d = c.diameter_nm;
+                let mean_cube = d.powi(3) + 3.0 * d * c.diameter_sd_nm.powi(2);
+                let count = c.volume_fraction * volume / (std::f64::consts::PI / 6.0 * mean_cube);
+                if count < 2.0 {
+                    return None;
+                }
+                let packed = (std::f64::consts::SQRT_2 * volume / count)
+                    .cbrt()
+                    .max((2.0 * area / (3f64.sqrt() * count)).sqrt());
+                (want > packed).then(|| {
+                    format!(
+                        "placement.nearest_neighbor_nm = {want} nm is more than the ~{count:.0} clusters of clusters[{i}] can keep in the sample: close-packed they are about {packed:.2} nm apart, so the placement puts them closer than asked (lower clusters[{i}].volume_fraction or the spacing)"
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Whether the clusters fit: the placement stage of the glass build run alone
@@ -902,6 +949,34 @@ mod tests {
         );
         let narrow = format!("{small}[model]\nwindow_oversampling = 1\n");
         assert!(Scenario::parse(&narrow).unwrap().warnings().is_empty());
+    }
+
+    /// A correlated spacing the periodic box cannot hold is refused; one the clusters' own
+    /// count cannot keep is warned about.
+    #[test]
+    fn correlated_spacings_the_sample_cannot_hold_are_refused_or_warned_about() {
+        let base = "schema = \"mro.scenario/1\"\n[sample]\nextent_nm = [20.0, 24.0]\nthickness_nm = 5.0\n[model]\nwindow_oversampling = 1\n[[clusters]]\nsymmetry = 4\ndiameter_nm = 1.3\nvolume_fraction = 0.03\n[placement]\nmode = \"correlated\"\n";
+        let e = Scenario::parse(&format!("{base}nearest_neighbor_nm = 500.0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("placement.nearest_neighbor_nm")
+                && e.contains("at most half the smaller sample.extent_nm = 10 nm"),
+            "{e}"
+        );
+        // ~61 clusters of 1.3 nm in 2400 nm³: close-packed (fcc) about 3.81 nm apart.
+        let w = Scenario::parse(&format!("{base}nearest_neighbor_nm = 5.0\n"))
+            .unwrap()
+            .warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("about 3.81 nm") && w[0].contains("~61 clusters of clusters[0]"),
+            "{w:?}"
+        );
+        let w = Scenario::parse(&format!("{base}nearest_neighbor_nm = 3.0\n"))
+            .unwrap()
+            .warnings();
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub enum GlassError {
     /// The relaxation did not remove every close pair.
     #[error(
         "relaxation left {violations} atom pairs closer than their minimum distance after \
-         {sweeps} sweeps; expected a sample that can be packed (check sample.number_density_per_nm3)"
+         {sweeps} sweeps (check sample.number_density_per_nm3)"
     )]
     NotRelaxed {
         /// Pairs still too close.
