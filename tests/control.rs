@@ -178,6 +178,38 @@ fn no_control_skips_the_control() {
     assert!(stdout.contains("an earlier run's datacube"), "{stdout}");
 }
 
+/// A glass without clusters is its own control: none runs, and the score says why.
+#[test]
+fn a_glass_without_clusters_runs_no_control() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("scenarios/smoke/tiny.toml")).unwrap();
+    let scenario = dir.path().join("none.toml");
+    // The smoke scenario with its [[clusters]] tables cut out and `clusters = []` instead.
+    let mut in_clusters = false;
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            if l.starts_with('[') {
+                in_clusters = l.starts_with("[[clusters]]");
+            }
+            !in_clusters
+        })
+        .collect();
+    std::fs::write(&scenario, format!("clusters = []\n{}\n", kept.join("\n"))).unwrap();
+    let out = dir.path().join("out");
+    let stdout = expect_exit(&run_mro(&[&"validate", &scenario, &"--out", &out]), 0);
+    assert!(stdout.contains("no clusters planted"), "{stdout}");
+    assert!(!out.join("control").exists());
+    let score = json(&out.join("score.json"));
+    assert!(score.get("detectability").is_none(), "{score}");
+    assert!(
+        score["control_skipped"]
+            .as_str()
+            .is_some_and(|s| s.contains("no clusters planted")),
+        "{score}"
+    );
+}
+
 /// A sweep over `clusters[*]` on a tiny paper-setup scenario: every point gets a realism
 /// section, `sweep.csv` a row per published observable, and the report a calibration table
 /// that ranks the points.
@@ -230,4 +262,14 @@ fn a_paper_setup_sweep_ranks_its_points_against_the_real_data() {
         .expect("a calibration section");
     assert!(table.contains("| 1 | clusters[*].diameter_nm="), "{table}");
     assert!(table.contains("| 2 | clusters[*].diameter_nm="), "{table}");
+    // Collecting reads the sweep's own choice from sweep.toml: no `--no-control` needed, and
+    // the regenerating command keeps it.
+    std::fs::remove_file(out.join("report.md")).unwrap();
+    // (Exit status 3, as the sweep's: these tiny points fail their tolerances.)
+    let collected = run_mro(&[&"sweep", &"--collect", &out]);
+    let stdout = String::from_utf8_lossy(&collected.stdout);
+    assert!(stdout.contains("sweep.csv"), "{stdout}");
+    assert_ne!(collected.status.code(), Some(2), "{stdout}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("--no-control --out"), "{report}");
 }

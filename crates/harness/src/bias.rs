@@ -359,6 +359,7 @@ mod tests {
             shows_at: Vec::new(),
             located_at: vec![4, 6],
             resolved_at: vec![4],
+            moved_elsewhere: Vec::new(),
             detectable: true,
             verdict: String::new(),
         });

@@ -132,9 +132,9 @@ pub fn section(points: &[Point], scores: &[Score]) -> Option<String> {
     );
     for (rank, (i, r)) in ranked.iter().enumerate() {
         let sc = &scores[*i];
-        let mro = sc.detectability.as_ref().map_or_else(
-            || crate::detectability::short_verdict(None, sc.control_skipped.as_deref()),
-            |d| d.level().words().to_string(),
+        let mro = crate::detectability::short_verdict(
+            sc.detectability.as_ref(),
+            sc.control_skipped.as_deref(),
         );
         s += &format!(
             "| {} | {} | {} of {} | {} | {} | {} | {} | {} | {} | {} | {mro} | {} | {} | {} |\n",

@@ -95,9 +95,11 @@ impl Cost {
     /// memory is unchanged (the stages run one after the other), and so is the disk unless
     /// datacubes are kept (see [`Cost::run_disk_bytes`]).
     pub fn of(scenario: &Scenario, threads: usize, control: bool) -> Self {
-        // Atoms from a file have no clusters to remove: validate runs no control for them.
+        // Atoms from a file have no clusters to remove, and a glass without clusters is its own
+        // control: validate runs none for them.
         let imported = scenario.imported.is_some();
-        let control = control && !imported;
+        let no_clusters = scenario.clusters.iter().all(|c| c.volume_fraction == 0.0);
+        let control = control && !imported && !no_clusters;
         let s = &scenario.sample;
         let atoms = s.number_density_per_nm3 * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
         let [ny, nx] = scenario.scan.points;

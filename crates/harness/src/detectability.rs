@@ -96,6 +96,11 @@ pub struct Detectability {
     /// `mro` maps): the clusters are resolved one by one.
     #[serde(default)]
     pub resolved_at: Vec<u32>,
+    /// Maps the verdict does not judge (neither a planted map nor the own n of an in-condition
+    /// cluster) whose mean P_n differs from the control by at least [`SIGNAL_SIGMA`] standard
+    /// errors (either sign): harmonics of the planted patterns, clusters out of condition.
+    #[serde(default)]
+    pub moved_elsewhere: Vec<u32>,
     /// Whether the MRO shows or is located in at least one planted map.
     pub detectable: bool,
     /// The verdict in words.
@@ -465,6 +470,18 @@ pub fn detectability(
                 .filter_map(|c| c.symmetry),
         )
         .collect();
+    let moved_elsewhere: Vec<u32> = by_symmetry
+        .iter()
+        .filter(|m| !excluded.contains(&m.n))
+        .filter(|m| m.difference_sigma.is_some_and(|z| z.abs() >= SIGNAL_SIGMA))
+        .map(|m| m.n)
+        .collect();
+    // Clusters planted, none in condition, yet maps move: "nothing to detect" would be false.
+    let verdict = if planted_any.is_empty() && !moved_elsewhere.is_empty() {
+        Level::OutOfCondition.words().to_string()
+    } else {
+        verdict
+    };
     let verdict = verdict + &elsewhere(&by_symmetry, &excluded);
     Ok(Detectability {
         control: CONTROL.to_string(),
@@ -475,6 +492,7 @@ pub fn detectability(
         shows_at,
         located_at,
         resolved_at,
+        moved_elsewhere,
         verdict,
     })
 }
@@ -489,8 +507,11 @@ pub enum Level {
     Partly,
     /// Neither, at any planted map.
     Not,
-    /// No in-condition cluster was planted.
+    /// No in-condition cluster was planted and no map differs from the control.
     NothingPlanted,
+    /// No in-condition cluster was planted, but maps differ from the control (clusters out of
+    /// condition, whose partial patterns carry power into the maps).
+    OutOfCondition,
     /// Clusters were planted only in maps above the analysis's n_max.
     BeyondNMax,
 }
@@ -504,6 +525,9 @@ impl Level {
             Level::Partly => "MRO partly detectable",
             Level::Not => "MRO not detectable",
             Level::NothingPlanted => "no in-condition MRO planted: nothing to detect",
+            Level::OutOfCondition => {
+                "no MRO in condition, yet the maps differ from the no-MRO control"
+            }
             Level::BeyondNMax => "MRO planted beyond n_max: not assessed",
         }
     }
@@ -514,9 +538,11 @@ impl Detectability {
     pub fn level(&self) -> Level {
         let all = self.planted_maps.len();
         if all == 0 {
-            // The two cases without a planted map differ only in the verdict they wrote.
+            // The cases without a planted map differ only in the verdict they wrote.
             if self.verdict.starts_with(Level::BeyondNMax.words()) {
                 Level::BeyondNMax
+            } else if self.verdict.starts_with(Level::OutOfCondition.words()) {
+                Level::OutOfCondition
             } else {
                 Level::NothingPlanted
             }
@@ -530,11 +556,20 @@ impl Detectability {
     }
 }
 
-/// The short verdict on detectability, worded as everywhere else: the level's words, or why
-/// it was not assessed (`skipped`: why no control ran although one was asked for).
+/// The short verdict on detectability, worded as everywhere else: the level's words and the
+/// maps it does not judge that moved, or why it was not assessed (`skipped`: why no control ran
+/// although one was asked for).
 pub fn short_verdict(d: Option<&Detectability>, skipped: Option<&str>) -> String {
     match (d, skipped) {
-        (Some(d), _) => d.level().words().to_string(),
+        (Some(d), _) => {
+            let level = d.level();
+            let others = match (level, d.moved_elsewhere.as_slice()) {
+                (_, []) => String::new(),
+                (Level::OutOfCondition, ns) => format!(" (at n = {})", list(ns)),
+                (_, ns) => format!("; maps it does not judge move at n = {}", list(ns)),
+            };
+            format!("{}{others}", level.words())
+        }
         (None, Some(why)) => format!("MRO detectability not assessed (no no-MRO control: {why})"),
         (None, None) => {
             "MRO detectability not assessed (no no-MRO control: --no-control)".to_string()
@@ -606,9 +641,8 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
         format!("{}: {numbers}", Level::Detectable.words())
     } else {
         format!(
-            "{}: mean P_n differs from the control by ≥ {SIGNAL_SIGMA} s.e. \
-             {}, clusters located (median above the {LOCATED_PERCENTILE}th percentile) {}; \
-             {numbers}",
+            "{} (shows, ≥ {SIGNAL_SIGMA} s.e., {}; located, median cluster above percentile \
+             {LOCATED_PERCENTILE}, {}): {numbers}",
             Level::Partly.words(),
             at_n(shows),
             at_n(located)
@@ -897,34 +931,61 @@ mod tests {
         assert_eq!(elsewhere(&maps, &all), "");
     }
 
-    /// The short verdict (sweep and suite tables, sweep output) is the opening of the full
-    /// one (score.json, report.md, validate's output), at every level.
+    /// The short verdict (sweep and suite tables, sweep output) opens with the words the full
+    /// one (score.json, report.md, validate's output) opens with, at every level, and names
+    /// the maps the verdict does not judge when they moved.
     #[test]
     fn every_output_words_the_verdict_the_same() {
-        let maps = [map(2, 1.2, 86.0), map(4, -0.4, 84.0), map(6, 9.0, 99.5)];
+        let maps = [
+            map(2, 1.2, 86.0),
+            map(4, -0.4, 84.0),
+            map(6, 9.0, 99.5),
+            map(8, 6.0, 50.0),
+        ];
         // (planted, shows at, located at, level)
         let cases = [
             (&[2, 4][..], &[][..], &[][..], Level::Not),
             (&[2, 4, 6], &[6], &[6], Level::Partly),
             (&[6], &[6], &[6], Level::Detectable),
             (&[], &[], &[], Level::NothingPlanted),
+            (&[], &[], &[], Level::OutOfCondition),
         ];
         for (planted, shows, located, level) in cases {
             let (planted, shows, located) = (planted.to_vec(), shows.to_vec(), located.to_vec());
-            let v = verdict(&maps, &planted, &shows, &located);
-            let d = Detectability {
-                control: CONTROL.into(),
-                block_nm: 2.5,
-                by_symmetry: maps.to_vec(),
-                detectable: !shows.is_empty() || !located.is_empty(),
-                planted_maps: planted,
-                shows_at: shows,
-                located_at: located,
-                resolved_at: Vec::new(),
-                verdict: v.clone(),
-            };
-            assert_eq!(d.level(), level, "{v}");
-            assert!(v.starts_with(&short_verdict(Some(&d), None)), "{v}");
+            for moved in [false, true] {
+                if level == Level::OutOfCondition && !moved {
+                    continue;
+                }
+                let excluded: BTreeSet<u32> = if moved {
+                    [2, 4, 6].into()
+                } else {
+                    (1..=8).collect()
+                };
+                let others = elsewhere(&maps, &excluded);
+                let v = if level == Level::OutOfCondition {
+                    Level::OutOfCondition.words().to_string()
+                } else {
+                    verdict(&maps, &planted, &shows, &located)
+                } + &others;
+                let d = Detectability {
+                    control: CONTROL.into(),
+                    block_nm: 2.5,
+                    by_symmetry: maps.to_vec(),
+                    detectable: !shows.is_empty() || !located.is_empty(),
+                    planted_maps: planted.clone(),
+                    shows_at: shows.clone(),
+                    located_at: located.clone(),
+                    resolved_at: Vec::new(),
+                    moved_elsewhere: if moved { vec![8] } else { Vec::new() },
+                    verdict: v.clone(),
+                };
+                assert_eq!(d.level(), level, "{v}");
+                let short = short_verdict(Some(&d), None);
+                assert!(short.starts_with(level.words()), "{short}");
+                assert!(v.starts_with(level.words()), "{v}");
+                assert_eq!(short.contains("n = 8"), moved, "{short}");
+                assert_eq!(v.contains("rises at n = 8"), moved, "{v}");
+            }
         }
         assert!(short_verdict(None, None).contains("detectability not assessed"));
     }

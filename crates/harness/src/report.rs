@@ -67,14 +67,30 @@ pub fn truth_overlay(truth: &Truth, scenario: &Scenario) -> MapOverlay {
     MapOverlay { markers }
 }
 
-/// The true spacing of each n (the peak of the in-condition clusters' projected pair
+/// The true spacing in each map (the peak of the in-condition clusters' projected pair
 /// correlation, what σ(r)'s first peak measures), in nm.
 fn spacing_truth(truth: &Truth) -> BTreeMap<usize, f64> {
-    truth
-        .by_symmetry
-        .iter()
-        .filter_map(|(n, t)| Some((n.parse().ok()?, t.pair_correlation_peak_nm?)))
-        .collect()
+    spacing_by_map(
+        truth
+            .by_symmetry
+            .iter()
+            .filter_map(|(n, t)| Some((n.parse().ok()?, t.pair_correlation_peak_nm?))),
+    )
+}
+
+/// The spacings `(n, nm)` of clusters of symmetry n keyed by the map they diffract into: 2n for
+/// odd n (Friedel). Where clusters of n and 2n share a map, those of the map's own n give it.
+fn spacing_by_map(peaks: impl Iterator<Item = (u32, f64)>) -> BTreeMap<usize, f64> {
+    let mut peaks: Vec<(u32, u32, f64)> = peaks
+        .map(|(n, peak)| (crate::detectability::map_of(n), n, peak))
+        .collect();
+    // The map's own n first, so it keeps the line.
+    peaks.sort_by_key(|&(map, n, _)| (map, n != map));
+    let mut out = BTreeMap::new();
+    for (map, _, peak) in peaks {
+        out.entry(map as usize).or_insert(peak);
+    }
+    out
 }
 
 /// One validated run, as its report shows it.
@@ -845,5 +861,13 @@ mod tests {
         assert_eq!(csv_number(4.0), "4");
         assert_eq!(csv_number(f64::NAN), "");
         assert_eq!(csv_number(1234567.891234567), "1234567.89123");
+    }
+
+    /// An odd n's spacing is drawn on the σ(r) panel of the map it diffracts into, 2n; the
+    /// map's own n keeps it where both have one.
+    #[test]
+    fn odd_spacings_go_to_twice_their_n() {
+        let m = spacing_by_map([(3, 4.0), (5, 6.0), (10, 7.0), (4, 5.0)].into_iter());
+        assert_eq!(m, BTreeMap::from([(4, 5.0), (6, 4.0), (10, 7.0)]));
     }
 }

@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 
 use mro_analysis::particles::geometric_in_condition;
 
-use crate::detectability::Detectability;
+use crate::detectability::{map_of, Detectability};
 use crate::document::number;
 use crate::exit::bad_input;
 use crate::realism::Realism;
@@ -812,15 +812,6 @@ fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
     }
     rows.push(total_row);
     rows
-}
-
-/// The map a cluster of symmetry n shows in: n, or 2n for odd n (Friedel).
-fn map_of(n: u32) -> u32 {
-    if n % 2 == 1 {
-        2 * n
-    } else {
-        n
-    }
 }
 
 /// Whether some density wave was assigned n. A structure may show an n the analysis does not

@@ -93,13 +93,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             scenario_path.display()
         )));
     }
-    let sweep = Sweep::new(
-        &scenario_path,
-        file.without_sweep(),
-        axes,
-        out,
-        !args.no_control,
-    )?;
+    // Collecting, the sweep's own choice stands: `sweep.toml` says whether it skips the control.
+    let recorded_skip = args.collect.is_some()
+        && std::fs::read_to_string(&scenario_path).is_ok_and(|t| skips_control(&t));
+    let control = !args.no_control && !recorded_skip;
+    let sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out, control)?;
     if let Some(index) = args.point {
         return sweep.run_task(index);
     }
@@ -229,9 +227,9 @@ impl Sweep {
     /// `sweep.toml`: the base scenario with the axes as `[[sweep]]` tables, itself a scenario.
     fn identity(&self) -> String {
         let resume = if self.control {
-            "`mro sweep sweep.toml --out .` resumes it."
+            "`mro sweep sweep.toml --out .` resumes it.".to_string()
         } else {
-            "`mro sweep sweep.toml --out . --no-control` resumes it (it skips the no-MRO control)."
+            format!("`mro sweep sweep.toml --out . --no-control` resumes it ({SKIPS_CONTROL}).")
         };
         format!(
             "# The sweep in this directory (written by `mro sweep`); a scenario file:\n# {resume}\n{}",
@@ -427,7 +425,7 @@ impl Sweep {
             .collect();
         top.write("sweep.csv", csv(&self.axes, &points, &scores).as_bytes())?;
         let plots = plot(top.staging(), &self.axes, &points, &scores)?;
-        let command = command_line(args, scenario_path, &self.out);
+        let command = command_line(args, self.control, scenario_path, &self.out);
         let mut text = report(
             &command,
             scenario_path,
@@ -498,8 +496,20 @@ fn read_score(dir: &Path) -> anyhow::Result<Score> {
     serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: unreadable: {e}", path.display()))
 }
 
+/// How `sweep.toml`'s header says that the sweep skips the no-MRO control.
+const SKIPS_CONTROL: &str = "it skips the no-MRO control";
+
+/// Whether the `sweep.toml` text `identity` is of a sweep run with `--no-control` (its
+/// header comment, written by [`Sweep::identity`], says so).
+fn skips_control(identity: &str) -> bool {
+    identity
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .any(|l| l.contains(SKIPS_CONTROL))
+}
+
 /// The command that regenerates the sweep, for its report.
-fn command_line(args: &Args, scenario_path: &Path, out: &Path) -> String {
+fn command_line(args: &Args, control: bool, scenario_path: &Path, out: &Path) -> String {
     let mut command = format!(
         "cargo run --release -- sweep {}",
         shell_word(&scenario_path.display().to_string())
@@ -512,7 +522,7 @@ fn command_line(args: &Args, scenario_path: &Path, out: &Path) -> String {
             shell_word(&format!("{}={}", set.key, values.join(",")))
         );
     }
-    if args.no_control {
+    if !control {
         command += " --no-control";
     }
     command + &format!(" --out {}", shell_word(&out.display().to_string()))

@@ -89,6 +89,10 @@ pub const CONTROL_DIR: &str = "control";
 /// describes are part of the file's structure and cannot be cut out of it without changing the
 /// matrix around them).
 pub const NO_CONTROL_FOR_ATOM_FILES: &str = "atoms from a file: no clusters to remove";
+/// Why a scenario with `clusters = []` (or only zero volume fractions) runs no control: it would
+/// be the sample itself, bit for bit.
+pub const NO_CONTROL_WITHOUT_CLUSTERS: &str =
+    "no clusters planted: the glass has no MRO, so the control would be this run";
 
 /// Why a scenario imaging an atom file without a truth file (`[sample] truth`) judges no
 /// tolerance: truth.json then lists no clusters because mro planted none, not because the file
@@ -286,8 +290,9 @@ pub struct Options {
 /// With `options.control`, the same scenario without clusters (same seed, so the matrix comes
 /// from the same named streams; see [`crate::detectability`] for why this is the control) is
 /// imaged and analysed identically into `dir/control/`, and the score gets its detectability
-/// section. A scenario imaging an atom file runs no control ([`NO_CONTROL_FOR_ATOM_FILES`],
-/// recorded in `score.json` as `control_skipped`). Paper-setup scenarios also get a realism
+/// section. A scenario imaging an atom file, or one without clusters, runs no control
+/// ([`NO_CONTROL_FOR_ATOM_FILES`], [`NO_CONTROL_WITHOUT_CLUSTERS`], recorded in `score.json` as
+/// `control_skipped`). Paper-setup scenarios also get a realism
 /// section ([`crate::realism`]).
 pub fn validate_one(
     scenario: &Scenario,
@@ -322,8 +327,15 @@ pub fn validate_one(
         (analysis.result.to_json() + "\n").as_bytes(),
     )?;
 
-    let skip_control = (options.control && scenario.imported.is_some())
-        .then(|| NO_CONTROL_FOR_ATOM_FILES.to_string());
+    let skip_control = if !options.control {
+        None
+    } else if scenario.imported.is_some() {
+        Some(NO_CONTROL_FOR_ATOM_FILES.to_string())
+    } else if scenario.clusters.iter().all(|c| c.volume_fraction == 0.0) {
+        Some(NO_CONTROL_WITHOUT_CLUSTERS.to_string())
+    } else {
+        None
+    };
     let control = if options.control && skip_control.is_none() {
         let start = Instant::now();
         let out = control(scenario, &stage.join(CONTROL_DIR), options.keep_datacube)?;
