@@ -561,19 +561,21 @@ impl Detectability {
 /// although one was asked for).
 pub fn short_verdict(d: Option<&Detectability>, skipped: Option<&str>) -> String {
     match (d, skipped) {
-        (Some(d), _) => {
-            let level = d.level();
-            let others = match (level, d.moved_elsewhere.as_slice()) {
-                (_, []) => String::new(),
-                (Level::OutOfCondition, ns) => format!(" (at n = {})", list(ns)),
-                (_, ns) => format!("; maps it does not judge move at n = {}", list(ns)),
-            };
-            format!("{}{others}", level.words())
-        }
+        (Some(d), _) => format!("{}{}", d.level().words(), moved_elsewhere(d)),
         (None, Some(why)) => format!("MRO detectability not assessed (no no-MRO control: {why})"),
         (None, None) => {
             "MRO detectability not assessed (no no-MRO control: --no-control)".to_string()
         }
+    }
+}
+
+/// The short form of the maps the verdict does not judge that moved: "; maps it does not judge
+/// move at n = 8", " (at n = 2, 4)" after [`Level::OutOfCondition`]'s words, or empty.
+pub fn moved_elsewhere(d: &Detectability) -> String {
+    match (d.level(), d.moved_elsewhere.as_slice()) {
+        (_, []) => String::new(),
+        (Level::OutOfCondition, ns) => format!(" (at n = {})", list(ns)),
+        (_, ns) => format!("; maps it does not judge move at n = {}", list(ns)),
     }
 }
 

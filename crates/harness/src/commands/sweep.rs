@@ -789,8 +789,10 @@ fn report<'a>(
     plots: &[(String, String)],
     run_s: f64,
 ) -> String {
+    // Named for the scenario, not its file: a resumed or collected sweep reads `sweep.toml`.
     let mut s = format!(
-        "# Sweep report: `{}`\n\nRegenerate with:\n\n```sh\n{command}\n```\n\nAxes (first varies slowest):\n\n",
+        "# Sweep report: {} (`{}`)\n\nRegenerate with:\n\n```sh\n{command}\n```\n\nAxes (first varies slowest):\n\n",
+        base.name,
         scenario_path.display(),
     );
     for set in axes {
@@ -814,10 +816,11 @@ fn report<'a>(
         let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
         let detectable = match &sc.detectability {
             Some(d) => format!(
-                "{} (≥ 5 s.e. {}; located {})",
+                "{} (≥ 5 s.e. {}; located {}){}",
                 d.level().words(),
                 crate::detectability::at_n(&d.shows_at),
-                crate::detectability::at_n(&d.located_at)
+                crate::detectability::at_n(&d.located_at),
+                crate::detectability::moved_elsewhere(d)
             ),
             None => crate::detectability::short_verdict(None, sc.control_skipped.as_deref()),
         };
