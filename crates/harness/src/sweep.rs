@@ -146,6 +146,12 @@ pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
         .iter()
         .map(|(key, _)| parse_key(key).ok_or_else(|| unknown_key(key)))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut root = toml::Value::try_from(base.without_sweep()).expect("a scenario serialises");
+    // A key naming nothing (`clusters[99]` of five tables) is said as such before any overlap.
+    for ((key, _), parts) in point.iter().zip(&keys) {
+        set_each(&mut root.clone(), parts, &mut |_| Ok(()))
+            .map_err(|e| e.unwrap_or_else(|| unknown_key(key)))?;
+    }
     for (i, a) in keys.iter().enumerate() {
         if let Some(j) = (0..i).find(|&j| overlap(a, &keys[j])) {
             return Err(BadInput(format!(
@@ -155,7 +161,6 @@ pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
             )));
         }
     }
-    let mut root = toml::Value::try_from(base.without_sweep()).expect("a scenario serialises");
     for ((key, value), parts) in point.iter().zip(&keys) {
         // A named-choice key (`model.kind`) says its names when given another type.
         let named = parts.last().and_then(|p| crate::scenario::choices(p.name));
@@ -445,6 +450,13 @@ mod tests {
             ("clusters[0].diameter_nm".into(), toml::Value::Float(2.0)),
         ];
         assert!(apply(&base(), &zeros).is_err());
+        // A missing index is said as such, not as an overlap with the `[*]` axis.
+        let missing: Point = vec![
+            ("clusters[*].diameter_nm".into(), toml::Value::Float(2.0)),
+            ("clusters[99].diameter_nm".into(), toml::Value::Float(1.5)),
+        ];
+        let e = apply(&base(), &missing).unwrap_err();
+        assert!(e.0.contains("index out of range"), "{e}");
         assert!(!overlaps(
             "clusters[0].diameter_nm",
             "clusters[1].diameter_nm"
