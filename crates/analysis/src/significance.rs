@@ -49,6 +49,22 @@
 //! *Tried:* the same step-up over pixels (the textbook BH): large clusters, 20–40 pixels each,
 //! drove the threshold down to 3–5 θ and brought 6 false regions into a map of 7 clusters.
 //!
+//! **What the bound costs** (measured on `scenarios/validation/dense.toml` and
+//! `high_noise.toml`, n = 4 and 6, each with its no-MRO control). The null is conservative: in
+//! the controls the Bonferroni threshold stands 1.24–1.59× above the map's own maximum (dense
+//! n = 4: 0.664 against 0.427). In the samples, 69–82 % of the in-condition clusters have a
+//! 3 × 3 maximum above the whole control map's maximum, yet the `mro` method's recall is 26 %
+//! and 31 % at n = 4 (65 % and 87 % at n = 6): the threshold (dense n = 4: 0.683, where the
+//! clusters' median is 0.535) is most of the loss. The cause is the exponential law of each pixel: divided by its
+//! own `I_0`, even-n speckle P_n follows the finite-speckle law |Σ_j w_j e^{iφ_j}|² (w
+//! Dirichlet weights of M exponential speckles, uniform phases; mean 2/(M + 1)), whose tail is
+//! lighter — the controls' 99.9th percentiles (5.3–6.1 × median/ln 2) match it at M = 44–48
+//! (from the mean), where the exponential gives 6.9. *Tried offline, not adopted:* that law in
+//! place of the exponential lowers the threshold 17–23 %, but in the high-noise control's n = 6
+//! map it falls below the map's maximum (0.458 against 0.605): the shot-noise part, exponential,
+//! would have to enter the law too, and the false-detection guarantee would have to be
+//! re-established over every control before it could replace a bound that holds.
+//!
 //! **Regions.** Each connected set of significant pixels marks one cluster; its extent is the
 //! connected area around its peak where the corrected map stays above half the peak's height over
 //! the null mean (a half-maximum contour, the FWHM that [`crate::size_model`] inverts). Detections
