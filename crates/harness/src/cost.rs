@@ -81,6 +81,8 @@ pub struct Cost {
     pub control: bool,
     /// Whether the atoms come from a file (`[sample] atoms`): then there is no control to run.
     pub imported: bool,
+    /// Whether nothing is planted (`clusters = []` or every fraction 0): no control either.
+    pub no_clusters: bool,
 }
 
 /// Bytes of everything but the datacube that a validation writes (figures, JSON): measured
@@ -183,6 +185,7 @@ impl Cost {
             ],
             control,
             imported,
+            no_clusters,
         }
     }
 
@@ -214,6 +217,8 @@ impl Cost {
             seconds(self.seconds[2]),
             if self.imported {
                 ", without a no-MRO control (atoms from a file: no clusters to remove)"
+            } else if self.no_clusters {
+                ", without a no-MRO control (no clusters planted: the control would be the run itself)"
             } else if self.control {
                 ", including the no-MRO control of validate/sweep (--no-control halves the time)"
             } else {

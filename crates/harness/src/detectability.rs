@@ -476,13 +476,14 @@ pub fn detectability(
         .filter(|m| m.difference_sigma.is_some_and(|z| z.abs() >= SIGNAL_SIGMA))
         .map(|m| m.n)
         .collect();
-    // Clusters planted, none in condition, yet maps move: "nothing to detect" would be false.
+    // Clusters planted, none in condition, yet maps move: "nothing to detect" would be false,
+    // and with no map judged the moved ones are simply the maps.
     let verdict = if planted_any.is_empty() && !moved_elsewhere.is_empty() {
         Level::OutOfCondition.words().to_string()
+            + &elsewhere(&by_symmetry, &excluded, "; mean P_n against the control")
     } else {
-        verdict
+        verdict + &elsewhere(&by_symmetry, &excluded, NOT_JUDGED)
     };
-    let verdict = verdict + &elsewhere(&by_symmetry, &excluded);
     Ok(Detectability {
         control: CONTROL.to_string(),
         block_nm: b as f64 * step_nm,
@@ -525,9 +526,7 @@ impl Level {
             Level::Partly => "MRO partly detectable",
             Level::Not => "MRO not detectable",
             Level::NothingPlanted => "no in-condition MRO planted: nothing to detect",
-            Level::OutOfCondition => {
-                "no MRO in condition, yet the maps differ from the no-MRO control"
-            }
+            Level::OutOfCondition => "no MRO in condition, yet maps differ from the no-MRO control",
             Level::BeyondNMax => "MRO planted beyond n_max: not assessed",
         }
     }
@@ -612,6 +611,9 @@ fn range(values: impl Iterator<Item = f64>, f: impl Fn(f64) -> String) -> String
     }
 }
 
+/// How [`elsewhere`]'s words open after a verdict that judged some map.
+const NOT_JUDGED: &str = "; in maps the verdict does not judge, mean P_n against the control";
+
 /// The verdict in words, numbers included.
 fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &[u32]) -> String {
     if planted.is_empty() {
@@ -654,12 +656,12 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
 
 /// What moved in the maps the verdict does not judge: those of neither a planted map nor the
 /// own n of an in-condition cluster (`excluded`), where the mean P_n differs from the
-/// control's by ≥ [`SIGNAL_SIGMA`] standard errors, rises and falls said apart; empty when none
-/// did. Harmonics of the planted patterns (a 4-fold one has 8-fold power) and clusters out of
+/// control's by ≥ [`SIGNAL_SIGMA`] standard errors, rises and falls said apart after `lead`;
+/// empty when none did. Harmonics of the planted patterns (a 4-fold one has 8-fold power) and clusters out of
 /// condition (large, tilted ones, whose partial patterns carry every even harmonic) add power;
 /// a cluster's bright ring raises the intensity every P_n is normalised by, which lowers the
 /// others.
-fn elsewhere(maps: &[MapDetectability], excluded: &BTreeSet<u32>) -> String {
+fn elsewhere(maps: &[MapDetectability], excluded: &BTreeSet<u32>, lead: &str) -> String {
     let moved = |rises: bool| -> Vec<&MapDetectability> {
         maps.iter()
             .filter(|m| !excluded.contains(&m.n))
@@ -695,10 +697,7 @@ fn elsewhere(maps: &[MapDetectability], excluded: &BTreeSet<u32>) -> String {
     if parts.is_empty() {
         String::new()
     } else {
-        format!(
-            "; in maps the verdict does not judge, mean P_n against the control {}",
-            parts.join(" and ")
-        )
+        format!("{lead} {}", parts.join(" and "))
     }
 }
 
@@ -922,7 +921,7 @@ mod tests {
         ];
         let excluded: BTreeSet<u32> = [4].into();
         assert_eq!(
-            elsewhere(&maps, &excluded),
+            elsewhere(&maps, &excluded, NOT_JUDGED),
             "; in maps the verdict does not judge, mean P_n against the control rises at n = 8 \
              (+5.6 s.e.; harmonics of the planted patterns, or clusters out of condition) and \
              falls at n = 2, 10 (-7.7–-6.9 s.e.; a cluster's bright ring raises the intensity \
@@ -930,7 +929,7 @@ mod tests {
         );
         // The n of a planted map, or of an in-condition cluster, is judged, not named here.
         let all: BTreeSet<u32> = [2, 4, 8, 10].into();
-        assert_eq!(elsewhere(&maps, &all), "");
+        assert_eq!(elsewhere(&maps, &all, NOT_JUDGED), "");
     }
 
     /// The short verdict (sweep and suite tables, sweep output) opens with the words the full
@@ -963,7 +962,7 @@ mod tests {
                 } else {
                     (1..=8).collect()
                 };
-                let others = elsewhere(&maps, &excluded);
+                let others = elsewhere(&maps, &excluded, NOT_JUDGED);
                 let v = if level == Level::OutOfCondition {
                     Level::OutOfCondition.words().to_string()
                 } else {

@@ -509,15 +509,25 @@ pub fn side_by_side_table(score: &Score) -> Table {
 pub fn verdict(score: &Score) -> String {
     // Whether there is MRO to recover is said before how well it was recovered.
     let detect = score.detectability.as_ref().map_or(String::new(), |d| {
-        if d.detectable {
-            format!("{}. ", d.verdict)
-        } else {
-            format!(
-                "{}: the recovery errors below describe a sample whose MRO the measurement \
-                 cannot tell from a glass without it. ",
-                d.verdict
-            )
-        }
+        use crate::detectability::Level;
+        let caveat = match d.level() {
+            Level::Detectable | Level::Partly => "",
+            // Other maps moved: the sample differs from the glass, just not where it is judged.
+            Level::Not if !d.moved_elsewhere.is_empty() => {
+                ". The recovery errors below describe clusters that the maps of their own n \
+                 cannot tell from a glass without them"
+            }
+            Level::Not => {
+                ". The recovery errors below describe a sample whose MRO the measurement cannot \
+                 tell from a glass without it"
+            }
+            Level::OutOfCondition => {
+                ". The recovery errors below are against in-condition truths that are empty: \
+                 what the maps show comes from clusters out of condition"
+            }
+            Level::NothingPlanted | Level::BeyondNMax => "",
+        };
+        format!("{}{caveat}. ", d.verdict)
     });
     format!("{detect}{}", recovery_verdict(score))
 }

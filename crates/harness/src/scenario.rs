@@ -450,7 +450,8 @@ impl Scenario {
     /// leave room for the largest cluster and the gap (the placement would otherwise silently
     /// give a larger distance).
     fn validate_placement(&self) -> Result<(), InvalidValue> {
-        if self.placement.mode != PlacementMode::Correlated {
+        // Nothing to place, nothing to space.
+        if self.placement.mode != PlacementMode::Correlated || self.clusters.is_empty() {
             return Ok(());
         }
         let largest = self
@@ -510,7 +511,7 @@ impl Scenario {
                     .max((2.0 * area / (3f64.sqrt() * count)).sqrt());
                 (want > packed).then(|| {
                     format!(
-                        "placement.nearest_neighbor_nm = {want} nm is more than the ~{count:.0} clusters of clusters[{i}] can keep in the sample: close-packed they are about {packed:.2} nm apart, so the placement puts them closer than asked (lower clusters[{i}].volume_fraction or the spacing)"
+                        "placement.nearest_neighbor_nm = {want} nm is farther than the ~{count:.0} clusters of clusters[{i}] can stand apart in this sample: even close-packed they are only about {packed:.2} nm apart, so the placement puts them closer than asked (lower clusters[{i}].volume_fraction or the spacing)"
                     )
                 })
             })
@@ -578,11 +579,12 @@ impl Scenario {
             &|_| {},
         );
         let verdict = match built {
-            Err(e @ GlassError::NotRelaxed { .. }) => Some(InvalidValue::new(
+            Err(GlassError::NotRelaxed { violations, sweeps }) => Some(InvalidValue::new(
                 "sample.number_density_per_nm3",
                 self.sample.number_density_per_nm3,
                 format!(
-                    "a density at which sample.composition can be packed (a {TRIAL_EXTENT_NM} nm trial glass could not be relaxed: {e})"
+                    "a density at which sample.composition can be packed: a {TRIAL_EXTENT_NM} nm trial glass still had {violations} atom pairs closer than their minimum distance after {sweeps} relaxation sweeps; give a lower density (the default, {} nm⁻³, is the paper's Zr55Co25Al20)",
+                    mro_sim::spec::SampleSpec::default().number_density_per_nm3
                 ),
             )),
             Err(GlassError::NoAtomicRadius { field, symbol }) => Some(InvalidValue::new(

@@ -26,7 +26,7 @@ use crate::commands::validate::{self, need, validate_one, Options};
 use crate::cost::{enforce, Need, SMALL_FILES_BYTES};
 use crate::exit::bad_input;
 use crate::figures::{key_axis_label, line_figure};
-use crate::output::{check_dir, marker_state, write_file, OutputDir, Rerun};
+use crate::output::{check_dir, io_error, marker_state, write_file, OutputDir, Rerun};
 use crate::progress;
 use crate::report::{machine, Timings};
 use crate::scenario::Scenario;
@@ -93,10 +93,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             scenario_path.display()
         )));
     }
-    // Collecting, the sweep's own choice stands: `sweep.toml` says whether it skips the control.
-    let recorded_skip = args.collect.is_some()
-        && std::fs::read_to_string(&scenario_path).is_ok_and(|t| skips_control(&t));
-    let control = !args.no_control && !recorded_skip;
+    let control = control_choice(args, &scenario_path, &out)?;
     let sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out, control)?;
     if let Some(index) = args.point {
         return sweep.run_task(index);
@@ -109,7 +106,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 sweep.out.display()
             )));
         }
-        return sweep.finish(args, &scenario_path, std::time::Instant::now(), 0);
+        return sweep.finish(args, &scenario_path, std::time::Instant::now(), sweep.count);
     }
     // Points run `jobs` at a time here (all at once, at worst, on a cluster); each keeps its
     // datacube until analysed, then its small files.
@@ -246,16 +243,15 @@ impl Sweep {
     fn claim(&self, force: bool) -> anyhow::Result<OutputDir> {
         let id_path = self.out.join("sweep.toml");
         let id = self.identity();
-        let top = OutputDir::begin(&self.out, "sweep", &TOP_FILES, force, Rerun::Replaces)?;
-        match std::fs::read_to_string(&id_path) {
-            Ok(old) if old != id && !force => {
-                return Err(bad_input(format!(
-                    "{}: holds a different sweep; pass --force to start this one there",
-                    id_path.display()
-                )))
-            }
-            _ => write_file(&id_path, id.as_bytes())?,
+        // Refused before the directory is touched: a complete sweep stays marked complete.
+        if !force && std::fs::read_to_string(&id_path).is_ok_and(|old| old != id) {
+            return Err(bad_input(format!(
+                "{}: holds a different sweep; pass --force to start this one there",
+                id_path.display()
+            )));
         }
+        let top = OutputDir::begin(&self.out, "sweep", &TOP_FILES, force, Rerun::Replaces)?;
+        write_file(&id_path, id.as_bytes())?;
         Ok(top)
     }
 
@@ -433,7 +429,8 @@ impl Sweep {
             &self.axes,
             points.iter().zip(&scores).zip(&timings),
             &plots,
-            started.elapsed().as_secs_f64(),
+            // Collected points ran elsewhere (Slurm tasks): this command ran none of them.
+            (args.collect.is_none()).then(|| started.elapsed().as_secs_f64()),
         );
         text += "\n## Bias of each method over the points\n\nEvery point and n with a planted \
                  value counts once (`sweep.csv` has each).\n\n";
@@ -494,6 +491,34 @@ fn read_score(dir: &Path) -> anyhow::Result<Score> {
     let text = std::fs::read_to_string(&path)
         .map_err(|e| crate::output::io_error("cannot read", &path, e))?;
     serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: unreadable: {e}", path.display()))
+}
+
+/// Whether each point runs its no-MRO control. Resuming, collecting or running one point of a
+/// sweep from its own `sweep.toml` (the file in `out`), the sweep's recorded choice stands: its
+/// header says whether it skips the control, so `--no-control` need not be repeated, and
+/// passing it to a sweep that ran with controls is refused (its points would all look
+/// unfinished).
+fn control_choice(args: &Args, scenario_path: &Path, out: &Path) -> anyhow::Result<bool> {
+    let own = out.join("sweep.toml");
+    let same = |a: &Path, b: &Path| {
+        a.canonicalize()
+            .ok()
+            .zip(b.canonicalize().ok())
+            .is_some_and(|(a, b)| a == b)
+    };
+    if !same(scenario_path, &own) {
+        return Ok(!args.no_control);
+    }
+    let text = std::fs::read_to_string(&own).map_err(|e| io_error("cannot read", &own, e))?;
+    let recorded_skip = skips_control(&text);
+    if args.no_control && !recorded_skip {
+        return Err(bad_input(format!(
+            "{}: this sweep ran each point with its no-MRO control; drop --no-control to resume \
+             or collect it (or start a sweep without controls in another directory)",
+            own.display()
+        )));
+    }
+    Ok(!recorded_skip)
 }
 
 /// How `sweep.toml`'s header says that the sweep skips the no-MRO control.
@@ -787,7 +812,7 @@ fn report<'a>(
     axes: &[SetArg],
     outcomes: impl Iterator<Item = ((&'a Point, &'a Score), &'a Option<Timings>)>,
     plots: &[(String, String)],
-    run_s: f64,
+    run_s: Option<f64>,
 ) -> String {
     // Named for the scenario, not its file: a resumed or collected sweep reads `sweep.toml`.
     let mut s = format!(
@@ -799,10 +824,13 @@ fn report<'a>(
         s += &format!("- `{}` = {}\n", set.key, values(set));
     }
     s += "\n";
+    let took = run_s.map_or_else(
+        || "Collected (`--collect`) from points that had finished".to_string(),
+        |t| format!("This run took {t:.1} s (finished points are skipped on a re-run)"),
+    );
     s += &format!(
-        "mro {} on {}; seed {} for every point. This run took {run_s:.1} s (finished points are \
-         skipped on a re-run). Each point's full report is in its directory; every number is in \
-         `sweep.csv`.\n\n",
+        "mro {} on {}; seed {} for every point. {took}. Each point's full report is in its \
+         directory; every number is in `sweep.csv`.\n\n",
         env!("CARGO_PKG_VERSION"),
         machine(),
         base.seed
@@ -815,6 +843,10 @@ fn report<'a>(
             .find(|r| r.quantity == "planted_volume_fraction" && r.method == sc.method);
         let fmt = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.4}"));
         let detectable = match &sc.detectability {
+            // Without a planted map there is nothing the parenthesis could name.
+            Some(d) if d.planted_maps.is_empty() => {
+                crate::detectability::short_verdict(Some(d), None)
+            }
             Some(d) => format!(
                 "{} (≥ 5 s.e. {}; located {}){}",
                 d.level().words(),

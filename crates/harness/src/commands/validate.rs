@@ -89,8 +89,8 @@ pub const CONTROL_DIR: &str = "control";
 /// describes are part of the file's structure and cannot be cut out of it without changing the
 /// matrix around them).
 pub const NO_CONTROL_FOR_ATOM_FILES: &str = "atoms from a file: no clusters to remove";
-/// Why a scenario with `clusters = []` (or only zero volume fractions) runs no control: it would
-/// be the sample itself, bit for bit.
+/// Why a glass with no cluster placed (`clusters = []`, zero volume fractions, or fractions too
+/// small for one cluster) runs no control: it would be the sample itself, bit for bit.
 pub const NO_CONTROL_WITHOUT_CLUSTERS: &str =
     "no clusters planted: the glass has no MRO, so the control would be this run";
 
@@ -331,7 +331,7 @@ pub fn validate_one(
         None
     } else if scenario.imported.is_some() {
         Some(NO_CONTROL_FOR_ATOM_FILES.to_string())
-    } else if scenario.clusters.iter().all(|c| c.volume_fraction == 0.0) {
+    } else if truth.clusters.is_empty() {
         Some(NO_CONTROL_WITHOUT_CLUSTERS.to_string())
     } else {
         None

@@ -616,11 +616,8 @@ pub fn build_glass(
             },
         })
         .collect();
-    let total_volume_fraction = records
-        .iter()
-        .map(|r| placement::sphere_volume(r.diameter_nm))
-        .sum::<f64>()
-        / box_volume;
+    let diameters: Vec<f64> = records.iter().map(|r| r.diameter_nm).collect();
+    let total_volume_fraction = placement::total_volume(&diameters) / box_volume;
     let truth = Truth {
         schema: TRUTH_SCHEMA.to_string(),
         extent_nm: sample.extent_nm,

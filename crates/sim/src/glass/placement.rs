@@ -131,6 +131,12 @@ pub(crate) fn sphere_volume(d_nm: f64) -> f64 {
     std::f64::consts::PI / 6.0 * d_nm.powi(3)
 }
 
+/// Summed volume of spheres of diameters `d_nm`, in nm³; +0 for none (`Iterator::sum` of
+/// `f64` starts at −0, which a truth file would print as `-0.0`).
+pub(crate) fn total_volume(d_nm: &[f64]) -> f64 {
+    d_nm.iter().fold(0.0, |v, &d| v + sphere_volume(d))
+}
+
 /// Minimum-image offset `b − a` with x and y periodic (both points inside the box).
 #[inline]
 pub(crate) fn offset(a: [f64; 3], b: [f64; 3], lx: f64, ly: f64) -> [f64; 3] {
@@ -343,6 +349,15 @@ mod tests {
         assert!(ds.iter().all(|&d| (1.1..=1.5).contains(&d)));
         let mean = ds.iter().sum::<f64>() / ds.len() as f64;
         assert!((mean - 1.3).abs() < 0.02, "{mean}");
+    }
+
+    #[test]
+    fn no_spheres_have_positive_zero_volume() {
+        assert!(total_volume(&[]).is_sign_positive());
+        assert_eq!(
+            total_volume(&[1.0, 2.0]),
+            sphere_volume(1.0) + sphere_volume(2.0)
+        );
     }
 
     #[test]

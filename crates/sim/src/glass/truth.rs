@@ -254,11 +254,7 @@ pub(crate) fn by_type(
                 count: mine.len(),
                 mean_diameter_nm: (!diameters.is_empty())
                     .then(|| diameters.iter().sum::<f64>() / diameters.len() as f64),
-                volume_fraction: diameters
-                    .iter()
-                    .map(|&d| super::placement::sphere_volume(d))
-                    .sum::<f64>()
-                    / volume,
+                volume_fraction: super::placement::total_volume(&diameters) / volume,
                 requested_volume_fraction: t.requested_volume_fraction,
                 displacement_rms_nm: t.displacement_rms_nm,
                 k0_per_nm: t.k0_per_nm,
@@ -326,10 +322,7 @@ pub(crate) fn by_symmetry(
             mean(&d)
         };
         let diameters: Vec<f64> = mine.iter().map(|c| c.diameter_nm).collect();
-        let v: f64 = diameters
-            .iter()
-            .map(|&d| super::placement::sphere_volume(d))
-            .sum();
+        let v = super::placement::total_volume(&diameters);
         out.insert(
             n.to_string(),
             SymmetryTruth {
