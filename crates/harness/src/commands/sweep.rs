@@ -429,8 +429,9 @@ impl Sweep {
             &self.axes,
             points.iter().zip(&scores).zip(&timings),
             &plots,
-            // Collected points ran elsewhere (Slurm tasks): this command ran none of them.
-            (args.collect.is_none()).then(|| started.elapsed().as_secs_f64()),
+            // Collected points, or a re-run that found every point done: this command ran none.
+            (args.collect.is_none() && skipped < self.count)
+                .then(|| started.elapsed().as_secs_f64()),
         );
         text += "\n## Bias of each method over the points\n\nEvery point and n with a planted \
                  value counts once (`sweep.csv` has each).\n\n";
@@ -825,7 +826,7 @@ fn report<'a>(
     }
     s += "\n";
     let took = run_s.map_or_else(
-        || "Collected (`--collect`) from points that had finished".to_string(),
+        || "Assembled from points that had finished (this command ran none)".to_string(),
         |t| format!("This run took {t:.1} s (finished points are skipped on a re-run)"),
     );
     s += &format!(
