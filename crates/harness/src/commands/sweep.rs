@@ -229,7 +229,7 @@ impl Sweep {
             format!("`mro sweep sweep.toml --out . --no-control` resumes it ({SKIPS_CONTROL}).")
         };
         format!(
-            "# The sweep in this directory (written by `mro sweep`); a scenario file:\n# {resume}\n{}",
+            "{IDENTITY_HEADER}; a scenario file:\n# {resume}\n{}",
             Scenario {
                 sweep: self.axes.clone(),
                 ..self.base.clone()
@@ -511,6 +511,10 @@ fn control_choice(args: &Args, scenario_path: &Path, out: &Path) -> anyhow::Resu
         return Ok(!args.no_control);
     }
     let text = std::fs::read_to_string(&own).map_err(|e| io_error("cannot read", &own, e))?;
+    // A scenario the user wrote there records nothing: the flag decides.
+    if !text.starts_with(IDENTITY_HEADER) {
+        return Ok(!args.no_control);
+    }
     let recorded_skip = skips_control(&text);
     if args.no_control && !recorded_skip {
         return Err(bad_input(format!(
@@ -521,6 +525,9 @@ fn control_choice(args: &Args, scenario_path: &Path, out: &Path) -> anyhow::Resu
     }
     Ok(!recorded_skip)
 }
+
+/// How the `sweep.toml` that `mro sweep` writes begins.
+const IDENTITY_HEADER: &str = "# The sweep in this directory (written by `mro sweep`)";
 
 /// How `sweep.toml`'s header says that the sweep skips the no-MRO control.
 const SKIPS_CONTROL: &str = "it skips the no-MRO control";
