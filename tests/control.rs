@@ -279,6 +279,14 @@ fn a_paper_setup_sweep_ranks_its_points_against_the_real_data() {
     assert!(stdout.contains("(2 already done)"), "{stdout}");
     // A different sweep is refused before the directory is touched: it stays complete.
     let marker = std::fs::read_to_string(out.join(".mro-output")).unwrap();
+    // The same sweep asked for with controls is told what differs.
+    let flipped = run_mro(&[&"sweep", &scenario, &"--out", &out]);
+    assert_eq!(flipped.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&flipped.stderr);
+    assert!(
+        stderr.contains("holds this sweep run without the no-MRO control; add --no-control"),
+        "{stderr}"
+    );
     let other = run_mro(&[&"sweep", &scenario, &"--set", &"seed=1,2", &"--out", &out]);
     assert_eq!(other.status.code(), Some(2));
     assert_eq!(

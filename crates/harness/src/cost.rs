@@ -100,7 +100,7 @@ impl Cost {
         // Atoms from a file have no clusters to remove, and a glass without clusters is its own
         // control: validate runs none for them.
         let imported = scenario.imported.is_some();
-        let no_clusters = scenario.clusters.iter().all(|c| c.volume_fraction == 0.0);
+        let no_clusters = scenario.plants_nothing();
         let control = control && !imported && !no_clusters;
         let s = &scenario.sample;
         let atoms = s.number_density_per_nm3 * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;

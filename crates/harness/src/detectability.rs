@@ -480,9 +480,14 @@ pub fn detectability(
     // and with no map judged the moved ones are simply the maps.
     let verdict = if planted_any.is_empty() && !moved_elsewhere.is_empty() {
         Level::OutOfCondition.words().to_string()
-            + &elsewhere(&by_symmetry, &excluded, "; mean P_n against the control")
+            + &elsewhere(
+                &by_symmetry,
+                &excluded,
+                "; mean P_n against the control",
+                "clusters out of condition, whose partial patterns still carry power",
+            )
     } else {
-        verdict + &elsewhere(&by_symmetry, &excluded, NOT_JUDGED)
+        verdict + &elsewhere(&by_symmetry, &excluded, NOT_JUDGED, NOT_JUDGED_RISES)
     };
     Ok(Detectability {
         control: CONTROL.to_string(),
@@ -611,8 +616,10 @@ fn range(values: impl Iterator<Item = f64>, f: impl Fn(f64) -> String) -> String
     }
 }
 
-/// How [`elsewhere`]'s words open after a verdict that judged some map.
+/// How [`elsewhere`]'s words open after a verdict that judged some map ...
 const NOT_JUDGED: &str = "; in maps the verdict does not judge, mean P_n against the control";
+/// ... and why such a map rises.
+const NOT_JUDGED_RISES: &str = "harmonics of the planted patterns, or clusters out of condition";
 
 /// The verdict in words, numbers included.
 fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &[u32]) -> String {
@@ -661,7 +668,12 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
 /// condition (large, tilted ones, whose partial patterns carry every even harmonic) add power;
 /// a cluster's bright ring raises the intensity every P_n is normalised by, which lowers the
 /// others.
-fn elsewhere(maps: &[MapDetectability], excluded: &BTreeSet<u32>, lead: &str) -> String {
+fn elsewhere(
+    maps: &[MapDetectability],
+    excluded: &BTreeSet<u32>,
+    lead: &str,
+    rises_why: &str,
+) -> String {
     let moved = |rises: bool| -> Vec<&MapDetectability> {
         maps.iter()
             .filter(|m| !excluded.contains(&m.n))
@@ -681,11 +693,7 @@ fn elsewhere(maps: &[MapDetectability], excluded: &BTreeSet<u32>, lead: &str) ->
     let (up, down) = (moved(true), moved(false));
     let mut parts = Vec::new();
     if !up.is_empty() {
-        parts.push(said(
-            &up,
-            "rises",
-            "harmonics of the planted patterns, or clusters out of condition",
-        ));
+        parts.push(said(&up, "rises", rises_why));
     }
     if !down.is_empty() {
         parts.push(said(
@@ -921,7 +929,7 @@ mod tests {
         ];
         let excluded: BTreeSet<u32> = [4].into();
         assert_eq!(
-            elsewhere(&maps, &excluded, NOT_JUDGED),
+            elsewhere(&maps, &excluded, NOT_JUDGED, NOT_JUDGED_RISES),
             "; in maps the verdict does not judge, mean P_n against the control rises at n = 8 \
              (+5.6 s.e.; harmonics of the planted patterns, or clusters out of condition) and \
              falls at n = 2, 10 (-7.7–-6.9 s.e.; a cluster's bright ring raises the intensity \
@@ -929,7 +937,7 @@ mod tests {
         );
         // The n of a planted map, or of an in-condition cluster, is judged, not named here.
         let all: BTreeSet<u32> = [2, 4, 8, 10].into();
-        assert_eq!(elsewhere(&maps, &all, NOT_JUDGED), "");
+        assert_eq!(elsewhere(&maps, &all, NOT_JUDGED, NOT_JUDGED_RISES), "");
     }
 
     /// The short verdict (sweep and suite tables, sweep output) opens with the words the full
@@ -962,7 +970,7 @@ mod tests {
                 } else {
                     (1..=8).collect()
                 };
-                let others = elsewhere(&maps, &excluded, NOT_JUDGED);
+                let others = elsewhere(&maps, &excluded, NOT_JUDGED, NOT_JUDGED_RISES);
                 let v = if level == Level::OutOfCondition {
                     Level::OutOfCondition.words().to_string()
                 } else {

@@ -522,8 +522,8 @@ pub fn verdict(score: &Score) -> String {
                  tell from a glass without it"
             }
             Level::OutOfCondition => {
-                ". The recovery errors below are against in-condition truths that are empty: \
-                 what the maps show comes from clusters out of condition"
+                ". No cluster is in condition, so what the maps show comes from clusters out \
+                 of condition; the recovery errors below measure the method on those"
             }
             Level::NothingPlanted | Level::BeyondNMax => "",
         };

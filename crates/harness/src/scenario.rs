@@ -431,19 +431,40 @@ impl Scenario {
     }
 
     fn cluster_warnings(&self) -> Vec<String> {
-        self.clusters
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let n = c.motif_symmetry()?;
-                (n as usize > self.analysis.n_max).then(|| {
-                    format!(
-                        "clusters[{i}].symmetry = {n} is above analysis.n_max = {}: the analysis never measures it, so these clusters are planted but not scored",
-                        self.analysis.n_max
-                    )
-                })
+        let above = self.clusters.iter().enumerate().filter_map(|(i, c)| {
+            let n = c.motif_symmetry()?;
+            (n as usize > self.analysis.n_max).then(|| {
+                format!(
+                    "clusters[{i}].symmetry = {n} is above analysis.n_max = {}: the analysis never measures it, so these clusters are planted but not scored",
+                    self.analysis.n_max
+                )
             })
-            .collect()
+        });
+        let empty = self.clusters.iter().enumerate().filter_map(|(i, c)| {
+            (c.volume_fraction > 0.0 && self.places_none(c)).then(|| {
+                format!(
+                    "clusters[{i}].volume_fraction = {} places no cluster in this sample: it is less than half the volume of the smallest cluster the table draws",
+                    c.volume_fraction
+                )
+            })
+        });
+        above.chain(empty).collect()
+    }
+
+    /// Whether a cluster table places no cluster in the built sample: its target volume is
+    /// below half that of the smallest diameter it draws (`mean − 2 sd`, at least 0.4 nm), and
+    /// the diameters are drawn until the next one would overshoot the target by more than it
+    /// falls short (`mro_sim`'s placement).
+    pub fn places_none(&self, c: &mro_sim::spec::ClusterSpec) -> bool {
+        let s = &self.sample;
+        let target = c.volume_fraction * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
+        let smallest = (c.diameter_nm - 2.0 * c.diameter_sd_nm).max(0.4);
+        target < 0.5 * std::f64::consts::PI / 6.0 * smallest.powi(3)
+    }
+
+    /// Whether no cluster table places a cluster (`clusters = []`, zero or too small fractions).
+    pub fn plants_nothing(&self) -> bool {
+        self.clusters.iter().all(|c| self.places_none(c))
     }
 
     /// Correlated placement puts neighbouring centres `nearest_neighbor_nm` apart, which must
@@ -451,7 +472,7 @@ impl Scenario {
     /// give a larger distance).
     fn validate_placement(&self) -> Result<(), InvalidValue> {
         // Nothing to place, nothing to space.
-        if self.placement.mode != PlacementMode::Correlated || self.clusters.is_empty() {
+        if self.placement.mode != PlacementMode::Correlated || self.plants_nothing() {
             return Ok(());
         }
         let largest = self
@@ -979,6 +1000,23 @@ mod tests {
             .unwrap()
             .warnings();
         assert!(w.is_empty(), "{w:?}");
+    }
+
+    /// A fraction too small for one cluster is warned about, and such a glass plants nothing.
+    #[test]
+    fn a_fraction_that_places_no_cluster_is_warned_about() {
+        let text = "schema = \"mro.scenario/1\"\n[sample]\nextent_nm = [16.0, 16.0]\nthickness_nm = 5.0\n[model]\nwindow_oversampling = 1\n[[clusters]]\nsymmetry = 4\nvolume_fraction = 0.00001\n";
+        let s = Scenario::parse(text).unwrap();
+        assert!(s.plants_nothing());
+        let w = s.warnings();
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("clusters[0].volume_fraction = 0.00001 places no cluster")),
+            "{w:?}"
+        );
+        let s = Scenario::parse(&text.replace("0.00001", "0.01")).unwrap();
+        assert!(!s.plants_nothing());
+        assert!(s.warnings().is_empty(), "{:?}", s.warnings());
     }
 
     #[test]

@@ -223,7 +223,12 @@ impl Sweep {
 
     /// `sweep.toml`: the base scenario with the axes as `[[sweep]]` tables, itself a scenario.
     fn identity(&self) -> String {
-        let resume = if self.control {
+        self.identity_with(self.control)
+    }
+
+    /// [`Sweep::identity`] as it reads with or without the control.
+    fn identity_with(&self, control: bool) -> String {
+        let resume = if control {
             "`mro sweep sweep.toml --out .` resumes it.".to_string()
         } else {
             format!("`mro sweep sweep.toml --out . --no-control` resumes it ({SKIPS_CONTROL}).")
@@ -244,11 +249,23 @@ impl Sweep {
         let id_path = self.out.join("sweep.toml");
         let id = self.identity();
         // Refused before the directory is touched: a complete sweep stays marked complete.
-        if !force && std::fs::read_to_string(&id_path).is_ok_and(|old| old != id) {
-            return Err(bad_input(format!(
-                "{}: holds a different sweep; pass --force to start this one there",
-                id_path.display()
-            )));
+        match std::fs::read_to_string(&id_path) {
+            Ok(old) if !force && old == self.identity_with(!self.control) => {
+                return Err(bad_input(format!(
+                    "{}: holds this sweep run {} the no-MRO control; {} --no-control to resume \
+                     it (--force starts over, discarding its points)",
+                    id_path.display(),
+                    if self.control { "without" } else { "with" },
+                    if self.control { "add" } else { "drop" }
+                )))
+            }
+            Ok(old) if !force && old != id => {
+                return Err(bad_input(format!(
+                    "{}: holds a different sweep; pass --force to start this one there",
+                    id_path.display()
+                )))
+            }
+            _ => {}
         }
         let top = OutputDir::begin(&self.out, "sweep", &TOP_FILES, force, Rerun::Replaces)?;
         write_file(&id_path, id.as_bytes())?;
@@ -311,7 +328,7 @@ impl Sweep {
         let id_path = self.out.join("sweep.toml");
         if std::fs::read_to_string(&id_path).ok().as_deref() != Some(self.identity().as_str()) {
             return Err(bad_input(format!(
-                "{}: missing or for another sweep; --point runs a point of a sweep set up by `mro sweep … --slurm`",
+                "{}: missing or for another sweep; --point runs a point of a sweep already set up in that directory (by `mro sweep … --out DIR`, with or without --slurm)",
                 id_path.display()
             )));
         }
