@@ -440,14 +440,17 @@ impl Scenario {
                 )
             })
         });
-        let empty = self.clusters.iter().enumerate().filter_map(|(i, c)| {
-            (c.volume_fraction > 0.0 && self.places_none(c)).then(|| {
+        let empty = self
+            .clusters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.volume_fraction > 0.0 && self.places_none(c))
+            .map(|(i, c)| {
                 format!(
                     "clusters[{i}].volume_fraction = {} places no cluster in this sample: it is less than half the volume of the smallest cluster the table draws",
                     c.volume_fraction
                 )
-            })
-        });
+            });
         above.chain(empty).collect()
     }
 
