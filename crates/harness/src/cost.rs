@@ -81,7 +81,7 @@ pub struct Cost {
     pub control: bool,
     /// Whether the atoms come from a file (`[sample] atoms`): then there is no control to run.
     pub imported: bool,
-    /// Whether nothing is planted (`clusters = []` or every fraction 0): no control either.
+    /// Whether nothing is planted ([`Scenario::plants_nothing`]): no control either.
     pub no_clusters: bool,
 }
 

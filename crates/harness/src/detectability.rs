@@ -470,25 +470,13 @@ pub fn detectability(
                 .filter_map(|c| c.symmetry),
         )
         .collect();
-    let moved_elsewhere: Vec<u32> = by_symmetry
+    let moved: Vec<&MapDetectability> = by_symmetry
         .iter()
         .filter(|m| !excluded.contains(&m.n))
         .filter(|m| m.difference_sigma.is_some_and(|z| z.abs() >= SIGNAL_SIGMA))
-        .map(|m| m.n)
         .collect();
-    // Clusters planted, none in condition, yet maps move: "nothing to detect" would be false,
-    // and with no map judged the moved ones are simply the maps.
-    let verdict = if planted_any.is_empty() && !moved_elsewhere.is_empty() {
-        Level::OutOfCondition.words().to_string()
-            + &elsewhere(
-                &by_symmetry,
-                &excluded,
-                "; mean P_n against the control",
-                "clusters out of condition, whose partial patterns still carry power",
-            )
-    } else {
-        verdict + &elsewhere(&by_symmetry, &excluded, NOT_JUDGED, NOT_JUDGED_RISES)
-    };
+    let moved_elsewhere: Vec<u32> = moved.iter().map(|m| m.n).collect();
+    let verdict = with_moved(verdict, planted_any.is_empty(), &moved);
     Ok(Detectability {
         control: CONTROL.to_string(),
         block_nm: b as f64 * step_nm,
@@ -661,26 +649,35 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
     }
 }
 
-/// What moved in the maps the verdict does not judge: those of neither a planted map nor the
-/// own n of an in-condition cluster (`excluded`), where the mean P_n differs from the
-/// control's by ≥ [`SIGNAL_SIGMA`] standard errors, rises and falls said apart after `lead`;
-/// empty when none did. Harmonics of the planted patterns (a 4-fold one has 8-fold power) and clusters out of
+/// The verdict with what moved in the maps it does not judge (`moved`: maps of neither a
+/// planted map nor the own n of an in-condition cluster whose mean P_n differs from the
+/// control's by ≥ [`SIGNAL_SIGMA`] standard errors). With no in-condition cluster planted
+/// (`nothing_in_condition`) and maps moving, "nothing to detect" would be false: the level is
+/// [`Level::OutOfCondition`], and with no map judged the moved ones are simply the maps.
+fn with_moved(verdict: String, nothing_in_condition: bool, moved: &[&MapDetectability]) -> String {
+    if nothing_in_condition && !moved.is_empty() {
+        Level::OutOfCondition.words().to_string()
+            + &elsewhere(
+                moved,
+                "; mean P_n against the control",
+                "clusters out of condition, whose partial patterns still carry power",
+            )
+    } else {
+        verdict + &elsewhere(moved, NOT_JUDGED, NOT_JUDGED_RISES)
+    }
+}
+
+/// The words for maps that moved, rises and falls said apart after `lead`; empty when none
+/// did. Harmonics of the planted patterns (a 4-fold one has 8-fold power) and clusters out of
 /// condition (large, tilted ones, whose partial patterns carry every even harmonic) add power;
 /// a cluster's bright ring raises the intensity every P_n is normalised by, which lowers the
 /// others.
-fn elsewhere(
-    maps: &[MapDetectability],
-    excluded: &BTreeSet<u32>,
-    lead: &str,
-    rises_why: &str,
-) -> String {
+fn elsewhere(moved: &[&MapDetectability], lead: &str, rises_why: &str) -> String {
     let moved = |rises: bool| -> Vec<&MapDetectability> {
-        maps.iter()
-            .filter(|m| !excluded.contains(&m.n))
-            .filter(|m| {
-                m.difference_sigma
-                    .is_some_and(|z| z.abs() >= SIGNAL_SIGMA && (z > 0.0) == rises)
-            })
+        moved
+            .iter()
+            .copied()
+            .filter(|m| m.difference_sigma.is_some_and(|z| (z > 0.0) == rises))
             .collect()
     };
     let said = |ms: &[&MapDetectability], verb: &str, why: &str| {
@@ -927,17 +924,23 @@ mod tests {
             map(8, 5.6, 90.0),
             map(10, -6.9, 50.0),
         ];
-        let excluded: BTreeSet<u32> = [4].into();
+        // Maps 2, 8 and 10 moved (≥ 5 s.e.) outside the judged n = 4.
+        let moved = [&maps[0], &maps[3], &maps[4]];
         assert_eq!(
-            elsewhere(&maps, &excluded, NOT_JUDGED, NOT_JUDGED_RISES),
+            with_moved(String::new(), false, &moved),
             "; in maps the verdict does not judge, mean P_n against the control rises at n = 8 \
              (+5.6 s.e.; harmonics of the planted patterns, or clusters out of condition) and \
              falls at n = 2, 10 (-7.7–-6.9 s.e.; a cluster's bright ring raises the intensity \
              P_n is normalised by)"
         );
-        // The n of a planted map, or of an in-condition cluster, is judged, not named here.
-        let all: BTreeSet<u32> = [2, 4, 8, 10].into();
-        assert_eq!(elsewhere(&maps, &all, NOT_JUDGED, NOT_JUDGED_RISES), "");
+        assert_eq!(with_moved("v".into(), false, &[]), "v");
+        // Nothing in condition: the moved maps are the maps, and they make the level.
+        let out = with_moved("ignored".into(), true, &moved[1..2]);
+        assert!(
+            out.starts_with("no MRO in condition, yet maps differ from the no-MRO control; mean P_n against the control rises at n = 8 (+5.6 s.e.; clusters out of condition"),
+            "{out}"
+        );
+        assert_eq!(with_moved("nothing".into(), true, &[]), "nothing");
     }
 
     /// The short verdict (sweep and suite tables, sweep output) opens with the words the full
@@ -957,25 +960,22 @@ mod tests {
             (&[2, 4, 6], &[6], &[6], Level::Partly),
             (&[6], &[6], &[6], Level::Detectable),
             (&[], &[], &[], Level::NothingPlanted),
-            (&[], &[], &[], Level::OutOfCondition),
         ];
         for (planted, shows, located, level) in cases {
             let (planted, shows, located) = (planted.to_vec(), shows.to_vec(), located.to_vec());
             for moved in [false, true] {
-                if level == Level::OutOfCondition && !moved {
-                    continue;
-                }
-                let excluded: BTreeSet<u32> = if moved {
-                    [2, 4, 6].into()
-                } else {
-                    (1..=8).collect()
+                // Nothing in condition but maps moving is its own level.
+                let level = match level {
+                    Level::NothingPlanted if moved => Level::OutOfCondition,
+                    l => l,
                 };
-                let others = elsewhere(&maps, &excluded, NOT_JUDGED, NOT_JUDGED_RISES);
-                let v = if level == Level::OutOfCondition {
-                    Level::OutOfCondition.words().to_string()
-                } else {
-                    verdict(&maps, &planted, &shows, &located)
-                } + &others;
+                let moved_maps: Vec<&MapDetectability> =
+                    if moved { vec![&maps[3]] } else { Vec::new() };
+                let v = with_moved(
+                    verdict(&maps, &planted, &shows, &located),
+                    planted.is_empty(),
+                    &moved_maps,
+                );
                 let d = Detectability {
                     control: CONTROL.into(),
                     block_nm: 2.5,

@@ -454,15 +454,12 @@ impl Scenario {
         above.chain(empty).collect()
     }
 
-    /// Whether a cluster table places no cluster in the built sample: its target volume is
-    /// below half that of the smallest diameter it draws (`mean − 2 sd`, at least 0.4 nm), and
-    /// the diameters are drawn until the next one would overshoot the target by more than it
-    /// falls short (`mro_sim`'s placement).
+    /// Whether a cluster table places no cluster in the built sample
+    /// ([`mro_sim::glass::places_no_cluster`]).
     pub fn places_none(&self, c: &mro_sim::spec::ClusterSpec) -> bool {
         let s = &self.sample;
-        let target = c.volume_fraction * s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
-        let smallest = (c.diameter_nm - 2.0 * c.diameter_sd_nm).max(0.4);
-        target < 0.5 * std::f64::consts::PI / 6.0 * smallest.powi(3)
+        let box_nm3 = s.extent_nm[0] * s.extent_nm[1] * s.thickness_nm;
+        mro_sim::glass::places_no_cluster(c, box_nm3, s.thickness_nm)
     }
 
     /// Whether no cluster table places a cluster (`clusters = []`, zero or too small fractions).

@@ -946,11 +946,12 @@ fn method_rows(
         );
         if truth.has_spacing() && true_spacing.is_none() {
             // Correlated placement, yet no truth: say why the row is not judged.
+            use mro_sim::glass::pair_correlation::{MIN_POINTS, MIN_SIGNIFICANCE};
             let why = format!(
                 "truth: none (truth.json gives no pair_correlation_peak_nm for n = {n}: fewer \
-                 than 5 clusters in condition ({}), no maximum of their pair correlation 2.5 \
-                 s.e. above g = 1, or a truth file from before mro wrote it), so the spacing is \
-                 not scored",
+                 than {MIN_POINTS} clusters in condition ({}), no maximum of their pair \
+                 correlation {MIN_SIGNIFICANCE} s.e. above g = 1, or a truth file from before mro \
+                 wrote it), so the spacing is not scored",
                 t.in_condition_count
             );
             spacing.null_reason = Some(match spacing.null_reason.take() {

@@ -46,7 +46,7 @@ use crate::elements;
 use crate::spec::{ClusterKind, ClusterSpec, PlacementMode, PlacementSpec, SampleSpec};
 
 pub use orientation::Frame;
-pub use placement::check_placement;
+pub use placement::{check_placement, places_no_cluster};
 pub use truth::{ClusterRecord, SymmetryTruth, Truth, TRUTH_SCHEMA};
 pub use xyz::{write_extended_xyz, write_extended_xyz_to};
 

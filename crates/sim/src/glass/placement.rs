@@ -40,6 +40,23 @@ pub(crate) struct Placed {
     pub center_nm: [f64; 3],
 }
 
+/// The diameters a cluster type draws from, nm: mean ± 2 sd, at least 0.4 nm and at most the
+/// foil's thickness.
+fn diameter_range(spec: &ClusterSpec, thickness_nm: f64) -> (f64, f64) {
+    let lo = (spec.diameter_nm - 2.0 * spec.diameter_sd_nm).max(0.4);
+    let hi = (spec.diameter_nm + 2.0 * spec.diameter_sd_nm).min(thickness_nm);
+    (lo, hi)
+}
+
+/// Whether a cluster type places no cluster in a box of `box_nm3` whatever the seed: its
+/// target volume (`volume_fraction × box`) is at most half that of the smallest diameter it
+/// draws, so [`draw_diameters`] stops before the first (it stops when the next cluster would
+/// overshoot the target by more than it falls short).
+pub fn places_no_cluster(spec: &ClusterSpec, box_nm3: f64, thickness_nm: f64) -> bool {
+    let (lo, hi) = diameter_range(spec, thickness_nm);
+    2.0 * spec.volume_fraction * box_nm3 <= sphere_volume(lo.min(hi))
+}
+
 /// Diameters in nm for one cluster type whose spheres should fill `target_nm3`.
 pub(crate) fn draw_diameters<R: Rng>(
     spec: &ClusterSpec,
@@ -47,8 +64,7 @@ pub(crate) fn draw_diameters<R: Rng>(
     thickness_nm: f64,
     rng: &mut R,
 ) -> Vec<f64> {
-    let lo = (spec.diameter_nm - 2.0 * spec.diameter_sd_nm).max(0.4);
-    let hi = (spec.diameter_nm + 2.0 * spec.diameter_sd_nm).min(thickness_nm);
+    let (lo, hi) = diameter_range(spec, thickness_nm);
     let mut out = Vec::new();
     let mut total = 0.0;
     loop {
@@ -349,6 +365,27 @@ mod tests {
         assert!(ds.iter().all(|&d| (1.1..=1.5).contains(&d)));
         let mean = ds.iter().sum::<f64>() / ds.len() as f64;
         assert!((mean - 1.3).abs() < 0.02, "{mean}");
+    }
+
+    /// A type that places no cluster by the rule draws none, at any seed; one just above it
+    /// draws some at some seed.
+    #[test]
+    fn places_no_cluster_agrees_with_the_draw() {
+        let mut spec = ClusterSpec::paper(4);
+        let smallest = sphere_volume(1.1);
+        for (target, none) in [
+            (0.0, true),
+            (0.49 * smallest, true),
+            (2.0 * smallest, false),
+        ] {
+            spec.volume_fraction = target / 1000.0;
+            assert_eq!(places_no_cluster(&spec, 1000.0, 20.0), none, "{target}");
+            let drawn = (0..50).any(|seed| {
+                let mut rng = Seeds::new(seed).stream("t");
+                !draw_diameters(&spec, target, 20.0, &mut rng).is_empty()
+            });
+            assert_eq!(drawn, !none, "{target}");
+        }
     }
 
     #[test]
