@@ -125,14 +125,30 @@ pub fn signed_index_ranges(n: usize, below: usize, above: usize) -> [Range<usize
 
 /// Blocked out-of-place transpose of an N×N array.
 pub fn transpose(src: &[Complex32], dst: &mut [Complex32], n: usize) {
-    const B: usize = 16;
+    transpose_block(src, dst, n, 0..n, 0..n);
+}
+
+/// Part of the transpose of an N×N array: `dst[j][i] = src[i][j]` for the destination rows
+/// `rows` and columns `cols`; the rest of `dst` is left as it is. Blocked by 8 × 8 (measured
+/// on the 768-point windows: 16 × 16 is 15 % and 32 × 32 50 % slower, conflict misses), each
+/// destination row written contiguously.
+pub fn transpose_block(
+    src: &[Complex32],
+    dst: &mut [Complex32],
+    n: usize,
+    rows: Range<usize>,
+    cols: Range<usize>,
+) {
+    const B: usize = 8;
     debug_assert!(src.len() >= n * n && dst.len() >= n * n);
-    for i0 in (0..n).step_by(B) {
-        for j0 in (0..n).step_by(B) {
-            for i in i0..(i0 + B).min(n) {
-                let row = &src[i * n..];
-                for j in j0..(j0 + B).min(n) {
-                    dst[j * n + i] = row[j];
+    debug_assert!(rows.end <= n && cols.end <= n);
+    for j0 in rows.clone().step_by(B) {
+        let j1 = (j0 + B).min(rows.end);
+        for i0 in cols.clone().step_by(B) {
+            let i1 = (i0 + B).min(cols.end);
+            for j in j0..j1 {
+                for (d, i) in dst[j * n + i0..j * n + i1].iter_mut().zip(i0..i1) {
+                    *d = src[i * n + j];
                 }
             }
         }
@@ -210,5 +226,21 @@ mod tests {
         assert_eq!(next_fast_even_len(1503), 1536);
         let [a, b] = signed_index_ranges(192, 64, 65);
         assert_eq!((a, b), (0..65, 128..192));
+    }
+
+    #[test]
+    fn a_transpose_in_parts_is_the_whole_transpose() {
+        let n = 37;
+        let src: Vec<Complex32> = (0..n * n)
+            .map(|i| Complex32::new(i as f32, -(i as f32)))
+            .collect();
+        let mut whole = vec![Complex32::default(); n * n];
+        transpose(&src, &mut whole, n);
+        let mut parts = vec![Complex32::default(); n * n];
+        transpose_block(&src, &mut parts, n, 0..20, 0..n);
+        transpose_block(&src, &mut parts, n, 20..n, 0..3);
+        transpose_block(&src, &mut parts, n, 20..n, 3..n);
+        assert_eq!(parts, whole);
+        assert_eq!(whole[5 * n + 2], src[2 * n + 5]);
     }
 }

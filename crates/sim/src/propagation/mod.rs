@@ -621,17 +621,19 @@ fn multiply_fluctuation_into(
     }
 }
 
-/// Multiplies the window `s.a` elementwise by the complex field slice under it.
-fn multiply_complex(
-    a: &mut [Complex32],
+/// Multiplies `rows` (whole rows of the window, the first of them window row `first_row`)
+/// elementwise by the complex field slice under them.
+fn multiply_complex_rows(
+    rows: &mut [Complex32],
     n: usize,
     slice: &[Complex32],
     stride: usize,
     at: WindowPlacement,
+    first_row: usize,
 ) {
     let [oy, ox] = at.origin_px;
-    for (i, row) in a.chunks_exact_mut(n).enumerate() {
-        let src = &slice[(oy + i) * stride + ox..][..n];
+    for (i, row) in rows.chunks_exact_mut(n).enumerate() {
+        let src = &slice[(oy + first_row + i) * stride + ox..][..n];
         for (c, &v) in row.iter_mut().zip(src) {
             *c *= v;
         }
