@@ -746,7 +746,8 @@ fn absorption_removes_the_cross_section_beyond_the_band_limit() {
 /// default numerical settings against each setting refined in turn (window doubled, band limit
 /// doubled, slice thickness halved), against slices twice as thick, without absorption and at
 /// the old detector-tied band limit (10.24 nm⁻¹), at 5, 20 and 40 nm of 26 nm-wide glass
-/// (`MRO_CONVERGENCE_ONLY=TEXT` keeps the variants whose name contains TEXT). Prints a Markdown
+/// (`MRO_CONVERGENCE_ONLY=TEXT` keeps the variants whose name contains TEXT; the other
+/// `MRO_CONVERGENCE_*` variables below change the base or the positions). Prints a Markdown
 /// table of: the change of the summed 1–8 nm⁻¹ intensity, the lowest per-pattern Pearson
 /// correlation over 1–8 nm⁻¹, and the largest relative change of the mean P_n (n = 2, 4, …, 10)
 /// on the 4 nm⁻¹ ring with its paired standard error, over 12 probe positions. Heavy
@@ -756,8 +757,16 @@ fn absorption_removes_the_cross_section_beyond_the_band_limit() {
 #[ignore = "minutes of multislice at refined grids; run by hand for reports/convergence.md"]
 fn convergence_study() {
     // 12 probe positions 1.5 nm apart: P_n of fewer patterns is a few speckles' worth.
+    // `MRO_CONVERGENCE_POINTS=6x8` takes more, for a smaller standard error.
+    let points = std::env::var("MRO_CONVERGENCE_POINTS")
+        .ok()
+        .and_then(|v| {
+            let (y, x) = v.split_once('x')?;
+            Some([y.parse().ok()?, x.parse().ok()?])
+        })
+        .unwrap_or([3, 4]);
     let scan = ScanSpec {
-        points: [3, 4],
+        points,
         step_nm: 1.5,
     };
     let d = det(f64::INFINITY);
@@ -771,9 +780,15 @@ fn convergence_study() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(ModelSpec::default().window_oversampling);
+    // `MRO_CONVERGENCE_SLICE_NM=0.8` studies another slice thickness as the base.
+    let slice_nm = std::env::var("MRO_CONVERGENCE_SLICE_NM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ModelSpec::default().slice_nm);
     let base = ModelSpec {
         kind,
         window_oversampling: oversampling,
+        slice_nm,
         ..ModelSpec::default()
     };
     let variants = [

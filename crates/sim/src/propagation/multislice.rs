@@ -7,7 +7,7 @@ use rustfft::num_complex::Complex32;
 use super::{
     check_call, multiply_complex_rows, DiffractionPlan, Propagation, Scratch, WindowPlacement,
 };
-use crate::fft2::transpose_block;
+use crate::fft2::{gather_columns, scatter_columns};
 use crate::potential::{Field, FieldKind, SliceData};
 
 /// Rows transformed and multiplied together while they are in cache (16 rows of 768 points:
@@ -76,22 +76,21 @@ impl Propagation for Multislice {
             if i == last {
                 break;
             }
-            // Along y, only the band's k_x: forward, Fresnel propagator, inverse, a few rows of
-            // `[kx][y]` at a time.
+            // Along y, only the band's k_x, a strip of columns at a time gathered into rows
+            // (`[kx][y]`) while they are in cache: forward, Fresnel propagator, inverse, and
+            // back into their columns.
             for r in [r0, r1] {
-                transpose_block(&s.a, &mut s.b, n, r.clone(), 0..n);
-                for (rows, w) in s.b[r.start * n..r.end * n]
-                    .chunks_mut(chunk)
-                    .zip(p.propagator[r.start * n..r.end * n].chunks(chunk))
-                {
-                    let count = rows.len() / n;
-                    p.fft.forward_rows(rows, 0..count, &mut s.fft);
-                    for (c, w) in rows.iter_mut().zip(w) {
+                for kx0 in r.clone().step_by(ROWS_PER_CHUNK) {
+                    let cols = kx0..(kx0 + ROWS_PER_CHUNK).min(r.end);
+                    let strip = &mut s.b[..cols.len() * n];
+                    gather_columns(&s.a, strip, n, cols.clone());
+                    p.fft.forward_rows(strip, 0..cols.len(), &mut s.fft);
+                    for (c, w) in strip.iter_mut().zip(&p.propagator[kx0 * n..]) {
                         *c *= w;
                     }
-                    p.fft.inverse_rows(rows, 0..count, &mut s.fft);
+                    p.fft.inverse_rows(strip, 0..cols.len(), &mut s.fft);
+                    scatter_columns(strip, &mut s.a, n, cols);
                 }
-                transpose_block(&s.b, &mut s.a, n, 0..n, r.clone());
             }
         }
         p.forward_detector_rows(s);
