@@ -612,7 +612,9 @@ fn csv_field(v: &toml::Value) -> String {
     }
 }
 
-/// Long (tidy) CSV: one line per point and scored quantity.
+/// Long (tidy) CSV: one line per point and scored quantity, each ending with the point's
+/// detectability level ([`crate::detectability::Level::name`]) and the maps that moved
+/// elsewhere (`8;10`); both empty for a point that ran no control.
 fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
     let opt = |v: Option<f64>| v.map_or(String::new(), crate::report::csv_number);
     let mut s = String::from("point");
@@ -620,33 +622,38 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
         s.push(',');
         s.push_str(&set.key);
     }
-    s.push_str(",quantity,method,symmetry,truth,recovered,relative_error,within_tolerance\n");
+    s.push_str(
+        ",quantity,method,symmetry,truth,recovered,relative_error,within_tolerance,\
+         detectability,moved_elsewhere\n",
+    );
     for (i, (p, score)) in points.iter().zip(scores).enumerate() {
         let prefix: String = std::iter::once(i.to_string())
             .chain(p.iter().map(|(_, v)| csv_field(v)))
             .collect::<Vec<_>>()
             .join(",");
-        s.push_str(&format!(
-            "{prefix},odd_even_ratio,,,,{},,\n",
+        let verdict = score.detectability.as_ref().map_or(",".to_string(), |d| {
+            let moved: Vec<String> = d.moved_elsewhere.iter().map(u32::to_string).collect();
+            format!("{},{}", d.level().name(), moved.join(";"))
+        });
+        // Each line's columns from `quantity` to `within_tolerance`.
+        let mut lines = vec![format!(
+            "odd_even_ratio,,,,{},,",
             crate::report::csv_number(score.odd_even_ratio)
-        ));
+        )];
         if let Some(r) = score.odd_even_ratio_noise_corrected {
-            s.push_str(&format!(
-                "{prefix},odd_even_ratio_noise_corrected,,,,{},,\n",
+            lines.push(format!(
+                "odd_even_ratio_noise_corrected,,,,{},,",
                 crate::report::csv_number(r)
             ));
         }
-        s.push_str(&format!(
-            "{prefix},all_within_tolerance,,,,{},,\n",
+        lines.push(format!(
+            "all_within_tolerance,,,,{},,",
             u8::from(score.all_within_tolerance)
         ));
         // Detectability and realism as quantities of their own: the recovered column holds
         // the run's value, the truth column the control's (or the published) one.
         if let Some(d) = &score.detectability {
-            s.push_str(&format!(
-                "{prefix},mro_detectable,,,,{},,\n",
-                u8::from(d.detectable)
-            ));
+            lines.push(format!("mro_detectable,,,,{},,", u8::from(d.detectable)));
             for m in &d.by_symmetry {
                 for (q, truth, recovered) in [
                     (
@@ -668,25 +675,17 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
                     ("recall_vs_chance", m.recall_chance, m.recall),
                     ("precision_vs_chance", m.precision_chance, m.precision),
                 ] {
-                    s.push_str(&format!(
-                        "{prefix},{q},,{},{},{},,\n",
-                        m.n,
-                        opt(truth),
-                        opt(recovered)
-                    ));
+                    lines.push(format!("{q},,{},{},{},,", m.n, opt(truth), opt(recovered)));
                 }
             }
         }
         if let Some(r) = &score.realism {
-            s.push_str(&format!(
-                "{prefix},realism_within,,,{},{},,\n",
-                r.compared, r.within
-            ));
+            lines.push(format!("realism_within,,,{},{},,", r.compared, r.within));
             // One line per published observable: truth = the published value, recovered = this
             // point's, within_tolerance = inside the published range (empty: not compared).
             for row in &r.rows {
-                s.push_str(&format!(
-                    "{prefix},realism_{},,{},{},{},,{}\n",
+                lines.push(format!(
+                    "realism_{},,{},{},{},,{}",
                     row.quantity.name(),
                     row.symmetry.map_or(String::new(), |n| n.to_string()),
                     opt(row.reference),
@@ -700,8 +699,8 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
             }
         }
         for r in &score.rows {
-            s.push_str(&format!(
-                "{prefix},{},{},{},{},{},{},{}\n",
+            lines.push(format!(
+                "{},{},{},{},{},{},{}",
                 r.quantity,
                 r.method,
                 r.symmetry.map_or(String::new(), |n| n.to_string()),
@@ -710,6 +709,9 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
                 opt(r.relative_error),
                 r.within_tolerance.map_or(String::new(), |b| b.to_string())
             ));
+        }
+        for line in lines {
+            s.push_str(&format!("{prefix},{line},{verdict}\n"));
         }
     }
     s
@@ -909,4 +911,76 @@ fn report<'a>(
         s += &format!("\n![{title}]({file})\n\n*{title}*\n");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detectability::Detectability;
+
+    /// A score with no rows and, when given, a verdict planted at n = 4 that is `detectable`
+    /// there (or not) and moved the maps `moved`.
+    fn score(verdict: Option<(bool, Vec<u32>)>) -> Score {
+        Score {
+            schema: crate::score::SCORE_SCHEMA.into(),
+            method: "mro".into(),
+            rows: Vec::new(),
+            odd_even_ratio: 0.5,
+            odd_even_ratio_noise_corrected: None,
+            all_within_tolerance: true,
+            detectability: verdict.map(|(detectable, moved)| Detectability {
+                control: String::new(),
+                block_nm: 2.5,
+                by_symmetry: Vec::new(),
+                planted_maps: vec![4],
+                shows_at: if detectable { vec![4] } else { Vec::new() },
+                located_at: if detectable { vec![4] } else { Vec::new() },
+                resolved_at: Vec::new(),
+                moved_elsewhere: moved,
+                detectable,
+                verdict: String::new(),
+            }),
+            control_skipped: None,
+            not_judged: None,
+            realism: None,
+        }
+    }
+
+    fn seeds(n: usize) -> (Vec<SetArg>, Vec<Point>) {
+        let sets: Vec<SetArg> = vec![format!(
+            "seed={}",
+            (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+        )
+        .parse()
+        .unwrap()];
+        let points = (0..n).map(|i| point_at(&sets, i)).collect();
+        (sets, points)
+    }
+
+    #[test]
+    fn every_csv_line_ends_with_its_points_verdict() {
+        let (sets, points) = seeds(3);
+        let scores = [
+            score(Some((true, vec![8, 10]))),
+            score(Some((false, Vec::new()))),
+            score(None),
+        ];
+        let text = csv(&sets, &points, &scores);
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert_eq!(
+            header[header.len() - 2..],
+            ["detectability", "moved_elsewhere"]
+        );
+        let mut seen = [0; 3];
+        for line in lines {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields.len(), header.len(), "{line}");
+            let point: usize = fields[0].parse().unwrap();
+            seen[point] += 1;
+            let want = [["detectable", "8;10"], ["not_detectable", ""], ["", ""]][point];
+            assert_eq!(fields[fields.len() - 2..], want, "{line}");
+        }
+        assert!(seen.iter().all(|&n| n >= 2), "{text}");
+    }
 }
