@@ -290,6 +290,10 @@ fn sweep_resumes_without_redoing_points() {
     assert!(png_size(&out_dir.join("sweep_odd_even_ratio.png")).0 >= 600);
     let report = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(report.contains("seed 7 for every point"), "{report}");
+    assert!(
+        report.contains("total with the no-MRO control) |"),
+        "{report}"
+    );
     let timed = report.lines().filter(|l| l.contains(" s (")).count();
     assert_eq!(timed, 5, "the run's time and one per point: {report}");
 
@@ -506,6 +510,12 @@ fn sweep_exits_3_when_a_point_misses_a_tolerance_as_validate_does() {
     assert!(stdout.contains("tolerances FAILED"), "{stdout}");
     let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
     assert!(csv.contains("all_within_tolerance,,,,0"), "{csv}");
+    // The time column says its totals hold no control.
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        report.contains("= total; run without the no-MRO control) |"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -862,7 +862,11 @@ fn report<'a>(
         machine(),
         base.seed
     );
-    s += "| point | MRO | realism | odd/even ratio | odd/even, shot noise removed | volume fraction over the planted n, judged method (truth → recovered) | tolerances | time (glass + simulate + analyze; total with the control) |\n|---|---|---|---|---|---|---|---|\n";
+    let outcomes: Vec<_> = outcomes.collect();
+    s += &format!(
+        "| point | MRO | realism | odd/even ratio | odd/even, shot noise removed | volume fraction over the planted n, judged method (truth → recovered) | tolerances | {} |\n|---|---|---|---|---|---|---|---|\n",
+        time_header(outcomes.iter().filter_map(|(_, t)| t.as_ref()))
+    );
     for ((p, sc), t) in outcomes {
         let total = sc
             .rows
@@ -911,6 +915,26 @@ fn report<'a>(
         s += &format!("\n![{title}]({file})\n\n*{title}*\n");
     }
     s
+}
+
+/// The time column's header, saying what the totals of `timings` hold: the no-MRO control's
+/// time when every point ran one, when some did (a point that plants nothing runs none), or
+/// not at all (`--no-control`); or neither, when no point was timed.
+fn time_header<'a>(timings: impl Iterator<Item = &'a Timings>) -> &'static str {
+    let (mut with, mut without) = (0usize, 0usize);
+    for t in timings {
+        if t.control_s.is_some() {
+            with += 1;
+        } else {
+            without += 1;
+        }
+    }
+    match (with, without) {
+        (0, 0) => "time (glass + simulate + analyze; total)",
+        (_, 0) => "time (glass + simulate + analyze; total with the no-MRO control)",
+        (0, _) => "time (glass + simulate + analyze = total; run without the no-MRO control)",
+        _ => "time (glass + simulate + analyze; total with the no-MRO control where one ran)",
+    }
 }
 
 #[cfg(test)]
@@ -982,5 +1006,43 @@ mod tests {
             assert_eq!(fields[fields.len() - 2..], want, "{line}");
         }
         assert!(seen.iter().all(|&n| n >= 2), "{text}");
+    }
+
+    /// The time column's header says whether its totals hold the no-MRO control.
+    #[test]
+    fn the_time_header_says_what_was_timed() {
+        let (sets, points) = seeds(2);
+        let base = Scenario::parse("schema = \"mro.scenario/1\"\n").unwrap();
+        let scores = [score(None), score(None)];
+        let header = |control: [Option<f64>; 2]| {
+            let timings: Vec<Option<Timings>> = control
+                .iter()
+                .map(|&control_s| {
+                    Some(Timings {
+                        glass_s: 1.0,
+                        simulate_s: 2.0,
+                        analyze_s: 3.0,
+                        control_s,
+                    })
+                })
+                .collect();
+            let text = report(
+                "mro sweep",
+                Path::new("s.toml"),
+                &base,
+                &sets,
+                points.iter().zip(&scores).zip(&timings),
+                &[],
+                None,
+            );
+            let line = text.lines().find(|l| l.starts_with("| point |")).unwrap();
+            line.rsplit(" | time").next().unwrap().to_string()
+        };
+        let without = header([None, None]);
+        assert!(without.contains("without the no-MRO control"), "{without}");
+        let with = header([Some(6.0), Some(6.0)]);
+        assert!(with.ends_with("total with the no-MRO control) |"), "{with}");
+        let mixed = header([Some(6.0), None]);
+        assert!(mixed.contains("where one ran"), "{mixed}");
     }
 }
