@@ -474,6 +474,52 @@ fn slurm_dry_run_writes_a_job_array_over_the_pending_points() {
     assert!(script.contains("#SBATCH --array=0,2\n"), "{script}");
 }
 
+/// `--point` exits as the whole sweep does: 3 when its point misses a tolerance, whether it ran
+/// the point or found it done, and 0 when the point held.
+#[test]
+fn sweep_point_exits_3_when_its_point_misses_a_tolerance() {
+    let d = tempfile::tempdir().unwrap();
+    let s = write_scenario(d.path(), "mini.toml", MINI);
+    let out = d.path().join("sweep");
+    // Point 0 holds its diameter to 10⁻⁹, which no measurement meets; point 1 judges nothing.
+    let set_up = run_mro(&[
+        &"sweep",
+        &s,
+        &"--set",
+        &"scoring.diameter=1e-9",
+        &"--set",
+        &r#"scoring.checks=["diameter"],[]"#,
+        &"--no-control",
+        &"--out",
+        &out,
+        &"--slurm",
+        &"--dry-run",
+    ]);
+    expect_exit(&set_up, 0);
+    let point = |i: &str| {
+        run_mro(&[
+            &"sweep",
+            &out.join("sweep.toml"),
+            &"--out",
+            &out,
+            &"--point",
+            &i,
+        ])
+    };
+    let failed = expect_exit(&point("0"), 3);
+    assert!(
+        failed.contains("point 0: done") && failed.contains("tolerances FAILED"),
+        "{failed}"
+    );
+    let again = expect_exit(&point("0"), 3);
+    assert!(
+        again.contains("point 0: already done; tolerances FAILED"),
+        "{again}"
+    );
+    let held = expect_exit(&point("1"), 0);
+    assert!(held.contains("tolerances held"), "{held}");
+}
+
 #[test]
 fn glass_checks_only_what_the_glass_needs() {
     let d = tempfile::tempdir().unwrap();

@@ -13,8 +13,9 @@
 //! and `mro sweep --collect DIR` assembles the results (see [`crate::slurm`]).
 //!
 //! Exit status as `validate`: 3 when any point's score falls outside its tolerances (the run
-//! and its files are complete), 0 when every point held; a Slurm task (`--point`) exits 0 either
-//! way and `--collect` reports the status.
+//! and its files are complete), 0 when every point held; `--point` (a Slurm task) exits 3 when
+//! its own point fails (Slurm then lists the task as failed, with exit code 3, though its point
+//! is complete), and `--collect` when any point does.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,7 +56,8 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Run only point INDEX (0-based, as in sweep.csv) into --out, and nothing else; what each
-    /// task of a Slurm job array runs. Idempotent: a finished point is left as it is.
+    /// task of a Slurm job array runs. Idempotent: a finished point is left as it is. Exits 3
+    /// when the point misses a tolerance, as the whole sweep does (its files are complete).
     #[arg(long, value_name = "INDEX", conflicts_with_all = ["slurm", "collect"])]
     point: Option<usize>,
     /// Assemble sweep.csv, the plots and report.md in DIR from points already run (by Slurm
@@ -333,20 +335,32 @@ impl Sweep {
             )));
         }
         let scenario = self.scenario(index)?;
-        match self.state(index, &scenario) {
-            PointState::Done => outln!("point {index}: already done"),
+        let (score, what) = match self.state(index, &scenario) {
+            PointState::Done => (
+                read_score(&self.point_dir(index))?,
+                "already done".to_string(),
+            ),
             state => {
                 if let PointState::Redo(why) = state {
                     eprintln!("mro: point {index}: {why}; running it again");
                 }
-                self.run_point(index, &scenario)?;
-                outln!("point {index}: done → {}", self.point_dir(index).display());
+                let score = self.run_point(index, &scenario)?;
+                (score, format!("done → {}", self.point_dir(index).display()))
             }
-        }
-        Ok(ExitCode::SUCCESS)
+        };
+        outln!(
+            "point {index}: {what}; tolerances {}",
+            if score.all_within_tolerance {
+                "held"
+            } else {
+                "FAILED"
+            }
+        );
+        // As the whole sweep: a point outside its tolerances exits 3 (its files are complete).
+        Ok(tolerance_status(std::iter::once(&score)))
     }
 
-    fn run_point(&self, i: usize, scenario: &Scenario) -> anyhow::Result<()> {
+    fn run_point(&self, i: usize, scenario: &Scenario) -> anyhow::Result<Score> {
         let command = format!("(point {i} of the sweep in {})", self.out.display());
         // The point's directory belongs to the sweep: a half-written one is replaced.
         let options = Options {
@@ -354,8 +368,7 @@ impl Sweep {
             force: true,
             control: self.control,
         };
-        validate_one(scenario, &self.point_dir(i), &command, options)?;
-        Ok(())
+        validate_one(scenario, &self.point_dir(i), &command, options)
     }
 
     /// Runs every pending point, `jobs` at a time; returns how many were already done.
@@ -377,7 +390,7 @@ impl Sweep {
                     let i = pending[k];
                     let result = self
                         .scenario(i)
-                        .and_then(|scenario| self.run_point(i, &scenario));
+                        .and_then(|scenario| self.run_point(i, &scenario).map(drop));
                     if let Err(e) = result {
                         first_error.lock().expect("no panics").get_or_insert(e);
                         break;
@@ -483,12 +496,16 @@ impl Sweep {
                 }
             );
         }
-        // As `validate`: a point outside its tolerances is a finding, reported by exit status 3.
-        Ok(if scores.iter().all(|s| s.all_within_tolerance) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(validate::TOLERANCE_FAILED)
-        })
+        Ok(tolerance_status(scores.iter()))
+    }
+}
+
+/// As `validate`: a point outside its tolerances is a finding, reported by exit status 3.
+fn tolerance_status<'a>(mut scores: impl Iterator<Item = &'a Score>) -> ExitCode {
+    if scores.all(|s| s.all_within_tolerance) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(validate::TOLERANCE_FAILED)
     }
 }
 
