@@ -12,11 +12,16 @@
 //! and is itself a scenario: a Slurm task runs `mro sweep DIR/sweep.toml --out DIR --point I`,
 //! and `mro sweep --collect DIR` assembles the results (see [`crate::slurm`]).
 //!
+//! Warnings ([`Scenario::warnings`]) are those of the points' own scenarios, each distinct one
+//! said once with the points it applies to (only point I's with `--point I`, none with
+//! `--collect`): a base value that every point replaces is not warned about.
+//!
 //! Exit status as `validate`: 3 when any point's score falls outside its tolerances (the run
 //! and its files are complete), 0 when every point held; `--point` (a Slurm task) exits 3 when
 //! its own point fails (Slurm then lists the task as failed, with exit code 3, though its point
 //! is complete), and `--collect` when any point does.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,9 +90,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ),
     };
     let file = Scenario::load(&scenario_path)?;
-    for w in file.warnings() {
-        eprintln!("mro: warning: {}: {w}", scenario_path.display());
-    }
     let axes = merge_axes(&file.sweep, &sets);
     if axes.is_empty() {
         return Err(bad_input(format!(
@@ -98,6 +100,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let control = control_choice(args, &scenario_path, &out)?;
     let sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out, control)?;
     if let Some(index) = args.point {
+        sweep.say_warnings(Some(index));
         return sweep.run_task(index);
     }
     check_dir(&sweep.out)?;
@@ -110,6 +113,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         return sweep.finish(args, &scenario_path, std::time::Instant::now(), sweep.count);
     }
+    sweep.say_warnings(None);
     // Points run `jobs` at a time here (all at once, at worst, on a cluster); each keeps its
     // datacube until analysed, then its small files.
     let at_once = if args.slurm.slurm {
@@ -163,6 +167,9 @@ struct Sweep {
     largest: Need,
     /// Whether each point runs its no-MRO control.
     control: bool,
+    /// Each distinct warning of the points' own scenarios ([`Scenario::warnings`]), in the
+    /// order first met, with the points it applies to.
+    warnings: Vec<(String, Vec<usize>)>,
 }
 
 /// Whether a point needs running.
@@ -203,11 +210,41 @@ impl Sweep {
             source: source.to_path_buf(),
             largest: Need::default(),
             control,
+            warnings: Vec::new(),
         };
+        let mut seen: HashMap<String, usize> = HashMap::new();
         for i in 0..count {
-            sweep.largest = sweep.largest.max(need(&sweep.scenario(i)?, control, false));
+            let scenario = sweep.scenario(i)?;
+            sweep.largest = sweep.largest.max(need(&scenario, control, false));
+            for w in scenario.warnings() {
+                match seen.get(&w) {
+                    Some(&k) => sweep.warnings[k].1.push(i),
+                    None => {
+                        seen.insert(w.clone(), sweep.warnings.len());
+                        sweep.warnings.push((w, vec![i]));
+                    }
+                }
+            }
         }
         Ok(sweep)
+    }
+
+    /// Says on standard error each warning of the points run (every point, or only point
+    /// `only`), once per distinct message, naming the points it applies to: the base file's own
+    /// warnings matter only where a point keeps the values they are about.
+    fn say_warnings(&self, only: Option<usize>) {
+        for (message, at) in &self.warnings {
+            let who = match only {
+                Some(i) if at.contains(&i) => format!("point {i} ({})", label(&self.point(i))),
+                Some(_) => continue,
+                None if at.len() == self.count && self.count > 1 => "every point".to_string(),
+                None if at.len() == 1 => {
+                    format!("point {} ({})", at[0], label(&self.point(at[0])))
+                }
+                None => format!("points {}", slurm::array_spec(at)),
+            };
+            eprintln!("mro: warning: {}: {who}: {message}", self.source.display());
+        }
     }
 
     fn point(&self, i: usize) -> Point {
