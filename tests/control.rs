@@ -210,6 +210,65 @@ fn a_glass_without_clusters_runs_no_control() {
     );
 }
 
+/// A glass whose `[[clusters]]` tables place no cluster (a fraction of 0, or one too small for
+/// a single cluster) is scored exactly as the same glass with `clusters = []`: the same rows and
+/// the same verdict, although the published method finds speckle regions in every map.
+#[test]
+fn a_glass_that_places_no_cluster_scores_as_clusters_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |top: &str, tables: &str| {
+        format!(
+            "schema = \"mro.scenario/1\"\nname = \"empty\"\nseed = 3\n{top}\
+             [sample]\nextent_nm = [8.0, 8.0]\nthickness_nm = 4.0\n\
+             [scan]\npoints = [16, 16]\nstep_nm = 0.5\n\
+             [detector]\npixels = [64, 64]\nelectrons_per_pattern = 1e5\n\
+             [model]\nwindow_oversampling = 1\n\
+             [analysis]\nmethod = \"im2018\"\n{tables}"
+        )
+    };
+    let table = |fraction: &str| {
+        format!(
+            "[[clusters]]\nsymmetry = 4\nvolume_fraction = {fraction}\n\
+             [[clusters]]\nsymmetry = 6\nvolume_fraction = {fraction}\n"
+        )
+    };
+    let variants = [
+        ("none", scenario("clusters = []\n", "")),
+        ("zero", scenario("", &table("0.0"))),
+        ("tiny", scenario("", &table("0.00001"))),
+    ];
+    let mut outcomes = Vec::new();
+    for (name, text) in variants {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = dir.path().join(name);
+        let run = run_mro(&[&"validate", &path, &"--out", &out]);
+        let score = json(&out.join("score.json"));
+        let mut rows: Vec<String> = score["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {} {}", r["quantity"], r["method"], r["symmetry"]))
+            .collect();
+        rows.sort();
+        outcomes.push((
+            name,
+            run.status.code(),
+            score["all_within_tolerance"].clone(),
+            rows,
+        ));
+    }
+    let (_, code, held, rows) = &outcomes[0];
+    assert_eq!(*code, Some(0), "{outcomes:?}");
+    for other in &outcomes[1..] {
+        assert_eq!(
+            (&other.1, &other.2, &other.3),
+            (code, held, rows),
+            "{outcomes:?}"
+        );
+    }
+}
+
 /// A sweep over `clusters[*]` on a tiny paper-setup scenario: every point gets a realism
 /// section, `sweep.csv` a row per published observable, and the report a calibration table
 /// that ranks the points.

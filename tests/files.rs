@@ -474,6 +474,99 @@ fn slurm_dry_run_writes_a_job_array_over_the_pending_points() {
     assert!(script.contains("#SBATCH --array=0,2\n"), "{script}");
 }
 
+/// `--point` exits as the whole sweep does: 3 when its point misses a tolerance, whether it ran
+/// the point or found it done, and 0 when the point held.
+#[test]
+fn sweep_point_exits_3_when_its_point_misses_a_tolerance() {
+    let d = tempfile::tempdir().unwrap();
+    let s = write_scenario(d.path(), "mini.toml", MINI);
+    let out = d.path().join("sweep");
+    // Point 0 holds its diameter to 10⁻⁹, which no measurement meets; point 1 judges nothing.
+    let set_up = run_mro(&[
+        &"sweep",
+        &s,
+        &"--set",
+        &"scoring.diameter=1e-9",
+        &"--set",
+        &r#"scoring.checks=["diameter"],[]"#,
+        &"--no-control",
+        &"--out",
+        &out,
+        &"--slurm",
+        &"--dry-run",
+    ]);
+    expect_exit(&set_up, 0);
+    let point = |i: &str| {
+        run_mro(&[
+            &"sweep",
+            &out.join("sweep.toml"),
+            &"--out",
+            &out,
+            &"--point",
+            &i,
+        ])
+    };
+    let failed = expect_exit(&point("0"), 3);
+    assert!(
+        failed.contains("point 0: done") && failed.contains("tolerances FAILED"),
+        "{failed}"
+    );
+    let again = expect_exit(&point("0"), 3);
+    assert!(
+        again.contains("point 0: already done; tolerances FAILED"),
+        "{again}"
+    );
+    let held = expect_exit(&point("1"), 0);
+    assert!(held.contains("tolerances held"), "{held}");
+}
+
+/// A sweep warns about the scenarios its points run, not about base values every point
+/// replaces; each distinct warning once, naming its points.
+#[test]
+fn sweep_warns_only_about_the_points_it_runs() {
+    let d = tempfile::tempdir().unwrap();
+    // ~61 clusters of 1.3 nm in 2400 nm³ stand at most about 3.81 nm apart: 5 nm is warned about.
+    let s = write_scenario(
+        d.path(),
+        "spaced.toml",
+        "schema = \"mro.scenario/1\"\n[sample]\nextent_nm = [20.0, 24.0]\nthickness_nm = 5.0\n\
+         [model]\nwindow_oversampling = 1\n[[clusters]]\nsymmetry = 4\ndiameter_nm = 1.3\n\
+         volume_fraction = 0.03\n[placement]\nmode = \"correlated\"\nnearest_neighbor_nm = 5.0\n",
+    );
+    let warnings = |name: &str, set: &str| -> Vec<String> {
+        let r = run_mro(&[
+            &"sweep",
+            &s,
+            &"--set",
+            &set,
+            &"--out",
+            &d.path().join(name),
+            &"--slurm",
+            &"--dry-run",
+        ]);
+        expect_exit(&r, 0);
+        String::from_utf8_lossy(&r.stderr)
+            .lines()
+            .filter(|l| l.starts_with("mro: warning:"))
+            .map(str::to_string)
+            .collect()
+    };
+    let none = warnings("closer", "placement.nearest_neighbor_nm=3,3.5");
+    assert!(none.is_empty(), "{none:?}");
+    let one = warnings("one", "placement.nearest_neighbor_nm=3,5");
+    assert_eq!(one.len(), 1, "{one:?}");
+    assert!(
+        one[0].contains("spaced.toml: point 1 (placement.nearest_neighbor_nm=5): placement.nearest_neighbor_nm = 5 nm"),
+        "{one:?}"
+    );
+    let every = warnings("seeds", "seed=1,2");
+    assert_eq!(every.len(), 1, "{every:?}");
+    assert!(
+        every[0].contains("spaced.toml: every point: placement.nearest_neighbor_nm = 5 nm"),
+        "{every:?}"
+    );
+}
+
 #[test]
 fn glass_checks_only_what_the_glass_needs() {
     let d = tempfile::tempdir().unwrap();

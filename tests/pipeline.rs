@@ -290,6 +290,10 @@ fn sweep_resumes_without_redoing_points() {
     assert!(png_size(&out_dir.join("sweep_odd_even_ratio.png")).0 >= 600);
     let report = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(report.contains("seed 7 for every point"), "{report}");
+    assert!(
+        report.contains("total with the no-MRO control) |"),
+        "{report}"
+    );
     let timed = report.lines().filter(|l| l.contains(" s (")).count();
     assert_eq!(timed, 5, "the run's time and one per point: {report}");
 
@@ -330,6 +334,83 @@ fn sweep_resumes_without_redoing_points() {
         &out_dir,
     ]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `sweep.csv` ends every line with its point's detectability level and the maps that moved
+/// elsewhere, as its `score.json` gives them, and still parses with Python's `csv` and NumPy.
+#[test]
+fn sweep_csv_gives_each_points_detectability() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let run = run_mro(&[&"sweep", &smoke(), &"--set", &"seed=7,8", &"--out", &out]);
+    // (3: a point missing a tolerance is a finding; the files are complete all the same.)
+    assert!(
+        matches!(run.status.code(), Some(0 | 3)),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let path = out.join("sweep.csv");
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header[header.len() - 2..],
+        ["detectability", "moved_elsewhere"],
+        "{header:?}"
+    );
+    for (point, seed) in [(0, 7), (1, 8)] {
+        let score: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(format!("p00{point}-seed={seed}/score.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        let d = &score["detectability"];
+        let moved: Vec<String> = d["moved_elsewhere"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let level = if d["detectable"].as_bool().unwrap() {
+            ["detectable", "partly_detectable"].as_slice()
+        } else {
+            [
+                "not_detectable",
+                "nothing_planted",
+                "out_of_condition",
+                "beyond_n_max",
+            ]
+            .as_slice()
+        };
+        let lines: Vec<&str> = csv
+            .lines()
+            .filter(|l| l.starts_with(&format!("{point},")))
+            .collect();
+        assert!(lines.len() > 10, "{csv}");
+        for line in lines {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields.len(), header.len(), "{line}");
+            let [word, maps] = fields[fields.len() - 2..] else {
+                unreachable!()
+            };
+            assert!(level.contains(&word), "{line}: {d}");
+            assert_eq!(maps, moved.join(";"), "{line}");
+        }
+    }
+    let Some(printed) = run_python(
+        "import sys, csv, numpy as np\n\
+         rows = list(csv.reader(open(sys.argv[1], newline='')))\n\
+         assert len({len(r) for r in rows}) == 1, 'ragged rows'\n\
+         a = np.genfromtxt(sys.argv[1], delimiter=',', names=True, dtype=None, encoding='utf-8')\n\
+         assert len(a) == len(rows) - 1\n\
+         print(len(rows[0]), sorted({r[-2] for r in rows[1:]}))",
+        &[path.to_str().unwrap()],
+    ) else {
+        return;
+    };
+    assert!(
+        printed.starts_with(&format!("{} [", header.len())),
+        "{printed}"
+    );
 }
 
 #[test]
@@ -429,6 +510,12 @@ fn sweep_exits_3_when_a_point_misses_a_tolerance_as_validate_does() {
     assert!(stdout.contains("tolerances FAILED"), "{stdout}");
     let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
     assert!(csv.contains("all_within_tolerance,,,,0"), "{csv}");
+    // The time column says its totals hold no control.
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        report.contains("= total; run without the no-MRO control) |"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -523,6 +523,18 @@ impl Level {
             Level::BeyondNMax => "MRO planted beyond n_max: not assessed",
         }
     }
+
+    /// The level as one machine-readable word (`sweep.csv`'s `detectability` column).
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Detectable => "detectable",
+            Level::Partly => "partly_detectable",
+            Level::Not => "not_detectable",
+            Level::NothingPlanted => "nothing_planted",
+            Level::OutOfCondition => "out_of_condition",
+            Level::BeyondNMax => "beyond_n_max",
+        }
+    }
 }
 
 impl Detectability {

@@ -113,6 +113,17 @@ impl TruthDoc {
             .as_ref()
             .is_some_and(|p| p.mode == "correlated")
     }
+
+    /// The symmetries something was planted at, in increasing n: `by_symmetry` without the
+    /// entries that count no cluster (a table whose fraction is 0, or too small to place one).
+    /// Those are scored as if the table were absent, so that a glass that places no cluster
+    /// scores exactly as `clusters = []` (whose `by_symmetry` is empty).
+    fn planted(&self) -> Vec<(u32, &TrueType)> {
+        numerically(&self.by_symmetry)
+            .into_iter()
+            .filter(|(_, t)| t.count != Some(0))
+            .collect()
+    }
 }
 
 /// One planted cluster.
@@ -147,6 +158,10 @@ impl TrueCluster {
 /// Truth for one symmetry.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TrueType {
+    /// Clusters of this n (absent from truth files of other tools: the n then counts as
+    /// planted).
+    #[serde(default)]
+    pub count: Option<usize>,
     /// Volume fraction achieved.
     pub volume_fraction: f64,
     /// Clusters in condition.
@@ -703,7 +718,8 @@ fn im2018_reasons(f: &FoundType, vf: Option<f64>, p: f64) -> BTreeMap<String, St
 /// geometric in-condition correction, the σ(r) peak's significance. Never toleranced.
 fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
     let mut rows = Vec::new();
-    let k0 = mean(truth.by_symmetry.values().filter_map(|t| t.k0_per_nm));
+    let planted = truth.planted();
+    let k0 = mean(planted.iter().filter_map(|(_, t)| t.k0_per_nm));
     rows.push(
         row_se(
             "v_peak_k_per_nm",
@@ -724,7 +740,7 @@ fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
         ),
     );
     let mut geometric_total = Some(0.0);
-    for (n, t) in numerically(&truth.by_symmetry) {
+    for (n, t) in planted {
         let found = analysis.by_symmetry.get(&map_of(n).to_string());
         if found.is_none() && !assigned(truth, n) {
             continue;
@@ -840,7 +856,7 @@ fn in_condition(truth: &TruthDoc, n: u32) -> Vec<&TrueCluster> {
         .collect()
 }
 
-/// The rows of one method: per true n the mean diameter, volume fraction, region count,
+/// The rows of one method: per planted n ([`TruthDoc::planted`]) the mean diameter, volume fraction, region count,
 /// spacing, recall and precision, then the volume fraction summed over the planted n
 /// (`planted_volume_fraction`, judged) and the method's own total (`total_volume_fraction`). `tol` is `Some` for the
 /// method being judged.
@@ -858,7 +874,7 @@ fn method_rows(
     // Planted symmetries the method gave nothing for: not recovered; unless `missing_fails`
     // (the method was asked and did not answer) held to no tolerance, nor is the total.
     let mut all_given = true;
-    for (n, t) in numerically(&truth.by_symmetry) {
+    for (n, t) in truth.planted() {
         let found = body.by_symmetry.get(&map_of(n).to_string());
         if found.is_none() && !assigned(truth, n) {
             continue;
@@ -1543,6 +1559,43 @@ mod tests {
         };
         let s = score_estimate(&truth(), &e, &ScoringSpec::default());
         assert!(!s.all_within_tolerance);
+    }
+
+    /// A glass whose tables placed no cluster (`count` 0 at every n) scores as one with
+    /// `clusters = []`: the same rows, the same verdict, although its maps hold speckle regions.
+    #[test]
+    fn a_glass_that_places_no_cluster_scores_as_one_without_tables() {
+        let empty = |by_symmetry: serde_json::Value| -> TruthDoc {
+            serde_json::from_value(serde_json::json!({
+                "extent_nm": [10.0, 10.0], "thickness_nm": 5.0, "clusters": [],
+                "by_symmetry": by_symmetry, "total_volume_fraction": 0.0,
+                "placement": {"mode": "random"}
+            }))
+            .unwrap()
+        };
+        let none = empty(serde_json::json!({}));
+        let zero = empty(serde_json::json!({"4": {
+            "count": 0, "volume_fraction": 0.0, "in_condition_count": 0, "k0_per_nm": 4.0
+        }}));
+        let key = |s: &Score| -> Vec<(String, String, Option<u32>, Option<f64>)> {
+            s.rows
+                .iter()
+                .map(|r| (r.quantity.clone(), r.method.clone(), r.symmetry, r.truth))
+                .collect()
+        };
+        // `perfect()` finds 4-fold regions: speckle, where nothing was planted.
+        let (a, b) = (
+            score(&none, &perfect(), &ScoringSpec::default()),
+            score(&zero, &perfect(), &ScoringSpec::default()),
+        );
+        assert_eq!(key(&a), key(&b));
+        assert!(a.all_within_tolerance && b.all_within_tolerance);
+        assert!(b.rows.iter().all(|r| r.symmetry.is_none()), "{:?}", b.rows);
+        // A count that is absent (another tool's truth file) still counts as planted.
+        let unknown =
+            empty(serde_json::json!({"4": {"volume_fraction": 0.0, "in_condition_count": 0}}));
+        let c = score(&unknown, &perfect(), &ScoringSpec::default());
+        assert!(c.rows.iter().any(|r| r.symmetry == Some(4)));
     }
 
     #[test]

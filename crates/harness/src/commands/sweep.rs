@@ -12,10 +12,16 @@
 //! and is itself a scenario: a Slurm task runs `mro sweep DIR/sweep.toml --out DIR --point I`,
 //! and `mro sweep --collect DIR` assembles the results (see [`crate::slurm`]).
 //!
+//! Warnings ([`Scenario::warnings`]) are those of the points' own scenarios, each distinct one
+//! said once with the points it applies to (only point I's with `--point I`, none with
+//! `--collect`): a base value that every point replaces is not warned about.
+//!
 //! Exit status as `validate`: 3 when any point's score falls outside its tolerances (the run
-//! and its files are complete), 0 when every point held; a Slurm task (`--point`) exits 0 either
-//! way and `--collect` reports the status.
+//! and its files are complete), 0 when every point held; `--point` (a Slurm task) exits 3 when
+//! its own point fails (Slurm then lists the task as failed, with exit code 3, though its point
+//! is complete), and `--collect` when any point does.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,7 +61,8 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Run only point INDEX (0-based, as in sweep.csv) into --out, and nothing else; what each
-    /// task of a Slurm job array runs. Idempotent: a finished point is left as it is.
+    /// task of a Slurm job array runs. Idempotent: a finished point is left as it is. Exits 3
+    /// when the point misses a tolerance, as the whole sweep does (its files are complete).
     #[arg(long, value_name = "INDEX", conflicts_with_all = ["slurm", "collect"])]
     point: Option<usize>,
     /// Assemble sweep.csv, the plots and report.md in DIR from points already run (by Slurm
@@ -83,9 +90,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ),
     };
     let file = Scenario::load(&scenario_path)?;
-    for w in file.warnings() {
-        eprintln!("mro: warning: {}: {w}", scenario_path.display());
-    }
     let axes = merge_axes(&file.sweep, &sets);
     if axes.is_empty() {
         return Err(bad_input(format!(
@@ -96,6 +100,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let control = control_choice(args, &scenario_path, &out)?;
     let sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out, control)?;
     if let Some(index) = args.point {
+        sweep.say_warnings(Some(index));
         return sweep.run_task(index);
     }
     check_dir(&sweep.out)?;
@@ -108,6 +113,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         return sweep.finish(args, &scenario_path, std::time::Instant::now(), sweep.count);
     }
+    sweep.say_warnings(None);
     // Points run `jobs` at a time here (all at once, at worst, on a cluster); each keeps its
     // datacube until analysed, then its small files.
     let at_once = if args.slurm.slurm {
@@ -161,6 +167,9 @@ struct Sweep {
     largest: Need,
     /// Whether each point runs its no-MRO control.
     control: bool,
+    /// Each distinct warning of the points' own scenarios ([`Scenario::warnings`]), in the
+    /// order first met, with the points it applies to.
+    warnings: Vec<(String, Vec<usize>)>,
 }
 
 /// Whether a point needs running.
@@ -201,11 +210,41 @@ impl Sweep {
             source: source.to_path_buf(),
             largest: Need::default(),
             control,
+            warnings: Vec::new(),
         };
+        let mut seen: HashMap<String, usize> = HashMap::new();
         for i in 0..count {
-            sweep.largest = sweep.largest.max(need(&sweep.scenario(i)?, control, false));
+            let scenario = sweep.scenario(i)?;
+            sweep.largest = sweep.largest.max(need(&scenario, control, false));
+            for w in scenario.warnings() {
+                match seen.get(&w) {
+                    Some(&k) => sweep.warnings[k].1.push(i),
+                    None => {
+                        seen.insert(w.clone(), sweep.warnings.len());
+                        sweep.warnings.push((w, vec![i]));
+                    }
+                }
+            }
         }
         Ok(sweep)
+    }
+
+    /// Says on standard error each warning of the points run (every point, or only point
+    /// `only`), once per distinct message, naming the points it applies to: the base file's own
+    /// warnings matter only where a point keeps the values they are about.
+    fn say_warnings(&self, only: Option<usize>) {
+        for (message, at) in &self.warnings {
+            let who = match only {
+                Some(i) if at.contains(&i) => format!("point {i} ({})", label(&self.point(i))),
+                Some(_) => continue,
+                None if at.len() == self.count && self.count > 1 => "every point".to_string(),
+                None if at.len() == 1 => {
+                    format!("point {} ({})", at[0], label(&self.point(at[0])))
+                }
+                None => format!("points {}", slurm::array_spec(at)),
+            };
+            eprintln!("mro: warning: {}: {who}: {message}", self.source.display());
+        }
     }
 
     fn point(&self, i: usize) -> Point {
@@ -333,20 +372,32 @@ impl Sweep {
             )));
         }
         let scenario = self.scenario(index)?;
-        match self.state(index, &scenario) {
-            PointState::Done => outln!("point {index}: already done"),
+        let (score, what) = match self.state(index, &scenario) {
+            PointState::Done => (
+                read_score(&self.point_dir(index))?,
+                "already done".to_string(),
+            ),
             state => {
                 if let PointState::Redo(why) = state {
                     eprintln!("mro: point {index}: {why}; running it again");
                 }
-                self.run_point(index, &scenario)?;
-                outln!("point {index}: done → {}", self.point_dir(index).display());
+                let score = self.run_point(index, &scenario)?;
+                (score, format!("done → {}", self.point_dir(index).display()))
             }
-        }
-        Ok(ExitCode::SUCCESS)
+        };
+        outln!(
+            "point {index}: {what}; tolerances {}",
+            if score.all_within_tolerance {
+                "held"
+            } else {
+                "FAILED"
+            }
+        );
+        // As the whole sweep: a point outside its tolerances exits 3 (its files are complete).
+        Ok(tolerance_status(std::iter::once(&score)))
     }
 
-    fn run_point(&self, i: usize, scenario: &Scenario) -> anyhow::Result<()> {
+    fn run_point(&self, i: usize, scenario: &Scenario) -> anyhow::Result<Score> {
         let command = format!("(point {i} of the sweep in {})", self.out.display());
         // The point's directory belongs to the sweep: a half-written one is replaced.
         let options = Options {
@@ -354,8 +405,7 @@ impl Sweep {
             force: true,
             control: self.control,
         };
-        validate_one(scenario, &self.point_dir(i), &command, options)?;
-        Ok(())
+        validate_one(scenario, &self.point_dir(i), &command, options)
     }
 
     /// Runs every pending point, `jobs` at a time; returns how many were already done.
@@ -377,7 +427,7 @@ impl Sweep {
                     let i = pending[k];
                     let result = self
                         .scenario(i)
-                        .and_then(|scenario| self.run_point(i, &scenario));
+                        .and_then(|scenario| self.run_point(i, &scenario).map(drop));
                     if let Err(e) = result {
                         first_error.lock().expect("no panics").get_or_insert(e);
                         break;
@@ -483,12 +533,16 @@ impl Sweep {
                 }
             );
         }
-        // As `validate`: a point outside its tolerances is a finding, reported by exit status 3.
-        Ok(if scores.iter().all(|s| s.all_within_tolerance) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(validate::TOLERANCE_FAILED)
-        })
+        Ok(tolerance_status(scores.iter()))
+    }
+}
+
+/// As `validate`: a point outside its tolerances is a finding, reported by exit status 3.
+fn tolerance_status<'a>(mut scores: impl Iterator<Item = &'a Score>) -> ExitCode {
+    if scores.all(|s| s.all_within_tolerance) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(validate::TOLERANCE_FAILED)
     }
 }
 
@@ -612,7 +666,9 @@ fn csv_field(v: &toml::Value) -> String {
     }
 }
 
-/// Long (tidy) CSV: one line per point and scored quantity.
+/// Long (tidy) CSV: one line per point and scored quantity, each ending with the point's
+/// detectability level ([`crate::detectability::Level::name`]) and the maps that moved
+/// elsewhere (`8;10`); both empty for a point that ran no control.
 fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
     let opt = |v: Option<f64>| v.map_or(String::new(), crate::report::csv_number);
     let mut s = String::from("point");
@@ -620,33 +676,38 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
         s.push(',');
         s.push_str(&set.key);
     }
-    s.push_str(",quantity,method,symmetry,truth,recovered,relative_error,within_tolerance\n");
+    s.push_str(
+        ",quantity,method,symmetry,truth,recovered,relative_error,within_tolerance,\
+         detectability,moved_elsewhere\n",
+    );
     for (i, (p, score)) in points.iter().zip(scores).enumerate() {
         let prefix: String = std::iter::once(i.to_string())
             .chain(p.iter().map(|(_, v)| csv_field(v)))
             .collect::<Vec<_>>()
             .join(",");
-        s.push_str(&format!(
-            "{prefix},odd_even_ratio,,,,{},,\n",
+        let verdict = score.detectability.as_ref().map_or(",".to_string(), |d| {
+            let moved: Vec<String> = d.moved_elsewhere.iter().map(u32::to_string).collect();
+            format!("{},{}", d.level().name(), moved.join(";"))
+        });
+        // Each line's columns from `quantity` to `within_tolerance`.
+        let mut lines = vec![format!(
+            "odd_even_ratio,,,,{},,",
             crate::report::csv_number(score.odd_even_ratio)
-        ));
+        )];
         if let Some(r) = score.odd_even_ratio_noise_corrected {
-            s.push_str(&format!(
-                "{prefix},odd_even_ratio_noise_corrected,,,,{},,\n",
+            lines.push(format!(
+                "odd_even_ratio_noise_corrected,,,,{},,",
                 crate::report::csv_number(r)
             ));
         }
-        s.push_str(&format!(
-            "{prefix},all_within_tolerance,,,,{},,\n",
+        lines.push(format!(
+            "all_within_tolerance,,,,{},,",
             u8::from(score.all_within_tolerance)
         ));
         // Detectability and realism as quantities of their own: the recovered column holds
         // the run's value, the truth column the control's (or the published) one.
         if let Some(d) = &score.detectability {
-            s.push_str(&format!(
-                "{prefix},mro_detectable,,,,{},,\n",
-                u8::from(d.detectable)
-            ));
+            lines.push(format!("mro_detectable,,,,{},,", u8::from(d.detectable)));
             for m in &d.by_symmetry {
                 for (q, truth, recovered) in [
                     (
@@ -668,25 +729,17 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
                     ("recall_vs_chance", m.recall_chance, m.recall),
                     ("precision_vs_chance", m.precision_chance, m.precision),
                 ] {
-                    s.push_str(&format!(
-                        "{prefix},{q},,{},{},{},,\n",
-                        m.n,
-                        opt(truth),
-                        opt(recovered)
-                    ));
+                    lines.push(format!("{q},,{},{},{},,", m.n, opt(truth), opt(recovered)));
                 }
             }
         }
         if let Some(r) = &score.realism {
-            s.push_str(&format!(
-                "{prefix},realism_within,,,{},{},,\n",
-                r.compared, r.within
-            ));
+            lines.push(format!("realism_within,,,{},{},,", r.compared, r.within));
             // One line per published observable: truth = the published value, recovered = this
             // point's, within_tolerance = inside the published range (empty: not compared).
             for row in &r.rows {
-                s.push_str(&format!(
-                    "{prefix},realism_{},,{},{},{},,{}\n",
+                lines.push(format!(
+                    "realism_{},,{},{},{},,{}",
                     row.quantity.name(),
                     row.symmetry.map_or(String::new(), |n| n.to_string()),
                     opt(row.reference),
@@ -700,8 +753,8 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
             }
         }
         for r in &score.rows {
-            s.push_str(&format!(
-                "{prefix},{},{},{},{},{},{},{}\n",
+            lines.push(format!(
+                "{},{},{},{},{},{},{}",
                 r.quantity,
                 r.method,
                 r.symmetry.map_or(String::new(), |n| n.to_string()),
@@ -710,6 +763,9 @@ fn csv(sets: &[SetArg], points: &[Point], scores: &[Score]) -> String {
                 opt(r.relative_error),
                 r.within_tolerance.map_or(String::new(), |b| b.to_string())
             ));
+        }
+        for line in lines {
+            s.push_str(&format!("{prefix},{line},{verdict}\n"));
         }
     }
     s
@@ -860,7 +916,11 @@ fn report<'a>(
         machine(),
         base.seed
     );
-    s += "| point | MRO | realism | odd/even ratio | odd/even, shot noise removed | volume fraction over the planted n, judged method (truth → recovered) | tolerances | time (glass + simulate + analyze; total with the control) |\n|---|---|---|---|---|---|---|---|\n";
+    let outcomes: Vec<_> = outcomes.collect();
+    s += &format!(
+        "| point | MRO | realism | odd/even ratio | odd/even, shot noise removed | volume fraction over the planted n, judged method (truth → recovered) | tolerances | {} |\n|---|---|---|---|---|---|---|---|\n",
+        time_header(outcomes.iter().filter_map(|(_, t)| t.as_ref()))
+    );
     for ((p, sc), t) in outcomes {
         let total = sc
             .rows
@@ -909,4 +969,134 @@ fn report<'a>(
         s += &format!("\n![{title}]({file})\n\n*{title}*\n");
     }
     s
+}
+
+/// The time column's header, saying what the totals of `timings` hold: the no-MRO control's
+/// time when every point ran one, when some did (a point that plants nothing runs none), or
+/// not at all (`--no-control`); or neither, when no point was timed.
+fn time_header<'a>(timings: impl Iterator<Item = &'a Timings>) -> &'static str {
+    let (mut with, mut without) = (0usize, 0usize);
+    for t in timings {
+        if t.control_s.is_some() {
+            with += 1;
+        } else {
+            without += 1;
+        }
+    }
+    match (with, without) {
+        (0, 0) => "time (glass + simulate + analyze; total)",
+        (_, 0) => "time (glass + simulate + analyze; total with the no-MRO control)",
+        (0, _) => "time (glass + simulate + analyze = total; run without the no-MRO control)",
+        _ => "time (glass + simulate + analyze; total with the no-MRO control where one ran)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detectability::Detectability;
+
+    /// A score with no rows and, when given, a verdict planted at n = 4 that is `detectable`
+    /// there (or not) and moved the maps `moved`.
+    fn score(verdict: Option<(bool, Vec<u32>)>) -> Score {
+        Score {
+            schema: crate::score::SCORE_SCHEMA.into(),
+            method: "mro".into(),
+            rows: Vec::new(),
+            odd_even_ratio: 0.5,
+            odd_even_ratio_noise_corrected: None,
+            all_within_tolerance: true,
+            detectability: verdict.map(|(detectable, moved)| Detectability {
+                control: String::new(),
+                block_nm: 2.5,
+                by_symmetry: Vec::new(),
+                planted_maps: vec![4],
+                shows_at: if detectable { vec![4] } else { Vec::new() },
+                located_at: if detectable { vec![4] } else { Vec::new() },
+                resolved_at: Vec::new(),
+                moved_elsewhere: moved,
+                detectable,
+                verdict: String::new(),
+            }),
+            control_skipped: None,
+            not_judged: None,
+            realism: None,
+        }
+    }
+
+    fn seeds(n: usize) -> (Vec<SetArg>, Vec<Point>) {
+        let sets: Vec<SetArg> = vec![format!(
+            "seed={}",
+            (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+        )
+        .parse()
+        .unwrap()];
+        let points = (0..n).map(|i| point_at(&sets, i)).collect();
+        (sets, points)
+    }
+
+    #[test]
+    fn every_csv_line_ends_with_its_points_verdict() {
+        let (sets, points) = seeds(3);
+        let scores = [
+            score(Some((true, vec![8, 10]))),
+            score(Some((false, Vec::new()))),
+            score(None),
+        ];
+        let text = csv(&sets, &points, &scores);
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert_eq!(
+            header[header.len() - 2..],
+            ["detectability", "moved_elsewhere"]
+        );
+        let mut seen = [0; 3];
+        for line in lines {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields.len(), header.len(), "{line}");
+            let point: usize = fields[0].parse().unwrap();
+            seen[point] += 1;
+            let want = [["detectable", "8;10"], ["not_detectable", ""], ["", ""]][point];
+            assert_eq!(fields[fields.len() - 2..], want, "{line}");
+        }
+        assert!(seen.iter().all(|&n| n >= 2), "{text}");
+    }
+
+    /// The time column's header says whether its totals hold the no-MRO control.
+    #[test]
+    fn the_time_header_says_what_was_timed() {
+        let (sets, points) = seeds(2);
+        let base = Scenario::parse("schema = \"mro.scenario/1\"\n").unwrap();
+        let scores = [score(None), score(None)];
+        let header = |control: [Option<f64>; 2]| {
+            let timings: Vec<Option<Timings>> = control
+                .iter()
+                .map(|&control_s| {
+                    Some(Timings {
+                        glass_s: 1.0,
+                        simulate_s: 2.0,
+                        analyze_s: 3.0,
+                        control_s,
+                    })
+                })
+                .collect();
+            let text = report(
+                "mro sweep",
+                Path::new("s.toml"),
+                &base,
+                &sets,
+                points.iter().zip(&scores).zip(&timings),
+                &[],
+                None,
+            );
+            let line = text.lines().find(|l| l.starts_with("| point |")).unwrap();
+            line.rsplit(" | time").next().unwrap().to_string()
+        };
+        let without = header([None, None]);
+        assert!(without.contains("without the no-MRO control"), "{without}");
+        let with = header([Some(6.0), Some(6.0)]);
+        assert!(with.ends_with("total with the no-MRO control) |"), "{with}");
+        let mixed = header([Some(6.0), None]);
+        assert!(mixed.contains("where one ran"), "{mixed}");
+    }
 }
