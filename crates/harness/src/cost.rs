@@ -51,13 +51,14 @@ const ATOM_FILE_S_PER_ATOM: f64 = 1.2e-6;
 /// Imaging rates in wall seconds on 2 cores per window pixel (N²) of one coherent pass of one
 /// pattern, from CPU time / 2 of `mro simulate` (release build, 2026-11-30; the paper setup
 /// with a 16 × 16 nm sample and a 32 × 32 scan, glass time subtracted): kinematic 2.27 CPU-s
-/// for 1024 patterns at N = 288; Born 58.0 CPU-s and multislice 155 CPU-s for 1024 patterns
-/// of 100 slices at N = 288 and 384.
+/// for 1024 patterns at N = 288; Born 58.0 CPU-s for 1024 patterns of 100 slices at N = 288.
 const KINEMATIC_S_PER_WINDOW_PX: f64 = 1.34e-8;
 /// Born, per window pixel and slice (see [`KINEMATIC_S_PER_WINDOW_PX`]).
 const BORN_S_PER_WINDOW_PX_SLICE: f64 = 3.4e-9;
-/// Multislice, per window pixel and slice (see [`KINEMATIC_S_PER_WINDOW_PX`]).
-const MULTISLICE_S_PER_WINDOW_PX_SLICE: f64 = 5.2e-9;
+/// Multislice, per window pixel and slice: the paper job in multislice at the defaults of
+/// 2026-12-01 (N = 768, 25 slices of 0.8 nm, 16 384 patterns) imaged in 1019 s on 2 idle cores
+/// (`reports/simulate-performance.md`).
+const MULTISLICE_S_PER_WINDOW_PX_SLICE: f64 = 4.2e-9;
 /// The analysis, seconds per pattern pixel (paper: 0.29 s).
 const ANALYSIS_S_PER_PATTERN_PX: f64 = 1.1e-9;
 

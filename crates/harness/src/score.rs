@@ -856,10 +856,10 @@ fn in_condition(truth: &TruthDoc, n: u32) -> Vec<&TrueCluster> {
         .collect()
 }
 
-/// The rows of one method: per planted n ([`TruthDoc::planted`]) the mean diameter, volume fraction, region count,
-/// spacing, recall and precision, then the volume fraction summed over the planted n
-/// (`planted_volume_fraction`, judged) and the method's own total (`total_volume_fraction`). `tol` is `Some` for the
-/// method being judged.
+/// The rows of one method: per planted n ([`TruthDoc::planted`]) the mean diameter, volume
+/// fraction, region count, spacing, recall and precision, then the volume fraction summed over
+/// the planted n (`planted_volume_fraction`, judged) and the method's own total
+/// (`total_volume_fraction`). `tol` is `Some` for the method being judged.
 fn method_rows(
     truth: &TruthDoc,
     method: &str,
