@@ -567,6 +567,42 @@ fn sweep_warns_only_about_the_points_it_runs() {
     );
 }
 
+/// `mro check` on a file with its own `[[sweep]]` axes warns as `mro sweep` does: about the
+/// points, not the base value every point replaces.
+#[test]
+fn check_warns_about_a_sweep_files_points() {
+    let d = tempfile::tempdir().unwrap();
+    let base =
+        "schema = \"mro.scenario/1\"\n[sample]\nextent_nm = [20.0, 24.0]\nthickness_nm = 5.0\n\
+         [model]\nwindow_oversampling = 1\n[[clusters]]\nsymmetry = 4\ndiameter_nm = 1.3\n\
+         volume_fraction = 0.03\n[placement]\nmode = \"correlated\"\nnearest_neighbor_nm = 5.0\n";
+    let warnings = |name: &str, values: &str| -> Vec<String> {
+        let f = write_scenario(
+            d.path(),
+            name,
+            &format!(
+                "{base}[[sweep]]\nkey = \"placement.nearest_neighbor_nm\"\nvalues = [{values}]\n"
+            ),
+        );
+        let r = run_mro(&[&"check", &f]);
+        expect_exit(&r, 0);
+        String::from_utf8_lossy(&r.stderr)
+            .lines()
+            .filter(|l| l.starts_with("mro: warning:"))
+            .map(str::to_string)
+            .collect()
+    };
+    // The base's 5 nm is warned about on its own; every point replaces it here.
+    assert!(warnings("closer.toml", "3.0, 3.5").is_empty());
+    let two = warnings("far.toml", "3.0, 5.0, 5.5");
+    assert_eq!(two.len(), 2, "{two:?}");
+    assert!(
+        two[0].contains("far.toml: point 1: placement.nearest_neighbor_nm = 5 nm"),
+        "{two:?}"
+    );
+    assert!(two[1].contains("far.toml: point 2: "), "{two:?}");
+}
+
 #[test]
 fn glass_checks_only_what_the_glass_needs() {
     let d = tempfile::tempdir().unwrap();

@@ -327,6 +327,30 @@ fn display_value(v: &toml::Value) -> String {
     }
 }
 
+/// Distinct warnings of a sweep's points, each with the indices of the points it applies to.
+pub type PointWarnings = Vec<(String, Vec<usize>)>;
+
+/// Each distinct warning of the sweep's points, in the order first met, with the points it
+/// applies to: `warnings` gives each point's index and its scenario's warnings.
+pub fn warnings_by_point(
+    warnings: impl IntoIterator<Item = (usize, Vec<String>)>,
+) -> PointWarnings {
+    let mut grouped = PointWarnings::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, list) in warnings {
+        for w in list {
+            match seen.get(&w) {
+                Some(&k) => grouped[k].1.push(i),
+                None => {
+                    seen.insert(w.clone(), grouped.len());
+                    grouped.push((w, vec![i]));
+                }
+            }
+        }
+    }
+    grouped
+}
+
 /// `key=value,key=value`, as used in names and tables.
 pub fn label(point: &Point) -> String {
     let mut s = String::new();

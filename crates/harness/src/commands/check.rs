@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use crate::cost::Cost;
 use crate::exit::bad_input;
 use crate::scenario::Scenario;
-use crate::sweep::{apply, point_at, point_count};
+use crate::slurm::array_spec;
+use crate::sweep::{apply, point_at, point_count, warnings_by_point, PointWarnings};
 
 /// Most sweep points `check` builds and validates one by one (the first ones); `mro sweep`
 /// checks every combination before it runs any (each value alone is checked on loading either
@@ -29,9 +30,24 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for path in &args.scenarios {
         let scenario = Scenario::load(path)?;
-        check_combinations(path, &scenario)?;
-        for w in scenario.warnings() {
-            eprintln!("mro: warning: {}: {w}", path.display());
+        if scenario.sweep.is_empty() {
+            for w in scenario.warnings() {
+                eprintln!("mro: warning: {}: {w}", path.display());
+            }
+        } else {
+            // The points' own warnings, as `mro sweep` gives them: the base values a warning
+            // is about may be replaced by every point.
+            let (checked, warnings) = check_combinations(path, &scenario)?;
+            for (w, at) in warnings {
+                let who = if at.len() == checked && checked > 1 {
+                    "every point".to_string()
+                } else if at.len() == 1 {
+                    format!("point {}", at[0])
+                } else {
+                    format!("points {}", array_spec(&at))
+                };
+                eprintln!("mro: warning: {}: {who}: {w}", path.display());
+            }
         }
         outln!("# {}: valid; resolved with defaults:", path.display());
         outln!("{}", scenario.check_toml());
@@ -51,15 +67,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// Every combination of the scenario's own `[[sweep]]` axes is a valid scenario, as `mro sweep`
 /// requires before it runs (a value valid alone can fail beside another: a cluster larger than
-/// a thinner foil).
-fn check_combinations(path: &std::path::Path, scenario: &Scenario) -> anyhow::Result<()> {
-    if scenario.sweep.is_empty() {
-        return Ok(());
-    }
+/// a thinner foil). Returns how many points were checked and their warnings, grouped.
+fn check_combinations(
+    path: &std::path::Path,
+    scenario: &Scenario,
+) -> anyhow::Result<(usize, PointWarnings)> {
     let n = point_count(&scenario.sweep).unwrap_or(usize::MAX);
-    for i in 0..n.min(COMBINATIONS_CHECKED) {
-        apply(scenario, &point_at(&scenario.sweep, i))
+    let checked = n.min(COMBINATIONS_CHECKED);
+    let mut per_point = Vec::with_capacity(checked);
+    for i in 0..checked {
+        let point = apply(scenario, &point_at(&scenario.sweep, i))
             .map_err(|e| bad_input(format!("{}: sweep point {i}: {e}", path.display())))?;
+        per_point.push((i, point.warnings()));
     }
     if n > COMBINATIONS_CHECKED {
         eprintln!(
@@ -68,5 +87,5 @@ fn check_combinations(path: &std::path::Path, scenario: &Scenario) -> anyhow::Re
             path.display()
         );
     }
-    Ok(())
+    Ok((checked, warnings_by_point(per_point)))
 }

@@ -21,7 +21,6 @@
 //! its own point fails (Slurm then lists the task as failed, with exit code 3, though its point
 //! is complete), and `--collect` when any point does.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,7 +37,10 @@ use crate::report::{machine, Timings};
 use crate::scenario::Scenario;
 use crate::score::{noise_corrected, Score};
 use crate::slurm::{self, SlurmOptions};
-use crate::sweep::{apply, dir_name, label, merge_axes, point_at, point_count, Point, SetArg};
+use crate::sweep::{
+    apply, dir_name, label, merge_axes, point_at, point_count, warnings_by_point, Point,
+    PointWarnings, SetArg,
+};
 
 /// Arguments of `mro sweep`.
 #[derive(Debug, clap::Args)]
@@ -169,7 +171,7 @@ struct Sweep {
     control: bool,
     /// Each distinct warning of the points' own scenarios ([`Scenario::warnings`]), in the
     /// order first met, with the points it applies to.
-    warnings: Vec<(String, Vec<usize>)>,
+    warnings: PointWarnings,
 }
 
 /// Whether a point needs running.
@@ -212,20 +214,13 @@ impl Sweep {
             control,
             warnings: Vec::new(),
         };
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut per_point = Vec::with_capacity(count);
         for i in 0..count {
             let scenario = sweep.scenario(i)?;
             sweep.largest = sweep.largest.max(need(&scenario, control, false));
-            for w in scenario.warnings() {
-                match seen.get(&w) {
-                    Some(&k) => sweep.warnings[k].1.push(i),
-                    None => {
-                        seen.insert(w.clone(), sweep.warnings.len());
-                        sweep.warnings.push((w, vec![i]));
-                    }
-                }
-            }
+            per_point.push((i, scenario.warnings()));
         }
+        sweep.warnings = warnings_by_point(per_point);
         Ok(sweep)
     }
 
