@@ -327,6 +327,16 @@ fn display_value(v: &toml::Value) -> String {
     }
 }
 
+/// The points of a sweep of `count` a grouped warning applies to, in words: "every point",
+/// "point 3" or "points 0-2,5".
+pub fn points_phrase(at: &[usize], count: usize) -> String {
+    match at {
+        [i] => format!("point {i}"),
+        _ if at.len() == count => "every point".to_string(),
+        _ => format!("points {}", crate::slurm::array_spec(at)),
+    }
+}
+
 /// Distinct warnings of a sweep's points, each with the indices of the points it applies to.
 pub type PointWarnings = Vec<(String, Vec<usize>)>;
 

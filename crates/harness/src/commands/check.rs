@@ -6,8 +6,7 @@ use std::process::ExitCode;
 use crate::cost::Cost;
 use crate::exit::bad_input;
 use crate::scenario::Scenario;
-use crate::slurm::array_spec;
-use crate::sweep::{apply, point_at, point_count, warnings_by_point, PointWarnings};
+use crate::sweep::{apply, point_at, point_count, points_phrase, warnings_by_point, PointWarnings};
 
 /// Most sweep points `check` builds and validates one by one (the first ones); `mro sweep`
 /// checks every combination before it runs any (each value alone is checked on loading either
@@ -39,13 +38,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             // is about may be replaced by every point.
             let (checked, warnings) = check_combinations(path, &scenario)?;
             for (w, at) in warnings {
-                let who = if at.len() == checked && checked > 1 {
-                    "every point".to_string()
-                } else if at.len() == 1 {
-                    format!("point {}", at[0])
-                } else {
-                    format!("points {}", array_spec(&at))
-                };
+                let who = points_phrase(&at, checked);
                 eprintln!("mro: warning: {}: {who}: {w}", path.display());
             }
         }

@@ -38,8 +38,8 @@ use crate::scenario::Scenario;
 use crate::score::{noise_corrected, Score};
 use crate::slurm::{self, SlurmOptions};
 use crate::sweep::{
-    apply, dir_name, label, merge_axes, point_at, point_count, warnings_by_point, Point,
-    PointWarnings, SetArg,
+    apply, dir_name, label, merge_axes, point_at, point_count, points_phrase, warnings_by_point,
+    Point, PointWarnings, SetArg,
 };
 
 /// Arguments of `mro sweep`.
@@ -229,14 +229,10 @@ impl Sweep {
     /// warnings matter only where a point keeps the values they are about.
     fn say_warnings(&self, only: Option<usize>) {
         for (message, at) in &self.warnings {
-            let who = match only {
-                Some(i) if at.contains(&i) => format!("point {i} ({})", label(&self.point(i))),
-                Some(_) => continue,
-                None if at.len() == self.count && self.count > 1 => "every point".to_string(),
-                None if at.len() == 1 => {
-                    format!("point {} ({})", at[0], label(&self.point(at[0])))
-                }
-                None => format!("points {}", slurm::array_spec(at)),
+            let who = match (only, at.as_slice()) {
+                (Some(i), _) if !at.contains(&i) => continue,
+                (Some(i), _) | (None, &[i]) => format!("point {i} ({})", label(&self.point(i))),
+                (None, _) => points_phrase(at, self.count),
             };
             eprintln!("mro: warning: {}: {who}: {message}", self.source.display());
         }
