@@ -18,8 +18,8 @@ ROW_NAMES = {
     "cell12_centre": "abTEM, 12.5 nm window, k_bl 20, 0.2 nm — pixel centres",
     "cell25_centre": "abTEM, 25 nm window, k_bl 20, 0.2 nm — pixel centres",
 }
-ORDER = ["mro", "mro_m1", "mro_plain", "own", "cell12_centre", "cell12", "cell25", "cell12_k41", "conv", "cell12_k82",
-         "mro_refined"]
+ORDER = ["mro", "mro_m1", "mro_plain", "own", "same", "cell12_centre", "cell12", "cell25", "cell12_k41", "conv",
+         "cell12_k82", "mro_refined"]
 
 
 def pct(x: float) -> str:
@@ -53,6 +53,14 @@ def verdict(c) -> tuple[bool, bool, float]:
 
 def render(R: dict, npos: int, command: str, bands, labels) -> str:
     names = {**labels, **ROW_NAMES}
+    first = R["thickness"].get("t20") or next(iter(R["thickness"].values()))
+    for key, grid, what in [("mro", "mro_grid", "defaults (m = 2: 12.5 nm window, pixel-integrated"),
+                            ("mro_m1", "mro_m1_grid",
+                             "m = 1 (6.25 nm window, pixel centres, area aperture")]:
+        if grid in first:
+            gg = first[grid]
+            names[key] = (f"mro {what}, k_bl {gg['band_limit_per_nm']:g} absorbing beyond it, "
+                          "default slices)")
     v = R["versions"]
     m = R["machine"]
     c = R["constants"]
@@ -69,8 +77,8 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
     w("")
     w(f"Run {R.get('date', '?')}, {R['wall_minutes']:.0f} min wall, peak memory about 10 GB; "
       f"{v['mro']} at commit {v['git']}, abTEM {v['abtem']}, NumPy {v['numpy']}, "
-      f"Python {v['python']}; {m['cpu']}, {m['cores']} cores shared with another engineer's "
-      f"builds (load average {m['load_start'][0]:.1f} at the start, {m['load_end'][0]:.1f} at the "
+      f"Python {v['python']}; {m['cpu']}, {m['cores']} cores (load average "
+      f"{m['load_start'][0]:.1f} at the start, {m['load_end'][0]:.1f} at the "
       f"end); {m['uname']}. Every timed code ran on **one thread** (RAYON_NUM_THREADS, "
       "OMP/OpenBLAS/numba threads and abTEM's FFTW threads = 1), except the row marked 2 threads.")
     w("")
@@ -193,7 +201,8 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
         L.extend(comparison_table(t["rows"], bands))
         w("")
         w("Where the difference comes from — abTEM against abTEM on the same atoms, one numerical "
-          "parameter at a time (A/B − 1; the first five steps take mro's grid to the converged "
+          "parameter at a time (A/B − 1; the first five steps take mro's grid of the 20 nm⁻¹ band "
+          "limit, its default before 2026-12-02 and still beyond 20 nm, to the converged "
           "reference, so their band ratios multiply to the own-grid → converged ratio; the last "
           "row checks the reference's window):")
         w("")
@@ -262,7 +271,7 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
           f"{100 * own_p:.1f} % (n = 1…10), odd/even {own['odd_even'][0]:.4f} vs "
           f"{own['odd_even'][1]:.4f}: the potential, slicing, transmission, propagator, probe "
           "placement and detector mapping agree; every difference below is a numerical "
-          "parameter of mro's default grid.")
+          "parameter of mro's grid (here at the 20 nm⁻¹ band limit).")
         w(f"- *Potential band limit (bands 1–10 nm⁻¹), abTEM's phase grating, no absorption.* "
           "Cutting the potential at 20 nm⁻¹ "
           f"leaves {', '.join(f'{100 * x:+.1f} %' for x in excess[1:])} too much intensity in "
@@ -351,44 +360,55 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
         a1 = tm["mro_default_1t"][0]
         a16 = tm["mro_default_16_1t"][0]
         g = t["mro_grid"]
-        w(f"| {th} nm | mro defaults ({g['window_nm']:g} nm window, {g['window_points']}², k_bl 20 absorbing, {g['slice_nm']:.3g} nm) | {a1:.2f} | {a1/npos:.3f} (marginal {(a16-a1)/12:.3f}) | — |")
+        w(f"| {th} nm | mro defaults ({g['window_nm']:g} nm window, {g['window_points']}², k_bl {g['band_limit_per_nm']:g} absorbing, {g['slice_nm']:.3g} nm) | {a1:.2f} | {a1/npos:.3f} (marginal {(a16-a1)/12:.3f}) | — |")
         a2 = tm["mro_default_2t"][0]
         w(f"| {th} nm | mro defaults, **2 threads** | {a2:.2f} | {a2/npos:.3f} | — |")
         ar = tm["mro_refined_1t"][0]
         gr = t["mro_refined_grid"]
         w(f"| {th} nm | mro refined ({gr['window_nm']:g} nm window, {gr['window_points']}², k_bl 40.96, 0.1 nm) | {ar:.2f} | {ar/npos:.3f} | — |")
-        for name in ["own", "cell12", "cell25", "cell12_k41", "conv", "cell12_k82"]:
+        for name in ["same", "own", "cell12", "cell25", "cell12_k41", "conv", "cell12_k82"]:
             key = f"abtem_{name}"
             if key not in tm:
                 continue
             wall, tpot = tm[key]
             r = t["runs"][name]
             note = " (one run per probe)" if name == "own" else " (4 probes in one run)"
-            w(f"| {th} nm | abTEM {r['window_nm']:g} nm window, {r['N']}², k_bl {r['k_bl']:g}, {r['slice_nm']:g} nm{note} | "
-              f"{wall:.2f} | {wall/npos:.3f} | {tpot:.1f} |")
+            if name == "same":
+                note = " — mro's numerics (4 probes in one run)"
+            marg = ""
+            if name == "same" and "abtem_same_16" in tm:
+                marg = f" (marginal {(tm['abtem_same_16'][0] - wall) / 12:.3f})"
+            w(f"| {th} nm | abTEM {r['window_nm']:g} nm window, {r['N']}², k_bl {r['k_bl']:g}, {r['slice_nm']:.3g} nm{note} | "
+              f"{wall:.2f} | {wall/npos:.3f}{marg} | {tpot:.1f} |")
     w("")
     for k, t in R["thickness"].items():
         tm = t["timing"]
-        if "abtem_own" not in tm:
+        if "abtem_own" not in tm or "abtem_same_16" not in tm:
             continue
         a1, a16 = tm["mro_default_1t"][0], tm["mro_default_16_1t"][0]
         marg = (a16 - a1) / 12
         own = tm["abtem_own"][0] / npos
         cell = tm.get("abtem_cell12", (float("nan"),))[0] / npos
         g = t["mro_grid"]
+        same = tm.get("abtem_same", (float("nan"),))[0]
+        same16 = tm.get("abtem_same_16", (float("nan"),))[0]
+        same_marg = (same16 - same) / 12
         w(f"At {k[1:]} nm mro's defaults ({g['window_nm']:g} nm window, {g['window_points']}² "
-          f"points, k_bl 20 nm⁻¹, {g['slice_nm']:.3g} nm slices) take {a1 / npos:.3f} s per probe "
-          f"over this 4-probe run and {marg:.3f} s per additional probe; abTEM at the same window, "
-          f"sampling and band limit (12.5 nm, 768², k_bl 20, 0.2 nm slices: the same accuracy, "
-          f"the 0.2 → 0.1 nm step above being ≤ 0.2 %) takes {cell:.3f} s per probe with 4 probes "
-          f"sharing its transmission functions — **{cell / marg:.1f}×** mro's marginal cost, "
-          f"{cell / (a1 / npos):.1f}× its cost over the 4-probe run — and {own:.3f} s per probe on "
-          "mro's old 6.25 nm windows, without its potential, which abTEM would otherwise build "
-          "too.")
+          f"points, k_bl {g['band_limit_per_nm']:g} nm⁻¹, {g['slice_nm']:.3g} nm slices) take "
+          f"{a1 / npos:.3f} s per probe over this 4-probe run and {marg:.3f} s per additional "
+          f"probe. **Like for like** — abTEM on the same grid, band limit and slices (the same "
+          f"numerical accuracy, both being split-step multislice): {same / npos:.3f} s per probe "
+          f"over 4 probes sharing its transmission functions and {same_marg:.3f} s per additional "
+          f"probe (from 4 and 16 probes), so mro is **{same_marg / marg:.1f}×** faster per "
+          f"additional probe and {same / a1:.1f}× over the 4-probe run. Against abTEM "
+          f"at its 0.2 nm slices (768², k_bl 20, better converged in the slices than either code "
+          f"at {g['slice_nm']:.3g} nm: P_n ≤ 2.4 % at 40 nm, `reports/convergence.md`) the "
+          f"factor is {cell / marg:.1f}× (abTEM's mean over its 4-probe run against mro's "
+          f"marginal cost); on mro's old 6.25 nm windows abTEM takes {own:.3f} s "
+          "per probe, without its potential, which abTEM would otherwise build too.")
         w("")
-    w("Timings were taken on a machine shared with another engineer's builds (load average "
-      "above), so they are indicative to a factor of about 1.5; both codes ran in the same run, "
-      "one after the other.")
+    w(f"Load average {m['load_start'][0]:.1f} at the start, {m['load_end'][0]:.1f} at the end; "
+      "both codes ran in the same run, one after the other, each on one thread.")
     w("")
     w("## What would be next")
     w("")
@@ -416,8 +436,15 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
       "the scattering) but puts the share squared, not the share, of each edge cell's beam on "
       "the detector, −7 % in the 0.5–1 nm⁻¹ band against the exact disk; an unscattered-beam "
       "term that adds the difference back would fix that band for the bright-field disk.")
-    w("4. **Speed**: mro's marginal cost per probe is 3–5× below abTEM's at the same window and "
-      "band limit (above), short of the ≥ 5× goal at 20 nm.")
+    facs = []
+    for k, t in R["thickness"].items():
+        tm = t["timing"]
+        if "abtem_same_16" in tm:
+            mm = (tm["mro_default_16_1t"][0] - tm["mro_default_1t"][0]) / 12
+            am = (tm["abtem_same_16"][0] - tm["abtem_same"][0]) / 12
+            facs.append(f"{am / mm:.1f}× at {k[1:]} nm")
+    w("4. **Speed**: like for like (same grid, band limit and slices) mro's marginal cost per "
+      f"probe is below abTEM's by {', '.join(facs) or '—'} (above); the issue's goal is ≥ 5×.")
     w("5. More probe positions (and 40 nm) for P_n statistics: with 4 patterns the P_n "
       "ratios are speckle-limited.")
     w("")

@@ -122,6 +122,7 @@ impl Cost {
             &scenario.model,
             &scenario.microscope,
             &scenario.detector,
+            s.thickness_nm,
         ) as f64;
         let coherence = PartialCoherence::from_microscope(&scenario.microscope);
         let passes = (coherence.defocus.len() * coherence.source.len()) as f64

@@ -355,7 +355,7 @@ impl Scenario {
         self.validate_aperture()?;
         self.model.validate().map_err(|e| e.within("model"))?;
         self.model
-            .band_limit_for(&self.detector)
+            .band_limit_for(&self.detector, self.sample.thickness_nm)
             .map_err(|e| e.within("model"))?;
         self.thermal.validate().map_err(|e| e.within("thermal"))?;
         self.analysis.validate().map_err(|e| e.within("analysis"))?;
@@ -726,7 +726,10 @@ impl Scenario {
         s.analysis
             .symmetries
             .get_or_insert_with(|| self.analysis.summed_symmetries());
-        if let Ok(k) = self.model.band_limit_for(&self.detector) {
+        if let Ok(k) = self
+            .model
+            .band_limit_for(&self.detector, self.sample.thickness_nm)
+        {
             s.model.band_limit_per_nm.get_or_insert(k);
         }
         let mut followed = Vec::new();
@@ -738,8 +741,9 @@ impl Scenario {
         }
         if self.model.band_limit_per_nm.is_none() {
             followed.push(
-                "model.band_limit_per_nm (the larger of 20 nm⁻¹ and the detector edge, \
-                 detector.pixels × k_pixel_per_nm / 2)",
+                "model.band_limit_per_nm (the larger of the detector edge, \
+                 detector.pixels × k_pixel_per_nm / 2, and 20 nm⁻¹, or 15.36 nm⁻¹ for \
+                 multislice through up to 20 nm of sample.thickness_nm)",
             );
         }
         let mut text = s.resolved_toml();
@@ -910,8 +914,12 @@ mod tests {
         assert_eq!(back.analysis.summed_symmetries(), vec![2, 4, 6, 8, 10]);
         assert_eq!(back.check_toml().lines().next(), text.lines().next());
         assert_eq!(
-            back.model.band_limit_for(&back.detector).unwrap(),
-            s.model.band_limit_for(&s.detector).unwrap()
+            back.model
+                .band_limit_for(&back.detector, back.sample.thickness_nm)
+                .unwrap(),
+            s.model
+                .band_limit_for(&s.detector, s.sample.thickness_nm)
+                .unwrap()
         );
     }
 

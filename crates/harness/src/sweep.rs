@@ -361,6 +361,48 @@ pub fn warnings_by_point(
     grouped
 }
 
+/// The band limit a point's multislice leaves to its thickness-dependent default
+/// ([`mro_sim::spec::default_band_limit_per_nm`]), nm⁻¹; `None` when the point gives one or
+/// uses another model.
+pub fn defaulted_band_limit(scenario: &Scenario) -> Option<f64> {
+    let m = &scenario.model;
+    if m.kind != mro_sim::spec::ModelKind::Multislice || m.band_limit_per_nm.is_some() {
+        return None;
+    }
+    m.band_limit_for(&scenario.detector, scenario.sample.thickness_nm)
+        .ok()
+}
+
+/// Adds to `per_point` (each point's index and warnings) a warning for the multislice points
+/// whose default band limits (`band[i]`, [`defaulted_band_limit`]) differ: their grids differ,
+/// so a trend along the sweep would mix two numerical settings.
+pub fn warn_band_limit_spread(per_point: &mut [(usize, Vec<String>)], band: &[Option<f64>]) {
+    use mro_sim::spec::{DEFAULT_BAND_LIMIT_PER_NM, THIN_FOIL_BAND_LIMIT_PER_NM, THIN_FOIL_MAX_NM};
+    let mut values: Vec<f64> = band.iter().flatten().copied().collect();
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    if values.len() < 2 {
+        return;
+    }
+    let list = values
+        .iter()
+        .map(|k| format!("{k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = format!(
+        "model.band_limit_per_nm is not given, so multislice takes its default by foil thickness \
+         ({THIN_FOIL_BAND_LIMIT_PER_NM} nm⁻¹ up to {THIN_FOIL_MAX_NM} nm, \
+         {DEFAULT_BAND_LIMIT_PER_NM} nm⁻¹ beyond) and these points image on different grids \
+         ({list} nm⁻¹); give model.band_limit_per_nm ({DEFAULT_BAND_LIMIT_PER_NM} is converged \
+         to 40 nm, reports/convergence.md) so that the sweep compares like with like"
+    );
+    for ((_, warnings), k) in per_point.iter_mut().zip(band) {
+        if k.is_some() {
+            warnings.push(message.clone());
+        }
+    }
+}
+
 /// `key=value,key=value`, as used in names and tables.
 pub fn label(point: &Point) -> String {
     let mut s = String::new();
@@ -402,6 +444,33 @@ mod tests {
 
     fn base() -> Scenario {
         Scenario::parse("schema = \"mro.scenario/1\"\nname = \"b\"\n").unwrap()
+    }
+
+    #[test]
+    fn multislice_points_on_different_default_band_limits_are_warned_about() {
+        let run = |extra: &str| {
+            let text = format!(
+                "schema = \"mro.scenario/1\"\nname = \"b\"\n[model]\nkind = \"multislice\"\n{extra}\
+                 [[sweep]]\nkey = \"sample.thickness_nm\"\nvalues = [10, 20, 30]\n"
+            );
+            let s = Scenario::parse(&text).unwrap();
+            let points: Vec<Scenario> = (0..3)
+                .map(|i| apply(&s, &point_at(&s.sweep, i)).unwrap())
+                .collect();
+            let band: Vec<Option<f64>> = points.iter().map(defaulted_band_limit).collect();
+            let mut per_point: Vec<(usize, Vec<String>)> =
+                (0..3).map(|i| (i, Vec::new())).collect();
+            warn_band_limit_spread(&mut per_point, &band);
+            (band, warnings_by_point(per_point))
+        };
+        let (band, warned) = run("");
+        assert_eq!(band, vec![Some(15.36), Some(15.36), Some(20.0)]);
+        assert_eq!(warned.len(), 1);
+        assert!(warned[0].0.contains("15.36, 20 nm⁻¹"), "{}", warned[0].0);
+        assert_eq!(warned[0].1, vec![0, 1, 2]);
+        let (band, warned) = run("band_limit_per_nm = 20.0\n");
+        assert_eq!(band, vec![None; 3]);
+        assert!(warned.is_empty());
     }
 
     #[test]

@@ -192,7 +192,9 @@ pub fn forward_grid(
     model.validate().map_err(inv("model"))?;
     check_detector_reach(microscope, detector)?;
     // The plan expects a band limit at or above the detector edge.
-    model.band_limit_for(detector).map_err(inv("model"))?;
+    model
+        .band_limit_for(detector, thickness_nm)
+        .map_err(inv("model"))?;
     let slicing = Slicing::new(thickness_nm, model.slice_nm);
     let plan = DiffractionPlan::for_model(model, microscope, detector, slicing);
     Ok(ForwardGrid {
@@ -304,7 +306,9 @@ where
     let cal = calibration(microscope, scan, detector, thickness)?;
 
     // The plan expects a band limit at or above the detector edge.
-    model.band_limit_for(detector).map_err(inv("model"))?;
+    model
+        .band_limit_for(detector, thickness)
+        .map_err(inv("model"))?;
     let slicing = Slicing::new(thickness, model.slice_nm);
     let plan = Arc::new(DiffractionPlan::for_model(
         model, microscope, detector, slicing,

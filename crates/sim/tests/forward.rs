@@ -413,7 +413,8 @@ fn every_model_conserves_flux_from_5_to_60_nm() {
     // phase grating's times what that absorption leaves, exp(−n·t·⟨σ⟩) with the alloy's
     // cross-section beyond k_bl (measured: within 0.1 / 0.2 / 0.6 / 0.7 % at 5 / 20 / 40 / 60 nm).
     let d = det_pixels(256);
-    let absorbed_per_nm = 54.0 * alloy_cross_section_beyond_band_nm2();
+    let absorbed_per_nm =
+        54.0 * alloy_cross_section_beyond_band_nm2(mro_sim::spec::DEFAULT_BAND_LIMIT_PER_NM);
     for t in [5.0, 20.0, 40.0, 60.0] {
         let atoms = random_glass(21, 8.0, t);
         for kind in [ModelKind::Kinematic, ModelKind::Born, ModelKind::Multislice] {
@@ -459,10 +460,9 @@ fn every_model_conserves_flux_from_5_to_60_nm() {
     }
 }
 
-/// The first-Born cross-section beyond the default band limit of an average atom of
+/// The first-Born cross-section beyond the band limit `k_bl` (nm⁻¹) of an average atom of
 /// Zr₅₅Co₂₅Al₂₀ at the default voltage, nm².
-fn alloy_cross_section_beyond_band_nm2() -> f64 {
-    let k_bl = mro_sim::spec::DEFAULT_BAND_LIMIT_PER_NM;
+fn alloy_cross_section_beyond_band_nm2(k_bl: f64) -> f64 {
     let grid = FieldGrid {
         origin_nm: [0.0, 0.0],
         points: [64, 64],
@@ -709,7 +709,8 @@ fn sink_errors_name_the_row() {
 
 /// Multislice absorbs the flux its atoms scatter beyond the band limit: through 5 nm of the
 /// paper's alloy the detector's total falls, against the plain phase grating, by the alloy's
-/// first-Born cross-section beyond k_bl times its areal density (n·t·Σ c_e σ_e ≈ 1.5 %).
+/// first-Born cross-section beyond k_bl times its areal density (n·t·Σ c_e σ_e ≈ 2.2 % at the
+/// 15.36 nm⁻¹ thin-foil default).
 #[test]
 fn absorption_removes_the_cross_section_beyond_the_band_limit() {
     let t_nm = 5.0;
@@ -735,7 +736,8 @@ fn absorption_removes_the_cross_section_beyond_the_band_limit() {
             .sum()
     };
     let measured = 1.0 - total(&on) / total(&off);
-    let expected = 54.0 * t_nm * alloy_cross_section_beyond_band_nm2();
+    let k_bl = mro_sim::spec::default_band_limit_per_nm(ModelKind::Multislice, t_nm);
+    let expected = 54.0 * t_nm * alloy_cross_section_beyond_band_nm2(k_bl);
     assert!(
         (measured / expected - 1.0).abs() < 0.02,
         "lost {measured:.5} of the detector's total; the cross-section says {expected:.5}"
@@ -785,73 +787,85 @@ fn convergence_study() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(ModelSpec::default().slice_nm);
-    let base = ModelSpec {
-        kind,
-        window_oversampling: oversampling,
-        slice_nm,
-        ..ModelSpec::default()
-    };
-    let variants = [
-        (
-            "window ×2 (m ×2)",
-            ModelSpec {
-                window_oversampling: 2 * oversampling,
-                ..base.clone()
-            },
-        ),
-        (
-            "band limit ×2",
-            ModelSpec {
-                band_limit_per_nm: Some(2.0 * mro_sim::spec::DEFAULT_BAND_LIMIT_PER_NM),
-                ..base.clone()
-            },
-        ),
-        (
-            "slice ÷2",
-            ModelSpec {
-                slice_nm: 0.5 * base.slice_nm,
-                ..base.clone()
-            },
-        ),
-        (
-            "slice ×2",
-            ModelSpec {
-                slice_nm: 2.0 * base.slice_nm,
-                ..base.clone()
-            },
-        ),
-        (
-            "no absorption beyond the band",
-            ModelSpec {
-                absorb_beyond_band_limit: false,
-                ..base.clone()
-            },
-        ),
-        (
-            "band limit ×2, no absorption",
-            ModelSpec {
-                band_limit_per_nm: Some(2.0 * mro_sim::spec::DEFAULT_BAND_LIMIT_PER_NM),
-                absorb_beyond_band_limit: false,
-                ..base.clone()
-            },
-        ),
-        (
-            "old band limit 10.24 nm⁻¹",
-            ModelSpec {
-                band_limit_per_nm: Some(10.24),
-                ..base.clone()
-            },
-        ),
-    ];
+    // `MRO_CONVERGENCE_BAND_LIMIT=17.28` studies another band limit k_bl (nm⁻¹) as the base
+    // at every thickness; by default the base is the default at each thickness.
+    let band_limit: Option<f64> = std::env::var("MRO_CONVERGENCE_BAND_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    // `MRO_CONVERGENCE_THICKNESSES=5,20` studies other thicknesses (nm).
+    let thicknesses: Vec<f64> = std::env::var("MRO_CONVERGENCE_THICKNESSES")
+        .ok()
+        .and_then(|v| v.split(',').map(|t| t.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![5.0, 20.0, 40.0]);
     // `MRO_CONVERGENCE_ONLY=slice` runs only the variants whose name contains that text.
     let only = std::env::var("MRO_CONVERGENCE_ONLY").unwrap_or_default();
-    let variants: Vec<_> = variants
-        .iter()
-        .filter(|(name, _)| name.contains(only.as_str()))
-        .collect();
     println!("| thickness | compared with default | Δ I(1–8 nm⁻¹) | min Pearson | max |ΔP_n|/P_n ± s.e. (even n ≤ 10) |");
     println!("|---|---|---|---|---|");
-    for t in [5.0, 20.0, 40.0] {
+    for t in thicknesses {
+        let band_limit = band_limit.unwrap_or(mro_sim::spec::default_band_limit_per_nm(kind, t));
+        let base = ModelSpec {
+            kind,
+            window_oversampling: oversampling,
+            slice_nm,
+            band_limit_per_nm: Some(band_limit),
+            ..ModelSpec::default()
+        };
+        let variants = [
+            (
+                "window ×2 (m ×2)",
+                ModelSpec {
+                    window_oversampling: 2 * oversampling,
+                    ..base.clone()
+                },
+            ),
+            (
+                "band limit ×2",
+                ModelSpec {
+                    band_limit_per_nm: Some(2.0 * band_limit),
+                    ..base.clone()
+                },
+            ),
+            (
+                "slice ÷2",
+                ModelSpec {
+                    slice_nm: 0.5 * base.slice_nm,
+                    ..base.clone()
+                },
+            ),
+            (
+                "slice ×2",
+                ModelSpec {
+                    slice_nm: 2.0 * base.slice_nm,
+                    ..base.clone()
+                },
+            ),
+            (
+                "no absorption beyond the band",
+                ModelSpec {
+                    absorb_beyond_band_limit: false,
+                    ..base.clone()
+                },
+            ),
+            (
+                "band limit ×2, no absorption",
+                ModelSpec {
+                    band_limit_per_nm: Some(2.0 * band_limit),
+                    absorb_beyond_band_limit: false,
+                    ..base.clone()
+                },
+            ),
+            (
+                "old band limit 10.24 nm⁻¹",
+                ModelSpec {
+                    band_limit_per_nm: Some(10.24),
+                    ..base.clone()
+                },
+            ),
+        ];
+        let variants: Vec<_> = variants
+            .iter()
+            .filter(|(name, _)| name.contains(only.as_str()))
+            .collect();
         // 26 nm of periodic glass: the widest window studied (25 nm, m = 4) sees no atom twice.
         let atoms = random_glass(31, 26.0, t);
         let reference = run_model(&atoms, &scan, &d, &base, &ForwardOptions::default());

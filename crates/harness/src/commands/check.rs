@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use crate::cost::Cost;
 use crate::exit::bad_input;
 use crate::scenario::Scenario;
-use crate::sweep::{apply, point_at, point_count, points_phrase, warnings_by_point, PointWarnings};
+use crate::sweep::{
+    apply, defaulted_band_limit, point_at, point_count, points_phrase, warn_band_limit_spread,
+    warnings_by_point, PointWarnings,
+};
 
 /// Most sweep points `check` builds and validates one by one (the first ones); `mro sweep`
 /// checks every combination before it runs any (each value alone is checked on loading either
@@ -68,11 +71,14 @@ fn check_combinations(
     let n = point_count(&scenario.sweep).unwrap_or(usize::MAX);
     let checked = n.min(COMBINATIONS_CHECKED);
     let mut per_point = Vec::with_capacity(checked);
+    let mut band = Vec::with_capacity(checked);
     for i in 0..checked {
         let point = apply(scenario, &point_at(&scenario.sweep, i))
             .map_err(|e| bad_input(format!("{}: sweep point {i}: {e}", path.display())))?;
         per_point.push((i, point.warnings()));
+        band.push(defaulted_band_limit(&point));
     }
+    warn_band_limit_spread(&mut per_point, &band);
     if n > COMBINATIONS_CHECKED {
         eprintln!(
             "mro: note: {}: checked the first {COMBINATIONS_CHECKED} sweep points; `mro sweep` \

@@ -19,7 +19,8 @@
 //! Exit status as `validate`: 3 when any point's score falls outside its tolerances (the run
 //! and its files are complete), 0 when every point held; `--point` (a Slurm task) exits 3 when
 //! its own point fails (Slurm then lists the task as failed, with exit code 3, though its point
-//! is complete), and `--collect` when any point does.
+//! is complete), and `--collect` when any point does; `--collect` exits 1, listing them, while
+//! points have not finished.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,8 +39,8 @@ use crate::scenario::Scenario;
 use crate::score::{noise_corrected, Score};
 use crate::slurm::{self, SlurmOptions};
 use crate::sweep::{
-    apply, dir_name, label, merge_axes, point_at, point_count, points_phrase, warnings_by_point,
-    Point, PointWarnings, SetArg,
+    apply, defaulted_band_limit, dir_name, label, merge_axes, point_at, point_count, points_phrase,
+    warn_band_limit_spread, warnings_by_point, Point, PointWarnings, SetArg,
 };
 
 /// Arguments of `mro sweep`.
@@ -215,11 +216,14 @@ impl Sweep {
             warnings: Vec::new(),
         };
         let mut per_point = Vec::with_capacity(count);
+        let mut band = Vec::with_capacity(count);
         for i in 0..count {
             let scenario = sweep.scenario(i)?;
             sweep.largest = sweep.largest.max(need(&scenario, control, false));
             per_point.push((i, scenario.warnings()));
+            band.push(defaulted_band_limit(&scenario));
         }
+        warn_band_limit_spread(&mut per_point, &band);
         sweep.warnings = warnings_by_point(per_point);
         Ok(sweep)
     }

@@ -268,14 +268,15 @@ impl DiffractionPlan {
         slicing: Slicing,
     ) -> Self {
         let oversampling = model.window_oversampling;
+        let thickness_nm = slicing.count as f64 * slicing.slice_nm;
         let band_limit_per_nm = model
-            .band_limit_for(detector)
+            .band_limit_for(detector, thickness_nm)
             .expect("band limit at or above the detector edge");
         assert!(oversampling > 0, "window oversampling must be at least 1");
         let dk = detector.k_pixel_per_nm / oversampling as f64;
         let k_bl = band_limit_per_nm;
         let spec = ProbeSpec::from_microscope(microscope);
-        let n = Self::window_points_for(model, microscope, detector);
+        let n = Self::window_points_for(model, microscope, detector, thickness_nm);
         let mut planner = FftPlanner::new();
         let fft = Fft2Plan::new(&mut planner, n);
         let probe = ProbeSpectrum::new(spec, n, dk, model.aperture_sampling);
@@ -361,18 +362,20 @@ impl DiffractionPlan {
     }
 
     /// The window side N in pixels that [`DiffractionPlan::for_model`] chooses, without
-    /// planning anything (cost estimates use it): the smallest fast even size that holds the
+    /// planning anything (cost estimates use it), for `thickness_nm` of sample (the default
+    /// band limit depends on it): the smallest fast even size that holds the
     /// detector's samples and, for multislice, N·Δk' ≥ 3·k_bl; for the single-scattering
     /// models N·Δk' ≥ max(k_bl + α/λ + k_det, 2.2·k_bl), with Δk' = Δk/m.
     pub fn window_points_for(
         model: &ModelSpec,
         microscope: &MicroscopeSpec,
         detector: &DetectorSpec,
+        thickness_nm: f64,
     ) -> usize {
         let kind = model.kind;
         let oversampling = model.window_oversampling;
         let band_limit_per_nm = model
-            .band_limit_for(detector)
+            .band_limit_for(detector, thickness_nm)
             .unwrap_or_else(|_| detector_edge_per_nm(detector));
         let m = oversampling.max(1);
         let dk = detector.k_pixel_per_nm / m as f64;
