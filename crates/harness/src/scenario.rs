@@ -732,19 +732,23 @@ impl Scenario {
         {
             s.model.band_limit_per_nm.get_or_insert(k);
         }
-        let mut followed = Vec::new();
+        let mut followed: Vec<String> = Vec::new();
         if self.analysis.radial_step_per_nm.is_none() {
-            followed.push("analysis.radial_step_per_nm (detector.k_pixel_per_nm)");
+            followed.push("analysis.radial_step_per_nm (detector.k_pixel_per_nm)".into());
         }
         if self.analysis.symmetries.is_none() {
-            followed.push("analysis.symmetries (the even n up to analysis.n_max)");
+            followed.push("analysis.symmetries (the even n up to analysis.n_max)".into());
         }
         if self.model.band_limit_per_nm.is_none() {
-            followed.push(
+            use mro_sim::spec::{
+                DEFAULT_BAND_LIMIT_PER_NM, THIN_FOIL_BAND_LIMIT_PER_NM, THIN_FOIL_MAX_NM,
+            };
+            followed.push(format!(
                 "model.band_limit_per_nm (the larger of the detector edge, \
-                 detector.pixels × k_pixel_per_nm / 2, and 20 nm⁻¹, or 15.36 nm⁻¹ for \
-                 multislice through up to 20 nm of sample.thickness_nm)",
-            );
+                 detector.pixels × k_pixel_per_nm / 2, and {DEFAULT_BAND_LIMIT_PER_NM} nm⁻¹, or \
+                 {THIN_FOIL_BAND_LIMIT_PER_NM} nm⁻¹ for multislice through up to \
+                 {THIN_FOIL_MAX_NM} nm of sample.thickness_nm)"
+            ));
         }
         let mut text = s.resolved_toml();
         if !followed.is_empty() {

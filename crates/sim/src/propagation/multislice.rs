@@ -10,8 +10,8 @@ use super::{
 use crate::fft2::{gather_columns, scatter_columns};
 use crate::potential::{Field, FieldKind, SliceData};
 
-/// Rows transformed and multiplied together while they are in cache (16 rows of 768 points:
-/// 96 KiB, with as much of the slice beside them).
+/// Rows transformed and multiplied together while they are in cache (16 rows of 576–768
+/// points: 72–96 KiB, with as much of the slice beside them).
 const ROWS_PER_CHUNK: usize = 16;
 
 /// Multislice model: ψ ← F⁻¹{P(k)·F{t_n·ψ}} slice by slice, with the band-limited
