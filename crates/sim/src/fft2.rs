@@ -141,6 +141,24 @@ pub fn transpose(src: &[Complex32], dst: &mut [Complex32], n: usize) {
     }
 }
 
+/// The rows `rows` of the transpose of an N×N array: `dst[j][i] = src[i][j]` for j in `rows`;
+/// the other rows of `dst` are left as they are (a spectrum read only on the detector's rows
+/// needs no more). Blocked as [`transpose`].
+pub fn transpose_rows(src: &[Complex32], dst: &mut [Complex32], n: usize, rows: Range<usize>) {
+    const B: usize = 8;
+    assert!(src.len() >= n * n && dst.len() >= n * n && rows.end <= n);
+    for j0 in rows.clone().step_by(B) {
+        for i0 in (0..n).step_by(B) {
+            let i1 = (i0 + B).min(n);
+            for j in j0..(j0 + B).min(rows.end) {
+                for (d, i) in dst[j * n + i0..j * n + i1].iter_mut().zip(i0..i1) {
+                    *d = src[i * n + j];
+                }
+            }
+        }
+    }
+}
+
 /// The columns `cols` of an N×N array `src` as the rows of `strip` (`cols.len()` × N):
 /// `strip[c][i] = src[i][cols.start + c]`.
 pub fn gather_columns(src: &[Complex32], strip: &mut [Complex32], n: usize, cols: Range<usize>) {
@@ -236,6 +254,24 @@ mod tests {
         assert_eq!(next_fast_even_len(1503), 1536);
         let [a, b] = signed_index_ranges(192, 64, 65);
         assert_eq!((a, b), (0..65, 128..192));
+    }
+
+    #[test]
+    fn partial_transposes_agree_with_the_whole_one() {
+        let n = 37;
+        let src: Vec<Complex32> = (0..n * n)
+            .map(|i| Complex32::new(i as f32, -(i as f32)))
+            .collect();
+        let mut whole = vec![Complex32::default(); n * n];
+        transpose(&src, &mut whole, n);
+        // Rows 3..20 of the transpose (not a multiple of the block), the rest untouched.
+        let mut part = vec![Complex32::new(7.0, 7.0); n * n];
+        transpose_rows(&src, &mut part, n, 3..20);
+        assert_eq!(part[3 * n..20 * n], whole[3 * n..20 * n]);
+        assert!(part[..3 * n]
+            .iter()
+            .chain(&part[20 * n..])
+            .all(|c| c.re == 7.0));
     }
 
     #[test]

@@ -28,7 +28,7 @@
 //! # let _ = calibration; Ok(()) }
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use mro_core::{Calibration, CalibrationError, InvalidValue, Seeds};
 use rand::Rng;
@@ -373,6 +373,18 @@ where
     let mut row_out = vec![0f32; sx * ndet];
     let mut block_acc: Vec<f64> = Vec::new();
     let mut displaced = AtomVolume::default();
+    // Per-pattern working memory (a `Scratch` holds several N² windows, ~10 MB at N = 576),
+    // one per worker thread for the whole scan: rayon's `for_each_init` would make one per
+    // work split, several per scan row, and zeroing them cost ~5 % of a kinematic run. No
+    // result depends on what a scratch held before. A pattern holds its thread's lock, so it
+    // must not call into rayon (a waiting worker could steal another position and lock again).
+    let scratch: Vec<_> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::new((plan.scratch(), vec![0f64; ndet], Vec::new())))
+        .collect();
+    let thread_scratch = || {
+        let i = rayon::current_thread_index().unwrap_or(0) % scratch.len();
+        scratch[i].lock().unwrap_or_else(PoisonError::into_inner)
+    };
 
     for block_start in (0..sy).step_by(block_rows) {
         let block_end = (block_start + block_rows).min(sy);
@@ -435,28 +447,27 @@ where
                     }
                 };
                 if configs == 1 {
-                    row_out.par_chunks_mut(ndet).enumerate().for_each_init(
-                        || (plan.scratch(), vec![0f64; ndet], Vec::new()),
-                        |(s, intensity, tmp), (ix, out)| {
+                    row_out
+                        .par_chunks_mut(ndet)
+                        .enumerate()
+                        .for_each(|(ix, out)| {
+                            let (s, intensity, tmp) = &mut *thread_scratch();
                             pattern(ix, s, tmp, intensity);
                             let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
                             det.record(intensity, &mut rng, out);
-                        },
-                    );
+                        });
                 } else {
                     let off = (row - block_start) * sx * ndet;
                     block_acc[off..off + sx * ndet]
                         .par_chunks_mut(ndet)
                         .enumerate()
-                        .for_each_init(
-                            || (plan.scratch(), vec![0f64; ndet], Vec::new()),
-                            |(s, intensity, tmp), (ix, acc)| {
-                                pattern(ix, s, tmp, intensity);
-                                for (a, i) in acc.iter_mut().zip(intensity.iter()) {
-                                    *a += i / configs as f64;
-                                }
-                            },
-                        );
+                        .for_each(|(ix, acc)| {
+                            let (s, intensity, tmp) = &mut *thread_scratch();
+                            pattern(ix, s, tmp, intensity);
+                            for (a, i) in acc.iter_mut().zip(intensity.iter()) {
+                                *a += i / configs as f64;
+                            }
+                        });
                 }
                 done += sx;
                 if configs == 1 {

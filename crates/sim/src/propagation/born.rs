@@ -5,7 +5,8 @@ use std::sync::Arc;
 use rustfft::num_complex::{Complex32, Complex64};
 
 use super::{
-    check_call, multiply_fluctuation_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+    check_call, lane_sum, multiply_fluctuation_into, DiffractionPlan, Propagation, Scratch,
+    WindowPlacement,
 };
 use crate::potential::{Field, FieldKind, SliceData};
 
@@ -72,7 +73,7 @@ impl Propagation for Born {
         }
         let scale = p.sigma_rad_per_v_nm / n as f64;
         // The half-step depth phase has unit modulus: P_s = scale²·Σ|d|².
-        let scattered = scale * scale * s.d.iter().map(|d| f64::from(d.norm_sqr())).sum::<f64>();
+        let scattered = scale * scale * lane_sum(&s.d, |d| f64::from(d.norm_sqr()));
         for ((acc, h), &idx) in s
             .acc
             .iter_mut()

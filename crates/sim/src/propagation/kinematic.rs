@@ -5,7 +5,8 @@ use std::sync::Arc;
 use rustfft::num_complex::Complex64;
 
 use super::{
-    check_call, multiply_fluctuation_into, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+    check_call, lane_sum, multiply_fluctuation_rows, window_mean, DiffractionPlan, Propagation,
+    Scratch, WindowPlacement,
 };
 use crate::potential::{Field, FieldKind, SliceData};
 
@@ -46,13 +47,20 @@ impl Propagation for Kinematic {
         let SliceData::Potential(v) = &field.slices else {
             panic!("kinematic model needs a projected potential")
         };
-        p.probe_wave(at.center_nm, 0.0, s);
-        std::mem::swap(&mut s.a, &mut s.c);
-        multiply_fluctuation_into(&s.c, &mut s.a, n, &v[0], field.grid.points[1], at);
-        // Scattered power over the whole band by Parseval: Σ_k|σ·DFT(a)/n|² = σ²·Σ_r|a|².
+        let stride = field.grid.points[1];
+        let mean = window_mean(n, &v[0], stride, at);
+        // ψ₀·(v − v̄), a chunk of rows at a time while it is in cache: its power (the
+        // scattered power over the whole band by Parseval, Σ_k|σ·DFT(a)/n|² = σ²·Σ_r|a|²) and
+        // its transform along x.
+        let mut power = 0.0;
+        p.probe_wave_then(at.center_nm, 0.0, s, |first_row, rows, fft| {
+            multiply_fluctuation_rows(rows, n, &v[0], stride, at, first_row, mean);
+            power += lane_sum(rows, |c| f64::from(c.norm_sqr()));
+            p.fft.forward_rows(rows, 0..rows.len() / n, fft);
+        });
         let sigma = p.sigma_rad_per_v_nm;
-        let scattered = sigma * sigma * s.a.iter().map(|c| f64::from(c.norm_sqr())).sum::<f64>();
-        p.forward_detector_rows(s);
+        let scattered = sigma * sigma * power;
+        p.detector_columns(s);
         let scale = p.sigma_rad_per_v_nm / n as f64;
         for (acc, &idx) in s.acc.iter_mut().zip(&p.sampling.index) {
             let b = s.b[idx];

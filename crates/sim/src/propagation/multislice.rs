@@ -6,13 +6,10 @@ use rustfft::num_complex::Complex32;
 
 use super::{
     check_call, multiply_complex_rows, DiffractionPlan, Propagation, Scratch, WindowPlacement,
+    ROWS_PER_CHUNK,
 };
 use crate::fft2::{gather_columns, scatter_columns};
 use crate::potential::{Field, FieldKind, SliceData};
-
-/// Rows transformed and multiplied together while they are in cache (16 rows of 576–768
-/// points: 72–96 KiB, with as much of the slice beside them).
-const ROWS_PER_CHUNK: usize = 16;
 
 /// Multislice model: ψ ← F⁻¹{P(k)·F{t_n·ψ}} slice by slice, with the band-limited
 /// transmission t_n = exp(iσv_n − w_n/2) and the Fresnel propagator P(k) = exp(−iπλk²Δz) cut
@@ -59,7 +56,7 @@ impl Propagation for Multislice {
         for (i, slice) in t.iter().enumerate() {
             // Real space, a few rows at a time while they are in cache: back from the previous
             // slice's half-transformed spectrum `[y][kx]` (zero outside the band), times t_i,
-            // and, but at the exit plane, forward along x.
+            // and forward along x (at the exit plane, for the detector's columns).
             for (c, rows) in s.a.chunks_mut(chunk).enumerate() {
                 let count = rows.len() / n;
                 if i > 0 {
@@ -69,9 +66,7 @@ impl Propagation for Multislice {
                     p.fft.inverse_rows(rows, 0..count, &mut s.fft);
                 }
                 multiply_complex_rows(rows, n, slice, stride, at, c * ROWS_PER_CHUNK);
-                if i != last {
-                    p.fft.forward_rows(rows, 0..count, &mut s.fft);
-                }
+                p.fft.forward_rows(rows, 0..count, &mut s.fft);
             }
             if i == last {
                 break;
@@ -93,7 +88,7 @@ impl Propagation for Multislice {
                 }
             }
         }
-        p.forward_detector_rows(s);
+        p.detector_columns(s);
         let norm = 1.0 / (n * n) as f64;
         for (o, &idx) in s.samples.iter_mut().zip(&p.sampling.index) {
             *o = f64::from(s.b[idx].norm_sqr()) * norm;
