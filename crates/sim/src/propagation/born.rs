@@ -5,9 +5,10 @@ use std::sync::Arc;
 use rustfft::num_complex::{Complex32, Complex64};
 
 use super::{
-    check_call, lane_sum, multiply_fluctuation_into, DiffractionPlan, Propagation, Scratch,
-    WindowPlacement,
+    check_call, lane_sum, multiply_fluctuation_rows, window_mean, DiffractionPlan, Propagation,
+    Scratch, WindowPlacement, ROWS_PER_CHUNK,
 };
+use crate::fft2::transpose;
 use crate::potential::{Field, FieldKind, SliceData};
 
 /// The incident probe is re-propagated to the middle of each block of slices at most this
@@ -54,6 +55,7 @@ impl Propagation for Born {
         let stride = field.grid.points[1];
         let dz = p.slicing.slice_nm;
         let per_block = ((PROBE_REFRESH_NM / dz).floor() as usize).max(1);
+        let chunk = ROWS_PER_CHUNK * n;
         let blocks = v.len().div_ceil(per_block);
         // Horner accumulator over the whole transposed spectrum (in `s.d`): the scattered power
         // that depletes the beam includes what lands beyond the detector.
@@ -64,10 +66,24 @@ impl Propagation for Born {
             p.probe_wave(at.center_nm, depth, s);
             std::mem::swap(&mut s.a, &mut s.c);
             for slice in v[b0..b1].iter().rev() {
-                multiply_fluctuation_into(&s.c, &mut s.a, n, slice, stride, at);
-                p.forward_all_rows(s);
-                for ((acc, b), w) in s.d.iter_mut().zip(&s.b).zip(&p.born_step_t) {
-                    *acc = *acc * w + b;
+                // ψ₀·(v − v̄) transformed along x, then along y with the Horner step, a chunk
+                // of rows at a time while it is in cache.
+                let mean = window_mean(n, slice, stride, at);
+                for (c, (rows, probe)) in s.a.chunks_mut(chunk).zip(s.c.chunks(chunk)).enumerate() {
+                    rows.copy_from_slice(probe);
+                    multiply_fluctuation_rows(rows, n, slice, stride, at, c * ROWS_PER_CHUNK, mean);
+                    p.fft.forward_rows(rows, 0..rows.len() / n, &mut s.fft);
+                }
+                transpose(&s.a, &mut s.b, n);
+                for ((rows, acc), step) in
+                    s.b.chunks_mut(chunk)
+                        .zip(s.d.chunks_mut(chunk))
+                        .zip(p.born_step_t.chunks(chunk))
+                {
+                    p.fft.forward_rows(rows, 0..rows.len() / n, &mut s.fft);
+                    for ((acc, b), w) in acc.iter_mut().zip(rows.iter()).zip(step) {
+                        *acc = *acc * w + b;
+                    }
                 }
             }
         }

@@ -34,7 +34,7 @@ use mro_core::special::bessel_j;
 use rustfft::num_complex::{Complex32, Complex64};
 use rustfft::FftPlanner;
 
-use crate::fft2::{next_fast_even_len, signed_index_ranges, transpose, transpose_rows, Fft2Plan};
+use crate::fft2::{next_fast_even_len, signed_index_ranges, transpose_rows, Fft2Plan};
 use crate::potential::{Field, FieldKind, Slicing};
 use crate::probe::{ProbeSpec, ProbeSpectrum};
 use crate::spec::{DetectorSpec, MicroscopeSpec, ModelKind, ModelSpec};
@@ -535,14 +535,6 @@ impl DiffractionPlan {
         }
     }
 
-    /// Forward-transforms `s.a` (`[y][x]`, overwritten) into `s.b` (`[kx][ky]`), all rows.
-    fn forward_all_rows(&self, s: &mut Scratch) {
-        let n = self.n;
-        self.fft.forward_rows(&mut s.a, 0..n, &mut s.fft);
-        transpose(&s.a, &mut s.b, n);
-        self.fft.forward_rows(&mut s.b, 0..n, &mut s.fft);
-    }
-
     /// The column pass of the forward transform of `s.a` (`[y][kx]`, rows already transformed
     /// along x) into `s.b` (`[kx][ky]`), only for the rows of `s.b` the detector's samples
     /// read (its other rows keep what they held).
@@ -641,8 +633,12 @@ fn lane_sum<T: Copy>(values: &[T], f: impl Fn(T) -> f64) -> f64 {
 }
 
 /// Multiplies `rows` (whole rows of the window, the first of them window row `first_row`) by
-/// the fluctuation `v − mean` of the real field slice under them (see
-/// [`multiply_fluctuation_into`]).
+/// `v − v̄`, v the real field slice under them and v̄ = `mean` its window mean
+/// ([`window_mean`]). A constant potential v̄ only multiplies the wave by the phase e^{iσv̄}
+/// (it commutes with propagation and drops out of every intensity), so the single-scattering
+/// models expand exp(iσv) = e^{iσv̄}·exp(iσ(v − v̄)) in the fluctuation v − v̄ alone: the mean
+/// inner potential is kept as a phase instead of being miscounted as scattered amplitude
+/// (σ·V̄·t ≈ 3 rad at 20 nm of Zr₅₅Co₂₅Al₂₀, issue 10).
 fn multiply_fluctuation_rows(
     rows: &mut [Complex32],
     n: usize,
@@ -657,30 +653,6 @@ fn multiply_fluctuation_rows(
         let v = &slice[(oy + first_row + i) * stride + ox..][..n];
         for (c, &v) in row.iter_mut().zip(v) {
             *c *= v - mean;
-        }
-    }
-}
-
-/// `dst = src × (v − v̄)`, v the real field slice under the window and v̄ its window mean
-/// ([`window_mean`]). A constant potential v̄ only multiplies the wave by the phase e^{iσv̄}
-/// (it commutes with propagation and drops out of every intensity), so the single-scattering
-/// models expand exp(iσv) = e^{iσv̄}·exp(iσ(v − v̄)) in the fluctuation v − v̄ alone: the mean
-/// inner potential is kept as a phase instead of being miscounted as scattered amplitude
-/// (σ·V̄·t ≈ 3 rad at 20 nm of Zr₅₅Co₂₅Al₂₀, issue 10).
-fn multiply_fluctuation_into(
-    src: &[Complex32],
-    dst: &mut [Complex32],
-    n: usize,
-    slice: &[f32],
-    stride: usize,
-    at: WindowPlacement,
-) {
-    let mean = window_mean(n, slice, stride, at);
-    let [oy, ox] = at.origin_px;
-    for (i, (d, s)) in dst.chunks_exact_mut(n).zip(src.chunks_exact(n)).enumerate() {
-        let v = &slice[(oy + i) * stride + ox..][..n];
-        for ((d, s), &v) in d.iter_mut().zip(s).zip(v) {
-            *d = s * (v - mean);
         }
     }
 }
