@@ -28,7 +28,7 @@
 //! # let _ = calibration; Ok(()) }
 //! ```
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use mro_core::{Calibration, CalibrationError, InvalidValue, Seeds};
 use rand::Rng;
@@ -229,6 +229,10 @@ fn check_detector_reach(
     Ok(())
 }
 
+/// What one pattern works in: the propagation scratch, its intensities, and the partial sums of
+/// partially coherent patterns.
+type PatternWork = (Scratch, Vec<f64>, Vec<f64>);
+
 /// Simulates the datacube `[scan_y, scan_x, det_y, det_x]` of `atoms` and streams it.
 ///
 /// `sink(row, values)` receives scan rows in order, `values` holding `scan_x × det_y × det_x`
@@ -374,16 +378,21 @@ where
     let mut block_acc: Vec<f64> = Vec::new();
     let mut displaced = AtomVolume::default();
     // Per-pattern working memory (a `Scratch` holds several N² windows, ~10 MB at N = 576),
-    // one per worker thread for the whole scan: rayon's `for_each_init` would make one per
-    // work split, several per scan row, and zeroing them cost ~5 % of a kinematic run. No
-    // result depends on what a scratch held before. A pattern holds its thread's lock, so it
-    // must not call into rayon (a waiting worker could steal another position and lock again).
-    let scratch: Vec<_> = (0..rayon::current_num_threads())
-        .map(|_| Mutex::new((plan.scratch(), vec![0f64; ndet], Vec::new())))
+    // one per worker thread for the whole scan, made on its first use: rayon's `for_each_init`
+    // would make one per work split, several per scan row, and zeroing them cost ~5 % of a
+    // kinematic run. No result depends on what a scratch held before. Should a thread find its
+    // own scratch taken (a pattern that waited inside rayon and was given another position),
+    // it works in a new one.
+    let new_work = || (plan.scratch(), vec![0f64; ndet], Vec::new());
+    let pool: Vec<Mutex<Option<PatternWork>>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::new(None))
         .collect();
-    let thread_scratch = || {
-        let i = rayon::current_thread_index().unwrap_or(0) % scratch.len();
-        scratch[i].lock().unwrap_or_else(PoisonError::into_inner)
+    let with_work = |f: &mut dyn FnMut(&mut PatternWork)| {
+        let i = rayon::current_thread_index().unwrap_or(0) % pool.len();
+        match pool[i].try_lock() {
+            Ok(mut slot) => f(slot.get_or_insert_with(new_work)),
+            Err(_) => f(&mut new_work()),
+        }
     };
 
     for block_start in (0..sy).step_by(block_rows) {
@@ -451,10 +460,11 @@ where
                         .par_chunks_mut(ndet)
                         .enumerate()
                         .for_each(|(ix, out)| {
-                            let (s, intensity, tmp) = &mut *thread_scratch();
-                            pattern(ix, s, tmp, intensity);
-                            let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
-                            det.record(intensity, &mut rng, out);
+                            with_work(&mut |(s, intensity, tmp)| {
+                                pattern(ix, s, tmp, intensity);
+                                let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
+                                det.record(intensity, &mut rng, out);
+                            });
                         });
                 } else {
                     let off = (row - block_start) * sx * ndet;
@@ -462,11 +472,12 @@ where
                         .par_chunks_mut(ndet)
                         .enumerate()
                         .for_each(|(ix, acc)| {
-                            let (s, intensity, tmp) = &mut *thread_scratch();
-                            pattern(ix, s, tmp, intensity);
-                            for (a, i) in acc.iter_mut().zip(intensity.iter()) {
-                                *a += i / configs as f64;
-                            }
+                            with_work(&mut |(s, intensity, tmp)| {
+                                pattern(ix, s, tmp, intensity);
+                                for (a, i) in acc.iter_mut().zip(intensity.iter()) {
+                                    *a += i / configs as f64;
+                                }
+                            });
                         });
                 }
                 done += sx;

@@ -56,6 +56,7 @@ impl Propagation for Born {
         let dz = p.slicing.slice_nm;
         let per_block = ((PROBE_REFRESH_NM / dz).floor() as usize).max(1);
         let chunk = ROWS_PER_CHUNK * n;
+        debug_assert_eq!(p.born_step_t.len(), n * n, "a plan made for the Born model");
         let blocks = v.len().div_ceil(per_block);
         // Horner accumulator over the whole transposed spectrum (in `s.d`): the scattered power
         // that depletes the beam includes what lands beyond the detector.

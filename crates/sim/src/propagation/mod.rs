@@ -618,8 +618,9 @@ fn window_mean(n: usize, slice: &[f32], stride: usize, at: WindowPlacement) -> f
 }
 
 /// Σ f(v) over `values` in f64 with eight interleaved partial sums, which the compiler can
-/// vectorise (a serial f64 sum waits on each addition). Differs from the serial sum by
-/// rounding only (relative ~10⁻¹⁶ for these sums of positive terms).
+/// vectorise (a serial f64 sum waits on each addition). Differs from the serial sum in the
+/// order of the additions only, i.e. by rounding (~10⁻¹⁶ relative for the sums of |ψ|², and of
+/// the potential over a window, whose mean is then rounded to f32).
 fn lane_sum<T: Copy>(values: &[T], f: impl Fn(T) -> f64) -> f64 {
     let mut acc = [0.0f64; 8];
     let chunks = values.chunks_exact(8);

@@ -56,7 +56,8 @@ impl Propagation for Multislice {
         for (i, slice) in t.iter().enumerate() {
             // Real space, a few rows at a time while they are in cache: back from the previous
             // slice's half-transformed spectrum `[y][kx]` (zero outside the band), times t_i,
-            // and forward along x (at the exit plane, for the detector's columns).
+            // and forward along x (at the exit plane too: the detector's k_x rows are then
+            // transposed and transformed along y).
             for (c, rows) in s.a.chunks_mut(chunk).enumerate() {
                 let count = rows.len() / n;
                 if i > 0 {

@@ -366,3 +366,61 @@ fn probe_tail_fraction_follows_the_airy_encircled_energy() {
         assert!((probe_tail_fraction(a, r) / asymptote - 1.0).abs() < 0.1);
     }
 }
+
+/// Every model's pattern is the same, bit for bit, whatever its scratch held before: a fresh
+/// one, one filled with NaN, and one that just made another position's pattern (the scan
+/// reuses one scratch per thread).
+#[test]
+fn patterns_do_not_depend_on_what_the_scratch_held() {
+    let det = detector(32, 0.32);
+    let slicing = Slicing::new(1.6, 0.8);
+    let atoms = small_cluster(5, [3.0, 3.0], 40);
+    let mut vol = AtomVolume::new([8.0, 8.0, 1.6]);
+    for (i, (r, z)) in atoms.iter().enumerate() {
+        vol.push([r[1], r[0], 0.2 + 0.4 * (i % 3) as f64], *z);
+    }
+    for kind in [ModelKind::Kinematic, ModelKind::Born, ModelKind::Multislice] {
+        let spec = model(kind, 12.0, 2);
+        let plan = Arc::new(DiffractionPlan::for_model(
+            &spec,
+            &microscope(),
+            &det,
+            slicing,
+        ));
+        let prop = super::model(&spec, plan.clone());
+        let l = plan.window_nm();
+        let grid = FieldGrid::covering([-1.0, -1.0], [l + 2.0, l + 2.0], plan.dx_nm());
+        let builder =
+            PotentialBuilder::with_band_limit(grid, &[13, 27, 40], 0.0, plan.band_limit_per_nm());
+        let field = builder.build(&vol, &slicing, prop.field_kind());
+        let at = |shift: f64| WindowPlacement {
+            origin_px: [3, 5],
+            center_nm: [0.5 * l + shift, 0.5 * l - 0.013],
+        };
+        let run = |s: &mut Scratch, shift: f64| {
+            let mut out = vec![0.0; plan.detector_len()];
+            prop.pattern(&field, at(shift), s, &mut out);
+            out
+        };
+        let fresh = run(&mut plan.scratch(), 0.0);
+        let mut poisoned = plan.scratch();
+        let nan = Complex32::new(f32::NAN, f32::NAN);
+        for buf in [
+            &mut poisoned.a,
+            &mut poisoned.b,
+            &mut poisoned.c,
+            &mut poisoned.d,
+        ] {
+            buf.fill(nan);
+        }
+        assert_eq!(run(&mut poisoned, 0.0), fresh, "{kind:?} after NaN");
+        let mut used = plan.scratch();
+        let other = run(&mut used, 0.37);
+        assert_ne!(other, fresh, "{kind:?}: the other position differs");
+        assert_eq!(
+            run(&mut used, 0.0),
+            fresh,
+            "{kind:?} after another position"
+        );
+    }
+}
