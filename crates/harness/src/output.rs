@@ -183,6 +183,27 @@ impl OutputDir {
                 )));
             }
         }
+        if !force {
+            // A subdirectory this command writes (the no-MRO control) is replaced whole: it
+            // may hold only names of this command's files.
+            for sub in files.iter().map(|f| dir.join(f)).filter(|p| p.is_dir()) {
+                let foreign: Vec<String> = std::fs::read_dir(&sub)
+                    .map_err(|e| io_error("cannot list", &sub, e))?
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n != MARKER && !files.contains(&n.as_str()))
+                    .collect();
+                if !foreign.is_empty() {
+                    return Err(bad_input(format!(
+                        "--out {}: {} holds {}, which mro did not write, and this run would \
+                         replace it; move them or pass --force",
+                        dir.display(),
+                        sub.display(),
+                        foreign.join(", ")
+                    )));
+                }
+            }
+        }
         let created_dir = !exists(dir);
         let had_marker = exists(&dir.join(MARKER));
         std::fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, e))?;
@@ -377,6 +398,30 @@ mod tests {
         out.write("a", b"A").unwrap();
         drop(out);
         assert!(!fresh.exists());
+    }
+
+    #[test]
+    fn a_subdirectory_with_the_users_files_is_not_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("out");
+        let files = ["a", "control"];
+        let out = OutputDir::begin(&dir, "validate", &files, false, Rerun::Replaces).unwrap();
+        out.write("a", b"A").unwrap();
+        std::fs::create_dir(out.staging().join("control")).unwrap();
+        std::fs::write(out.staging().join("control/a"), b"A").unwrap();
+        out.commit().unwrap();
+        // mro's own control is replaced by the rerun without --force ...
+        assert!(OutputDir::begin(&dir, "validate", &files, false, Rerun::Replaces).is_ok());
+        // ... but not once the user put a file of their own in it.
+        std::fs::write(dir.join("control/notes.txt"), b"mine").unwrap();
+        let e = OutputDir::begin(&dir, "validate", &files, false, Rerun::Replaces).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("notes.txt") && msg.contains("--force"),
+            "{msg}"
+        );
+        assert!(e.chain().any(|c| c.is::<crate::exit::BadInput>()));
+        assert!(OutputDir::begin(&dir, "validate", &files, true, Rerun::Replaces).is_ok());
     }
 
     #[test]
