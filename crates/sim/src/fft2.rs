@@ -123,27 +123,16 @@ pub fn signed_index_ranges(n: usize, below: usize, above: usize) -> [Range<usize
     [0..above, n - below..n]
 }
 
-/// Blocked out-of-place transpose of an N×N array. 8 × 8 blocks: in single criterion runs of
-/// the multislice pattern on 768-point windows, 32 × 32 blocks were 50 % slower and 16 × 16
-/// about 15 % (conflict misses at the 6 KiB row stride; the runs scatter by ±10 %).
+/// Out-of-place transpose of an N×N array ([`transpose_rows`] over every row).
 pub fn transpose(src: &[Complex32], dst: &mut [Complex32], n: usize) {
-    const B: usize = 8;
-    debug_assert!(src.len() >= n * n && dst.len() >= n * n);
-    for j0 in (0..n).step_by(B) {
-        for i0 in (0..n).step_by(B) {
-            let i1 = (i0 + B).min(n);
-            for j in j0..(j0 + B).min(n) {
-                for (d, i) in dst[j * n + i0..j * n + i1].iter_mut().zip(i0..i1) {
-                    *d = src[i * n + j];
-                }
-            }
-        }
-    }
+    transpose_rows(src, dst, n, 0..n);
 }
 
 /// The rows `rows` of the transpose of an N×N array: `dst[j][i] = src[i][j]` for j in `rows`;
 /// the other rows of `dst` are left as they are (a spectrum read only on the detector's rows
-/// needs no more). Blocked as [`transpose`].
+/// needs no more). 8 × 8 blocks: in single criterion runs of the multislice pattern on
+/// 768-point windows, 32 × 32 blocks were 50 % slower and 16 × 16 about 15 % (conflict misses
+/// at the 6 KiB row stride; the runs scatter by ±10 %).
 pub fn transpose_rows(src: &[Complex32], dst: &mut [Complex32], n: usize, rows: Range<usize>) {
     const B: usize = 8;
     assert!(src.len() >= n * n && dst.len() >= n * n && rows.end <= n);
@@ -256,14 +245,22 @@ mod tests {
         assert_eq!((a, b), (0..65, 128..192));
     }
 
-    #[test]
-    fn partial_transposes_agree_with_the_whole_one() {
+    /// A 37 × 37 test array (not a multiple of the transpose block) and its transpose.
+    fn array_and_transpose() -> (usize, Vec<Complex32>, Vec<Complex32>) {
         let n = 37;
         let src: Vec<Complex32> = (0..n * n)
             .map(|i| Complex32::new(i as f32, -(i as f32)))
             .collect();
-        let mut whole = vec![Complex32::default(); n * n];
-        transpose(&src, &mut whole, n);
+        let whole: Vec<Complex32> = (0..n * n).map(|k| src[(k % n) * n + k / n]).collect();
+        (n, src, whole)
+    }
+
+    #[test]
+    fn partial_transposes_agree_with_the_whole_one() {
+        let (n, src, whole) = array_and_transpose();
+        let mut full = vec![Complex32::default(); n * n];
+        transpose(&src, &mut full, n);
+        assert_eq!(full, whole);
         // Rows 3..20 of the transpose (not a multiple of the block), the rest untouched.
         let mut part = vec![Complex32::new(7.0, 7.0); n * n];
         transpose_rows(&src, &mut part, n, 3..20);
@@ -276,13 +273,7 @@ mod tests {
 
     #[test]
     fn gathered_columns_are_rows_of_the_transpose() {
-        let n = 37;
-        let src: Vec<Complex32> = (0..n * n)
-            .map(|i| Complex32::new(i as f32, -(i as f32)))
-            .collect();
-        let mut whole = vec![Complex32::default(); n * n];
-        transpose(&src, &mut whole, n);
-        assert_eq!(whole[5 * n + 2], src[2 * n + 5]);
+        let (n, src, whole) = array_and_transpose();
         let mut strip = vec![Complex32::default(); 4 * n];
         gather_columns(&src, &mut strip, n, 30..34);
         assert_eq!(strip[..], whole[30 * n..34 * n]);
