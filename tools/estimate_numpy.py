@@ -115,6 +115,7 @@ def estimate(cube, cal, args):
         "schema": "mro.estimate/1",
         "method": "numpy-example",
         "scan_step_nm": step,
+        "scan_shape": [int(cube.shape[0]), int(cube.shape[1])],
         "by_symmetry": by_symmetry,
     }
 

@@ -334,6 +334,7 @@ mod tests {
             odd_even_ratio: f64::NAN,
             odd_even_ratio_noise_corrected: None,
             all_within_tolerance: true,
+            scanned_share: None,
             detectability: None,
             realism: None,
             control_skipped: None,

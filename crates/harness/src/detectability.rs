@@ -62,7 +62,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::document::{number, Block, Cell, Column, Table, MISSING};
-use crate::score::{identification, AnalysisDoc, RegionDoc, TrueCluster, TruthDoc};
+use crate::score::{identification, AnalysisDoc, RegionDoc, ScanField, TrueCluster, TruthDoc};
 
 /// Standard errors of the mean-P_n difference above which the MRO shows in the power spectrum.
 pub const SIGNAL_SIGMA: f64 = 5.0;
@@ -136,7 +136,7 @@ pub struct MapDetectability {
     /// control's `mro` map (none without `mro` maps).
     #[serde(default)]
     pub resolved_share: Option<f64>,
-    /// Share of in-condition clusters (anywhere in the sample) inside a region.
+    /// Share of the in-condition clusters in the scanned field that lie inside a region.
     pub recall: Option<f64>,
     /// Expected recall of uniformly random cluster positions.
     pub recall_chance: Option<f64>,
@@ -241,16 +241,18 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
-/// Expected (recall, precision) of `regions` if `clusters` clusters were placed uniformly at
-/// random in the periodic `extent` (nm): the covered area share, and the mean chance that a
-/// region holds at least one of them. Regions are the equivalent circles widened by half a
-/// scan step, as in the scoring.
+/// Expected (recall, precision) of `regions` if the clusters were placed uniformly at random
+/// in the periodic sample, as the scoring counts them: recall over the `in_field` clusters of
+/// the scanned `field` is the share of the field the regions cover; precision, against all
+/// `in_sample` clusters, the mean chance that a region holds at least one of them. Regions are
+/// the equivalent circles widened by half a scan step, as in the scoring.
 pub fn chance_identification(
     regions: &[RegionDoc],
-    clusters: usize,
-    step_nm: f64,
-    extent: [f64; 2],
+    in_field: usize,
+    in_sample: usize,
+    field: &ScanField,
 ) -> (Option<f64>, Option<f64>) {
+    let (step_nm, extent) = (field.step_nm, field.extent_nm);
     let disks: Vec<([f64; 2], f64)> = regions
         .iter()
         .map(|r| {
@@ -260,9 +262,8 @@ pub fn chance_identification(
             )
         })
         .collect();
-    let area = extent[0] * extent[1];
-    // Covered share on a grid of half a scan step over the whole sample, each disk marked
-    // over its bounding box (wrapping at the periodic edges).
+    // Covered share on a grid of half a scan step over the field, each disk marked over its
+    // bounding box (wrapping at the periodic edges).
     let h = 0.5 * step_nm;
     let (gx, gy) = (
         (extent[0] / h).ceil() as usize,
@@ -288,14 +289,24 @@ pub fn chance_identification(
             }
         }
     }
-    let covered = covered.iter().filter(|&&c| c).count();
-    let recall = (clusters > 0).then(|| covered as f64 / (gx * gy) as f64);
+    let cell_in_field: Vec<bool> = (0..gx * gy)
+        .map(|i| {
+            let point = [((i % gx) as f64 + 0.5) * h, ((i / gx) as f64 + 0.5) * h];
+            field.covers_sample() || field.pixel(point).is_some()
+        })
+        .collect();
+    let field_cells = cell_in_field.iter().filter(|&&f| f).count();
+    let covered = (0..gx * gy)
+        .filter(|&i| covered[i] && cell_in_field[i])
+        .count();
+    let area = extent[0] * extent[1];
+    let recall = (in_field > 0 && field_cells > 0).then(|| covered as f64 / field_cells as f64);
     let precision = (!disks.is_empty()).then(|| {
         disks
             .iter()
             .map(|(_, r)| {
                 let p = (std::f64::consts::PI * r * r / area).min(1.0);
-                1.0 - (1.0 - p).powi(clusters as i32)
+                1.0 - (1.0 - p).powi(in_sample as i32)
             })
             .sum::<f64>()
             / disks.len() as f64
@@ -365,16 +376,14 @@ pub fn detectability(
             .filter(|c| maps_of(c).contains(&(n as u32)))
             .collect();
         let (ny, nx) = ms.dim();
+        let field = ScanField {
+            step_nm,
+            shape: Some([ny, nx]),
+            extent_nm: truth.extent_nm,
+        };
         let pixels: Vec<[usize; 2]> = in_cond
             .iter()
-            .filter_map(|c| {
-                let (row, col) = (
-                    (c.center_nm[1] / step_nm).round(),
-                    (c.center_nm[0] / step_nm).round(),
-                );
-                (row >= 0.0 && col >= 0.0 && (row as usize) < ny && (col as usize) < nx)
-                    .then_some([row as usize, col as usize])
-            })
+            .filter_map(|c| field.pixel([c.center_nm[0], c.center_nm[1]]))
             .collect();
         let percentiles = |m: &Array2<f64>| {
             let ranks = Ranks::new(m);
@@ -401,9 +410,9 @@ pub fn detectability(
         };
         let (recall, precision, recall_chance, precision_chance) = match found {
             Some(f) if !in_cond.is_empty() => {
-                let (r, p) = identification(&in_cond, &f.region_list, step_nm, truth.extent_nm);
+                let (r, p) = identification(&in_cond, &f.region_list, &field);
                 let (rc, pc) =
-                    chance_identification(&f.region_list, in_cond.len(), step_nm, truth.extent_nm);
+                    chance_identification(&f.region_list, pixels.len(), in_cond.len(), &field);
                 (r, p, rc, pc)
             }
             _ => (None, None, None, None),
@@ -874,7 +883,12 @@ mod tests {
             diameter_nm: Some(2.0 - step),
             fwhm_nm: None,
         }];
-        let (recall, precision) = chance_identification(&regions, 3, step, [10.0, 10.0]);
+        let whole = ScanField {
+            step_nm: step,
+            shape: Some([1000, 1000]),
+            extent_nm: [10.0, 10.0],
+        };
+        let (recall, precision) = chance_identification(&regions, 3, 3, &whole);
         let p = std::f64::consts::PI / 100.0;
         assert!((recall.unwrap() - p).abs() < 2e-3, "{recall:?}");
         assert!((precision.unwrap() - (1.0 - (1.0 - p).powi(3))).abs() < 1e-12);
@@ -884,9 +898,23 @@ mod tests {
             diameter_nm: Some(2.0 - step),
             fwhm_nm: None,
         }];
-        let (r_edge, _) = chance_identification(&edge, 3, step, [10.0, 10.0]);
+        let (r_edge, _) = chance_identification(&edge, 3, 3, &whole);
         assert!((r_edge.unwrap() - recall.unwrap()).abs() < 2e-3);
-        assert_eq!(chance_identification(&[], 3, step, [10.0, 10.0]).1, None);
+        assert_eq!(chance_identification(&[], 3, 3, &whole).1, None);
+        // A scan of the lower half (y < 5 nm): a region inside it covers twice the share of
+        // the field; its chance of holding one of the sample's three clusters is unchanged.
+        let half = ScanField {
+            shape: Some([500, 1000]),
+            ..whole
+        };
+        let inside = [RegionDoc {
+            centroid_px: [250.0, 500.0],
+            ..regions[0]
+        }];
+        let (r_half, p_half) = chance_identification(&inside, 2, 3, &half);
+        assert!((r_half.unwrap() - 2.0 * p).abs() < 4e-3, "{r_half:?}");
+        assert_eq!(p_half, precision);
+        assert_eq!(chance_identification(&inside, 0, 3, &half).0, None);
     }
 
     fn map(n: u32, sigma: f64, percentile: f64) -> MapDetectability {

@@ -711,7 +711,7 @@ pub fn document(
     t: &Timings,
     command: &str,
 ) -> Document {
-    let facts = vec![
+    let mut facts = vec![
         ("mro version".into(), env!("CARGO_PKG_VERSION").into()),
         ("machine".into(), machine()),
         ("seed".into(), scenario.seed.to_string()),
@@ -789,6 +789,17 @@ pub fn document(
             },
         ),
     ];
+    if let Some(share) = score.scanned_share {
+        facts.push((
+            "scanned field".into(),
+            format!(
+                "{} % of the sample's area: region counts, diameters and recall are over the \
+                 in-condition clusters whose centres lie in it (volume fractions and spacings \
+                 are the sample's)",
+                number(100.0 * share, 1)
+            ),
+        ));
+    }
     let mut blocks = vec![
         Block::Paragraph("Regenerate with:".into()),
         Block::Code(command.into()),

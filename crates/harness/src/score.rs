@@ -12,6 +12,7 @@
 //!
 //! ```json
 //! { "schema": "mro.estimate/1", "method": "my-pipeline", "scan_step_nm": 0.32,
+//!   "scan_shape": [128, 128],
 //!   "by_symmetry": { "4": { "regions": 12, "regions_se": 3.5,
 //!                           "mean_diameter_nm": 1.21, "mean_diameter_se_nm": 0.08,
 //!                           "volume_fraction": 0.031, "volume_fraction_se": 0.009,
@@ -27,8 +28,9 @@
 //! `regions` when given; `nearest_neighbor_nm` is the mean nearest-neighbour distance of the
 //! clusters found in the scan plane (scored against the in-condition clusters' projected one,
 //! for any placement, untoleranced); `region_list` (centroids in scan
-//! pixels `[row, col]`, with `scan_step_nm`) gives recall and precision. `tools/estimate_numpy.py`
-//! writes one from an mro datacube with plain NumPy.
+//! pixels `[row, col]`, with `scan_step_nm`) gives recall and precision; `scan_shape` (scan
+//! points `[rows, cols]`) gives the scanned field (without it the scan is taken to cover the
+//! whole sample). `tools/estimate_numpy.py` writes one from an mro datacube with plain NumPy.
 //!
 //! Conventions:
 //! - relative error = (recovered − truth)/truth; undefined (null) where the truth is 0;
@@ -40,7 +42,12 @@
 //!   map, a region being approximated by its equivalent circle widened by half a scan step;
 //!   recall is the share of in-condition clusters found, precision the share of regions holding
 //!   at least one in-condition cluster of their n. Scan point (0, 0) sits at sample (0, 0), and
-//!   distances wrap with the sample's periodic extent.
+//!   distances wrap with the sample's periodic extent;
+//! - a scan that covers only part of the sample ([`ScanField`]) is scored against what it could
+//!   see: region count, mean diameter and recall over the in-condition clusters whose centres
+//!   lie in the scanned field (precision still matches any cluster, as a region at the field's
+//!   edge may hold one just outside); volume fractions and spacings, intensive properties of
+//!   the glass, stay the sample's. `score.json` then gives the field's share of the sample.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -234,6 +241,11 @@ pub struct Estimate {
     /// Scan step in nm, to place `region_list` in the sample (no recall/precision without it).
     #[serde(default)]
     pub scan_step_nm: Option<f64>,
+    /// Scan points `[rows, cols]`: with `scan_step_nm`, the scanned field, to which the truth's
+    /// counts, diameters and recall are restricted; without it the scan is taken to cover the
+    /// whole sample.
+    #[serde(default)]
+    pub scan_shape: Option<[usize; 2]>,
     /// The answer.
     #[serde(flatten)]
     pub body: EstimateBody,
@@ -472,6 +484,12 @@ pub struct Score {
     pub odd_even_ratio_noise_corrected: Option<f64>,
     /// Whether every toleranced row held (a missing recovered value counts as a failure).
     pub all_within_tolerance: bool,
+    /// Share of the sample's area the scan covers, when below 1: the truth of each region
+    /// count and mean diameter, and recall's denominator, are then the in-condition clusters
+    /// whose centres lie in the scanned field (volume fractions and spacings stay the
+    /// sample's). Absent when the scan covers the sample or its extent is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_share: Option<f64>,
     /// The sample against its no-MRO control (absent with `--no-control` and from `mro score`,
     /// which has no control).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -579,19 +597,30 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
     };
     let pick = |m: &str| (m == scored).then_some(tol);
     let mut rows = im2018_extras(truth, analysis);
-    let step = Some(analysis.calibration.scan_step_nm);
+    let field = ScanField {
+        step_nm: analysis.calibration.scan_step_nm,
+        shape: analysis.input.as_ref().map(|i| i.scan_shape),
+        extent_nm: truth.extent_nm,
+    };
     // A planted n missing from an analysis was never measured (above its n_max, or outside
     // its `symmetries`): not scored, as `mro check` warns.
     rows.extend(method_rows(
         truth,
         "im2018",
         &im2018_estimate(analysis),
-        step,
+        Some(field),
         pick("im2018"),
         false,
     ));
     if let Some(mro) = &analysis.mro {
-        rows.extend(method_rows(truth, "mro", mro, step, pick("mro"), false));
+        rows.extend(method_rows(
+            truth,
+            "mro",
+            mro,
+            Some(field),
+            pick("mro"),
+            false,
+        ));
     }
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
     let not_judged = (!rows.iter().any(|r| r.tolerance.is_some())).then(|| {
@@ -612,6 +641,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         odd_even_ratio: analysis.power_spectrum.odd_even_ratio,
         odd_even_ratio_noise_corrected: analysis.power_spectrum.odd_even_ratio_corrected,
         all_within_tolerance,
+        scanned_share: partial_share(&field),
         detectability: None,
         control_skipped: None,
         not_judged,
@@ -619,15 +649,25 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
     }
 }
 
+/// The field's share of the sample when the scan covers only part of it.
+fn partial_share(field: &ScanField) -> Option<f64> {
+    (!field.covers_sample()).then(|| field.covered_share())
+}
+
 /// Scores an external estimate (schema `mro.estimate/1`) against the truth; its rows carry the
 /// tolerances.
 pub fn score_estimate(truth: &TruthDoc, estimate: &Estimate, tol: &ScoringSpec) -> Score {
     // An estimate that leaves out a planted n did not recover it: it fails its tolerances.
+    let field = estimate.scan_step_nm.map(|step_nm| ScanField {
+        step_nm,
+        shape: estimate.scan_shape,
+        extent_nm: truth.extent_nm,
+    });
     let rows = method_rows(
         truth,
         &estimate.method,
         &estimate.body,
-        estimate.scan_step_nm,
+        field,
         Some(tol),
         true,
     );
@@ -639,6 +679,7 @@ pub fn score_estimate(truth: &TruthDoc, estimate: &Estimate, tol: &ScoringSpec) 
         odd_even_ratio: f64::NAN,
         odd_even_ratio_noise_corrected: None,
         all_within_tolerance,
+        scanned_share: field.as_ref().and_then(partial_share),
         detectability: None,
         control_skipped: None,
         not_judged: None,
@@ -864,7 +905,7 @@ fn method_rows(
     truth: &TruthDoc,
     method: &str,
     body: &EstimateBody,
-    step_nm: Option<f64>,
+    field: Option<ScanField>,
     tol: Option<&ScoringSpec>,
     missing_fails: bool,
 ) -> Vec<Row> {
@@ -882,8 +923,15 @@ fn method_rows(
         all_given &= found.is_some() || missing_fails;
         let tolerance = |c: Check| all_tolerances(c).filter(|_| found.is_some() || missing_fails);
         let in_cond = in_condition(truth, n);
+        // What the scan could see: the in-condition clusters in its field (all of them when
+        // the scan covers the sample, or its step is unknown).
+        let partial = field.filter(|f| !f.covers_sample());
+        let in_field: Vec<&TrueCluster> = match partial {
+            Some(f) => in_cond.iter().copied().filter(|c| f.contains(c)).collect(),
+            None => in_cond.clone(),
+        };
         // Diameters are toleranced only where some cluster could be seen.
-        let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_cond.is_empty());
+        let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_field.is_empty());
         let get =
             |f: fn(&EstimateType) -> (Option<f64>, Option<f64>)| found.map_or((None, None), f);
         let reasons = found.map(|f| &f.null_reasons);
@@ -904,7 +952,7 @@ fn method_rows(
                 "mean_diameter_nm",
                 method,
                 Some(n),
-                mean(in_cond.iter().map(|c| c.diameter_nm)),
+                mean(in_field.iter().map(|c| c.diameter_nm)),
                 get(|f| (f.mean_diameter_nm, f.mean_diameter_se_nm)),
                 seen(tolerance(Check::Diameter)),
             ),
@@ -933,7 +981,10 @@ fn method_rows(
                 "region_count",
                 method,
                 Some(n),
-                Some(t.in_condition_count as f64),
+                Some(match partial {
+                    Some(_) => in_field.len(),
+                    None => t.in_condition_count,
+                } as f64),
                 get(|f| match f.clusters {
                     Some(c) => (Some(c), f.clusters_se),
                     None => (f.regions, f.regions_se),
@@ -989,15 +1040,15 @@ fn method_rows(
             "nearest_neighbor_nm",
             "nearest_neighbor_se_nm",
         ));
-        let (recall, precision, regions_listed) = match (found, step_nm) {
-            (Some(f), Some(step)) if !f.region_list.is_empty() || f.regions == Some(0.0) => {
-                let (r, p) = identification(&in_cond, &f.region_list, step, truth.extent_nm);
+        let (recall, precision, regions_listed) = match (found, &field) {
+            (Some(f), Some(field)) if !f.region_list.is_empty() || f.regions == Some(0.0) => {
+                let (r, p) = identification(&in_cond, &f.region_list, field);
                 (r, p, f.region_list.len())
             }
             _ => (None, None, 0),
         };
         // Why recall and precision are blank: they are computed here, not read.
-        let unmatched = match (found, step_nm) {
+        let unmatched = match (found, field) {
             (None, _) => Some(not_given.clone()),
             (Some(_), None) => Some("no `scan_step_nm` to place the regions in the sample".into()),
             (Some(f), Some(_)) if f.region_list.is_empty() && f.regions != Some(0.0) => {
@@ -1005,9 +1056,14 @@ fn method_rows(
             }
             _ => None,
         };
-        let recall_why = unmatched
-            .clone()
-            .unwrap_or_else(|| format!("no in-condition cluster of n = {n}: nothing to find"));
+        let recall_why = unmatched.clone().unwrap_or_else(|| {
+            let place = if partial.is_some() {
+                " in the scanned field"
+            } else {
+                ""
+            };
+            format!("no in-condition cluster of n = {n}{place}: nothing to find")
+        });
         let precision_why = unmatched.unwrap_or_else(|| "no regions: nothing to match".into());
         rows.push(
             row_se(
@@ -1015,7 +1071,7 @@ fn method_rows(
                 method,
                 Some(n),
                 Some(1.0),
-                (recall, recall.map(|r| binomial_se(r, in_cond.len()))),
+                (recall, recall.map(|r| binomial_se(r, in_field.len()))),
                 None,
             )
             .explain(None, "", "", &recall_why),
@@ -1098,14 +1154,73 @@ fn binomial_se(p: f64, n: usize) -> f64 {
     (adjusted * (1.0 - adjusted) / trials).sqrt()
 }
 
-/// (recall, precision) of map n's regions against in-condition clusters of n. A region is its
-/// circle of its diameter (or, without one, its half-maximum width), widened by half a step.
+/// The part of the sample a scan covers. Scan point `[row, col]` sits at sample
+/// `(col·step, row·step)` nm and stands for the cell one step wide around it; the sample is
+/// periodic in x and y, so a point just below the sample's far edge belongs to the cell of
+/// point 0 when the scan spans the whole extent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScanField {
+    /// Probe step, nm.
+    pub step_nm: f64,
+    /// Scan points `[rows, cols]`; `None` when unknown (older analyses, estimates without
+    /// `scan_shape`): the scan is then taken to cover the whole sample.
+    pub shape: Option<[usize; 2]>,
+    /// The sample's lateral extent `[x, y]`, nm.
+    pub extent_nm: [f64; 2],
+}
+
+impl ScanField {
+    /// The scan point `[row, col]` whose cell holds the sample point `[x, y]` nm, or `None`
+    /// outside the scanned field (always `None` without a shape).
+    pub fn pixel(&self, point_nm: [f64; 2]) -> Option<[usize; 2]> {
+        let shape = self.shape?;
+        // Rows run along y (extent[1]), columns along x (extent[0]).
+        let index = |c: f64, extent: f64, n: usize| {
+            let u = c.rem_euclid(extent) / self.step_nm;
+            let i = u.round();
+            if i < n as f64 {
+                Some(i as usize)
+            } else {
+                // Within half a step below the far edge: the periodic image of point 0's cell.
+                (u - extent / self.step_nm >= -0.5).then_some(0)
+            }
+        };
+        Some([
+            index(point_nm[1], self.extent_nm[1], shape[0])?,
+            index(point_nm[0], self.extent_nm[0], shape[1])?,
+        ])
+    }
+
+    /// Share of the sample's area inside the field, at most 1 (1 without a shape).
+    pub fn covered_share(&self) -> f64 {
+        self.shape.map_or(1.0, |[rows, cols]| {
+            let side = |n: usize, extent: f64| (n as f64 * self.step_nm / extent).min(1.0);
+            side(cols, self.extent_nm[0]) * side(rows, self.extent_nm[1])
+        })
+    }
+
+    /// Whether the scan covers the whole sample (to a part in 10⁹).
+    pub fn covers_sample(&self) -> bool {
+        self.covered_share() >= 1.0 - 1e-9
+    }
+
+    /// Whether a cluster's projected centre lies in the field (every cluster when the scan
+    /// covers the sample).
+    pub fn contains(&self, c: &TrueCluster) -> bool {
+        self.covers_sample() || self.pixel([c.center_nm[0], c.center_nm[1]]).is_some()
+    }
+}
+
+/// (recall, precision) of map n's regions against in-condition clusters of n: recall over the
+/// clusters whose centres lie in the scanned `field`, precision against all of them (a region
+/// at the field's edge may hold a cluster just outside it). A region is its circle of its
+/// diameter (or, without one, its half-maximum width), widened by half a step.
 pub fn identification(
     clusters: &[&TrueCluster],
     region_list: &[RegionDoc],
-    step_nm: f64,
-    extent: [f64; 2],
+    field: &ScanField,
 ) -> (Option<f64>, Option<f64>) {
+    let step_nm = field.step_nm;
     let regions: Vec<([f64; 2], f64)> = region_list
         .iter()
         .map(|r| {
@@ -1117,14 +1232,15 @@ pub fn identification(
         })
         .collect();
     let hits = |c: &TrueCluster, (centre, radius): &([f64; 2], f64)| {
-        wrapped_distance([c.center_nm[0], c.center_nm[1]], *centre, extent) <= *radius
+        wrapped_distance([c.center_nm[0], c.center_nm[1]], *centre, field.extent_nm) <= *radius
     };
-    let recall = (!clusters.is_empty()).then(|| {
-        clusters
+    let in_field: Vec<&&TrueCluster> = clusters.iter().filter(|c| field.contains(c)).collect();
+    let recall = (!in_field.is_empty()).then(|| {
+        in_field
             .iter()
             .filter(|c| regions.iter().any(|r| hits(c, r)))
             .count() as f64
-            / clusters.len() as f64
+            / in_field.len() as f64
     });
     let precision = (!regions.is_empty()).then(|| {
         regions
@@ -1350,6 +1466,76 @@ mod tests {
         s.rows.iter().find(|r| r.quantity == q).unwrap()
     }
 
+    /// A scan over part of the sample is scored against the clusters in its field: a 10 × 10
+    /// scan at 0.5 nm covers the quarter x, y < 5 nm of the 10 × 10 nm sample, which holds one
+    /// of the two in-condition clusters; the analysis that finds that one is perfect there.
+    #[test]
+    fn a_partial_scan_is_scored_against_the_clusters_in_its_field() {
+        let mut a = perfect();
+        a.input = Some(InputDoc {
+            scan_shape: [10, 10],
+        });
+        let f = a.by_symmetry.get_mut("4").unwrap();
+        f.regions = 1;
+        f.region_list.truncate(1);
+        let s = score(&truth(), &a, &ScoringSpec::default());
+        assert_eq!(s.scanned_share, Some(0.25));
+        for method in ["im2018", "mro"] {
+            let row = |q: &str| {
+                s.rows
+                    .iter()
+                    .find(|r| r.quantity == q && r.method == method)
+            };
+            let Some(count) = row("region_count") else {
+                continue;
+            };
+            assert_eq!(count.truth, Some(1.0));
+            assert_eq!(row("mean_diameter_nm").unwrap().truth, Some(1.2));
+            assert_eq!(row("recall").unwrap().recovered, Some(1.0));
+            assert_eq!(row("precision").unwrap().recovered, Some(1.0));
+        }
+        // The whole sample scanned: both clusters count, and the one region finds half.
+        a.input = Some(InputDoc {
+            scan_shape: [20, 20],
+        });
+        let s = score(&truth(), &a, &ScoringSpec::default());
+        assert_eq!(s.scanned_share, None);
+        assert_eq!(get(&s, "region_count").truth, Some(2.0));
+        assert_eq!(get(&s, "recall").recovered, Some(0.5));
+    }
+
+    /// Scan cells are one step wide around their points and wrap with the sample.
+    #[test]
+    fn scan_field_cells_wrap_with_the_sample() {
+        let whole = ScanField {
+            step_nm: 0.5,
+            shape: Some([20, 20]),
+            extent_nm: [10.0, 10.0],
+        };
+        assert_eq!(whole.pixel([0.2, 9.7]), Some([19, 0]));
+        assert_eq!(whole.pixel([9.9, 9.8]), Some([0, 0]));
+        assert_eq!(whole.pixel([-0.1, 10.2]), Some([0, 0]));
+        assert!(whole.covers_sample());
+        let part = ScanField {
+            shape: Some([4, 10]),
+            ..whole
+        };
+        assert_eq!(part.pixel([4.6, 1.6]), Some([3, 9]));
+        assert_eq!(part.pixel([4.6, 1.8]), None);
+        assert_eq!(part.pixel([9.9, 9.9]), Some([0, 0]));
+        assert_eq!(part.pixel([9.6, 0.0]), None);
+        assert!((part.covered_share() - 0.2 * 0.5).abs() < 1e-15);
+        assert!(!part.covers_sample());
+        assert_eq!(
+            ScanField {
+                shape: None,
+                ..whole
+            }
+            .pixel([1.0, 1.0]),
+            None
+        );
+    }
+
     #[test]
     fn perfect_analysis_scores_zero_error() {
         let s = score(&truth(), &perfect(), &ScoringSpec::default());
@@ -1555,6 +1741,7 @@ mod tests {
             schema: ESTIMATE_SCHEMA.into(),
             method: "other".into(),
             scan_step_nm: None,
+            scan_shape: None,
             body: EstimateBody::default(),
         };
         let s = score_estimate(&truth(), &e, &ScoringSpec::default());

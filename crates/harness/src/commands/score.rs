@@ -164,6 +164,7 @@ fn check_estimate_keys(path: &std::path::Path, doc: &serde_json::Value) -> anyho
         schema: String::new(),
         method: String::new(),
         scan_step_nm: None,
+        scan_shape: None,
         body: EstimateBody::default(),
     });
     let per_n = accepted_keys(EstimateType::default());
@@ -217,6 +218,17 @@ fn check_estimate_keys(path: &std::path::Path, doc: &serde_json::Value) -> anyho
 fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
     use mro_core::check::{in_range, InvalidValue};
     let checked = || -> Result<(), InvalidValue> {
+        if let Some(shape) = e.scan_shape {
+            for (axis, &n) in shape.iter().enumerate() {
+                if n == 0 {
+                    return Err(InvalidValue::new(
+                        format!("scan_shape[{axis}]"),
+                        n,
+                        "at least 1 scan point",
+                    ));
+                }
+            }
+        }
         for (key, t) in &e.body.by_symmetry {
             if !key.parse::<u32>().is_ok_and(|n| (1..=64).contains(&n)) {
                 return Err(InvalidValue::new(
@@ -253,11 +265,18 @@ fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
                 let region = |name: &str| field(&format!("region_list[{i}].{name}"));
                 for (axis, &c) in r.centroid_px.iter().enumerate() {
                     // Scan pixels: a centroid lies on the scan, at most half a pixel outside it.
-                    if !(c.is_finite() && c >= -0.5) {
+                    let top = e.scan_shape.map_or(f64::INFINITY, |s| s[axis] as f64 - 0.5);
+                    if !(c.is_finite() && c >= -0.5 && c <= top) {
                         return Err(InvalidValue::new(
                             region(&format!("centroid_px[{axis}]")),
                             c,
-                            "a finite scan-pixel coordinate ≥ −0.5",
+                            match e.scan_shape {
+                                Some(s) => format!(
+                                    "a scan-pixel coordinate from −0.5 to {top} (scan_shape[{axis}] = {})",
+                                    s[axis]
+                                ),
+                                None => "a finite scan-pixel coordinate ≥ −0.5".into(),
+                            },
                         ));
                     }
                 }
@@ -305,10 +324,23 @@ mod tests {
             }))
             .unwrap()
         };
+        let with_shape = |mut e: Estimate, shape: [usize; 2]| {
+            e.scan_shape = Some(shape);
+            e
+        };
         assert!(check_estimate(path, &estimate(0.32, [3.0, 4.0])).is_ok());
+        assert!(check_estimate(path, &with_shape(estimate(0.32, [3.0, 7.5]), [8, 8])).is_ok());
         for (e, field) in [
             (estimate(0.0, [3.0, 4.0]), "scan_step_nm"),
             (estimate(-1.0, [3.0, 4.0]), "scan_step_nm"),
+            (
+                with_shape(estimate(0.32, [3.0, 4.0]), [0, 8]),
+                "scan_shape[0]",
+            ),
+            (
+                with_shape(estimate(0.32, [3.0, 7.6]), [8, 8]),
+                "by_symmetry.4.region_list[0].centroid_px[1]",
+            ),
             (
                 estimate(0.32, [3.0, -3.0]),
                 "by_symmetry.4.region_list[0].centroid_px[1]",

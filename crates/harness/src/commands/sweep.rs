@@ -1001,6 +1001,7 @@ mod tests {
             odd_even_ratio: 0.5,
             odd_even_ratio_noise_corrected: None,
             all_within_tolerance: true,
+            scanned_share: None,
             detectability: verdict.map(|(detectable, moved)| Detectability {
                 control: String::new(),
                 block_nm: 2.5,
