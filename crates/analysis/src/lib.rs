@@ -54,6 +54,7 @@ mod variance_tests;
 pub use config::{AnalysisConfig, InConditionModel, Method, Threshold};
 pub use error::AnalysisError;
 pub use pipeline::{
-    analyze_datacube, analyze_npy, analyze_source, analyze_source_screened, RunOptions, Screened,
+    analyze_datacube, analyze_npy, analyze_source, analyze_source_screened, check_rings,
+    RunOptions, Screened,
 };
 pub use result::{AnalysisMaps, AnalysisOutput, AnalysisResult, ANALYSIS_SCHEMA};

@@ -261,6 +261,110 @@ pub fn stream_frames(
 /// A source of patterns: calls its argument with consecutive chunks `(first pattern, values)`.
 type Source<'s> = dyn FnMut(&mut ChunkFn<'_>) -> Result<(), AnalysisError> + 's;
 
+/// Checks, before any pattern exists, that `config`'s rings fit a detector of `detector_shape`
+/// pixels `[y, x]` of `k_pixel_per_nm` with the pattern centre at `center_px` `[y, x]`
+/// ([`rings_on_detector`]): what a scenario checks of the detector it simulates.
+pub fn check_rings(
+    config: &AnalysisConfig,
+    detector_shape: [usize; 2],
+    k_pixel_per_nm: f64,
+    center_px: [f64; 2],
+) -> Result<(), AnalysisError> {
+    let geometry = PolarGeometry {
+        detector_shape,
+        center_px,
+        k_pixel_per_nm,
+        rings: Vec::new(),
+        n_azimuth: config.azimuth_bins(),
+        supersample: config.supersample,
+    };
+    rings_on_detector(config, &geometry).map(drop)
+}
+
+/// The V(k) rings from `k_min_per_nm` by `radial_step_per_nm` (default one detector pixel) up
+/// to `k_max_per_nm` or the largest ring the detector holds whole, then the analysis ring at
+/// `k_per_nm`: what the polar transform of `geometry` (its `rings` ignored) is planned with.
+///
+/// Every ring must be at least √2 sub-pixel pitches wide (`k_pixel_per_nm / supersample`):
+/// sub-pixel centres form a square lattice of that pitch, every disk of radius pitch/√2 holds
+/// one, so a ring that wide holds detector area wherever it lies.
+///
+/// Errors: [`AnalysisError::Geometry`] naming the `analysis.` key (and the calibration) when
+/// the analysis ring leaves the detector, a ring is narrower than that, or the V(k) range holds
+/// fewer than three radial steps.
+pub fn rings_on_detector(
+    config: &AnalysisConfig,
+    geometry: &PolarGeometry,
+) -> Result<Vec<Ring>, AnalysisError> {
+    let dk = geometry.k_pixel_per_nm;
+    let [ny, nx] = geometry.detector_shape;
+    let pixel = format!("calibration.k_pixel_per_nm = {dk} nm⁻¹");
+    let k_fit = geometry.inscribed_k_per_nm();
+    let ring = Ring {
+        k_lo_per_nm: config.k_per_nm - 0.5 * config.ring_width_per_nm,
+        k_hi_per_nm: config.k_per_nm + 0.5 * config.ring_width_per_nm,
+    };
+    if ring.k_hi_per_nm > k_fit {
+        return Err(AnalysisError::Geometry {
+            field: "analysis.k_per_nm".into(),
+            value: config.k_per_nm,
+            expected: format!(
+                "a ring whose outer edge lies within the {k_fit:.4} nm⁻¹ the detector covers around the centre ({ny} × {nx} pixels of {pixel}; is the pixel size right?)"
+            ),
+        });
+    }
+    let narrowest = std::f64::consts::SQRT_2 * dk / config.supersample as f64;
+    let too_narrow = |field: &str, value: f64, what: &str| {
+        AnalysisError::Geometry {
+        field: field.into(),
+        value,
+        expected: format!(
+            "{what} at least √2 × k_pixel_per_nm / supersample = {narrowest:.4} nm⁻¹ wide, so that it holds detector pixels wherever it lies ({pixel}, analysis.supersample = {}; is the pixel size right?)",
+            config.supersample
+        ),
+    }
+    };
+    if config.ring_width_per_nm < narrowest {
+        return Err(too_narrow(
+            "analysis.ring_width_per_nm",
+            config.ring_width_per_nm,
+            "the analysis ring",
+        ));
+    }
+    let step = config.radial_step_per_nm.unwrap_or(dk);
+    if step < narrowest {
+        return Err(too_narrow(
+            "analysis.radial_step_per_nm",
+            step,
+            "each V(k) ring",
+        ));
+    }
+    let k_max = config.k_max_per_nm.min(k_fit);
+    let n_rows = ((k_max - config.k_min_per_nm) / step + 1e-9)
+        .floor()
+        .max(0.0) as usize;
+    if n_rows < 3 {
+        let step_from = match config.radial_step_per_nm {
+            Some(_) => "analysis.radial_step_per_nm".to_string(),
+            None => format!("one detector pixel, {pixel}"),
+        };
+        return Err(AnalysisError::Geometry {
+            field: "analysis.k_min_per_nm".into(),
+            value: config.k_min_per_nm,
+            expected: format!(
+                "a V(k) range from k_min_per_nm to {k_max:.3} nm⁻¹ (analysis.k_max_per_nm, at most the detector edge {k_fit:.3} nm⁻¹) of at least three radial steps of {step} nm⁻¹ ({step_from}); it holds {n_rows}"
+            ),
+        });
+    }
+    let mut rings: Vec<Ring> = (0..n_rows)
+        .map(|i| Ring {
+            k_lo_per_nm: config.k_min_per_nm + i as f64 * step,
+            k_hi_per_nm: config.k_min_per_nm + (i + 1) as f64 * step,
+        })
+        .collect();
+    rings.push(ring);
+    Ok(rings)
+}
 /// The measurement. With `screen`, the first pass over the data (pass 0 with centre
 /// refinement, else pass 1) also screens it, and the run stops after that pass if screening
 /// refuses the data or finds pixels to mask.
@@ -353,43 +457,7 @@ fn run(
         n_azimuth: n_az,
         supersample: config.supersample,
     };
-    let k_fit = geometry.inscribed_k_per_nm();
-    let ring = Ring {
-        k_lo_per_nm: config.k_per_nm - 0.5 * config.ring_width_per_nm,
-        k_hi_per_nm: config.k_per_nm + 0.5 * config.ring_width_per_nm,
-    };
-    if ring.k_hi_per_nm > k_fit {
-        return Err(AnalysisError::Geometry {
-            field: "analysis.k_per_nm".into(),
-            value: config.k_per_nm,
-            expected: format!(
-                "a ring whose outer edge lies within the {k_fit:.4} nm⁻¹ the detector covers around the centre ({} × {} pixels of calibration.k_pixel_per_nm = {dk} nm⁻¹; is the pixel size right?)",
-                det[0],
-                det[1]
-            ),
-        });
-    }
-    let step = config.radial_step_per_nm.unwrap_or(dk);
-    let k_max = config.k_max_per_nm.min(k_fit);
-    let n_rows = ((k_max - config.k_min_per_nm) / step + 1e-9)
-        .floor()
-        .max(0.0) as usize;
-    if n_rows < 3 {
-        return Err(AnalysisError::Geometry {
-            field: "analysis.k_min_per_nm".into(),
-            value: config.k_min_per_nm,
-            expected: format!(
-                "a V(k) range of at least three radial steps below {k_fit:.3} nm⁻¹ (the detector edge)"
-            ),
-        });
-    }
-    geometry.rings = (0..n_rows)
-        .map(|i| Ring {
-            k_lo_per_nm: config.k_min_per_nm + i as f64 * step,
-            k_hi_per_nm: config.k_min_per_nm + (i + 1) as f64 * step,
-        })
-        .collect();
-    geometry.rings.push(ring);
+    geometry.rings = rings_on_detector(config, &geometry)?;
     let sharing = mro_core::charge_sharing::noise_kernel(config.detector_psf_sigma_px);
     let plan = PolarPlan::with_charge_sharing(geometry, opts.excluded, &sharing)?;
     let ctx = FrameContext::new(
@@ -924,7 +992,12 @@ fn finish(
             used_px: cal.center_px(),
             refined: config.refine_center,
         },
-        config: config.clone(),
+        // The defaults that follow other settings, at the values used.
+        config: AnalysisConfig {
+            radial_step_per_nm: Some(config.radial_step_per_nm.unwrap_or(cal.k_pixel_per_nm())),
+            symmetries: Some(config.summed_symmetries()),
+            ..config.clone()
+        },
         probe: probe_info,
         ring: RingInfo {
             k_per_nm: config.k_per_nm,

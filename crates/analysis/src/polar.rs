@@ -191,6 +191,8 @@ impl PolarPlan {
         }
         for (r, ring) in geometry.rings.iter().enumerate() {
             if ring_w[r] <= 0.0 {
+                // Rings are wide enough to hold pixels (`rings_on_detector`): the excluded
+                // pixels cover this one (`mro analyze` names its mask).
                 return Err(AnalysisError::Geometry {
                     field: "ring".into(),
                     value: ring.k_per_nm(),

@@ -98,6 +98,19 @@ pub enum NpyError {
         /// Data bytes present.
         found: u64,
     },
+    /// The file holds more than the data the header declares: a header whose shape is not
+    /// the data's, or bytes appended after it (NumPy would silently ignore them).
+    #[error("{path}: header declares shape {shape:?} ({expected} data bytes) but the file holds {found} data bytes, {} more: expected exactly the declared data (is the shape in the header right?)", found - expected)]
+    TrailingData {
+        /// The file.
+        path: PathBuf,
+        /// The declared shape.
+        shape: Vec<usize>,
+        /// Data bytes the header implies.
+        expected: u64,
+        /// Data bytes present.
+        found: u64,
+    },
     /// A dtype mro does not read.
     #[error("{path}: header field `descr` = '{descr}': expected one of <f4 <f8 |u1 <u2 <u4 <i2 <i4 |b1 (either byte order)")]
     UnsupportedDtype {
@@ -202,6 +215,14 @@ impl NpyReader {
         let found = file_len.saturating_sub(header.data_offset);
         if found < header.data_bytes() {
             return Err(NpyError::Truncated {
+                path: path.to_path_buf(),
+                shape: header.shape.clone(),
+                expected: header.data_bytes(),
+                found,
+            });
+        }
+        if found > header.data_bytes() {
+            return Err(NpyError::TrailingData {
                 path: path.to_path_buf(),
                 shape: header.shape.clone(),
                 expected: header.data_bytes(),
@@ -790,6 +811,29 @@ mod tests {
             NpyReader::open(&p).unwrap_err(),
             NpyError::Format { .. }
         ));
+    }
+
+    #[test]
+    fn data_beyond_the_declared_shape_is_refused() {
+        let d = tmp();
+        let p = d.path().join("cube.npy");
+        write_f32(&p, &[2, 2, 3, 3], &[1.0; 36]).unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend_from_slice(&[0; 8]);
+        std::fs::write(&p, &bytes).unwrap();
+        let e = NpyReader::open(&p).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                NpyError::TrailingData {
+                    expected: 144,
+                    found: 152,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("cube.npy") && e.to_string().contains("8 more"));
     }
 
     #[test]

@@ -113,6 +113,11 @@ enum Checks {
     Glass,
 }
 
+/// Share of the probe's intensity beyond half the per-probe window above which a scenario is
+/// warned about ([`Scenario::warnings`]): the default grid folds back 2.8 %, the coarsest
+/// allowed oversampling (m = 1) 5.7 %.
+pub const PROBE_TAIL_WARNING: f64 = 0.1;
+
 /// A toleranced quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -358,6 +363,25 @@ impl Scenario {
             .band_limit_for(&self.detector, self.sample.thickness_nm)
             .map_err(|e| e.within("model"))?;
         self.thermal.validate().map_err(|e| e.within("thermal"))?;
+        // Frozen phonons displace every element of the sample (with `atoms`, the composition
+        // is the file's).
+        if self.thermal.configurations > 0 {
+            for (symbol, &x) in &self.sample.composition {
+                if x > 0.0 && !self.thermal.rms_displacement_nm.contains_key(symbol) {
+                    return Err(InvalidValue::new(
+                        format!("thermal.rms_displacement_nm.{symbol}"),
+                        "(missing)",
+                        format!(
+                            "a displacement in nm for every element of the sample when thermal.configurations > 0 ({symbol}{} has none)",
+                            match &self.sample.atoms {
+                                Some(p) => format!(", of {},", p.display()),
+                                None => String::new(),
+                            }
+                        ),
+                    ));
+                }
+            }
+        }
         self.analysis.validate().map_err(|e| e.within("analysis"))?;
         let k_edge = 0.5
             * self.detector.pixels[0].min(self.detector.pixels[1]) as f64
@@ -372,6 +396,24 @@ impl Scenario {
                 ),
             ));
         }
+        // The rings the analysis will plan on the simulated detector (centre [N_y/2, N_x/2]),
+        // checked now rather than after the simulation.
+        let d = &self.detector;
+        let center = [(d.pixels[0] / 2) as f64, (d.pixels[1] / 2) as f64];
+        mro_analysis::check_rings(&self.analysis, d.pixels, d.k_pixel_per_nm, center).map_err(
+            |e| match e {
+                mro_analysis::AnalysisError::Geometry {
+                    field,
+                    value,
+                    expected,
+                } => InvalidValue::new(
+                    field,
+                    value,
+                    expected.replace("calibration.k_pixel_per_nm", "detector.k_pixel_per_nm"),
+                ),
+                other => InvalidValue::new("analysis", "", other.to_string()),
+            },
+        )?;
         self.scoring.validate().map_err(|e| e.within("scoring"))?;
         self.validate_sweep()
     }
@@ -412,6 +454,7 @@ impl Scenario {
             .chain(self.cluster_warnings())
             .chain(self.spacing_warnings())
             .chain(self.window_warning())
+            .chain(self.probe_warning())
             .collect()
     }
 
@@ -426,6 +469,28 @@ impl Scenario {
         (window_nm > narrowest).then(|| {
             format!(
                 "the per-probe window, model.window_oversampling / detector.k_pixel_per_nm = {window_nm} nm, is wider than the periodic sample (sample.extent_nm {narrowest} nm): the probe's tails see the same atoms more than once; widen the sample or lower model.window_oversampling"
+            )
+        })
+    }
+
+    /// The probe wider than the per-probe window: more than [`PROBE_TAIL_WARNING`] of its
+    /// intensity lies beyond the window's half-width L/2 and folds back onto the probe (the
+    /// window is periodic; estimated with defocus, [`mro_sim::propagation::probe_tail_estimate`]).
+    fn probe_warning(&self) -> Option<String> {
+        let m = &self.microscope;
+        let half_window_nm =
+            0.5 * self.model.window_oversampling as f64 / self.detector.k_pixel_per_nm;
+        let tail = mro_sim::propagation::probe_tail_estimate(m, half_window_nm);
+        let disc_nm = m.semiangle_mrad * 1e-3 * m.defocus_nm.abs();
+        (tail > PROBE_TAIL_WARNING).then(|| {
+            format!(
+                "about {:.0} % of the probe's intensity lies beyond half the per-probe window ({half_window_nm:.3} nm = model.window_oversampling / detector.k_pixel_per_nm / 2{}) and folds back onto it: the patterns are those of a probe in a periodic box too small for it; raise model.window_oversampling or use finer detector pixels",
+                100.0 * tail,
+                if disc_nm > half_window_nm {
+                    format!("; the defocused probe's disc, microscope.semiangle_mrad × |defocus_nm|, has radius {disc_nm:.3} nm")
+                } else {
+                    String::new()
+                }
             )
         })
     }
@@ -984,6 +1049,30 @@ mod tests {
         );
         let narrow = format!("{small}[model]\nwindow_oversampling = 1\n");
         assert!(Scenario::parse(&narrow).unwrap().warnings().is_empty());
+    }
+
+    /// A probe whose tails (in focus: the Airy rings; defocused: its geometric disc) reach
+    /// well beyond half the per-probe window is warned about; the paper's grid is not.
+    #[test]
+    fn a_probe_wider_than_its_window_is_warned_about() {
+        let base = "schema = \"mro.scenario/1\"\n";
+        assert!(Scenario::parse(base).unwrap().warnings().is_empty());
+        // 0.8 nm⁻¹ pixels: L/2 = 1.25 nm, the Airy tail beyond it 15 %.
+        let coarse = format!("{base}[detector]\nk_pixel_per_nm = 0.8\n[analysis]\nk_max_per_nm = 20.0\nring_width_per_nm = 1.6\n");
+        let w = Scenario::parse(&coarse).unwrap().warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("about 15 % of the probe's intensity"),
+            "{w:?}"
+        );
+        // 8 µm defocus: a disc of radius 9.2 nm in a window of half-width 6.25 nm.
+        let defocused = format!("{base}[microscope]\ndefocus_nm = -8000.0\n");
+        let w = Scenario::parse(&defocused).unwrap().warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("about 54 %") && w[0].contains("radius 9.200 nm"),
+            "{w:?}"
+        );
     }
 
     /// A correlated spacing the periodic box cannot hold is refused; one the clusters' own

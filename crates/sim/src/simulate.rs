@@ -40,7 +40,7 @@ use crate::detector::Detector;
 use crate::fft2::next_fast_len;
 use crate::potential::{FieldGrid, FieldKind, PotentialBuilder, Slicing, ThermalModel};
 use crate::propagation::{
-    model as make_model, probe_tail_fraction, DiffractionPlan, Propagation, Scratch,
+    model as make_model, probe_tail_estimate, DiffractionPlan, Propagation, Scratch,
     WindowPlacement,
 };
 use crate::scattering::ScatteringFactor;
@@ -162,8 +162,8 @@ pub struct ForwardGrid {
     /// Window pixels per detector pixel along each axis, m (each detector pixel integrates
     /// m × m of them).
     pub window_oversampling: usize,
-    /// Fraction of the (aberration-free) probe's intensity beyond L/2 from its centre, which
-    /// the periodic window folds back ([`crate::propagation::probe_tail_fraction`]).
+    /// Fraction of the probe's intensity beyond L/2 from its centre, which the periodic window
+    /// folds back (estimated, defocus included: [`crate::propagation::probe_tail_estimate`]).
     pub probe_tail_fraction: f64,
     /// Real-space pixel Δx = L/N in nm.
     pub dx_nm: f64,
@@ -201,10 +201,7 @@ pub fn forward_grid(
         window_nm: plan.window_nm(),
         window_points: plan.window_points(),
         window_oversampling: plan.oversampling(),
-        probe_tail_fraction: probe_tail_fraction(
-            plan.probe().aperture_per_nm,
-            0.5 * plan.window_nm(),
-        ),
+        probe_tail_fraction: probe_tail_estimate(microscope, 0.5 * plan.window_nm()),
         dx_nm: plan.dx_nm(),
         band_limit_per_nm: plan.band_limit_per_nm(),
         slices: slicing.count,

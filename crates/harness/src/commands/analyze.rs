@@ -448,8 +448,10 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
             path.display()
         )));
     }
-    /// An analysis TOML: its `[analysis]` table (other tables are not read).
+    /// An analysis TOML: an `[analysis]` table and nothing else (a misspelt or misplaced
+    /// table would otherwise go unread without a word).
     #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct AnalysisFile {
         analysis: AnalysisConfig,
     }

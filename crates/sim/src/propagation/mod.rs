@@ -231,6 +231,26 @@ pub fn probe_tail_fraction(aperture_per_nm: f64, radius_nm: f64) -> f64 {
     bessel_j(0, v).powi(2) + bessel_j(1, v).powi(2)
 }
 
+/// Estimated fraction of `microscope`'s probe intensity farther than `radius_nm` from its
+/// centre: the larger of the in-focus Airy tail ([`probe_tail_fraction`]) and, defocused, the
+/// share of its geometric disc of radius α·|Δf| beyond the radius (a uniform disc, ray optics;
+/// 1 − (r/(α|Δf|))²). Spherical aberration, source size and focal spread are not counted.
+pub fn probe_tail_estimate(microscope: &MicroscopeSpec, radius_nm: f64) -> f64 {
+    let aperture_per_nm = mro_core::optics::ProbeOptics {
+        voltage_kv: microscope.voltage_kv,
+        semiangle_mrad: microscope.semiangle_mrad,
+    }
+    .aperture_radius_per_nm();
+    let airy = probe_tail_fraction(aperture_per_nm, radius_nm);
+    let disc_nm = microscope.semiangle_mrad * 1e-3 * microscope.defocus_nm.abs();
+    let defocused = if disc_nm > radius_nm {
+        1.0 - (radius_nm / disc_nm).powi(2)
+    } else {
+        0.0
+    };
+    airy.max(defocused)
+}
+
 impl DiffractionPlan {
     /// Plans multislice windows with the band limit at the detector edge (the smallest
     /// allowed), one window pixel per detector pixel and the area-sampled aperture; see
