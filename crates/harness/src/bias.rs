@@ -335,6 +335,7 @@ mod tests {
             odd_even_ratio_noise_corrected: None,
             all_within_tolerance: true,
             scanned_share: None,
+            unjudged_checks: Vec::new(),
             detectability: None,
             realism: None,
             control_skipped: None,

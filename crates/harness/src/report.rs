@@ -268,14 +268,18 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
         }
         "volume_fraction" => {
             "share of the sample volume in clusters of n: the in-condition volume fraction of \
-             map n's regions divided by the paper's fixed in-condition share (5.9 %)."
+             map n's regions divided by the fixed in-condition share \
+             (`analysis.in_condition_fraction`; the paper's 5.9 % by default)."
         }
         "volume_fraction_geometric" => {
             "the same in-condition volume fraction divided instead by the geometric share of \
              n-fold clusters within the acceptance angle of the Bragg condition, computed per n \
              (`geometric`); reported, not scored."
         }
-        "region_count" => "regions found in map n, against the number of in-condition clusters.",
+        "region_count" => {
+            "regions found in map n, against the number of in-condition clusters (those in the \
+             scanned field when the scan covers part of the sample)."
+        }
         "spacing_nm" => {
             "first peak of the autocorrelation σ(r) of map n, against the first significant \
              peak of the in-condition clusters' projected pair-correlation function (their \
@@ -782,10 +786,20 @@ pub fn document(
             "verdict".into(),
             if let Some(why) = &score.not_judged {
                 format!("no tolerance judged ({why})")
-            } else if score.all_within_tolerance {
-                "every tolerance held".into()
             } else {
-                "**a tolerance failed**".into()
+                let verdict = if score.all_within_tolerance {
+                    "every tolerance held"
+                } else {
+                    "**a tolerance failed**"
+                };
+                if score.unjudged_checks.is_empty() {
+                    verdict.into()
+                } else {
+                    format!(
+                        "{verdict}; not judged: {}",
+                        score.unjudged_checks.join("; ")
+                    )
+                }
             },
         ),
     ];

@@ -490,6 +490,11 @@ pub struct Score {
     /// sample's). Absent when the scan covers the sample or its extent is unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scanned_share: Option<f64>,
+    /// The scenario's `scoring.checks` that judged no row, each with why (`"spacing: …"`):
+    /// `all_within_tolerance` says nothing about them. Empty when every check judged something
+    /// or when `not_judged` says why nothing was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unjudged_checks: Vec<String>,
     /// The sample against its no-MRO control (absent with `--no-control` and from `mro score`,
     /// which has no control).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -623,6 +628,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         ));
     }
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
+    let unjudged_checks = unjudged_checks(truth, tol, &rows, &field);
     let not_judged = (!rows.iter().any(|r| r.tolerance.is_some())).then(|| {
         let maps: Vec<String> = numerically(&analysis.by_symmetry)
             .iter()
@@ -642,11 +648,65 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         odd_even_ratio_noise_corrected: analysis.power_spectrum.odd_even_ratio_corrected,
         all_within_tolerance,
         scanned_share: partial_share(&field),
+        unjudged_checks: if not_judged.is_some() {
+            Vec::new()
+        } else {
+            unjudged_checks
+        },
         detectability: None,
         control_skipped: None,
         not_judged,
         realism: None,
     }
+}
+
+/// The checks of `tol` that judged none of `rows`, each as `"check: why"`.
+fn unjudged_checks(
+    truth: &TruthDoc,
+    tol: &ScoringSpec,
+    rows: &[Row],
+    field: &ScanField,
+) -> Vec<String> {
+    let place = if field.covers_sample() {
+        ""
+    } else {
+        " in the scanned field"
+    };
+    tol.checks
+        .iter()
+        .filter_map(|&check| {
+            let (name, quantities, why): (&str, &[&str], String) = match check {
+                Check::Diameter => (
+                    "diameter",
+                    &["mean_diameter_nm"],
+                    format!("no planted n that was analysed has an in-condition cluster{place} to measure"),
+                ),
+                Check::VolumeFraction => (
+                    "volume_fraction",
+                    &["volume_fraction", "planted_volume_fraction"],
+                    "no planted n was analysed".into(),
+                ),
+                Check::Spacing => (
+                    "spacing",
+                    &["spacing_nm"],
+                    if truth.has_spacing() {
+                        "truth.json gives no pair-correlation peak for any planted n (too few \
+                         in-condition clusters, or no significant peak), so there is no spacing \
+                         to score"
+                            .into()
+                    } else {
+                        "placement is random: the glass was given no spacing for σ(r) to \
+                         recover (placement.mode = \"correlated\" gives one)"
+                            .into()
+                    },
+                ),
+            };
+            let judged = rows
+                .iter()
+                .any(|r| quantities.contains(&r.quantity.as_str()) && r.tolerance.is_some());
+            (!judged).then(|| format!("{name}: {why}"))
+        })
+        .collect()
 }
 
 /// The field's share of the sample when the scan covers only part of it.
@@ -672,6 +732,12 @@ pub fn score_estimate(truth: &TruthDoc, estimate: &Estimate, tol: &ScoringSpec) 
         true,
     );
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
+    let whole = ScanField {
+        step_nm: 1.0,
+        shape: None,
+        extent_nm: truth.extent_nm,
+    };
+    let unjudged_checks = unjudged_checks(truth, tol, &rows, field.as_ref().unwrap_or(&whole));
     Score {
         schema: SCORE_SCHEMA.to_string(),
         method: estimate.method.clone(),
@@ -680,6 +746,7 @@ pub fn score_estimate(truth: &TruthDoc, estimate: &Estimate, tol: &ScoringSpec) 
         odd_even_ratio_noise_corrected: None,
         all_within_tolerance,
         scanned_share: field.as_ref().and_then(partial_share),
+        unjudged_checks,
         detectability: None,
         control_skipped: None,
         not_judged: None,
@@ -1344,6 +1411,9 @@ pub fn table(score: &Score) -> String {
         },
         score.method
     );
+    for why in &score.unjudged_checks {
+        let _ = writeln!(s, "  not judged: {why}");
+    }
     s
 }
 
@@ -1502,6 +1572,36 @@ mod tests {
         assert_eq!(s.scanned_share, None);
         assert_eq!(get(&s, "region_count").truth, Some(2.0));
         assert_eq!(get(&s, "recall").recovered, Some(0.5));
+    }
+
+    /// A requested check that no row could carry is named with its reason, not counted as
+    /// held in silence: spacing without a spacing in the glass, diameter without a cluster.
+    #[test]
+    fn a_check_that_judges_nothing_says_why() {
+        let s = score(&truth(), &perfect(), &ScoringSpec::default());
+        assert!(s.unjudged_checks.is_empty(), "{:?}", s.unjudged_checks);
+        let mut random = truth();
+        random.placement = None;
+        let s = score(&random, &perfect(), &ScoringSpec::default());
+        assert_eq!(s.unjudged_checks.len(), 1, "{:?}", s.unjudged_checks);
+        assert!(s.unjudged_checks[0].starts_with("spacing: placement is random"));
+        assert!(table(&s).contains("not judged: spacing"));
+        for c in &mut random.clusters {
+            c.in_condition = false;
+        }
+        let s = score(&random, &perfect(), &ScoringSpec::default());
+        assert!(
+            s.unjudged_checks[0].starts_with("diameter: no planted n"),
+            "{:?}",
+            s.unjudged_checks
+        );
+        let only_vf = ScoringSpec {
+            checks: vec![Check::VolumeFraction],
+            ..ScoringSpec::default()
+        };
+        assert!(score(&random, &perfect(), &only_vf)
+            .unjudged_checks
+            .is_empty());
     }
 
     /// Scan cells are one step wide around their points and wrap with the sample.

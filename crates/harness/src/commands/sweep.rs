@@ -1002,6 +1002,7 @@ mod tests {
             odd_even_ratio_noise_corrected: None,
             all_within_tolerance: true,
             scanned_share: None,
+            unjudged_checks: Vec::new(),
             detectability: verdict.map(|(detectable, moved)| Detectability {
                 control: String::new(),
                 block_nm: 2.5,
