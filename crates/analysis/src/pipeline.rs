@@ -313,41 +313,16 @@ pub fn rings_on_detector(
             ),
         });
     }
-    let narrowest = std::f64::consts::SQRT_2 * dk / config.supersample as f64;
-    let too_narrow = |field: &str, value: f64, what: &str| {
-        AnalysisError::Geometry {
-        field: field.into(),
-        value,
-        expected: format!(
-            "{what} at least √2 × k_pixel_per_nm / supersample = {narrowest:.4} nm⁻¹ wide, so that it holds detector pixels wherever it lies ({pixel}, analysis.supersample = {}; is the pixel size right?)",
-            config.supersample
-        ),
-    }
-    };
-    if config.ring_width_per_nm < narrowest {
-        return Err(too_narrow(
-            "analysis.ring_width_per_nm",
-            config.ring_width_per_nm,
-            "the analysis ring",
-        ));
-    }
     let step = config.radial_step_per_nm.unwrap_or(dk);
-    if step < narrowest {
-        return Err(too_narrow(
-            "analysis.radial_step_per_nm",
-            step,
-            "each V(k) ring",
-        ));
-    }
+    let step_from = match config.radial_step_per_nm {
+        Some(_) => "analysis.radial_step_per_nm".to_string(),
+        None => format!("one detector pixel, {pixel}"),
+    };
     let k_max = config.k_max_per_nm.min(k_fit);
     let n_rows = ((k_max - config.k_min_per_nm) / step + 1e-9)
         .floor()
         .max(0.0) as usize;
     if n_rows < 3 {
-        let step_from = match config.radial_step_per_nm {
-            Some(_) => "analysis.radial_step_per_nm".to_string(),
-            None => format!("one detector pixel, {pixel}"),
-        };
         return Err(AnalysisError::Geometry {
             field: "analysis.k_min_per_nm".into(),
             value: config.k_min_per_nm,
@@ -362,8 +337,73 @@ pub fn rings_on_detector(
             k_hi_per_nm: config.k_min_per_nm + (i + 1) as f64 * step,
         })
         .collect();
+    // A ring at least √2 sub-pixel pitches wide always holds a sub-pixel centre; a narrower
+    // one is checked exactly.
+    let pitch = dk / geometry.supersample.max(1) as f64;
+    let always = std::f64::consts::SQRT_2 * pitch;
+    let empty = |r: &Ring| r.k_hi_per_nm - r.k_lo_per_nm < always && !holds_subpixel(geometry, r);
+    let why_empty = |r: &Ring, width_from: &str| {
+        format!(
+            "every ring to hold a detector sub-pixel centre: the ring at k = {:.4} nm⁻¹, {:.4} \
+             nm⁻¹ wide ({width_from}), holds none (pitch k_pixel_per_nm / supersample = \
+             {pitch:.4} nm⁻¹, {pixel}, analysis.supersample = {}); a ring √2 × the pitch = \
+             {always:.4} nm⁻¹ wide always holds one",
+            r.k_per_nm(),
+            r.k_hi_per_nm - r.k_lo_per_nm,
+            geometry.supersample
+        )
+    };
+    if let Some(r) = rings.iter().find(|r| empty(r)) {
+        return Err(AnalysisError::Geometry {
+            field: match config.radial_step_per_nm {
+                Some(_) => "analysis.radial_step_per_nm".into(),
+                None => "analysis.supersample".into(),
+            },
+            value: match config.radial_step_per_nm {
+                Some(s) => s,
+                None => geometry.supersample as f64,
+            },
+            expected: why_empty(r, &step_from),
+        });
+    }
+    if empty(&ring) {
+        return Err(AnalysisError::Geometry {
+            field: "analysis.ring_width_per_nm".into(),
+            value: config.ring_width_per_nm,
+            expected: why_empty(&ring, "analysis.ring_width_per_nm"),
+        });
+    }
     rings.push(ring);
     Ok(rings)
+}
+
+/// Whether some sub-pixel centre of `geometry`'s detector lies in `ring` (k in [lo, hi), as
+/// [`PolarGeometry::bins_of`] bins it): per row of sub-pixels, the columns whose |k| falls in
+/// the ring form up to two intervals, each checked for a lattice column.
+fn holds_subpixel(geometry: &PolarGeometry, ring: &Ring) -> bool {
+    let s = geometry.supersample.max(1);
+    let dk = geometry.k_pixel_per_nm;
+    let [ny, nx] = geometry.detector_shape;
+    let [cy, cx] = geometry.center_px;
+    // Sub-pixel m of a pixel axis sits at (m + ½)/s − ½ pixels: k = that minus the centre, × dk.
+    let k_of = |m: i64, c: f64| ((m as f64 + 0.5) / s as f64 - 0.5 - c) * dk;
+    let inside = |k: f64| k >= ring.k_lo_per_nm && k < ring.k_hi_per_nm;
+    let (lo2, hi2) = (ring.k_lo_per_nm.powi(2), ring.k_hi_per_nm.powi(2));
+    let columns = (nx * s) as i64;
+    (0..(ny * s) as i64).any(|my| {
+        let ky = k_of(my, cy);
+        let room = hi2 - ky * ky;
+        if room <= 0.0 {
+            return false;
+        }
+        let (a, b) = ((lo2 - ky * ky).max(0.0).sqrt(), room.sqrt());
+        // The columns nearest the interval ends, on both sides of the centre, and their
+        // neighbours (rounding): any of them inside decides.
+        [a, b, -a, -b].iter().any(|&kx| {
+            let m = ((kx / dk + 0.5 + cx) * s as f64 - 0.5).round() as i64;
+            (m - 1..=m + 1).any(|m| (0..columns).contains(&m) && inside(k_of(m, cx).hypot(ky)))
+        })
+    })
 }
 /// The measurement. With `screen`, the first pass over the data (pass 0 with centre
 /// refinement, else pass 1) also screens it, and the run stops after that pass if screening
@@ -1161,4 +1201,79 @@ fn local_normalisation(
         }
     }
     scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn geometry(supersample: usize, center_px: [f64; 2]) -> PolarGeometry {
+        PolarGeometry {
+            detector_shape: [64, 48],
+            center_px,
+            k_pixel_per_nm: 0.16,
+            rings: Vec::new(),
+            n_azimuth: 36,
+            supersample,
+        }
+    }
+
+    /// Every sub-pixel centre binned as the polar plan bins it (`g.rings` holds the ring):
+    /// the oracle for [`holds_subpixel`].
+    fn brute_force(g: &PolarGeometry) -> bool {
+        let s = g.supersample;
+        let [ny, nx] = g.detector_shape;
+        (0..ny * s).any(|my| {
+            (0..nx * s).any(|mx| {
+                let y = (my as f64 + 0.5) / s as f64 - 0.5;
+                let x = (mx as f64 + 0.5) / s as f64 - 0.5;
+                g.bins_of(y, x).next().is_some()
+            })
+        })
+    }
+
+    proptest! {
+        /// The row-by-row test agrees with trying every sub-pixel, for narrow rings anywhere
+        /// on the detector, any supersampling and off-pixel centres.
+        #[test]
+        fn holds_subpixel_matches_every_subpixel_tried(
+            supersample in 1usize..=3,
+            cy in 28.0f64..36.0,
+            cx in 20.0f64..28.0,
+            k in 0.0f64..3.5,
+            width in 0.0005f64..0.1,
+        ) {
+            let mut g = geometry(supersample, [cy, cx]);
+            let ring = Ring { k_lo_per_nm: k, k_hi_per_nm: k + width };
+            g.rings = vec![ring];
+            prop_assert_eq!(holds_subpixel(&g, &ring), brute_force(&g));
+        }
+    }
+
+    /// One sub-pixel per pixel and one-pixel V(k) steps plan (the rings are narrower than the
+    /// √2 pitches that always hold a sub-pixel, but each holds some); a step far below the
+    /// sub-pixel pitch is refused naming the key, the ring and the pitch.
+    #[test]
+    fn narrow_rings_are_refused_only_when_empty() {
+        let g = geometry(1, [32.0, 24.0]);
+        let config = AnalysisConfig {
+            supersample: 1,
+            k_max_per_nm: 3.5,
+            k_per_nm: 3.0,
+            ..AnalysisConfig::default()
+        };
+        assert!(rings_on_detector(&config, &g).is_ok());
+        let fine = AnalysisConfig {
+            radial_step_per_nm: Some(0.001),
+            ..config
+        };
+        let e = rings_on_detector(&fine, &g).unwrap_err().to_string();
+        assert!(
+            e.contains("analysis.radial_step_per_nm")
+                && e.contains("holds none")
+                && e.contains("pitch k_pixel_per_nm / supersample = 0.1600"),
+            "{e}"
+        );
+    }
 }

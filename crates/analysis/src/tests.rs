@@ -257,6 +257,29 @@ fn constant_data_has_zero_variance() {
     assert!(out.maps.v2d.iter().all(|v| v.abs() < 1e-12));
 }
 
+/// `analysis.json` records the settings used: the defaults that follow other settings (the
+/// radial step, one detector pixel; the summed symmetries, the even n up to n_max) at their
+/// values, not as "default".
+#[test]
+fn the_recorded_config_has_its_following_defaults_filled_in() {
+    let det = [48, 48];
+    let pats = vec![vec![7.5f32; 48 * 48]; 12];
+    let config = AnalysisConfig {
+        radial_step_per_nm: None,
+        symmetries: None,
+        n_max: 7,
+        ..small_config()
+    };
+    let out = analyze_datacube(
+        &cube(&pats, [3, 4], det, [24.0, 23.5], 0.25),
+        &config,
+        &RunOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(out.result.config.radial_step_per_nm, Some(0.25));
+    assert_eq!(out.result.config.symmetries, Some(vec![2, 4, 6]));
+}
+
 pub(crate) fn poisson(rng: &mut StdRng, lambda: f64) -> f32 {
     let l = (-lambda).exp();
     let (mut k, mut p) = (0u32, 1.0f64);

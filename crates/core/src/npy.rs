@@ -202,7 +202,7 @@ pub struct NpyReader {
 }
 
 impl NpyReader {
-    /// Opens `path`, parses its header and checks that the file holds all the declared data.
+    /// Opens `path`, parses its header and checks that the file holds exactly the declared data.
     pub fn open(path: &Path) -> Result<Self, NpyError> {
         let io = |source| NpyError::Io {
             path: path.to_path_buf(),

@@ -289,10 +289,11 @@ pub fn chance_identification(
             }
         }
     }
+    let whole = field.covers_sample();
     let cell_in_field: Vec<bool> = (0..gx * gy)
         .map(|i| {
             let point = [((i % gx) as f64 + 0.5) * h, ((i / gx) as f64 + 0.5) * h];
-            field.covers_sample() || field.pixel(point).is_some()
+            whole || field.pixel(point).is_some()
         })
         .collect();
     let field_cells = cell_in_field.iter().filter(|&&f| f).count();

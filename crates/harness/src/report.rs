@@ -260,7 +260,8 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
         }
         "mean_diameter_nm" => {
             "mean equivalent-circle diameter (ECD) of the thresholded regions of map n — the \
-             published measurement — against the mean diameter of the in-condition clusters."
+             published measurement — against the mean diameter of the in-condition clusters \
+             (those in the scanned field when the scan covers part of the sample)."
         }
         "mean_diameter_corrected_nm" => {
             "the same ECD with the probe's FWHM removed in quadrature (`corrected`); reported, \
@@ -294,7 +295,10 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
             "how many standard errors that σ(r) peak stands out from the map's own \
              fluctuations; below 3 the spacing is noise. It has no truth."
         }
-        "recall" => "share of in-condition clusters whose centre lies inside a region of map n.",
+        "recall" => {
+            "share of in-condition clusters (in the scanned field, when the scan covers part of \
+             the sample) whose centre lies inside a region of map n."
+        }
         "precision" => "share of the regions of map n holding an in-condition cluster of that n.",
         "planted_volume_fraction" => {
             "the method's per-n volume fractions summed over the planted n (the maps the \

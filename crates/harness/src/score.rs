@@ -628,7 +628,7 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         ));
     }
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
-    let unjudged_checks = unjudged_checks(truth, tol, &rows, &field);
+    let unjudged_checks = unjudged_checks(truth, tol, &rows, !field.covers_sample());
     let not_judged = (!rows.iter().any(|r| r.tolerance.is_some())).then(|| {
         let maps: Vec<String> = numerically(&analysis.by_symmetry)
             .iter()
@@ -660,18 +660,15 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
     }
 }
 
-/// The checks of `tol` that judged none of `rows`, each as `"check: why"`.
+/// The checks of `tol` that judged none of `rows`, each as `"check: why"`; `partial`: the scan
+/// covers only part of the sample.
 fn unjudged_checks(
     truth: &TruthDoc,
     tol: &ScoringSpec,
     rows: &[Row],
-    field: &ScanField,
+    partial: bool,
 ) -> Vec<String> {
-    let place = if field.covers_sample() {
-        ""
-    } else {
-        " in the scanned field"
-    };
+    let place = if partial { " in the scanned field" } else { "" };
     tol.checks
         .iter()
         .filter_map(|&check| {
@@ -689,14 +686,24 @@ fn unjudged_checks(
                 Check::Spacing => (
                     "spacing",
                     &["spacing_nm"],
-                    if truth.has_spacing() {
+                    if truth.placement.is_none() {
+                        "truth.json records no placement, so the glass has no known spacing to \
+                         score"
+                            .into()
+                    } else if !truth.has_spacing() {
+                        "placement is random: the glass was given no spacing for σ(r) to \
+                         recover (placement.mode = \"correlated\" gives one)"
+                            .into()
+                    } else if truth
+                        .planted()
+                        .iter()
+                        .any(|(_, t)| t.pair_correlation_peak_nm.is_some())
+                    {
+                        "no planted n with a spacing in truth.json was analysed".into()
+                    } else {
                         "truth.json gives no pair-correlation peak for any planted n (too few \
                          in-condition clusters, or no significant peak), so there is no spacing \
                          to score"
-                            .into()
-                    } else {
-                        "placement is random: the glass was given no spacing for σ(r) to \
-                         recover (placement.mode = \"correlated\" gives one)"
                             .into()
                     },
                 ),
@@ -732,12 +739,8 @@ pub fn score_estimate(truth: &TruthDoc, estimate: &Estimate, tol: &ScoringSpec) 
         true,
     );
     let all_within_tolerance = rows.iter().all(|r| r.within_tolerance != Some(false));
-    let whole = ScanField {
-        step_nm: 1.0,
-        shape: None,
-        extent_nm: truth.extent_nm,
-    };
-    let unjudged_checks = unjudged_checks(truth, tol, &rows, field.as_ref().unwrap_or(&whole));
+    let partial = field.is_some_and(|f| !f.covers_sample());
+    let unjudged_checks = unjudged_checks(truth, tol, &rows, partial);
     Score {
         schema: SCORE_SCHEMA.to_string(),
         method: estimate.method.clone(),
@@ -977,6 +980,7 @@ fn method_rows(
     missing_fails: bool,
 ) -> Vec<Row> {
     let mut rows = Vec::new();
+    let partial = field.filter(|f| !f.covers_sample());
     let all_tolerances = |c: Check| tol.and_then(|t| t.tolerance(c));
     let mut total: Option<(f64, f64)> = Some((0.0, 0.0));
     // Planted symmetries the method gave nothing for: not recovered; unless `missing_fails`
@@ -991,8 +995,7 @@ fn method_rows(
         let tolerance = |c: Check| all_tolerances(c).filter(|_| found.is_some() || missing_fails);
         let in_cond = in_condition(truth, n);
         // What the scan could see: the in-condition clusters in its field (all of them when
-        // the scan covers the sample, or its step is unknown).
-        let partial = field.filter(|f| !f.covers_sample());
+        // the scan covers the sample, or its extent is unknown).
         let in_field: Vec<&TrueCluster> = match partial {
             Some(f) => in_cond.iter().copied().filter(|c| f.contains(c)).collect(),
             None => in_cond.clone(),
@@ -1223,8 +1226,8 @@ fn binomial_se(p: f64, n: usize) -> f64 {
 
 /// The part of the sample a scan covers. Scan point `[row, col]` sits at sample
 /// `(col·step, row·step)` nm and stands for the cell one step wide around it; the sample is
-/// periodic in x and y, so a point just below the sample's far edge belongs to the cell of
-/// point 0 when the scan spans the whole extent.
+/// periodic in x and y, so a point within half a step below the sample's far edge belongs to
+/// the cell of point 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScanField {
     /// Probe step, nm.
@@ -1550,20 +1553,40 @@ mod tests {
         f.region_list.truncate(1);
         let s = score(&truth(), &a, &ScoringSpec::default());
         assert_eq!(s.scanned_share, Some(0.25));
-        for method in ["im2018", "mro"] {
-            let row = |q: &str| {
-                s.rows
-                    .iter()
-                    .find(|r| r.quantity == q && r.method == method)
-            };
-            let Some(count) = row("region_count") else {
-                continue;
-            };
-            assert_eq!(count.truth, Some(1.0));
-            assert_eq!(row("mean_diameter_nm").unwrap().truth, Some(1.2));
-            assert_eq!(row("recall").unwrap().recovered, Some(1.0));
-            assert_eq!(row("precision").unwrap().recovered, Some(1.0));
-        }
+        // `perfect()` has only the im2018 method.
+        assert_eq!(get(&s, "region_count").truth, Some(1.0));
+        assert_eq!(get(&s, "mean_diameter_nm").truth, Some(1.2));
+        assert_eq!(get(&s, "recall").recovered, Some(1.0));
+        assert_eq!(get(&s, "precision").recovered, Some(1.0));
+        // An external estimate with the same scan shape is restricted alike; without its
+        // shape the scan is taken to cover the sample.
+        let mut e = Estimate {
+            schema: ESTIMATE_SCHEMA.into(),
+            method: "other".into(),
+            scan_step_nm: Some(0.5),
+            scan_shape: Some([10, 10]),
+            body: EstimateBody {
+                by_symmetry: [(
+                    "4".to_string(),
+                    EstimateType {
+                        regions: Some(1.0),
+                        region_list: a.by_symmetry["4"].region_list.clone(),
+                        ..EstimateType::default()
+                    },
+                )]
+                .into(),
+                ..EstimateBody::default()
+            },
+        };
+        let se = score_estimate(&truth(), &e, &ScoringSpec::default());
+        assert_eq!(se.scanned_share, Some(0.25));
+        assert_eq!(get(&se, "region_count").truth, Some(1.0));
+        assert_eq!(get(&se, "recall").recovered, Some(1.0));
+        e.scan_shape = None;
+        let se = score_estimate(&truth(), &e, &ScoringSpec::default());
+        assert_eq!(se.scanned_share, None);
+        assert_eq!(get(&se, "region_count").truth, Some(2.0));
+        assert_eq!(get(&se, "recall").recovered, Some(0.5));
         // The whole sample scanned: both clusters count, and the one region finds half.
         a.input = Some(InputDoc {
             scan_shape: [20, 20],
@@ -1581,11 +1604,17 @@ mod tests {
         let s = score(&truth(), &perfect(), &ScoringSpec::default());
         assert!(s.unjudged_checks.is_empty(), "{:?}", s.unjudged_checks);
         let mut random = truth();
-        random.placement = None;
+        random.placement = Some(PlacementDoc {
+            mode: "random".into(),
+        });
         let s = score(&random, &perfect(), &ScoringSpec::default());
         assert_eq!(s.unjudged_checks.len(), 1, "{:?}", s.unjudged_checks);
         assert!(s.unjudged_checks[0].starts_with("spacing: placement is random"));
         assert!(table(&s).contains("not judged: spacing"));
+        let mut unknown = truth();
+        unknown.placement = None;
+        let s = score(&unknown, &perfect(), &ScoringSpec::default());
+        assert!(s.unjudged_checks[0].starts_with("spacing: truth.json records no placement"));
         for c in &mut random.clusters {
             c.in_condition = false;
         }

@@ -95,6 +95,10 @@ for s in (2, 5, 8):
     v[s * DET * DET:(s + 1) * DET * DET] = [0.0] * (DET * DET)
 npy("flyback_column.npy", [3, 3, DET, DET], v)
 expect("flyback_column.npy", ANALYZE, 2, "3 of 9 frames are dark")
+npy("trailing_bytes.npy", [3, 3, DET, DET], cube(9))
+with open(os.path.join(HERE, "trailing_bytes.npy"), "ab") as f:
+    f.write(b"\0" * 8)
+expect("trailing_bytes.npy", ANALYZE, 2, "trailing_bytes.npy: header declares shape [3, 3, 16, 16] (9216 data bytes) but the file holds 9224 data bytes, 8 more")
 npy("one_scan_point.npy", [1, 1, DET, DET], cube(1))
 expect("one_scan_point.npy", ANALYZE, 2, "scan 1 × 1: expected at least 2 scan points")
 npy("mask_hides_everything.npy", [DET, DET], [True] * (DET * DET), descr="|b1")

@@ -219,6 +219,13 @@ fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
     use mro_core::check::{in_range, InvalidValue};
     let checked = || -> Result<(), InvalidValue> {
         if let Some(shape) = e.scan_shape {
+            if e.scan_step_nm.is_none() {
+                return Err(InvalidValue::new(
+                    "scan_shape",
+                    format!("{shape:?}"),
+                    "it only with scan_step_nm (the field is placed in the sample by the step)",
+                ));
+            }
             for (axis, &n) in shape.iter().enumerate() {
                 if n == 0 {
                     return Err(InvalidValue::new(
@@ -336,6 +343,13 @@ mod tests {
             (
                 with_shape(estimate(0.32, [3.0, 4.0]), [0, 8]),
                 "scan_shape[0]",
+            ),
+            (
+                Estimate {
+                    scan_step_nm: None,
+                    ..with_shape(estimate(0.32, [3.0, 4.0]), [8, 8])
+                },
+                "scan_shape",
             ),
             (
                 with_shape(estimate(0.32, [3.0, 7.6]), [8, 8]),

@@ -231,6 +231,11 @@ pub fn probe_tail_fraction(aperture_per_nm: f64, radius_nm: f64) -> f64 {
     bessel_j(0, v).powi(2) + bessel_j(1, v).powi(2)
 }
 
+/// Radius in nm of a defocused probe's geometric disc (the aperture's shadow), α·|Δf|.
+pub fn defocus_disc_radius_nm(microscope: &MicroscopeSpec) -> f64 {
+    microscope.semiangle_mrad * 1e-3 * microscope.defocus_nm.abs()
+}
+
 /// Estimated fraction of `microscope`'s probe intensity farther than `radius_nm` from its
 /// centre: the larger of the in-focus Airy tail ([`probe_tail_fraction`]) and, defocused, the
 /// share of its geometric disc of radius α·|Δf| beyond the radius (a uniform disc, ray optics;
@@ -242,7 +247,7 @@ pub fn probe_tail_estimate(microscope: &MicroscopeSpec, radius_nm: f64) -> f64 {
     }
     .aperture_radius_per_nm();
     let airy = probe_tail_fraction(aperture_per_nm, radius_nm);
-    let disc_nm = microscope.semiangle_mrad * 1e-3 * microscope.defocus_nm.abs();
+    let disc_nm = defocus_disc_radius_nm(microscope);
     let defocused = if disc_nm > radius_nm {
         1.0 - (radius_nm / disc_nm).powi(2)
     } else {

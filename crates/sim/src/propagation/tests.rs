@@ -367,6 +367,40 @@ fn probe_tail_fraction_follows_the_airy_encircled_energy() {
     }
 }
 
+/// In focus the estimate is the Airy tail; a defocused probe's geometric disc of radius
+/// α·|Δf| takes over once it is wider than the radius (a uniform disc: 1 − (r/R)² beyond r).
+#[test]
+fn probe_tail_estimate_counts_the_defocus_disc() {
+    let focused = MicroscopeSpec::default();
+    let a = mro_core::optics::ProbeOptics {
+        voltage_kv: focused.voltage_kv,
+        semiangle_mrad: focused.semiangle_mrad,
+    }
+    .aperture_radius_per_nm();
+    assert_eq!(
+        probe_tail_estimate(&focused, 6.25),
+        probe_tail_fraction(a, 6.25)
+    );
+    // 8 µm of either sign: R = 1.15 mrad × 8000 nm = 9.2 nm; beyond 6.25 nm, 1 − (6.25/9.2)².
+    for defocus_nm in [8000.0, -8000.0] {
+        let m = MicroscopeSpec {
+            defocus_nm,
+            ..focused.clone()
+        };
+        let expected = 1.0 - (6.25f64 / 9.2).powi(2);
+        assert!((probe_tail_estimate(&m, 6.25) - expected).abs() < 1e-12);
+    }
+    // 1 µm: R = 1.15 nm lies inside 6.25 nm, so the Airy tail stands.
+    let slight = MicroscopeSpec {
+        defocus_nm: 1000.0,
+        ..focused.clone()
+    };
+    assert_eq!(
+        probe_tail_estimate(&slight, 6.25),
+        probe_tail_fraction(a, 6.25)
+    );
+}
+
 /// Every model's pattern is the same, bit for bit, whatever its scratch held before: a fresh
 /// one, one filled with NaN, and one that just made another position's pattern (the scan
 /// reuses one scratch per thread).
