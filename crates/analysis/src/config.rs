@@ -211,6 +211,14 @@ impl AnalysisConfig {
             }
             for (i, &n) in sym.iter().enumerate() {
                 count_in(&format!("symmetries[{i}]"), n, 1, self.n_max)?;
+                // A repeated n would be summed twice into the total volume fraction.
+                if sym[..i].contains(&n) {
+                    return Err(InvalidValue::new(
+                        format!("symmetries[{i}]"),
+                        n,
+                        "each n once (a repeated n would be summed twice)",
+                    ));
+                }
             }
         }
         Ok(())

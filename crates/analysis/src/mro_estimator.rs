@@ -215,7 +215,20 @@ impl MroEstimator<'_> {
                 "no significant region with a diameter".into(),
             );
         }
-        let mean_diameter_se_nm = (d.len() >= 2).then(|| sd / (d.len() as f64).sqrt());
+        // Identical diameters (the size model's depends only on a region's pixel count) have no
+        // spread to give a standard error: null, as 0 would claim certainty.
+        let mean_diameter_se_nm = (d.len() >= 2 && sd > 0.0).then(|| sd / (d.len() as f64).sqrt());
+        if d.len() >= 2 && sd == 0.0 {
+            reasons.insert(
+                "mean_diameter_se_nm".into(),
+                format!(
+                    "all {} regions have the same diameter ({md:.4} nm; the size model's depends \
+                     only on a region's pixel count): their spread gives no standard error, and 0 \
+                     would claim certainty",
+                    d.len()
+                ),
+            );
+        }
 
         let area_nm2 = len as f64 * self.step_nm * self.step_nm;
         let (mut vf_in, mut vf_in_se, mut vf, mut vf_se) = (None, None, None, None);

@@ -239,13 +239,7 @@ pub fn suite_summary(command: &str, runs: &[(String, String, Score)]) -> String 
         let _ = writeln!(
             s,
             "| [{name}]({dir}/report.md) | {detectable} | {} ({}) |",
-            if score.not_judged.is_some() {
-                "not judged"
-            } else if score.all_within_tolerance {
-                "yes"
-            } else {
-                "**no**"
-            },
+            score.tolerance_word("yes", "**no**"),
             score.method
         );
     }

@@ -513,6 +513,31 @@ pub struct Score {
     pub realism: Option<Realism>,
 }
 
+impl Score {
+    /// The verdict in a word for tables and summaries: `held` or `failed` as given, `"not
+    /// judged"` when no tolerance was, and the checks that judged nothing after it
+    /// (`"held (not judged: spacing)"`).
+    pub fn tolerance_word(&self, held: &str, failed: &str) -> String {
+        if self.not_judged.is_some() {
+            return "not judged".into();
+        }
+        let word = if self.all_within_tolerance {
+            held
+        } else {
+            failed
+        };
+        if self.unjudged_checks.is_empty() {
+            return word.into();
+        }
+        let names: Vec<&str> = self
+            .unjudged_checks
+            .iter()
+            .map(|c| c.split(':').next().unwrap_or(c))
+            .collect();
+        format!("{word} (not judged: {})", names.join(", "))
+    }
+}
+
 fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
@@ -601,12 +626,12 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
         _ => "im2018",
     };
     let pick = |m: &str| (m == scored).then_some(tol);
-    let mut rows = im2018_extras(truth, analysis);
     let field = ScanField {
         step_nm: analysis.calibration.scan_step_nm,
         shape: analysis.input.as_ref().map(|i| i.scan_shape),
         extent_nm: truth.extent_nm,
     };
+    let mut rows = im2018_extras(truth, analysis, &field);
     // A planted n missing from an analysis was never measured (above its n_max, or outside
     // its `symmetries`): not scored, as `mro check` warns.
     rows.extend(method_rows(
@@ -634,11 +659,19 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             .iter()
             .map(|(n, _)| n.to_string())
             .collect();
-        format!(
-            "no scored value carries a tolerance: the planted symmetries lie outside the \
-             analysed maps (n = {}) or the scenario's checks select none of them",
-            maps.join(", ")
-        )
+        if unjudged_checks.is_empty() {
+            format!(
+                "no scored value carries a tolerance: the planted symmetries lie outside the \
+                 analysed maps (n = {}) or the scenario's checks select none of them",
+                maps.join(", ")
+            )
+        } else {
+            format!(
+                "no scored value carries a tolerance: the scenario's checks judge nothing \
+                 here ({})",
+                unjudged_checks.join("; ")
+            )
+        }
     });
     Score {
         schema: SCORE_SCHEMA.to_string(),
@@ -827,7 +860,7 @@ fn im2018_reasons(f: &FoundType, vf: Option<f64>, p: f64) -> BTreeMap<String, St
 
 /// Rows only the published method has: the V(k) peak, the probe-corrected diameter, the
 /// geometric in-condition correction, the σ(r) peak's significance. Never toleranced.
-fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
+fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc, field: &ScanField) -> Vec<Row> {
     let mut rows = Vec::new();
     let planted = truth.planted();
     let k0 = mean(planted.iter().filter_map(|(_, t)| t.k0_per_nm));
@@ -856,7 +889,7 @@ fn im2018_extras(truth: &TruthDoc, analysis: &AnalysisDoc) -> Vec<Row> {
         if found.is_none() && !assigned(truth, n) {
             continue;
         }
-        let true_diameter = mean(in_condition(truth, n).iter().map(|c| c.diameter_nm));
+        let true_diameter = mean(seen_by(truth, n, Some(field)).iter().map(|c| c.diameter_nm));
         let reasons = found.map(|f| &f.null_reasons);
         let not_given = if found.is_some() {
             "the analysis gives no value and no reason".to_string()
@@ -959,6 +992,16 @@ fn numerically<T>(by_symmetry: &BTreeMap<String, T>) -> Vec<(u32, &T)> {
     v
 }
 
+/// What a scan could see of map n: the in-condition clusters whose centres lie in its `field`
+/// (all of them when it covers the sample, or its extent is unknown).
+fn seen_by<'a>(truth: &'a TruthDoc, n: u32, field: Option<&ScanField>) -> Vec<&'a TrueCluster> {
+    let mut clusters = in_condition(truth, n);
+    if let Some(f) = field.filter(|f| !f.covers_sample()) {
+        clusters.retain(|c| f.contains(c));
+    }
+    clusters
+}
+
 fn in_condition(truth: &TruthDoc, n: u32) -> Vec<&TrueCluster> {
     truth
         .clusters
@@ -994,12 +1037,7 @@ fn method_rows(
         all_given &= found.is_some() || missing_fails;
         let tolerance = |c: Check| all_tolerances(c).filter(|_| found.is_some() || missing_fails);
         let in_cond = in_condition(truth, n);
-        // What the scan could see: the in-condition clusters in its field (all of them when
-        // the scan covers the sample, or its extent is unknown).
-        let in_field: Vec<&TrueCluster> = match partial {
-            Some(f) => in_cond.iter().copied().filter(|c| f.contains(c)).collect(),
-            None => in_cond.clone(),
-        };
+        let in_field = seen_by(truth, n, field.as_ref());
         // Diameters are toleranced only where some cluster could be seen.
         let seen = |tolerance: Option<f64>| tolerance.filter(|_| !in_field.is_empty());
         let get =
@@ -1083,13 +1121,23 @@ fn method_rows(
         );
         if truth.has_spacing() && true_spacing.is_none() {
             // Correlated placement, yet no truth: say why the row is not judged.
-            use mro_sim::glass::pair_correlation::{MIN_POINTS, MIN_SIGNIFICANCE};
+            use mro_sim::glass::pair_correlation::{MAX_POINTS, MIN_POINTS, MIN_SIGNIFICANCE};
+            let count = t.in_condition_count;
+            let cause = if count < MIN_POINTS {
+                format!("{count} clusters in condition, fewer than the {MIN_POINTS} a peak needs")
+            } else if count > MAX_POINTS {
+                format!(
+                    "{count} clusters in condition, more than the {MAX_POINTS} it is computed for"
+                )
+            } else {
+                format!(
+                    "no maximum of the {count} in-condition clusters' pair correlation \
+                     {MIN_SIGNIFICANCE} s.e. above g = 1, or a truth file from before mro wrote it"
+                )
+            };
             let why = format!(
-                "truth: none (truth.json gives no pair_correlation_peak_nm for n = {n}: fewer \
-                 than {MIN_POINTS} clusters in condition ({}), no maximum of their pair \
-                 correlation {MIN_SIGNIFICANCE} s.e. above g = 1, or a truth file from before mro \
-                 wrote it), so the spacing is not scored",
-                t.in_condition_count
+                "truth: none (truth.json gives no pair_correlation_peak_nm for n = {n}: {cause}), \
+                 so the spacing is not scored"
             );
             spacing.null_reason = Some(match spacing.null_reason.take() {
                 Some(r) => format!("{r}; {why}"),
@@ -1400,6 +1448,14 @@ pub fn table(score: &Score) -> String {
             noise_corrected(score)
         );
     }
+    if let Some(share) = score.scanned_share {
+        let _ = writeln!(
+            s,
+            "scanned field: {} % of the sample's area (region counts, diameters and recall are \
+             over the in-condition clusters in it)",
+            number(100.0 * share, 1)
+        );
+    }
     if let Some(why) = &score.not_judged {
         let _ = writeln!(s, "no tolerance judged: {why}");
         return s;
@@ -1553,6 +1609,7 @@ mod tests {
         f.region_list.truncate(1);
         let s = score(&truth(), &a, &ScoringSpec::default());
         assert_eq!(s.scanned_share, Some(0.25));
+        assert!(table(&s).contains("scanned field: 25.0 % of the sample's area"));
         // `perfect()` has only the im2018 method.
         assert_eq!(get(&s, "region_count").truth, Some(1.0));
         assert_eq!(get(&s, "mean_diameter_nm").truth, Some(1.2));
@@ -1611,6 +1668,10 @@ mod tests {
         assert_eq!(s.unjudged_checks.len(), 1, "{:?}", s.unjudged_checks);
         assert!(s.unjudged_checks[0].starts_with("spacing: placement is random"));
         assert!(table(&s).contains("not judged: spacing"));
+        assert_eq!(
+            s.tolerance_word("held", "FAILED"),
+            "held (not judged: spacing)"
+        );
         let mut unknown = truth();
         unknown.placement = None;
         let s = score(&unknown, &perfect(), &ScoringSpec::default());
@@ -1624,6 +1685,15 @@ mod tests {
             "{:?}",
             s.unjudged_checks
         );
+        // The only check unjudgeable: the verdict says why, in place of the generic reason.
+        let only_spacing = ScoringSpec {
+            checks: vec![Check::Spacing],
+            ..ScoringSpec::default()
+        };
+        let s = score(&random, &perfect(), &only_spacing);
+        assert_eq!(s.tolerance_word("held", "FAILED"), "not judged");
+        let why = s.not_judged.unwrap();
+        assert!(why.contains("spacing: placement is random"), "{why}");
         let only_vf = ScoringSpec {
             checks: vec![Check::VolumeFraction],
             ..ScoringSpec::default()

@@ -443,9 +443,15 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
         return Ok(Scenario::load(path)?.simulated_analysis());
     }
     if !value.contains_key("analysis") {
+        let found: Vec<String> = value.keys().map(|k| format!("`{k}`")).collect();
         return Err(bad_input(format!(
-            "{}: no [analysis] table: expected a file with an [analysis] section",
-            path.display()
+            "{}: no [analysis] table (the file holds {}): expected a file with an [analysis] section, or a scenario (schema = \"mro.scenario/1\")",
+            path.display(),
+            if found.is_empty() {
+                "nothing".to_string()
+            } else {
+                found.join(", ")
+            }
         )));
     }
     /// An analysis TOML: an `[analysis]` table and nothing else (a misspelt or misplaced

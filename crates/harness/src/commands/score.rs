@@ -218,6 +218,14 @@ fn check_estimate_keys(path: &std::path::Path, doc: &serde_json::Value) -> anyho
 fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
     use mro_core::check::{in_range, InvalidValue};
     let checked = || -> Result<(), InvalidValue> {
+        // Its rows would be indistinguishable from the built-in methods' in the tables.
+        if ["im2018", "mro"].contains(&e.method.trim()) || e.method.trim().is_empty() {
+            return Err(InvalidValue::new(
+                "method",
+                format!("{:?}", e.method),
+                "a non-empty name other than \"im2018\" and \"mro\" (the built-in methods)",
+            ));
+        }
         if let Some(shape) = e.scan_shape {
             if e.scan_step_nm.is_none() {
                 return Err(InvalidValue::new(
@@ -340,6 +348,13 @@ mod tests {
         for (e, field) in [
             (estimate(0.0, [3.0, 4.0]), "scan_step_nm"),
             (estimate(-1.0, [3.0, 4.0]), "scan_step_nm"),
+            (
+                Estimate {
+                    method: "mro".into(),
+                    ..estimate(0.32, [3.0, 4.0])
+                },
+                "method",
+            ),
             (
                 with_shape(estimate(0.32, [3.0, 4.0]), [0, 8]),
                 "scan_shape[0]",

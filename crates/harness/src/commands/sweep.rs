@@ -382,11 +382,7 @@ impl Sweep {
         };
         outln!(
             "point {index}: {what}; tolerances {}",
-            if score.all_within_tolerance {
-                "held"
-            } else {
-                "FAILED"
-            }
+            score.tolerance_word("held", "FAILED")
         );
         // As the whole sweep: a point outside its tolerances exits 3 (its files are complete).
         Ok(tolerance_status(std::iter::once(&score)))
@@ -521,11 +517,7 @@ impl Sweep {
                 ),
                 s.odd_even_ratio,
                 noise_corrected(s),
-                if s.all_within_tolerance {
-                    "held"
-                } else {
-                    "FAILED"
-                }
+                s.tolerance_word("held", "FAILED")
             );
         }
         Ok(tolerance_status(scores.iter()))
@@ -946,11 +938,7 @@ fn report<'a>(
             fmt(sc.odd_even_ratio_noise_corrected),
             fmt(total.and_then(|r| r.truth)),
             fmt(total.and_then(|r| r.recovered)),
-            if sc.all_within_tolerance {
-                "held"
-            } else {
-                "failed"
-            },
+            sc.tolerance_word("held", "failed"),
             t.map_or("—".into(), |t| format!(
                 "{:.1} s ({:.1} + {:.1} + {:.1})",
                 t.total_s(),
