@@ -696,4 +696,28 @@ diameter = 0.1
         stderr.contains("analysis.toml") && stderr.contains("scoring"),
         "{stderr}"
     );
+    // An array of tables, and a misspelt table, are named as such.
+    for (text, needle) in [
+        (
+            "[[analysis]]\nk_per_nm = 4.0\n",
+            "field `analysis` is an array",
+        ),
+        ("[analysys]\nk_per_nm = 4.0\n", "the file holds `analysys`"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let out = run_mro(&[
+            &"analyze",
+            &data.join("_cube.npy"),
+            &"--meta",
+            &data.join("_meta.json"),
+            &"--config",
+            &config,
+            &"--no-figures",
+            &"--out",
+            &dir.path().join("out"),
+        ]);
+        expect_exit(&out, 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{stderr}");
+    }
 }

@@ -872,6 +872,9 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
     {
         // A negative integer never reaches the range check of `ModelSpec::validate`.
         format!("{token}: expected an integer in [1, 4]")
+    } else if msg.contains("number too large to fit in target type") {
+        // TOML integers are signed 64-bit: a larger one never reaches a range check.
+        format!("{token} is beyond the largest integer TOML holds: expected at most 9223372036854775807 (2⁶³ − 1)")
     } else {
         msg
     };
@@ -995,6 +998,15 @@ mod tests {
             .to_string();
         assert!(
             e.contains("whole number ≥ 0") && !e.contains("usize"),
+            "{e}"
+        );
+        // An integer beyond TOML's: the limit, not "too large to fit in target type".
+        let e = Scenario::parse("schema = \"mro.scenario/1\"\nseed = 9223372036854775808\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("field `seed` (line 2")
+                && e.contains("9223372036854775808 is beyond the largest integer TOML holds"),
             "{e}"
         );
         // A number where a named choice belongs: the choices, not toml's "string or table".

@@ -454,6 +454,17 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
             }
         )));
     }
+    if !value["analysis"].is_table() {
+        return Err(bad_input(format!(
+            "{}: field `analysis` is {}: expected one [analysis] table",
+            path.display(),
+            if value["analysis"].is_array() {
+                "an array ([[analysis]] or analysis = [...])".to_string()
+            } else {
+                format!("a {}", value["analysis"].type_str())
+            }
+        )));
+    }
     /// An analysis TOML: an `[analysis]` table and nothing else (a misspelt or misplaced
     /// table would otherwise go unread without a word).
     #[derive(serde::Deserialize)]

@@ -632,20 +632,27 @@ fn shell_word(s: &str) -> String {
     }
 }
 
+/// An axis's values as the report lists them (`1.3,2,3`; a list value as TOML writes it).
 fn values(set: &SetArg) -> String {
     set.values
         .iter()
-        .map(|v| csv_field(v).trim_matches('"').to_string())
+        .map(value_text)
         .collect::<Vec<_>>()
         .join(",")
 }
 
-fn csv_field(v: &toml::Value) -> String {
-    let s = match v {
+/// A value as text: a string unquoted, a float as in the CSV, anything else as TOML.
+fn value_text(v: &toml::Value) -> String {
+    match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Float(f) => crate::report::csv_number(*f),
         other => other.to_string(),
-    };
+    }
+}
+
+/// A value as a CSV field, quoted (quotes doubled) when it holds a comma or a quote.
+fn csv_field(v: &toml::Value) -> String {
+    let s = value_text(v);
     if s.contains(',') || s.contains('"') {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
