@@ -285,13 +285,13 @@ pub fn check_rings(
 /// to `k_max_per_nm` or the largest ring the detector holds whole, then the analysis ring at
 /// `k_per_nm`: what the polar transform of `geometry` (its `rings` ignored) is planned with.
 ///
-/// Every ring must be at least √2 sub-pixel pitches wide (`k_pixel_per_nm / supersample`):
-/// sub-pixel centres form a square lattice of that pitch, every disk of radius pitch/√2 holds
-/// one, so a ring that wide holds detector area wherever it lies.
+/// Every ring must hold a detector sub-pixel centre. The centres form a square lattice of pitch
+/// `k_pixel_per_nm / supersample` and every disk of radius pitch/√2 holds one, so a ring √2
+/// pitches wide always does; a narrower one is checked exactly ([`holds_subpixel`]).
 ///
 /// Errors: [`AnalysisError::Geometry`] naming the `analysis.` key (and the calibration) when
-/// the analysis ring leaves the detector, a ring is narrower than that, or the V(k) range holds
-/// fewer than three radial steps.
+/// the analysis ring leaves the detector, the V(k) range holds fewer than three radial steps,
+/// or a ring holds no sub-pixel centre.
 pub fn rings_on_detector(
     config: &AnalysisConfig,
     geometry: &PolarGeometry,
@@ -337,8 +337,6 @@ pub fn rings_on_detector(
             k_hi_per_nm: config.k_min_per_nm + (i + 1) as f64 * step,
         })
         .collect();
-    // A ring at least √2 sub-pixel pitches wide always holds a sub-pixel centre; a narrower
-    // one is checked exactly.
     let pitch = dk / geometry.supersample.max(1) as f64;
     let always = std::f64::consts::SQRT_2 * pitch;
     let empty = |r: &Ring| r.k_hi_per_nm - r.k_lo_per_nm < always && !holds_subpixel(geometry, r);
@@ -354,15 +352,14 @@ pub fn rings_on_detector(
         )
     };
     if let Some(r) = rings.iter().find(|r| empty(r)) {
+        // The step given, or the supersampling that splits the default one-pixel step.
+        let (field, value) = match config.radial_step_per_nm {
+            Some(s) => ("analysis.radial_step_per_nm", s),
+            None => ("analysis.supersample", geometry.supersample as f64),
+        };
         return Err(AnalysisError::Geometry {
-            field: match config.radial_step_per_nm {
-                Some(_) => "analysis.radial_step_per_nm".into(),
-                None => "analysis.supersample".into(),
-            },
-            value: match config.radial_step_per_nm {
-                Some(s) => s,
-                None => geometry.supersample as f64,
-            },
+            field: field.into(),
+            value,
             expected: why_empty(r, &step_from),
         });
     }
@@ -405,6 +402,7 @@ fn holds_subpixel(geometry: &PolarGeometry, ring: &Ring) -> bool {
         })
     })
 }
+
 /// The measurement. With `screen`, the first pass over the data (pass 0 with centre
 /// refinement, else pass 1) also screens it, and the run stops after that pass if screening
 /// refuses the data or finds pixels to mask.

@@ -365,29 +365,19 @@ impl Scenario {
         self.thermal.validate().map_err(|e| e.within("thermal"))?;
         // Frozen phonons displace every element of the sample (with `atoms`, the composition
         // is the file's).
-        if self.thermal.configurations > 0 {
-            for (symbol, &x) in &self.sample.composition {
-                if x > 0.0 && !self.thermal.rms_displacement_nm.contains_key(symbol) {
-                    return Err(InvalidValue::new(
-                        format!("thermal.rms_displacement_nm.{symbol}"),
-                        "(missing)",
-                        format!(
-                            "a displacement in nm for every element of the sample when thermal.configurations > 0 ({symbol}{} has none)",
-                            match &self.sample.atoms {
-                                Some(p) => format!(", of {},", p.display()),
-                                None => String::new(),
-                            }
-                        ),
-                    ));
-                }
-            }
-        }
+        let present = self.sample.composition.iter().filter(|(_, &x)| x > 0.0);
+        self.thermal
+            .covers(present.map(|(symbol, _)| symbol.as_str()))
+            .map_err(|e| e.within("thermal"))?;
         self.analysis.validate().map_err(|e| e.within("analysis"))?;
-        // The rings the analysis will plan on the simulated detector (centre [N_y/2, N_x/2]):
+        // The rings the analysis will plan on the simulated detector (its calibration's centre):
         // inside it, holding detector sub-pixels, three V(k) steps at least; checked now
         // rather than after the simulation.
         let d = &self.detector;
-        let center = [(d.pixels[0] / 2) as f64, (d.pixels[1] / 2) as f64];
+        let center =
+            mro_sim::calibration(&self.microscope, &self.scan, d, self.sample.thickness_nm)
+                .map_err(|e| InvalidValue::new("detector", "", e.to_string()))?
+                .center_px();
         mro_analysis::check_rings(&self.analysis, d.pixels, d.k_pixel_per_nm, center).map_err(
             |e| match e {
                 mro_analysis::AnalysisError::Geometry {

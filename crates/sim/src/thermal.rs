@@ -71,6 +71,33 @@ impl ThermalSpec {
         Ok(())
     }
 
+    /// Checks that every element of `symbols` (the sample's) has a displacement when frozen
+    /// phonons are on.
+    ///
+    /// # Errors
+    /// The first element without one (field `rms_displacement_nm.<symbol>`).
+    pub fn covers<'a>(
+        &self,
+        symbols: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), InvalidValue> {
+        if self.configurations == 0 {
+            return Ok(());
+        }
+        match symbols
+            .into_iter()
+            .find(|s| !self.rms_displacement_nm.contains_key(*s))
+        {
+            Some(symbol) => Err(InvalidValue::new(
+                format!("rms_displacement_nm.{symbol}"),
+                "(missing)",
+                format!(
+                    "a displacement in nm for every element of the sample when configurations > 0 ({symbol} has none)"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The forward-model options for `atoms`: static, or frozen phonons with each element's
     /// displacement.
     ///
@@ -88,16 +115,8 @@ impl ThermalSpec {
         let mut by_z = Vec::with_capacity(zs.len());
         for z in zs {
             let symbol = elements::by_z(z).map_or_else(|| format!("Z{z}"), |e| e.symbol.clone());
-            let u = *self.rms_displacement_nm.get(&symbol).ok_or_else(|| {
-                InvalidValue::new(
-                    format!("rms_displacement_nm.{symbol}"),
-                    "(missing)",
-                    format!(
-                        "a displacement in nm for every element of the sample ({symbol} has none)"
-                    ),
-                )
-            })?;
-            by_z.push((z, u));
+            self.covers([symbol.as_str()])?;
+            by_z.push((z, self.rms_displacement_nm[&symbol]));
         }
         Ok(ForwardOptions {
             thermal: ThermalModel::FrozenPhonon {
