@@ -119,13 +119,14 @@ fn analyze_then_score_from_files() {
         assert!(line.starts_with("(11, 32, 32) "), "{line}");
         assert_eq!(line.split_once(") ").unwrap().1, format!("{listed:?}"));
     }
-    let table = ok(&[
+    let scored = run_mro(&[
         &"score",
         &d.join("sim/truth.json"),
         &d.join("an/analysis.json"),
         &"--out",
         &d.join("score.json"),
     ]);
+    let table = String::from_utf8_lossy(&scored.stdout);
     assert!(
         table.contains("volume_fraction") && table.contains("odd/even"),
         "{table}"
@@ -133,6 +134,38 @@ fn analyze_then_score_from_files() {
     let score: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("score.json")).unwrap()).unwrap();
     assert_eq!(score["schema"], "mro.score/1");
+    // As `validate`: exit status 3 exactly when a score is outside its tolerance.
+    let held = score["all_within_tolerance"].as_bool().unwrap();
+    expect_exit(&scored, if held { 0 } else { 3 });
+    // A tolerance no estimate can meet: exit status 3, and score.json written all the same.
+    let strict = d.join("strict.toml");
+    let checks = "checks = [\"diameter\", \"volume_fraction\"]";
+    let smoke_text = std::fs::read_to_string(smoke()).unwrap();
+    assert!(
+        smoke_text.contains(checks),
+        "the smoke scenario's [scoring] changed"
+    );
+    std::fs::write(
+        &strict,
+        smoke_text.replace(
+            checks,
+            &format!("diameter = 1e-9\nvolume_fraction = 1e-9\n{checks}"),
+        ),
+    )
+    .unwrap();
+    let missed = run_mro(&[
+        &"score",
+        &d.join("sim/truth.json"),
+        &d.join("an/analysis.json"),
+        &"--scenario",
+        &strict,
+        &"--out",
+        &d.join("strict.json"),
+    ]);
+    expect_exit(&missed, 3);
+    let strict_score: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("strict.json")).unwrap()).unwrap();
+    assert_eq!(strict_score["all_within_tolerance"], false);
     assert!(score["rows"].as_array().unwrap().len() > 10);
     // Kinematic patterns are Friedel-symmetric: odd harmonics only from shot noise.
     assert!(

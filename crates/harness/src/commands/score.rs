@@ -30,7 +30,8 @@ pub struct Args {
     force: bool,
 }
 
-/// Scores, prints the table and writes or prints score.json.
+/// Scores, prints the table and writes or prints score.json; exit status 3 when a score is
+/// outside its tolerance.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let truth: TruthDoc = read_json(&args.truth, "truth.json (mro.truth/1)")?;
     let doc: serde_json::Value = read_json(&args.analysis, "JSON document")?;
@@ -62,23 +63,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match &args.out {
         Some(out) => {
             check_file(out, args.force)?;
-            write_file(
-                out,
-                (json
-                    + "
-")
-                .as_bytes(),
-            )?;
-            out!(
-                "{}
-{}",
-                table(&s),
-                side_by_side(&s)
-            );
+            write_file(out, (json + "\n").as_bytes())?;
+            out!("{}\n{}", table(&s), side_by_side(&s));
         }
         None => outln!("{json}"),
     }
-    Ok(ExitCode::SUCCESS)
+    // As `validate`: a score outside its tolerance is exit status 3, its files complete.
+    Ok(if s.all_within_tolerance {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::validate::TOLERANCE_FAILED)
+    })
 }
 
 /// Refuses (exit status 2) an analysis that cannot be of the truth's sample: another run's seed
