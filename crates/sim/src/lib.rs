@@ -24,6 +24,7 @@ pub mod reference;
 pub mod scattering;
 pub mod simulate;
 pub mod spec;
+pub mod tail;
 pub mod thermal;
 
 pub use atoms::AtomVolume;

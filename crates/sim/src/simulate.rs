@@ -45,6 +45,7 @@ use crate::propagation::{
 };
 use crate::scattering::ScatteringFactor;
 use crate::spec::{DetectorSpec, MicroscopeSpec, ModelSpec, ScanSpec};
+use crate::tail::TailBackground;
 
 /// Extra specimen around every window in the field, in nm: potential tails of atoms outside
 /// the window and the periodic wrap of the field's FFT stay out of every window.
@@ -369,6 +370,15 @@ where
     };
     let mut builder = PotentialBuilder::with_band_limit(grid0, &zs, dw_u, plan.band_limit_per_nm());
     let det = Detector::from_spec(detector);
+    // The probe's tail beyond the window as a background, learnt from the first scan row.
+    let mut tail = model.probe_tail_background.then(|| {
+        TailBackground::new(
+            probe_tail_estimate(microscope, 0.5 * window).min(0.5),
+            detector.pixels,
+            cal.center_px(),
+        )
+    });
+    let mut first_row: Vec<f64> = Vec::new();
     let total = sy * sx * configs;
     let mut done = 0;
     let mut row_out = vec![0f32; sx * ndet];
@@ -452,13 +462,38 @@ where
                         }
                     }
                 };
-                if configs == 1 {
+                if configs == 1 && tail.as_ref().is_some_and(TailBackground::needs_learning) {
+                    // The first row: all its patterns first, to learn the tail's background.
+                    first_row.resize(sx * ndet, 0.0);
+                    first_row
+                        .par_chunks_mut(ndet)
+                        .enumerate()
+                        .for_each(|(ix, out)| {
+                            with_work(&mut |(s, _, tmp)| pattern(ix, s, tmp, out));
+                        });
+                    let learnt = tail.as_mut().expect("tail background");
+                    learnt.learn(&first_row);
+                    let learnt = &*learnt;
+                    row_out
+                        .par_chunks_mut(ndet)
+                        .zip(first_row.par_chunks_mut(ndet))
+                        .enumerate()
+                        .for_each(|(ix, (out, intensity))| {
+                            learnt.apply(intensity);
+                            let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
+                            det.record(intensity, &mut rng, out);
+                        });
+                } else if configs == 1 {
+                    let tail = tail.as_ref();
                     row_out
                         .par_chunks_mut(ndet)
                         .enumerate()
                         .for_each(|(ix, out)| {
                             with_work(&mut |(s, intensity, tmp)| {
                                 pattern(ix, s, tmp, intensity);
+                                if let Some(t) = tail {
+                                    t.apply(intensity);
+                                }
                                 let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
                                 det.record(intensity, &mut rng, out);
                             });
@@ -488,14 +523,21 @@ where
             }
         }
         if configs > 1 {
+            if let Some(t) = tail.as_mut().filter(|t| t.needs_learning()) {
+                t.learn(&block_acc[..sx * ndet]);
+            }
+            let tail = tail.as_ref();
             for row in block_start..block_end {
                 let off = (row - block_start) * sx * ndet;
-                let acc = &block_acc[off..off + sx * ndet];
+                let acc = &mut block_acc[off..off + sx * ndet];
                 row_out
                     .par_chunks_mut(ndet)
-                    .zip(acc.par_chunks(ndet))
+                    .zip(acc.par_chunks_mut(ndet))
                     .enumerate()
                     .for_each(|(ix, (out, intensity))| {
+                        if let Some(t) = tail {
+                            t.apply(intensity);
+                        }
                         let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
                         det.record(intensity, &mut rng, out);
                     });

@@ -627,6 +627,12 @@ pub struct ModelSpec {
     pub window_oversampling: usize,
     /// How the hard aperture is sampled on the window's reciprocal grid.
     pub aperture_sampling: ApertureSampling,
+    /// Add what the probe's tail beyond the window scatters as a smooth background: each
+    /// pattern becomes (1 − f)·I + f·B(|k|), f the probe's intensity beyond L/2 and B the first
+    /// scan row's ring-averaged mean pattern ([`crate::tail`]); f is capped at 0.5. Off by
+    /// default for now: with it the m = 2 → 4 step of P_n shrinks from about 5 % to 2.3–2.4 %
+    /// (multislice, 5–40 nm, reports/convergence.md), not yet to the 2 % the others meet.
+    pub probe_tail_background: bool,
 }
 
 /// Default [`ModelSpec::window_oversampling`].
@@ -641,6 +647,7 @@ impl Default for ModelSpec {
             absorb_beyond_band_limit: true,
             window_oversampling: DEFAULT_WINDOW_OVERSAMPLING,
             aperture_sampling: ApertureSampling::Area,
+            probe_tail_background: false,
         }
     }
 }

@@ -679,6 +679,78 @@ fn frozen_phonons_average_configurations() {
     );
 }
 
+/// `probe_tail_background`: every pattern is (1 − f)·I + f·B, B the first scan row's mean
+/// pattern averaged over rings about the centre, f the grid's probe tail fraction; for one
+/// configuration and for several (frozen phonons, where B is learnt after the average), and
+/// bit-identical at any thread count.
+#[test]
+fn tail_background_mixes_in_the_first_rows_ring_mean() {
+    let atoms = random_glass(12, 6.0, 2.0);
+    let scan = ScanSpec {
+        points: [2, 3],
+        step_nm: 0.9,
+    };
+    let d = det(f64::INFINITY);
+    let base = ModelSpec {
+        kind: ModelKind::Kinematic,
+        ..ModelSpec::default()
+    };
+    let with = ModelSpec {
+        probe_tail_background: true,
+        ..base.clone()
+    };
+    let f = mro_sim::simulate::forward_grid(&MicroscopeSpec::default(), &d, &with, 2.0)
+        .unwrap()
+        .probe_tail_fraction;
+    assert!((0.02..0.04).contains(&f), "tail fraction {f}");
+    let ring: Vec<usize> = (0..128 * 128)
+        .map(|i| {
+            ((i / 128) as f64 - 64.0)
+                .hypot((i % 128) as f64 - 64.0)
+                .round() as usize
+        })
+        .collect();
+    let phonons = |c| ForwardOptions {
+        thermal: ThermalModel::FrozenPhonon {
+            u_rms_nm: 0.01,
+            configurations: c,
+        },
+        ..Default::default()
+    };
+    for options in [ForwardOptions::default(), phonons(2)] {
+        let raw = run_model(&atoms, &scan, &d, &base, &options);
+        let mixed = run_model(&atoms, &scan, &d, &with, &options);
+        // B from the raw first row (3 patterns).
+        let mut sum = vec![0f64; 100];
+        let mut count = vec![0usize; 100];
+        for p in &raw[..3] {
+            for (i, &v) in p.iter().enumerate() {
+                sum[ring[i]] += f64::from(v);
+                count[ring[i]] += 1;
+            }
+        }
+        for (p, (r, m)) in raw.iter().zip(&mixed).enumerate() {
+            for i in 0..r.len() {
+                let want = (1.0 - f) * f64::from(r[i]) + f * sum[ring[i]] / count[ring[i]] as f64;
+                assert!(
+                    (f64::from(m[i]) - want).abs() <= 1e-6 * want.abs() + 1e-12,
+                    "pattern {p}, pixel {i}: {} against {want}",
+                    m[i]
+                );
+            }
+        }
+        let threads = |n: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+                .install(|| run_model(&atoms, &scan, &d, &with, &options))
+        };
+        assert_eq!(mixed, threads(1), "bit-identical at 1 thread");
+        assert_eq!(mixed, threads(3), "bit-identical at 3 threads");
+    }
+}
+
 #[test]
 fn sink_errors_name_the_row() {
     let atoms = random_glass(9, 6.0, 1.0);
@@ -810,6 +882,8 @@ fn convergence_study() {
         .ok()
         .and_then(|v| v.split(',').map(|t| t.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![5.0, 20.0, 40.0]);
+    // `MRO_CONVERGENCE_TAIL=1` turns on `probe_tail_background` in the base and its variants.
+    let tail_background = std::env::var("MRO_CONVERGENCE_TAIL").is_ok_and(|v| v == "1");
     // `MRO_CONVERGENCE_ONLY=slice` runs only the variants whose name contains that text.
     let only = std::env::var("MRO_CONVERGENCE_ONLY").unwrap_or_default();
     println!("| thickness | compared with default | Δ I(1–8 nm⁻¹) | min Pearson | max |ΔP_n|/P_n ± s.e. (even n ≤ 10) |");
@@ -821,6 +895,7 @@ fn convergence_study() {
             window_oversampling: oversampling,
             slice_nm,
             band_limit_per_nm: Some(band_limit),
+            probe_tail_background: tail_background,
             ..ModelSpec::default()
         };
         let variants = [
