@@ -155,8 +155,8 @@ pub struct OutputDir {
 impl OutputDir {
     /// Opens `dir` for `command`'s output, whose files are named in `files`. Refuses (exit 2,
     /// naming the path) a path that is not a directory, a directory that cannot be written,
-    /// and — unless `force` or the directory is `command`'s own (see [`Rerun`]) — any of
-    /// `files` already present.
+    /// and unless `force`: another command's directory (by its marker), and — unless the
+    /// directory is `command`'s own (see [`Rerun`]) — any of `files` already present.
     pub fn begin(
         dir: &Path,
         command: &str,
@@ -165,6 +165,17 @@ impl OutputDir {
         rerun: Rerun,
     ) -> anyhow::Result<Self> {
         check_dir(dir)?;
+        if !force {
+            // Another command's directory: adding this command's files would take over its
+            // marker (and with it the record of what wrote the files already there).
+            if let Some((other, _)) = marker_state(dir).filter(|(c, _)| c != command) {
+                return Err(bad_input(format!(
+                    "--out {}: holds the output of `mro {other}` (its {MARKER}); write `mro \
+                     {command}`'s output to another directory, or pass --force to add it there",
+                    dir.display()
+                )));
+            }
+        }
         let owned = match marker_state(dir) {
             Some((c, complete)) if c == command => rerun == Rerun::Replaces || !complete,
             _ => false,
@@ -390,8 +401,22 @@ mod tests {
         let e = OutputDir::begin(&dir, "glass", &["a"], false, Rerun::CompletesOnly).unwrap_err();
         assert!(e.to_string().contains("--force"), "{e}");
         assert!(OutputDir::begin(&dir, "glass", &["a"], true, Rerun::CompletesOnly).is_ok());
-        // Another command's directory is the user's as far as this one is concerned.
+        // Another command's directory is the user's as far as this one is concerned, even
+        // where none of its files would be replaced (`analyze --out` a `simulate` directory).
         assert!(OutputDir::begin(&dir, "validate", &["a"], false, Rerun::Replaces).is_err());
+        let before = marker_state(&dir);
+        let e = OutputDir::begin(&dir, "analyze", &["b"], false, Rerun::CompletesOnly).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("mro glass") && msg.contains("--force"),
+            "{msg}"
+        );
+        assert!(e.chain().any(|c| c.is::<crate::exit::BadInput>()));
+        assert_eq!(
+            marker_state(&dir),
+            before,
+            "the refusal leaves the marker as it was"
+        );
         // A run that fails (dropped without commit) leaves nothing it did not find.
         let fresh = d.path().join("fresh");
         let out = OutputDir::begin(&fresh, "glass", &["a"], false, Rerun::CompletesOnly).unwrap();
