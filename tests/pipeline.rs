@@ -163,6 +163,12 @@ fn analyze_then_score_from_files() {
         &d.join("strict.json"),
     ]);
     expect_exit(&missed, 3);
+    // The scenario's [analysis] differs from the one the analysis used: said, not applied.
+    let warned = String::from_utf8_lossy(&missed.stderr);
+    assert!(
+        warned.contains("warning") && warned.contains("analysis.in_condition_fraction = 1"),
+        "{warned}"
+    );
     let strict_score: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("strict.json")).unwrap()).unwrap();
     assert_eq!(strict_score["all_within_tolerance"], false);

@@ -35,10 +35,10 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let truth: TruthDoc = read_json(&args.truth, "truth.json (mro.truth/1)")?;
     let doc: serde_json::Value = read_json(&args.analysis, "JSON document")?;
-    let tolerances = match &args.scenario {
-        Some(p) => Scenario::load(p)?.scoring,
-        None => ScoringSpec::default(),
-    };
+    let scenario = args.scenario.as_deref().map(Scenario::load).transpose()?;
+    let tolerances = scenario
+        .as_ref()
+        .map_or_else(ScoringSpec::default, |s| s.scoring.clone());
     let s = match doc.get("schema").and_then(|v| v.as_str()) {
         Some(ESTIMATE_SCHEMA) => {
             check_estimate_keys(&args.analysis, &doc)?;
@@ -49,6 +49,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some("mro.analysis/1") => {
             let a: AnalysisDoc = read_json(&args.analysis, "analysis.json (mro.analysis/1)")?;
             check_same_sample(args, &truth, &a)?;
+            if let (Some(sc), Some(path)) = (&scenario, &args.scenario) {
+                warn_other_settings(&args.analysis, &a.config, path, &sc.analysis);
+            }
             score(&truth, &a, &tolerances)
         }
         other => {
@@ -74,6 +77,40 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(super::validate::TOLERANCE_FAILED)
     })
+}
+
+/// Warns when `--scenario` sets the in-condition correction or the method otherwise than the
+/// analysis was made with: only its `[scoring]` is used, and a user who gave it may expect its
+/// `[analysis]` to apply too.
+fn warn_other_settings(
+    analysis: &std::path::Path,
+    made: &crate::score::ConfigDoc,
+    scenario: &std::path::Path,
+    wanted: &mro_analysis::AnalysisConfig,
+) {
+    let mut differ = Vec::new();
+    if (made.in_condition_fraction - wanted.in_condition_fraction).abs() > 1e-12 {
+        differ.push(format!(
+            "analysis.in_condition_fraction = {} (the analysis used {})",
+            wanted.in_condition_fraction, made.in_condition_fraction
+        ));
+    }
+    if (made.acceptance_deg - wanted.acceptance_deg).abs() > 1e-12 {
+        differ.push(format!(
+            "analysis.acceptance_deg = {} (the analysis used {})",
+            wanted.acceptance_deg, made.acceptance_deg
+        ));
+    }
+    if !differ.is_empty() {
+        eprintln!(
+            "mro: warning: {} sets {}: `mro score` takes only its [scoring] tolerances and scores \
+             {} as it was made; analyse with `--config {}` to use its settings",
+            scenario.display(),
+            differ.join(", "),
+            analysis.display(),
+            scenario.display()
+        );
+    }
 }
 
 /// Refuses (exit status 2) an analysis that cannot be of the truth's sample: another run's seed
