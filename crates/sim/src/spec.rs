@@ -630,8 +630,9 @@ pub struct ModelSpec {
     /// Add what the probe's tail beyond the window scatters as a smooth background: each
     /// pattern becomes (1 − f)·I + f·B(|k|), f the probe's intensity beyond L/2 and B the first
     /// scan row's ring-averaged mean pattern ([`crate::tail`]); f is capped at 0.5. Off by
-    /// default for now: with it the m = 2 → 4 step of P_n shrinks from about 5 % to 2.3–2.4 %
-    /// (multislice, 5–40 nm, reports/convergence.md), not yet to the 2 % the others meet.
+    /// default until a full regeneration of the reports: with it the m = 2 → 4 step of P_n
+    /// shrinks from about 5 % to 2.3–2.4 % (multislice, 5–40 nm), and P_n against a converged
+    /// abTEM from +5.6–5.9 % to within 0.3 % (reports/convergence.md).
     pub probe_tail_background: bool,
 }
 

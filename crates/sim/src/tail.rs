@@ -27,6 +27,9 @@
 //! agrees with one minus the overlap of the window's probe with the exact one (2.8 % at m = 2,
 //! computed apart), and the window's probe also differs from the exact one inside the window
 //! (its core is brighter, [`crate::probe`]), which this term does not touch.
+//! Against the converged abTEM of `reports/xcheck-abtem.md` (a 12.5 nm periodic cell, the
+//! point-sampled probe with all its tails), mro's P_n on the 4 nm⁻¹ ring goes from +5.9 / +5.6 %
+//! without the term to −0.1 / −0.3 % with it (5 / 20 nm, geometric mean over n = 1…10).
 //!
 //! Shortcut, named: B comes from the first scan row only (the patterns are streamed row by row
 //! and noise is drawn as each is recorded); a scan of a few positions gets a B as speckled as
