@@ -202,6 +202,11 @@ fn errors_name_the_file_and_key_the_user_wrote() {
         ],
     );
 
+    // A negative calibration value reaches the range check (not clap's "unexpected argument").
+    refused(
+        &analyze(&c, &d.join("o_neg"), &["--k-pixel-per-nm", "-1"]),
+        &["--k-pixel-per-nm = -1", "nm⁻¹"],
+    );
     // --center-px takes Y,X as the help says.
     expect_exit(
         &analyze(&c, &d.join("o0"), &["--center-px", "15.4,16.3"]),

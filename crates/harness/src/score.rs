@@ -659,7 +659,10 @@ pub fn score(truth: &TruthDoc, analysis: &AnalysisDoc, tol: &ScoringSpec) -> Sco
             .iter()
             .map(|(n, _)| n.to_string())
             .collect();
-        if unjudged_checks.is_empty() {
+        if tol.checks.is_empty() {
+            "no scored value carries a tolerance: the scenario's [scoring] checks list is empty"
+                .to_string()
+        } else if unjudged_checks.is_empty() {
             format!(
                 "no scored value carries a tolerance: the planted symmetries lie outside the \
                  analysed maps (n = {}) or the scenario's checks select none of them",
@@ -1923,6 +1926,7 @@ mod tests {
         assert!(s.rows.iter().all(|r| r.tolerance.is_none()));
         let why = s.not_judged.as_deref().unwrap();
         assert!(why.contains("no scored value carries a tolerance"), "{why}");
+        assert!(why.contains("checks list is empty"), "{why}");
         assert!(table(&s).contains("no tolerance judged"));
         assert!(!table(&s).contains("every tolerance held"));
     }

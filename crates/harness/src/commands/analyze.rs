@@ -47,22 +47,22 @@ pub struct Args {
     #[arg(long)]
     mask: Option<PathBuf>,
     /// Detector pixel size in nm⁻¹ (overrides the meta file).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     k_pixel_per_nm: Option<f64>,
     /// Scan step in nm (overrides the meta file).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     scan_step_nm: Option<f64>,
     /// Pattern centre as Y,X detector pixels (overrides the meta file).
     #[arg(long, value_parser = parse_pair::<f64>, allow_hyphen_values = true)]
     center_px: Option<[f64; 2]>,
     /// Accelerating voltage in kV (overrides the meta file).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     voltage_kv: Option<f64>,
     /// Probe convergence semiangle in mrad (overrides the meta file).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     semiangle_mrad: Option<f64>,
     /// Sample thickness in nm, needed for volume fractions (overrides the meta file).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     thickness_nm: Option<f64>,
     /// Refine the pattern centre from the mean pattern's Friedel symmetry (one extra pass).
     #[arg(long)]
