@@ -79,9 +79,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Warns when `--scenario` sets the in-condition correction or the method otherwise than the
-/// analysis was made with: only its `[scoring]` is used, and a user who gave it may expect its
-/// `[analysis]` to apply too.
+/// Warns when `--scenario` sets the in-condition correction (fraction or acceptance) otherwise
+/// than the analysis was made with: only its `[scoring]` is used, and a user who gave it may
+/// expect its `[analysis]` to apply too.
 fn warn_other_settings(
     analysis: &std::path::Path,
     made: &crate::score::ConfigDoc,
