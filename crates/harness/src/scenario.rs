@@ -862,6 +862,12 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
     {
         // A negative integer never reaches the range check of `ModelSpec::validate`.
         format!("{token}: expected an integer in [1, 4]")
+    } else if msg.contains("invalid string") {
+        // A bare word where a value belongs (`yes`, `on`, an unquoted name).
+        format!(
+            "{token} is not a TOML value: expected true or false, a number, or text in quotes \
+             (\"{token}\")"
+        )
     } else if msg.contains("number too large to fit in target type") {
         // TOML integers are signed 64-bit: a larger one never reaches a range check.
         format!("{token} is beyond the largest integer TOML holds: expected at most 9223372036854775807 (2⁶³ − 1)")
