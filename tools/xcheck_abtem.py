@@ -603,14 +603,19 @@ def main() -> int:
                                     model={"absorb_beyond_band_limit": False, "slice_nm": 0.2,
                                            "band_limit_per_nm": 20.0,
                                            "window_oversampling": 1,
-                                           "aperture_sampling": "point"})
+                                           "aperture_sampling": "point",
+                                           "probe_tail_background": False})
         log(f"{tag}: mro simulate (band limit 40.96, slices 0.1 nm, 1 thread)")
         mro_ref, metar = mro_simulate(exe, template, xyz, d / "mro_refined", 1,
                                       model={"band_limit_per_nm": 40.96, "slice_nm": 0.1})
         res["mro_refined_grid"] = metar["provenance"]["grid"]
         res["timing"]["mro_refined_1t"] = (metar["provenance"]["simulate_seconds"],
                                            metar["wall_s"])
-        pats = {"mro": mro_def, "mro_m1": mro_m1, "mro_plain": mro_plain, "mro_refined": mro_ref}
+        log(f"{tag}: mro simulate (defaults with the probe-tail background, 1 thread)")
+        mro_tail, _ = mro_simulate(exe, template, xyz, d / "mro_tail", 1,
+                                   model={"probe_tail_background": True})
+        pats = {"mro": mro_def, "mro_m1": mro_m1, "mro_plain": mro_plain, "mro_refined": mro_ref,
+                "mro_tail": mro_tail}
 
         # ---- abTEM runs; "same" is abTEM at mro's own default numerics (window points, band
         # limit with mro's 5 % taper, slices) on the 12.5 nm cell, timed at 4 and 16 positions
@@ -689,6 +694,7 @@ def main() -> int:
             ("mro plain phase grating (k_bl 20, 0.2 nm, no absorption) vs abTEM on mro's own grid",
              "mro_plain", "own"),
             ("mro refined (k_bl 40.96, 0.1 nm) vs converged abTEM", "mro_refined", "conv"),
+            ("mro defaults + probe-tail background vs converged abTEM", "mro_tail", "conv"),
             ("mro defaults vs abTEM at mro's grid, band limit and slices (abTEM: point aperture, "
              "no absorption)", "mro", "same"),
         ]

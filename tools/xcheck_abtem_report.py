@@ -16,11 +16,12 @@ ROW_NAMES = {
     "mro_m1": "mro m = 1 (6.25 nm window, pixel centres, area aperture, k_bl 20 absorbing beyond it, 0.4 nm)",
     "mro_plain": "mro plain phase grating (m = 1: 6.25 nm window, point aperture, k_bl 20, no absorption, 0.2 nm)",
     "mro_refined": "mro refined (m = 2, k_bl 40.96 absorbing beyond it, 0.1 nm)",
+    "mro_tail": "mro defaults + probe-tail background (`probe_tail_background = true`)",
     "cell12_centre": "abTEM, 12.5 nm window, k_bl 20, 0.2 nm — pixel centres",
     "cell25_centre": "abTEM, 25 nm window, k_bl 20, 0.2 nm — pixel centres",
 }
 ORDER = ["mro", "mro_m1", "mro_plain", "own", "same", "eq_k31", "eq_k41", "cell12_centre", "cell12", "cell25", "cell12_k41", "conv",
-         "cell12_k82", "mro_refined"]
+         "cell12_k82", "mro_refined", "mro_tail"]
 
 
 def pct(x: float) -> str:
