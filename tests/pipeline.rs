@@ -741,3 +741,29 @@ fn an_analysis_toml_with_another_table_is_refused() {
         assert!(stderr.contains(needle), "{stderr}");
     }
 }
+
+/// With `[model] probe_tail_background = true` the report's forward-model row says the probe's
+/// tail was added back.
+#[test]
+fn validate_reports_the_probe_tail_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = "window_oversampling = 1\n";
+    let text = std::fs::read_to_string(smoke()).unwrap();
+    assert!(text.contains(line), "the smoke scenario's [model] changed");
+    let scenario = dir.path().join("tail.toml");
+    std::fs::write(
+        &scenario,
+        text.replace(line, &format!("{line}probe_tail_background = true\n")),
+    )
+    .unwrap();
+    let out = dir.path().join("v");
+    let status = run_mro(&[&"validate", &scenario, &"--no-control", &"--out", &out])
+        .status
+        .code();
+    assert!(matches!(status, Some(0 | 3)), "{status:?}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("probe tail beyond it 5.7 %, added back as a background"),
+        "{report}"
+    );
+}

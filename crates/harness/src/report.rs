@@ -753,12 +753,17 @@ pub fn document(
         (
             "forward-model grid".into(),
             format!(
-                "window {} nm ({} px, {} per detector pixel; probe tail beyond it {} %), Δx {} nm, \
-                 band limit {} nm⁻¹, {} slices of {} nm",
+                "window {} nm ({} px, {} per detector pixel; probe tail beyond it {} %{}), Δx {} \
+                 nm, band limit {} nm⁻¹, {} slices of {} nm",
                 number(grid.window_nm, 2),
                 grid.window_points,
                 grid.window_oversampling,
                 number(100.0 * grid.probe_tail_fraction, 1),
+                if scenario.model.probe_tail_background {
+                    ", added back as a background"
+                } else {
+                    ""
+                },
                 number(grid.dx_nm, 4),
                 number(grid.band_limit_per_nm, 1),
                 grid.slices,
