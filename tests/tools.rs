@@ -74,6 +74,8 @@ fn numpy_estimate_is_scored_by_mro_score() {
             r#""4": {"volume_fraction": 7}"#,
             "by_symmetry.4.volume_fraction",
         ),
+        // A value of the wrong type names its field too.
+        (r#""4": {"regions": "three"}"#, "by_symmetry.4.regions"),
         (r#""99": {"regions": 3}"#, "by_symmetry.99"),
         (r#""four": {"regions": 3}"#, "by_symmetry.four"),
         // A key mro does not read (a misspelling) is refused, not ignored.

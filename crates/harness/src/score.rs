@@ -1377,8 +1377,21 @@ pub fn identification(
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| bad_input(format!("{}: not a valid {what}: {e}", path.display())))
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        // The dotted path of the value that did not fit (`by_symmetry.4.regions`), when inside.
+        let field = e.path().to_string();
+        let at = if field == "." || field == "?" {
+            String::new()
+        } else {
+            format!(" field `{field}`:")
+        };
+        bad_input(format!(
+            "{}: not a valid {what}:{at} {}",
+            path.display(),
+            e.inner()
+        ))
+    })
 }
 
 /// Why values are blank: each distinct [`Row::null_reason`] with the rows it explains
@@ -1910,6 +1923,20 @@ mod tests {
             why.starts_with("truth: none (truth.json gives no pair_correlation_peak_nm for n = 4"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn a_json_value_of_the_wrong_type_names_its_field() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("truth.json");
+        std::fs::write(&path, r#"{"extent_nm": "wide"}"#).unwrap();
+        let e = read_json::<TruthDoc>(&path, "truth.json").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("field `extent_nm`") && msg.contains("truth.json"),
+            "{msg}"
+        );
+        assert!(e.chain().any(|c| c.is::<crate::exit::BadInput>()));
     }
 
     #[test]

@@ -227,6 +227,15 @@ fn check_estimate_keys(path: &std::path::Path, doc: &serde_json::Value) -> anyho
                 if !per_n.contains(&k) {
                     return Err(unknown(format!("by_symmetry.{n}.{k}"), &per_n));
                 }
+                // The flattened body hides the field from the reader's own error: name it here.
+                let v = &t[&k];
+                let numeric = !matches!(k.as_str(), "region_list" | "null_reasons");
+                if numeric && !(v.is_number() || v.is_null()) {
+                    return Err(bad_input(format!(
+                        "{}: field `by_symmetry.{n}.{k}` = {v}: expected a number or null",
+                        path.display()
+                    )));
+                }
             }
             let regions = t.get("region_list").and_then(|v| v.as_array());
             for (i, r) in regions.into_iter().flatten().enumerate() {
