@@ -119,20 +119,24 @@ fn analyze_then_score_from_files() {
         assert!(line.starts_with("(11, 32, 32) "), "{line}");
         assert_eq!(line.split_once(") ").unwrap().1, format!("{listed:?}"));
     }
-    let scored = run_mro(&[
-        &"score",
-        &d.join("sim/truth.json"),
-        &d.join("an/analysis.json"),
-        &"--out",
-        &d.join("score.json"),
-    ]);
+    // `mro score` of the run into `d/NAME`, with extra arguments: its output and score.json.
+    let score_into = |name: &str, extra: &[&dyn AsRef<std::ffi::OsStr>]| {
+        let out = d.join(name);
+        let (truth, analysis) = (d.join("sim/truth.json"), d.join("an/analysis.json"));
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"score", &truth, &analysis];
+        args.extend_from_slice(extra);
+        args.extend([&"--out" as &dyn AsRef<std::ffi::OsStr>, &out]);
+        let run = run_mro(&args);
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        (run, json)
+    };
+    let (scored, score) = score_into("score.json", &[]);
     let table = String::from_utf8_lossy(&scored.stdout);
     assert!(
         table.contains("volume_fraction") && table.contains("odd/even"),
         "{table}"
     );
-    let score: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("score.json")).unwrap()).unwrap();
     assert_eq!(score["schema"], "mro.score/1");
     // As `validate`: exit status 3 exactly when a score is outside its tolerance.
     let held = score["all_within_tolerance"].as_bool().unwrap();
@@ -153,15 +157,7 @@ fn analyze_then_score_from_files() {
         ),
     )
     .unwrap();
-    let missed = run_mro(&[
-        &"score",
-        &d.join("sim/truth.json"),
-        &d.join("an/analysis.json"),
-        &"--scenario",
-        &strict,
-        &"--out",
-        &d.join("strict.json"),
-    ]);
+    let (missed, strict_score) = score_into("strict.json", &[&"--scenario", &strict]);
     expect_exit(&missed, 3);
     // The scenario's [analysis] differs from the one the analysis used: said, not applied.
     let warned = String::from_utf8_lossy(&missed.stderr);
@@ -169,8 +165,6 @@ fn analyze_then_score_from_files() {
         warned.contains("warning") && warned.contains("analysis.in_condition_fraction = 1"),
         "{warned}"
     );
-    let strict_score: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("strict.json")).unwrap()).unwrap();
     assert_eq!(strict_score["all_within_tolerance"], false);
     assert!(score["rows"].as_array().unwrap().len() > 10);
     // Kinematic patterns are Friedel-symmetric: odd harmonics only from shot noise.

@@ -451,7 +451,6 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
             f"Pearson min {p:.4f}, P_n ratio {gm:.2f}, {am:.3f} s per additional probe "
             f"({am / marg:.1f}× mro's)"
             for r, e, p, am, gm in cands)
-        cands = [c[:4] for c in cands]
         ok = [c for c in cands if c[1] <= err_mro]
         head = (f"**At equal accuracy, {k[1:]} nm.** Accuracy here is the largest error "
                 "of the five band intensities between 1 and 10 nm⁻¹ against the converged abTEM "
@@ -461,7 +460,7 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
                 f"geometric-mean ratio {gmean(mro_row['pn_ratio']):.2f}). abTEM at mro's slices, "
                 f"against the same reference: {listed}.")
         if ok:
-            r, e, p, am = min(ok, key=lambda c: c[3])
+            r, _, _, am, _ = min(ok, key=lambda c: c[3])
             equal_factors.append(f"{am / marg:.1f}× at {k[1:]} nm")
             w(head + " The cheapest of these whose largest band error is no larger than mro's "
               f"is k_bl {r['k_bl']:g} nm⁻¹: mro is **{am / marg:.1f}×** faster per additional "

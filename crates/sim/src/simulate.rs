@@ -378,7 +378,6 @@ where
             cal.center_px(),
         )
     });
-    let mut first_row: Vec<f64> = Vec::new();
     let total = sy * sx * configs;
     let mut done = 0;
     let mut row_out = vec![0f32; sx * ndet];
@@ -464,7 +463,7 @@ where
                 };
                 if configs == 1 && tail.as_ref().is_some_and(TailBackground::needs_learning) {
                     // The first row: all its patterns first, to learn the tail's background.
-                    first_row.resize(sx * ndet, 0.0);
+                    let mut first_row = vec![0f64; sx * ndet];
                     first_row
                         .par_chunks_mut(ndet)
                         .enumerate()

@@ -721,8 +721,9 @@ fn tail_background_mixes_in_the_first_rows_ring_mean() {
         let raw = run_model(&atoms, &scan, &d, &base, &options);
         let mixed = run_model(&atoms, &scan, &d, &with, &options);
         // B from the raw first row (3 patterns).
-        let mut sum = vec![0f64; 100];
-        let mut count = vec![0usize; 100];
+        let rings = ring.iter().max().unwrap() + 1;
+        let mut sum = vec![0f64; rings];
+        let mut count = vec![0usize; rings];
         for p in &raw[..3] {
             for (i, &v) in p.iter().enumerate() {
                 sum[ring[i]] += f64::from(v);

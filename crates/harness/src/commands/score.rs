@@ -35,10 +35,13 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let truth: TruthDoc = read_json(&args.truth, "truth.json (mro.truth/1)")?;
     let doc: serde_json::Value = read_json(&args.analysis, "JSON document")?;
-    let scenario = args.scenario.as_deref().map(Scenario::load).transpose()?;
+    let scenario = match &args.scenario {
+        Some(p) => Some((p.as_path(), Scenario::load(p)?)),
+        None => None,
+    };
     let tolerances = scenario
         .as_ref()
-        .map_or_else(ScoringSpec::default, |s| s.scoring.clone());
+        .map_or_else(ScoringSpec::default, |(_, s)| s.scoring.clone());
     let s = match doc.get("schema").and_then(|v| v.as_str()) {
         Some(ESTIMATE_SCHEMA) => {
             check_estimate_keys(&args.analysis, &doc)?;
@@ -49,7 +52,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some("mro.analysis/1") => {
             let a: AnalysisDoc = read_json(&args.analysis, "analysis.json (mro.analysis/1)")?;
             check_same_sample(args, &truth, &a)?;
-            if let (Some(sc), Some(path)) = (&scenario, &args.scenario) {
+            if let Some((path, sc)) = &scenario {
                 warn_other_settings(&args.analysis, &a.config, path, &sc.analysis);
             }
             score(&truth, &a, &tolerances)
@@ -88,19 +91,18 @@ fn warn_other_settings(
     scenario: &std::path::Path,
     wanted: &mro_analysis::AnalysisConfig,
 ) {
-    let mut differ = Vec::new();
-    if (made.in_condition_fraction - wanted.in_condition_fraction).abs() > 1e-12 {
-        differ.push(format!(
-            "analysis.in_condition_fraction = {} (the analysis used {})",
-            wanted.in_condition_fraction, made.in_condition_fraction
-        ));
-    }
-    if (made.acceptance_deg - wanted.acceptance_deg).abs() > 1e-12 {
-        differ.push(format!(
-            "analysis.acceptance_deg = {} (the analysis used {})",
-            wanted.acceptance_deg, made.acceptance_deg
-        ));
-    }
+    let differ: Vec<String> = [
+        (
+            "in_condition_fraction",
+            wanted.in_condition_fraction,
+            made.in_condition_fraction,
+        ),
+        ("acceptance_deg", wanted.acceptance_deg, made.acceptance_deg),
+    ]
+    .into_iter()
+    .filter(|(_, w, m)| (w - m).abs() > 1e-12)
+    .map(|(key, w, m)| format!("analysis.{key} = {w} (the analysis used {m})"))
+    .collect();
     if !differ.is_empty() {
         eprintln!(
             "mro: warning: {} sets {}: `mro score` takes only its [scoring] tolerances and scores \
