@@ -59,7 +59,8 @@ fn one_atom_from_an_xyz_file_diffracts_as_fe_squared() {
         &scenario,
         "schema = \"mro.scenario/1\"\nname = \"one-atom\"\n[sample]\natoms = \"one.xyz\"\n\
          [microscope]\ncc_mm = 0.0\n[scan]\npoints = [1, 1]\nstep_nm = 0.32\n\
-         [detector]\npixels = [128, 128]\nelectrons_per_pattern = \"inf\"\npsf_sigma_px = 0.0\n",
+         [detector]\npixels = [128, 128]\nelectrons_per_pattern = \"inf\"\npsf_sigma_px = 0.0\n\
+         [model]\nprobe_tail_background = false\n",
     )
     .unwrap();
     let out = d.path().join("sim");
@@ -72,8 +73,10 @@ fn one_atom_from_an_xyz_file_diffracts_as_fe_squared() {
     }
     .aperture_radius_per_nm();
     // The aperture's pixels on the probe window's reciprocal grid, Δk/m with the default
-    // window_oversampling m = 2, and the detector pixel as their area-weighted sum (weights
-    // ½, 1, ½ per axis: the cells on a pixel edge are shared).
+    // window_oversampling m = 2, and the detector pixel as their Simpson's-rule integral
+    // (weights 1/3, 4/3, 1/3 per axis: the samples on a pixel edge are shared; the trapezoid
+    // rule is kept only within the aperture's reach, below the rings compared here). The
+    // probe-tail background is off: it mixes in ring means, which is not what this checks.
     // Each aperture pixel carries the share of its cell inside the disk (the default area
     // sampling; 64 × 64 points per cell here).
     let fine = dk / 2.0;
@@ -97,7 +100,7 @@ fn one_atom_from_an_xyz_file_diffracts_as_fe_squared() {
             .sum::<f64>()
             .powi(2)
     };
-    let taps = [(-fine, 0.5), (0.0, 1.0), (fine, 0.5)];
+    let taps = [(-fine, 1.0 / 3.0), (0.0, 4.0 / 3.0), (fine, 1.0 / 3.0)];
     let convolved = |ky: f64, kx: f64| -> f64 {
         taps.iter()
             .flat_map(|&(dy, wy)| taps.iter().map(move |&(dx, wx)| (dy, dx, wy * wx)))

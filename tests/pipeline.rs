@@ -736,8 +736,10 @@ fn an_analysis_toml_with_another_table_is_refused() {
     }
 }
 
-/// With `[model] probe_tail_background = true` the report's forward-model row says the probe's
-/// tail was added back.
+/// With `[model] probe_tail_background = true` the report's forward-model row says how much of
+/// the probe's intensity was added back as a background: at m = 1 on the smoke detector
+/// 1 − Σw²/Σw = 7.4 % of the area-sampled aperture, beside the Airy tail beyond the window's
+/// half-width, 5.7 %.
 #[test]
 fn validate_reports_the_probe_tail_background() {
     let dir = tempfile::tempdir().unwrap();
@@ -757,7 +759,9 @@ fn validate_reports_the_probe_tail_background() {
     assert!(matches!(status, Some(0 | 3)), "{status:?}");
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
-        report.contains("probe tail beyond it 5.7 %, added back as a background"),
+        report.contains(
+            "probe tail beyond it 5.7 %; 7.4 % of the probe's intensity added back as a background"
+        ),
         "{report}"
     );
 }

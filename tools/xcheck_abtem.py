@@ -296,13 +296,18 @@ class StructureFactorPotential:
 
 
 # ------------------------------------------------------------------------- detector resampling
-def to_detector(pattern_xy: np.ndarray, window_nm: float, integrate: bool = True) -> np.ndarray:
+def to_detector(pattern_xy: np.ndarray, window_nm: float, aperture_per_nm: float,
+                integrate: bool = True) -> np.ndarray:
     """|Ψ(k)|² on a window's FFT grid ([kx][ky], unshifted, Σ = 1) -> mro's detector [ky][kx].
 
-    The window's reciprocal pixel is 1/L = DK/m. `integrate`: sum the m × m samples of each
-    detector pixel (edge samples shared half-and-half between pixels when m is even), i.e.
-    the pixel integral of the continuous pattern; else take the sample at the pixel centre
-    times m² (point sampling, what mro does with its 1/Δk window).
+    The window's reciprocal pixel is 1/L = DK/m. `integrate`: the pixel integral of the
+    continuous pattern from the m × m samples of each detector pixel, as mro's detector does it
+    (crates/sim/src/propagation/mod.rs, `DetectorSampling`): odd m the midpoint rule; even m
+    Simpson's rule over the samples on the pixel's edges (shared with the neighbours) and
+    inside, (1, 4, 2, …, 4, 1)/3 per axis, except the trapezoid rule in the pixels within
+    α/λ + 1.5 Δk of the centre (α/λ = `aperture_per_nm`; the aperture disk's sharp edge); else
+    take the sample at the pixel centre times m² (point sampling, what mro does with its 1/Δk
+    window).
     """
     n = pattern_xy.shape[-1]
     m = int(round(window_nm * DK))
@@ -310,20 +315,34 @@ def to_detector(pattern_xy: np.ndarray, window_nm: float, integrate: bool = True
     p = np.fft.fftshift(pattern_xy, axes=(-2, -1))
     p = np.swapaxes(p, -1, -2)  # [ky][kx]
     c = n // 2
+    idx = c + (np.arange(NDET) - C_DET) * m
     if integrate and m > 1:
         if m % 2 == 0:
-            taps = [(t, 0.5 if abs(t) == m // 2 else 1.0) for t in range(-m // 2, m // 2 + 1)]
+            def simpson(o: int) -> float:
+                return 1 / 3 if o in (0, m) else (4 / 3 if o % 2 else 2 / 3)
+            taps = [(t, simpson(t + m // 2)) for t in range(-m // 2, m // 2 + 1)]
+            trap = [(t, 0.5 if abs(t) == m // 2 else 1.0) for t in range(-m // 2, m // 2 + 1)]
         else:
             taps = [(t, 1.0) for t in range(-(m // 2), m // 2 + 1)]
-        q = np.zeros_like(p, dtype=np.float64)
-        for t, w in taps:
-            q += w * np.roll(p, -t, axis=-1)
-        p = np.zeros_like(q)
-        for t, w in taps:
-            p += w * np.roll(q, -t, axis=-2)
-    elif m > 1:
+            trap = taps
+
+        def integrate_pixels(image: np.ndarray, rule) -> np.ndarray:
+            q = np.zeros_like(image, dtype=np.float64)
+            for t, w in rule:
+                q += w * np.roll(image, -t, axis=-1)
+            out = np.zeros_like(q)
+            for t, w in rule:
+                out += w * np.roll(q, -t, axis=-2)
+            return out[..., idx[:, None], idx[None, :]]
+
+        out = integrate_pixels(p, taps)
+        if m % 2 == 0:
+            # The pixels the aperture disk reaches keep the trapezoid rule (its sharp edge).
+            disk = K_PIX <= aperture_per_nm + 1.5 * DK
+            out[..., disk] = integrate_pixels(p, trap)[..., disk]
+        return out.astype(np.float64)
+    if m > 1:
         p = p * (m * m)
-    idx = c + (np.arange(NDET) - C_DET) * m
     return p[..., idx[:, None], idx[None, :]].astype(np.float64)
 
 
@@ -380,7 +399,7 @@ def vacuum_bands(aperture_per_nm: float) -> dict:
         f = np.fft.fftfreq(n, d=1.0 / (n / window))  # k in nm⁻¹ of each FFT index
         inside = np.hypot(f[:, None], f[None, :]) <= aperture_per_nm
         pat = inside / inside.sum()
-        out[label] = band_fractions(to_detector(pat[None], window, integrate=integ))
+        out[label] = band_fractions(to_detector(pat[None], window, aperture_per_nm, integrate=integ))
     sub = 64
     u = (np.arange(sub) + 0.5) / sub - 0.5
     ky = DK * ((np.arange(NDET) - C_DET)[:, None] + u[None, :])  # [pixel][sub]
@@ -396,7 +415,7 @@ def vacuum_bands(aperture_per_nm: float) -> dict:
     w = ((fs[:, None, :, None] ** 2 + fs[None, :, None, :] ** 2) <= aperture_per_nm**2).mean(
         axis=(2, 3))
     out["12.5 nm window, area-sampled aperture, integrated (mro default)"] = band_fractions(
-        to_detector((w**2 / (w**2).sum())[None], window, integrate=True))
+        to_detector((w**2 / (w**2).sum())[None], window, aperture_per_nm, integrate=True))
     return out
 
 
@@ -672,9 +691,9 @@ def main() -> int:
                     res["timing"][f"abtem_{name}_16"] = (wall16, 0.0)
                 del pot
             res["timing"][f"abtem_{name}"] = (wall, tpot)
-            pats[name] = to_detector(raw, window, integrate=True)
+            pats[name] = to_detector(raw, window, aperture, integrate=True)
             if window > WINDOW_NM:
-                pats[name + "_centre"] = to_detector(raw, window, integrate=False)
+                pats[name + "_centre"] = to_detector(raw, window, aperture, integrate=False)
             res["runs"][name] = {
                 "window_nm": window, "N": n, "dx_nm": window / n, "k_bl": k_bl,
                 "taper": taper, "slice_nm": sf.dz, "slices": sf.count,

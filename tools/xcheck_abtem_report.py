@@ -71,8 +71,11 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
                              "m = 1 (6.25 nm window, pixel centres, area aperture")]:
         if grid in first:
             gg = first[grid]
+            tail = gg.get("tail_background_fraction", 0.0)
             names[key] = (f"mro {what}, k_bl {gg['band_limit_per_nm']:g} absorbing beyond it, "
-                          "default slices)")
+                          "default slices"
+                          + (f", probe-tail background {100 * tail:.2f} %" if tail else "")
+                          + ")")
     v = R["versions"]
     m = R["machine"]
     c = R["constants"]
@@ -123,7 +126,8 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
     gm1 = t20.get("mro_m1_grid", {})
     w(f"- **mro** (`mro simulate`, multislice): defaults — window {g['window_nm']} nm "
       f"(`window_oversampling` m = {g.get('window_oversampling', 1)}, each detector pixel the "
-      "area-weighted sum of its m × m window pixels), "
+      "Simpson's-rule integral of its window samples, the trapezoid rule in the pixels the "
+      "aperture disk reaches), "
       f"{g['window_points']}² points, Δx = {g['dx_nm']:.6f} nm, band limit {g['band_limit_per_nm']} nm⁻¹, "
       f"slices {g['slice_nm']} nm, absorbing the scattering beyond the band limit "
       "(`absorb_beyond_band_limit`, crates/sim/src/potential.rs). Plain — the phase grating "
@@ -146,10 +150,12 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
       "aperture (applied to the transmission function and the propagator) is set to the same "
       "k_bl and taper (`antialias.cutoff`, `antialias.taper`), float32, FFTW, `lazy=False`.")
     w("- **Resampling onto mro's detector**: |FFT(exit wave)|² on the window's reciprocal grid "
-      "(1/L = 0.16/m nm⁻¹), summed over the m × m samples of each 0.16 nm⁻¹ pixel, the samples on "
-      "a pixel edge shared half-and-half (for m = 2: weights ½, 1, ½ per axis) — the pixel "
-      "integral (what mro does at m = 2). \"Pixel centres\" instead takes the sample at the "
-      "pixel centre × m² (what mro does at m = 1, its 1/Δk window).")
+      "(1/L = 0.16/m nm⁻¹), integrated over each 0.16 nm⁻¹ pixel from its samples as mro's "
+      "detector does it: for even m Simpson's rule over the samples on the pixel's edges (shared "
+      "with the neighbours) and inside, (1, 4, 1)/3 per axis at m = 2, and the trapezoid rule "
+      "(½, 1, ½) in the pixels the aperture disk reaches; for odd m the midpoint rule. "
+      "\"Pixel centres\" instead takes the sample at the pixel centre × m² (what mro does at "
+      "m = 1, its 1/Δk window).")
     w("- **Metrics**: band intensity = mean over the positions of the pattern summed over the "
       "pixels whose centre |k| lies in the band (fraction of the incident dose), ratio A/B; "
       "Pearson correlation of A and B over the pixels 1 ≤ |k| < 8 nm⁻¹, per position (min and "

@@ -759,10 +759,13 @@ pub fn document(
                 grid.window_points,
                 grid.window_oversampling,
                 number(100.0 * grid.probe_tail_fraction, 1),
-                if scenario.model.probe_tail_background {
-                    ", added back as a background"
+                if grid.tail_background_fraction > 0.0 {
+                    format!(
+                        "; {} % of the probe's intensity added back as a background",
+                        number(100.0 * grid.tail_background_fraction, 1)
+                    )
                 } else {
-                    ""
+                    String::new()
                 },
                 number(grid.dx_nm, 4),
                 number(grid.band_limit_per_nm, 1),

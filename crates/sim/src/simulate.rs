@@ -51,6 +51,10 @@ use crate::tail::TailBackground;
 /// the window and the periodic wrap of the field's FFT stay out of every window.
 pub const FIELD_MARGIN_NM: f64 = 1.0;
 
+/// Largest weight the probe-tail background may take: beyond it the window no longer holds
+/// the probe and the background would be most of every pattern.
+const TAIL_BACKGROUND_MAX: f64 = 0.5;
+
 /// Errors of the forward model.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -166,6 +170,10 @@ pub struct ForwardGrid {
     /// Fraction of the probe's intensity beyond L/2 from its centre, which the periodic window
     /// folds back (estimated, defocus included: [`crate::propagation::probe_tail_estimate`]).
     pub probe_tail_fraction: f64,
+    /// Weight f of the probe-tail background in every pattern, (1 − f)·I + f·B
+    /// ([`crate::tail`], [`DiffractionPlan::tail_background_fraction`]); 0 when
+    /// `probe_tail_background` is off.
+    pub tail_background_fraction: f64,
     /// Real-space pixel Δx = L/N in nm.
     pub dx_nm: f64,
     /// Band limit of the potential (and the multislice wave) in nm⁻¹.
@@ -203,6 +211,11 @@ pub fn forward_grid(
         window_points: plan.window_points(),
         window_oversampling: plan.oversampling(),
         probe_tail_fraction: probe_tail_estimate(microscope, 0.5 * plan.window_nm()),
+        tail_background_fraction: if model.probe_tail_background {
+            plan.tail_background_fraction().min(TAIL_BACKGROUND_MAX)
+        } else {
+            0.0
+        },
         dx_nm: plan.dx_nm(),
         band_limit_per_nm: plan.band_limit_per_nm(),
         slices: slicing.count,
@@ -370,14 +383,11 @@ where
     };
     let mut builder = PotentialBuilder::with_band_limit(grid0, &zs, dw_u, plan.band_limit_per_nm());
     let det = Detector::from_spec(detector);
-    // The probe's tail beyond the window as a background, learnt from the first scan row.
-    let mut tail = model.probe_tail_background.then(|| {
-        TailBackground::new(
-            probe_tail_estimate(microscope, 0.5 * window).min(0.5),
-            detector.pixels,
-            cal.center_px(),
-        )
-    });
+    // What the window's probe lacks as a background, learnt from the first scan row; none when
+    // it lacks nothing (a point-sampled aperture in focus).
+    let tail_fraction = plan.tail_background_fraction().min(TAIL_BACKGROUND_MAX);
+    let mut tail = (model.probe_tail_background && tail_fraction > 0.0)
+        .then(|| TailBackground::new(tail_fraction, detector.pixels, cal.center_px()));
     let total = sy * sx * configs;
     let mut done = 0;
     let mut row_out = vec![0f32; sx * ndet];

@@ -628,11 +628,14 @@ pub struct ModelSpec {
     /// How the hard aperture is sampled on the window's reciprocal grid.
     pub aperture_sampling: ApertureSampling,
     /// Add what the probe's tail beyond the window scatters as a smooth background: each
-    /// pattern becomes (1 − f)·I + f·B(|k|), f the probe's intensity beyond L/2 and B the first
-    /// scan row's ring-averaged mean pattern ([`crate::tail`]); f is capped at 0.5. Off by
-    /// default until a full regeneration of the reports: with it the m = 2 → 4 step of P_n
-    /// shrinks from about 5 % to 2.3–2.4 % (multislice, 5–40 nm), and P_n against a converged
-    /// abTEM from +5.6–5.9 % to within 0.3 % (reports/convergence.md).
+    /// pattern becomes (1 − f)·I + f·B(|k|), f the share of the continuous probe's intensity
+    /// the window's probe lacks ([`crate::propagation::DiffractionPlan::tail_background_fraction`],
+    /// capped at 0.5) and B the first scan row's ring-averaged mean pattern ([`crate::tail`]).
+    /// With it the m = 2 → 4 step of the even P_n is ≤ 1.2 % (kinematic, Born and multislice,
+    /// 5–40 nm; about 5 % without it), reports/convergence.md. Off by default until the `mro`
+    /// analysis method's null model allows an additive background: with it on, the smoke
+    /// scenario's no-MRO control shows 4 false regions where it showed 1 (the null scales each
+    /// pattern's speckle power with its own I_0², which a constant background breaks).
     pub probe_tail_background: bool,
 }
 

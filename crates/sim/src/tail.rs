@@ -1,35 +1,35 @@
-//! The probe's tail beyond the window as a smooth background (`[model] probe_tail_background`).
+//! The probe's tail as a smooth background (`[model] probe_tail_background`; off by default,
+//! for the reason [`crate::spec::ModelSpec::probe_tail_background`] gives).
 //!
-//! A hard-aperture probe's intensity falls only as 1/r³, so a share f of it lies farther than
+//! A hard-aperture probe's intensity falls only as 1/r³, so a share of it lies farther than
 //! L/2 from its centre (2.8 % of a 300 kV, 1.15 mrad probe at the default L = 12.5 nm:
-//! [`crate::propagation::probe_tail_estimate`]). The periodic window of side L cannot hold that
-//! share where it is; its probe carries it at the core instead, so the window's pattern is that
-//! of a probe a little too compact, and its angular fluctuations (P_n, V_Ω) are too strong: they
-//! fall by 2–5 % from m = 2 to m = 4 (`reports/convergence.md`).
+//! [`crate::propagation::probe_tail_fraction`]). The window's area-sampled probe is the
+//! continuous probe times sinc(x/L)·sinc(y/L): it drops that share and damps the tail inside
+//! the window as well, and normalised to unit flux its core is brighter than the continuous
+//! probe's by the share it lost, 1/(1 − f) with f = 1 − Σw²/Σw (w the aperture weights,
+//! [`crate::propagation::DiffractionPlan::tail_background_fraction`]): 4.95 % at m = 2, 2.0 %
+//! at m = 4. So the window's pattern is that of a probe a little too compact, and its angular
+//! fluctuations (P_n, V_Ω) are too strong: they fall by about 5 % from m = 2 to m = 4
+//! (`reports/convergence.md`).
 //!
-//! What the tail scatters comes from atoms far from the probe, spread over an area whose speckle
-//! is far finer than a detector pixel: it reaches each pixel as the glass's mean pattern, the
-//! same for every probe position and without angular structure (the incoherent sum of many
-//! independent speckle fields). So the pattern is taken as
+//! What the missing tail scatters comes from atoms far from the probe's core, spread over an
+//! area whose speckle is far finer than a detector pixel: it reaches each pixel as the glass's
+//! mean pattern, the same for every probe position and without angular structure (the
+//! incoherent sum of many independent speckle fields). So the pattern is taken as
 //!
 //! `I'(k) = (1 − f)·I(k) + f·B(|k|)`
 //!
 //! with I the window's pattern and B the mean pattern of the scan's first row (noise-free,
-//! before the detector), averaged over rings one detector pixel wide about the pattern centre.
-//! This keeps the flux and each pattern's Friedel symmetry and lowers the angular fluctuations by
-//! (1 − f)². *Measured* (`mro simulate`, kinematic, 20 nm, 8 × 12 positions 1.5 nm apart on a
-//! 26 nm glass, noise-free; P_n at 4 nm⁻¹ from 360 azimuths): m = 2 against m = 4 for even
-//! n ≤ 10, P_n ratios 1.038–1.042 without the background and 1.008–1.012 with it; V_Ω of the
-//! ring 1.049 → 1.018; m = 1 against m = 4, 1.114–1.130 → 1.017–1.028. Multislice, 48
-//! positions of a 26 nm glass (`reports/convergence.md`, "The probe's tail as a background"):
-//! the largest m = 2 → 4 change of an even P_n (n ≤ 10) goes from 5.0–5.3 % to 2.3–2.4 % at 5,
-//! 20 and 40 nm. The rest of the step is not explained: f, the tail's share of the intensity,
-//! agrees with one minus the overlap of the window's probe with the exact one (2.8 % at m = 2,
-//! computed apart), and the window's probe also differs from the exact one inside the window
-//! (its core is brighter, [`crate::probe`]), which this term does not touch.
-//! Against the converged abTEM of `reports/xcheck-abtem.md` (a 12.5 nm periodic cell, the
-//! point-sampled probe with all its tails), mro's P_n on the 4 nm⁻¹ ring goes from +5.9 / +5.6 %
-//! without the term to −0.1 / −0.3 % with it (5 / 20 nm, geometric mean over n = 1…10).
+//! before the detector), averaged over rings one detector pixel wide about the pattern centre:
+//! the core at the continuous probe's brightness, the lost intensity as a background. This
+//! keeps the flux and each pattern's Friedel symmetry and lowers the angular fluctuations by
+//! (1 − f)². *Measured* (`reports/convergence.md`, "Pixel quadrature and the tail's weight";
+//! 48 positions of a 26 nm glass, noise-free, P_n at 4 nm⁻¹ from 360 azimuths, with the
+//! pixels integrated by Simpson's rule): the m = 2 → 4 change of the even P_n (n ≤ 10) is
+//! 0.3–1.1 % (multislice, 5–40 nm) and 0.5–1.2 % (kinematic, 20 nm), where without the
+//! background it is 4.3–5.3 %. The Airy share beyond L/2 as f (the weight before 2026-12-02,
+//! evening) left 1.3–2.3 % (too little weight), this f with the trapezoid rule +0.7–2.3 % (too much: the trapezoid rule's
+//! own error, which Simpson's rule removes).
 //!
 //! Shortcut, named: B comes from the first scan row only (the patterns are streamed row by row
 //! and noise is drawn as each is recorded); a scan of a few positions gets a B as speckled as

@@ -680,7 +680,7 @@ fn frozen_phonons_average_configurations() {
 }
 
 /// `probe_tail_background`: every pattern is (1 − f)·I + f·B, B the first scan row's mean
-/// pattern averaged over rings about the centre, f the grid's probe tail fraction; for one
+/// pattern averaged over rings about the centre, f the grid's tail-background weight; for one
 /// configuration and for several (frozen phonons, where B is learnt after the average), and
 /// bit-identical at any thread count.
 #[test]
@@ -693,16 +693,20 @@ fn tail_background_mixes_in_the_first_rows_ring_mean() {
     let d = det(f64::INFINITY);
     let base = ModelSpec {
         kind: ModelKind::Kinematic,
+        probe_tail_background: false,
         ..ModelSpec::default()
     };
     let with = ModelSpec {
         probe_tail_background: true,
         ..base.clone()
     };
-    let f = mro_sim::simulate::forward_grid(&MicroscopeSpec::default(), &d, &with, 2.0)
-        .unwrap()
-        .probe_tail_fraction;
-    assert!((0.02..0.04).contains(&f), "tail fraction {f}");
+    let grid = |m: &ModelSpec| {
+        mro_sim::simulate::forward_grid(&MicroscopeSpec::default(), &d, m, 2.0).unwrap()
+    };
+    assert_eq!(grid(&base).tail_background_fraction, 0.0);
+    let f = grid(&with).tail_background_fraction;
+    // 1 − Σw²/Σw of the area-sampled aperture at m = 2: 4.95 %.
+    assert!((0.045..0.055).contains(&f), "tail fraction {f}");
     let ring: Vec<usize> = (0..128 * 128)
         .map(|i| {
             ((i / 128) as f64 - 64.0)
@@ -858,9 +862,10 @@ fn convergence_study() {
         step_nm: 1.5,
     };
     let d = det(f64::INFINITY);
-    // `MRO_CONVERGENCE_MODEL=born` studies the first-Born model instead.
+    // `MRO_CONVERGENCE_MODEL=born` (or `kinematic`) studies that model instead.
     let kind = match std::env::var("MRO_CONVERGENCE_MODEL").as_deref() {
         Ok("born") => ModelKind::Born,
+        Ok("kinematic") => ModelKind::Kinematic,
         _ => ModelKind::Multislice,
     };
     // `MRO_CONVERGENCE_OVERSAMPLING=1` studies another window oversampling m as the base.
@@ -883,8 +888,10 @@ fn convergence_study() {
         .ok()
         .and_then(|v| v.split(',').map(|t| t.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![5.0, 20.0, 40.0]);
-    // `MRO_CONVERGENCE_TAIL=1` turns on `probe_tail_background` in the base and its variants.
-    let tail_background = std::env::var("MRO_CONVERGENCE_TAIL").is_ok_and(|v| v == "1");
+    // `MRO_CONVERGENCE_TAIL=1` (or `0`) turns `probe_tail_background` on (or off) in the base
+    // and its variants; by default it is as `ModelSpec::default()` has it.
+    let tail_background = std::env::var("MRO_CONVERGENCE_TAIL")
+        .map_or(ModelSpec::default().probe_tail_background, |v| v != "0");
     // `MRO_CONVERGENCE_ONLY=slice` runs only the variants whose name contains that text.
     let only = std::env::var("MRO_CONVERGENCE_ONLY").unwrap_or_default();
     println!("| thickness | compared with default | Δ I(1–8 nm⁻¹) | min Pearson | max |ΔP_n|/P_n ± s.e. (even n ≤ 10) |");

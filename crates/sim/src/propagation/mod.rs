@@ -7,8 +7,10 @@
 //! the band limit k_bl of the potential (`[model] band_limit_per_nm`, never below the detector
 //! edge), not by the detector: N·Δk/m ≥ 3·k_bl for multislice (the ⅔ rule), see
 //! [`DiffractionPlan::for_model`]. The window is periodic, so the hard-aperture probe's tails
-//! beyond L/2 wrap around: [`probe_tail_fraction`] of its intensity (5.7 % at m = 1, 2.8 % at
-//! m = 2 for 1.15 mrad, 300 kV and 0.16 nm⁻¹ pixels). m = 1 samples each pixel at its centre.
+//! beyond L/2 ([`probe_tail_fraction`] of its intensity: 5.7 % at m = 1, 2.8 % at m = 2 for
+//! 1.15 mrad, 300 kV and 0.16 nm⁻¹ pixels) would wrap around; the area-sampled aperture tapers
+//! them away, and `[model] probe_tail_background` ([`crate::tail`]) adds what they scatter back
+//! as a background. m = 1 samples each pixel at its centre.
 //!
 //! Discrete conventions: probe spectra are normalised to Σ_k|Ψ|² = 1 and real-space waves to
 //! Σ_r|ψ|² = 1, with Ψ = DFT(ψ)/√N² (unitary). Patterns are intensities |Ψ(k)|² per detector
@@ -114,11 +116,26 @@ pub struct DiffractionPlan {
 ///
 /// Detector pixel i (of D along an axis, centre c = D/2) covers k ∈ [(i − c − ½)Δk,
 /// (i − c + ½)Δk]; the window's reciprocal pixel s (signed, at k = sΔk/m) covers
-/// [(s − ½)Δk/m, (s + ½)Δk/m]. A pixel's value is Σ_s w_y·w_x·|Ψ(s)|² with w the share of
-/// s's cell inside the pixel along each axis: 1 inside, ½ for the cells an even m puts on a
-/// pixel edge (shared with the neighbour), so the detector's total is the window's total over
-/// the same area — the m-point midpoint rule (odd m) or trapezoid rule (even m) for the pixel
-/// integral ∫|Ψ(k)|²d²k. For m = 1 each pixel is its centre sample.
+/// [(s − ½)Δk/m, (s + ½)Δk/m]. A pixel's value is Σ_s w_y·w_x·|Ψ(s)|², a quadrature of the
+/// pixel integral ∫|Ψ(k)|²d²k from the samples at spacing Δk/m:
+///
+/// - odd m: the m-point midpoint rule (w = 1; m = 1 takes each pixel's centre sample);
+/// - even m: the samples on the pixel's two edges (shared with the neighbours) and m − 1
+///   inside, weighted by composite Simpson's rule, (1, 4, 2, 4, …, 4, 1)/3 along each axis.
+///
+/// Simpson's rule, not the trapezoid rule (½, 1, …, 1, ½), because a pixel integral is a
+/// coherence filter: it weights the interference of two points of the exit wave a distance d
+/// apart by the pixel's transfer function sinc(Δk·d) along each axis. Simpson's rule has the
+/// box's second moment, 1/12 Δk² (its transfer matches sinc to O(d²), enough for a probe much
+/// smaller than the window; it stays above 1/3 farther out, where sinc falls to 0); the
+/// trapezoid rule's is 1/8 at m = 2, so it averages the speckle of points about a nanometre
+/// apart too strongly, and P_n rises by about 0.7 % from m = 2 to m = 4 on that account alone
+/// (`reports/convergence.md`, "Pixel quadrature and the tail's weight"). Simpson's rule
+/// assumes a smooth pattern and, its weights alternating, conserves the flux only where the
+/// pattern is smooth on the scale of a sample: the bright-field disk's edge is not (0.3 % of
+/// an empty foil's flux at m = 2). So the pixels the aperture disk reaches (centre within
+/// α/λ + 1.5 Δk) keep the trapezoid rule, which conserves the flux sample by sample: the
+/// detector's total is the window's total over the same area wherever the disk is.
 #[derive(Debug, Clone)]
 struct DetectorSampling {
     /// Samples `[y, x]` along each axis.
@@ -135,10 +152,15 @@ struct DetectorSampling {
     first: [isize; 2],
     /// Per axis `[y, x]`: `(sample, detector pixel, weight)`.
     bins: [Vec<(usize, usize, f64)>; 2],
+    /// At even m, the pixels the aperture disk reaches, each with its trapezoid-rule taps
+    /// `(sample, weight)`.
+    disk_pixels: Vec<(usize, Vec<(usize, f64)>)>,
 }
 
 impl DetectorSampling {
-    fn new(n: usize, pixels: [usize; 2], m: usize, dk_window: f64) -> Self {
+    /// For an n × n window with reciprocal pixel `dk_window` (nm⁻¹), m window pixels per
+    /// detector pixel and the aperture disk of radius `aperture_per_nm`.
+    fn new(n: usize, pixels: [usize; 2], m: usize, dk_window: f64, aperture_per_nm: f64) -> Self {
         let axis = |d: usize| {
             let (c, m) = (d as isize / 2, m as isize);
             let half = m as f64 / 2.0;
@@ -147,22 +169,37 @@ impl DetectorSampling {
                 let centre = (i - c) * m;
                 for s in centre - m / 2 - 1..=centre + m / 2 + 1 {
                     let (lo, hi) = (s as f64 - 0.5, s as f64 + 0.5);
-                    let w = hi.min(centre as f64 + half) - lo.max(centre as f64 - half);
-                    if w > 1e-9 {
-                        taps.push((s, i as usize, w));
+                    // The share of s's cell inside the pixel: 1, or ½ on an edge (even m).
+                    let share = hi.min(centre as f64 + half) - lo.max(centre as f64 - half);
+                    if share > 1e-9 {
+                        let w = if m % 2 == 1 {
+                            share
+                        } else {
+                            // o = 0 … m from the pixel's lower edge.
+                            match s - centre + m / 2 {
+                                o if o == 0 || o == m => 1.0 / 3.0,
+                                o if o % 2 == 1 => 4.0 / 3.0,
+                                _ => 2.0 / 3.0,
+                            }
+                        };
+                        taps.push((s, i as usize, w, share));
                     }
                 }
             }
             let first = taps.iter().map(|t| t.0).min().unwrap_or(0);
             let last = taps.iter().map(|t| t.0).max().unwrap_or(0);
-            let taps = taps
-                .into_iter()
-                .map(|(s, i, w)| ((s - first) as usize, i, w))
-                .collect::<Vec<_>>();
-            (first, (last - first + 1) as usize, taps)
+            let len = (last - first + 1) as usize;
+            let at = |s: isize| (s - first) as usize;
+            let rule: Vec<(usize, usize, f64)> =
+                taps.iter().map(|&(s, i, w, _)| (at(s), i, w)).collect();
+            let trapezoid: Vec<(usize, usize, f64)> = taps
+                .iter()
+                .map(|&(s, i, _, share)| (at(s), i, share))
+                .collect();
+            (first, len, rule, trapezoid)
         };
-        let (fy, sy, by) = axis(pixels[0]);
-        let (fx, sx, bx) = axis(pixels[1]);
+        let (fy, sy, by, ty) = axis(pixels[0]);
+        let (fx, sx, bx, tx) = axis(pixels[1]);
         assert!(sy <= n && sx <= n, "detector samples exceed the window");
         let wrap = |s: isize| s.rem_euclid(n as isize) as usize;
         let mut index = Vec::with_capacity(sy * sx);
@@ -175,6 +212,27 @@ impl DetectorSampling {
             }
         }
         let rows = signed_index_ranges(n, (-fx) as usize, (fx + sx as isize) as usize);
+        // Even m: the trapezoid rule for the pixels within α/λ + 1.5 Δk of the centre.
+        let dk = m as f64 * dk_window;
+        let reach = aperture_per_nm / dk + 1.5;
+        let (cy, cx) = ((pixels[0] / 2) as f64, (pixels[1] / 2) as f64);
+        let mut disk_pixels = Vec::new();
+        if m % 2 == 0 {
+            for i in 0..pixels[0] {
+                for j in 0..pixels[1] {
+                    if (i as f64 - cy).hypot(j as f64 - cx) > reach {
+                        continue;
+                    }
+                    let mut taps = Vec::new();
+                    for &(a, _, wy) in ty.iter().filter(|t| t.1 == i) {
+                        for &(b, _, wx) in tx.iter().filter(|t| t.1 == j) {
+                            taps.push((a * sx + b, wy * wx));
+                        }
+                    }
+                    disk_pixels.push((i * pixels[1] + j, taps));
+                }
+            }
+        }
         Self {
             shape: [sy, sx],
             pixels,
@@ -183,6 +241,7 @@ impl DetectorSampling {
             rows,
             first: [fy, fx],
             bins: [by, bx],
+            disk_pixels,
         }
     }
 
@@ -199,7 +258,9 @@ impl DetectorSampling {
     }
 
     /// Integrates the sample intensities `samples` (`[y][x]`) over the detector pixels into
-    /// `out` (`[det_y][det_x]`), using `rows` (`shape[0] × det_x`) as scratch.
+    /// `out` (`[det_y][det_x]`), using `rows` (`shape[0] × det_x`) as scratch: every pixel by
+    /// the separable rule, then the pixels the aperture disk reaches overwritten by their
+    /// trapezoid-rule integrals (even m).
     fn bin(&self, samples: &[f64], rows: &mut [f64], out: &mut [f64]) {
         let [sy, sx] = self.shape;
         let dx = self.pixels[1];
@@ -216,6 +277,9 @@ impl DetectorSampling {
             for (o, r) in out[i * dx..][..dx].iter_mut().zip(&rows[a * dx..][..dx]) {
                 *o += w * r;
             }
+        }
+        for (p, taps) in &self.disk_pixels {
+            out[*p] = taps.iter().map(|&(s, w)| w * samples[s]).sum();
         }
     }
 }
@@ -310,7 +374,8 @@ impl DiffractionPlan {
         let fft = Fft2Plan::new(&mut planner, n);
         let probe = ProbeSpectrum::new(spec, n, dk, model.aperture_sampling);
         let probe_rows = probe.kx_rows();
-        let sampling = DetectorSampling::new(n, detector.pixels, oversampling, dk);
+        let sampling =
+            DetectorSampling::new(n, detector.pixels, oversampling, dk, spec.aperture_per_nm);
         let signed_n = |i: usize| {
             if i < n.div_ceil(2) {
                 i as isize
@@ -472,6 +537,33 @@ impl DiffractionPlan {
     /// Interaction constant σ in rad/(V·nm).
     pub fn sigma_rad_per_v_nm(&self) -> f64 {
         self.sigma_rad_per_v_nm
+    }
+
+    /// The weight f of the probe-tail background ([`crate::tail`]): the share of the
+    /// continuous probe's intensity that the window's probe lacks.
+    ///
+    /// The area-sampled aperture (weights w, the share of each reciprocal cell inside the
+    /// disk) is the continuous probe times sinc(x/L)·sinc(y/L), periodised; normalised to unit
+    /// flux it keeps the share Σw²/Σw of the continuous probe's intensity (Parseval: Σw is the
+    /// disk's area in cells), so its core is brighter by Σw/Σw² (5.2 % at m = 2 on the paper
+    /// detector). f = 1 − Σw²/Σw (4.95 % at m = 2, 2.0 % at m = 4) puts the core back at the
+    /// continuous probe's brightness and gives what the taper removed to the background: all
+    /// of the tail beyond L/2 ([`probe_tail_fraction`], 2.8 % at m = 2) and the part of it
+    /// inside the window that the taper damps. A point-sampled aperture (w = 1) keeps its
+    /// tails, folded back into the window, and gets f = 0. A probe defocused wider than the
+    /// window gets at least the share of its geometric disc beyond L/2, 1 − (L/2R)².
+    pub fn tail_background_fraction(&self) -> f64 {
+        let w = &self.probe.weights;
+        let taper = 1.0 - w.iter().map(|x| x * x).sum::<f64>() / w.iter().sum::<f64>();
+        let p = &self.probe.spec;
+        let disc_nm = p.aperture_per_nm * p.wavelength_nm * p.defocus_nm.abs();
+        let half = 0.5 * self.window_nm();
+        let defocused = if disc_nm > half {
+            1.0 - (half / disc_nm).powi(2)
+        } else {
+            0.0
+        };
+        taper.max(defocused).max(0.0)
     }
 
     /// The probe optics.
