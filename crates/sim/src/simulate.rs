@@ -55,6 +55,17 @@ pub const FIELD_MARGIN_NM: f64 = 1.0;
 /// the probe and the background would be most of every pattern.
 const TAIL_BACKGROUND_MAX: f64 = 0.5;
 
+/// The weight f of the probe-tail background `model` gives on `plan`'s window: 0 when
+/// `probe_tail_background` is off, else [`DiffractionPlan::tail_background_fraction`] capped
+/// at [`TAIL_BACKGROUND_MAX`].
+fn tail_background_weight(model: &ModelSpec, plan: &DiffractionPlan) -> f64 {
+    if model.probe_tail_background {
+        plan.tail_background_fraction().min(TAIL_BACKGROUND_MAX)
+    } else {
+        0.0
+    }
+}
+
 /// Errors of the forward model.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -211,11 +222,7 @@ pub fn forward_grid(
         window_points: plan.window_points(),
         window_oversampling: plan.oversampling(),
         probe_tail_fraction: probe_tail_estimate(microscope, 0.5 * plan.window_nm()),
-        tail_background_fraction: if model.probe_tail_background {
-            plan.tail_background_fraction().min(TAIL_BACKGROUND_MAX)
-        } else {
-            0.0
-        },
+        tail_background_fraction: tail_background_weight(model, &plan),
         dx_nm: plan.dx_nm(),
         band_limit_per_nm: plan.band_limit_per_nm(),
         slices: slicing.count,
@@ -385,8 +392,8 @@ where
     let det = Detector::from_spec(detector);
     // What the window's probe lacks as a background, learnt from the first scan row; none when
     // it lacks nothing (a point-sampled aperture in focus).
-    let tail_fraction = plan.tail_background_fraction().min(TAIL_BACKGROUND_MAX);
-    let mut tail = (model.probe_tail_background && tail_fraction > 0.0)
+    let tail_fraction = tail_background_weight(model, &plan);
+    let mut tail = (tail_fraction > 0.0)
         .then(|| TailBackground::new(tail_fraction, detector.pixels, cal.center_px()));
     let total = sy * sx * configs;
     let mut done = 0;

@@ -311,13 +311,20 @@ pub fn probe_tail_estimate(microscope: &MicroscopeSpec, radius_nm: f64) -> f64 {
     }
     .aperture_radius_per_nm();
     let airy = probe_tail_fraction(aperture_per_nm, radius_nm);
-    let disc_nm = defocus_disc_radius_nm(microscope);
-    let defocused = if disc_nm > radius_nm {
+    airy.max(disc_share_beyond(
+        defocus_disc_radius_nm(microscope),
+        radius_nm,
+    ))
+}
+
+/// Share of a uniform disc of radius `disc_nm` (a defocused probe's geometric disc) farther
+/// than `radius_nm` from its centre: 1 − (r/R)² when R > r, else 0.
+fn disc_share_beyond(disc_nm: f64, radius_nm: f64) -> f64 {
+    if disc_nm > radius_nm {
         1.0 - (radius_nm / disc_nm).powi(2)
     } else {
         0.0
-    };
-    airy.max(defocused)
+    }
 }
 
 impl DiffractionPlan {
@@ -556,14 +563,11 @@ impl DiffractionPlan {
         let w = &self.probe.weights;
         let taper = 1.0 - w.iter().map(|x| x * x).sum::<f64>() / w.iter().sum::<f64>();
         let p = &self.probe.spec;
+        // α·|Δf|, α = λ·(α/λ).
         let disc_nm = p.aperture_per_nm * p.wavelength_nm * p.defocus_nm.abs();
-        let half = 0.5 * self.window_nm();
-        let defocused = if disc_nm > half {
-            1.0 - (half / disc_nm).powi(2)
-        } else {
-            0.0
-        };
-        taper.max(defocused).max(0.0)
+        taper
+            .max(disc_share_beyond(disc_nm, 0.5 * self.window_nm()))
+            .max(0.0)
     }
 
     /// The probe optics.

@@ -274,7 +274,10 @@ fn the_aperture_disks_pixels_keep_the_flux() {
         let s = DetectorSampling::new(128, [d, d], m, dk / m as f64, aperture);
         let reach = aperture / dk + 1.5;
         let within = (0..d * d)
-            .filter(|p| ((p / d) as f64 - 8.0).hypot((p % d) as f64 - 8.0) <= reach)
+            .filter(|p| {
+                let centre = (d / 2) as f64;
+                ((p / d) as f64 - centre).hypot((p % d) as f64 - centre) <= reach
+            })
             .count();
         assert_eq!(s.disk_pixels.len(), within, "m = {m}");
         for (_, taps) in &s.disk_pixels {
@@ -336,7 +339,8 @@ fn even_oversampling_integrates_each_pixel() {
         s.bin(&samples, &mut rows, &mut out);
         let worst = (0..d * d)
             .map(|p| {
-                let (y, x) = ((p / d) as f64 - 12.0, (p % d) as f64 - 12.0);
+                let centre = (d / 2) as f64;
+                let (y, x) = ((p / d) as f64 - centre, (p % d) as f64 - centre);
                 let exact = box1(y - 0.5, y + 0.5, c[0]) * box1(x - 0.5, x + 0.5, c[1]);
                 (out[p] - exact).abs()
             })
