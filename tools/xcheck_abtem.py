@@ -324,7 +324,6 @@ def to_detector(pattern_xy: np.ndarray, window_nm: float, aperture_per_nm: float
             trap = [(t, 0.5 if abs(t) == m // 2 else 1.0) for t in range(-m // 2, m // 2 + 1)]
         else:
             taps = [(t, 1.0) for t in range(-(m // 2), m // 2 + 1)]
-            trap = taps
 
         def integrate_pixels(image: np.ndarray, rule) -> np.ndarray:
             q = np.zeros_like(image, dtype=np.float64)
