@@ -736,32 +736,32 @@ fn an_analysis_toml_with_another_table_is_refused() {
     }
 }
 
-/// With `[model] probe_tail_background = true` the report's forward-model row says how much of
-/// the probe's intensity was added back as a background: at m = 1 on the smoke detector
+/// The report's forward-model row says how much of the probe's intensity was added back as a
+/// background (`[model] probe_tail_background`, on by default): at m = 1 on the smoke detector
 /// 1 − Σw²/Σw = 7.4 % of the area-sampled aperture, beside the Airy tail beyond the window's
-/// half-width, 5.7 %.
+/// half-width, 5.7 %. Turned off, the row says nothing of a background.
 #[test]
 fn validate_reports_the_probe_tail_background() {
     let dir = tempfile::tempdir().unwrap();
     let line = "window_oversampling = 1\n";
     let text = std::fs::read_to_string(smoke()).unwrap();
     assert!(text.contains(line), "the smoke scenario's [model] changed");
-    let scenario = dir.path().join("tail.toml");
-    std::fs::write(
-        &scenario,
-        text.replace(line, &format!("{line}probe_tail_background = true\n")),
-    )
-    .unwrap();
-    let out = dir.path().join("v");
-    let status = run_mro(&[&"validate", &scenario, &"--no-control", &"--out", &out])
-        .status
-        .code();
-    assert!(matches!(status, Some(0 | 3)), "{status:?}");
-    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(
-        report.contains(
-            "probe tail beyond it 5.7 %; 7.4 % of the probe's intensity added back as a background"
-        ),
-        "{report}"
-    );
+    let row =
+        "probe tail beyond it 5.7 %; 7.4 % of the probe's intensity added back as a background";
+    for (name, extra) in [("on", ""), ("off", "probe_tail_background = false\n")] {
+        let scenario = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&scenario, text.replace(line, &format!("{line}{extra}"))).unwrap();
+        let out = dir.path().join(name);
+        let status = run_mro(&[&"validate", &scenario, &"--no-control", &"--out", &out])
+            .status
+            .code();
+        assert!(matches!(status, Some(0 | 3)), "{name}: {status:?}");
+        let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert_eq!(report.contains(row), extra.is_empty(), "{name}: {report}");
+        assert_eq!(
+            report.contains("added back"),
+            extra.is_empty(),
+            "{name}: {report}"
+        );
+    }
 }

@@ -16,12 +16,12 @@ ROW_NAMES = {
     "mro_m1": "mro m = 1 (6.25 nm window, pixel centres, area aperture, k_bl 20 absorbing beyond it, 0.4 nm)",
     "mro_plain": "mro plain phase grating (m = 1: 6.25 nm window, point aperture, k_bl 20, no absorption, 0.2 nm)",
     "mro_refined": "mro refined (m = 2, k_bl 40.96 absorbing beyond it, 0.1 nm)",
-    "mro_tail": "mro defaults + probe-tail background (`probe_tail_background = true`)",
+    "mro_notail": "mro defaults without the probe-tail background (`probe_tail_background = false`)",
     "cell12_centre": "abTEM, 12.5 nm window, k_bl 20, 0.2 nm — pixel centres",
     "cell25_centre": "abTEM, 25 nm window, k_bl 20, 0.2 nm — pixel centres",
 }
 ORDER = ["mro", "mro_m1", "mro_plain", "own", "same", "eq_k31", "eq_k41", "cell12_centre", "cell12", "cell25", "cell12_k41", "conv",
-         "cell12_k82", "mro_refined", "mro_tail"]
+         "cell12_k82", "mro_refined", "mro_notail"]
 
 
 def pct(x: float) -> str:
@@ -136,7 +136,8 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
       f"({gm1.get('window_nm', 6.25)} nm, {gm1.get('window_points', 384)}² points), "
       "`absorb_beyond_band_limit = false`, `slice_nm = 0.2`. m = 1 — the defaults at "
       "`window_oversampling = 1` (the 6.25 nm window with one sample per pixel, the default "
-      "before 2026-12-01, here with the area-sampled aperture of today's default). "
+      "before 2026-12-01, here with the area-sampled aperture and the probe-tail background of "
+      "today's defaults). "
       "Refined — `band_limit_per_nm = 40.96`, `slice_nm = 0.1` (absorbing beyond 40.96 nm⁻¹): "
       f"{gr['window_points']}² points, Δx = {gr['dx_nm']:.6f} nm.")
     w("- **abTEM potential** (`PotentialArray`, V·Å): per slice, the exact band-limited "

@@ -1,5 +1,5 @@
-//! The probe's tail as a smooth background (`[model] probe_tail_background`; off by default,
-//! for the reason [`crate::spec::ModelSpec::probe_tail_background`] gives).
+//! The probe's tail as a smooth background (`[model] probe_tail_background`, on by default;
+//! [`crate::spec::ModelSpec::probe_tail_background`]).
 //!
 //! A hard-aperture probe's intensity falls only as 1/r³, so a share of it lies farther than
 //! L/2 from its centre (2.8 % of a 300 kV, 1.15 mrad probe at the default L = 12.5 nm:
