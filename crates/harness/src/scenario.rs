@@ -847,11 +847,11 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
     } else if msg.contains("wanted string or table")
         || msg.contains("unit variant")
         || msg.contains("expected string only")
+        // A named choice written as a table with a value (`{ otsu = 1 }`): serde reads the
+        // name as a variant and wants an empty table after it.
+        || (msg.contains("expected table, found") && leaf_key(&field).and_then(choices).is_some())
     {
-        let key = field
-            .as_deref()
-            .and_then(|f| f.rsplit('.').next())
-            .unwrap_or("");
+        let key = leaf_key(&field).unwrap_or("");
         format!(
             "expected {}",
             choices(key)
@@ -878,6 +878,11 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
         Some(field) => format!("field `{field}` (line {line}, column {column}): {msg}"),
         None => format!("line {line}, column {column}: {msg}"),
     }
+}
+
+/// The last key of a dotted field path (`threshold` of `analysis.threshold`).
+fn leaf_key(field: &Option<String>) -> Option<&str> {
+    field.as_deref().and_then(|f| f.rsplit('.').next())
 }
 
 /// The values a named-choice key takes, in the user's words; `None` for any other key.
