@@ -97,6 +97,9 @@ import numpy as np  # noqa: E402
 # mro's constants (crates/core/src/units.rs) and detector
 TWO_PI_A0_E_V_NM2 = 0.47878
 DK = 0.16  # detector pixel, nm⁻¹
+# Timed mro runs (seconds each) are repeated and keep the fastest: one run slowed by anything else
+# on the machine would skew the speed ratio.
+TIMING_REPEATS = 3
 NDET = 128
 C_DET = NDET // 2
 WINDOW_NM = 1.0 / DK  # mro's probe window at window_oversampling = 1, 6.25 nm
@@ -462,7 +465,10 @@ def mro_binary() -> Path:
 
 
 def mro_simulate(exe, template: dict, atoms_xyz: Path, out: Path, threads: int, model=None,
-                 scan=None) -> tuple[np.ndarray, dict]:
+                 scan=None, repeat: int = 1) -> tuple[np.ndarray, dict]:
+    """mro's patterns ([pos][kx][ky]) and meta.json of `mro simulate` on `atoms_xyz`; a timed
+    run is repeated `repeat` times and keeps the fastest (`simulate_seconds` and `wall_s`), as
+    a run of a few seconds is easily slowed by anything else on the machine."""
     doc = {
         "schema": template["schema"],
         "name": template["name"],
@@ -477,12 +483,18 @@ def mro_simulate(exe, template: dict, atoms_xyz: Path, out: Path, threads: int, 
     scen = out.parent / (out.name + ".toml")
     write_toml(doc, scen)
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-    t0 = time.perf_counter()
-    sh([str(exe), "simulate", str(scen), "--out", str(out), "--force"], env=env)
-    wall = time.perf_counter() - t0
-    meta = json.loads((out / "meta.json").read_text())
+    best = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        sh([str(exe), "simulate", str(scen), "--out", str(out), "--force"], env=env)
+        wall = time.perf_counter() - t0
+        meta = json.loads((out / "meta.json").read_text())
+        meta["wall_s"] = wall
+        if best is None or meta["provenance"]["simulate_seconds"] < best[0]:
+            best = (meta["provenance"]["simulate_seconds"], wall)
+    meta["provenance"]["simulate_seconds"], meta["wall_s"] = best
+    meta["repeats"] = repeat
     cube = np.load(out / "datacube.npy")
-    meta["wall_s"] = wall
     return cube.reshape(-1, NDET, NDET).astype(np.float64), meta
 
 
@@ -552,7 +564,8 @@ def main() -> int:
     npos = len(pos_yx)
     # The 4 × 4 scan of mro's marginal-cost run, (x, y) for abTEM.
     pos16_xy = np.array([[c * step, r * step] for r in range(4) for c in range(4)])
-    results = {"thickness": {}, "versions": {}, "machine": {}, "date": date}
+    results = {"thickness": {}, "versions": {}, "machine": {}, "date": date,
+               "timing_repeats": TIMING_REPEATS}
     results["versions"] = {
         "abtem": abtem.__version__,
         "numpy": np.__version__,
@@ -600,14 +613,14 @@ def main() -> int:
 
         # ---- mro: defaults (1 and 2 threads), 16 positions (marginal cost), refined grid
         log(f"{tag}: mro simulate (defaults, 1 thread)")
-        mro_def, meta = mro_simulate(exe, template, xyz, d / "mro_default", 1)
+        mro_def, meta = mro_simulate(exe, template, xyz, d / "mro_default", 1, repeat=TIMING_REPEATS)
         res["mro_grid"] = meta["provenance"]["grid"]
         res["timing"]["mro_default_1t"] = (meta["provenance"]["simulate_seconds"], meta["wall_s"])
-        _, meta2 = mro_simulate(exe, template, xyz, d / "mro_default_2t", 2)
+        _, meta2 = mro_simulate(exe, template, xyz, d / "mro_default_2t", 2, repeat=TIMING_REPEATS)
         res["timing"]["mro_default_2t"] = (meta2["provenance"]["simulate_seconds"],
                                            meta2["wall_s"])
         _, meta16 = mro_simulate(exe, template, xyz, d / "mro_default_16", 1,
-                                 scan={"points": [4, 4], "step_nm": step})
+                                 scan={"points": [4, 4], "step_nm": step}, repeat=TIMING_REPEATS)
         res["timing"]["mro_default_16_1t"] = (meta16["provenance"]["simulate_seconds"],
                                               meta16["wall_s"])
         log(f"{tag}: mro simulate (m = 1: one sample per pixel in a 6.25 nm window, 1 thread)")

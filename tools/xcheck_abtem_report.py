@@ -372,8 +372,10 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
     # ---------------------------------------------------------------- timing
     w("## Time per probe position (issue 10, item 6)")
     w("")
+    reps = R.get("timing_repeats", 1)
     w("Wall clock on one thread unless stated, same atoms, 4 positions. mro's figure is "
-      "`provenance.simulate_seconds` (potential field, transmission functions and all probes); "
+      "`provenance.simulate_seconds` (potential field, transmission functions and all probes"
+      + (f"; the fastest of {reps} runs" if reps > 1 else "") + "); "
       "its marginal cost per probe is (t₁₆ − t₄)/12 from a 4 × 4 scan of the same glass. "
       "abTEM's is the `Probe.multislice` call (transmission functions built per slice inside "
       "it, FFTW plans made beforehand by an untimed one-slice run); the structure-factor "
