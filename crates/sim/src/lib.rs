@@ -13,6 +13,7 @@ pub mod atom_file;
 pub mod atoms;
 pub mod coherence;
 pub mod detector;
+pub mod eikonal;
 pub mod elements;
 pub mod fft2;
 pub mod glass;

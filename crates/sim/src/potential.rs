@@ -19,18 +19,16 @@
 //!   kernel is real and even, so the halves never mix.
 //!
 //! **Scattering beyond the band limit.** The cut potential scatters nothing beyond k_bl, so in
-//! multislice the flux that real atoms send there stays inside the band (at 20 nm⁻¹ the
-//! 1–8 nm⁻¹ intensity of a 20 nm foil comes out 4.8 % above a calculation at 40 nm⁻¹,
-//! reports/convergence.md). Transmission functions therefore carry an absorptive part,
-//! t = exp(iσv − w/2), that removes that flux where it is scattered: each atom of element e adds
-//! `w_e(r) = σ²·P_e·G(r)`, with `P_e = ∫ (1 − W(k)²)·|2πa₀e·f_e(k)·DW(k)|² d²k` the power of its
-//! potential outside the band (V²·nm⁴; σ²P_e is the first-Born elastic cross-section beyond k_bl,
-//! `∫|γf_e(θ)|²dΩ = (γλ)²∫|f_e|²d²k` with dΩ = λ²d²k at small angles, since σ·2πa₀e = γλ) and G a
-//! normalised Gaussian of σ_a = 0.5/k_bl, narrow enough to sit on the atom and
-//! band-limited to e⁻⁵ at k_bl. For Zr, Co and Al at 300 kV and 20 nm⁻¹, σ²P_e = 7.8, 3.8 and
-//! 0.98 · 10⁻⁵ nm², i.e. 5.9 % of the beam through 20 nm of Zr₅₅Co₂₅Al₂₀ at 54 nm⁻³ (1.9 % at
-//! 40 nm⁻¹). Stated approximations: first order in each atom's scattering (no multiple
-//! scattering back into the band), and the intensity at the atom taken as the wave's there.
+//! multislice the flux that real atoms send there stays inside the band, and a cut atom is a
+//! weaker phase object than the whole atom, which puts less into small angles than its
+//! first-order amplitude says. With `absorb_beyond_band_limit` (transmissions only) each
+//! element's kernel is its *whole-atom* effective potential v_eff(k) ([`crate::eikonal`]):
+//! complex, zero beyond k_bl, made so that the cut transmission function of one atom has the
+//! whole atom's in-band amplitudes. Its real part replaces the cut potential; its imaginary
+//! part, w = 2σ·Im v_eff, is an absorptive potential, t = exp(iσ·Re v_eff − w/2), that removes
+//! the flux the whole atom scatters beyond k_bl. (Until 2026-12-02 w was the first-Born
+//! cross-section beyond k_bl spread as a Gaussian on each atom, and the real part the cut
+//! potential: it left the 1–10 nm⁻¹ intensity 1.4–3.7 % high through 5 nm at 15.36 nm⁻¹.)
 //!
 //! Potentials are in V·nm (projected over the slice), on a [`FieldGrid`] in `[y][x]` order.
 
@@ -38,9 +36,10 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 use std::f64::consts::PI;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::atoms::AtomVolume;
+use crate::eikonal::EikonalAtom;
 use crate::fft2::{next_fast_len, signed_index_ranges};
 use crate::scattering::ScatteringFactor;
 
@@ -176,11 +175,13 @@ pub enum FieldKind {
     /// Real projected potential per slice, V·nm (first Born).
     SlicePotentials,
     /// Band-limited transmission function exp(iσv − w/2) per slice (multislice), with σ in
-    /// rad/(V·nm) and w the absorption of the scattering beyond the band limit (module docs).
+    /// rad/(V·nm); with `absorb_beyond_band_limit` v and w are the whole atoms' (module docs),
+    /// else v is the cut potential and w = 0.
     Transmissions {
         /// Interaction constant σ in rad/(V·nm).
         sigma_rad_per_v_nm: f64,
-        /// Whether w is included (otherwise w = 0 and |t| = 1).
+        /// Whether the atoms are the whole atoms' effective potentials with their absorption
+        /// (otherwise the cut potential, w = 0 and |t| = 1).
         absorb_beyond_band_limit: bool,
     },
 }
@@ -221,6 +222,9 @@ impl Field {
     }
 }
 
+/// One element's whole-atom kernels (transposed layout `[kx][ky]`): Re v_eff and w/σ².
+type WholeAtomKernels = (Vec<f32>, Vec<f32>);
+
 /// Builds potential fields on one grid: FFT plans and per-element kernels made once.
 pub struct PotentialBuilder {
     grid: FieldGrid,
@@ -229,11 +233,16 @@ pub struct PotentialBuilder {
     col_fwd: Arc<dyn Fft<f32>>,
     col_inv: Arc<dyn Fft<f32>>,
     scratch_len: usize,
-    /// Atomic numbers with kernels, transposed layout `[kx][ky]`: the potential's, and the
-    /// absorption's without its factor σ² (module docs).
-    kernels: Vec<(u8, Vec<f32>, Vec<f32>)>,
-    /// `P_e` of each kernel's element, V²·nm⁴ (module docs).
-    beyond_band_power: Vec<f64>,
+    /// Atomic numbers with the cut potential's kernels, transposed layout `[kx][ky]`.
+    kernels: Vec<(u8, Vec<f32>)>,
+    /// The scattering factors of `kernels`' elements, the Debye–Waller displacement (nm) and the
+    /// band limit (nm⁻¹), for the whole-atom kernels.
+    factors: Vec<ScatteringFactor>,
+    dw_u_rms_nm: f64,
+    k_bl_per_nm: f64,
+    /// The whole-atom kernels ([`crate::eikonal`]) of the first σ asked for: per element the real
+    /// part of v_eff and w/σ² = 2·Im v_eff/σ, transposed layout.
+    whole_atoms: OnceLock<(f64, Vec<WholeAtomKernels>)>,
     /// Band-limit mask (transposed layout) including 1/Npix, for transmission functions.
     mask: Vec<f32>,
 }
@@ -280,16 +289,9 @@ impl PotentialBuilder {
             .unwrap_or(0);
         let k_bl = k_bl_per_nm;
         let npix = grid.len() as f64;
-        let sigma_g = SPREAD_SIGMA_PX * grid.dx_nm;
-        let k2_at = |ix: usize, iy: usize| {
-            let fx = signed(ix, nx) / (nx as f64 * grid.dx_nm);
-            let fy = signed(iy, ny) / (ny as f64 * grid.dx_nm);
-            fx * fx + fy * fy
-        };
         let mut zs: Vec<u8> = zs.to_vec();
         zs.sort_unstable();
         zs.dedup();
-        let sigma_a = ABSORPTION_SIGMA_K_BL / k_bl;
         let factors: Vec<ScatteringFactor> = zs
             .iter()
             .map(|&z| {
@@ -297,45 +299,21 @@ impl PotentialBuilder {
                     .unwrap_or_else(|| panic!("no scattering factor for Z = {z}"))
             })
             .collect();
-        let beyond_band_power: Vec<f64> = factors
-            .iter()
-            .map(|f| power_beyond_band(f, k_bl, dw_u_rms_nm))
-            .collect();
         let kernels = factors
             .iter()
-            .zip(&beyond_band_power)
-            .map(|(f, &p_e)| {
-                let z = f.z;
-                let mut kern = vec![0f32; nx * ny];
-                let mut absorb = vec![0f32; nx * ny];
-                for ix in 0..nx {
-                    for iy in 0..ny {
-                        let k2 = k2_at(ix, iy);
-                        let k = k2.sqrt();
-                        let w = band_limit_window(k, k_bl);
-                        if w > 0.0 {
-                            let gauss = (-2.0
-                                * PI
-                                * PI
-                                * (dw_u_rms_nm * dw_u_rms_nm - sigma_g * sigma_g)
-                                * k2)
-                                .exp();
-                            let scale = w / (npix * grid.dx_nm * grid.dx_nm);
-                            kern[ix * ny + iy] = (f.potential_ft_v_nm3(k) * gauss * scale) as f32;
-                            let g_a =
-                                (-2.0 * PI * PI * (sigma_a * sigma_a - sigma_g * sigma_g) * k2)
-                                    .exp();
-                            absorb[ix * ny + iy] = (p_e * g_a * scale) as f32;
-                        }
-                    }
-                }
-                (z, kern, absorb)
+            .map(|f| {
+                let kern = kernel_on_grid(&grid, k_bl, |k| {
+                    f.potential_ft_v_nm3(k)
+                        * band_limit_window(k, k_bl)
+                        * (-2.0 * PI * PI * dw_u_rms_nm * dw_u_rms_nm * k * k).exp()
+                });
+                (f.z, kern)
             })
             .collect();
         let mut mask = vec![0f32; nx * ny];
         for ix in 0..nx {
             for iy in 0..ny {
-                mask[ix * ny + iy] = (band_limit_window(k2_at(ix, iy).sqrt(), k_bl) / npix) as f32;
+                mask[ix * ny + iy] = (band_limit_window(k_at(&grid, ix, iy), k_bl) / npix) as f32;
             }
         }
         Self {
@@ -346,16 +324,50 @@ impl PotentialBuilder {
             col_inv,
             scratch_len,
             kernels,
-            beyond_band_power,
+            factors,
+            dw_u_rms_nm,
+            k_bl_per_nm: k_bl,
+            whole_atoms: OnceLock::new(),
             mask,
         }
     }
 
-    /// The first-Born cross-section in nm² of element `z` for scattering beyond this builder's
-    /// band limit, `σ²·P_e` (module docs); `None` if the builder has no kernel for `z`.
+    /// The whole-atom kernels for interaction constant `sigma` (made on first use).
+    ///
+    /// # Panics
+    /// If the builder was first asked for another σ.
+    fn whole_atom_kernels(&self, sigma: f64) -> &[WholeAtomKernels] {
+        let (s, kernels) = self.whole_atoms.get_or_init(|| {
+            let kernels = self
+                .factors
+                .par_iter()
+                .map(|f| {
+                    let atom = EikonalAtom::new(f, self.k_bl_per_nm, self.dw_u_rms_nm, sigma);
+                    let re = kernel_on_grid(&self.grid, self.k_bl_per_nm, |k| atom.at(k).re);
+                    let w = kernel_on_grid(&self.grid, self.k_bl_per_nm, |k| {
+                        2.0 * atom.at(k).im / sigma
+                    });
+                    (re, w)
+                })
+                .collect();
+            (sigma, kernels)
+        });
+        assert!(
+            (s - sigma).abs() <= 1e-12 * sigma,
+            "whole-atom kernels were made for σ = {s}, asked for {sigma}"
+        );
+        kernels
+    }
+
+    /// The cross-section in nm² for scattering beyond this builder's band limit of an atom of
+    /// element `z` (the whole atom's, [`EikonalAtom::cross_section_beyond_band_nm2`]), at
+    /// interaction constant `sigma_rad_per_v_nm`; `None` if the builder has no kernel for `z`.
     pub fn cross_section_beyond_band_nm2(&self, z: u8, sigma_rad_per_v_nm: f64) -> Option<f64> {
-        let i = self.kernels.iter().position(|(kz, ..)| *kz == z)?;
-        Some(sigma_rad_per_v_nm * sigma_rad_per_v_nm * self.beyond_band_power[i])
+        let f = self.factors.iter().find(|f| f.z == z)?;
+        Some(
+            EikonalAtom::new(f, self.k_bl_per_nm, self.dw_u_rms_nm, sigma_rad_per_v_nm)
+                .cross_section_beyond_band_nm2(),
+        )
     }
 
     /// Moves the grid to a new origin (same size and sampling; kernels are unchanged).
@@ -477,18 +489,24 @@ impl PotentialBuilder {
         kind: FieldKind,
     ) -> (SliceOut, Option<SliceOut>) {
         let [ny, nx] = self.grid.points;
-        let absorb = matches!(
-            kind,
+        // The whole-atom kernels (potential, absorption) when absorbing, else the cut potential's.
+        let whole = match kind {
             FieldKind::Transmissions {
+                sigma_rad_per_v_nm,
                 absorb_beyond_band_limit: true,
-                ..
-            }
-        );
+            } => Some(self.whole_atom_kernels(sigma_rad_per_v_nm)),
+            _ => None,
+        };
+        let absorb = whole.is_some();
         ws.acc.iter_mut().for_each(|c| *c = Complex32::default());
         if absorb {
             ws.abs.iter_mut().for_each(|c| *c = Complex32::default());
         }
-        for (ki, (_, kern, kabs)) in self.kernels.iter().enumerate() {
+        for (ki, (_, cut)) in self.kernels.iter().enumerate() {
+            let (kern, kabs) = match whole {
+                Some(w) => (&w[ki].0, Some(&w[ki].1)),
+                None => (cut, None),
+            };
             ws.buf.iter_mut().for_each(|c| *c = Complex32::default());
             let mut any = false;
             any |= spread(&mut ws.buf, self.grid.points, a, ki as u8, false);
@@ -502,7 +520,7 @@ impl PotentialBuilder {
             for ((acc, t), &k) in ws.acc.iter_mut().zip(&ws.tr).zip(kern) {
                 *acc += t * k;
             }
-            if absorb {
+            if let Some(kabs) = kabs {
                 for ((acc, t), &k) in ws.abs.iter_mut().zip(&ws.tr).zip(kabs) {
                     *acc += t * k;
                 }
@@ -619,27 +637,32 @@ impl Workspace {
     }
 }
 
-/// σ_a·k_bl of the Gaussian that spreads each atom's absorption (module docs).
-const ABSORPTION_SIGMA_K_BL: f64 = 0.5;
+/// |k| in nm⁻¹ of the transposed-layout point `[ix][iy]` of `grid`'s spectrum.
+fn k_at(grid: &FieldGrid, ix: usize, iy: usize) -> f64 {
+    let [ny, nx] = grid.points;
+    let fx = signed(ix, nx) / (nx as f64 * grid.dx_nm);
+    let fy = signed(iy, ny) / (ny as f64 * grid.dx_nm);
+    fx.hypot(fy)
+}
 
-/// `P_e = ∫ (1 − W(k)²)·|2πa₀e·f_e(k)·DW(k)|² d²k` in V²·nm⁴: the power of the element's
-/// projected potential outside the band limit `k_bl_per_nm` (module docs), by the trapezoid rule
-/// in ln k from the start of W's taper to 2·10⁴ nm⁻¹ (|f_e|² falls as k⁻⁴, so the rest is below
-/// 10⁻⁶ of it).
-fn power_beyond_band(f: &ScatteringFactor, k_bl_per_nm: f64, dw_u_rms_nm: f64) -> f64 {
-    const POINTS: usize = 4096;
-    let (lo, hi) = (((1.0 - BAND_LIMIT_TAPER) * k_bl_per_nm).ln(), 2.0e4f64.ln());
-    let h = (hi - lo) / (POINTS - 1) as f64;
-    let integrand = |i: usize| {
-        let k = (lo + i as f64 * h).exp();
-        let w = band_limit_window(k, k_bl_per_nm);
-        let v =
-            f.potential_ft_v_nm3(k) * (-2.0 * PI * PI * dw_u_rms_nm * dw_u_rms_nm * k * k).exp();
-        // d²k = 2πk dk = 2πk² d(ln k)
-        (1.0 - w * w) * v * v * 2.0 * PI * k * k
-    };
-    let inner: f64 = (1..POINTS - 1).map(integrand).sum();
-    h * (inner + 0.5 * (integrand(0) + integrand(POINTS - 1)))
+/// A kernel on `grid`'s spectrum (transposed layout `[kx][ky]`): `v(|k|)` (V·nm³, zero at and
+/// beyond `k_bl`) over the Gaussian gridding's ĝ(k) and the grid's N·Δx², so that spread atoms
+/// times the kernel, inverse-transformed, give the potential in V·nm (module docs).
+fn kernel_on_grid(grid: &FieldGrid, k_bl: f64, v: impl Fn(f64) -> f64) -> Vec<f32> {
+    let [ny, nx] = grid.points;
+    let sigma_g = SPREAD_SIGMA_PX * grid.dx_nm;
+    let scale = 1.0 / (grid.len() as f64 * grid.dx_nm * grid.dx_nm);
+    let mut kern = vec![0f32; nx * ny];
+    for ix in 0..nx {
+        for iy in 0..ny {
+            let k = k_at(grid, ix, iy);
+            if k < k_bl {
+                let spread = (2.0 * PI * PI * sigma_g * sigma_g * k * k).exp();
+                kern[ix * ny + iy] = (v(k) * spread * scale) as f32;
+            }
+        }
+    }
+    kern
 }
 
 /// Adds normalised Gaussians (σ_g = 1.4 px, per-axis factors) for the atoms of kernel `ki` to
@@ -807,67 +830,123 @@ mod tests {
             / n as f64
     }
 
-    #[test]
-    fn absorption_removes_the_first_born_flux_beyond_the_band_limit() {
-        // One Zr atom, one slice, the multislice grid of a 20 nm⁻¹ band limit: the flux the
-        // absorbing transmission function loses against the plain one is the element's
-        // cross-section beyond the band, σ²·P_Zr, which an independent quadrature of
-        // (σ·2πa₀e)²∫|f_e|²d²k beyond k_bl gives (the last 5 % of k_bl, where W tapers, add 5 %).
-        let k_bl = 20.0;
-        let dx = 1.0 / (3.0 * k_bl);
-        let grid = FieldGrid::covering([0.0, 0.0], [3.0, 3.0], dx);
-        let extent = grid.points[1] as f64 * dx;
-        let mut atoms = AtomVolume::new([extent, grid.points[0] as f64 * dx, 0.2]);
-        atoms.push([1.5, 1.5, 0.1], 40);
-        let b = PotentialBuilder::new(grid, &[40], 0.0);
-        assert!((b.grid().band_limit_per_nm() - k_bl).abs() < 1e-9);
-        let s = Slicing::new(0.2, 0.2);
-        let sigma = 6.526e-3; // rad/(V·nm) at 300 kV
-        let flux = |absorb| {
-            let f = b.build(
-                &atoms,
-                &s,
-                FieldKind::Transmissions {
-                    sigma_rad_per_v_nm: sigma,
-                    absorb_beyond_band_limit: absorb,
-                },
-            );
-            let SliceData::Transmission(t) = &f.slices else {
-                panic!()
-            };
-            t[0].iter().map(|c| f64::from(c.norm_sqr())).sum::<f64>() * dx * dx
+    /// One Zr atom in the middle of a 3.125 nm cell of `points` × `points` pixels, one slice;
+    /// the band limit is 1/(3·Δx).
+    fn one_atom(points: usize) -> (PotentialBuilder, AtomVolume) {
+        let side = 3.125;
+        let grid = FieldGrid {
+            origin_nm: [0.0, 0.0],
+            points: [points, points],
+            dx_nm: side / points as f64,
         };
-        // Second order lowers the difference a little: the band-limit mask also cuts the phase
-        // grating's own harmonics beyond k_bl, less of them where the absorption has damped the
-        // core (measured: 3.9 % below the cross-section for Zr; the forward test of the whole
-        // alloy agrees to 0.2 %).
-        let lost = flux(false) - flux(true);
+        let mut atoms = AtomVolume::new([side, side, 0.2]);
+        atoms.push([1.5, 1.5, 0.1], 40);
+        (PotentialBuilder::new(grid, &[40], 0.0), atoms)
+    }
+
+    /// The transmission function of `atoms` (one slice) and its spectrum's intensity per
+    /// 1–2, 2–4, 4–6, 6–8 and 8–10 nm⁻¹ band, as fractions of the cell's plane wave.
+    fn bands(b: &PotentialBuilder, atoms: &AtomVolume, absorb: bool) -> (Vec<Complex32>, [f64; 5]) {
+        let sigma = 6.5262e-3; // rad/(V·nm) at 300 kV
+        let f = b.build(
+            atoms,
+            &Slicing::new(0.2, 0.2),
+            FieldKind::Transmissions {
+                sigma_rad_per_v_nm: sigma,
+                absorb_beyond_band_limit: absorb,
+            },
+        );
+        let SliceData::Transmission(t) = f.slices else {
+            panic!()
+        };
+        let t = t.into_iter().next().unwrap();
+        let [ny, nx] = b.grid().points;
+        let mut spec = t.clone();
+        let mut planner = FftPlanner::<f32>::new();
+        let (row, col) = (planner.plan_fft_forward(nx), planner.plan_fft_forward(ny));
+        for r in spec.chunks_exact_mut(nx) {
+            row.process(r);
+        }
+        let mut tr = vec![Complex32::default(); nx * ny];
+        transpose_rect(&spec, &mut tr, ny, nx);
+        for c in tr.chunks_exact_mut(ny) {
+            col.process(c);
+        }
+        let norm = (nx * ny) as f64;
+        let mut out = [0.0; 5];
+        for ix in 0..nx {
+            for iy in 0..ny {
+                let k = k_at(b.grid(), ix, iy);
+                let band = [1.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+                    .windows(2)
+                    .position(|w| k >= w[0] && k < w[1]);
+                if let Some(i) = band {
+                    out[i] += f64::from(tr[ix * ny + iy].norm_sqr()) / (norm * norm);
+                }
+            }
+        }
+        (t, out)
+    }
+
+    #[test]
+    fn whole_atoms_scatter_into_the_band_as_an_atom_cut_far_beyond_it() {
+        // The oracle: the same Zr atom in the same cell on a grid of band limit 204.8 nm⁻¹,
+        // plain phase grating (the whole atom of crate::eikonal is cut at 200 nm⁻¹). At
+        // 15.36 nm⁻¹ the cut atom scatters 2–7 % too much into the 1–10 nm⁻¹ bands (measured
+        // +2.3 … +6.9 %), the whole atom's effective potential −0.02 … −0.10 %.
+        let (fine, atoms_fine) = one_atom(1920);
+        let (_, oracle) = bands(&fine, &atoms_fine, false);
+        let (coarse, atoms) = one_atom(144);
+        let (_, cut) = bands(&coarse, &atoms, false);
+        let (_, whole) = bands(&coarse, &atoms, true);
+        for i in 0..5 {
+            let (c, w) = (cut[i] / oracle[i] - 1.0, whole[i] / oracle[i] - 1.0);
+            eprintln!(
+                "band {i}: cut {:+.2} %, whole atom {:+.2} %",
+                100.0 * c,
+                100.0 * w
+            );
+        }
+        for i in 0..5 {
+            let (c, w) = (cut[i] / oracle[i] - 1.0, whole[i] / oracle[i] - 1.0);
+            assert!(c > 0.02, "band {i}: cut atom {c}");
+            assert!(w.abs() < 0.003, "band {i}: whole atom {w}");
+        }
+    }
+
+    #[test]
+    fn whole_atom_absorption_removes_the_whole_atoms_flux_beyond_the_band() {
+        // |t|² integrated over the cell falls short of the cell's area by the flux the atom
+        // sends beyond k_bl: the whole atom's, which the radial calculation of crate::eikonal
+        // gives. That loss is the difference of two fluxes ten times larger (all the atom
+        // scatters, and what stays in the band), each reproduced to about 0.5 % on the grid, so
+        // it agrees to about 10 % (measured +7.7 % at 20.48 nm⁻¹, +2.2 % at 40.96 nm⁻¹). Beyond
+        // the band the whole atom scatters about what first Born says (0.95 × for Zr at
+        // 20.48 nm⁻¹, 1.01 × at 40.96): its strong phase changes the in-band amplitudes.
+        let (b, atoms) = one_atom(192);
+        let k_bl = b.grid().band_limit_per_nm();
+        let (t, _) = bands(&b, &atoms, true);
+        let dx = b.grid().dx_nm;
+        let area = b.grid().len() as f64 * dx * dx;
+        let lost = area - t.iter().map(|c| f64::from(c.norm_sqr())).sum::<f64>() * dx * dx;
+        let sigma = 6.5262e-3;
         let xs = b.cross_section_beyond_band_nm2(40, sigma).unwrap();
+        eprintln!("lost {lost:e} nm², whole atom beyond the band {xs:e} nm²");
         assert!(
-            lost < xs && lost > 0.95 * xs,
-            "lost {lost:e} nm², cross-section {xs:e}"
+            (lost / xs - 1.0).abs() < 0.12,
+            "lost {lost:e}, cross-section {xs:e}"
         );
         let f = ScatteringFactor::for_z(40).unwrap();
         let dk = 0.01;
-        let independent: f64 = (0..200_000)
+        let born: f64 = (0..200_000)
             .map(|i| k_bl + (i as f64 + 0.5) * dk)
             .map(|k| (sigma * f.potential_ft_v_nm3(k)).powi(2) * 2.0 * PI * k * dk)
             .sum();
+        eprintln!("first Born {born:e} nm² ({:.3} ×)", xs / born);
         assert!(
-            xs > 1.03 * independent && xs < 1.07 * independent,
-            "{xs:e} vs {independent:e}"
+            (xs / born - 1.0).abs() < 0.1,
+            "{xs:e} vs first Born {born:e}"
         );
-        // 5.9 % of the beam through 20 nm of the paper's alloy (module docs).
-        let mean: f64 = [(40, 0.55), (27, 0.25), (13, 0.20)]
-            .iter()
-            .map(|&(z, c)| {
-                c * PotentialBuilder::new(grid, &[z], 0.0)
-                    .cross_section_beyond_band_nm2(z, sigma)
-                    .unwrap()
-            })
-            .sum();
-        let loss = 54.0 * 20.0 * mean;
-        assert!((loss - 0.0586).abs() < 0.001, "{loss}");
     }
 
     #[test]
