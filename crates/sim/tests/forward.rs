@@ -421,10 +421,10 @@ fn every_model_conserves_flux_from_5_to_60_nm() {
         points: [1, 1],
         step_nm: 1.7,
     };
-    // With the absorption beyond the band limit (the multislice default) the total is the plain
-    // phase grating's times what that absorption leaves, exp(−n·t·⟨σ⟩) with the alloy's
-    // cross-section beyond k_bl (measured at the default 0.8 nm slices: within 0.2 / 0.2 / 0.6 /
-    // 0.7 % at 5 / 20 / 40 / 60 nm).
+    // With the whole atoms' absorption beyond the band limit (the multislice default) the total
+    // is the plain phase grating's times what that absorption leaves, exp(−n·t·⟨σ⟩) with the
+    // alloy's whole-atom cross-section beyond k_bl (measured at the default 0.8 nm slices:
+    // +0.09 / −0.03 / +0.30 / +0.14 % at 5 / 20 / 40 / 60 nm).
     let d = det_pixels(256);
     let absorbed_per_nm =
         54.0 * alloy_cross_section_beyond_band_nm2(mro_sim::spec::DEFAULT_BAND_LIMIT_PER_NM);
@@ -473,8 +473,8 @@ fn every_model_conserves_flux_from_5_to_60_nm() {
     }
 }
 
-/// The first-Born cross-section beyond the band limit `k_bl` (nm⁻¹) of an average atom of
-/// Zr₅₅Co₂₅Al₂₀ at the default voltage, nm².
+/// The whole atom's cross-section beyond the band limit `k_bl` (nm⁻¹) of an average atom of
+/// Zr₅₅Co₂₅Al₂₀ at the default voltage, nm² (`mro_sim::eikonal`).
 fn alloy_cross_section_beyond_band_nm2(k_bl: f64) -> f64 {
     let grid = FieldGrid {
         origin_nm: [0.0, 0.0],
@@ -798,9 +798,9 @@ fn sink_errors_name_the_row() {
 }
 
 /// Multislice absorbs the flux its atoms scatter beyond the band limit: through 5 nm of the
-/// paper's alloy the detector's total falls, against the plain phase grating, by the alloy's
-/// first-Born cross-section beyond k_bl times its areal density (n·t·Σ c_e σ_e ≈ 2.2 % at the
-/// 15.36 nm⁻¹ thin-foil default).
+/// paper's alloy the detector's total falls, against the plain phase grating, by the whole
+/// atoms' cross-section beyond k_bl (`mro_sim::eikonal`) times their areal density
+/// (n·t·Σ c_e σ_e ≈ 2 % at the 15.36 nm⁻¹ thin-foil default).
 #[test]
 fn absorption_removes_the_cross_section_beyond_the_band_limit() {
     let t_nm = 5.0;
