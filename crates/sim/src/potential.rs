@@ -235,10 +235,11 @@ pub struct PotentialBuilder {
     scratch_len: usize,
     /// Atomic numbers with the cut potential's kernels, transposed layout `[kx][ky]`.
     kernels: Vec<(u8, Vec<f32>)>,
-    /// The scattering factors of `kernels`' elements, the Debye–Waller displacement (nm) and the
-    /// band limit (nm⁻¹), for the whole-atom kernels.
+    /// The scattering factors of `kernels`' elements (for the whole-atom kernels).
     factors: Vec<ScatteringFactor>,
+    /// Debye–Waller one-axis rms displacement, nm.
     dw_u_rms_nm: f64,
+    /// Band limit, nm⁻¹.
     k_bl_per_nm: f64,
     /// The whole-atom kernels ([`crate::eikonal`]) of the first σ asked for: per element the real
     /// part of v_eff and w/σ² = 2·Im v_eff/σ, transposed layout.
@@ -391,6 +392,15 @@ impl PotentialBuilder {
             _ => slicing.count,
         };
         let per_slice = self.bin_atoms(atoms, slicing, n_slices);
+        // Made here, not first inside the parallel loop below: a rayon worker waiting on the
+        // OnceLock while its own initialiser's tasks are stolen could deadlock.
+        if let FieldKind::Transmissions {
+            sigma_rad_per_v_nm,
+            absorb_beyond_band_limit: true,
+        } = kind
+        {
+            self.whole_atom_kernels(sigma_rad_per_v_nm);
+        }
         let pairs: Vec<usize> = (0..n_slices.div_ceil(2)).collect();
         let built: Vec<(SliceOut, Option<SliceOut>)> = pairs
             .par_iter()
@@ -918,11 +928,11 @@ mod tests {
     fn whole_atom_absorption_removes_the_whole_atoms_flux_beyond_the_band() {
         // |t|² integrated over the cell falls short of the cell's area by the flux the atom
         // sends beyond k_bl: the whole atom's, which the radial calculation of crate::eikonal
-        // gives. That loss is the difference of two fluxes ten times larger (all the atom
-        // scatters, and what stays in the band), each reproduced to about 0.5 % on the grid, so
-        // it agrees to about 10 % (measured +7.7 % at 20.48 nm⁻¹, +2.2 % at 40.96 nm⁻¹). Beyond
-        // the band the whole atom scatters about what first Born says (0.95 × for Zr at
-        // 20.48 nm⁻¹, 1.01 × at 40.96): its strong phase changes the in-band amplitudes.
+        // gives, plus what the grid drops in the window's taper ((1 − W⁴)·|ψ|², about 5 % of it
+        // here). The loss is the difference of two fluxes ten times larger (all the atom
+        // scatters, and what stays in the band), so it agrees to about 10 % (measured +7.7 %).
+        // It is about what first Born says beyond the band (0.95 × for Zr at 20.48 nm⁻¹): the
+        // atom's strong phase changes the in-band amplitudes.
         let (b, atoms) = one_atom(192);
         let k_bl = b.grid().band_limit_per_nm();
         let (t, _) = bands(&b, &atoms, true);
@@ -933,7 +943,7 @@ mod tests {
         let xs = b.cross_section_beyond_band_nm2(40, sigma).unwrap();
         eprintln!("lost {lost:e} nm², whole atom beyond the band {xs:e} nm²");
         assert!(
-            (lost / xs - 1.0).abs() < 0.12,
+            lost > xs && lost < 1.12 * xs,
             "lost {lost:e}, cross-section {xs:e}"
         );
         let f = ScatteringFactor::for_z(40).unwrap();

@@ -562,7 +562,9 @@ pub const THIN_FOIL_MAX_NM: f64 = 20.0;
 /// limit by thickness") from 15.36 nm⁻¹ keeps the patterns at Pearson ≥ 0.9986, the 1–8 nm⁻¹
 /// intensity within 1.4 % and P_n within 1.5 ± 1.2 % through 5 and 20 nm; from 16 and 17.28
 /// nm⁻¹ it does not through 40 nm (Pearson 0.9970, 0.9975; 15.36 was not run there), from
-/// 20 nm⁻¹ it does (0.9984). So multislice takes [`THIN_FOIL_BAND_LIMIT_PER_NM`] up to
+/// 20 nm⁻¹ it does (0.9984; measured with the first-Born absorption that the whole-atom
+/// potentials of [`crate::eikonal`] replaced, not rerun since). So multislice takes
+/// [`THIN_FOIL_BAND_LIMIT_PER_NM`] up to
 /// [`THIN_FOIL_MAX_NM`] (a window of 576² points instead of 768² at the paper's detector and
 /// m = 2) and [`DEFAULT_BAND_LIMIT_PER_NM`] beyond. The plural-scattering term scales with the
 /// atoms' density and scattering power, so the threshold holds for this alloy; denser or
