@@ -60,7 +60,7 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex64;
 use std::f64::consts::PI;
 
-use crate::potential::band_limit_window;
+use crate::potential::{band_limit_window, debye_waller_factor};
 use crate::scattering::ScatteringFactor;
 
 /// The band limit, nm⁻¹, at which the "whole" atom's potential is cut (with the 5 % taper;
@@ -123,10 +123,7 @@ impl EikonalAtom {
         let radii: Vec<f64> = (0..(R_MAX_NM / dr).round() as usize)
             .map(|j| (j as f64 + 0.5) * dr)
             .collect();
-        let v_k = |k: f64| {
-            factor.potential_ft_v_nm3(k)
-                * (-2.0 * PI * PI * dw_u_rms_nm * dw_u_rms_nm * k * k).exp()
-        };
+        let v_k = |k: f64| factor.potential_ft_v_nm3(k) * debye_waller_factor(k, dw_u_rms_nm);
         // The whole atom's projected potential v(r), V·nm.
         let whole_k: Vec<f64> = (0..(whole_band / DK_WHOLE_PER_NM).round() as usize)
             .map(|i| (i as f64 + 0.5) * DK_WHOLE_PER_NM)

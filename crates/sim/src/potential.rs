@@ -116,6 +116,12 @@ pub fn band_limit_per_nm(dx_nm: f64) -> f64 {
     1.0 / (3.0 * dx_nm)
 }
 
+/// The Debye–Waller factor exp(−2π²⟨u²⟩k²) at `k_per_nm` for the one-axis rms displacement
+/// `u_rms_nm` (module docs).
+pub fn debye_waller_factor(k_per_nm: f64, u_rms_nm: f64) -> f64 {
+    (-2.0 * PI * PI * u_rms_nm * u_rms_nm * k_per_nm * k_per_nm).exp()
+}
+
 /// The band-limit window W(k): 1 below (1 − taper)·k_bl, cosine taper to 0 at k_bl.
 pub fn band_limit_window(k_per_nm: f64, k_bl_per_nm: f64) -> f64 {
     let k0 = (1.0 - BAND_LIMIT_TAPER) * k_bl_per_nm;
@@ -306,7 +312,7 @@ impl PotentialBuilder {
                 let kern = kernel_on_grid(&grid, k_bl, |k| {
                     f.potential_ft_v_nm3(k)
                         * band_limit_window(k, k_bl)
-                        * (-2.0 * PI * PI * dw_u_rms_nm * dw_u_rms_nm * k * k).exp()
+                        * debye_waller_factor(k, dw_u_rms_nm)
                 });
                 (f.z, kern)
             })
@@ -871,17 +877,10 @@ mod tests {
         };
         let t = t.into_iter().next().unwrap();
         let [ny, nx] = b.grid().points;
-        let mut spec = t.clone();
-        let mut planner = FftPlanner::<f32>::new();
-        let (row, col) = (planner.plan_fft_forward(nx), planner.plan_fft_forward(ny));
-        for r in spec.chunks_exact_mut(nx) {
-            row.process(r);
-        }
-        let mut tr = vec![Complex32::default(); nx * ny];
-        transpose_rect(&spec, &mut tr, ny, nx);
-        for c in tr.chunks_exact_mut(ny) {
-            col.process(c);
-        }
+        let mut ws = Workspace::new(b);
+        ws.buf.copy_from_slice(&t);
+        b.forward_2d(&mut ws);
+        let tr = ws.tr;
         let norm = (nx * ny) as f64;
         let mut out = [0.0; 5];
         for ix in 0..nx {
