@@ -3,7 +3,7 @@
 use rustfft::num_complex::{Complex32, Complex64};
 use std::f64::consts::PI;
 
-use crate::potential::band_limit_window;
+use crate::potential::{band_limit_window, first_order_beyond_band_v2_nm4};
 use crate::probe::ProbeSpectrum;
 use crate::propagation::beam_depletion;
 use crate::scattering::ScatteringFactor;
@@ -34,7 +34,9 @@ pub fn naive_dft2(x: &[Complex32], n: usize, inverse: bool) -> Vec<Complex32> {
 /// Ψ(k) = a·Ψ₀(k) + b·iσ/L² Σ_{q≠k} Ψ₀(q)·ṽ(k − q), with the band-limited atom sum
 /// ṽ(k) = W(|k|)·Σ_j 2πa₀e·f_j(|k|)·e^{−2πik·r_j} (positions relative to the window origin),
 /// its k = 0 term (the mean inner potential, a pure phase) left out, and the beam and
-/// scattered factors (a, b) of [`beam_depletion`].
+/// scattered factors (a, b) of [`beam_depletion`] for the first-order power on the window's
+/// reciprocal lattice plus, with `absorb`, what the atoms scatter beyond the band limit spread
+/// over the window, σ²·Σ_j s_j / L² ([`first_order_beyond_band_v2_nm4`]).
 /// Returns |Ψ(k)|² at the reciprocal-lattice points `k_nm` (`[ky, kx]`, multiples of 1/L).
 ///
 /// `probe` must be the window's aperture list (built for n pixels at 1/L), `center_nm` the
@@ -48,6 +50,7 @@ pub fn kinematic_direct(
     center_nm: [f64; 2],
     sigma_rad_per_v_nm: f64,
     k_bl_per_nm: f64,
+    absorb: bool,
     k_nm: &[[f64; 2]],
 ) -> Vec<f64> {
     let psi0: Vec<([f64; 2], Complex64)> = probe
@@ -93,7 +96,16 @@ pub fn kinematic_direct(
         })
         .collect();
     // Flux shared between beam and scattered waves by the Poisson depletion rule.
-    let scattered_power: f64 = amplitudes.iter().map(|(_, s)| s.norm_sqr()).sum();
+    let beyond: f64 = if absorb {
+        let s2 = sigma_rad_per_v_nm * sigma_rad_per_v_nm;
+        factors
+            .iter()
+            .map(|(f, _)| s2 * first_order_beyond_band_v2_nm4(f, k_bl_per_nm, 0.0) / area)
+            .sum()
+    } else {
+        0.0
+    };
+    let scattered_power: f64 = amplitudes.iter().map(|(_, s)| s.norm_sqr()).sum::<f64>() + beyond;
     let (beam, scale) = beam_depletion(scattered_power);
     amplitudes
         .iter()

@@ -21,18 +21,21 @@ pub const PROBE_REFRESH_NM: f64 = 5.0;
 /// potential, a pure phase) taken out, the flux shared between beam and scattered wave by
 /// [`super::beam_depletion`] (first-order power P_s, factor b), and the incident probe ψ₀(z)
 /// propagated into the foil (refreshed every
-/// [`PROBE_REFRESH_NM`]). The sum over slices uses Horner's rule with the per-slice phase
+/// [`PROBE_REFRESH_NM`]). With `absorb_beyond_band_limit` P_s also holds the power scattered
+/// beyond the band limit, σ²·κ·Σ_n v̄_n ([`Field::beyond_band_v_nm`], as in
+/// [`super::Kinematic`]). The sum over slices uses Horner's rule with the per-slice phase
 /// e^{iπλk²Δz}. The depth phase is even in k while the in-plane phase is odd, so Friedel's law
 /// breaks as the foil thickens (physics.md §3).
 #[derive(Debug, Clone)]
 pub struct Born {
     plan: Arc<DiffractionPlan>,
+    absorb: bool,
 }
 
 impl Born {
-    /// The model on `plan`.
-    pub fn new(plan: Arc<DiffractionPlan>) -> Self {
-        Self { plan }
+    /// The model on `plan`; `absorb` depletes the beam by the scattering beyond the band limit.
+    pub fn new(plan: Arc<DiffractionPlan>, absorb: bool) -> Self {
+        Self { plan, absorb }
     }
 }
 
@@ -61,6 +64,8 @@ impl Propagation for Born {
         // Horner accumulator over the whole transposed spectrum (in `s.d`): the scattered power
         // that depletes the beam includes what lands beyond the detector.
         s.d.fill(Complex32::default());
+        // Σ_n v̄_n: the window's mean projected potential through the foil.
+        let mut mean_total = 0.0;
         for blk in (0..blocks).rev() {
             let (b0, b1) = (blk * per_block, ((blk + 1) * per_block).min(v.len()));
             let depth = 0.5 * (b0 + b1) as f64 * dz;
@@ -70,6 +75,7 @@ impl Propagation for Born {
                 // ψ₀·(v − v̄) transformed along x, then along y with the Horner step, a chunk
                 // of rows at a time while it is in cache.
                 let mean = window_mean(n, slice, stride, at);
+                mean_total += f64::from(mean);
                 for (c, (rows, probe)) in s.a.chunks_mut(chunk).zip(s.c.chunks(chunk)).enumerate() {
                     rows.copy_from_slice(probe);
                     multiply_fluctuation_rows(rows, n, slice, stride, at, c * ROWS_PER_CHUNK, mean);
@@ -90,7 +96,13 @@ impl Propagation for Born {
         }
         let scale = p.sigma_rad_per_v_nm / n as f64;
         // The half-step depth phase has unit modulus: P_s = scale²·Σ|d|².
-        let scattered = scale * scale * lane_sum(&s.d, |d| f64::from(d.norm_sqr()));
+        let sigma = p.sigma_rad_per_v_nm;
+        let beyond = if self.absorb {
+            sigma * sigma * field.beyond_band_v_nm * mean_total
+        } else {
+            0.0
+        };
+        let scattered = scale * scale * lane_sum(&s.d, |d| f64::from(d.norm_sqr())) + beyond;
         for ((acc, h), &idx) in s
             .acc
             .iter_mut()

@@ -15,19 +15,23 @@ use crate::potential::{Field, FieldKind, SliceData};
 /// window's mean projected potential v̄ (mean inner potential × thickness) is a pure phase and
 /// is taken out before expanding; the flux is shared between the direct beam and the scattered
 /// wave (first-order power P_s, factor b) by [`super::beam_depletion`], so the pattern total is
-/// the incident intensity at any thickness.
+/// the incident intensity at any thickness. With `absorb_beyond_band_limit` P_s also holds
+/// what the atoms scatter beyond the band limit, P_b = σ²·κ·v̄ ([`Field::beyond_band_v_nm`]):
+/// that flux leaves the band (the pattern total falls by it), and the direct beam and the
+/// in-band waves are what a wider band would give them.
 ///
 /// For an aberration-free probe ψ₀ is real, so FT[ψ₀·v] is Hermitian and the pattern is exactly
 /// centrosymmetric outside the bright-field disk (where Ψ₀ = 0): odd angular harmonics vanish.
 #[derive(Debug, Clone)]
 pub struct Kinematic {
     plan: Arc<DiffractionPlan>,
+    absorb: bool,
 }
 
 impl Kinematic {
-    /// The model on `plan`.
-    pub fn new(plan: Arc<DiffractionPlan>) -> Self {
-        Self { plan }
+    /// The model on `plan`; `absorb` depletes the beam by the scattering beyond the band limit.
+    pub fn new(plan: Arc<DiffractionPlan>, absorb: bool) -> Self {
+        Self { plan, absorb }
     }
 }
 
@@ -59,7 +63,12 @@ impl Propagation for Kinematic {
             p.fft.forward_rows(rows, 0..rows.len() / n, fft);
         });
         let sigma = p.sigma_rad_per_v_nm;
-        let scattered = sigma * sigma * power;
+        let beyond = if self.absorb {
+            field.beyond_band_v_nm * f64::from(mean)
+        } else {
+            0.0
+        };
+        let scattered = sigma * sigma * (power + beyond);
         p.detector_columns(s);
         let scale = p.sigma_rad_per_v_nm / n as f64;
         for (acc, &idx) in s.acc.iter_mut().zip(&p.sampling.index) {

@@ -77,8 +77,8 @@ pub trait Propagation: Send + Sync {
 /// The model `spec` names, sharing `plan` (made for `spec`).
 pub fn model(spec: &ModelSpec, plan: Arc<DiffractionPlan>) -> Box<dyn Propagation> {
     match spec.kind {
-        ModelKind::Kinematic => Box::new(Kinematic::new(plan)),
-        ModelKind::Born => Box::new(Born::new(plan)),
+        ModelKind::Kinematic => Box::new(Kinematic::new(plan, spec.absorb_beyond_band_limit)),
+        ModelKind::Born => Box::new(Born::new(plan, spec.absorb_beyond_band_limit)),
         ModelKind::Multislice => Box::new(Multislice::new(plan, spec.absorb_beyond_band_limit)),
     }
 }

@@ -150,7 +150,7 @@ fn kinematic_against_oracle(plan: Arc<DiffractionPlan>, nd: usize) {
     let builder =
         PotentialBuilder::with_band_limit(grid, &[13, 27, 40], 0.0, plan.band_limit_per_nm());
     let field = builder.build(&vol, &Slicing::new(1.0, 1.0), FieldKind::Projected);
-    let kin = Kinematic::new(plan.clone());
+    let kin = Kinematic::new(plan.clone(), true);
     let mut s = plan.scratch();
     let mut fast = vec![0.0; plan.detector_len()];
     kin.pattern(
@@ -179,6 +179,7 @@ fn kinematic_against_oracle(plan: Arc<DiffractionPlan>, nd: usize) {
         centre_in_window,
         plan.sigma_rad_per_v_nm(),
         plan.band_limit_per_nm(),
+        true,
         &ks,
     );
     let max = slow.iter().cloned().fold(0.0, f64::max);
@@ -413,7 +414,7 @@ fn oversampled_pixels_integrate_a_smooth_pattern() {
                 origin_px: [0, 0],
                 center_nm: [c, c],
             };
-            Kinematic::new(plan.clone()).pattern(&field, at, &mut plan.scratch(), &mut out);
+            Kinematic::new(plan.clone(), false).pattern(&field, at, &mut plan.scratch(), &mut out);
             out
         })
         .collect();
