@@ -318,3 +318,35 @@ fn overflowing_npy_shapes_are_refused_at_the_header() {
         );
     }
 }
+
+/// A whole-atom potential that does not converge (uranium at 20 kV with a 200 nm⁻¹ band limit,
+/// multislice's absorbing default) is a refusal naming the fields to change, not a panic.
+#[test]
+fn a_whole_atom_potential_that_does_not_converge_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("uranium.toml");
+    std::fs::write(
+        &f,
+        "schema = \"mro.scenario/1\"\nclusters = []\n\
+         [sample]\nextent_nm = [2.0, 2.0]\nthickness_nm = 0.3\nnumber_density_per_nm3 = 20.0\n\
+         composition = { U = 1.0 }\n\
+         [microscope]\nvoltage_kv = 20.0\nsemiangle_mrad = 30.0\n\
+         [scan]\npoints = [1, 1]\n\
+         [detector]\npixels = [32, 32]\nk_pixel_per_nm = 0.5\n\
+         [model]\nkind = \"multislice\"\nwindow_oversampling = 1\nband_limit_per_nm = 200.0\n",
+    )
+    .unwrap();
+    let stderr = {
+        let out = run_mro(&[&"simulate", &f, &"--out", &dir.path().join("out")]);
+        expect_exit(&out, 2);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for want in [
+        "Z = 92",
+        "model.band_limit_per_nm",
+        "absorb_beyond_band_limit",
+    ] {
+        assert!(stderr.contains(want), "expected {want:?} in {stderr}");
+    }
+}

@@ -111,7 +111,7 @@ pub fn simulate_to(
     );
     bar.finish_and_clear();
     let calibration = calibration.map_err(|e| match e {
-        SimError::Invalid { .. } => bad_input(e),
+        SimError::Invalid { .. } | SimError::WholeAtom(_) => bad_input(e),
         other => anyhow::Error::new(other),
     })?;
     writer.finish()?;

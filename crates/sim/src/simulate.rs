@@ -106,6 +106,10 @@ pub enum SimError {
     /// The calibration could not be formed.
     #[error(transparent)]
     Calibration(#[from] CalibrationError),
+    /// A whole-atom potential (multislice with `absorb_beyond_band_limit`) does not converge
+    /// at the scenario's band limit and voltage.
+    #[error("[model] {0}")]
+    WholeAtom(#[from] crate::eikonal::NotConverged),
     /// The caller's sink refused a row.
     #[error("writing scan row {row} failed: {source}")]
     Sink {
@@ -389,6 +393,13 @@ where
         dx_nm: dx,
     };
     let mut builder = PotentialBuilder::with_band_limit(grid0, &zs, dw_u, plan.band_limit_per_nm());
+    if let FieldKind::Transmissions {
+        sigma_rad_per_v_nm,
+        absorb_beyond_band_limit: true,
+    } = kind
+    {
+        builder.prepare_whole_atoms(sigma_rad_per_v_nm)?;
+    }
     let det = Detector::from_spec(detector);
     // What the window's probe lacks as a background, learnt from the first scan row; none when
     // it lacks nothing (a point-sampled aperture in focus).
