@@ -117,6 +117,10 @@ enum Checks {
 /// warned about ([`Scenario::warnings`]): at the paper's 0.16 nm⁻¹ pixels and 1.15 mrad the
 /// default grid folds back 2.8 %, the coarsest allowed oversampling (m = 1) 5.7 %.
 pub const PROBE_TAIL_WARNING: f64 = 0.1;
+/// Share of the probe's intensity beyond half the per-probe window above which a scenario is
+/// refused: the window is then smaller than the probe itself (its core, not only its tails,
+/// folds back), so the patterns are not those of the probe asked for.
+pub const PROBE_TAIL_REFUSED: f64 = 0.5;
 
 /// A toleranced quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -359,6 +363,7 @@ impl Scenario {
         self.validate_counts()?;
         self.validate_aperture()?;
         self.model.validate().map_err(|e| e.within("model"))?;
+        self.validate_window_holds_probe()?;
         self.model
             .band_limit_for(&self.detector, self.sample.thickness_nm)
             .map_err(|e| e.within("model"))?;
@@ -439,15 +444,60 @@ impl Scenario {
 
     /// The per-probe window m/Δk wider than the built (periodic) glass: the probe's tails then
     /// see the same atoms more than once.
+    /// (With `sample.atoms` the sample's extent is the file's cell, set when it was read.)
     fn window_warning(&self) -> Option<String> {
-        if self.sample.atoms.is_some() {
-            return None;
-        }
         let window_nm = self.model.window_oversampling as f64 / self.detector.k_pixel_per_nm;
         let narrowest = self.sample.extent_nm[0].min(self.sample.extent_nm[1]);
+        let (what, fix) = match &self.sample.atoms {
+            Some(path) => (
+                format!(
+                    "the atom file's periodic cell ({}: {narrowest} nm)",
+                    path.display()
+                ),
+                "use a larger cell (replicate it)",
+            ),
+            None => (
+                format!("the periodic sample (sample.extent_nm {narrowest} nm)"),
+                "widen the sample",
+            ),
+        };
         (window_nm > narrowest).then(|| {
             format!(
-                "the per-probe window, model.window_oversampling / detector.k_pixel_per_nm = {window_nm} nm, is wider than the periodic sample (sample.extent_nm {narrowest} nm): the probe's tails see the same atoms more than once; widen the sample or lower model.window_oversampling"
+                "the per-probe window, model.window_oversampling / detector.k_pixel_per_nm = {window_nm} nm, is wider than {what}: the probe's tails see the same atoms more than once; {fix} or lower model.window_oversampling"
+            )
+        })
+    }
+
+    /// The per-probe window must hold the probe: at most [`PROBE_TAIL_REFUSED`] of its
+    /// intensity beyond the window's half-width (with defocus; else [`Self::probe_warning`]
+    /// warns above [`PROBE_TAIL_WARNING`]). Named after the defocus when the defocused disc
+    /// is what does not fit, else after the detector pixel.
+    fn validate_window_holds_probe(&self) -> Result<(), InvalidValue> {
+        let m = &self.microscope;
+        let window_nm = self.model.window_oversampling as f64 / self.detector.k_pixel_per_nm;
+        let tail = mro_sim::propagation::probe_tail_estimate(m, 0.5 * window_nm);
+        if tail <= PROBE_TAIL_REFUSED {
+            return Ok(());
+        }
+        let disc_nm = mro_sim::propagation::defocus_disc_radius_nm(m);
+        let expected = format!(
+            "a per-probe window that holds the probe: the window, model.window_oversampling / detector.k_pixel_per_nm = {window_nm:.3} nm, has about {:.0} % of the probe's intensity beyond its half-width (at most {:.0} % allowed{}); raise model.window_oversampling, use finer detector pixels{}",
+            100.0 * tail,
+            100.0 * PROBE_TAIL_REFUSED,
+            if disc_nm > 0.5 * window_nm {
+                format!(", the defocused probe's disc, microscope.semiangle_mrad × |defocus_nm|, has radius {disc_nm:.3} nm")
+            } else {
+                String::new()
+            },
+            if disc_nm > 0.5 * window_nm { " or less defocus" } else { "" }
+        );
+        Err(if disc_nm > 0.5 * window_nm {
+            InvalidValue::new("microscope.defocus_nm", m.defocus_nm, expected)
+        } else {
+            InvalidValue::new(
+                "detector.k_pixel_per_nm",
+                self.detector.k_pixel_per_nm,
+                expected,
             )
         })
     }
@@ -1067,14 +1117,19 @@ mod tests {
             w[0].starts_with("about 15 % of the probe's intensity"),
             "{w:?}"
         );
-        // 8 µm defocus: a disc of radius 9.2 nm in a window of half-width 6.25 nm.
+        // 8 µm defocus: a disc of radius 9.2 nm in a window of half-width 6.25 nm, 54 % of the
+        // probe beyond it: the window does not hold the probe, refused.
         let defocused = format!("{base}[microscope]\ndefocus_nm = -8000.0\n");
+        let e = Scenario::parse(&defocused).unwrap_err().to_string();
+        assert!(
+            e.contains("microscope.defocus_nm") && e.contains("about 54 %"),
+            "{e}"
+        );
+        // 6 µm: radius 6.9 nm, a warning.
+        let defocused = format!("{base}[microscope]\ndefocus_nm = -6000.0\n");
         let w = Scenario::parse(&defocused).unwrap().warnings();
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(
-            w[0].contains("about 54 %") && w[0].contains("radius 9.200 nm"),
-            "{w:?}"
-        );
+        assert!(w[0].contains("radius 6.900 nm"), "{w:?}");
     }
 
     /// A correlated spacing the periodic box cannot hold is refused; one the clusters' own
