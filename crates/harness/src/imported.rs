@@ -58,10 +58,11 @@ impl Imported {
                 .to_string(),
         };
         format!(
-            "# sample.atoms: {} ({}): {} atoms in a {a:.4} × {b:.4} × {c:.4} nm cell, {:.3} atoms/nm³, {}; {truth}",
+            "# sample.atoms: {} ({}): {} atom{} in a {a:.4} × {b:.4} × {c:.4} nm cell, {:.3} atoms/nm³, {}; {truth}",
             atoms.display(),
             self.file.format.name(),
             v.len(),
+            if v.len() == 1 { "" } else { "s" },
             v.number_density_per_nm3(),
             composition(&self.file)
                 .iter()

@@ -188,9 +188,10 @@ impl OutputDir {
                 .collect();
             if !existing.is_empty() {
                 return Err(bad_input(format!(
-                    "--out {}: would overwrite {}; pass --force to replace them",
+                    "--out {}: would overwrite {}; pass --force to replace {}",
                     dir.display(),
-                    existing.join(", ")
+                    existing.join(", "),
+                    if existing.len() == 1 { "it" } else { "them" }
                 )));
             }
         }

@@ -31,6 +31,14 @@
 //! evening) left 1.3–2.3 % (too little weight), this f with the trapezoid rule +0.7–2.3 % (too much: the trapezoid rule's
 //! own error, which Simpson's rule removes).
 //!
+//! Limitation, named: inside the bright-field disk B holds the disk too, so the unscattered
+//! beam keeps the window's shape there: pixels wholly inside the disk read 1/(1 − f) of the
+//! incident intensity per pixel (+5.2 % at m = 2, +2 % at m = 4) and the pixels on its rim
+//! correspondingly less (0.90–0.94), the disk's total being right (a fresh reviewer's
+//! measurement of one Zr atom, 2026-12-03). No analysis reads the disk (V(k) starts at
+//! 2 nm⁻¹, the P_n ring is at 4 nm⁻¹); the disk's edge is also what reads −17 % in the
+//! 0.5–1 nm⁻¹ band against abTEM's point-sampled aperture (`reports/xcheck-abtem.md`).
+//!
 //! Shortcut, named: B comes from the first scan row only (the patterns are streamed row by row
 //! and noise is drawn as each is recorded); a scan of a few positions gets a B as speckled as
 //! its own patterns, which matters little beside the weight f.
