@@ -324,12 +324,18 @@ fn overflowing_npy_shapes_are_refused_at_the_header() {
 #[test]
 fn a_whole_atom_potential_that_does_not_converge_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
+    // Two uranium atoms in a 2 × 2 × 0.3 nm cell (extended XYZ, Å): no glass of U can be built
+    // (it has no tabulated metallic radius), but an atom file can hold it.
+    std::fs::write(
+        dir.path().join("u.xyz"),
+        "2\nLattice=\"20 0 0 0 20 0 0 0 3\" Properties=species:S:1:pos:R:3\nU 10 10 1\nU 5 5 2\n",
+    )
+    .unwrap();
     let f = dir.path().join("uranium.toml");
     std::fs::write(
         &f,
-        "schema = \"mro.scenario/1\"\nclusters = []\n\
-         [sample]\nextent_nm = [2.0, 2.0]\nthickness_nm = 0.3\nnumber_density_per_nm3 = 20.0\n\
-         composition = { U = 1.0 }\n\
+        "schema = \"mro.scenario/1\"\n\
+         [sample]\natoms = \"u.xyz\"\n\
          [microscope]\nvoltage_kv = 20.0\nsemiangle_mrad = 30.0\n\
          [scan]\npoints = [1, 1]\n\
          [detector]\npixels = [32, 32]\nk_pixel_per_nm = 0.5\n\

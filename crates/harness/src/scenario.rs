@@ -363,7 +363,6 @@ impl Scenario {
         self.validate_counts()?;
         self.validate_aperture()?;
         self.model.validate().map_err(|e| e.within("model"))?;
-        self.validate_window_holds_probe()?;
         self.model
             .band_limit_for(&self.detector, self.sample.thickness_nm)
             .map_err(|e| e.within("model"))?;
@@ -398,6 +397,8 @@ impl Scenario {
                 other => InvalidValue::new("analysis", "", other.to_string()),
             },
         )?;
+        // After the rings: a detector too coarse for the analysis is named as such first.
+        self.validate_window_holds_probe()?;
         self.scoring.validate().map_err(|e| e.within("scoring"))?;
         self.validate_sweep()
     }
