@@ -482,6 +482,9 @@ def render(R: dict, npos: int, command: str, bands, labels) -> str:
               "this measure. (abTEM has no absorptive potential: what mro removes beyond its "
               "band limit, abTEM must compute on a finer grid.)")
         else:
+            if cands:
+                equal_factors.append(f"≥ {max(c[3] for c in cands) / marg:.1f}× at {k[1:]} nm "
+                                     "(a lower bound)")
             w(head + " None of them has a largest band error as small as mro's, so this run "
               "gives only a lower bound on the factor at equal accuracy: "
               f"{max(c[3] for c in cands) / marg:.1f}× against the most expensive of them."
