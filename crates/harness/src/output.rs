@@ -11,6 +11,11 @@
 //! 4. [`OutputDir::commit`] flushes each staged file to disk (`fsync`), renames it into the
 //!    directory, and rewrites the marker as **complete**, last.
 //!
+//! The complete marker also records the size of every file the run left (`file: NAME BYTES`, a
+//! subdirectory's files as `SUB/NAME`): a rerun replaces without `--force` only files still as
+//! mro left them, so a file the user put in their place or edited is never replaced or removed
+//! unasked. (A marker from before these records falls back to the command's ownership alone.)
+//!
 //! So a directory is complete exactly when its marker says so. A run killed at any point leaves
 //! either the previous complete output, or a directory whose marker says incomplete; a rerun of
 //! the same command replaces such a directory without `--force` (the files in it are mro's own),
@@ -124,7 +129,52 @@ pub fn marker_state(dir: &Path) -> Option<(String, bool)> {
     Some((command, lines.next() == Some(COMPLETE)))
 }
 
-fn marker_text(command: &str, rerun: Rerun, complete: bool) -> String {
+/// The file sizes the marker of `dir` records (empty for a marker without records).
+fn marker_records(dir: &Path) -> Vec<(String, u64)> {
+    let Ok(text) = std::fs::read_to_string(dir.join(MARKER)) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let (name, bytes) = l.strip_prefix(RECORD)?.rsplit_once(' ')?;
+            Some((name.to_string(), bytes.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Prefix of a marker line recording one file's size.
+const RECORD: &str = "file: ";
+
+/// The files among `names` present in `dir`, a subdirectory's files one level down as
+/// `SUB/NAME`, with their sizes in bytes.
+fn present_files(dir: &Path, names: &[String]) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for name in names {
+        let path = dir.join(name);
+        if path.is_dir() {
+            let Ok(entries) = std::fs::read_dir(&path) else {
+                continue;
+            };
+            let mut inner: Vec<(String, u64)> = entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let meta = e.metadata().ok().filter(|m| m.is_file())?;
+                    Some((
+                        format!("{name}/{}", e.file_name().to_string_lossy()),
+                        meta.len(),
+                    ))
+                })
+                .collect();
+            inner.sort();
+            out.extend(inner);
+        } else if let Ok(meta) = path.metadata() {
+            out.push((name.clone(), meta.len()));
+        }
+    }
+    out
+}
+
+fn marker_text(command: &str, rerun: Rerun, complete: bool, records: &[(String, u64)]) -> String {
     let rule = match rerun {
         Rerun::Replaces => "running it again with the same --out replaces these files",
         Rerun::CompletesOnly => {
@@ -132,10 +182,14 @@ fn marker_text(command: &str, rerun: Rerun, complete: bool) -> String {
              replaced only with --force"
         }
     };
-    format!(
+    let mut text = format!(
         "written by `mro {command}`; {rule}\n{}\n",
         if complete { COMPLETE } else { INCOMPLETE }
-    )
+    );
+    for (name, bytes) in records {
+        text += &format!("{RECORD}{name} {bytes}\n");
+    }
+    text
 }
 
 /// An output directory being written; see the module docs.
@@ -144,6 +198,8 @@ pub struct OutputDir {
     dir: PathBuf,
     staging: PathBuf,
     command: String,
+    /// The names this command writes (as given to `begin`), recorded with their sizes on commit.
+    files: Vec<String>,
     rerun: Rerun,
     committed: bool,
     /// Whether `begin` created the directory, and whether it held a marker before: a run that
@@ -216,6 +272,27 @@ impl OutputDir {
                 }
             }
         }
+        let records = marker_records(dir);
+        if !force && owned && !records.is_empty() {
+            let names: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+            let changed: Vec<String> = present_files(dir, &names)
+                .into_iter()
+                .filter(|f| !records.contains(f))
+                .map(|(name, _)| name)
+                .collect();
+            if !changed.is_empty() {
+                return Err(bad_input(format!(
+                    "--out {}: {} {} not as `mro {command}` left {} (written or changed since), \
+                     and this run would replace or remove {}; move {} or pass --force",
+                    dir.display(),
+                    changed.join(", "),
+                    if changed.len() == 1 { "is" } else { "are" },
+                    if changed.len() == 1 { "it" } else { "them" },
+                    if changed.len() == 1 { "it" } else { "them" },
+                    if changed.len() == 1 { "it" } else { "them" },
+                )));
+            }
+        }
         let created_dir = !exists(dir);
         let had_marker = exists(&dir.join(MARKER));
         std::fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, e))?;
@@ -227,12 +304,13 @@ impl OutputDir {
         std::fs::create_dir(&staging).map_err(|e| io_error("cannot create", &staging, e))?;
         write_file(
             &dir.join(MARKER),
-            marker_text(command, rerun, false).as_bytes(),
+            marker_text(command, rerun, false, &records).as_bytes(),
         )?;
         Ok(Self {
             dir: dir.to_path_buf(),
             staging,
             command: command.to_string(),
+            files: files.iter().map(|f| f.to_string()).collect(),
             rerun,
             committed: false,
             created_dir,
@@ -282,7 +360,13 @@ impl OutputDir {
             .map_err(|e| io_error("cannot remove", &self.staging, e))?;
         write_file(
             &self.dir.join(MARKER),
-            marker_text(&self.command, self.rerun, true).as_bytes(),
+            marker_text(
+                &self.command,
+                self.rerun,
+                true,
+                &present_files(&self.dir, &self.files),
+            )
+            .as_bytes(),
         )?;
         self.committed = true;
         Ok(())
@@ -448,6 +532,42 @@ mod tests {
         );
         assert!(e.chain().any(|c| c.is::<crate::exit::BadInput>()));
         assert!(OutputDir::begin(&dir, "validate", &files, true, Rerun::Replaces).is_ok());
+    }
+
+    #[test]
+    fn a_file_the_user_put_in_place_of_mros_is_not_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("out");
+        let files = ["a", "cube", "control"];
+        let run = |force: bool| {
+            let out = OutputDir::begin(&dir, "validate", &files, force, Rerun::Replaces)?;
+            out.write("a", b"A")?;
+            std::fs::create_dir(out.staging().join("control")).unwrap();
+            std::fs::write(out.staging().join("control/a"), b"A").unwrap();
+            out.commit()
+        };
+        run(false).unwrap();
+        assert!(std::fs::read_to_string(dir.join(MARKER))
+            .unwrap()
+            .contains("file: control/a 1"));
+        // Unchanged: the rerun replaces mro's own files without --force.
+        run(false).unwrap();
+        // A file of the run's names that mro did not leave there (here one this run would
+        // not even write, which an earlier run's cleanup would remove) ...
+        for (name, text) in [("cube", "mine"), ("control/cube", "mine"), ("a", "edited")] {
+            std::fs::write(dir.join(name), text).unwrap();
+            let e = run(false).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains(name) && msg.contains("--force"), "{msg}");
+            assert!(e.chain().any(|c| c.is::<crate::exit::BadInput>()));
+            assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text);
+            // ... is replaced only when asked.
+            run(true).unwrap();
+            // (The control is replaced whole; a kept `cube` is recorded as the run's own.)
+            assert_eq!(dir.join(name).exists(), name != "control/cube");
+            let _ = std::fs::remove_file(dir.join(name));
+            run(false).unwrap();
+        }
     }
 
     #[test]
