@@ -209,7 +209,7 @@ pub(super) fn parse_data(text: &str, type_z: &[u8]) -> Result<AtomVolume, ParseE
                 z
             }
         };
-        push_wrapped(&mut volume, &cell, p, false, z);
+        push_wrapped(&mut volume, &cell, p, false, z).map_err(|m| ParseError::at(n, m))?;
     }
     Ok(volume)
 }
@@ -363,7 +363,16 @@ pub(super) fn parse_dump(text: &str, type_z: &[u8]) -> Result<AtomVolume, ParseE
                 lo[axis] = a;
                 len[axis] = b - a;
             }
-            cell = Some(Cell::new(lo, len).map_err(|e| ParseError::at(n, e))?);
+            let mut c = Cell::new(lo, len).map_err(|e| ParseError::at(n, e))?;
+            // `pp` is periodic; `f`, `s`, `m` (fixed, shrink-wrapped) are open.
+            let bounds: Vec<&str> = flags
+                .split_whitespace()
+                .filter(|f| !matches!(*f, "xy" | "xz" | "yz"))
+                .collect();
+            if bounds.len() == 3 {
+                c.periodic = std::array::from_fn(|i| bounds[i] == "pp");
+            }
+            cell = Some(c);
         } else if let Some(names) = item.strip_prefix("ATOMS") {
             let (Some(natoms), Some(cell)) = (natoms, cell) else {
                 return Err(ParseError::at(
@@ -465,7 +474,7 @@ fn dump_atoms<'a>(
         for (i, v) in p.iter_mut().enumerate() {
             *v = coordinate(t[pos[i]], names[pos[i]]).map_err(|m| ParseError::at(n, m))?;
         }
-        push_wrapped(&mut volume, cell, p, scaled, z);
+        push_wrapped(&mut volume, cell, p, scaled, z).map_err(|m| ParseError::at(n, m))?;
     }
     Ok(volume)
 }

@@ -5,7 +5,10 @@
 //! - the cell comes from the file and must be orthorhombic (a tilted cell is refused: mro images
 //!   a box whose c axis is the beam);
 //! - positions are read in Å (extended XYZ; LAMMPS `units metal` and `real`) and returned in nm,
-//!   shifted by the cell origin and wrapped into `[0, L)` on every axis (the cell is periodic);
+//!   shifted by the cell origin and wrapped into `[0, L)` on every periodic axis; along an axis
+//!   the file declares open (extended XYZ `pbc="T T F"`, a dump's `BOX BOUNDS pp pp ff`; mro's
+//!   own glass writes the beam axis so) an atom must lie in `[0, L]` and stays where it is (an
+//!   atom on the exit surface, z = L, is not moved to the entrance);
 //! - the file holds one configuration: a second frame is refused (extract the one you want);
 //! - every malformed input is an [`AtomFileError`] naming the file, the line and what was
 //!   expected; no input panics, and no count read from the file allocates before the lines it
@@ -190,6 +193,8 @@ fn element_z(symbol: &str) -> Option<u8> {
 struct Cell {
     origin_a: [f64; 3],
     length_a: [f64; 3],
+    /// Whether each axis is periodic (atoms wrap) or open (atoms must lie inside).
+    periodic: [bool; 3],
 }
 
 impl Cell {
@@ -203,7 +208,11 @@ impl Cell {
                 ));
             }
         }
-        Ok(Self { origin_a, length_a })
+        Ok(Self {
+            origin_a,
+            length_a,
+            periodic: [true; 3],
+        })
     }
 
     /// An empty volume of this cell, in nm.
@@ -212,22 +221,52 @@ impl Cell {
     }
 }
 
-/// Adds an atom at `position_a` (Å; fractional when `scaled`) to `volume`, wrapped into the cell.
-fn push_wrapped(volume: &mut AtomVolume, cell: &Cell, position_a: [f64; 3], scaled: bool, z: u8) {
-    let p = std::array::from_fn(|i| {
+/// Adds an atom at `position_a` (Å; fractional when `scaled`) to `volume`: wrapped into the
+/// cell along a periodic axis; along an open one it must lie in `[0, L]` (a rounding's 10⁻⁹·L
+/// beyond is put on the surface), else the message.
+fn push_wrapped(
+    volume: &mut AtomVolume,
+    cell: &Cell,
+    position_a: [f64; 3],
+    scaled: bool,
+    z: u8,
+) -> Result<(), String> {
+    let mut p = [0.0; 3];
+    for (i, out) in p.iter_mut().enumerate() {
         let l = cell.length_a[i];
         let offset = if scaled {
             position_a[i] * l
         } else {
             position_a[i] - cell.origin_a[i]
         };
-        let wrapped = offset.rem_euclid(l);
-        // rem_euclid of a tiny negative value can round to l itself.
-        let wrapped = if wrapped >= l { 0.0 } else { wrapped };
-        wrapped * NM_PER_ANGSTROM
-    });
+        let inside = if cell.periodic[i] {
+            let wrapped = offset.rem_euclid(l);
+            // rem_euclid of a tiny negative value can round to l itself.
+            if wrapped >= l {
+                0.0
+            } else {
+                wrapped
+            }
+        } else {
+            let slack = 1e-9 * l;
+            if !(-slack..=l + slack).contains(&offset) {
+                let name = ["x", "y", "z"][i];
+                let o = cell.origin_a[i];
+                return Err(format!(
+                    "{name} = {} Å lies outside the cell's open (non-periodic) {name} axis \
+                     [{o}, {}] Å: expected every atom inside the cell along an open axis \
+                     (enlarge the cell, or declare the axis periodic)",
+                    position_a[i] * if scaled { l } else { 1.0 },
+                    o + l
+                ));
+            }
+            offset.clamp(0.0, l)
+        };
+        *out = inside * NM_PER_ANGSTROM;
+    }
     volume.positions_nm.push(p);
     volume.atomic_numbers.push(z);
+    Ok(())
 }
 
 /// A finite coordinate from `token`, else the message naming `what`.

@@ -407,3 +407,52 @@ mod props {
         }
     }
 }
+
+#[test]
+fn an_open_axis_keeps_its_atoms_where_they_are() {
+    // mro's own glass writes pbc="T T F": an atom on the exit surface stays there (wrapping
+    // it would move it to the entrance surface and change every multislice pattern).
+    let text = |pbc: &str, z: &str| {
+        format!(
+            "2\nLattice=\"10 0 0 0 10 0 0 0 50\" Properties=species:S:1:pos:R:3 pbc=\"{pbc}\"\n\
+             Zr 11.0 -1.0 50.0\nAl 1 1 {z}\n"
+        )
+    };
+    let v = xyz(&text("T T F", "0")).unwrap();
+    assert!(close(v.positions_nm[0], [0.1, 0.9, 5.0]));
+    let v = xyz(&text("T T T", "0")).unwrap();
+    assert!(close(v.positions_nm[0], [0.1, 0.9, 0.0]));
+    // Rounding just beyond the surface is put on it; beyond that it is an error with the line.
+    let v = xyz(&text("T T F", "-1e-12")).unwrap();
+    assert_eq!(v.positions_nm[1][2], 0.0);
+    let e = xyz(&text("T T F", "50.5")).unwrap_err();
+    assert_eq!(e.line, Some(4));
+    assert!(
+        e.message.contains("z = 50.5 Å") && e.message.contains("open"),
+        "{}",
+        e.message
+    );
+    let e = xyz(&text("T T", "0")).unwrap_err();
+    assert_eq!(e.line, Some(2));
+    assert!(e.message.contains("three flags"), "{}", e.message);
+    // A dump's `ff` (or `fs`, `ss`, `mm`) is open, `pp` periodic.
+    let dump = DUMP
+        .replace("pp pp pp", "pp pp ff")
+        .replace("0.5 0.5 0.5", "0.5 0.5 1.0");
+    let v = parse_atoms(&dump, AtomFormat::LammpsDump, &[]).unwrap();
+    assert!(close(v.positions_nm[0], [0.5, 1.0, 0.5]));
+    let v = parse_atoms(
+        &DUMP.replace("0.5 0.5 0.5", "0.5 0.5 1.0"),
+        AtomFormat::LammpsDump,
+        &[],
+    )
+    .unwrap();
+    assert!(close(v.positions_nm[0], [0.5, 1.0, 0.0]));
+    let e = parse_atoms(
+        &dump.replace("0.5 0.5 1.0", "0.5 0.5 1.5"),
+        AtomFormat::LammpsDump,
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.line, Some(10));
+}

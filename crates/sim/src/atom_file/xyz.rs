@@ -58,7 +58,10 @@ pub(super) fn parse(text: &str) -> Result<AtomVolume, ParseError> {
         Some(o) => numbers::<3>(o, "Origin").map_err(|m| ParseError::at(n2, m))?,
         None => [0.0; 3],
     };
-    let cell = Cell::new(origin, cell_lengths).map_err(|m| ParseError::at(n2, m))?;
+    let mut cell = Cell::new(origin, cell_lengths).map_err(|m| ParseError::at(n2, m))?;
+    if let Some(pbc) = get("pbc") {
+        cell.periodic = periodicity(pbc).map_err(|m| ParseError::at(n2, m))?;
+    }
     let properties = get("Properties").unwrap_or(DEFAULT_PROPERTIES);
     let columns = columns(properties).map_err(|m| ParseError::at(n2, m))?;
 
@@ -100,7 +103,7 @@ pub(super) fn parse(text: &str) -> Result<AtomVolume, ParseError> {
             let what = ["x", "y", "z"][i];
             *v = coordinate(t[columns.pos + i], what).map_err(|m| ParseError::at(n, m))?;
         }
-        push_wrapped(&mut volume, &cell, p, false, z);
+        push_wrapped(&mut volume, &cell, p, false, z).map_err(|m| ParseError::at(n, m))?;
     }
     if let Some((n, _)) = lines.find(|(_, l)| !l.trim().is_empty()) {
         return Err(ParseError::at(
@@ -173,6 +176,25 @@ fn numbers<const N: usize>(text: &str, key: &str) -> Result<[f64; N], String> {
         *v = coordinate(s, key)?;
     }
     Ok(out)
+}
+
+/// Which axes `pbc="T T F"` declares periodic (ASE writes `T`/`F`; `True`/`False` and `1`/`0`
+/// are read too), else the message.
+fn periodicity(text: &str) -> Result<[bool; 3], String> {
+    let flags: Vec<Option<bool>> = text
+        .split_whitespace()
+        .map(|f| match f.to_ascii_lowercase().as_str() {
+            "t" | "true" | "1" => Some(true),
+            "f" | "false" | "0" => Some(false),
+            _ => None,
+        })
+        .collect();
+    match flags[..] {
+        [Some(a), Some(b), Some(c)] => Ok([a, b, c]),
+        _ => Err(format!(
+            "pbc=\"{text}\": expected three flags T or F, one per axis (e.g. pbc=\"T T F\")"
+        )),
+    }
 }
 
 /// The edge lengths in Å of an orthorhombic `Lattice` (a along x, b along y, c along z).
