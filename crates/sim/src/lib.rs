@@ -31,5 +31,6 @@ pub mod thermal;
 pub use atoms::AtomVolume;
 pub use glass::{build_glass, check_placement, Glass, GlassError, GlassStage, Truth};
 pub use simulate::{
-    calibration, forward_grid, simulate, ForwardGrid, ForwardOptions, Progress, SimError,
+    calibration, check_whole_atoms, forward_grid, simulate, ForwardGrid, ForwardOptions, Progress,
+    SimError,
 };

@@ -197,6 +197,14 @@ pub struct ForwardGrid {
     pub slices: usize,
     /// Slice thickness in nm.
     pub slice_nm: f64,
+    /// rms focal spread Δ in nm ([`crate::coherence::focal_spread_rms_nm`]).
+    pub focal_spread_rms_nm: f64,
+    /// Defocus nodes each pattern sums over: 1 when the focal spread changes the patterns by
+    /// less than the quadrature's 10⁻³ and is not applied ([`crate::coherence`]).
+    pub defocus_nodes: usize,
+    /// Source positions each pattern sums over (a product rule: the square of the nodes per
+    /// axis); 1 for a point source.
+    pub source_nodes: usize,
 }
 
 /// The grid [`simulate`] would use for a `thickness_nm` foil with these settings.
@@ -221,6 +229,7 @@ pub fn forward_grid(
         .map_err(inv("model"))?;
     let slicing = Slicing::new(thickness_nm, model.slice_nm);
     let plan = DiffractionPlan::for_model(model, microscope, detector, slicing);
+    let coherence = PartialCoherence::from_microscope(microscope);
     Ok(ForwardGrid {
         window_nm: plan.window_nm(),
         window_points: plan.window_points(),
@@ -231,7 +240,50 @@ pub fn forward_grid(
         band_limit_per_nm: plan.band_limit_per_nm(),
         slices: slicing.count,
         slice_nm: slicing.slice_nm,
+        focal_spread_rms_nm: coherence.focal_spread_rms_nm,
+        defocus_nodes: coherence.defocus.len(),
+        source_nodes: coherence.source.len(),
     })
+}
+
+/// Checks before any work what [`simulate`] would otherwise find only once it starts: that the
+/// whole-atom potential ([`crate::eikonal`]) of every element in `zs` (atomic numbers) converges
+/// at the band limit of a `thickness_nm` foil, where the model needs it (multislice absorbing
+/// beyond the band limit; other models pass). Without a Debye–Waller factor, as a scenario
+/// images (frozen phonons displace the atoms instead).
+///
+/// # Errors
+/// As [`forward_grid`] for the settings; [`SimError::UnknownElement`] for a `zs` entry without
+/// scattering factors (index into `zs`); [`SimError::WholeAtom`] for the first element that
+/// does not converge.
+pub fn check_whole_atoms(
+    microscope: &MicroscopeSpec,
+    detector: &DetectorSpec,
+    model: &ModelSpec,
+    thickness_nm: f64,
+    zs: &[u8],
+) -> Result<(), SimError> {
+    let grid = forward_grid(microscope, detector, model, thickness_nm)?;
+    let slicing = Slicing::new(thickness_nm, model.slice_nm);
+    let plan = Arc::new(DiffractionPlan::for_model(
+        model, microscope, detector, slicing,
+    ));
+    if let FieldKind::Transmissions {
+        sigma_rad_per_v_nm,
+        absorb_beyond_band_limit: true,
+    } = make_model(model, plan).field_kind()
+    {
+        for (index, &z) in zs.iter().enumerate() {
+            let factor = ScatteringFactor::for_z(z).ok_or(SimError::UnknownElement { index, z })?;
+            crate::eikonal::EikonalAtom::try_new(
+                &factor,
+                grid.band_limit_per_nm,
+                0.0,
+                sigma_rad_per_v_nm,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// [`SimError::DetectorTooSmall`] unless the detector reaches 1.5× beyond the aperture.
