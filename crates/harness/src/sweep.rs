@@ -147,6 +147,13 @@ pub fn apply(base: &Scenario, point: &Point) -> Result<Scenario, BadInput> {
         .map(|(key, _)| parse_key(key).ok_or_else(|| unknown_key(key)))
         .collect::<Result<Vec<_>, _>>()?;
     let mut root = toml::Value::try_from(base.without_sweep()).expect("a scenario serialises");
+    // A default that follows another key is absent from `root` (so that it keeps following
+    // it); a point that sets it puts it in, typed as `mro check` shows it.
+    let full = toml::Value::try_from(base.without_sweep().with_followed_defaults())
+        .expect("a scenario serialises");
+    for parts in &keys {
+        fill_from(&mut root, &full, parts);
+    }
     // A key naming nothing (`clusters[99]` of five tables) is said as such before any overlap.
     for ((key, _), parts) in point.iter().zip(&keys) {
         set_each(&mut root.clone(), parts, &mut |_| Ok(()))
@@ -256,6 +263,22 @@ fn overlap(a: &[Part], b: &[Part]) -> bool {
         }
     }
     true
+}
+
+/// Copies into `node` the value the plain (unindexed) key `parts` names in `full` where `node`
+/// lacks it.
+fn fill_from(node: &mut toml::Value, full: &toml::Value, parts: &[Part]) {
+    let Some((part, rest)) = parts.split_first() else {
+        return;
+    };
+    if part.index != Index::Whole {
+        return;
+    }
+    let (Some(table), Some(from)) = (node.as_table_mut(), full.get(part.name)) else {
+        return;
+    };
+    let child = table.entry(part.name).or_insert_with(|| from.clone());
+    fill_from(child, from, rest);
 }
 
 fn unknown_key(key: &str) -> BadInput {
@@ -535,6 +558,38 @@ mod tests {
         }
         let e = refusal("clusters[*].volume_fraction", toml::Value::Float(0.2));
         assert!(e.contains("volume_fraction"), "{e}");
+    }
+
+    #[test]
+    fn defaults_that_follow_other_keys_can_be_swept() {
+        let b = base();
+        assert!(b.model.band_limit_per_nm.is_none());
+        let s = apply(
+            &b,
+            &vec![("model.band_limit_per_nm".into(), toml::Value::Integer(30))],
+        )
+        .unwrap();
+        assert_eq!(s.model.band_limit_per_nm, Some(30.0));
+        // The others keep following their keys.
+        assert!(s.analysis.radial_step_per_nm.is_none());
+        assert!(s.analysis.symmetries.is_none());
+        let s = apply(
+            &b,
+            &vec![(
+                "analysis.radial_step_per_nm".into(),
+                toml::Value::Float(0.2),
+            )],
+        )
+        .unwrap();
+        assert_eq!(s.analysis.radial_step_per_nm, Some(0.2));
+        assert!(s.model.band_limit_per_nm.is_none());
+        // A typo is still no key.
+        let e = apply(
+            &b,
+            &vec![("model.band_limit_per_n".into(), toml::Value::Float(30.0))],
+        )
+        .unwrap_err();
+        assert!(e.0.contains("no such scenario key"), "{e}");
     }
 
     #[test]
