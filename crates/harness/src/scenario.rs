@@ -399,6 +399,7 @@ impl Scenario {
         )?;
         // After the rings: a detector too coarse for the analysis is named as such first.
         self.validate_window_holds_probe()?;
+        self.validate_whole_atoms()?;
         self.scoring.validate().map_err(|e| e.within("scoring"))?;
         self.validate_sweep()
     }
@@ -474,32 +475,82 @@ impl Scenario {
     /// warns above [`PROBE_TAIL_WARNING`]). Named after the defocus when the defocused disc
     /// is what does not fit, else after the detector pixel.
     fn validate_window_holds_probe(&self) -> Result<(), InvalidValue> {
+        use mro_sim::propagation::{
+            aberration_radius_nm, defocus_disc_radius_nm, probe_tail_estimate,
+        };
         let m = &self.microscope;
         let window_nm = self.model.window_oversampling as f64 / self.detector.k_pixel_per_nm;
-        let tail = mro_sim::propagation::probe_tail_estimate(m, 0.5 * window_nm);
+        let half = 0.5 * window_nm;
+        let tail = probe_tail_estimate(m, half);
         if tail <= PROBE_TAIL_REFUSED {
             return Ok(());
         }
-        let disc_nm = mro_sim::propagation::defocus_disc_radius_nm(m);
-        let expected = format!(
-            "a per-probe window that holds the probe: the window, model.window_oversampling / detector.k_pixel_per_nm = {window_nm:.3} nm, has about {:.0} % of the probe's intensity beyond its half-width (at most {:.0} % allowed{}); raise model.window_oversampling, use finer detector pixels{}",
-            100.0 * tail,
-            100.0 * PROBE_TAIL_REFUSED,
-            if disc_nm > 0.5 * window_nm {
-                format!(", the defocused probe's disc, microscope.semiangle_mrad × |defocus_nm|, has radius {disc_nm:.3} nm")
-            } else {
-                String::new()
-            },
-            if disc_nm > 0.5 * window_nm { " or less defocus" } else { "" }
-        );
-        Err(if disc_nm > 0.5 * window_nm {
-            InvalidValue::new("microscope.defocus_nm", m.defocus_nm, expected)
-        } else {
-            InvalidValue::new(
-                "detector.k_pixel_per_nm",
-                self.detector.k_pixel_per_nm,
-                expected,
+        // Named after what makes the probe too wide: the defocus disc, the spherical
+        // aberration, else the window itself (the detector pixel). (A focal spread the
+        // quadrature resolves, `coherence::check_resolved`, spreads the defocus by a few λ/α
+        // only: it adds to a defocus, it does not blow a window alone.)
+        let disc_nm = defocus_disc_radius_nm(m);
+        let cs_nm = aberration_radius_nm(m);
+        let (field, value, cause, remedy) = if disc_nm > half {
+            (
+                "microscope.defocus_nm",
+                m.defocus_nm.to_string(),
+                format!(", the defocused probe's disc, microscope.semiangle_mrad × |defocus_nm|, has radius {disc_nm:.3} nm"),
+                " or less defocus",
             )
+        } else if cs_nm > half {
+            (
+                "microscope.cs_mm",
+                m.cs_mm.to_string(),
+                format!(", spherical aberration throws the aperture's edge ray cs_mm × semiangle³ = {cs_nm:.3} nm off axis"),
+                ", a smaller cs_mm or semiangle_mrad",
+            )
+        } else {
+            (
+                "detector.k_pixel_per_nm",
+                self.detector.k_pixel_per_nm.to_string(),
+                String::new(),
+                "",
+            )
+        };
+        Err(InvalidValue::new(
+            field,
+            value,
+            format!(
+                "a per-probe window that holds the probe: the window, model.window_oversampling / detector.k_pixel_per_nm = {window_nm:.3} nm, has about {:.0} % of the probe's intensity beyond its half-width (at most {:.0} % allowed{cause}); raise model.window_oversampling, use finer detector pixels{remedy}",
+                100.0 * tail,
+                100.0 * PROBE_TAIL_REFUSED,
+            ),
+        ))
+    }
+
+    /// The whole-atom potentials multislice will need (absorbing beyond the band limit)
+    /// converge for every element present: checked here, as `simulate` would find it only once
+    /// it starts ([`mro_sim::check_whole_atoms`]).
+    fn validate_whole_atoms(&self) -> Result<(), InvalidValue> {
+        let zs: Vec<u8> = self
+            .sample
+            .composition
+            .iter()
+            .filter(|(_, &x)| x > 0.0)
+            .filter_map(|(symbol, _)| mro_sim::elements::by_symbol(symbol).map(|e| e.z))
+            .collect();
+        mro_sim::check_whole_atoms(
+            &self.microscope,
+            &self.detector,
+            &self.model,
+            self.sample.thickness_nm,
+            &zs,
+        )
+        .map_err(|e| match e {
+            mro_sim::SimError::WholeAtom(n) => InvalidValue::new(
+                "model.band_limit_per_nm",
+                n.k_bl_per_nm,
+                format!(
+                    "a band limit at which every element's whole-atom potential converges: {n}"
+                ),
+            ),
+            other => InvalidValue::new("model", "", other.to_string()),
         })
     }
 
@@ -512,12 +563,18 @@ impl Scenario {
             0.5 * self.model.window_oversampling as f64 / self.detector.k_pixel_per_nm;
         let tail = mro_sim::propagation::probe_tail_estimate(m, half_window_nm);
         let disc_nm = mro_sim::propagation::defocus_disc_radius_nm(m);
+        let cs_nm = mro_sim::propagation::aberration_radius_nm(m);
         (tail > PROBE_TAIL_WARNING).then(|| {
             format!(
-                "about {:.0} % of the probe's intensity lies beyond half the per-probe window ({half_window_nm:.3} nm = model.window_oversampling / detector.k_pixel_per_nm / 2{}) and folds back onto it: the patterns are those of a probe in a periodic box too small for it; raise model.window_oversampling or use finer detector pixels",
+                "about {:.0} % of the probe's intensity lies beyond half the per-probe window ({half_window_nm:.3} nm = model.window_oversampling / detector.k_pixel_per_nm / 2{}{}) and folds back onto it: the patterns are those of a probe in a periodic box too small for it; raise model.window_oversampling or use finer detector pixels",
                 100.0 * tail,
                 if disc_nm > half_window_nm {
                     format!("; the defocused probe's disc, microscope.semiangle_mrad × |defocus_nm|, has radius {disc_nm:.3} nm")
+                } else {
+                    String::new()
+                },
+                if cs_nm > half_window_nm {
+                    format!("; spherical aberration throws the aperture's edge ray cs_mm × semiangle³ = {cs_nm:.3} nm off axis")
                 } else {
                     String::new()
                 }
@@ -810,10 +867,9 @@ impl Scenario {
         toml::to_string_pretty(self).expect("a scenario serialises")
     }
 
-    /// What `mro check` prints: [`Self::resolved_toml`] with the three defaults that follow
-    /// other keys filled in at the values this scenario gives them, and a comment saying what
-    /// they follow.
-    pub fn check_toml(&self) -> String {
+    /// The scenario with the three defaults that follow other keys set at the values they take
+    /// here (a band limit the settings refuse stays unset).
+    pub fn with_followed_defaults(&self) -> Self {
         let mut s = self.clone();
         s.analysis
             .radial_step_per_nm
@@ -827,6 +883,14 @@ impl Scenario {
         {
             s.model.band_limit_per_nm.get_or_insert(k);
         }
+        s
+    }
+
+    /// What `mro check` prints: [`Self::resolved_toml`] with the three defaults that follow
+    /// other keys filled in at the values this scenario gives them, and a comment saying what
+    /// they follow.
+    pub fn check_toml(&self) -> String {
+        let s = self.with_followed_defaults();
         let mut followed: Vec<String> = Vec::new();
         if self.analysis.radial_step_per_nm.is_none() {
             followed.push("analysis.radial_step_per_nm (detector.k_pixel_per_nm)".into());

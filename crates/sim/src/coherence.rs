@@ -26,12 +26,18 @@
 //! pattern contains: t ≤ 2π·s·2α/λ for the source (a scan image holds spatial frequencies up to
 //! twice the aperture radius) and t ≤ πλΔ(α/λ)² for the defocus (the probe's own partial waves
 //! span |k₁² − k₂²| ≤ (α/λ)²). Spreads too small to matter at that tolerance cost nothing: one
-//! node at zero offset, the coherent pattern.
+//! node at zero offset, the coherent pattern. Spreads wider than [`MAX_NODES`] nodes resolve
+//! (t above [`largest_resolved_t`] ≈ 10.35) are refused ([`check_resolved`]), not computed with
+//! fewer nodes than the tolerance needs (an earlier cap of 16 nodes, t ≤ 4.66, silently missed
+//! the patterns by 2–6 % rms at t ≈ 8, a 50 nm rms focal spread at 10 mrad).
 
 use std::f64::consts::PI;
 
+use std::sync::OnceLock;
+
 use mro_core::optics::wavelength_nm;
 use mro_core::units::RAD_PER_MRAD;
+use mro_core::InvalidValue;
 
 use crate::spec::MicroscopeSpec;
 
@@ -39,8 +45,10 @@ use crate::spec::MicroscopeSpec;
 /// coherent term, 1).
 pub const QUADRATURE_TOLERANCE: f64 = 1e-3;
 
-/// Most Gauss–Hermite nodes per axis.
-pub const MAX_NODES: usize = 16;
+/// Most Gauss–Hermite nodes per axis: enough for the default focal spread at every semiangle
+/// up to 30 mrad at 300 kV, or at 20 kV (Δ = 24 nm) up to 30 mrad; a source rule of this
+/// many nodes per axis would cost 48² coherent patterns per position.
+pub const MAX_NODES: usize = 48;
 
 /// Electron rest energy m₀c² in eV.
 const REST_ENERGY_EV: f64 = 510_998.95;
@@ -65,12 +73,11 @@ pub struct PartialCoherence {
 impl PartialCoherence {
     /// The sums for the microscope's `source_size_nm`, `cc_mm` and `energy_spread_ev`.
     pub fn from_microscope(m: &MicroscopeSpec) -> Self {
-        let lambda = wavelength_nm(m.voltage_kv);
-        let aperture = m.semiangle_mrad * RAD_PER_MRAD / lambda;
         let s = m.source_size_nm / FWHM_PER_RMS;
         let delta = focal_spread_rms_nm(m.cc_mm, m.energy_spread_ev, m.voltage_kv);
-        let source_nodes = gauss_hermite_for(2.0 * PI * s * 2.0 * aperture);
-        let defocus_nodes = gauss_hermite_for(PI * lambda * delta * aperture * aperture);
+        let [t_source, t_defocus] = spread_extents(m);
+        let source_nodes = gauss_hermite_for(t_source);
+        let defocus_nodes = gauss_hermite_for(t_defocus);
         let mut source = Vec::with_capacity(source_nodes.len().pow(2));
         for &(y, wy) in &source_nodes {
             for &(x, wx) in &source_nodes {
@@ -98,6 +105,79 @@ impl PartialCoherence {
             .map(|(o, _)| o[0].abs().max(o[1].abs()))
             .fold(0.0, f64::max)
     }
+}
+
+/// The largest argument t of each spread's characteristic function the pattern contains
+/// (module docs): `[source, defocus]` = [2π·s·2α/λ, πλΔ(α/λ)²].
+fn spread_extents(m: &MicroscopeSpec) -> [f64; 2] {
+    let lambda = wavelength_nm(m.voltage_kv);
+    let aperture = m.semiangle_mrad * RAD_PER_MRAD / lambda;
+    let s = m.source_size_nm / FWHM_PER_RMS;
+    let delta = focal_spread_rms_nm(m.cc_mm, m.energy_spread_ev, m.voltage_kv);
+    [
+        2.0 * PI * s * 2.0 * aperture,
+        PI * lambda * delta * aperture * aperture,
+    ]
+}
+
+/// The largest t for which [`MAX_NODES`] nodes reproduce exp(−t²/2) to
+/// [`QUADRATURE_TOLERANCE`] (bisection on [`characteristic_error`]; ≈ 10.35 for 48 nodes).
+pub fn largest_resolved_t() -> f64 {
+    static T: OnceLock<f64> = OnceLock::new();
+    *T.get_or_init(|| {
+        let rule = gauss_hermite(MAX_NODES);
+        let (mut lo, mut hi) = (0.0, 20.0);
+        for _ in 0..50 {
+            let mid = 0.5 * (lo + hi);
+            if characteristic_error(&rule, mid) <= QUADRATURE_TOLERANCE {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    })
+}
+
+/// Refuses a source size or focal spread wider than [`MAX_NODES`] quadrature nodes resolve
+/// to [`QUADRATURE_TOLERANCE`] (module docs), naming the key (`source_size_nm`, or
+/// `energy_spread_ev` for the focal spread, which `cc_mm` and `semiangle_mrad` also set).
+pub fn check_resolved(m: &MicroscopeSpec) -> Result<(), InvalidValue> {
+    let [t_source, t_defocus] = spread_extents(m);
+    let t_max = largest_resolved_t();
+    if t_source > t_max {
+        return Err(InvalidValue::new(
+            "source_size_nm",
+            m.source_size_nm,
+            format!(
+                "a source the {MAX_NODES}-node quadrature resolves to 10⁻³: \
+                 2π·s·2α/λ = {t_source:.2} for s = FWHM/2.355 (at most {t_max:.2}); a smaller \
+                 source_size_nm (here at most {:.3} nm) or semiangle_mrad",
+                floor_3(m.source_size_nm * t_max / t_source)
+            ),
+        ));
+    }
+    if t_defocus > t_max {
+        let delta = focal_spread_rms_nm(m.cc_mm, m.energy_spread_ev, m.voltage_kv);
+        return Err(InvalidValue::new(
+            "energy_spread_ev",
+            m.energy_spread_ev,
+            format!(
+                "a focal spread the {MAX_NODES}-node quadrature resolves to \
+                 10⁻³: cc_mm = {} and energy_spread_ev give Δ = {delta:.1} nm \
+                 rms, πλΔ(α/λ)² = {t_defocus:.2} (at most {t_max:.2}); a smaller \
+                 energy_spread_ev (here at most {:.3} eV), cc_mm or semiangle_mrad",
+                m.cc_mm,
+                floor_3(m.energy_spread_ev * t_max / t_defocus)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `x` rounded down to three decimals: a bound printed so is inside the bound.
+fn floor_3(x: f64) -> f64 {
+    (x * 1e3).floor() / 1e3
 }
 
 /// rms focal spread Δ in nm for chromatic aberration `cc_mm` and an energy spread of FWHM
@@ -192,7 +272,9 @@ mod tests {
 
     #[test]
     fn gauss_hermite_integrates_normal_moments_exactly() {
-        for n in 1..=MAX_NODES {
+        // Beyond 16 nodes the moments (up to (2n − 1)!!) outgrow f64's relative precision;
+        // the larger rules are checked by their characteristic function below.
+        for n in 1..=16 {
             let rule = gauss_hermite(n);
             let moment = |p: i32| rule.iter().map(|&(x, w)| w * x.powi(p)).sum::<f64>();
             // E[X^{2m}] = (2m − 1)!!, odd moments 0, exact for degree < 2n.
@@ -225,6 +307,56 @@ mod tests {
             last = rule.len();
         }
         assert!(last > 2);
+    }
+
+    #[test]
+    fn spreads_beyond_the_largest_rule_are_refused() {
+        let t = largest_resolved_t();
+        assert!((10.3..10.4).contains(&t), "{t}");
+        assert!(characteristic_error(&gauss_hermite(MAX_NODES), t) <= QUADRATURE_TOLERANCE);
+        assert!(characteristic_error(&gauss_hermite(MAX_NODES), 1.01 * t) > QUADRATURE_TOLERANCE);
+        check_resolved(&MicroscopeSpec::default()).unwrap();
+        // The default focal spread at 40 mrad (t ≈ 5) and at 20 kV, 30 mrad (t ≈ 8) resolve,
+        // and the rule then meets the tolerance.
+        for (voltage_kv, semiangle_mrad) in [(300.0, 40.0), (20.0, 30.0)] {
+            let m = MicroscopeSpec {
+                voltage_kv,
+                semiangle_mrad,
+                ..MicroscopeSpec::default()
+            };
+            check_resolved(&m).unwrap();
+            let [_, t] = spread_extents(&m);
+            assert!(t > 4.66, "{t}");
+            assert!(characteristic_error(&gauss_hermite_for(t), t) <= QUADRATURE_TOLERANCE);
+        }
+        // A fresh reviewer's case: Δ ≈ 17 µm rms at 10 mrad.
+        let wide = MicroscopeSpec {
+            semiangle_mrad: 10.0,
+            cc_mm: 100.0,
+            energy_spread_ev: 100.0,
+            ..MicroscopeSpec::default()
+        };
+        let e = check_resolved(&wide).unwrap_err();
+        assert_eq!(e.field, "energy_spread_ev");
+        // Its suggested bound is just resolved.
+        let bound: f64 = e.expected.split("at most ").nth(2).unwrap()[..5]
+            .parse()
+            .unwrap();
+        let ok = MicroscopeSpec {
+            energy_spread_ev: 0.999 * bound,
+            ..wide.clone()
+        };
+        check_resolved(&ok).unwrap();
+        let source = |source_size_nm: f64| MicroscopeSpec {
+            semiangle_mrad: 5.0,
+            source_size_nm,
+            ..MicroscopeSpec::default()
+        };
+        assert_eq!(
+            check_resolved(&source(2.0)).unwrap_err().field,
+            "source_size_nm"
+        );
+        check_resolved(&source(0.7)).unwrap();
     }
 
     #[test]

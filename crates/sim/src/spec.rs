@@ -398,7 +398,8 @@ impl MicroscopeSpec {
             0.0,
             100.0,
             " eV (FWHM)",
-        )
+        )?;
+        crate::coherence::check_resolved(self)
     }
 }
 

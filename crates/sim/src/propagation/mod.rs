@@ -301,9 +301,12 @@ pub fn defocus_disc_radius_nm(microscope: &MicroscopeSpec) -> f64 {
 }
 
 /// Estimated fraction of `microscope`'s probe intensity farther than `radius_nm` from its
-/// centre: the larger of the in-focus Airy tail ([`probe_tail_fraction`]) and, defocused, the
-/// share of its geometric disc of radius α·|Δf| beyond the radius (a uniform disc, ray optics;
-/// 1 − (r/(α|Δf|))²). Spherical aberration, source size and focal spread are not counted.
+/// centre: the larger of the in-focus Airy tail ([`probe_tail_fraction`]) and the geometric
+/// (ray-optics) share beyond the radius: a ray through the aperture at angle θ lands at
+/// |C_s·θ³ − Δf·θ| (the gradient of χ, [`crate::probe`]), the aperture filled uniformly — for
+/// C_s = 0 the uniform disc of radius α·|Δf|, 1 − (r/(α|Δf|))². With a focal spread the share
+/// is averaged over its defocus nodes ([`crate::coherence`]). The source size is not counted
+/// (the window holds one probe position; the source spreads positions).
 pub fn probe_tail_estimate(microscope: &MicroscopeSpec, radius_nm: f64) -> f64 {
     let aperture_per_nm = mro_core::optics::ProbeOptics {
         voltage_kv: microscope.voltage_kv,
@@ -311,20 +314,44 @@ pub fn probe_tail_estimate(microscope: &MicroscopeSpec, radius_nm: f64) -> f64 {
     }
     .aperture_radius_per_nm();
     let airy = probe_tail_fraction(aperture_per_nm, radius_nm);
-    airy.max(disc_share_beyond(
-        defocus_disc_radius_nm(microscope),
-        radius_nm,
-    ))
+    let alpha = microscope.semiangle_mrad * 1e-3;
+    let cs_nm = microscope.cs_mm * 1e6;
+    let geometric: f64 = crate::coherence::PartialCoherence::from_microscope(microscope)
+        .defocus
+        .iter()
+        .map(|&(offset, w)| {
+            w * geometric_share_beyond(microscope.defocus_nm + offset, cs_nm, alpha, radius_nm)
+        })
+        .sum();
+    airy.max(geometric)
 }
 
-/// Share of a uniform disc of radius `disc_nm` (a defocused probe's geometric disc) farther
-/// than `radius_nm` from its centre: 1 − (r/R)² when R > r, else 0.
-fn disc_share_beyond(disc_nm: f64, radius_nm: f64) -> f64 {
-    if disc_nm > radius_nm {
-        1.0 - (radius_nm / disc_nm).powi(2)
-    } else {
-        0.0
+/// Radius in nm that spherical aberration alone throws the aperture's edge ray to, C_s·α³.
+pub fn aberration_radius_nm(microscope: &MicroscopeSpec) -> f64 {
+    microscope.cs_mm * 1e6 * (microscope.semiangle_mrad * 1e-3).powi(3)
+}
+
+/// Share of a uniformly filled aperture of semiangle `alpha` (rad) whose rays land farther
+/// than `radius_nm` from the axis at defocus `defocus_nm` with spherical aberration `cs_nm`:
+/// exactly 1 − (r/(α|Δf|))² (when positive) without C_s, else by sampling (θ/α)², uniform in
+/// the aperture's area, at 4096 points.
+fn geometric_share_beyond(defocus_nm: f64, cs_nm: f64, alpha: f64, radius_nm: f64) -> f64 {
+    if cs_nm == 0.0 {
+        let disc_nm = alpha * defocus_nm.abs();
+        return if disc_nm > radius_nm {
+            1.0 - (radius_nm / disc_nm).powi(2)
+        } else {
+            0.0
+        };
     }
+    const SAMPLES: usize = 4096;
+    let beyond = (0..SAMPLES)
+        .filter(|&i| {
+            let theta = alpha * ((i as f64 + 0.5) / SAMPLES as f64).sqrt();
+            (cs_nm * theta.powi(3) - defocus_nm * theta).abs() > radius_nm
+        })
+        .count();
+    beyond as f64 / SAMPLES as f64
 }
 
 impl DiffractionPlan {
@@ -558,15 +585,21 @@ impl DiffractionPlan {
     /// of the tail beyond L/2 ([`probe_tail_fraction`], 2.8 % at m = 2) and the part of it
     /// inside the window that the taper damps. A point-sampled aperture (w = 1) keeps its
     /// tails, folded back into the window, and gets f = 0. A probe defocused wider than the
-    /// window gets at least the share of its geometric disc beyond L/2, 1 − (L/2R)².
+    /// window gets at least the share of its geometric disc beyond L/2, 1 − (L/2R)² (with
+    /// spherical aberration, the share of its rays landing there).
     pub fn tail_background_fraction(&self) -> f64 {
         let w = &self.probe.weights;
         let taper = 1.0 - w.iter().map(|x| x * x).sum::<f64>() / w.iter().sum::<f64>();
         let p = &self.probe.spec;
-        // α·|Δf|, α = λ·(α/λ).
-        let disc_nm = p.aperture_per_nm * p.wavelength_nm * p.defocus_nm.abs();
+        // α = λ·(α/λ).
+        let alpha = p.aperture_per_nm * p.wavelength_nm;
         taper
-            .max(disc_share_beyond(disc_nm, 0.5 * self.window_nm()))
+            .max(geometric_share_beyond(
+                p.defocus_nm,
+                p.cs_nm,
+                alpha,
+                0.5 * self.window_nm(),
+            ))
             .max(0.0)
     }
 

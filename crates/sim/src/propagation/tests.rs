@@ -500,6 +500,46 @@ fn probe_tail_estimate_counts_the_defocus_disc() {
     );
 }
 
+/// Spherical aberration throws a ray at θ to C_s·θ³ (in focus): the share beyond r is that of
+/// θ > (r/C_s)^{1/3}, 1 − (r/C_s)^{2/3}/α² of the aperture's area; a focal spread averages
+/// the defocused disc's share over its nodes, so it adds a tail where the mean defocus has none.
+#[test]
+fn probe_tail_estimate_counts_spherical_aberration_and_focal_spread() {
+    let m = MicroscopeSpec {
+        semiangle_mrad: 20.0,
+        cs_mm: 10.0,
+        ..MicroscopeSpec::default()
+    };
+    let alpha = 0.02f64;
+    let cs_nm = 1e7f64;
+    let r = 6.25f64;
+    let expected = 1.0 - (r / cs_nm).powf(2.0 / 3.0) / (alpha * alpha);
+    let got = probe_tail_estimate(&m, r);
+    assert!((got - expected).abs() < 1e-3, "{got} vs {expected}");
+    assert!((aberration_radius_nm(&m) - 80.0).abs() < 1e-9);
+    // Defocus balances C_s (0.75·C_s·α² keeps |C_s·θ³ − Δf·θ| within C_s·α³/4): less tail.
+    let balanced = MicroscopeSpec {
+        defocus_nm: 0.75 * cs_nm * alpha * alpha,
+        ..m.clone()
+    };
+    assert!(probe_tail_estimate(&balanced, r) < got);
+    // 5 µm of defocus at 1.15 mrad: a disc of 5.75 nm, inside r, so the Airy tail stands; a
+    // focal spread of Δ ≈ 2 µm rms (C_c = 100 mm, 12 eV) defocuses part of the probe beyond
+    // r/α = 5.4 µm, and the estimate averages that part's share in.
+    let defocused = |cc_mm: f64| MicroscopeSpec {
+        defocus_nm: 5000.0,
+        cc_mm,
+        energy_spread_ev: 12.0,
+        ..MicroscopeSpec::default()
+    };
+    let delta = crate::coherence::focal_spread_rms_nm(100.0, 12.0, 300.0);
+    assert!((2000.0..2200.0).contains(&delta), "{delta}");
+    defocused(100.0).validate().unwrap();
+    let focused = probe_tail_estimate(&MicroscopeSpec::default(), r);
+    assert_eq!(probe_tail_estimate(&defocused(0.0), r), focused);
+    assert!(probe_tail_estimate(&defocused(100.0), r) > 2.0 * focused);
+}
+
 /// Every model's pattern is the same, bit for bit, whatever its scratch held before: a fresh
 /// one, one filled with NaN, and one that just made another position's pattern (the scan
 /// reuses one scratch per thread).
