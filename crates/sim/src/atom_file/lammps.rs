@@ -168,7 +168,7 @@ pub(super) fn parse_data(text: &str, type_z: &[u8]) -> Result<AtomVolume, ParseE
     }
     let mut z_of: Vec<Option<u8>> = vec![None; ntypes];
     if !type_z.is_empty() {
-        if type_z.len() < ntypes {
+        if type_z.len() != ntypes {
             return Err(ParseError::file(format!(
                 "{ntypes} atom types, but `type_elements` names {}: expected one element per type",
                 type_z.len()
@@ -224,6 +224,9 @@ fn atoms_section<'a>(
     lines: usize,
 ) -> Result<Vec<Entry>, ParseError> {
     let mut out = Vec::with_capacity(natoms.min(lines));
+    // Atom id → the line it was first given on: two atoms under one id are a broken file.
+    let mut ids: std::collections::HashMap<u64, usize> =
+        std::collections::HashMap::with_capacity(natoms.min(lines));
     // Column of x for the styles mro reads: atomic (id type x y z), charge (id type q x y z).
     let mut x_col = match style {
         Some("atomic") => Some(2),
@@ -281,6 +284,18 @@ fn atoms_section<'a>(
                 format!(
                     "more than {natoms} entries in `Atoms`: expected {natoms}, as the header says"
                 ),
+            ));
+        }
+        let id = t[0].parse::<u64>().ok().filter(|&i| i > 0).ok_or_else(|| {
+            ParseError::at(
+                n,
+                format!("atom id {:?}: expected a positive whole number", t[0]),
+            )
+        })?;
+        if let Some(first) = ids.insert(id, n) {
+            return Err(ParseError::at(
+                n,
+                format!("atom id {id} is given twice (first on line {first}): expected unique ids"),
             ));
         }
         let ty = atom_type(t[1], ntypes).map_err(|m| ParseError::at(n, m))?;

@@ -30,6 +30,10 @@ use crate::elements;
 /// nm per Å: the unit of every supported file is Å.
 const NM_PER_ANGSTROM: f64 = 0.1;
 
+/// Farthest, in cell edges, a coordinate on a periodic axis may lie from the cell (unwrapped
+/// trajectories wander a few cells; at 10⁴ wrapping keeps 12 of f64's 16 digits).
+const MAX_CELLS_AWAY: f64 = 1e4;
+
 /// Most atoms a file may hold (10⁹: 25 GB as an [`AtomVolume`]).
 pub const MAX_ATOMS: usize = 1_000_000_000;
 
@@ -240,6 +244,15 @@ fn push_wrapped(
             position_a[i] - cell.origin_a[i]
         };
         let inside = if cell.periodic[i] {
+            if offset.abs() > MAX_CELLS_AWAY * l {
+                return Err(format!(
+                    "{} = {} Å lies over {MAX_CELLS_AWAY} cells ({l} Å each) from the cell: \
+                     expected a coordinate within a few cells of it (wrapping from that far \
+                     loses its precision)",
+                    ["x", "y", "z"][i],
+                    position_a[i]
+                ));
+            }
             let wrapped = offset.rem_euclid(l);
             // rem_euclid of a tiny negative value can round to l itself.
             if wrapped >= l {

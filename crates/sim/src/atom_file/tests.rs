@@ -456,3 +456,42 @@ fn an_open_axis_keeps_its_atoms_where_they_are() {
     .unwrap_err();
     assert_eq!(e.line, Some(10));
 }
+
+#[test]
+fn broken_ids_far_coordinates_and_extra_type_elements_are_refused() {
+    let data = |from: &str, to: &str| DATA_ATOMIC.replace(from, to);
+    // Two atoms under one id (line 19 repeats id 1 given on line 17).
+    let e = parse_atoms(
+        &data("3 1 0.0 0.0 -1.0", "1 1 0.0 0.0 -1.0"),
+        AtomFormat::LammpsData,
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.line, Some(19));
+    assert!(
+        e.message.contains("given twice (first on line 17)"),
+        "{}",
+        e.message
+    );
+    let e = parse_atoms(&data("3 1 0.0", "-3 1 0.0"), AtomFormat::LammpsData, &[]).unwrap_err();
+    assert!(e.message.contains("positive whole number"), "{}", e.message);
+    // A coordinate 10⁴ cells away cannot be wrapped faithfully; a few cells can.
+    let e = parse_atoms(
+        &data("3 1 0.0 0.0 -1.0", "3 1 1e300 0.0 -1.0"),
+        AtomFormat::LammpsData,
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.message.contains("cells"), "{}", e.message);
+    let v = parse_atoms(
+        &data("3 1 0.0 0.0 -1.0", "3 1 30.5 0.0 -1.0"),
+        AtomFormat::LammpsData,
+        &[],
+    )
+    .unwrap();
+    assert!(close(v.positions_nm[2], [0.55, 0.0, 1.9]));
+    // A data file states its types: `type_elements` names each, no more.
+    let three = ["Zr", "Al", "Co"].map(String::from);
+    let e = parse_atoms(DATA_ATOMIC, AtomFormat::LammpsData, &three).unwrap_err();
+    assert!(e.message.contains("names 3"), "{}", e.message);
+}
