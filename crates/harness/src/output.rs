@@ -11,10 +11,12 @@
 //! 4. [`OutputDir::commit`] flushes each staged file to disk (`fsync`), renames it into the
 //!    directory, and rewrites the marker as **complete**, last.
 //!
-//! The complete marker also records the size of every file the run left (`file: NAME BYTES`, a
-//! subdirectory's files as `SUB/NAME`): a rerun replaces without `--force` only files still as
-//! mro left them, so a file the user put in their place or edited is never replaced or removed
-//! unasked. (A marker from before these records falls back to the command's ownership alone.)
+//! The complete marker also records every file the run left, with its size and CRC-32
+//! (`file: NAME BYTES CRC`, a subdirectory's files as `SUB/NAME`): a rerun replaces without
+//! `--force` only files still as mro left them, so a file the user put in their place or edited
+//! is never replaced or removed unasked. An incomplete marker records none (a run killed while
+//! moving its files in leaves some of them new), and a marker from before these records falls
+//! back to the command's ownership alone.
 //!
 //! So a directory is complete exactly when its marker says so. A run killed at any point leaves
 //! either the previous complete output, or a directory whose marker says incomplete; a rerun of
@@ -129,25 +131,68 @@ pub fn marker_state(dir: &Path) -> Option<(String, bool)> {
     Some((command, lines.next() == Some(COMPLETE)))
 }
 
-/// The file sizes the marker of `dir` records (empty for a marker without records).
-fn marker_records(dir: &Path) -> Vec<(String, u64)> {
+/// One file as a complete marker records it: name (relative to the directory), size in bytes
+/// and CRC-32 of its contents (`None` in the records of 2026-12-03's first form, sizes only).
+type Record = (String, u64, Option<u32>);
+
+/// The files the complete marker of `dir` records (empty for an incomplete marker or one
+/// without records).
+fn marker_records(dir: &Path) -> Vec<Record> {
     let Ok(text) = std::fs::read_to_string(dir.join(MARKER)) else {
         return Vec::new();
     };
+    if text.lines().nth(1) != Some(COMPLETE) {
+        return Vec::new();
+    }
     text.lines()
         .filter_map(|l| {
-            let (name, bytes) = l.strip_prefix(RECORD)?.rsplit_once(' ')?;
-            Some((name.to_string(), bytes.parse().ok()?))
+            let (rest, last) = l.strip_prefix(RECORD)?.rsplit_once(' ')?;
+            match rest.rsplit_once(' ') {
+                Some((name, bytes)) if bytes.parse::<u64>().is_ok() => Some((
+                    name.to_string(),
+                    bytes.parse().ok()?,
+                    Some(u32::from_str_radix(last, 16).ok()?),
+                )),
+                _ => Some((rest.to_string(), last.parse().ok()?, None)),
+            }
         })
         .collect()
 }
 
-/// Prefix of a marker line recording one file's size.
+/// Prefix of a marker line recording one file.
 const RECORD: &str = "file: ";
 
+/// Whether `path` is still the file `record` describes: same size and, where recorded, the
+/// same CRC-32.
+fn matches_record(path: &Path, record: &Record) -> bool {
+    let Ok(meta) = path.metadata() else {
+        return false;
+    };
+    meta.len() == record.1
+        && match record.2 {
+            Some(crc) => crc32(path).ok() == Some(crc),
+            None => true,
+        }
+}
+
+/// CRC-32 of the file at `path`, read in 1 MiB blocks.
+fn crc32(path: &Path) -> std::io::Result<u32> {
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finalize());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
 /// The files among `names` present in `dir`, a subdirectory's files one level down as
-/// `SUB/NAME`, with their sizes in bytes.
-fn present_files(dir: &Path, names: &[String]) -> Vec<(String, u64)> {
+/// `SUB/NAME`, sorted within each subdirectory.
+fn present_files(dir: &Path, names: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for name in names {
         let path = dir.join(name);
@@ -155,26 +200,37 @@ fn present_files(dir: &Path, names: &[String]) -> Vec<(String, u64)> {
             let Ok(entries) = std::fs::read_dir(&path) else {
                 continue;
             };
-            let mut inner: Vec<(String, u64)> = entries
+            let mut inner: Vec<String> = entries
                 .filter_map(Result::ok)
-                .filter_map(|e| {
-                    let meta = e.metadata().ok().filter(|m| m.is_file())?;
-                    Some((
-                        format!("{name}/{}", e.file_name().to_string_lossy()),
-                        meta.len(),
-                    ))
-                })
+                .filter(|e| e.metadata().is_ok_and(|m| m.is_file()))
+                .map(|e| format!("{name}/{}", e.file_name().to_string_lossy()))
                 .collect();
             inner.sort();
             out.extend(inner);
-        } else if let Ok(meta) = path.metadata() {
-            out.push((name.clone(), meta.len()));
+        } else if path.is_file() {
+            out.push(name.clone());
         }
     }
     out
 }
 
-fn marker_text(command: &str, rerun: Rerun, complete: bool, records: &[(String, u64)]) -> String {
+/// Records of the files among `names` present in `dir` ([`present_files`]).
+fn records_of(dir: &Path, names: &[String]) -> anyhow::Result<Vec<Record>> {
+    present_files(dir, names)
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(&name);
+            let bytes = path
+                .metadata()
+                .map_err(|e| io_error("cannot inspect", &path, e))?
+                .len();
+            let crc = crc32(&path).map_err(|e| io_error("cannot read", &path, e))?;
+            Ok((name, bytes, Some(crc)))
+        })
+        .collect()
+}
+
+fn marker_text(command: &str, rerun: Rerun, complete: bool, records: &[Record]) -> String {
     let rule = match rerun {
         Rerun::Replaces => "running it again with the same --out replaces these files",
         Rerun::CompletesOnly => {
@@ -186,8 +242,11 @@ fn marker_text(command: &str, rerun: Rerun, complete: bool, records: &[(String, 
         "written by `mro {command}`; {rule}\n{}\n",
         if complete { COMPLETE } else { INCOMPLETE }
     );
-    for (name, bytes) in records {
-        text += &format!("{RECORD}{name} {bytes}\n");
+    for (name, bytes, crc) in records {
+        text += &match crc {
+            Some(crc) => format!("{RECORD}{name} {bytes} {crc:08x}\n"),
+            None => format!("{RECORD}{name} {bytes}\n"),
+        };
     }
     text
 }
@@ -252,44 +311,41 @@ impl OutputDir {
             }
         }
         if !force {
-            // A subdirectory this command writes (the no-MRO control) is replaced whole: it
-            // may hold only names of this command's files.
-            for sub in files.iter().map(|f| dir.join(f)).filter(|p| p.is_dir()) {
-                let foreign: Vec<String> = std::fs::read_dir(&sub)
+            // What this run would replace or remove that mro did not leave, named together:
+            // files of other names in a subdirectory this command replaces whole (the no-MRO
+            // control), and files of its names not as its complete marker records them.
+            let mut theirs: Vec<String> = Vec::new();
+            for name in files.iter().filter(|f| dir.join(f).is_dir()) {
+                let sub = dir.join(name);
+                let mut foreign: Vec<String> = std::fs::read_dir(&sub)
                     .map_err(|e| io_error("cannot list", &sub, e))?
                     .filter_map(Result::ok)
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|n| n != MARKER && !files.contains(&n.as_str()))
+                    .map(|n| format!("{name}/{n}"))
                     .collect();
-                if !foreign.is_empty() {
-                    return Err(bad_input(format!(
-                        "--out {}: {} holds {}, which mro did not write, and this run would \
-                         replace it; move them or pass --force",
-                        dir.display(),
-                        sub.display(),
-                        foreign.join(", ")
-                    )));
-                }
+                foreign.sort();
+                theirs.extend(foreign);
             }
-        }
-        let records = marker_records(dir);
-        if !force && owned && !records.is_empty() {
-            let names: Vec<String> = files.iter().map(|f| f.to_string()).collect();
-            let changed: Vec<String> = present_files(dir, &names)
-                .into_iter()
-                .filter(|f| !records.contains(f))
-                .map(|(name, _)| name)
-                .collect();
-            if !changed.is_empty() {
+            let records = marker_records(dir);
+            if owned && !records.is_empty() {
+                let names: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+                theirs.extend(present_files(dir, &names).into_iter().filter(|f| {
+                    !records
+                        .iter()
+                        .any(|r| &r.0 == f && matches_record(&dir.join(f), r))
+                }));
+            }
+            if !theirs.is_empty() {
+                let one = theirs.len() == 1;
+                let it = if one { "it" } else { "them" };
                 return Err(bad_input(format!(
-                    "--out {}: {} {} not as `mro {command}` left {} (written or changed since), \
-                     and this run would replace or remove {}; move {} or pass --force",
+                    "--out {}: {} {} not as `mro {command}` left {it} (mro did not write {it}, \
+                     or {it} changed since), and this run would replace or remove {it}; move \
+                     {it} or pass --force",
                     dir.display(),
-                    changed.join(", "),
-                    if changed.len() == 1 { "is" } else { "are" },
-                    if changed.len() == 1 { "it" } else { "them" },
-                    if changed.len() == 1 { "it" } else { "them" },
-                    if changed.len() == 1 { "it" } else { "them" },
+                    theirs.join(", "),
+                    if one { "is" } else { "are" },
                 )));
             }
         }
@@ -304,7 +360,7 @@ impl OutputDir {
         std::fs::create_dir(&staging).map_err(|e| io_error("cannot create", &staging, e))?;
         write_file(
             &dir.join(MARKER),
-            marker_text(command, rerun, false, &records).as_bytes(),
+            marker_text(command, rerun, false, &[]).as_bytes(),
         )?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -364,7 +420,7 @@ impl OutputDir {
                 &self.command,
                 self.rerun,
                 true,
-                &present_files(&self.dir, &self.files),
+                &records_of(&self.dir, &self.files)?,
             )
             .as_bytes(),
         )?;
@@ -554,7 +610,13 @@ mod tests {
         run(false).unwrap();
         // A file of the run's names that mro did not leave there (here one this run would
         // not even write, which an earlier run's cleanup would remove) ...
-        for (name, text) in [("cube", "mine"), ("control/cube", "mine"), ("a", "edited")] {
+        // (`a` edited to the same size is caught by its CRC-32.)
+        for (name, text) in [
+            ("cube", "mine"),
+            ("control/cube", "mine"),
+            ("a", "edited"),
+            ("a", "B"),
+        ] {
             std::fs::write(dir.join(name), text).unwrap();
             let e = run(false).unwrap_err();
             let msg = e.to_string();
