@@ -93,7 +93,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ),
     };
     let file = Scenario::load(&scenario_path)?;
-    let axes = merge_axes(&file.sweep, &sets);
+    // A --set path is the working directory's, as a [[sweep]] table's is the scenario file's
+    // (made absolute when the file is read): sweep.toml then resumes from any directory.
+    let set_axes: Vec<SetArg> = sets
+        .iter()
+        .cloned()
+        .map(|mut a| {
+            crate::imported::absolute_path_values(&mut a, None);
+            a
+        })
+        .collect();
+    let axes = merge_axes(&file.sweep, &set_axes);
     if axes.is_empty() {
         return Err(bad_input(format!(
             "{}: nothing to sweep: the scenario has no [[sweep]] table and no --set KEY=V1,V2,… was given",
@@ -101,7 +111,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )));
     }
     let control = control_choice(args, &scenario_path, &out)?;
-    let sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out, control)?;
+    let mut sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out, control)?;
+    sweep.force = args.force;
     if let Some(index) = args.point {
         sweep.say_warnings(Some(index));
         return sweep.run_task(index);
@@ -170,6 +181,8 @@ struct Sweep {
     largest: Need,
     /// Whether each point runs its no-MRO control.
     control: bool,
+    /// `--force`: a point rerun may replace files the user put in its directory or edited.
+    force: bool,
     /// Each distinct warning of the points' own scenarios ([`Scenario::warnings`]), in the
     /// order first met, with the points it applies to.
     warnings: PointWarnings,
@@ -213,6 +226,7 @@ impl Sweep {
             source: source.to_path_buf(),
             largest: Need::default(),
             control,
+            force: false,
             warnings: Vec::new(),
         };
         let mut per_point = Vec::with_capacity(count);
@@ -390,10 +404,11 @@ impl Sweep {
 
     fn run_point(&self, i: usize, scenario: &Scenario) -> anyhow::Result<Score> {
         let command = format!("(point {i} of the sweep in {})", self.out.display());
-        // The point's directory belongs to the sweep: a half-written one is replaced.
+        // A point's own half-written or stale files are replaced (its marker records them);
+        // a file the user put there or edited needs --force, as everywhere.
         let options = Options {
             keep_datacube: false,
-            force: true,
+            force: self.force,
             control: self.control,
         };
         validate_one(scenario, &self.point_dir(i), &command, options)
