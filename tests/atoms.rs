@@ -434,3 +434,79 @@ fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
     let report = std::fs::read_to_string(p.join("v2/report.md")).unwrap();
     assert!(report.contains("no clusters to remove") && report.contains("no tolerance judged"));
 }
+
+/// A swept atom file is the scenario file's (a [[sweep]] table) or the working directory's
+/// (`--set`), as `[sample] atoms` is; `sweep.toml` stores it absolute, so the sweep resumes
+/// from any directory.
+#[test]
+fn swept_atom_files_are_found_from_any_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let sub = d.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    for name in ["a.xyz", "b.xyz"] {
+        std::fs::write(
+            sub.join(name),
+            "1\nLattice=\"20.0 0.0 0.0 0.0 20.0 0.0 0.0 0.0 20.0\" \
+             Properties=species:S:1:pos:R:3 pbc=\"T T F\"\nZr 1.0 1.0 1.0\n",
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        sub.join("s.toml"),
+        "schema = \"mro.scenario/1\"\nname = \"swept\"\n[sample]\natoms = \"a.xyz\"\n\
+         [scan]\npoints = [1, 1]\n\
+         [detector]\npixels = [64, 64]\nelectrons_per_pattern = \"inf\"\n\
+         [[sweep]]\nkey = \"sample.atoms\"\nvalues = [\"a.xyz\", \"b.xyz\"]\n",
+    )
+    .unwrap();
+    let in_dir = |dir: &Path, args: &[&str]| {
+        crate::support::mro()
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // From the parent: the table's paths are the scenario file's.
+    expect_exit(
+        &in_dir(d.path(), &["sweep", "sub/s.toml", "--out", "run"]),
+        0,
+    );
+    let stored = std::fs::read_to_string(d.path().join("run/sweep.toml")).unwrap();
+    let a = std::path::absolute(sub.join("a.xyz")).unwrap();
+    assert!(stored.contains(&a.display().to_string()), "{stored}");
+    // Resumed from elsewhere (a Slurm task runs from its own directory): both points done.
+    let sweep_toml = d.path().join("run/sweep.toml");
+    let out = d.path().join("run");
+    let again = in_dir(
+        &sub,
+        &[
+            "sweep",
+            sweep_toml.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        expect_exit(&again, 0).contains("2 already done"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    // --set takes the working directory's.
+    expect_exit(
+        &in_dir(
+            &sub,
+            &[
+                "sweep",
+                "s.toml",
+                "--set",
+                "sample.atoms=b.xyz",
+                "--out",
+                "one",
+            ],
+        ),
+        0,
+    );
+    let stored = std::fs::read_to_string(sub.join("one/sweep.toml")).unwrap();
+    let b = std::path::absolute(sub.join("b.xyz")).unwrap();
+    assert!(stored.contains(&b.display().to_string()), "{stored}");
+}

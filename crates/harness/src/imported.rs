@@ -99,6 +99,19 @@ fn absolute(path: &Path, base: Option<&Path>) -> PathBuf {
     std::path::absolute(&joined).unwrap_or(joined)
 }
 
+/// `axis` (a sweep axis) with its relative `sample.atoms` / `sample.truth` values made absolute
+/// against `base` as the scenario's own are ([`absolute`]; the working directory when `None`),
+/// so that every point reads the file the scenario meant, wherever the sweep is resumed.
+pub(crate) fn absolute_path_values(axis: &mut crate::sweep::SetArg, base: Option<&Path>) {
+    if matches!(axis.key.as_str(), "sample.atoms" | "sample.truth") {
+        for v in &mut axis.values {
+            if let toml::Value::String(p) = v {
+                *p = absolute(Path::new(p.as_str()), base).display().to_string();
+            }
+        }
+    }
+}
+
 /// The last file read, kept so that re-parsing a scenario (a sweep checks every point) does not
 /// read it again: key (path, type_elements, modification time, length).
 type CacheKey = (PathBuf, Vec<String>, Option<std::time::SystemTime>, u64);

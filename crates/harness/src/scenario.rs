@@ -238,6 +238,9 @@ impl Scenario {
         let mut scenario: Scenario =
             toml::from_str(text).map_err(|e| BadInput(toml_message(text, &e)))?;
         crate::imported::resolve(&mut scenario, &raw, base)?;
+        for axis in &mut scenario.sweep {
+            crate::imported::absolute_path_values(axis, base);
+        }
         let scan_points_given = raw
             .get("scan")
             .and_then(|scan| scan.get("points"))
@@ -473,7 +476,8 @@ impl Scenario {
     /// The per-probe window must hold the probe: at most [`PROBE_TAIL_REFUSED`] of its
     /// intensity beyond the window's half-width (with defocus; else [`Self::probe_warning`]
     /// warns above [`PROBE_TAIL_WARNING`]). Named after the defocus when the defocused disc
-    /// is what does not fit, else after the detector pixel.
+    /// is what does not fit, after the spherical aberration when its edge ray C_s·α³ is, else
+    /// after the detector pixel.
     fn validate_window_holds_probe(&self) -> Result<(), InvalidValue> {
         use mro_sim::propagation::{
             aberration_radius_nm, defocus_disc_radius_nm, probe_tail_estimate,
@@ -543,13 +547,38 @@ impl Scenario {
             &zs,
         )
         .map_err(|e| match e {
-            mro_sim::SimError::WholeAtom(n) => InvalidValue::new(
-                "model.band_limit_per_nm",
-                n.k_bl_per_nm,
-                format!(
-                    "a band limit at which every element's whole-atom potential converges: {n}"
-                ),
-            ),
+            mro_sim::SimError::WholeAtom(n) => {
+                let d = &self.detector;
+                let edge = (d.pixels[0].max(d.pixels[1]) / 2) as f64 * d.k_pixel_per_nm;
+                let failure = format!(
+                    "a band limit at which every element's whole-atom potential converges: Z = {} \
+                     does not at {} nm⁻¹ (in-band mismatch {:.2e}, accepted 1e-2)",
+                    n.z, n.k_bl_per_nm, n.mismatch
+                );
+                let other_ways = "raise microscope.voltage_kv, or set \
+                                  model.absorb_beyond_band_limit = false (the cut potential)";
+                if n.k_bl_per_nm <= edge * (1.0 + 1e-9) {
+                    // The band limit is already the detector edge, its lowest allowed value.
+                    InvalidValue::new(
+                        "detector.k_pixel_per_nm",
+                        d.k_pixel_per_nm,
+                        format!(
+                            "{failure}; the band limit cannot go below the detector edge, \
+                             detector.pixels × k_pixel_per_nm / 2 = {edge} nm⁻¹: use a detector \
+                             that reaches less far, {other_ways}"
+                        ),
+                    )
+                } else {
+                    InvalidValue::new(
+                        "model.band_limit_per_nm",
+                        n.k_bl_per_nm,
+                        format!(
+                            "{failure}: lower model.band_limit_per_nm (to {edge} nm⁻¹ at least), \
+                             {other_ways}"
+                        ),
+                    )
+                }
+            }
             other => InvalidValue::new("model", "", other.to_string()),
         })
     }

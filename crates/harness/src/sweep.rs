@@ -333,7 +333,10 @@ fn coerce(old: &toml::Value, new: toml::Value) -> Result<toml::Value, String> {
         (V::String(_), V::Float(f)) if f.is_infinite() => V::String("inf".into()),
         (V::Array(_), V::Array(a)) => V::Array(a),
         (V::Table(_), t @ V::Table(_)) => t,
+        // A key taking a name or a table (`analysis.threshold`: "otsu" or { fixed = 0.5 }):
+        // either form replaces the other; the scenario's own parse judges it.
         (V::Table(_), s @ V::String(_)) => s,
+        (V::String(_), t @ V::Table(_)) => t,
         (V::String(_), s @ V::String(_)) => s,
         (V::String(_), f @ V::Float(_)) => f,
         (V::Float(_), f @ V::Float(_)) => f,
@@ -583,6 +586,15 @@ mod tests {
         .unwrap();
         assert_eq!(s.analysis.radial_step_per_nm, Some(0.2));
         assert!(s.model.band_limit_per_nm.is_none());
+        // A key that takes a name or a table sweeps from one form to the other.
+        let fixed: toml::Value =
+            toml::from_str::<toml::Table>("v = { fixed = 0.5 }").unwrap()["v"].clone();
+        let s = apply(&b, &vec![("analysis.threshold".into(), fixed)]).unwrap();
+        let table = toml::Value::try_from(&s).unwrap();
+        assert_eq!(
+            table["analysis"]["threshold"]["fixed"].as_float(),
+            Some(0.5)
+        );
         // A typo is still no key.
         let e = apply(
             &b,
