@@ -3,9 +3,9 @@
 //! Convention: `electrons_per_pattern` is the number of electrons **incident** per probe
 //! position. A pattern's intensities I(k) are normalised to an incident probe of total 1, so a
 //! noise-free pattern holds `dose × gain × I(k)` counts per pixel and its total is dose × gain
-//! times the fraction of the beam that reaches the detector (≤ 1 for multislice; kinematic and
-//! first-Born patterns exceed 1 by their O(σ²) single-scattering term, as those models are not
-//! unitary). With finite dose each pixel records gain × Poisson(dose × I(k)) electrons.
+//! times the fraction of the beam that reaches the detector (≤ 1 for every model: kinematic
+//! and first-Born deplete the unscattered beam by what they scatter, `crate::propagation`).
+//! With finite dose each pixel records gain × Poisson(dose × I(k)) electrons.
 //!
 //! The point-spread function ([`crate::psf`]) acts on what the sensor collects: electrons
 //! arrive (Poisson, per pixel) and each one's charge is then shared with its neighbours, so

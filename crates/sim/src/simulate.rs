@@ -58,12 +58,37 @@ const TAIL_BACKGROUND_MAX: f64 = 0.5;
 /// The weight f of the probe-tail background `model` gives on `plan`'s window: 0 when
 /// `probe_tail_background` is off, else [`DiffractionPlan::tail_background_fraction`] capped
 /// at [`TAIL_BACKGROUND_MAX`].
-fn tail_background_weight(model: &ModelSpec, plan: &DiffractionPlan) -> f64 {
-    if model.probe_tail_background {
-        plan.tail_background_fraction().min(TAIL_BACKGROUND_MAX)
-    } else {
-        0.0
+///
+/// With a focal spread, the weight is averaged over its defocus nodes, each with its own plan
+/// (a node defocused beyond the window lacks more of its probe), as the patterns are.
+fn tail_background_weight(
+    model: &ModelSpec,
+    plan: &DiffractionPlan,
+    microscope: &MicroscopeSpec,
+    detector: &DetectorSpec,
+    slicing: Slicing,
+) -> f64 {
+    if !model.probe_tail_background {
+        return 0.0;
     }
+    let coherence = PartialCoherence::from_microscope(microscope);
+    let fraction = if coherence.defocus.len() == 1 {
+        plan.tail_background_fraction()
+    } else {
+        coherence
+            .defocus
+            .iter()
+            .map(|&(offset, w)| {
+                let m = MicroscopeSpec {
+                    defocus_nm: microscope.defocus_nm + offset,
+                    ..microscope.clone()
+                };
+                w * DiffractionPlan::for_model(model, &m, detector, slicing)
+                    .tail_background_fraction()
+            })
+            .sum()
+    };
+    fraction.min(TAIL_BACKGROUND_MAX)
 }
 
 /// Errors of the forward model.
@@ -230,16 +255,24 @@ pub fn forward_grid(
     let slicing = Slicing::new(thickness_nm, model.slice_nm);
     let plan = DiffractionPlan::for_model(model, microscope, detector, slicing);
     let coherence = PartialCoherence::from_microscope(microscope);
+    let projected = model.kind == crate::spec::ModelKind::Kinematic;
     Ok(ForwardGrid {
         window_nm: plan.window_nm(),
         window_points: plan.window_points(),
         window_oversampling: plan.oversampling(),
         probe_tail_fraction: probe_tail_estimate(microscope, 0.5 * plan.window_nm()),
-        tail_background_fraction: tail_background_weight(model, &plan),
+        tail_background_fraction: tail_background_weight(
+            model, &plan, microscope, detector, slicing,
+        ),
         dx_nm: plan.dx_nm(),
         band_limit_per_nm: plan.band_limit_per_nm(),
-        slices: slicing.count,
-        slice_nm: slicing.slice_nm,
+        // The kinematic model projects the whole foil: one slice.
+        slices: if projected { 1 } else { slicing.count },
+        slice_nm: if projected {
+            thickness_nm
+        } else {
+            slicing.slice_nm
+        },
         focal_spread_rms_nm: coherence.focal_spread_rms_nm,
         defocus_nodes: coherence.defocus.len(),
         source_nodes: coherence.source.len(),
@@ -455,7 +488,7 @@ where
     let det = Detector::from_spec(detector);
     // What the window's probe lacks as a background, learnt from the first scan row; none when
     // it lacks nothing (a point-sampled aperture in focus).
-    let tail_fraction = tail_background_weight(model, &plan);
+    let tail_fraction = tail_background_weight(model, &plan, microscope, detector, slicing);
     let mut tail = (tail_fraction > 0.0)
         .then(|| TailBackground::new(tail_fraction, detector.pixels, cal.center_px()));
     let total = sy * sx * configs;
