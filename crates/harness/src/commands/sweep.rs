@@ -111,8 +111,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )));
     }
     let control = control_choice(args, &scenario_path, &out)?;
-    let mut sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out, control)?;
-    sweep.force = args.force;
+    let sweep = Sweep::new(&scenario_path, file.without_sweep(), axes, out, control)?;
     if let Some(index) = args.point {
         sweep.say_warnings(Some(index));
         return sweep.run_task(index);
@@ -181,8 +180,6 @@ struct Sweep {
     largest: Need,
     /// Whether each point runs its no-MRO control.
     control: bool,
-    /// `--force`: a point rerun may replace files the user put in its directory or edited.
-    force: bool,
     /// Each distinct warning of the points' own scenarios ([`Scenario::warnings`]), in the
     /// order first met, with the points it applies to.
     warnings: PointWarnings,
@@ -226,7 +223,6 @@ impl Sweep {
             source: source.to_path_buf(),
             largest: Need::default(),
             control,
-            force: false,
             warnings: Vec::new(),
         };
         let mut per_point = Vec::with_capacity(count);
@@ -404,11 +400,11 @@ impl Sweep {
 
     fn run_point(&self, i: usize, scenario: &Scenario) -> anyhow::Result<Score> {
         let command = format!("(point {i} of the sweep in {})", self.out.display());
-        // A point's own half-written or stale files are replaced (its marker records them);
-        // a file the user put there or edited needs --force, as everywhere.
+        // The point's directory belongs to the sweep: a point that must be redone (half-written,
+        // stale, or with an unreadable score) is replaced whole, whatever was edited in it.
         let options = Options {
             keep_datacube: false,
-            force: self.force,
+            force: true,
             control: self.control,
         };
         validate_one(scenario, &self.point_dir(i), &command, options)
