@@ -132,7 +132,8 @@ pub fn marker_state(dir: &Path) -> Option<(String, bool)> {
 }
 
 /// One file as a complete marker records it: name (relative to the directory), size in bytes
-/// and CRC-32 of its contents (`None` in the records of 2026-12-03's first form, sizes only).
+/// and CRC-32 of its contents (`None` for a record of the size alone, as a development build of
+/// 2026-12-03 wrote them).
 type Record = (String, u64, Option<u32>);
 
 /// The files the complete marker of `dir` records (empty for an incomplete marker or one
@@ -257,7 +258,7 @@ pub struct OutputDir {
     dir: PathBuf,
     staging: PathBuf,
     command: String,
-    /// The names this command writes (as given to `begin`), recorded with their sizes on commit.
+    /// The names this command writes (as given to `begin`), recorded on commit.
     files: Vec<String>,
     rerun: Rerun,
     committed: bool,
