@@ -306,14 +306,41 @@ pub fn check_whole_atoms(
         absorb_beyond_band_limit: true,
     } = make_model(model, plan).field_kind()
     {
+        // Each (element, band limit, σ) is tried once per process: a sweep checks every point.
+        type Tried = Vec<((u8, u64, u64), Result<(), crate::eikonal::NotConverged>)>;
+        static TRIED: Mutex<Tried> = Mutex::new(Vec::new());
         for (index, &z) in zs.iter().enumerate() {
-            let factor = ScatteringFactor::for_z(z).ok_or(SimError::UnknownElement { index, z })?;
-            crate::eikonal::EikonalAtom::try_new(
-                &factor,
-                grid.band_limit_per_nm,
-                0.0,
-                sigma_rad_per_v_nm,
-            )?;
+            let key = (
+                z,
+                grid.band_limit_per_nm.to_bits(),
+                sigma_rad_per_v_nm.to_bits(),
+            );
+            let known = TRIED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, r)| r.clone());
+            let result = match known {
+                Some(r) => r,
+                None => {
+                    let factor =
+                        ScatteringFactor::for_z(z).ok_or(SimError::UnknownElement { index, z })?;
+                    let r = crate::eikonal::EikonalAtom::try_new(
+                        &factor,
+                        grid.band_limit_per_nm,
+                        0.0,
+                        sigma_rad_per_v_nm,
+                    )
+                    .map(|_| ());
+                    TRIED
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((key, r.clone()));
+                    r
+                }
+            };
+            result?;
         }
     }
     Ok(())
