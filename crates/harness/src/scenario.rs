@@ -479,13 +479,9 @@ impl Scenario {
     /// is what does not fit, after the spherical aberration when its edge ray C_s·α³ is, else
     /// after the detector pixel.
     fn validate_window_holds_probe(&self) -> Result<(), InvalidValue> {
-        use mro_sim::propagation::{
-            aberration_radius_nm, defocus_disc_radius_nm, probe_tail_estimate,
-        };
         let m = &self.microscope;
-        let window_nm = self.model.window_oversampling as f64 / self.detector.k_pixel_per_nm;
-        let half = 0.5 * window_nm;
-        let tail = probe_tail_estimate(m, half);
+        let half = self.half_window_nm();
+        let tail = mro_sim::propagation::probe_tail_estimate(m, half);
         if tail <= PROBE_TAIL_REFUSED {
             return Ok(());
         }
@@ -493,20 +489,19 @@ impl Scenario {
         // aberration, else the window itself (the detector pixel). (A focal spread the
         // quadrature resolves, `coherence::check_resolved`, spreads the defocus by a few λ/α
         // only: it adds to a defocus, it does not blow a window alone.)
-        let disc_nm = defocus_disc_radius_nm(m);
-        let cs_nm = aberration_radius_nm(m);
-        let (field, value, cause, remedy) = if disc_nm > half {
+        let (defocus, aberration) = self.probe_widening(half);
+        let (field, value, cause, remedy) = if let Some(cause) = defocus {
             (
                 "microscope.defocus_nm",
                 m.defocus_nm.to_string(),
-                format!(", the defocused probe's disc, microscope.semiangle_mrad × |defocus_nm|, has radius {disc_nm:.3} nm"),
+                cause,
                 " or less defocus",
             )
-        } else if cs_nm > half {
+        } else if let Some(cause) = aberration {
             (
                 "microscope.cs_mm",
                 m.cs_mm.to_string(),
-                format!(", spherical aberration throws the aperture's edge ray cs_mm × semiangle³ = {cs_nm:.3} nm off axis"),
+                cause,
                 ", a smaller cs_mm or semiangle_mrad",
             )
         } else {
@@ -521,11 +516,34 @@ impl Scenario {
             field,
             value,
             format!(
-                "a per-probe window that holds the probe: the window, model.window_oversampling / detector.k_pixel_per_nm = {window_nm:.3} nm, has about {:.0} % of the probe's intensity beyond its half-width (at most {:.0} % allowed{cause}); raise model.window_oversampling, use finer detector pixels{remedy}",
+                "a per-probe window that holds the probe: the window, model.window_oversampling / detector.k_pixel_per_nm = {:.3} nm, has about {:.0} % of the probe's intensity beyond its half-width (at most {:.0} % allowed{}); raise model.window_oversampling, use finer detector pixels{remedy}",
+                2.0 * half,
                 100.0 * tail,
                 100.0 * PROBE_TAIL_REFUSED,
+                if cause.is_empty() {
+                    cause
+                } else {
+                    format!(", {cause}")
+                },
             ),
         ))
+    }
+
+    /// Half the per-probe window, model.window_oversampling / detector.k_pixel_per_nm / 2, nm.
+    fn half_window_nm(&self) -> f64 {
+        0.5 * self.model.window_oversampling as f64 / self.detector.k_pixel_per_nm
+    }
+
+    /// What widens the probe beyond `half_nm`, each as a clause: the defocus
+    /// disc α·|Δf| and the spherical aberration's edge ray C_s·α³ (`None` where it does not).
+    fn probe_widening(&self, half_nm: f64) -> (Option<String>, Option<String>) {
+        use mro_sim::propagation::{aberration_radius_nm, defocus_disc_radius_nm};
+        let disc_nm = defocus_disc_radius_nm(&self.microscope);
+        let cs_nm = aberration_radius_nm(&self.microscope);
+        (
+            (disc_nm > half_nm).then(|| format!("the defocused probe's disc, microscope.semiangle_mrad × |defocus_nm|, has radius {disc_nm:.3} nm")),
+            (cs_nm > half_nm).then(|| format!("spherical aberration throws the aperture's edge ray cs_mm × semiangle³ = {cs_nm:.3} nm off axis")),
+        )
     }
 
     /// The whole-atom potentials multislice will need (absorbing beyond the band limit)
@@ -587,26 +605,15 @@ impl Scenario {
     /// intensity lies beyond the window's half-width L/2 and folds back onto the probe (the
     /// window is periodic; estimated with defocus, [`mro_sim::propagation::probe_tail_estimate`]).
     fn probe_warning(&self) -> Option<String> {
-        let m = &self.microscope;
-        let half_window_nm =
-            0.5 * self.model.window_oversampling as f64 / self.detector.k_pixel_per_nm;
-        let tail = mro_sim::propagation::probe_tail_estimate(m, half_window_nm);
-        let disc_nm = mro_sim::propagation::defocus_disc_radius_nm(m);
-        let cs_nm = mro_sim::propagation::aberration_radius_nm(m);
+        let half_window_nm = self.half_window_nm();
+        let tail = mro_sim::propagation::probe_tail_estimate(&self.microscope, half_window_nm);
         (tail > PROBE_TAIL_WARNING).then(|| {
+            let (defocus, aberration) = self.probe_widening(half_window_nm);
             format!(
                 "about {:.0} % of the probe's intensity lies beyond half the per-probe window ({half_window_nm:.3} nm = model.window_oversampling / detector.k_pixel_per_nm / 2{}{}) and folds back onto it: the patterns are those of a probe in a periodic box too small for it; raise model.window_oversampling or use finer detector pixels",
                 100.0 * tail,
-                if disc_nm > half_window_nm {
-                    format!("; the defocused probe's disc, microscope.semiangle_mrad × |defocus_nm|, has radius {disc_nm:.3} nm")
-                } else {
-                    String::new()
-                },
-                if cs_nm > half_window_nm {
-                    format!("; spherical aberration throws the aperture's edge ray cs_mm × semiangle³ = {cs_nm:.3} nm off axis")
-                } else {
-                    String::new()
-                }
+                defocus.map(|c| format!("; {c}")).unwrap_or_default(),
+                aberration.map(|c| format!("; {c}")).unwrap_or_default(),
             )
         })
     }

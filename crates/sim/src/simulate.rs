@@ -60,35 +60,44 @@ const TAIL_BACKGROUND_MAX: f64 = 0.5;
 /// at [`TAIL_BACKGROUND_MAX`].
 ///
 /// With a focal spread, the weight is averaged over its defocus nodes, each with its own plan
-/// (a node defocused beyond the window lacks more of its probe), as the patterns are.
-fn tail_background_weight(
-    model: &ModelSpec,
-    plan: &DiffractionPlan,
-    microscope: &MicroscopeSpec,
-    detector: &DetectorSpec,
-    slicing: Slicing,
-) -> f64 {
+/// (a node defocused beyond the window lacks more of its probe), as the patterns are:
+/// `node_plans` are [`defocus_plans`].
+fn tail_background_weight(model: &ModelSpec, node_plans: &[(Arc<DiffractionPlan>, f64)]) -> f64 {
     if !model.probe_tail_background {
         return 0.0;
     }
-    let coherence = PartialCoherence::from_microscope(microscope);
-    let fraction = if coherence.defocus.len() == 1 {
-        plan.tail_background_fraction()
-    } else {
-        coherence
-            .defocus
-            .iter()
-            .map(|&(offset, w)| {
-                let m = MicroscopeSpec {
-                    defocus_nm: microscope.defocus_nm + offset,
-                    ..microscope.clone()
-                };
-                w * DiffractionPlan::for_model(model, &m, detector, slicing)
-                    .tail_background_fraction()
-            })
-            .sum()
-    };
+    let fraction: f64 = node_plans
+        .iter()
+        .map(|(p, w)| w * p.tail_background_fraction())
+        .sum();
     fraction.min(TAIL_BACKGROUND_MAX)
+}
+
+/// One plan per defocus node of `coherence` with its weight: `plan` itself when there is one
+/// node, else a plan per node whose probe carries the node's defocus.
+fn defocus_plans(
+    plan: &Arc<DiffractionPlan>,
+    coherence: &PartialCoherence,
+    model: &ModelSpec,
+    microscope: &MicroscopeSpec,
+    detector: &DetectorSpec,
+    slicing: Slicing,
+) -> Vec<(Arc<DiffractionPlan>, f64)> {
+    if coherence.defocus.len() == 1 {
+        return vec![(plan.clone(), 1.0)];
+    }
+    coherence
+        .defocus
+        .iter()
+        .map(|&(offset, w)| {
+            let m = MicroscopeSpec {
+                defocus_nm: microscope.defocus_nm + offset,
+                ..microscope.clone()
+            };
+            let p = DiffractionPlan::for_model(model, &m, detector, slicing);
+            (Arc::new(p), w)
+        })
+        .collect()
 }
 
 /// Errors of the forward model.
@@ -253,17 +262,18 @@ pub fn forward_grid(
         .band_limit_for(detector, thickness_nm)
         .map_err(inv("model"))?;
     let slicing = Slicing::new(thickness_nm, model.slice_nm);
-    let plan = DiffractionPlan::for_model(model, microscope, detector, slicing);
+    let plan = Arc::new(DiffractionPlan::for_model(
+        model, microscope, detector, slicing,
+    ));
     let coherence = PartialCoherence::from_microscope(microscope);
+    let node_plans = defocus_plans(&plan, &coherence, model, microscope, detector, slicing);
     let projected = model.kind == crate::spec::ModelKind::Kinematic;
     Ok(ForwardGrid {
         window_nm: plan.window_nm(),
         window_points: plan.window_points(),
         window_oversampling: plan.oversampling(),
         probe_tail_fraction: probe_tail_estimate(microscope, 0.5 * plan.window_nm()),
-        tail_background_fraction: tail_background_weight(
-            model, &plan, microscope, detector, slicing,
-        ),
+        tail_background_fraction: tail_background_weight(model, &node_plans),
         dx_nm: plan.dx_nm(),
         band_limit_per_nm: plan.band_limit_per_nm(),
         // The kinematic model projects the whole foil: one slice.
@@ -460,20 +470,13 @@ where
     // Partial coherence: one model per focal-spread node (its plan's probe carries the
     // defocus), patterns summed over those and over source offsets.
     let coherence = PartialCoherence::from_microscope(microscope);
+    let node_plans = defocus_plans(&plan, &coherence, model, microscope, detector, slicing);
     let defocus_models: Vec<(Box<dyn Propagation>, f64)> = if coherence.is_coherent() {
         Vec::new()
     } else {
-        coherence
-            .defocus
+        node_plans
             .iter()
-            .map(|&(offset, w)| {
-                let m = MicroscopeSpec {
-                    defocus_nm: microscope.defocus_nm + offset,
-                    ..microscope.clone()
-                };
-                let p = DiffractionPlan::for_model(model, &m, detector, slicing);
-                (make_model(model, Arc::new(p)), w)
-            })
+            .map(|(p, w)| (make_model(model, p.clone()), *w))
             .collect()
     };
 
@@ -515,7 +518,7 @@ where
     let det = Detector::from_spec(detector);
     // What the window's probe lacks as a background, learnt from the first scan row; none when
     // it lacks nothing (a point-sampled aperture in focus).
-    let tail_fraction = tail_background_weight(model, &plan, microscope, detector, slicing);
+    let tail_fraction = tail_background_weight(model, &node_plans);
     let mut tail = (tail_fraction > 0.0)
         .then(|| TailBackground::new(tail_fraction, detector.pixels, cal.center_px()));
     let total = sy * sx * configs;
