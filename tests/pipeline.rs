@@ -2,6 +2,7 @@
 //! sweep; determinism across thread counts; no silent overwrites.
 
 use crate::support::{expect_exit, mro, png_size, repo, run_mro, run_python, toml_files};
+use std::path::PathBuf;
 
 fn smoke() -> std::path::PathBuf {
     repo().join("scenarios/smoke/tiny.toml")
@@ -235,15 +236,44 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
     );
 }
 
+/// The two validation scenarios that cost most (a 128 × 128 scan of a 41 nm field; a 20 nm
+/// Born foil at the converged 12.5 nm window): together over half of the suite's time, so
+/// `cargo test` leaves them to [`the_large_validation_scenarios_meet_their_tolerances`].
+const LARGE_VALIDATION: [&str; 2] = ["correlated.toml", "thickness_sweep.toml"];
+
+fn validation_scenarios(large: bool) -> Vec<PathBuf> {
+    toml_files(&repo().join("scenarios/validation"))
+        .into_iter()
+        .filter(|f| {
+            let name = f.file_name().unwrap().to_str().unwrap();
+            LARGE_VALIDATION.contains(&name) == large
+        })
+        .collect()
+}
+
 #[test]
 fn every_validation_scenario_meets_its_tolerances() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = toml_files(&repo().join("scenarios/validation"));
+    let files = validation_scenarios(false);
     assert!(files.len() >= 6, "{files:?}");
+    validate_meets_tolerances(&files);
+}
+
+/// Run before committing `reports/validation` (whose regeneration checks every scenario too):
+/// `cargo test --release --test tests large_validation -- --ignored`.
+#[test]
+#[ignore = "about 2 min in release, 3 in a test build: run with --ignored"]
+fn the_large_validation_scenarios_meet_their_tolerances() {
+    let files = validation_scenarios(true);
+    assert_eq!(files.len(), LARGE_VALIDATION.len(), "{files:?}");
+    validate_meets_tolerances(&files);
+}
+
+fn validate_meets_tolerances(files: &[PathBuf]) {
+    let dir = tempfile::tempdir().unwrap();
     // The tolerances, not detectability, are the point here: skip the controls.
     let out = mro()
         .arg("validate")
-        .args(&files)
+        .args(files)
         .arg("--no-control")
         .arg("--out")
         .arg(dir.path())
