@@ -4,7 +4,7 @@
 use crate::support::{expect_exit, mro, png_size, repo, run_mro, run_python, toml_files};
 use std::path::PathBuf;
 
-fn smoke() -> std::path::PathBuf {
+fn smoke() -> PathBuf {
     repo().join("scenarios/smoke/tiny.toml")
 }
 
@@ -252,9 +252,15 @@ fn validation_scenarios(large: bool) -> Vec<PathBuf> {
 }
 
 #[test]
-fn every_validation_scenario_meets_its_tolerances() {
+fn the_smaller_validation_scenarios_meet_their_tolerances() {
     let files = validation_scenarios(false);
     assert!(files.len() >= 6, "{files:?}");
+    // A renamed large scenario would otherwise drop out of both tests unnoticed.
+    assert_eq!(
+        validation_scenarios(true).len(),
+        LARGE_VALIDATION.len(),
+        "{LARGE_VALIDATION:?} in scenarios/validation"
+    );
     validate_meets_tolerances(&files);
 }
 
@@ -610,7 +616,7 @@ fn analyze_with_the_scenario_as_config_gives_validates_analysis() {
             && stdout.contains("\"in_condition_fraction\":1.0"),
         "{stdout}"
     );
-    let read = |p: std::path::PathBuf| -> serde_json::Value {
+    let read = |p: PathBuf| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
     };
     let validated = read(run.join("analysis.json"));
