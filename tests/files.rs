@@ -280,6 +280,32 @@ fn validate_keeps_scenarios_in_distinct_safe_directories_under_out() {
         summary.contains("(_.._escape/report.md)") && summary.contains("(_tmp_absolute/report.md)"),
         "{summary}"
     );
+    // The summary as mro left it is replaced by a rerun; edited, it is the user's (exit 2,
+    // named, untouched) until --force.
+    expect_exit(&run_mro(&[&"validate", &a, &b, &"--out", &out]), 0);
+    let edited = summary.replacen("# Validation summary", "# Validation summary — my notes", 1);
+    std::fs::write(out.join("summary.md"), &edited).unwrap();
+    let r = run_mro(&[&"validate", &a, &b, &"--out", &out]);
+    expect_exit(&r, 2);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains("summary.md")
+            && stderr.contains("edited since")
+            && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.md")).unwrap(),
+        edited
+    );
+    expect_exit(
+        &run_mro(&[&"validate", &a, &b, &"--out", &out, &"--force"]),
+        0,
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.md")).unwrap(),
+        summary
+    );
 
     // Two scenarios with the same (default) name: refused before any work.
     let nameless = MINI.replace("name = \"mini\"\n", "");

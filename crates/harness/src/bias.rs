@@ -15,6 +15,31 @@ use crate::score::Score;
 /// The first line of `summary.md`, by which a rerun knows the file as mro's own.
 pub const SUMMARY_TITLE: &str = "# Validation summary";
 
+/// The last line of `summary.md` begins so and ends with the CRC-32 of every byte before it
+/// (hex) and ` -->`: a rerun replaces the file only while it is as mro left it.
+const SUMMARY_SEAL: &str = "<!-- written by mro validate; CRC-32 of the text above: ";
+
+/// Whether `text` (a `summary.md`) is mro's own and unedited: it begins with [`SUMMARY_TITLE`]
+/// and its seal matches what precedes it. A summary from before the seal (title, no seal
+/// line) falls back to its title alone, as an output marker without file records does.
+pub fn summary_is_unedited(text: &str) -> bool {
+    if !text.starts_with(SUMMARY_TITLE) {
+        return false;
+    }
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let (above, last) = match body.rfind('\n') {
+        Some(i) => (&text[..=i], &body[i + 1..]),
+        None => return true,
+    };
+    match last.strip_prefix(SUMMARY_SEAL) {
+        Some(rest) => rest
+            .strip_suffix(" -->")
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .is_some_and(|crc| crc == crc32fast::hash(above.as_bytes())),
+        None => !text.contains(SUMMARY_SEAL),
+    }
+}
+
 /// One method and quantity over a set of runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bias {
@@ -249,6 +274,11 @@ pub fn suite_summary(command: &str, runs: &[(String, String, Score)]) -> String 
     );
     s.push_str(&bias_block(runs.iter().map(|r| &r.2)));
     s.push_str(&detectable_section(runs.iter().map(|r| &r.2), "scenarios"));
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    let crc = crc32fast::hash(s.as_bytes());
+    let _ = writeln!(s, "{SUMMARY_SEAL}{crc:08x} -->");
     s
 }
 
@@ -372,6 +402,27 @@ mod tests {
         // Nothing resolved: no section.
         s.detectability.as_mut().unwrap().resolved_at.clear();
         assert!(!detectable_section([&s], "scenarios").contains("resolved"));
+    }
+
+    #[test]
+    fn a_summary_is_known_as_unedited_by_its_seal() {
+        let text = suite_summary("mro validate a.toml b.toml --out x", &[]);
+        assert!(summary_is_unedited(&text), "{text}");
+        assert!(text.lines().last().unwrap().starts_with(SUMMARY_SEAL));
+        // Any edit above the seal, or after it, or of the seal itself, makes it the user's.
+        assert!(!summary_is_unedited(&text.replacen("b.toml", "c.toml", 1)));
+        assert!(!summary_is_unedited(&format!("{text}my notes\n")));
+        let i = text.rfind(" -->").unwrap();
+        assert!(!summary_is_unedited(&format!(
+            "{}0{}",
+            &text[..i - 1],
+            &text[i..]
+        )));
+        // Not mro's title: the user's; the title without a seal: a summary from before it.
+        assert!(!summary_is_unedited("# My summary\n"));
+        assert!(summary_is_unedited(
+            "# Validation summary\n\nRegenerate with:\n"
+        ));
     }
 
     #[test]

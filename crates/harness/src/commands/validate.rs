@@ -120,15 +120,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     check_dir(&args.out)?;
     // Several scenarios also get `OUT/summary.md` (each method's bias over them); a file of that
-    // name that mro did not write is the user's.
+    // name that mro did not write, or that was edited since, is the user's.
     let summary = (scenarios.len() > 1).then(|| args.out.join(SUMMARY));
     if let Some(path) = &summary {
-        let ours = std::fs::read_to_string(path)
-            .map(|t| t.starts_with(bias::SUMMARY_TITLE))
-            .unwrap_or(true);
+        let ours = match std::fs::read(path) {
+            Ok(bytes) => std::str::from_utf8(&bytes).is_ok_and(bias::summary_is_unedited),
+            Err(_) => path.symlink_metadata().is_err(),
+        };
         if !ours && !args.force {
             return Err(bad_input(format!(
-                "{}: exists and was not written by mro validate; pass --force to replace it",
+                "{}: exists and was not written by mro validate, or was edited since; pass --force to replace it",
                 path.display()
             )));
         }
