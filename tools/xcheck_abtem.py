@@ -8,8 +8,8 @@ Run from the repository root:
 It makes a throw-away virtual environment under target/xcheck-venv (pinned abTEM 1.0.11 and
 its dependencies, tools/xcheck_abtem_requirements.txt; needs the package registry once) and
 re-executes itself inside it, single-threaded (OMP/BLAS/numba/FFTW threads = 1). Work files
-go to target/xcheck/; the report to reports/xcheck-abtem.md. About 30 min on a shared
-2-core machine; peak memory about 10 GB (the converged reference at 20 nm holds 200 slices of
+go to target/xcheck/; the report to reports/xcheck-abtem.md. About 17 min on 2 cores
+(measured 2026-12-02; more on a shared machine); peak memory about 10 GB (the converged reference at 20 nm holds 200 slices of
 3072² float32 potential, 7.5 GB). `--report-only` re-renders the report from the last run's
 target/xcheck/results.json. XCHECK_THICKNESSES=5 and XCHECK_RUNS=own,cell12 (comma lists)
 restrict a run while developing.

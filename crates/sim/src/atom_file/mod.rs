@@ -129,7 +129,8 @@ impl ParseError {
 
 /// Reads the atom file `path`. `type_elements` names the element of each LAMMPS atom type in
 /// order (type 1 first); when empty, LAMMPS types are mapped by the `Masses` section (data
-/// files) or an `element` column (dumps). Extended XYZ ignores it.
+/// files) or an `element` column (dumps). An extended XYZ file names each atom's element, so
+/// `type_elements` given with one is refused rather than silently unused.
 ///
 /// # Errors
 /// [`AtomFileError`] naming the file, the line and what was expected: unreadable or not UTF-8,
@@ -175,6 +176,9 @@ pub fn parse_atoms(
         })
         .collect::<Result<Vec<u8>, _>>()?;
     match format {
+        AtomFormat::ExtendedXyz if !type_z.is_empty() => Err(ParseError::file(
+            "`type_elements` is given, but this is an extended XYZ file, which names each atom's element itself: expected `type_elements` only with a LAMMPS data or dump file",
+        )),
         AtomFormat::ExtendedXyz => xyz::parse(text),
         AtomFormat::LammpsData => lammps::parse_data(text, &type_z),
         AtomFormat::LammpsDump => lammps::parse_dump(text, &type_z),
