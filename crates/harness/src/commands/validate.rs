@@ -123,8 +123,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // name that mro did not write, or that was edited since, is the user's.
     let summary = (scenarios.len() > 1).then(|| args.out.join(SUMMARY));
     if let Some(path) = &summary {
-        let ours = match std::fs::read(path) {
-            Ok(bytes) => std::str::from_utf8(&bytes).is_ok_and(bias::summary_is_unedited),
+        // Unreadable (not UTF-8, a directory, no permission) but present: the user's.
+        let ours = match std::fs::read_to_string(path) {
+            Ok(text) => bias::summary_is_unedited(&text),
             Err(_) => path.symlink_metadata().is_err(),
         };
         if !ours && !args.force {
