@@ -306,6 +306,14 @@ fn validate_keeps_scenarios_in_distinct_safe_directories_under_out() {
         std::fs::read_to_string(out.join("summary.md")).unwrap(),
         summary
     );
+    // A directory in the summary's place is refused before any work, even with --force.
+    let dir_out = d.path().join("dir_out");
+    std::fs::create_dir_all(dir_out.join("summary.md")).unwrap();
+    let r = run_mro(&[&"validate", &a, &b, &"--out", &dir_out, &"--force"]);
+    expect_exit(&r, 2);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(stderr.contains("summary.md: is a directory"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&dir_out).unwrap().count(), 1);
 
     // Two scenarios with the same (default) name: refused before any work.
     let nameless = MINI.replace("name = \"mini\"\n", "");

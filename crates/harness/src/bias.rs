@@ -20,24 +20,20 @@ pub const SUMMARY_TITLE: &str = "# Validation summary";
 const SUMMARY_SEAL: &str = "<!-- written by mro validate; CRC-32 of the text above: ";
 
 /// Whether `text` (a `summary.md`) is mro's own and unedited: it begins with [`SUMMARY_TITLE`]
-/// and its seal matches what precedes it. A summary from before the seal (title, no seal
-/// line) falls back to its title alone, as an output marker without file records does.
+/// and ends with a seal that matches what precedes it. Without the seal (deleted, or a file
+/// that only looks like a summary) it is the user's.
 pub fn summary_is_unedited(text: &str) -> bool {
-    if !text.starts_with(SUMMARY_TITLE) {
-        return false;
-    }
     let body = text.strip_suffix('\n').unwrap_or(text);
-    let (above, last) = match body.rfind('\n') {
-        Some(i) => (&text[..=i], &body[i + 1..]),
-        None => return true,
+    let Some(i) = body.rfind('\n') else {
+        return false;
     };
-    match last.strip_prefix(SUMMARY_SEAL) {
-        Some(rest) => rest
-            .strip_suffix(" -->")
+    let (above, last) = (&text[..=i], &body[i + 1..]);
+    text.starts_with(SUMMARY_TITLE)
+        && last
+            .strip_prefix(SUMMARY_SEAL)
+            .and_then(|rest| rest.strip_suffix(" -->"))
             .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-            .is_some_and(|crc| crc == crc32fast::hash(above.as_bytes())),
-        None => !text.contains(SUMMARY_SEAL),
-    }
+            .is_some_and(|crc| crc == crc32fast::hash(above.as_bytes()))
 }
 
 /// One method and quantity over a set of runs.
@@ -419,11 +415,15 @@ mod tests {
             &text[..i - 1],
             &text[i..]
         )));
-        // Not mro's title: the user's; the title without a seal: a summary from before it.
-        assert!(!summary_is_unedited("# My summary\n"));
-        assert!(summary_is_unedited(
-            "# Validation summary\n\nRegenerate with:\n"
-        ));
+        // The seal line deleted, the title alone, another title: the user's.
+        let unsealed = &text[..text.rfind(SUMMARY_SEAL).unwrap()];
+        assert!(!summary_is_unedited(unsealed));
+        assert!(!summary_is_unedited("# Validation summary\n"));
+        assert!(!summary_is_unedited(&text.replacen(
+            SUMMARY_TITLE,
+            "# Mine",
+            1
+        )));
     }
 
     #[test]

@@ -123,6 +123,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // name that mro did not write, or that was edited since, is the user's.
     let summary = (scenarios.len() > 1).then(|| args.out.join(SUMMARY));
     if let Some(path) = &summary {
+        // Not even --force replaces a directory: found now, not after the runs.
+        if path.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(bad_input(format!(
+                "{}: is a directory; expected the summary file's place (move the directory away)",
+                path.display()
+            )));
+        }
         // Unreadable (not UTF-8, a directory, no permission) but present: the user's.
         let ours = match std::fs::read_to_string(path) {
             Ok(text) => bias::summary_is_unedited(&text),
