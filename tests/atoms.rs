@@ -327,6 +327,18 @@ fn an_atom_file_validates_end_to_end_and_images_as_its_glass() {
         &run_mro(&[&"simulate", &file_toml, &"--out", &p.join("file")]),
         0,
     );
+    // meta.json stamps the file it imaged: its length and zlib's CRC-32 of its bytes.
+    let bytes = std::fs::read(p.join("glass/atoms.xyz")).unwrap();
+    let provenance = |dir: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(p.join(dir).join("meta.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["provenance"].clone()
+    };
+    let crc = format!("{:08x}", crc32fast::hash(&bytes));
+    assert_eq!(
+        provenance("file")["atoms_file"],
+        serde_json::json!({"bytes": bytes.len(), "crc32": crc})
+    );
+    assert!(provenance("direct").get("atoms_file").is_none());
     let (a, _) = cube(&p.join("direct"));
     let (b, _) = cube(&p.join("file"));
     let peak = a.iter().flatten().fold(0f32, |m, &v| m.max(v));

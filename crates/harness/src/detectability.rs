@@ -650,10 +650,19 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
         on.iter().filter_map(|m| m.cluster_percentile_control),
         |p| format!("{p:.0}"),
     );
+    // In-condition clusters may all lie outside the scanned field (a scan smaller than the
+    // sample): then there is no percentile to give.
+    let where_clusters = if on.iter().any(|m| m.cluster_percentile.is_some()) {
+        format!(
+            "the median in-condition cluster sits at percentile {pct} of its map (the same \
+             positions in the control: {pct_c})"
+        )
+    } else {
+        "no in-condition cluster lies inside the scanned field, so none can be located".into()
+    };
     let numbers = format!(
         "mean P_n differs from the no-MRO control by {sigma} standard errors at n = {}, region \
-         counts are {ratio} × the control's, and the median in-condition cluster sits at \
-         percentile {pct} of its map (the same positions in the control: {pct_c})",
+         counts are {ratio} × the control's, and {where_clusters}",
         list(planted)
     );
     if shows.is_empty() && located.is_empty() {
@@ -954,6 +963,20 @@ mod tests {
         let all = verdict(&maps[2..], &[6], &[6], &[6]);
         assert!(all.starts_with("MRO detectable and located"), "{all}");
         assert!(verdict(&maps, &[], &[], &[]).starts_with("no in-condition MRO"));
+        // In-condition clusters only outside the scanned field: no percentile to give.
+        let outside = [MapDetectability {
+            clusters: 0,
+            cluster_percentile: None,
+            cluster_percentile_control: None,
+            ..map(2, 1.2, 0.0)
+        }];
+        let words = verdict(&outside, &[2], &[], &[]);
+        assert!(
+            words.ends_with(
+                "and no in-condition cluster lies inside the scanned field, so none can be located"
+            ),
+            "{words}"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use mro_sim::atom_file::{read_atom_file, AtomFile};
+use mro_sim::atom_file::{atom_file_from_bytes, AtomFile, AtomFileError};
 use mro_sim::glass::TRUTH_SCHEMA;
 use mro_sim::{elements, Truth};
 
@@ -35,6 +35,23 @@ pub struct Imported {
     pub file: AtomFile,
     /// The truth file, if `[sample] truth` is given.
     pub truth: Option<Truth>,
+    /// Size and CRC-32 of the atom file as read, recorded in `meta.json` so that a run can be
+    /// matched to the file it imaged.
+    pub stamp: FileStamp,
+}
+
+/// A file's length and CRC-32 (IEEE, as zlib's `crc32`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct FileStamp {
+    /// Length in bytes.
+    pub bytes: u64,
+    /// CRC-32 of the bytes, as 8 lower-case hex digits.
+    #[serde(serialize_with = "hex8")]
+    pub crc32: u32,
+}
+
+fn hex8<S: serde::Serializer>(crc: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{crc:08x}"))
 }
 
 impl Imported {
@@ -115,10 +132,13 @@ pub(crate) fn absolute_path_values(axis: &mut crate::sweep::SetArg, base: Option
 /// The last file read, kept so that re-parsing a scenario (a sweep checks every point) does not
 /// read it again: key (path, type_elements, modification time, length).
 type CacheKey = (PathBuf, Vec<String>, Option<std::time::SystemTime>, u64);
-static LAST_READ: Mutex<Option<(CacheKey, Arc<AtomFile>)>> = Mutex::new(None);
+static LAST_READ: Mutex<Option<(CacheKey, Arc<AtomFile>, FileStamp)>> = Mutex::new(None);
 
-/// Reads `path` (or takes it from [`LAST_READ`] when the file is unchanged).
-fn read_cached(path: &Path, type_elements: &[String]) -> Result<Arc<AtomFile>, String> {
+/// Reads `path` (or takes it from [`LAST_READ`] when the file is unchanged), with its stamp.
+fn read_cached(
+    path: &Path,
+    type_elements: &[String],
+) -> Result<(Arc<AtomFile>, FileStamp), AtomFileError> {
     let meta = std::fs::metadata(path).ok();
     let key = (
         path.to_path_buf(),
@@ -127,14 +147,25 @@ fn read_cached(path: &Path, type_elements: &[String]) -> Result<Arc<AtomFile>, S
         meta.as_ref().map_or(0, |m| m.len()),
     );
     let mut last = LAST_READ.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((k, file)) = last.as_ref() {
+    if let Some((k, file, stamp)) = last.as_ref() {
         if *k == key {
-            return Ok(file.clone());
+            return Ok((file.clone(), *stamp));
         }
     }
-    let file = Arc::new(read_atom_file(path, type_elements).map_err(|e| e.to_string())?);
-    *last = Some((key, file.clone()));
-    Ok(file)
+    // One read: the stamp is of the bytes parsed.
+    let bytes = std::fs::read(path).map_err(|e| AtomFileError {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read: {e}"),
+        in_type_elements: false,
+    })?;
+    let stamp = FileStamp {
+        bytes: bytes.len() as u64,
+        crc32: crc32fast::hash(&bytes),
+    };
+    let file = Arc::new(atom_file_from_bytes(path, bytes, type_elements)?);
+    *last = Some((key, file.clone(), stamp));
+    Ok((file, stamp))
 }
 
 /// Resolves `[sample] atoms` of `scenario` (parsed from `raw`, found in directory `base`):
@@ -143,7 +174,8 @@ fn read_cached(path: &Path, type_elements: &[String]) -> Result<Arc<AtomFile>, S
 /// # Errors
 /// [`BadInput`] naming the field: `sample.atoms` (unreadable or malformed file, a cell mro cannot
 /// image), `sample.truth` (unreadable, not `mro.truth/1`, another box or atom count),
-/// `sample.type_elements` (given without `atoms`), a sample key that contradicts the file,
+/// `sample.type_elements` (given without `atoms` or empty; an unknown symbol, one type too many
+/// or too few, or given beside an extended XYZ file), a sample key that contradicts the file,
 /// `clusters` (given with `atoms`).
 pub fn resolve(
     scenario: &mut Scenario,
@@ -151,13 +183,15 @@ pub fn resolve(
     base: Option<&Path>,
 ) -> Result<(), BadInput> {
     let sample = &mut scenario.sample;
+    let given = raw.get("sample").and_then(|s| s.as_table());
+    let has = |key: &str| given.is_some_and(|t| t.contains_key(key));
     let Some(atoms_path) = sample.atoms.clone() else {
         if sample.truth.is_some() {
             return Err(BadInput(
                 "field `sample.truth`: expected it only with `sample.atoms` (the truth of a built glass is mro's own)".into(),
             ));
         }
-        if !sample.type_elements.is_empty() {
+        if has("type_elements") {
             return Err(BadInput(
                 "field `sample.type_elements`: expected it only with `sample.atoms` (it names the elements of a LAMMPS file's atom types)".into(),
             ));
@@ -166,7 +200,20 @@ pub fn resolve(
     };
     let atoms_path = absolute(&atoms_path, base);
     let field = |name: &str, e: String| BadInput(format!("field `sample.{name}`: {e}"));
-    let file = read_cached(&atoms_path, &sample.type_elements).map_err(|e| field("atoms", e))?;
+    if sample.type_elements.is_empty() && has("type_elements") {
+        return Err(field(
+            "type_elements",
+            "an empty list: expected one element symbol per LAMMPS atom type (type 1 first), or the key left out (types are then mapped by the file's `Masses` section or `element` column)".into(),
+        ));
+    }
+    let (file, stamp) = read_cached(&atoms_path, &sample.type_elements).map_err(|e| {
+        let name = if e.in_type_elements {
+            "type_elements"
+        } else {
+            "atoms"
+        };
+        field(name, e.to_string())
+    })?;
     let v = &file.atoms;
     if v.is_empty() {
         return Err(field(
@@ -187,8 +234,6 @@ pub fn resolve(
             ));
         }
     }
-    let given = raw.get("sample").and_then(|s| s.as_table());
-    let has = |key: &str| given.is_some_and(|t| t.contains_key(key));
     let disagree = |key: &str, written: String, file_value: String| {
         field(
             key,
@@ -267,6 +312,7 @@ pub fn resolve(
     scenario.imported = Some(Arc::new(Imported {
         file: Arc::unwrap_or_clone(file),
         truth,
+        stamp,
     }));
     Ok(())
 }
@@ -375,7 +421,9 @@ mod tests {
                 "number_density_per_nm3 = 54.0",
                 "sample.number_density_per_nm3",
             ),
-            ("type_elements = [\"Qq\"]", "sample.atoms"),
+            ("type_elements = [\"Qq\"]", "sample.type_elements"),
+            ("type_elements = [\"Zr\"]", "sample.type_elements"),
+            ("type_elements = []", "sample.type_elements"),
         ] {
             let e = parse(TWO, extra).1.unwrap_err().to_string();
             assert!(e.contains(&format!("field `{field}`")), "{extra}: {e}");

@@ -121,7 +121,7 @@ pub fn simulate_to(
         &scenario.model,
         scenario.sample.thickness_nm,
     )?;
-    let provenance = serde_json::json!({
+    let mut provenance = serde_json::json!({
         "scenario": scenario.name,
         "grid": grid,
         "seed": scenario.seed,
@@ -130,6 +130,9 @@ pub fn simulate_to(
         "simulate_seconds": started.elapsed().as_secs_f64(),
         "resolved_scenario": scenario,
     });
+    if let Some(imported) = &scenario.imported {
+        provenance["atoms_file"] = serde_json::to_value(imported.stamp)?;
+    }
     let meta = dir.join("meta.json");
     std::fs::write(
         &meta,

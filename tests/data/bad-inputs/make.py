@@ -202,6 +202,15 @@ atoms_case("two_frames", "two_frames.lammpstrj", DUMP_HEAD + "1 Zr 1 2 3\n2 Al 3
 atoms_case("tilted_box", "tilted_box.dump",
            DUMP_HEAD.replace("pp pp pp\n0 40\n0 40\n0 30", "xy xz yz pp pp pp\n0 40 5\n0 40 0\n0 30 0") + "1 Zr 1 2 3\n2 Al 3 4 5\n",
            "tilted_box.dump: line 6: tilt 5: expected an orthogonal box")
+atoms_case("type_elements_empty", "types.data", DATA_HEAD + "1 1 1 2 3\n2 1 4 5 6\n3 1 7 8 9\n",
+           "field `sample.type_elements`: an empty list: expected one element symbol per LAMMPS atom type",
+           'type_elements = []\n')
+# The next two name the field before the file's absolute path; their messages are checked in
+# crates/harness/src/imported.rs and crates/sim/src/atom_file/tests.rs.
+atoms_case("type_elements_too_many", "types.data", None, "field `sample.type_elements`: ",
+           'type_elements = ["Zr", "Co"]\n')
+atoms_case("type_elements_for_xyz", None, None, "field `sample.type_elements`: ",
+           'type_elements = ["Co"]\n')
 with open(os.path.join(HERE, "atoms", "other_box_truth.json"), "w") as f:
     json.dump({"schema": "mro.truth/1", "extent_nm": [5.0, 5.0], "thickness_nm": 3.0, "atoms": 2,
                "number_density_per_nm3": 0.027, "acceptance_deg": 10.0, "shows_threshold": 0.25,

@@ -169,10 +169,13 @@ pub(super) fn parse_data(text: &str, type_z: &[u8]) -> Result<AtomVolume, ParseE
     let mut z_of: Vec<Option<u8>> = vec![None; ntypes];
     if !type_z.is_empty() {
         if type_z.len() != ntypes {
-            return Err(ParseError::file(format!(
+            return Err(ParseError::type_elements(
+                None,
+                format!(
                 "{ntypes} atom types, but `type_elements` names {}: expected one element per type",
                 type_z.len()
-            )));
+            ),
+            ));
         }
         for (z, &t) in z_of.iter_mut().zip(type_z) {
             *z = Some(t);
@@ -480,7 +483,10 @@ fn dump_atoms<'a>(
             None => {
                 let token = t[ty.expect("checked above")];
                 let i = atom_type(token, type_z.len()).map_err(|m| {
-                    ParseError::at(n, format!("{m} (the types `type_elements` names)"))
+                    ParseError::type_elements(
+                        Some(n),
+                        format!("{m} (the types `type_elements` names)"),
+                    )
                 })?;
                 type_z[i - 1]
             }

@@ -99,6 +99,8 @@ pub struct AtomFileError {
     pub line: Option<usize>,
     /// What is wrong and what was expected.
     pub message: String,
+    /// Whether the fault is in `type_elements` (the scenario's list), not in the file itself.
+    pub in_type_elements: bool,
 }
 
 /// A fault found while parsing text: 1-based line and message (the path is added by
@@ -109,6 +111,8 @@ pub struct ParseError {
     pub line: Option<usize>,
     /// What is wrong and what was expected.
     pub message: String,
+    /// Whether the fault is in `type_elements`, not in the text.
+    pub in_type_elements: bool,
 }
 
 impl ParseError {
@@ -116,6 +120,7 @@ impl ParseError {
         Self {
             line: Some(line),
             message: message.into(),
+            in_type_elements: false,
         }
     }
 
@@ -123,6 +128,17 @@ impl ParseError {
         Self {
             line: None,
             message: message.into(),
+            in_type_elements: false,
+        }
+    }
+
+    /// A fault of the `type_elements` list (unknown symbol, wrong length, given for a file that
+    /// names its elements, a type beyond it), on `line` if one shows it.
+    fn type_elements(line: Option<usize>, message: impl Into<String>) -> Self {
+        Self {
+            line,
+            message: message.into(),
+            in_type_elements: true,
         }
     }
 }
@@ -137,13 +153,31 @@ impl ParseError {
 /// truncated, a wrong column count, an unknown element or type, a non-finite coordinate, an
 /// atom count that does not match, a tilted cell, a second frame, more than [`MAX_ATOMS`].
 pub fn read_atom_file(path: &Path, type_elements: &[String]) -> Result<AtomFile, AtomFileError> {
+    let bytes = std::fs::read(path).map_err(|e| AtomFileError {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read: {e}"),
+        in_type_elements: false,
+    })?;
+    atom_file_from_bytes(path, bytes, type_elements)
+}
+
+/// [`read_atom_file`] of `bytes` already read from `path` (which names the file in errors and
+/// gives its format by extension).
+///
+/// # Errors
+/// As [`read_atom_file`], but for reading.
+pub fn atom_file_from_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    type_elements: &[String],
+) -> Result<AtomFile, AtomFileError> {
     let err = |e: ParseError| AtomFileError {
         path: path.to_path_buf(),
         line: e.line,
         message: e.message,
+        in_type_elements: e.in_type_elements,
     };
-    let bytes =
-        std::fs::read(path).map_err(|e| err(ParseError::file(format!("cannot read: {e}"))))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         err(ParseError::file(format!(
             "not UTF-8 text (byte {}): expected an extended XYZ or LAMMPS text file",
@@ -169,14 +203,18 @@ pub fn parse_atoms(
         .iter()
         .map(|s| {
             element_z(s).ok_or_else(|| {
-                ParseError::file(format!(
+                ParseError::type_elements(
+                    None,
+                    format!(
                     "`type_elements` names {s:?}: expected chemical element symbols such as \"Zr\""
-                ))
+                ),
+                )
             })
         })
         .collect::<Result<Vec<u8>, _>>()?;
     match format {
-        AtomFormat::ExtendedXyz if !type_z.is_empty() => Err(ParseError::file(
+        AtomFormat::ExtendedXyz if !type_z.is_empty() => Err(ParseError::type_elements(
+            None,
             "`type_elements` is given, but this is an extended XYZ file, which names each atom's element itself: expected `type_elements` only with a LAMMPS data or dump file",
         )),
         AtomFormat::ExtendedXyz => xyz::parse(text),

@@ -494,9 +494,19 @@ fn broken_ids_far_coordinates_and_extra_type_elements_are_refused() {
     let three = ["Zr", "Al", "Co"].map(String::from);
     let e = parse_atoms(DATA_ATOMIC, AtomFormat::LammpsData, &three).unwrap_err();
     assert!(e.message.contains("names 3"), "{}", e.message);
+    assert!(e.in_type_elements, "the list, not the file, is at fault");
     // An extended XYZ names its elements: `type_elements` beside it is refused, not ignored.
     let xyz = "1\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3\nZr 1 1 1\n";
     assert!(parse_atoms(xyz, AtomFormat::ExtendedXyz, &[]).is_ok());
     let e = parse_atoms(xyz, AtomFormat::ExtendedXyz, &["Co".to_string()]).unwrap_err();
     assert!(e.message.contains("extended XYZ"), "{}", e.message);
+    assert!(e.in_type_elements);
+    // A fault of the file itself is not the list's.
+    let e = parse_atoms(
+        "1\nLattice=\"5 0 0 0 5 0 0 0 5\"\n",
+        AtomFormat::ExtendedXyz,
+        &[],
+    )
+    .unwrap_err();
+    assert!(!e.in_type_elements, "{}", e.message);
 }
