@@ -6,7 +6,10 @@ use crate::support::{mro, repo, toml_files};
 #[test]
 fn shipped_scenarios_are_valid() {
     let root = repo().join("scenarios");
-    let mut files = vec![root.join("paper.toml")];
+    let mut files = vec![
+        root.join("paper.toml"),
+        root.join("paper_as_published.toml"),
+    ];
     for sub in ["smoke", "validation", "calibration"] {
         files.extend(toml_files(&root.join(sub)));
     }

@@ -42,7 +42,8 @@ const XYZ_BYTES_PER_ATOM: f64 = 31.0;
 const FIELD_BUDGET_BYTES: f64 = (1u64 << 30) as f64;
 /// Extra specimen around every window (`mro_sim::simulate::FIELD_MARGIN_NM`).
 const FIELD_MARGIN_NM: f64 = mro_sim::simulate::FIELD_MARGIN_NM;
-/// Glass building, seconds per atom on 2 cores: `mro glass scenarios/paper.toml` (1.81 M atoms,
+/// Glass building, seconds per atom on 2 cores: `mro glass scenarios/paper.toml` (then the truth
+/// as published, now `paper_as_published.toml`; 1.81 M atoms,
 /// the placement and packing checks included) took 36.9 CPU-s, release build, 2026-11-30.
 const GLASS_S_PER_ATOM: f64 = 1.02e-5;
 /// Reading an atom file (`[sample] atoms`), seconds per atom: `mro check` of a 1.81 M-atom
