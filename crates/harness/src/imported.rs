@@ -153,12 +153,7 @@ fn read_cached(
         }
     }
     // One read: the stamp is of the bytes parsed.
-    let bytes = std::fs::read(path).map_err(|e| AtomFileError {
-        path: path.to_path_buf(),
-        line: None,
-        message: format!("cannot read: {e}"),
-        in_type_elements: false,
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| AtomFileError::unreadable(path, &e))?;
     let stamp = FileStamp {
         bytes: bytes.len() as u64,
         crc32: crc32fast::hash(&bytes),

@@ -103,6 +103,18 @@ pub struct AtomFileError {
     pub in_type_elements: bool,
 }
 
+impl AtomFileError {
+    /// `path` could not be read (`e`).
+    pub fn unreadable(path: &Path, e: &std::io::Error) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            line: None,
+            message: format!("cannot read: {e}"),
+            in_type_elements: false,
+        }
+    }
+}
+
 /// A fault found while parsing text: 1-based line and message (the path is added by
 /// [`read_atom_file`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -153,12 +165,7 @@ impl ParseError {
 /// truncated, a wrong column count, an unknown element or type, a non-finite coordinate, an
 /// atom count that does not match, a tilted cell, a second frame, more than [`MAX_ATOMS`].
 pub fn read_atom_file(path: &Path, type_elements: &[String]) -> Result<AtomFile, AtomFileError> {
-    let bytes = std::fs::read(path).map_err(|e| AtomFileError {
-        path: path.to_path_buf(),
-        line: None,
-        message: format!("cannot read: {e}"),
-        in_type_elements: false,
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| AtomFileError::unreadable(path, &e))?;
     atom_file_from_bytes(path, bytes, type_elements)
 }
 
