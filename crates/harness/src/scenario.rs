@@ -788,7 +788,9 @@ impl Scenario {
             &|_| {},
         );
         let verdict = match built {
-            Err(GlassError::NotRelaxed { violations, sweeps }) => Some(InvalidValue::new(
+            Err(GlassError::NotRelaxed {
+                violations, sweeps, ..
+            }) => Some(InvalidValue::new(
                 "sample.number_density_per_nm3",
                 self.sample.number_density_per_nm3,
                 format!(

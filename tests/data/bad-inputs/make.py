@@ -155,6 +155,15 @@ expect("sweep_jobs_zero.toml", "sweep {file} --set seed=1,2 --out {out} --jobs 0
        "invalid value '0' for '--jobs <JOBS>': expected a whole number ≥ 1")
 config_file("config_n_max.toml", "[analysis]\nn_max = 40\n", "config_n_max.toml: field `analysis.n_max` = 40")
 
+# Clusters whose static disorder the glass builder cannot relax: passes `mro check` (the range
+# allows 0.1 nm), refused when the glass is built, naming the key to lower.
+with open(os.path.join(HERE, "glass_disorder_unrelaxable.toml"), "w") as f:
+    f.write('schema = "mro.scenario/1"\nname = "disordered"\nseed = 3\n[sample]\n'
+            'extent_nm = [12.0, 12.0]\nthickness_nm = 8.0\n[[clusters]]\nsymmetry = 2\n'
+            'diameter_nm = 5.0\nvolume_fraction = 0.14\ndisplacement_rms_nm = 0.1\n')
+expect("glass_disorder_unrelaxable.toml", "glass {file} --out {out}", 2,
+       "expected fewer: lower clusters[*].displacement_rms_nm")
+
 # Atom files ([sample] atoms = "FILE"): each atoms_*.toml scenario names one file in atoms/.
 os.makedirs(os.path.join(HERE, "atoms"), exist_ok=True)
 CELL = 'Lattice="40 0 0 0 40 0 0 0 30" Properties=species:S:1:pos:R:3 pbc="T T T"'
