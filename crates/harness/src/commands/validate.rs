@@ -130,7 +130,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 path.display()
             )));
         }
-        // Unreadable (not UTF-8, a directory, no permission) but present: the user's.
+        // Unreadable (not UTF-8, no permission) but present: the user's.
         let ours = match std::fs::read_to_string(path) {
             Ok(text) => bias::summary_is_unedited(&text),
             Err(_) => path.symlink_metadata().is_err(),

@@ -169,13 +169,11 @@ pub(super) fn parse_data(text: &str, type_z: &[u8]) -> Result<AtomVolume, ParseE
     let mut z_of: Vec<Option<u8>> = vec![None; ntypes];
     if !type_z.is_empty() {
         if type_z.len() != ntypes {
-            return Err(ParseError::type_elements(
-                None,
-                format!(
+            let message = format!(
                 "{ntypes} atom types, but `type_elements` names {}: expected one element per type",
                 type_z.len()
-            ),
-            ));
+            );
+            return Err(ParseError::type_elements(None, message));
         }
         for (z, &t) in z_of.iter_mut().zip(type_z) {
             *z = Some(t);

@@ -210,12 +210,10 @@ pub fn parse_atoms(
         .iter()
         .map(|s| {
             element_z(s).ok_or_else(|| {
-                ParseError::type_elements(
-                    None,
-                    format!(
+                let message = format!(
                     "`type_elements` names {s:?}: expected chemical element symbols such as \"Zr\""
-                ),
-                )
+                );
+                ParseError::type_elements(None, message)
             })
         })
         .collect::<Result<Vec<u8>, _>>()?;
