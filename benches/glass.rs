@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use mro_core::Seeds;
-use mro_sim::glass::{build_glass, DEFAULT_ACCEPTANCE_DEG};
+use mro_sim::glass::build_glass;
 use mro_sim::spec::{ClusterSpec, PlacementSpec, SampleSpec};
 
 fn paper_volume(c: &mut Criterion) {
@@ -19,15 +19,8 @@ fn paper_volume(c: &mut Criterion) {
     group.measurement_time(std::time::Duration::from_secs(60));
     group.bench_function("paper_volume", |b| {
         b.iter(|| {
-            build_glass(
-                &sample,
-                &clusters,
-                &placement,
-                DEFAULT_ACCEPTANCE_DEG,
-                &seeds,
-                &|_| {},
-            )
-            .expect("the paper volume builds")
+            build_glass(&sample, &clusters, &placement, &seeds, &|_| {})
+                .expect("the paper volume builds")
         })
     });
     group.finish();

@@ -16,7 +16,6 @@ fn mean_pattern_of_the_default_glass_peaks_near_4_per_nm() {
         &sample,
         &[],
         &PlacementSpec::default(),
-        10.0,
         &Seeds::new(3),
         &|_| {},
     )

@@ -56,11 +56,11 @@ fn hex8<S: serde::Serializer>(crc: &u32, s: S) -> Result<S::Ok, S::Error> {
 
 impl Imported {
     /// The truth written for a run: the truth file's, else one without clusters
-    /// ([`Truth::without_clusters`]) at `acceptance_deg`.
-    pub fn truth_or_empty(&self, acceptance_deg: f64) -> Truth {
+    /// ([`Truth::without_clusters`]).
+    pub fn truth_or_empty(&self) -> Truth {
         self.truth
             .clone()
-            .unwrap_or_else(|| Truth::without_clusters(&self.file.atoms, acceptance_deg))
+            .unwrap_or_else(|| Truth::without_clusters(&self.file.atoms))
     }
 
     /// One line for `mro check`: the file, its format, cell, atom count and composition.
@@ -380,7 +380,7 @@ mod tests {
         assert!(s.clusters.is_empty());
         let imported = s.imported.as_ref().unwrap();
         assert_eq!(imported.file.atoms.len(), 2);
-        let truth = imported.truth_or_empty(10.0);
+        let truth = imported.truth_or_empty();
         assert!(truth.clusters.is_empty() && truth.total_volume_fraction == 0.0);
         // The resolved scenario (absolute path, the file's keys written out) reads back the
         // same, so `mro check` output and a sweep point's scenario.toml are valid scenarios.

@@ -45,7 +45,7 @@ fn build(scenario: &Scenario) -> anyhow::Result<Glass> {
     if let Some(imported) = &scenario.imported {
         return Ok(Glass {
             atoms: imported.file.atoms.clone(),
-            truth: imported.truth_or_empty(scenario.analysis.acceptance_deg),
+            truth: imported.truth_or_empty(),
         });
     }
     let bar = progress::spinner("glass");
@@ -69,7 +69,6 @@ fn build(scenario: &Scenario) -> anyhow::Result<Glass> {
         &scenario.sample,
         &scenario.clusters,
         &scenario.placement,
-        scenario.analysis.acceptance_deg,
         &Seeds::new(scenario.seed),
         &report,
     );

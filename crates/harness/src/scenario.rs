@@ -191,7 +191,7 @@ impl Scenario {
     }
 
     /// Reads, parses and checks a scenario file for `mro glass`: only what the glass build reads
-    /// (name, seed, sample, clusters, placement, analysis.acceptance_deg) is checked, so that a
+    /// (name, seed, sample, clusters, placement) is checked, so that a
     /// scenario whose scan, detector or analysis is invalid still builds its glass.
     pub fn load_for_glass(path: &Path) -> anyhow::Result<Self> {
         Self::load_checking(path, Checks::Glass)
@@ -275,9 +275,8 @@ impl Scenario {
         })
     }
 
-    /// Checks what the glass build reads: the name, the sample, the clusters, the placement
-    /// (including whether the clusters and the matrix can be packed) and
-    /// `analysis.acceptance_deg` (which decides which clusters are in condition).
+    /// Checks what the glass build reads: the name, the sample, the clusters and the placement
+    /// (including whether the clusters and the matrix can be packed).
     pub fn validate_glass(&self) -> Result<(), InvalidValue> {
         if self.name.trim().is_empty() {
             return Err(InvalidValue::new("name", "\"\"", "a non-empty name"));
@@ -331,13 +330,7 @@ impl Scenario {
             self.validate_cluster_placement()?;
             self.validate_packing()?;
         }
-        in_range(
-            "analysis.acceptance_deg",
-            self.analysis.acceptance_deg,
-            0.1,
-            90.0,
-            "°",
-        )
+        Ok(())
     }
 
     /// Checks every section and the consistency between them.
@@ -783,7 +776,6 @@ impl Scenario {
             &trial,
             &[],
             &PlacementSpec::default(),
-            self.analysis.acceptance_deg,
             &mro_core::Seeds::new(TRIAL_SEED),
             &|_| {},
         );

@@ -147,7 +147,8 @@ pub struct TrueCluster {
     pub center_nm: [f64; 3],
     /// Diameter in nm.
     pub diameter_nm: f64,
-    /// Whether its reflections lie within the acceptance angle.
+    /// A density wave: its reflections lie within its own Bragg acceptance, 1/(k0·D); a
+    /// structure: it shows a symmetry.
     pub in_condition: bool,
 }
 

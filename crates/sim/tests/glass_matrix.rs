@@ -5,7 +5,7 @@ use std::f64::consts::PI;
 use mro_core::Seeds;
 use mro_sim::elements;
 use mro_sim::glass::radii::{contact_distance_nm, MIN_DISTANCE};
-use mro_sim::glass::{build_glass, Glass, DEFAULT_ACCEPTANCE_DEG};
+use mro_sim::glass::{build_glass, Glass};
 use mro_sim::spec::{PlacementSpec, SampleSpec};
 
 fn small_matrix(seed: u64) -> Glass {
@@ -18,7 +18,6 @@ fn small_matrix(seed: u64) -> Glass {
         &sample,
         &[],
         &PlacementSpec::default(),
-        DEFAULT_ACCEPTANCE_DEG,
         &Seeds::new(seed),
         &|_| {},
     )

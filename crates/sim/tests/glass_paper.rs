@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::time::Instant;
 
 use mro_core::Seeds;
-use mro_sim::glass::{build_glass, GlassStage, DEFAULT_ACCEPTANCE_DEG};
+use mro_sim::glass::{build_glass, GlassStage};
 use mro_sim::spec::{ClusterSpec, PlacementSpec, SampleSpec};
 
 #[test]
@@ -27,7 +27,6 @@ fn paper_volume_builds_with_the_requested_fractions() {
         &SampleSpec::default(),
         &ClusterSpec::paper_set(),
         &PlacementSpec::default(),
-        DEFAULT_ACCEPTANCE_DEG,
         &Seeds::new(2018),
         &progress,
     )

@@ -2,7 +2,9 @@
 
 use mro_core::Seeds;
 use mro_sim::glass::motif::reflection_azimuths_rad;
-use mro_sim::glass::{build_glass, check_placement, Frame, Glass, GlassError, Truth};
+use mro_sim::glass::{
+    bragg_acceptance_deg, build_glass, check_placement, Frame, Glass, GlassError, Truth,
+};
 use mro_sim::spec::{ClusterSpec, Orientation, PlacementMode, PlacementSpec, SampleSpec};
 use proptest::prelude::*;
 
@@ -25,7 +27,7 @@ fn build_on(
         .num_threads(threads)
         .build()
         .unwrap()
-        .install(|| build_glass(s, c, p, 10.0, &Seeds::new(seed), &|_| {}))
+        .install(|| build_glass(s, c, p, &Seeds::new(seed), &|_| {}))
 }
 
 const SYMMETRIES: [u32; 8] = [2, 3, 4, 5, 6, 8, 10, 12];
@@ -89,10 +91,13 @@ proptest! {
                 let dist = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
                 prop_assert!(dist >= r + 0.5 * b.diameter_nm + placement.min_gap_nm - 1e-9);
             }
-            // in_condition follows the motif's own reflections.
+            // in_condition follows the motif's own reflections, within the acceptance of its
+            // own size, 1/(k0·D) (k0 = 4 nm⁻¹ here).
             let f = Frame::new(a.axis, a.in_plane_deg);
             let worst = f.worst_reflection_elevation_deg(&reflection_azimuths_rad(a.symmetry.unwrap()));
-            prop_assert_eq!(a.in_condition, worst <= 10.0);
+            let acceptance = bragg_acceptance_deg(4.0, a.diameter_nm);
+            prop_assert_eq!(a.acceptance_deg, Some(acceptance));
+            prop_assert_eq!(a.in_condition, worst <= acceptance);
             if aligned && tilt == 0.0 {
                 prop_assert!(a.in_condition);
             }
@@ -105,8 +110,9 @@ proptest! {
 
 #[test]
 fn in_condition_is_a_band_for_two_fold_and_a_cone_otherwise() {
-    // Many random orientations: the in-condition share of 2-fold clusters follows the band
-    // (≈ sin 10° = 17 %), that of 4- and 6-fold ones a cone of about 10° (a few per cent).
+    // Many random orientations of 0.8 nm clusters, whose acceptance 1/(k0·D) is 17.9°: the
+    // in-condition share of 2-fold clusters follows the band (sin 17.9° = 31 %), that of 4- and
+    // 6-fold ones a cone (6.2 % and 5.4 % by Monte Carlo over random frames).
     let s = sample(16.0, 8.0);
     let types = [2u32, 4, 6];
     let clusters: Vec<ClusterSpec> = types
@@ -122,7 +128,7 @@ fn in_condition_is_a_band_for_two_fold_and_a_cone_otherwise() {
         min_gap_nm: 0.0,
         ..PlacementSpec::default()
     };
-    let g = build_glass(&s, &clusters, &loose, 10.0, &Seeds::new(5), &|_| {}).unwrap();
+    let g = build_glass(&s, &clusters, &loose, &Seeds::new(5), &|_| {}).unwrap();
     let share = |n: u32| {
         g.truth.by_symmetry[&n.to_string()]
             .in_condition_fraction
@@ -130,9 +136,14 @@ fn in_condition_is_a_band_for_two_fold_and_a_cone_otherwise() {
     };
     let count = g.truth.by_symmetry["2"].count as f64;
     assert!(count > 300.0, "{count}");
-    assert!((share(2) - 0.174).abs() < 0.06, "2-fold {}", share(2));
+    let band = bragg_acceptance_deg(4.0, 0.8).to_radians().sin();
     assert!(
-        share(4) < 0.06 && share(6) < 0.06,
+        (share(2) - band).abs() < 0.07,
+        "2-fold {} against {band}",
+        share(2)
+    );
+    assert!(
+        share(4) < 0.11 && share(6) < 0.11,
         "{} {}",
         share(4),
         share(6)
@@ -153,7 +164,7 @@ fn impossible_scenarios_fail_with_the_field_and_what_fits() {
             ..ClusterSpec::paper(n)
         })
         .collect();
-    match build_glass(&sample(8.0, 4.0), &big, &p, 10.0, &seeds, &|_| {}) {
+    match build_glass(&sample(8.0, 4.0), &big, &p, &seeds, &|_| {}) {
         Err(
             e @ GlassError::CannotPlace {
                 largest, requested, ..
@@ -170,18 +181,18 @@ fn impossible_scenarios_fail_with_the_field_and_what_fits() {
         diameter_nm: 5.0,
         ..ClusterSpec::paper(4)
     }];
-    let e = build_glass(&sample(20.0, 4.0), &thick, &p, 10.0, &seeds, &|_| {}).unwrap_err();
+    let e = build_glass(&sample(20.0, 4.0), &thick, &p, &seeds, &|_| {}).unwrap_err();
     assert_eq!(e.field(), Some("clusters[0].diameter_nm"));
     // An element without a radius, and a composition that does not sum to 1.
     let mut s = sample(4.0, 2.0);
     s.composition = [("Zr".to_string(), 0.5), ("He".to_string(), 0.5)]
         .into_iter()
         .collect();
-    let e = build_glass(&s, &[], &p, 10.0, &seeds, &|_| {}).unwrap_err();
+    let e = build_glass(&s, &[], &p, &seeds, &|_| {}).unwrap_err();
     assert_eq!(e.field(), Some("sample.composition.He"), "{e}");
     let mut s = sample(4.0, 2.0);
     s.composition.insert("Zr".into(), 0.7);
-    let e = build_glass(&s, &[], &p, 10.0, &seeds, &|_| {}).unwrap_err();
+    let e = build_glass(&s, &[], &p, &seeds, &|_| {}).unwrap_err();
     assert_eq!(e.field(), Some("sample.composition"), "{e}");
 }
 
@@ -195,7 +206,6 @@ fn writers_produce_extended_xyz_and_a_truth_that_reads_back() {
         &sample(5.0, 3.0),
         &clusters,
         &PlacementSpec::default(),
-        10.0,
         &Seeds::new(3),
         &|_| {},
     )
@@ -247,7 +257,7 @@ fn placement_check_gives_the_build_verdict() {
         volume_fraction: 0.05,
         ..ClusterSpec::paper(4)
     }];
-    let glass = build_glass(&s, &fit, &p, 10.0, &seeds, &|_| {}).unwrap();
+    let glass = build_glass(&s, &fit, &p, &seeds, &|_| {}).unwrap();
     assert_eq!(
         check_placement(&s, &fit, &p, &seeds).unwrap(),
         glass.truth.clusters.len()
@@ -259,7 +269,7 @@ fn placement_check_gives_the_build_verdict() {
         volume_fraction: 0.57,
         ..ClusterSpec::paper(4)
     }];
-    let built = build_glass(&s, &jam, &p, 10.0, &seeds, &|_| {}).unwrap_err();
+    let built = build_glass(&s, &jam, &p, &seeds, &|_| {}).unwrap_err();
     let checked = check_placement(&s, &jam, &p, &seeds).unwrap_err();
     assert!(
         matches!(checked, GlassError::CannotPlace { .. }),

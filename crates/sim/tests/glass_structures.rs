@@ -113,7 +113,6 @@ fn build(threads: usize, kinds: &[ClusterKind], rms: f64, seed: u64) -> Glass {
                 &sample,
                 &clusters,
                 &PlacementSpec::default(),
-                10.0,
                 &Seeds::new(seed),
                 &|_| {},
             )

@@ -50,9 +50,19 @@ pub use placement::{check_placement, places_no_cluster};
 pub use truth::{ClusterRecord, SymmetryTruth, Truth, TRUTH_SCHEMA};
 pub use xyz::{write_extended_xyz, write_extended_xyz_to};
 
-/// The default Bragg acceptance angle in degrees (physics.md §6: 1/(k·D) ≈ 10° for 1.5 nm
-/// clusters at 4 nm⁻¹).
-pub const DEFAULT_ACCEPTANCE_DEG: f64 = 10.0;
+/// The Bragg acceptance half-angle in degrees of a density wave of `diameter_nm` whose
+/// reflections lie at `k0_per_nm`: `1/(k0·D)` rad (Stratton & Voyles, Ultramicroscopy 108
+/// (2008) 727; physics.md §6): 9.5° for 1.5 nm at 4 nm⁻¹, 2.9° for 5 nm.
+///
+/// Why it depends on the size: a cluster's reflections are relrods of length ≈ 1/D, and a
+/// reflection at elevation ε off the diffraction plane has excitation error `s = k0·sin ε`. The
+/// sphere's shape transform `3(sin x − x cos x)/x³`, `x = π·s·D`, has fallen to 3/π² in
+/// amplitude (9 % in intensity) at `ε = 1/(k0·D)` and has its first zero at 1.43/(k0·D): a 5 nm
+/// cluster tilted 5° puts under 1 % of its in-condition intensity on the ring, so a fixed 10°
+/// (the paper's figure, for ~1.5 nm) would count it in condition. Capped at 90°.
+pub fn bragg_acceptance_deg(k0_per_nm: f64, diameter_nm: f64) -> f64 {
+    (1.0 / (k0_per_nm * diameter_nm)).to_degrees().min(90.0)
+}
 
 /// A built glass: atoms and the truth about what was planted in them.
 #[derive(Debug, Clone, PartialEq)]
@@ -323,18 +333,8 @@ fn validate(
     sample: &SampleSpec,
     clusters: &[ClusterSpec],
     placement: &PlacementSpec,
-    acceptance_deg: f64,
 ) -> Result<(), GlassError> {
-    validate_placement_inputs(sample, clusters, placement)?;
-    if !(acceptance_deg > 0.0 && acceptance_deg <= 90.0) {
-        return Err(InvalidValue::new(
-            "analysis.acceptance_deg",
-            acceptance_deg,
-            "an angle in (0, 90] degrees",
-        )
-        .into());
-    }
-    Ok(())
+    validate_placement_inputs(sample, clusters, placement)
 }
 
 /// Checks what the cluster placement reads: the sample, each cluster type fitting the box, the
@@ -379,20 +379,20 @@ fn validate_placement_inputs(
     Ok(())
 }
 
-/// Builds a glass of `sample` with the MRO `clusters` placed by `placement`; a cluster is in
-/// condition when each of its defining reflections lies within `acceptance_deg` of the
-/// diffraction plane. `progress` is told each stage (from the calling thread).
+/// Builds a glass of `sample` with the MRO `clusters` placed by `placement`; a density wave is
+/// in condition when each of its defining reflections lies within its Bragg acceptance
+/// ([`bragg_acceptance_deg`] of its k0 and diameter) of the diffraction plane, a structure when
+/// it shows a symmetry. `progress` is told each stage (from the calling thread).
 ///
 /// The same `seeds` give the same glass, bit for bit, at any rayon thread count.
 pub fn build_glass(
     sample: &SampleSpec,
     clusters: &[ClusterSpec],
     placement: &PlacementSpec,
-    acceptance_deg: f64,
     seeds: &Seeds,
     progress: &dyn Fn(GlassStage),
 ) -> Result<Glass, GlassError> {
-    validate(sample, clusters, placement, acceptance_deg)?;
+    validate(sample, clusters, placement)?;
 
     // Species: slots in symbol order.
     let mut z_of = Vec::new();
@@ -487,6 +487,7 @@ pub fn build_glass(
             let worst = spec
                 .motif_symmetry()
                 .map(|n| frame.worst_reflection_elevation_deg(&motif::reflection_azimuths_rad(n)));
+            let acceptance = worst.map(|_| bragg_acceptance_deg(spec.k0_per_nm, p.diameter_nm));
             let template = &templates[keys.binary_search(&key(p)).expect("every key has sites")];
             let ideal: Vec<[f64; 3]> = template.iter().map(|&(s, _)| s).collect();
             let mut rng = seeds.substream("cluster-displacement", id as u64);
@@ -529,11 +530,12 @@ pub fn build_glass(
                     axis: frame.e3,
                     in_plane_deg,
                     displacement_rms_nm: spec.displacement_rms_nm,
-                    in_condition: match worst {
-                        Some(w) => w <= acceptance_deg,
+                    in_condition: match worst.zip(acceptance) {
+                        Some((w, a)) => w <= a,
                         None => !shows.is_empty(),
                     },
                     worst_reflection_elevation_deg: worst,
+                    acceptance_deg: acceptance,
                     ring_power,
                     shows,
                     atoms: sites.len(),
@@ -639,7 +641,6 @@ pub fn build_glass(
         thickness_nm: sample.thickness_nm,
         atoms: atoms.len(),
         number_density_per_nm3: atoms.number_density_per_nm3(),
-        acceptance_deg,
         shows_threshold: symmetry::SHOWS_THRESHOLD,
         by_symmetry: truth::by_symmetry(
             &records,

@@ -523,4 +523,45 @@ mod tilt_tests {
             assert!(off < 0.35 * on, "n={n}: |I_n| at 25° {off} vs {on}");
         }
     }
+
+    /// The acceptance shrinks with the size, as `1/(k0·D)` (`glass::bragg_acceptance_deg`): a
+    /// 2-fold wave of 1.5, 3 and 5 nm keeps most of its ring signal at half its acceptance and
+    /// loses it at twice (the sphere's shape transform: 0.60 and 0.006 of the intensity), so a
+    /// fixed 10° would call a 5 nm cluster at 5° in condition with under 1 % of its signal.
+    #[test]
+    fn the_acceptance_angle_scales_as_one_over_k0_d() {
+        let p = MotifParams {
+            number_density_per_nm3: 54.0,
+            min_period_nm: 0.27,
+            min_column_spacing_nm: 0.201,
+            min_distance_nm: 0.25,
+        };
+        let k0 = 4.0;
+        for d in [1.5, 3.0, 5.0] {
+            let sites = motif_sites(2, k0, 0.5 * d, &p);
+            // Tilt about the axis normal to the reflection, so its elevation is the tilt.
+            let signal = |elevation_deg: f64| {
+                let t = elevation_deg.to_radians();
+                let f = Frame::new([t.sin(), 0.0, t.cos()], 0.0);
+                let world: Vec<[f64; 3]> =
+                    sites.iter().map(|&[u, v, w]| f.to_world(u, v, w)).collect();
+                let e = f.worst_reflection_elevation_deg(&reflection_azimuths_rad(2));
+                assert!((e - elevation_deg).abs() < 1e-6, "D={d}: elevation {e}");
+                plane_power(&world, k0, 2)
+            };
+            let acceptance = crate::glass::bragg_acceptance_deg(k0, d);
+            let on = signal(0.0);
+            let (half, twice) = (signal(0.5 * acceptance), signal(2.0 * acceptance));
+            assert!(
+                half > 0.4 * on,
+                "D={d}: |I_2| at {:.1}° {half} vs {on}",
+                0.5 * acceptance
+            );
+            assert!(
+                twice < 0.1 * on,
+                "D={d}: |I_2| at {:.1}° {twice} vs {on}",
+                2.0 * acceptance
+            );
+        }
+    }
 }

@@ -35,12 +35,18 @@ pub struct ClusterRecord {
     pub in_plane_deg: f64,
     /// Root-mean-square displacement of the atoms from their ideal sites, nm.
     pub displacement_rms_nm: f64,
-    /// A density wave: every defining reflection lies within the acceptance angle of the
+    /// A density wave: every defining reflection lies within `acceptance_deg` of the
     /// diffraction plane. A structure: it shows at least one symmetry (`shows` not empty).
     pub in_condition: bool,
     /// A density wave's largest angle in degrees between a defining reflection and the
     /// diffraction plane; `null` for a structure.
     pub worst_reflection_elevation_deg: Option<f64>,
+    /// A density wave's Bragg acceptance half-angle in degrees, `1/(k0·D)`
+    /// (`glass::bragg_acceptance_deg`); `null` for a structure, whose relrods are in its
+    /// computed pattern, and in truth files written before it was per cluster (when one
+    /// `acceptance_deg`, 10° by default, held for every size).
+    #[serde(default)]
+    pub acceptance_deg: Option<f64>,
     /// `P_n`, n = 0, 1, …, 12 (`P_0 = 1`), of the cluster's own projected kinematic pattern at
     /// its ring k0 (`glass::symmetry`), as built.
     pub ring_power: Vec<f64>,
@@ -163,8 +169,6 @@ pub struct Truth {
     pub atoms: usize,
     /// Achieved atoms per nm³.
     pub number_density_per_nm3: f64,
-    /// Bragg acceptance angle used for `in_condition`, in degrees.
-    pub acceptance_deg: f64,
     /// `P_n` at or above which a cluster shows n (`glass::symmetry::SHOWS_THRESHOLD`).
     pub shows_threshold: f64,
     /// Every cluster.
@@ -190,14 +194,13 @@ impl Truth {
     /// The truth of atoms nothing was planted in (an atom file without a truth file): the box,
     /// the atom count and density, no clusters, empty per-symmetry and per-type statistics, a
     /// total volume fraction of 0 and no placement.
-    pub fn without_clusters(atoms: &crate::atoms::AtomVolume, acceptance_deg: f64) -> Self {
+    pub fn without_clusters(atoms: &crate::atoms::AtomVolume) -> Self {
         Self {
             schema: TRUTH_SCHEMA.to_string(),
             extent_nm: [atoms.extent_nm[0], atoms.extent_nm[1]],
             thickness_nm: atoms.extent_nm[2],
             atoms: atoms.len(),
             number_density_per_nm3: atoms.number_density_per_nm3(),
-            acceptance_deg,
             shows_threshold: super::symmetry::SHOWS_THRESHOLD,
             clusters: Vec::new(),
             by_symmetry: BTreeMap::new(),
