@@ -112,7 +112,7 @@ proptest! {
 fn in_condition_is_a_band_for_two_fold_and_a_cone_otherwise() {
     // Many random orientations of 0.8 nm clusters, whose acceptance 1/(k0·D) is 17.9°: the
     // in-condition share of 2-fold clusters follows the band (sin 17.9° = 31 %), that of 4- and
-    // 6-fold ones a cone (6.2 % and 5.4 % by Monte Carlo over random frames).
+    // 6-fold ones a cone (6.2 % and 5.3 % by Monte Carlo over random frames).
     let s = sample(16.0, 8.0);
     let types = [2u32, 4, 6];
     let clusters: Vec<ClusterSpec> = types
