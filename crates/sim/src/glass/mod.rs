@@ -328,15 +328,6 @@ fn capable_symmetries(
     symmetry::shown(&best)
 }
 
-/// Checks the three sections and their consistency; errors carry the scenario field path.
-fn validate(
-    sample: &SampleSpec,
-    clusters: &[ClusterSpec],
-    placement: &PlacementSpec,
-) -> Result<(), GlassError> {
-    validate_placement_inputs(sample, clusters, placement)
-}
-
 /// Checks what the cluster placement reads: the sample, each cluster type fitting the box, the
 /// summed volume fraction and the placement section.
 fn validate_placement_inputs(
@@ -392,7 +383,7 @@ pub fn build_glass(
     seeds: &Seeds,
     progress: &dyn Fn(GlassStage),
 ) -> Result<Glass, GlassError> {
-    validate(sample, clusters, placement)?;
+    validate_placement_inputs(sample, clusters, placement)?;
 
     // Species: slots in symbol order.
     let mut z_of = Vec::new();
