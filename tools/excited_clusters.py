@@ -16,16 +16,26 @@ mro_sim::glass::motif::reflection_azimuths_rad) and sorts the clusters into
 - excited: at least one reflection pair within the acceptance (any assigned n);
 - not excited: none.
 
-For every even n <= 10 it then reports, in the `mro` P_n map (mro_power_maps.npy of
-`mro analyze`): the median percentile of each group's 3 x 3 maximum at the cluster centre
-(the detectability section's measure), how many of the group lie inside a region of
-mro_region_labels.npy, and the share of the map's brightest 1 % of pixels that lie within
-D/2 of an excited cluster's projected centre. With a second analysis directory (the no-MRO
-control's, same scan) the same positions are read in its maps: the chance level.
+For every even n <= 10 it then reads one kind of P_n map of `mro analyze` (`--map im2018`,
+the default: power_maps.npy with region_labels.npy, the maps the detectability section ranks
+clusters in; `--map mro`: mro_power_maps.npy with mro_region_labels.npy) and reports
+- each group's median percentile: the share of map points strictly below the 3 x 3 maximum
+  around the cluster's scan point (clipped at the scan's edges), the measure of
+  crates/harness/src/detectability.rs;
+- how many of the group have their scan point inside a region (the centre pixel only: looser
+  than the scoring's equivalent circle widened by half a step);
+- the share of the map's brightest 1 % of pixels within D/2 of an excited cluster's projected
+  centre, and how those pixels split over the excited clusters' assigned n.
+An odd n's wave is ranked in the map of 2n (Friedel), as the detectability section does. With
+a second analysis directory (a no-MRO control of the same scan) the same positions are read in
+its maps: the chance level. A cluster whose centre lies outside the scanned field is skipped.
 
-    python3 tools/excited_clusters.py RUN/truth.json ANALYSIS_DIR [CONTROL_ANALYSIS_DIR]
+    /path/to/python-with-numpy tools/excited_clusters.py [--map im2018|mro] \
+        RUN/truth.json ANALYSIS_DIR [CONTROL_ANALYSIS_DIR]
 
-Needs numpy. Scan point (0, 0) sits at sample (0, 0); x is the scan column (score.rs).
+Needs numpy. Scan point (0, 0) sits at sample (0, 0); x is the scan column and a centre within
+half a step below the far edge belongs to scan point 0 (ScanField::pixel in score.rs). Truth
+files written before each wave recorded its `acceptance_deg` (c6bb460) are refused.
 """
 import json
 import math
@@ -61,8 +71,10 @@ def classify(truth):
     rows = []
     for c in truth["clusters"]:
         n = c.get("symmetry")
-        if n is None or c.get("acceptance_deg") is None:
+        if n is None:
             continue  # structures are judged by their computed patterns already
+        if c.get("acceptance_deg") is None:
+            sys.exit(f"cluster {c['id']}: no acceptance_deg (a truth.json older than c6bb460)")
         e1, e2 = frame(c["axis"], c["in_plane_deg"])
         el = [
             math.degrees(math.asin(min(1.0, abs(math.cos(t) * e1[2] + math.sin(t) * e2[2]))))
@@ -79,17 +91,35 @@ def classify(truth):
     return rows
 
 
-def peak(m, x, y, step):
-    ny, nx = m.shape
-    i, j = int(round(y / step)), int(round(x / step))
-    win = m[max(i - 1, 0):min(i + 2, ny), max(j - 1, 0):min(j + 2, nx)]
+def pixel(c, extent, step, count):
+    """ScanField::pixel of score.rs along one axis: the scan index of coordinate c, or None."""
+    u = (c % extent) / step
+    i = int(round(u))
+    if i < count:
+        return i
+    return 0 if u - extent / step >= -0.5 else None
+
+
+def local_max(m, i, j):
+    win = m[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2]
     win = win[np.isfinite(win)]
     return float(win.max()) if win.size else None
 
 
+def map_of(n):
+    return 2 * n if n % 2 else n
+
+
 def main():
-    truth = json.load(open(sys.argv[1]))
-    dirs = sys.argv[2:4]
+    args = sys.argv[1:]
+    kind = "im2018"
+    if args[:1] == ["--map"]:
+        kind, args = args[1], args[2:]
+    if kind not in ("im2018", "mro") or len(args) not in (2, 3):
+        sys.exit(__doc__)
+    truth = json.load(open(args[0]))
+    dirs = args[1:]
+    prefix = "mro_" if kind == "mro" else ""
     meta = json.load(open(f"{dirs[0]}/analysis.json"))
     step = meta["scan_step_nm"]
     lx, ly = truth["extent_nm"][0], truth["extent_nm"][1]
@@ -102,13 +132,29 @@ def main():
             print(f"  id {r['id']:4d}  n = {r['n']:2d}  best elevation {r['best']:5.2f} deg of "
                   f"{r['acc']:.2f}  pairs excited {r['excited']}/{r['pairs']}"
                   f"{'  (in condition)' if r['inc'] else ''}")
-    maps = [np.load(f"{d}/mro_power_maps.npy") for d in dirs]
-    labels = np.load(f"{dirs[0]}/mro_region_labels.npy")
+    maps = [np.load(f"{d}/{prefix}power_maps.npy") for d in dirs]
+    if len(maps) == 2 and maps[0].shape != maps[1].shape:
+        sys.exit(f"the control's maps {maps[1].shape} differ from the sample's {maps[0].shape}")
+    labels = np.load(f"{dirs[0]}/{prefix}region_labels.npy")
+    ny, nx = maps[0].shape[1:]
+    for r in rows:
+        i, j = pixel(r["y"], ly, step, ny), pixel(r["x"], lx, step, nx)
+        r["px"] = None if i is None or j is None else (i, j)
+    rows = [r for r in rows if r["px"] is not None]
     groups = {
-        "in condition": lambda r, n: r["inc"] and r["n"] == n,
+        "in condition": lambda r, n: r["inc"] and map_of(r["n"]) == n,
         "excited": lambda r, n: r["excited"] > 0,
         "not excited": lambda r, n: r["excited"] == 0,
     }
+    excited = [r for r in rows if r["excited"]]
+    folds = sorted({r["n"] for r in excited})
+
+    def near(r, px, py):
+        dx = (px - r["x"] + 0.5 * lx) % lx - 0.5 * lx
+        dy = (py - r["y"] + 0.5 * ly) % ly - 0.5 * ly
+        return math.hypot(dx, dy) <= r["r"]
+
+    print(f"maps: {prefix}power_maps.npy")
     for n in (2, 4, 6, 8, 10):
         line = [f"n = {n:2d}"]
         for which, mp in zip(("sample", "control"), maps):
@@ -116,29 +162,23 @@ def main():
             flat = np.sort(m[np.isfinite(m)].ravel())
             for name, sel in groups.items():
                 members = [r for r in rows if sel(r, n)]
-                p = [100.0 * np.searchsorted(flat, v, side="right") / flat.size
-                     for v in (peak(m, r["x"], r["y"], step) for r in members) if v is not None]
+                values = [local_max(m, *r["px"]) for r in members]
+                p = [100.0 * np.searchsorted(flat, v, side="left") / flat.size
+                     for v in values if v is not None]
                 med = f"{np.median(p):.1f}" if p else "-"
                 found = ""
                 if which == "sample":
-                    lab = labels[n]
-                    inside = sum(
-                        lab[min(int(round(r["y"] / step)), lab.shape[0] - 1),
-                            min(int(round(r["x"] / step)), lab.shape[1] - 1)] > 0
-                        for r in members)
-                    found = f", {inside} in a region"
+                    inside = sum(labels[n][r["px"]] > 0 for r in members)
+                    found = f", {inside} with the centre pixel in a region"
                 line.append(f"{which} {name}: {len(p)} at {med}{found}")
             top = flat[int(0.99 * flat.size)]
             ys, xs = np.nonzero(m >= top)
-
-            def near(r, px, py):
-                dx = (px - r["x"] + 0.5 * lx) % lx - 0.5 * lx
-                dy = (py - r["y"] + 0.5 * ly) % ly - 0.5 * ly
-                return math.hypot(dx, dy) <= r["r"]
-
-            share = np.mean([any(near(r, x * step, y * step) for r in rows if r["excited"])
-                             for y, x in zip(ys, xs)])
-            line.append(f"{which} top 1 % within D/2 of an excited cluster: {share:.2f}")
+            owners = [[r for r in excited if near(r, x * step, y * step)] for y, x in zip(ys, xs)]
+            share = np.mean([bool(o) for o in owners])
+            by_fold = "/".join(
+                str(sum(any(r["n"] == f for r in o) for o in owners)) for f in folds)
+            line.append(f"{which} top 1 % ({len(ys)} px) within D/2 of an excited cluster: "
+                        f"{share:.2f}; of waves of n = {'/'.join(map(str, folds))}: {by_fold}")
         print("\n    ".join(line))
 
 
