@@ -94,7 +94,7 @@ def classify(truth):
 def pixel(c, extent, step, count):
     """ScanField::pixel of score.rs along one axis: the scan index of coordinate c, or None."""
     u = (c % extent) / step
-    i = int(round(u))
+    i = math.floor(u + 0.5)  # f64::round: halves away from zero (u ≥ 0)
     if i < count:
         return i
     return 0 if u - extent / step >= -0.5 else None

@@ -7,6 +7,7 @@ use mro_sim::glass::{
 };
 use mro_sim::spec::{ClusterSpec, Orientation, PlacementMode, PlacementSpec, SampleSpec};
 use proptest::prelude::*;
+use rand::Rng;
 
 fn sample(extent: f64, thickness: f64) -> SampleSpec {
     SampleSpec {
@@ -108,11 +109,32 @@ proptest! {
     }
 }
 
+/// The share of uniformly random frames in which every reflection of an n-fold motif lies
+/// within `acceptance_deg` of the diffraction plane (Monte Carlo over `draws` frames).
+fn in_condition_share_by_monte_carlo(n: u32, acceptance_deg: f64, draws: usize) -> f64 {
+    let mut rng = Seeds::new(11).stream("in-condition-monte-carlo");
+    let azimuths = reflection_azimuths_rad(n);
+    let hits = (0..draws)
+        .filter(|_| {
+            let cz: f64 = 2.0 * rng.gen::<f64>() - 1.0;
+            let phi = std::f64::consts::TAU * rng.gen::<f64>();
+            let sz = (1.0 - cz * cz).sqrt();
+            let frame = Frame::new(
+                [sz * phi.cos(), sz * phi.sin(), cz],
+                360.0 * rng.gen::<f64>(),
+            );
+            frame.worst_reflection_elevation_deg(&azimuths) <= acceptance_deg
+        })
+        .count();
+    hits as f64 / draws as f64
+}
+
 #[test]
 fn in_condition_is_a_band_for_two_fold_and_a_cone_otherwise() {
     // Many random orientations of 0.8 nm clusters, whose acceptance 1/(k0·D) is 17.9°: the
     // in-condition share of 2-fold clusters follows the band (sin 17.9° = 31 %), that of 4- and
-    // 6-fold ones a cone (6.2 % and 5.3 % by Monte Carlo over random frames).
+    // 6-fold ones a cone; each share within three binomial standard errors of a Monte Carlo over
+    // uniformly random frames.
     let s = sample(16.0, 8.0);
     let types = [2u32, 4, 6];
     let clusters: Vec<ClusterSpec> = types
@@ -129,25 +151,26 @@ fn in_condition_is_a_band_for_two_fold_and_a_cone_otherwise() {
         ..PlacementSpec::default()
     };
     let g = build_glass(&s, &clusters, &loose, &Seeds::new(5), &|_| {}).unwrap();
-    let share = |n: u32| {
-        g.truth.by_symmetry[&n.to_string()]
-            .in_condition_fraction
-            .unwrap()
-    };
-    let count = g.truth.by_symmetry["2"].count as f64;
-    assert!(count > 300.0, "{count}");
-    let band = bragg_acceptance_deg(4.0, 0.8).to_radians().sin();
+    let acceptance = bragg_acceptance_deg(4.0, 0.8);
+    let band = in_condition_share_by_monte_carlo(2, acceptance, 200_000);
     assert!(
-        (share(2) - band).abs() < 0.07,
-        "2-fold {} against {band}",
-        share(2)
+        (band - acceptance.to_radians().sin()).abs() < 0.005,
+        "{band}"
     );
-    assert!(
-        share(4) < 0.11 && share(6) < 0.11,
-        "{} {}",
-        share(4),
-        share(6)
-    );
+    for n in types {
+        let t = &g.truth.by_symmetry[&n.to_string()];
+        let count = t.count as f64;
+        assert!(count > 300.0, "{n}-fold: {count}");
+        let share = t.in_condition_fraction.unwrap();
+        let want = in_condition_share_by_monte_carlo(n, acceptance, 200_000);
+        let se = (want * (1.0 - want) / count).sqrt();
+        assert!(
+            (share - want).abs() < 3.0 * se,
+            "{n}-fold: {share} of {count} against {want} ± {se}"
+        );
+    }
+    // A cone is much narrower than the band.
+    assert!(in_condition_share_by_monte_carlo(4, acceptance, 200_000) < 0.3 * band);
 }
 
 #[test]
