@@ -643,12 +643,14 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
     let ratio = range(on.iter().filter_map(|m| m.region_ratio), |r| {
         format!("{r:.2}")
     });
+    // One decimal, as the table: the criterion is "above 99", and no decimal would show 98.6
+    // as 99 and 99.6 as 100.
     let pct = range(on.iter().filter_map(|m| m.cluster_percentile), |p| {
-        format!("{p:.0}")
+        format!("{p:.1}")
     });
     let pct_c = range(
         on.iter().filter_map(|m| m.cluster_percentile_control),
-        |p| format!("{p:.0}"),
+        |p| format!("{p:.1}"),
     );
     // In-condition clusters may all lie outside the scanned field (a scan smaller than the
     // sample): then there is no percentile to give.
@@ -957,11 +959,13 @@ mod tests {
             none.contains("-0.4–+1.2 standard errors at n = 2, 4"),
             "{none}"
         );
-        assert!(none.contains("percentile 84–86 of its map"), "{none}");
+        assert!(none.contains("percentile 84.0–86.0 of its map"), "{none}");
         let part = verdict(&maps, &[2, 4, 6], &[6], &[6]);
         assert!(part.starts_with("MRO partly detectable"), "{part}");
         let all = verdict(&maps[2..], &[6], &[6], &[6]);
         assert!(all.starts_with("MRO detectable and located"), "{all}");
+        // Above 99, and printed so: not rounded to 100.
+        assert!(all.contains("percentile 99.5 of its map"), "{all}");
         assert!(verdict(&maps, &[], &[], &[]).starts_with("no in-condition MRO"));
         // In-condition clusters only outside the scanned field: no percentile to give.
         let outside = [MapDetectability {
