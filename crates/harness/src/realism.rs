@@ -230,24 +230,89 @@ impl Reference {
     /// semi-angle, scan step, detector pixel) and analysed the paper's way (ring, azimuth step,
     /// in-condition share).
     pub fn is_paper_setup(&self, scenario: &Scenario) -> bool {
+        self.setup_differences(scenario).is_empty()
+    }
+
+    /// What keeps `scenario` from being paper setup, one phrase per scenario key, in the
+    /// order of [`Self::is_paper_setup`]'s definition (e.g. `sample.thickness_nm = 14.9, not
+    /// within 15–25 nm`); empty when it is paper setup.
+    pub fn setup_differences(&self, scenario: &Scenario) -> Vec<String> {
         let s = &self.setup;
         let same = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+        let mut out = Vec::new();
         let comp = &scenario.sample.composition;
-        comp.len() == s.composition.len()
+        let same_composition = comp.len() == s.composition.len()
             && s.composition
                 .iter()
-                .all(|(el, f)| comp.get(el).is_some_and(|g| same(*g, *f)))
-            && (scenario.sample.thickness_nm / s.thickness_nm - 1.0).abs() <= THICKNESS_TOLERANCE
-            && same(scenario.microscope.voltage_kv, s.voltage_kv)
-            && same(scenario.microscope.semiangle_mrad, s.semiangle_mrad)
-            && same(scenario.scan.step_nm, s.scan_step_nm)
-            && same(scenario.detector.k_pixel_per_nm, s.k_pixel_per_nm)
-            && same(scenario.analysis.k_per_nm, s.analysis_k_per_nm)
-            && same(scenario.analysis.azimuth_step_deg, s.azimuth_step_deg)
-            && same(
+                .all(|(el, f)| comp.get(el).is_some_and(|g| same(*g, *f)));
+        if !same_composition {
+            let paper: Vec<String> = s
+                .composition
+                .iter()
+                .map(|(e, f)| format!("{e} {f}"))
+                .collect();
+            out.push(format!("sample.composition, not {}", paper.join(", ")));
+        }
+        let t = scenario.sample.thickness_nm;
+        if (t / s.thickness_nm - 1.0).abs() > THICKNESS_TOLERANCE {
+            out.push(format!(
+                "sample.thickness_nm = {t}, not within {}–{} nm",
+                s.thickness_nm * (1.0 - THICKNESS_TOLERANCE),
+                s.thickness_nm * (1.0 + THICKNESS_TOLERANCE)
+            ));
+        }
+        for (key, run, paper) in [
+            (
+                "microscope.voltage_kv",
+                scenario.microscope.voltage_kv,
+                s.voltage_kv,
+            ),
+            (
+                "microscope.semiangle_mrad",
+                scenario.microscope.semiangle_mrad,
+                s.semiangle_mrad,
+            ),
+            ("scan.step_nm", scenario.scan.step_nm, s.scan_step_nm),
+            (
+                "detector.k_pixel_per_nm",
+                scenario.detector.k_pixel_per_nm,
+                s.k_pixel_per_nm,
+            ),
+            (
+                "analysis.k_per_nm",
+                scenario.analysis.k_per_nm,
+                s.analysis_k_per_nm,
+            ),
+            (
+                "analysis.azimuth_step_deg",
+                scenario.analysis.azimuth_step_deg,
+                s.azimuth_step_deg,
+            ),
+            (
+                "analysis.in_condition_fraction",
                 scenario.analysis.in_condition_fraction,
                 s.in_condition_fraction,
-            )
+            ),
+        ] {
+            if !same(run, paper) {
+                out.push(format!("{key} = {run}, not {paper}"));
+            }
+        }
+        out
+    }
+
+    /// One line on whether `scenario` gets a realism section, and why not.
+    pub fn setup_line(&self, scenario: &Scenario) -> String {
+        let differences = self.setup_differences(scenario);
+        if differences.is_empty() {
+            return "paper setup: yes (a realism section compares the run with the published \
+                    observables)"
+                .into();
+        }
+        format!(
+            "paper setup: no, so no realism section ({})",
+            differences.join("; ")
+        )
     }
 }
 
@@ -581,6 +646,17 @@ mod tests {
         let mut thin = paper.clone();
         thin.sample.thickness_nm = 8.0;
         assert!(!r.is_paper_setup(&thin));
+        // Just outside the range, and said so: the one key that differs, with the range.
+        thin.sample.thickness_nm = 14.9;
+        assert_eq!(
+            r.setup_differences(&thin),
+            ["sample.thickness_nm = 14.9, not within 15–25 nm"]
+        );
+        assert!(r
+            .setup_line(&thin)
+            .starts_with("paper setup: no, so no realism section ("));
+        assert!(r.setup_differences(&paper).is_empty());
+        assert!(r.setup_line(&paper).starts_with("paper setup: yes"));
         let mut near = paper.clone();
         near.sample.thickness_nm = 20.0 * (1.0 + 0.9 * THICKNESS_TOLERANCE);
         assert!(r.is_paper_setup(&near));

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use crate::cost::Cost;
 use crate::exit::bad_input;
+use crate::realism::Reference;
 use crate::scenario::Scenario;
 use crate::sweep::{
     apply, defaulted_band_limit, point_at, point_count, points_phrase, warn_band_limit_spread,
@@ -47,6 +48,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         outln!("# {}: valid; resolved with defaults:", path.display());
         outln!("{}", scenario.check_toml());
+        outln!("# {}", Reference::shipped()?.setup_line(&scenario));
         if let (Some(imported), Some(atoms)) = (&scenario.imported, &scenario.sample.atoms) {
             outln!(
                 "{}",

@@ -185,12 +185,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 crate::detectability::short_verdict(None, score.control_skipped.as_deref())
             ),
         }
-        if let Some(r) = &score.realism {
-            outln!(
+        match &score.realism {
+            Some(r) => outln!(
                 "realism: {} of {} compared observables within the published uncertainty",
                 r.within,
                 r.compared
-            );
+            ),
+            // Say why there is none: a foil just outside the paper's range loses it silently
+            // otherwise.
+            None => outln!("{}", Reference::shipped()?.setup_line(scenario)),
         }
         out!("{}", table(&score));
         all_held &= score.all_within_tolerance;
