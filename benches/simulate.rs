@@ -4,6 +4,9 @@
 //!   already built: the per-position cost that scales the paper job (128 × 128 positions).
 //! - `field/<model>/<t>nm`: building the field (potential slices / transmissions) for a
 //!   12 × 12 nm strip, the per-area cost of the field stage.
+//! - `scan_blur/paper`: a finite source applied as a blur of the scan images of the paper's
+//!   whole noiseless datacube (128 × 128 positions × 128 × 128 pixels, 2 GiB of f64), the cost
+//!   a source adds to the paper job in place of its 16–36 coherent passes (0.25–0.5 nm).
 //!
 //! Figures and the extrapolation to the paper job are in `reports/simulate-performance.md`.
 
@@ -15,6 +18,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use mro_core::Seeds;
 use mro_sim::potential::{FieldGrid, PotentialBuilder, Slicing};
 use mro_sim::propagation::{model, DiffractionPlan, Propagation, WindowPlacement};
+use mro_sim::scan_blur::ScanBlur;
 use mro_sim::spec::{DetectorSpec, MicroscopeSpec, ModelKind, ModelSpec};
 use mro_sim::AtomVolume;
 
@@ -93,6 +97,20 @@ fn bench(c: &mut Criterion) {
             |b| b.iter(|| builder.build(&atoms, &slicing, m.field_kind())),
         );
     }
+    g.finish();
+    let mut g = c.benchmark_group("scan_blur");
+    g.sample_size(10);
+    let ([ny, nx], ndet) = ([128, 128], 128 * 128);
+    let mut cube: Vec<f64> = (0..ny * nx * ndet)
+        .map(|i| (i % 9973) as f64 * 1e-4)
+        .collect();
+    let blur = ScanBlur {
+        source_rms_nm: 0.5 / mro_sim::coherence::FWHM_PER_RMS,
+        step_nm: 0.32,
+    };
+    g.bench_function("paper", |b| {
+        b.iter(|| blur.apply(&mut cube, [ny, nx], ndet))
+    });
     g.finish();
 }
 

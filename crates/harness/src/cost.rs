@@ -11,19 +11,22 @@
 //! - simulation memory = the atoms ([`ATOM_BYTES`] each) + the potential field of one block of
 //!   scan rows (bounded by `ForwardOptions::field_budget_bytes`, 1 GiB) + per-thread FFT
 //!   scratch of the propagation window (N × N, as `mro_sim::propagation::DiffractionPlan`
-//!   plans it from the band limit);
+//!   plans it from the band limit) + the whole noiseless datacube in f64 when a finite source
+//!   is applied as a blur of the scan images (`mro_sim::scan_blur`);
 //! - peak = the glass (or the atoms, if more) + the field + scratch + the analysis, plus
 //!   [`BASE_BYTES`] for the program itself (freed heap is reused, not returned);
 //! - time = a per-atom rate for the glass, and for imaging a rate per window pixel (N²) of each
-//!   coherent pass (focal-spread × source nodes × frozen-phonon configurations), scaled by the
-//!   number of slices for Born and multislice, measured on a 2-core machine — a rough figure
-//!   (within a factor of two).
+//!   coherent pass (focal-spread × source nodes, one for a scan-image blur, × frozen-phonon
+//!   configurations), scaled by the number of slices for Born and multislice, measured on a
+//!   2-core machine — a rough figure (within a factor of two).
 
 use std::path::Path;
 
 use mro_sim::coherence::PartialCoherence;
 use mro_sim::propagation::DiffractionPlan;
+use mro_sim::scan_blur::ScanBlur;
 use mro_sim::spec::ModelKind;
+use mro_sim::ForwardOptions;
 
 use crate::exit::bad_input;
 use crate::scenario::Scenario;
@@ -126,7 +129,21 @@ impl Cost {
             s.thickness_nm,
         ) as f64;
         let coherence = PartialCoherence::from_microscope(&scenario.microscope);
-        let passes = (coherence.defocus.len() * coherence.source.len()) as f64
+        // A source blurred over the scan images costs one pass and the whole noiseless
+        // datacube in f64 (`mro_sim::scan_blur`).
+        let blur = ScanBlur::for_scan(
+            &scenario.microscope,
+            &scenario.model,
+            &scenario.detector,
+            &scenario.scan,
+            s.extent_nm,
+            ForwardOptions::default().scan_blur_budget_bytes,
+        );
+        let (source_passes, blur_bytes) = match blur {
+            Some(_) => (1, 8.0 * patterns * pattern_px),
+            None => (coherence.source.len(), 0.0),
+        };
+        let passes = (coherence.defocus.len() * source_passes) as f64
             * scenario.thermal.configurations.max(1) as f64;
         // The window's reciprocal pixel: the detector's over the oversampling m.
         let dk =
@@ -159,6 +176,7 @@ impl Cost {
             + glass_bytes.max(atoms * ATOM_BYTES)
             + field_bytes
             + scratch_bytes
+            + blur_bytes
             + analysis_bytes;
 
         let per_pattern = passes

@@ -116,9 +116,11 @@ pub fn simulate_to(
     writer.finish()?;
     let grid = mro_sim::forward_grid(
         &scenario.microscope,
+        &scenario.scan,
         &scenario.detector,
         &scenario.model,
-        scenario.sample.thickness_nm,
+        glass.atoms.extent_nm,
+        &options,
     )?;
     let mut provenance = serde_json::json!({
         "scenario": scenario.name,

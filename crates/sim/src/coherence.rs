@@ -20,6 +20,10 @@
 //!   by exp(−(πλΔ(k₁² − k₂²))²/2) — the temporal-coherence envelope of the contrast transfer
 //!   function, exp(−(πλΔk²)²/2) for a beam interfering with the unscattered one.
 //!
+//! Where the scan tiles the periodic specimen above Nyquist, [`crate::simulate`] applies the
+//! source instead as that convolution of the scan images, exactly and almost for free
+//! ([`crate::scan_blur`]); the quadrature below is the general way.
+//!
 //! Both integrals are evaluated with Gauss–Hermite quadrature (a product rule over the two
 //! axes for the source). The node count is the fewest for which the quadrature reproduces the
 //! Gaussian's characteristic function exp(−t²/2) to [`QUADRATURE_TOLERANCE`] over every t the

@@ -22,6 +22,7 @@ pub mod probe;
 pub mod propagation;
 pub mod psf;
 pub mod reference;
+pub mod scan_blur;
 pub mod scattering;
 pub mod simulate;
 pub mod spec;

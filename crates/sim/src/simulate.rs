@@ -6,7 +6,9 @@
 //! strip of specimen the block's windows need, sized to stay within
 //! [`ForwardOptions::field_budget_bytes`], then computes the block's rows one at a time with
 //! every position of a row in parallel (rayon) and hands each finished row to the caller's sink
-//! in order. Noise for position `(iy, ix)` comes from the seed stream `"noise"` with index
+//! in order. A finite source applied as a blur of the scan images ([`ScanBlur`]) needs the
+//! whole scan first: then every noiseless pattern is kept, blurred, and only then recorded and
+//! handed over. Noise for position `(iy, ix)` comes from the seed stream `"noise"` with index
 //! `iy·N_x + ix`, frozen-phonon displacements from `"phonons"` with the configuration index,
 //! so results are bit-identical at any thread count.
 //!
@@ -43,6 +45,7 @@ use crate::propagation::{
     model as make_model, probe_tail_estimate, DiffractionPlan, Propagation, Scratch,
     WindowPlacement,
 };
+use crate::scan_blur::ScanBlur;
 use crate::scattering::ScatteringFactor;
 use crate::spec::{DetectorSpec, MicroscopeSpec, ModelSpec, ScanSpec};
 use crate::tail::TailBackground;
@@ -164,6 +167,9 @@ pub struct ForwardOptions {
     /// Frozen phonons only: one-axis rms displacement in nm per atomic number, overriding the
     /// model's single `u_rms_nm` for the elements listed ([`crate::thermal`]).
     pub u_rms_nm_by_z: Vec<(u8, f64)>,
+    /// Upper bound in bytes for the whole noiseless datacube (f64) that a finite source is
+    /// blurred in ([`ScanBlur`]); a larger one sums the source by quadrature instead.
+    pub scan_blur_budget_bytes: usize,
 }
 
 impl Default for ForwardOptions {
@@ -172,6 +178,7 @@ impl Default for ForwardOptions {
             thermal: ThermalModel::Static,
             field_budget_bytes: 1 << 30,
             u_rms_nm_by_z: Vec::new(),
+            scan_blur_budget_bytes: 4 << 30,
         }
     }
 }
@@ -237,34 +244,39 @@ pub struct ForwardGrid {
     /// less than the quadrature's 10⁻³ and is not applied ([`crate::coherence`]).
     pub defocus_nodes: usize,
     /// Source positions each pattern sums over (a product rule: the square of the nodes per
-    /// axis); 1 for a point source.
+    /// axis); 1 for a point source, or when the source is applied as a blur of the scan
+    /// images.
     pub source_nodes: usize,
+    /// Whether a finite source is applied exactly as a Gaussian blur of every detector pixel's
+    /// scan image ([`ScanBlur`]) instead of by quadrature.
+    pub source_by_scan_blur: bool,
 }
 
-/// The grid [`simulate`] would use for a `thickness_nm` foil with these settings.
+/// The grid [`simulate`] would use for a periodic box of `extent_nm` (`[x, y, thickness]`)
+/// scanned by `scan` with these settings (`options` for the blur budget).
 ///
 /// # Errors
 /// [`SimError::Invalid`] for an out-of-range model, microscope or detector value (a band
 /// limit below the detector edge among them), [`SimError::DetectorTooSmall`].
 pub fn forward_grid(
     microscope: &MicroscopeSpec,
+    scan: &ScanSpec,
     detector: &DetectorSpec,
     model: &ModelSpec,
-    thickness_nm: f64,
+    extent_nm: [f64; 3],
+    options: &ForwardOptions,
 ) -> Result<ForwardGrid, SimError> {
-    let inv = |section| move |source| SimError::Invalid { section, source };
-    microscope.validate().map_err(inv("microscope"))?;
-    detector.validate().map_err(inv("detector"))?;
-    model.validate().map_err(inv("model"))?;
-    check_detector_reach(microscope, detector)?;
-    // The plan expects a band limit at or above the detector edge.
-    model
-        .band_limit_for(detector, thickness_nm)
-        .map_err(inv("model"))?;
+    let thickness_nm = extent_nm[2];
+    let plan = checked_plan(microscope, detector, model, thickness_nm)?;
     let slicing = Slicing::new(thickness_nm, model.slice_nm);
-    let plan = Arc::new(DiffractionPlan::for_model(
-        model, microscope, detector, slicing,
-    ));
+    let blur = ScanBlur::for_scan(
+        microscope,
+        model,
+        detector,
+        scan,
+        [extent_nm[0], extent_nm[1]],
+        options.scan_blur_budget_bytes,
+    );
     let coherence = PartialCoherence::from_microscope(microscope);
     let node_plans = defocus_plans(&plan, &coherence, model, microscope, detector, slicing);
     let projected = model.kind == crate::spec::ModelKind::Kinematic;
@@ -285,7 +297,12 @@ pub fn forward_grid(
         },
         focal_spread_rms_nm: coherence.focal_spread_rms_nm,
         defocus_nodes: coherence.defocus.len(),
-        source_nodes: coherence.source.len(),
+        source_nodes: if blur.is_some() {
+            1
+        } else {
+            coherence.source.len()
+        },
+        source_by_scan_blur: blur.is_some(),
     })
 }
 
@@ -306,11 +323,8 @@ pub fn check_whole_atoms(
     thickness_nm: f64,
     zs: &[u8],
 ) -> Result<(), SimError> {
-    let grid = forward_grid(microscope, detector, model, thickness_nm)?;
-    let slicing = Slicing::new(thickness_nm, model.slice_nm);
-    let plan = Arc::new(DiffractionPlan::for_model(
-        model, microscope, detector, slicing,
-    ));
+    let plan = checked_plan(microscope, detector, model, thickness_nm)?;
+    let band_limit_per_nm = plan.band_limit_per_nm();
     if let FieldKind::Transmissions {
         sigma_rad_per_v_nm,
         absorb_beyond_band_limit: true,
@@ -320,11 +334,7 @@ pub fn check_whole_atoms(
         type Tried = Vec<((u8, u64, u64), Result<(), crate::eikonal::NotConverged>)>;
         static TRIED: Mutex<Tried> = Mutex::new(Vec::new());
         for (index, &z) in zs.iter().enumerate() {
-            let key = (
-                z,
-                grid.band_limit_per_nm.to_bits(),
-                sigma_rad_per_v_nm.to_bits(),
-            );
+            let key = (z, band_limit_per_nm.to_bits(), sigma_rad_per_v_nm.to_bits());
             let known = TRIED
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -338,7 +348,7 @@ pub fn check_whole_atoms(
                         ScatteringFactor::for_z(z).ok_or(SimError::UnknownElement { index, z })?;
                     let r = crate::eikonal::EikonalAtom::try_new(
                         &factor,
-                        grid.band_limit_per_nm,
+                        band_limit_per_nm,
                         0.0,
                         sigma_rad_per_v_nm,
                     )
@@ -354,6 +364,31 @@ pub fn check_whole_atoms(
         }
     }
     Ok(())
+}
+
+/// The propagation plan for a `thickness_nm` foil, after checking the settings.
+///
+/// # Errors
+/// As [`forward_grid`].
+fn checked_plan(
+    microscope: &MicroscopeSpec,
+    detector: &DetectorSpec,
+    model: &ModelSpec,
+    thickness_nm: f64,
+) -> Result<Arc<DiffractionPlan>, SimError> {
+    let inv = |section| move |source| SimError::Invalid { section, source };
+    microscope.validate().map_err(inv("microscope"))?;
+    detector.validate().map_err(inv("detector"))?;
+    model.validate().map_err(inv("model"))?;
+    check_detector_reach(microscope, detector)?;
+    // The plan expects a band limit at or above the detector edge.
+    model
+        .band_limit_for(detector, thickness_nm)
+        .map_err(inv("model"))?;
+    let slicing = Slicing::new(thickness_nm, model.slice_nm);
+    Ok(Arc::new(DiffractionPlan::for_model(
+        model, microscope, detector, slicing,
+    )))
 }
 
 /// [`SimError::DetectorTooSmall`] unless the detector reaches 1.5× beyond the aperture.
@@ -468,8 +503,21 @@ where
     let step = scan.step_nm;
     let ndet = plan.detector_len();
     // Partial coherence: one model per focal-spread node (its plan's probe carries the
-    // defocus), patterns summed over those and over source offsets.
-    let coherence = PartialCoherence::from_microscope(microscope);
+    // defocus), patterns summed over those and over source offsets, or, where that is exact,
+    // the source applied afterwards as a blur of the scan images (the whole scan accumulated
+    // first).
+    let mut coherence = PartialCoherence::from_microscope(microscope);
+    let blur = ScanBlur::for_scan(
+        microscope,
+        model,
+        detector,
+        scan,
+        [ext[0], ext[1]],
+        options.scan_blur_budget_bytes,
+    );
+    if blur.is_some() {
+        coherence.source = vec![([0.0; 2], 1.0)];
+    }
     let node_plans = defocus_plans(&plan, &coherence, model, microscope, detector, slicing);
     let defocus_models: Vec<(Box<dyn Propagation>, f64)> = if coherence.is_coherent() {
         Vec::new()
@@ -494,7 +542,10 @@ where
         let h_nm = h_px as f64 * dx / 1.05 - 2.0 * pad - 2.0 * dx;
         ((h_nm / step).floor() as isize + 1).max(1) as usize
     };
-    let acc_rows = if configs > 1 {
+    // Patterns are accumulated before the detector sees them: over frozen-phonon configurations
+    // a block at a time, or over the whole scan for the source blur.
+    let accumulate = configs > 1 || blur.is_some();
+    let acc_rows = if configs > 1 && blur.is_none() {
         (options.field_budget_bytes / (8 * sx * ndet)).max(1)
     } else {
         usize::MAX
@@ -524,7 +575,13 @@ where
     let total = sy * sx * configs;
     let mut done = 0;
     let mut row_out = vec![0f32; sx * ndet];
-    let mut block_acc: Vec<f64> = Vec::new();
+    let mut acc: Vec<f64> = if blur.is_some() {
+        vec![0.0; sy * sx * ndet]
+    } else {
+        Vec::new()
+    };
+    // The scan row that `acc` starts at: the block's, or 0 for the whole scan.
+    let acc_first_row = |block_start: usize| if blur.is_some() { 0 } else { block_start };
     let mut displaced = AtomVolume::default();
     // Per-pattern working memory (a `Scratch` holds several N² windows, ~10 MB at N = 576),
     // one per worker thread for the whole scan, made on its first use: rayon's `for_each_init`
@@ -548,9 +605,9 @@ where
         let block_end = (block_start + block_rows).min(sy);
         let origin = [block_start as f64 * step - pad, x_lo];
         builder.set_origin(origin);
-        if configs > 1 {
-            block_acc.clear();
-            block_acc.resize((block_end - block_start) * sx * ndet, 0.0);
+        if accumulate && blur.is_none() {
+            acc.clear();
+            acc.resize((block_end - block_start) * sx * ndet, 0.0);
         }
         for cfg in 0..configs {
             let source = if frozen {
@@ -604,7 +661,7 @@ where
                         }
                     }
                 };
-                if configs == 1 && tail.as_ref().is_some_and(TailBackground::needs_learning) {
+                if !accumulate && tail.as_ref().is_some_and(TailBackground::needs_learning) {
                     // The first row: all its patterns first, to learn the tail's background.
                     let mut first_row = vec![0f64; sx * ndet];
                     first_row
@@ -625,7 +682,7 @@ where
                             let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
                             det.record(intensity, &mut rng, out);
                         });
-                } else if configs == 1 {
+                } else if !accumulate {
                     let tail = tail.as_ref();
                     row_out
                         .par_chunks_mut(ndet)
@@ -641,8 +698,8 @@ where
                             });
                         });
                 } else {
-                    let off = (row - block_start) * sx * ndet;
-                    block_acc[off..off + sx * ndet]
+                    let off = (row - acc_first_row(block_start)) * sx * ndet;
+                    acc[off..off + sx * ndet]
                         .par_chunks_mut(ndet)
                         .enumerate()
                         .for_each(|(ix, acc)| {
@@ -655,7 +712,7 @@ where
                         });
                 }
                 done += sx;
-                if configs == 1 {
+                if !accumulate {
                     sink(row, &row_out).map_err(|source| SimError::Sink { row, source })?;
                 }
                 progress(Progress {
@@ -664,30 +721,75 @@ where
                 });
             }
         }
-        if configs > 1 {
-            if let Some(t) = tail.as_mut().filter(|t| t.needs_learning()) {
-                t.learn(&block_acc[..sx * ndet]);
-            }
-            let tail = tail.as_ref();
-            for row in block_start..block_end {
-                let off = (row - block_start) * sx * ndet;
-                let acc = &mut block_acc[off..off + sx * ndet];
-                row_out
-                    .par_chunks_mut(ndet)
-                    .zip(acc.par_chunks_mut(ndet))
-                    .enumerate()
-                    .for_each(|(ix, (out, intensity))| {
-                        if let Some(t) = tail {
-                            t.apply(intensity);
-                        }
-                        let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
-                        det.record(intensity, &mut rng, out);
-                    });
-                sink(row, &row_out).map_err(|source| SimError::Sink { row, source })?;
-            }
+        if accumulate && blur.is_none() {
+            let rows = block_start..block_end;
+            record_rows(
+                &mut acc,
+                rows,
+                ndet,
+                &mut tail,
+                &det,
+                &seeds,
+                &mut row_out,
+                &mut sink,
+            )?;
         }
     }
+    if let Some(blur) = blur {
+        blur.apply(&mut acc, [sy, sx], ndet);
+        record_rows(
+            &mut acc,
+            0..sy,
+            ndet,
+            &mut tail,
+            &det,
+            &seeds,
+            &mut row_out,
+            &mut sink,
+        )?;
+    }
     Ok(cal)
+}
+
+/// Hands the accumulated intensities `acc` of scan `rows` (from the first of them on) to the
+/// detector and the sink, row by row: the probe-tail background learnt from the first row if
+/// it is still to be learnt, then noise from the stream `"noise"` per position. Patterns have
+/// `ndet` pixels.
+#[allow(clippy::too_many_arguments)]
+fn record_rows<S>(
+    acc: &mut [f64],
+    rows: std::ops::Range<usize>,
+    ndet: usize,
+    tail: &mut Option<TailBackground>,
+    det: &Detector,
+    seeds: &Seeds,
+    row_out: &mut [f32],
+    sink: &mut S,
+) -> Result<(), SimError>
+where
+    S: FnMut(usize, &[f32]) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+{
+    let row_len = row_out.len();
+    let sx = row_len / ndet;
+    if let Some(t) = tail.as_mut().filter(|t| t.needs_learning()) {
+        t.learn(&acc[..row_len]);
+    }
+    let tail = tail.as_ref();
+    for (row, intensities) in rows.zip(acc.chunks_exact_mut(row_len)) {
+        row_out
+            .par_chunks_mut(ndet)
+            .zip(intensities.par_chunks_mut(ndet))
+            .enumerate()
+            .for_each(|(ix, (out, intensity))| {
+                if let Some(t) = tail {
+                    t.apply(intensity);
+                }
+                let mut rng = seeds.substream("noise", (row * sx + ix) as u64);
+                det.record(intensity, &mut rng, out);
+            });
+        sink(row, row_out).map_err(|source| SimError::Sink { row, source })?;
+    }
+    Ok(())
 }
 
 /// Copies `atoms` into `out` with Gaussian displacements of rms `u_nm(Z)` per axis (z clamped

@@ -345,8 +345,9 @@ pub struct MicroscopeSpec {
     /// Spherical aberration in mm.
     pub cs_mm: f64,
     /// Full width at half maximum of the effective (demagnified) Gaussian source at the
-    /// specimen, in nm; patterns are incoherent sums over probe positions spread this wide
-    /// ([`crate::coherence`]). 0 = point source.
+    /// specimen, in nm; every scan image is convolved with it: as a blur of the scan images
+    /// where that is exact ([`crate::scan_blur`]), else as incoherent sums over probe positions
+    /// spread this wide ([`crate::coherence`]). 0 = point source.
     pub source_size_nm: f64,
     /// Chromatic aberration C_c of the probe-forming lens in mm.
     pub cc_mm: f64,

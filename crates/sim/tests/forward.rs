@@ -821,7 +821,15 @@ fn tail_background_mixes_in_the_first_rows_ring_mean() {
         ..base.clone()
     };
     let grid = |m: &ModelSpec| {
-        mro_sim::simulate::forward_grid(&MicroscopeSpec::default(), &d, m, 2.0).unwrap()
+        mro_sim::simulate::forward_grid(
+            &MicroscopeSpec::default(),
+            &ScanSpec::default(),
+            &d,
+            m,
+            [40.96, 40.96, 2.0],
+            &ForwardOptions::default(),
+        )
+        .unwrap()
     };
     assert_eq!(grid(&base).tail_background_fraction, 0.0);
     let f = grid(&with).tail_background_fraction;

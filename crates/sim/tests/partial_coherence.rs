@@ -33,6 +33,34 @@ fn run(
     kind: ModelKind,
     slice_nm: f64,
 ) -> Vec<Vec<f64>> {
+    run_with(
+        atoms,
+        microscope,
+        scan,
+        d,
+        kind,
+        slice_nm,
+        &ForwardOptions::default(),
+    )
+}
+
+/// Forward options that sum a finite source by quadrature: no budget for the scan blur.
+fn by_quadrature() -> ForwardOptions {
+    ForwardOptions {
+        scan_blur_budget_bytes: 0,
+        ..ForwardOptions::default()
+    }
+}
+
+fn run_with(
+    atoms: &AtomVolume,
+    microscope: &MicroscopeSpec,
+    scan: &ScanSpec,
+    d: &DetectorSpec,
+    kind: ModelKind,
+    slice_nm: f64,
+    options: &ForwardOptions,
+) -> Vec<Vec<f64>> {
     let ndet = d.pixels[0] * d.pixels[1];
     let mut patterns = Vec::new();
     simulate(
@@ -46,7 +74,7 @@ fn run(
             ..ModelSpec::default()
         },
         Seeds::new(5),
-        &ForwardOptions::default(),
+        options,
         |_row, values| {
             patterns.extend(
                 values
@@ -132,16 +160,39 @@ fn dft(img: &[f64], n: usize, my: i32, mx: i32) -> (f64, f64) {
     (re, im)
 }
 
+/// Whether `simulate` applies `microscope`'s source as a blur of the scan images here.
+fn uses_scan_blur(
+    atoms: &AtomVolume,
+    microscope: &MicroscopeSpec,
+    scan: &ScanSpec,
+    d: &DetectorSpec,
+    options: &ForwardOptions,
+) -> bool {
+    mro_sim::forward_grid(
+        microscope,
+        scan,
+        d,
+        &ModelSpec::default(),
+        atoms.extent_nm,
+        options,
+    )
+    .expect("valid settings")
+    .source_by_scan_blur
+}
+
 /// Source size: the dark-field image of a lattice of single Zr atoms (period 3.2 nm, scanned
-/// over one period at 0.4 nm — above Nyquist for a scan image band-limited to 2α/λ =
-/// 1.17 nm⁻¹) is convolved with the source's Gaussian, so each Fourier coefficient at spatial
-/// frequency q is multiplied by exp(−2π²s²q²), s the source's one-axis rms.
+/// over one period at 0.32 nm — above Nyquist for a scan image band-limited to 2q_a =
+/// 1.28 nm⁻¹, the area-sampled aperture's reach) is convolved with the source's Gaussian, so each Fourier coefficient at spatial
+/// frequency q is multiplied by exp(−2π²s²q²), s the source's one-axis rms. Both ways of
+/// applying the source are checked: the blur of the scan images (`mro_sim::scan_blur`, the
+/// default here, where the scan tiles the cell above Nyquist) and the quadrature over source
+/// positions.
 #[test]
 fn source_size_blurs_the_scan_image_by_its_gaussian() {
     let period = 3.2;
     let mut atoms = AtomVolume::new([period, period, 0.4]);
     atoms.push([1.1, 1.7, 0.2], 40);
-    let n = 8;
+    let n = 10;
     let scan = ScanSpec {
         points: [n, n],
         step_nm: period / n as f64,
@@ -154,8 +205,8 @@ fn source_size_blurs_the_scan_image_by_its_gaussian() {
     };
     let d = detector(0.0);
     // Dark field: pixels with 1 ≤ k ≤ 6 nm⁻¹.
-    let df_image = |m: &MicroscopeSpec| -> Vec<f64> {
-        run(&atoms, m, &scan, &d, ModelKind::Kinematic, 0.4)
+    let df_image = |m: &MicroscopeSpec, options: &ForwardOptions| -> Vec<f64> {
+        run_with(&atoms, m, &scan, &d, ModelKind::Kinematic, 0.4, options)
             .iter()
             .map(|p| {
                 let mut s = 0.0;
@@ -171,12 +222,21 @@ fn source_size_blurs_the_scan_image_by_its_gaussian() {
             })
             .collect()
     };
-    let sharp = df_image(&point);
-    let soft = df_image(&blurred);
+    let sharp = df_image(&point, &ForwardOptions::default());
     let s = fwhm / FWHM_PER_RMS;
+    for (options, blur) in [(ForwardOptions::default(), true), (by_quadrature(), false)] {
+        assert_eq!(uses_scan_blur(&atoms, &blurred, &scan, &d, &options), blur);
+        let soft = df_image(&blurred, &options);
+        check_gaussian_blur(&sharp, &soft, n, period, s);
+    }
+}
+
+/// The checks of [`source_size_blurs_the_scan_image_by_its_gaussian`]: `soft` is `sharp`
+/// (`n × n` scan images over one `period`) convolved with a Gaussian of one-axis rms `s`.
+fn check_gaussian_blur(sharp: &[f64], soft: &[f64], n: usize, period: f64, s: f64) {
     // The mean is unchanged (the blur conserves the image's integral).
-    let (m0, _) = dft(&sharp, n, 0, 0);
-    let (m1, _) = dft(&soft, n, 0, 0);
+    let (m0, _) = dft(sharp, n, 0, 0);
+    let (m1, _) = dft(soft, n, 0, 0);
     // (to the sub-pixel placement of the window on the potential grid and the probe tails
     // that wrap around the detector-tied window — issue 10 item 1 — measured 1.2·10⁻³ at the
     // 20 nm⁻¹ default band limit)
@@ -184,8 +244,8 @@ fn source_size_blurs_the_scan_image_by_its_gaussian() {
     for (my, mx) in [(1, 0), (0, 1), (1, 1), (2, 0), (1, 2)] {
         let q = f64::from(my * my + mx * mx).sqrt() / period;
         let want = (-2.0 * PI * PI * s * s * q * q).exp();
-        let (ar, ai) = dft(&sharp, n, my, mx);
-        let (br, bi) = dft(&soft, n, my, mx);
+        let (ar, ai) = dft(sharp, n, my, mx);
+        let (br, bi) = dft(soft, n, my, mx);
         let amp = ar.hypot(ai);
         assert!(amp > 1e-3 * m0, "({my},{mx}) coefficient too small");
         // Complex ratio: real part the damping, imaginary part ~0 (no shift).
@@ -199,6 +259,124 @@ fn source_size_blurs_the_scan_image_by_its_gaussian() {
             "q = {q} nm⁻¹: ratio {re} + {im}i vs exp(−2π²s²q²) = {want}"
         );
     }
+}
+
+/// The two ways of applying a finite source give the same datacube: multislice through 3 nm of
+/// Zr–Co–Al glass with two frozen-phonon configurations, a 0.5 nm source, a 10 × 8 scan tiling
+/// the 2.56 × 3.2 nm cell at 0.32 nm (below Nyquist, 0.39 nm), the field built one scan row at
+/// a time (so the whole-scan accumulator spans many field blocks). The blur of the scan images is exact for the band-limited scan images of
+/// the periodic cell; the quadrature sums 16 shifted coherent patterns. They differ by what
+/// the per-probe window does to translation invariance (probe tails folded back, sub-pixel
+/// placement: 10⁻³ in `source_size_blurs_the_scan_image_by_its_gaussian`) and by the
+/// quadrature's own 10⁻³.
+#[test]
+fn scan_blur_matches_the_quadrature_over_source_positions() {
+    use mro_sim::thermal::ThermalSpec;
+    let atoms = AtomVolume::uniform_random(
+        [2.56, 3.2, 3.0],
+        &[(40, 0.55), (27, 0.25), (13, 0.20)],
+        54.0,
+        &mut Seeds::new(11).stream("test-volume"),
+    );
+    let scan = ScanSpec {
+        points: [10, 8],
+        step_nm: 0.32,
+    };
+    let m = MicroscopeSpec {
+        source_size_nm: 0.5,
+        ..MicroscopeSpec::default()
+    };
+    let d = detector(0.0);
+    let thermal = ThermalSpec {
+        configurations: 2,
+        rms_displacement_nm: [("Zr", 0.0076), ("Co", 0.0063), ("Al", 0.0096)]
+            .into_iter()
+            .map(|(e, u)| (e.to_string(), u))
+            .collect(),
+    };
+    let options = |scan_blur_budget_bytes: usize| ForwardOptions {
+        field_budget_bytes: 1,
+        scan_blur_budget_bytes,
+        ..thermal.forward_options(&atoms).unwrap()
+    };
+    let (blur, quadrature) = (options(1 << 30), options(0));
+    assert!(uses_scan_blur(&atoms, &m, &scan, &d, &blur));
+    assert!(!uses_scan_blur(&atoms, &m, &scan, &d, &quadrature));
+    let cube = |m: &MicroscopeSpec, options: &ForwardOptions| -> Vec<f64> {
+        run_with(&atoms, m, &scan, &d, ModelKind::Multislice, 1.0, options).concat()
+    };
+    let blurred = cube(&m, &blur);
+    let summed = cube(&m, &quadrature);
+    let point = cube(&MicroscopeSpec::default(), &quadrature);
+    let rms = |a: &[f64], b: &[f64]| {
+        let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+        let den: f64 = b.iter().map(|y| y * y).sum();
+        (num / den).sqrt()
+    };
+    // Outside the bright-field disk, where the scattering varies with the probe position.
+    let dark = |c: &[f64]| -> Vec<f64> {
+        c.chunks(NDET * NDET)
+            .flat_map(|p| {
+                p.iter().enumerate().filter_map(|(i, &v)| {
+                    let k = DK * ((i / NDET) as f64 - 64.0).hypot((i % NDET) as f64 - 64.0);
+                    (k > 1.0).then_some(v)
+                })
+            })
+            .collect()
+    };
+    let (b, q, p) = (dark(&blurred), dark(&summed), dark(&point));
+    let between = rms(&b, &q);
+    let effect = rms(&p, &q);
+    assert!(
+        effect > 0.05,
+        "test set-up: the source must change the patterns, rms {effect}"
+    );
+    // Measured: 1.2 % of the source's own effect. A source 10 % too wide in either would
+    // differ by about 20 % of it.
+    assert!(
+        between < 0.02 * effect,
+        "scan blur vs quadrature: rms difference {between} (the source itself: {effect})"
+    );
+}
+
+/// The scan blur keeps the datacube bit-identical at any thread count, noise included.
+#[test]
+fn scan_blur_is_deterministic_at_any_thread_count() {
+    let atoms = AtomVolume::uniform_random(
+        [1.6, 1.6, 1.0],
+        &[(40, 0.55), (27, 0.25), (13, 0.20)],
+        54.0,
+        &mut Seeds::new(12).stream("test-volume"),
+    );
+    let scan = ScanSpec {
+        points: [5, 5],
+        step_nm: 0.32,
+    };
+    let m = MicroscopeSpec {
+        source_size_nm: 0.5,
+        ..MicroscopeSpec::default()
+    };
+    let d = DetectorSpec {
+        electrons_per_pattern: 1e5,
+        ..detector(0.5)
+    };
+    assert!(uses_scan_blur(
+        &atoms,
+        &m,
+        &scan,
+        &d,
+        &ForwardOptions::default()
+    ));
+    let go = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| run(&atoms, &m, &scan, &d, ModelKind::Multislice, 0.5))
+    };
+    let one = go(1);
+    assert_eq!(one, go(2), "bit-identical at 1 and 2 threads");
+    assert_eq!(one, go(3), "bit-identical at 1 and 3 threads");
 }
 
 /// Contrast (variance / mean²) of the pixels on the ring 3.5 ≤ k ≤ 4.5 nm⁻¹.
