@@ -160,6 +160,24 @@ fn dft(img: &[f64], n: usize, my: i32, mx: i32) -> (f64, f64) {
     (re, im)
 }
 
+/// Zr₅₅Co₂₅Al₂₀ at 54 atoms/nm³, placed at random in a box of `extent_nm` from `seed`.
+fn glass(extent_nm: [f64; 3], seed: u64) -> AtomVolume {
+    AtomVolume::uniform_random(
+        extent_nm,
+        &[(40, 0.55), (27, 0.25), (13, 0.20)],
+        54.0,
+        &mut Seeds::new(seed).stream("test-volume"),
+    )
+}
+
+/// The default microscope with a source of FWHM `fwhm_nm`.
+fn with_source(fwhm_nm: f64) -> MicroscopeSpec {
+    MicroscopeSpec {
+        source_size_nm: fwhm_nm,
+        ..MicroscopeSpec::default()
+    }
+}
+
 /// Whether `simulate` applies `microscope`'s source as a blur of the scan images here.
 fn uses_scan_blur(
     atoms: &AtomVolume,
@@ -199,10 +217,7 @@ fn source_size_blurs_the_scan_image_by_its_gaussian() {
     };
     let fwhm = 0.6;
     let point = MicroscopeSpec::default();
-    let blurred = MicroscopeSpec {
-        source_size_nm: fwhm,
-        ..point.clone()
-    };
+    let blurred = with_source(fwhm);
     let d = detector(0.0);
     // Dark field: pixels with 1 ≤ k ≤ 6 nm⁻¹.
     let df_image = |m: &MicroscopeSpec, options: &ForwardOptions| -> Vec<f64> {
@@ -264,28 +279,21 @@ fn check_gaussian_blur(sharp: &[f64], soft: &[f64], n: usize, period: f64, s: f6
 /// The two ways of applying a finite source give the same datacube: multislice through 3 nm of
 /// Zr–Co–Al glass with two frozen-phonon configurations, a 0.5 nm source, a 10 × 8 scan tiling
 /// the 2.56 × 3.2 nm cell at 0.32 nm (below Nyquist, 0.39 nm), the field built one scan row at
-/// a time (so the whole-scan accumulator spans many field blocks). The blur of the scan images is exact for the band-limited scan images of
-/// the periodic cell; the quadrature sums 16 shifted coherent patterns. They differ by what
+/// a time (so the whole-scan accumulator spans many field blocks). The blur is exact for the
+/// band-limited scan images of the periodic cell; the quadrature sums 36 shifted coherent
+/// patterns. They differ by what
 /// the per-probe window does to translation invariance (probe tails folded back, sub-pixel
 /// placement: 10⁻³ in `source_size_blurs_the_scan_image_by_its_gaussian`) and by the
 /// quadrature's own 10⁻³.
 #[test]
 fn scan_blur_matches_the_quadrature_over_source_positions() {
     use mro_sim::thermal::ThermalSpec;
-    let atoms = AtomVolume::uniform_random(
-        [2.56, 3.2, 3.0],
-        &[(40, 0.55), (27, 0.25), (13, 0.20)],
-        54.0,
-        &mut Seeds::new(11).stream("test-volume"),
-    );
+    let atoms = glass([2.56, 3.2, 3.0], 11);
     let scan = ScanSpec {
         points: [10, 8],
         step_nm: 0.32,
     };
-    let m = MicroscopeSpec {
-        source_size_nm: 0.5,
-        ..MicroscopeSpec::default()
-    };
+    let m = with_source(0.5);
     let d = detector(0.0);
     let thermal = ThermalSpec {
         configurations: 2,
@@ -342,20 +350,12 @@ fn scan_blur_matches_the_quadrature_over_source_positions() {
 /// The scan blur keeps the datacube bit-identical at any thread count, noise included.
 #[test]
 fn scan_blur_is_deterministic_at_any_thread_count() {
-    let atoms = AtomVolume::uniform_random(
-        [1.6, 1.6, 1.0],
-        &[(40, 0.55), (27, 0.25), (13, 0.20)],
-        54.0,
-        &mut Seeds::new(12).stream("test-volume"),
-    );
+    let atoms = glass([1.6, 1.6, 1.0], 12);
     let scan = ScanSpec {
         points: [5, 5],
         step_nm: 0.32,
     };
-    let m = MicroscopeSpec {
-        source_size_nm: 0.5,
-        ..MicroscopeSpec::default()
-    };
+    let m = with_source(0.5);
     let d = DetectorSpec {
         electrons_per_pattern: 1e5,
         ..detector(0.5)
@@ -400,12 +400,7 @@ fn ring_contrast(p: &[f64]) -> f64 {
 /// lies far enough from the detector edge that edge handling cannot matter).
 #[test]
 fn psf_lowers_speckle_contrast_as_its_transfer_function_predicts() {
-    let atoms = AtomVolume::uniform_random(
-        [6.4, 6.4, 5.0],
-        &[(40, 0.55), (27, 0.25), (13, 0.20)],
-        54.0,
-        &mut Seeds::new(9).stream("test-volume"),
-    );
+    let atoms = glass([6.4, 6.4, 5.0], 9);
     let scan = ScanSpec {
         points: [1, 1],
         step_nm: 0.32,
