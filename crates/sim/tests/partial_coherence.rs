@@ -281,10 +281,9 @@ fn check_gaussian_blur(sharp: &[f64], soft: &[f64], n: usize, period: f64, s: f6
 /// the 2.56 × 3.2 nm cell at 0.32 nm (below Nyquist, 0.39 nm), the field built one scan row at
 /// a time (so the whole-scan accumulator spans many field blocks). The blur is exact for the
 /// band-limited scan images of the periodic cell; the quadrature sums 36 shifted coherent
-/// patterns. They differ by what
-/// the per-probe window does to translation invariance (probe tails folded back, sub-pixel
-/// placement: 10⁻³ in `source_size_blurs_the_scan_image_by_its_gaussian`) and by the
-/// quadrature's own 10⁻³.
+/// patterns. They differ by what the per-probe window does to translation invariance (probe
+/// tails folded back, sub-pixel placement: 10⁻³ in
+/// `source_size_blurs_the_scan_image_by_its_gaussian`) and by the quadrature's own 10⁻³.
 #[test]
 fn scan_blur_matches_the_quadrature_over_source_positions() {
     use mro_sim::thermal::ThermalSpec;
