@@ -721,8 +721,17 @@ where
                 });
             }
         }
-        if accumulate && blur.is_none() {
-            let rows = block_start..block_end;
+        // Accumulated rows go to the detector once complete: the block's, or, for the source
+        // blur, the whole scan's after its last block, blurred first.
+        let complete = match blur {
+            Some(_) if block_end < sy => None,
+            Some(_) => Some(0..sy),
+            None => accumulate.then_some(block_start..block_end),
+        };
+        if let Some(rows) = complete {
+            if let Some(b) = blur {
+                b.apply(&mut acc, [sy, sx], ndet);
+            }
             record_rows(
                 &mut acc,
                 rows,
@@ -734,19 +743,6 @@ where
                 &mut sink,
             )?;
         }
-    }
-    if let Some(blur) = blur {
-        blur.apply(&mut acc, [sy, sx], ndet);
-        record_rows(
-            &mut acc,
-            0..sy,
-            ndet,
-            &mut tail,
-            &det,
-            &seeds,
-            &mut row_out,
-            &mut sink,
-        )?;
     }
     Ok(cal)
 }
