@@ -24,7 +24,7 @@ use std::path::Path;
 
 use mro_sim::coherence::PartialCoherence;
 use mro_sim::propagation::DiffractionPlan;
-use mro_sim::scan_blur::ScanBlur;
+use mro_sim::scan_blur::{NoBlur, ScanBlur};
 use mro_sim::spec::ModelKind;
 use mro_sim::ForwardOptions;
 
@@ -88,6 +88,10 @@ pub struct Cost {
     pub imported: bool,
     /// Whether nothing is planted ([`Scenario::plants_nothing`]): no control either.
     pub no_clusters: bool,
+    /// How a finite source is applied (`Err(NoBlur::PointSource)` for a point source).
+    pub source: Result<ScanBlur, NoBlur>,
+    /// Coherent passes per pattern for the source (1 for a point source or a blur).
+    pub source_passes: usize,
 }
 
 /// Bytes of everything but the datacube that a validation writes (figures, JSON): measured
@@ -140,8 +144,8 @@ impl Cost {
             ForwardOptions::default().scan_blur_budget_bytes,
         );
         let (source_passes, blur_bytes) = match blur {
-            Some(_) => (1, 8.0 * patterns * pattern_px),
-            None => (coherence.source.len(), 0.0),
+            Ok(_) => (1, 8.0 * patterns * pattern_px),
+            Err(_) => (coherence.source.len(), 0.0),
         };
         let passes = (coherence.defocus.len() * source_passes) as f64
             * scenario.thermal.configurations.max(1) as f64;
@@ -207,6 +211,8 @@ impl Cost {
             control,
             imported,
             no_clusters,
+            source: blur,
+            source_passes,
         }
     }
 
@@ -225,7 +231,7 @@ impl Cost {
         format!(
             "# cost estimate: {:.3e} atoms; datacube {}; peak memory {} (glass alone {}); \
              disk {} for validate/simulate, {} for glass (atoms.xyz); \
-             roughly {} on 2 cores (glass {}, simulate {}, analyze {}){}",
+             roughly {} on 2 cores (glass {}, simulate {}, analyze {}){}{}",
             self.atoms,
             bytes(self.datacube_bytes),
             bytes(self.peak_memory_bytes),
@@ -244,6 +250,19 @@ impl Cost {
                 ", including the no-MRO control of validate/sweep (--no-control halves the time)"
             } else {
                 ", without the no-MRO control (--no-control)"
+            },
+            match self.source {
+                Ok(_) => "; the finite source is applied as a blur of the scan images \
+                          (one coherent pass per pattern; the noiseless datacube in f64 is \
+                          counted in the peak memory)"
+                    .to_string(),
+                Err(NoBlur::PointSource) => String::new(),
+                Err(why) => format!(
+                    "; the finite source is summed by quadrature, {} coherent passes per \
+                     pattern, because {why} (a scan that tiles the sample at a step below \
+                     Nyquist would need one pass)",
+                    self.source_passes
+                ),
             },
         )
     }
@@ -454,6 +473,37 @@ mod tests {
         );
         assert!(both.describe().contains("including the no-MRO control"));
         assert!(alone.describe().contains("without the no-MRO control"));
+    }
+
+    #[test]
+    fn a_finite_source_says_how_it_is_applied() {
+        let point = Cost::of(&scenario(""), 2, false);
+        assert!(!point.describe().contains("finite source"));
+        let source = "[microscope]\nsource_size_nm = 0.25\n";
+        // The default scan tiles the default sample (128 × 0.32 nm = 40.96 nm).
+        let tiled = Cost::of(&scenario(source), 2, false);
+        let text = tiled.describe();
+        assert!(
+            text.contains("applied as a blur of the scan images"),
+            "{text}"
+        );
+        assert_eq!(tiled.source_passes, 1);
+        let cube_f64 = 8.0 * 128.0f64.powi(4);
+        assert!((tiled.peak_memory_bytes - point.peak_memory_bytes - cube_f64).abs() < 1.0);
+        let short = Cost::of(
+            &scenario(&format!(
+                "{source}[scan]\npoints = [64, 128]\nstep_nm = 0.32\n"
+            )),
+            2,
+            false,
+        );
+        let text = short.describe();
+        assert!(
+            text.contains("summed by quadrature, 16 coherent passes per pattern")
+                && text.contains("the scan (40.9600 × 20.4800 nm) does not tile the sample"),
+            "{text}"
+        );
+        assert_eq!(short.seconds[1], 16.0 * point.seconds[1] / 2.0);
     }
 
     #[test]

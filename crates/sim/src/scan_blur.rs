@@ -45,6 +45,8 @@ use crate::coherence::PartialCoherence;
 use crate::probe::ProbeSpec;
 use crate::spec::{ApertureSampling, DetectorSpec, MicroscopeSpec, ModelSpec, ScanSpec};
 
+/// Bytes in a GiB, for the refusal's message.
+const GIB: f64 = (1u64 << 30) as f64;
 /// Relative tolerance for "the scan tiles the box": points × step equals the extent to this.
 const TILE_TOLERANCE: f64 = 1e-9;
 
@@ -57,12 +59,72 @@ pub struct ScanBlur {
     pub step_nm: f64,
 }
 
+/// Why a finite source is summed by quadrature instead of blurred over the scan images.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NoBlur {
+    /// A point source: there is nothing to blur.
+    PointSource,
+    /// The scan (points × step, `[x, y]`) does not tile the periodic box (`[x, y]`).
+    ScanDoesNotTile {
+        /// Points × step along x and y, in nm.
+        covered_nm: [f64; 2],
+        /// The box's lateral extent, in nm.
+        extent_nm: [f64; 2],
+    },
+    /// The step is at or above Nyquist for the scan images, 1/(4q_a).
+    StepAboveNyquist {
+        /// The scan step in nm.
+        step_nm: f64,
+        /// 1/(4q_a) in nm.
+        nyquist_nm: f64,
+    },
+    /// The noiseless datacube in f64 exceeds the budget.
+    OverBudget {
+        /// 8 · scan points · detector pixels.
+        bytes: f64,
+        /// The budget (`ForwardOptions::scan_blur_budget_bytes`).
+        budget_bytes: usize,
+    },
+}
+
+impl std::fmt::Display for NoBlur {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PointSource => write!(f, "a point source"),
+            Self::ScanDoesNotTile {
+                covered_nm: [cx, cy],
+                extent_nm: [ex, ey],
+            } => write!(
+                f,
+                "the scan ({cx:.4} × {cy:.4} nm) does not tile the sample ({ex:.4} × {ey:.4} nm)"
+            ),
+            Self::StepAboveNyquist {
+                step_nm,
+                nyquist_nm,
+            } => write!(
+                f,
+                "the step ({step_nm} nm) is not below the scan images' Nyquist step \
+                 ({nyquist_nm:.4} nm)"
+            ),
+            Self::OverBudget {
+                bytes,
+                budget_bytes,
+            } => write!(
+                f,
+                "the noiseless datacube in f64 ({:.3} GiB) exceeds the {:.3} GiB the blur may hold",
+                bytes / GIB,
+                *budget_bytes as f64 / GIB
+            ),
+        }
+    }
+}
+
 impl ScanBlur {
-    /// The blur for `microscope`'s source on `scan`, or `None` when the source sum must be
-    /// done by quadrature instead: a point source (nothing to do), a scan that does not tile
-    /// the periodic box of lateral extent `extent_xy_nm` (`[x, y]`) along each axis, a step at
-    /// or above Nyquist for the scan images, 1/(4q_a) with q_a the reach of `model`'s aperture
-    /// on its window grid ([`Self::aperture_reach_per_nm`]), or a datacube of `detector`'s
+    /// The blur for `microscope`'s source on `scan`, or why the source sum must be done by
+    /// quadrature instead: a point source (nothing to do), a scan that does not tile the
+    /// periodic box of lateral extent `extent_xy_nm` (`[x, y]`) along each axis, a step at or
+    /// above Nyquist for the scan images, 1/(4q_a) with q_a the reach of `model`'s aperture on
+    /// its window grid ([`Self::aperture_reach_per_nm`]), or a datacube of `detector`'s
     /// patterns whose f64 intensities exceed `budget_bytes`.
     pub fn for_scan(
         microscope: &MicroscopeSpec,
@@ -71,21 +133,37 @@ impl ScanBlur {
         scan: &ScanSpec,
         extent_xy_nm: [f64; 2],
         budget_bytes: usize,
-    ) -> Option<Self> {
+    ) -> Result<Self, NoBlur> {
         let coherence = PartialCoherence::from_microscope(microscope);
         if coherence.source.len() <= 1 {
-            return None;
+            return Err(NoBlur::PointSource);
         }
         // The extent is [x, y]; the scan's points are [y, x].
-        let tiles = (0..2).all(|axis| {
-            let covered = scan.points[axis] as f64 * scan.step_nm;
-            let extent = extent_xy_nm[1 - axis];
-            (covered - extent).abs() <= TILE_TOLERANCE * extent
-        });
+        let covered_nm = [1, 0].map(|axis| scan.points[axis] as f64 * scan.step_nm);
+        let tiles = (0..2)
+            .all(|i| (covered_nm[i] - extent_xy_nm[i]).abs() <= TILE_TOLERANCE * extent_xy_nm[i]);
+        if !tiles {
+            return Err(NoBlur::ScanDoesNotTile {
+                covered_nm,
+                extent_nm: extent_xy_nm,
+            });
+        }
         let nyquist_nm = 0.25 / Self::aperture_reach_per_nm(microscope, model, detector);
+        if scan.step_nm >= nyquist_nm {
+            return Err(NoBlur::StepAboveNyquist {
+                step_nm: scan.step_nm,
+                nyquist_nm,
+            });
+        }
         let detector_len = detector.pixels[0] as f64 * detector.pixels[1] as f64;
         let bytes = 8.0 * scan.points[0] as f64 * scan.points[1] as f64 * detector_len;
-        (tiles && scan.step_nm < nyquist_nm && bytes <= budget_bytes as f64).then_some(Self {
+        if bytes > budget_bytes as f64 {
+            return Err(NoBlur::OverBudget {
+                bytes,
+                budget_bytes,
+            });
+        }
+        Ok(Self {
             source_rms_nm: coherence.source_rms_nm,
             step_nm: scan.step_nm,
         })
@@ -193,7 +271,7 @@ mod tests {
         );
         let bytes = 8 * 16 * 8 * 128 * 128;
         let blur = |m: &MicroscopeSpec, model: &ModelSpec, step: f64, box_xy, budget| {
-            ScanBlur::for_scan(m, model, &d, &scan(step), box_xy, budget).is_some()
+            ScanBlur::for_scan(m, model, &d, &scan(step), box_xy, budget).is_ok()
         };
         assert!(blur(&m, &model, 0.32, tiled(0.32), bytes));
         // A point source, a scan short of the box, the box axes swapped, a budget too small.
@@ -212,6 +290,28 @@ mod tests {
         };
         assert!(blur(&m, &point, 0.427, tiled(0.427), bytes));
         assert!(!blur(&m, &point, 0.429, tiled(0.429), bytes));
+        // Each refusal says why, in words `mro check` prints.
+        let why = |m: &MicroscopeSpec, step: f64, box_xy, budget| {
+            ScanBlur::for_scan(m, &model, &d, &scan(step), box_xy, budget)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            why(&microscope(0.0), 0.32, tiled(0.32), bytes),
+            "a point source"
+        );
+        assert_eq!(
+            why(&m, 0.32, [2.6, 5.12], bytes),
+            "the scan (2.5600 × 5.1200 nm) does not tile the sample (2.6000 × 5.1200 nm)"
+        );
+        assert_eq!(
+            why(&m, 0.391, tiled(0.391), bytes),
+            "the step (0.391 nm) is not below the scan images' Nyquist step (0.3902 nm)"
+        );
+        assert_eq!(
+            why(&m, 0.32, tiled(0.32), bytes - 1),
+            "the noiseless datacube in f64 (0.016 GiB) exceeds the 0.016 GiB the blur may hold"
+        );
     }
 
     /// A band-limited scan image (a cosine of a DFT frequency) is multiplied by exactly the

@@ -297,12 +297,12 @@ pub fn forward_grid(
         },
         focal_spread_rms_nm: coherence.focal_spread_rms_nm,
         defocus_nodes: coherence.defocus.len(),
-        source_nodes: if blur.is_some() {
+        source_nodes: if blur.is_ok() {
             1
         } else {
             coherence.source.len()
         },
-        source_by_scan_blur: blur.is_some(),
+        source_by_scan_blur: blur.is_ok(),
     })
 }
 
@@ -514,7 +514,8 @@ where
         scan,
         [ext[0], ext[1]],
         options.scan_blur_budget_bytes,
-    );
+    )
+    .ok();
     if blur.is_some() {
         coherence.source = vec![([0.0; 2], 1.0)];
     }

@@ -914,12 +914,17 @@ fn report<'a>(
         || "Assembled from points that had finished (this command ran none)".to_string(),
         |t| format!("This run took {t:.1} s (finished points are skipped on a re-run)"),
     );
+    // A `seed` axis gives each point its own seed (the axis says which).
+    let seeds = if axes.iter().any(|a| a.key == "seed") {
+        "the seed of each point is its `seed` value".to_string()
+    } else {
+        format!("seed {} for every point", base.seed)
+    };
     s += &format!(
-        "mro {} on {}; seed {} for every point. {took}. Each point's full report is in its \
-         directory; every number is in `sweep.csv`.\n\n",
+        "mro {} on {}; {seeds}. {took}. Each point's full report is in its directory; every \
+         number is in `sweep.csv`.\n\n",
         env!("CARGO_PKG_VERSION"),
         machine(),
-        base.seed
     );
     let outcomes: Vec<_> = outcomes.collect();
     s += &format!(
@@ -1101,5 +1106,39 @@ mod tests {
         assert!(with.ends_with("total with the no-MRO control) |"), "{with}");
         let mixed = header([Some(6.0), None]);
         assert!(mixed.contains("where one ran"), "{mixed}");
+    }
+
+    /// The seed line names the base scenario's seed only when no axis sets it.
+    #[test]
+    fn the_seed_line_follows_a_seed_axis() {
+        let base = Scenario::parse("schema = \"mro.scenario/1\"\nseed = 2018\n").unwrap();
+        let scores = [score(None), score(None)];
+        let timings = [None, None];
+        let line = |sets: &[SetArg], points: &[Point]| {
+            report(
+                "mro sweep",
+                Path::new("s.toml"),
+                &base,
+                sets,
+                points.iter().zip(&scores).zip(&timings),
+                &[],
+                None,
+            )
+            .lines()
+            .find(|l| l.contains("Each point's full report"))
+            .unwrap()
+            .to_string()
+        };
+        let (sets, points) = seeds(2);
+        let by_axis = line(&sets, &points);
+        assert!(
+            by_axis.contains("the seed of each point is its `seed` value")
+                && !by_axis.contains("2018"),
+            "{by_axis}"
+        );
+        let sets: Vec<SetArg> = vec!["sample.thickness_nm=5,10".parse().unwrap()];
+        let points: Vec<Point> = (0..2).map(|i| point_at(&sets, i)).collect();
+        let fixed = line(&sets, &points);
+        assert!(fixed.contains("seed 2018 for every point"), "{fixed}");
     }
 }
