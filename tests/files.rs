@@ -464,6 +464,40 @@ fn a_sample_without_a_scan_gets_one_that_fits_it() {
     assert!(out.contains("# cost estimate:"), "{out}");
 }
 
+/// A sweep's cost is its points', not the base scenario's: here the base has a point source and
+/// an axis gives one point a source the quadrature must sum (the scan does not tile the sample).
+#[test]
+fn check_prices_a_sweep_by_its_costliest_point() {
+    let d = tempfile::tempdir().unwrap();
+    let s = write_scenario(
+        d.path(),
+        "source.toml",
+        "schema = \"mro.scenario/1\"\n[sample]\nextent_nm = [8.0, 8.0]\nthickness_nm = 5.0\n\
+         [scan]\npoints = [8, 8]\nstep_nm = 0.32\n[detector]\npixels = [64, 64]\n\
+         [model]\nkind = \"kinematic\"\n\
+         [[sweep]]\nkey = \"microscope.source_size_nm\"\nvalues = [0.0, 0.5]\n",
+    );
+    let out = expect_exit(&run_mro(&[&"check", &s]), 0);
+    let base = out
+        .lines()
+        .find(|l| l.starts_with("# cost estimate:"))
+        .unwrap();
+    assert!(!base.contains("finite source"), "{out}");
+    let sweep = out
+        .lines()
+        .skip_while(|l| !l.starts_with("# sweep cost: 2 points"))
+        .collect::<Vec<_>>();
+    assert!(
+        sweep.len() >= 2 && sweep[0].contains("the costliest point, microscope.source_size_nm=0.5"),
+        "{out}"
+    );
+    assert!(
+        sweep[1].contains("summed by quadrature, 36 coherent passes per pattern")
+            && sweep[1].contains("does not tile the sample"),
+        "{out}"
+    );
+}
+
 #[test]
 fn slurm_dry_run_writes_a_job_array_over_the_pending_points() {
     let d = tempfile::tempdir().unwrap();

@@ -88,8 +88,11 @@ pub struct Cost {
     pub imported: bool,
     /// Whether nothing is planted ([`Scenario::plants_nothing`]): no control either.
     pub no_clusters: bool,
-    /// How a finite source is applied (`Err(NoBlur::PointSource)` for a point source).
+    /// How a finite source is applied (`Err(NoBlur::PointSource)` for a point source, or a
+    /// source too small to need more than one quadrature node).
     pub source: Result<ScanBlur, NoBlur>,
+    /// `microscope.source_size_nm`, FWHM in nm.
+    pub source_size_nm: f64,
     /// Coherent passes per pattern for the source (1 for a point source or a blur).
     pub source_passes: usize,
 }
@@ -212,6 +215,7 @@ impl Cost {
             imported,
             no_clusters,
             source: blur,
+            source_size_nm: scenario.microscope.source_size_nm,
             source_passes,
         }
     }
@@ -256,12 +260,25 @@ impl Cost {
                           (one coherent pass per pattern; the noiseless datacube in f64 is \
                           counted in the peak memory)"
                     .to_string(),
+                Err(NoBlur::PointSource) if self.source_size_nm > 0.0 => format!(
+                    "; the source ({} nm) would change no interference term of a pattern by \
+                     more than {} and is not applied (one source node)",
+                    self.source_size_nm,
+                    mro_sim::coherence::QUADRATURE_TOLERANCE
+                ),
                 Err(NoBlur::PointSource) => String::new(),
                 Err(why) => format!(
                     "; the finite source is summed by quadrature, {} coherent passes per \
-                     pattern, because {why} (a scan that tiles the sample at a step below \
-                     Nyquist would need one pass)",
-                    self.source_passes
+                     pattern, because {why} ({})",
+                    self.source_passes,
+                    match why {
+                        NoBlur::OverBudget { .. } =>
+                            "fewer scan points or detector pixels \
+                                                      would let it be blurred in one pass",
+                        _ =>
+                            "a scan that tiles the sample at a step below Nyquist would need \
+                              one pass",
+                    }
                 ),
             },
         )
@@ -284,7 +301,8 @@ pub fn bytes(b: f64) -> String {
     }
 }
 
-fn seconds(s: f64) -> String {
+/// `12.3 s` below 2 min, then minutes, hours below 3 days, days.
+pub fn seconds(s: f64) -> String {
     if s < 120.0 {
         format!("{s:.1} s")
     } else if s < 7200.0 {
@@ -500,10 +518,33 @@ mod tests {
         let text = short.describe();
         assert!(
             text.contains("summed by quadrature, 16 coherent passes per pattern")
-                && text.contains("the scan (40.9600 × 20.4800 nm) does not tile the sample"),
+                && text
+                    .contains("the scan (points × step: x 40.9600 nm, y 20.4800 nm) does not tile"),
             "{text}"
         );
         assert_eq!(short.seconds[1], 16.0 * point.seconds[1] / 2.0);
+        // Over the blur's budget the advice is the scan or the detector, not the tiling.
+        let big = Cost::of(
+            &scenario(&format!(
+                "{source}[scan]\npoints = [256, 256]\nstep_nm = 0.16\n[detector]\npixels = [256, 256]\n"
+            )),
+            2,
+            false,
+        );
+        let text = big.describe();
+        assert!(
+            text.contains("exceeds the 4.295 GB the blur may hold")
+                && text.contains("fewer scan points or detector pixels"),
+            "{text}"
+        );
+        // A source too small for a second quadrature node is said not to be applied.
+        let tiny = Cost::of(&scenario("[microscope]\nsource_size_nm = 0.01\n"), 2, false);
+        let text = tiny.describe();
+        assert!(
+            text.contains("the source (0.01 nm) would change no"),
+            "{text}"
+        );
+        assert_eq!(tiny.seconds, point.seconds);
     }
 
     #[test]

@@ -45,8 +45,6 @@ use crate::coherence::PartialCoherence;
 use crate::probe::ProbeSpec;
 use crate::spec::{ApertureSampling, DetectorSpec, MicroscopeSpec, ModelSpec, ScanSpec};
 
-/// Bytes in a GiB, for the refusal's message.
-const GIB: f64 = (1u64 << 30) as f64;
 /// Relative tolerance for "the scan tiles the box": points × step equals the extent to this.
 const TILE_TOLERANCE: f64 = 1e-9;
 
@@ -96,14 +94,15 @@ impl std::fmt::Display for NoBlur {
                 extent_nm: [ex, ey],
             } => write!(
                 f,
-                "the scan ({cx:.4} × {cy:.4} nm) does not tile the sample ({ex:.4} × {ey:.4} nm)"
+                "the scan (points × step: x {cx:.4} nm, y {cy:.4} nm) does not tile the sample \
+                 (extent_nm: x {ex:.4} nm, y {ey:.4} nm)"
             ),
             Self::StepAboveNyquist {
                 step_nm,
                 nyquist_nm,
             } => write!(
                 f,
-                "the step ({step_nm} nm) is not below the scan images' Nyquist step \
+                "the step ({step_nm:.4} nm) is not below the scan images' Nyquist step \
                  ({nyquist_nm:.4} nm)"
             ),
             Self::OverBudget {
@@ -111,9 +110,9 @@ impl std::fmt::Display for NoBlur {
                 budget_bytes,
             } => write!(
                 f,
-                "the noiseless datacube in f64 ({:.3} GiB) exceeds the {:.3} GiB the blur may hold",
-                bytes / GIB,
-                *budget_bytes as f64 / GIB
+                "the noiseless datacube in f64 ({:.3} GB) exceeds the {:.3} GB the blur may hold",
+                bytes / 1e9,
+                *budget_bytes as f64 / 1e9
             ),
         }
     }
@@ -302,15 +301,16 @@ mod tests {
         );
         assert_eq!(
             why(&m, 0.32, [2.6, 5.12], bytes),
-            "the scan (2.5600 × 5.1200 nm) does not tile the sample (2.6000 × 5.1200 nm)"
+            "the scan (points × step: x 2.5600 nm, y 5.1200 nm) does not tile the sample \
+             (extent_nm: x 2.6000 nm, y 5.1200 nm)"
         );
         assert_eq!(
             why(&m, 0.391, tiled(0.391), bytes),
-            "the step (0.391 nm) is not below the scan images' Nyquist step (0.3902 nm)"
+            "the step (0.3910 nm) is not below the scan images' Nyquist step (0.3902 nm)"
         );
         assert_eq!(
             why(&m, 0.32, tiled(0.32), bytes - 1),
-            "the noiseless datacube in f64 (0.016 GiB) exceeds the 0.016 GiB the blur may hold"
+            "the noiseless datacube in f64 (0.017 GB) exceeds the 0.017 GB the blur may hold"
         );
     }
 
