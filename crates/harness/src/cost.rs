@@ -508,13 +508,8 @@ mod tests {
         assert_eq!(tiled.source_passes, 1);
         let cube_f64 = 8.0 * 128.0f64.powi(4);
         assert!((tiled.peak_memory_bytes - point.peak_memory_bytes - cube_f64).abs() < 1.0);
-        let short = Cost::of(
-            &scenario(&format!(
-                "{source}[scan]\npoints = [64, 128]\nstep_nm = 0.32\n"
-            )),
-            2,
-            false,
-        );
+        let with_source = |extra: &str| Cost::of(&scenario(&format!("{source}{extra}")), 2, false);
+        let short = with_source("[scan]\npoints = [64, 128]\nstep_nm = 0.32\n");
         let text = short.describe();
         assert!(
             text.contains("summed by quadrature, 16 coherent passes per pattern")
@@ -524,12 +519,8 @@ mod tests {
         );
         assert_eq!(short.seconds[1], 16.0 * point.seconds[1] / 2.0);
         // Over the blur's budget the advice is the scan or the detector, not the tiling.
-        let big = Cost::of(
-            &scenario(&format!(
-                "{source}[scan]\npoints = [256, 256]\nstep_nm = 0.16\n[detector]\npixels = [256, 256]\n"
-            )),
-            2,
-            false,
+        let big = with_source(
+            "[scan]\npoints = [256, 256]\nstep_nm = 0.16\n[detector]\npixels = [256, 256]\n",
         );
         let text = big.describe();
         assert!(
