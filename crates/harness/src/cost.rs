@@ -271,13 +271,10 @@ impl Cost {
                     "; the finite source is summed by quadrature, {} coherent passes per \
                      pattern, because {why} ({})",
                     self.source_passes,
-                    match why {
-                        NoBlur::OverBudget { .. } =>
-                            "fewer scan points or detector pixels \
-                                                      would let it be blurred in one pass",
-                        _ =>
-                            "a scan that tiles the sample at a step below Nyquist would need \
-                              one pass",
+                    if matches!(why, NoBlur::OverBudget { .. }) {
+                        "fewer scan points or detector pixels would let it be blurred in one pass"
+                    } else {
+                        "a scan that tiles the sample at a step below Nyquist would need one pass"
                     }
                 ),
             },

@@ -48,7 +48,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 let who = points_phrase(&at, checked);
                 eprintln!("mro: warning: {}: {who}: {w}", path.display());
             }
-            costs
+            costs.describe()
         };
         outln!("# {}: valid; resolved with defaults:", path.display());
         outln!("{}", scenario.check_toml());
@@ -60,8 +60,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             );
         }
         outln!("{}", Cost::of(&scenario, threads, control).describe());
-        if let Some(costs) = sweep_costs {
-            outln!("{}", costs.describe());
+        if let Some(line) = sweep_costs {
+            outln!("{line}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -70,72 +70,70 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 /// What the checked points of a sweep cost: the base scenario's estimate need not hold for any
 /// of them (an axis may set the source, the scan or the model).
 struct SweepCosts {
-    /// Points checked.
-    checked: usize,
     /// Points in the sweep (`None` when their count overflows).
     total: Option<usize>,
-    /// Sum of the checked points' rough times, in s.
-    seconds: f64,
-    /// The checked point with the longest rough time: its label and estimate.
-    costliest: (String, Cost),
-    /// The largest peak memory of a checked point, in bytes.
-    peak_memory_bytes: f64,
+    /// Each checked point's label and estimate, in order.
+    points: Vec<(String, Cost)>,
 }
 
 impl SweepCosts {
-    /// A line for `mro check`.
-    fn describe(&self) -> String {
-        let (label, cost) = &self.costliest;
+    /// A line for `mro check`: the checked points' total time and largest peak memory, then
+    /// the estimate of the point with the longest time. `None` without a checked point.
+    fn describe(&self) -> Option<String> {
+        let time = |c: &Cost| c.seconds.iter().sum::<f64>();
+        let (label, costliest) = self
+            .points
+            .iter()
+            .rev() // `max_by` keeps the last of equals: the first point wins a tie
+            .max_by(|a, b| time(&a.1).total_cmp(&time(&b.1)))?;
+        let checked = self.points.len();
         let points = match self.total {
-            Some(n) if n == self.checked => format!("{n} points"),
-            _ => format!("the first {} points", self.checked),
+            Some(n) if n == checked => format!("{n} points"),
+            _ => format!("the first {checked} points"),
         };
-        format!(
+        Some(format!(
             "# sweep cost: {points}, roughly {} in all (one at a time on 2 cores), peak memory \
              {} at most; the costliest point, {label}:\n{}",
-            crate::cost::seconds(self.seconds),
-            crate::cost::bytes(self.peak_memory_bytes),
-            cost.describe()
-        )
+            crate::cost::seconds(self.points.iter().map(|(_, c)| time(c)).sum()),
+            crate::cost::bytes(
+                self.points
+                    .iter()
+                    .map(|(_, c)| c.peak_memory_bytes)
+                    .fold(0.0, f64::max)
+            ),
+            costliest.describe()
+        ))
     }
 }
 
 /// Every combination of the scenario's own `[[sweep]]` axes is a valid scenario, as `mro sweep`
 /// requires before it runs (a value valid alone can fail beside another: a cluster larger than
 /// a thinner foil). Returns how many points were checked, their warnings, grouped, and their
-/// costs (with the no-MRO control when `control`; `None` without a point).
+/// costs (with the no-MRO control when `control`).
 fn check_combinations(
     path: &std::path::Path,
     scenario: &Scenario,
     control: bool,
-) -> anyhow::Result<(usize, PointWarnings, Option<SweepCosts>)> {
+) -> anyhow::Result<(usize, PointWarnings, SweepCosts)> {
     let total = point_count(&scenario.sweep);
     let n = total.unwrap_or(usize::MAX);
     let checked = n.min(COMBINATIONS_CHECKED);
     let mut per_point = Vec::with_capacity(checked);
     let mut band = Vec::with_capacity(checked);
     let threads = rayon::current_num_threads();
-    let mut costs: Option<SweepCosts> = None;
+    let mut costs = SweepCosts {
+        total,
+        points: Vec::with_capacity(checked),
+    };
     for i in 0..checked {
         let at = point_at(&scenario.sweep, i);
         let point = apply(scenario, &at)
             .map_err(|e| bad_input(format!("{}: sweep point {i}: {e}", path.display())))?;
         per_point.push((i, point.warnings()));
         band.push(defaulted_band_limit(&point));
-        let cost = Cost::of(&point, threads, control);
-        let time = cost.seconds.iter().sum::<f64>();
-        let c = costs.get_or_insert_with(|| SweepCosts {
-            checked,
-            total,
-            seconds: 0.0,
-            costliest: (label(&at), cost),
-            peak_memory_bytes: 0.0,
-        });
-        c.seconds += time;
-        c.peak_memory_bytes = c.peak_memory_bytes.max(cost.peak_memory_bytes);
-        if time > c.costliest.1.seconds.iter().sum::<f64>() {
-            c.costliest = (label(&at), cost);
-        }
+        costs
+            .points
+            .push((label(&at), Cost::of(&point, threads, control)));
     }
     warn_band_limit_spread(&mut per_point, &band);
     if n > COMBINATIONS_CHECKED {
