@@ -465,7 +465,13 @@ pub fn detectability(
             list(&beyond)
         )
     } else {
-        verdict(&by_symmetry, &planted_maps, &shows_at, &located_at)
+        verdict(
+            &by_symmetry,
+            &planted_maps,
+            &shows_at,
+            &located_at,
+            truth.clusters.len(),
+        )
     };
     // Judged: the planted maps and, for a density wave in condition, its own n (the map of odd
     // n shows once dynamical scattering breaks Friedel's law).
@@ -511,7 +517,8 @@ pub enum Level {
     Partly,
     /// Neither, at any planted map.
     Not,
-    /// No in-condition cluster was planted and no map differs from the control.
+    /// No cluster in condition (none planted, or none of those planted in condition in this
+    /// field) and no map differs from the control.
     NothingPlanted,
     /// No in-condition cluster was planted, but maps differ from the control (clusters out of
     /// condition, whose partial patterns carry power into the maps).
@@ -528,7 +535,7 @@ impl Level {
             Level::Detectable => "MRO detectable and located at every planted n",
             Level::Partly => "MRO partly detectable",
             Level::Not => "MRO not detectable",
-            Level::NothingPlanted => "no in-condition MRO planted: nothing to detect",
+            Level::NothingPlanted => "no MRO in condition: nothing for the maps to locate",
             Level::OutOfCondition => "no MRO in condition, yet maps differ from the no-MRO control",
             Level::BeyondNMax => "MRO planted beyond n_max: not assessed",
         }
@@ -632,9 +639,30 @@ const NOT_JUDGED: &str = "; in maps the verdict does not judge, mean P_n against
 const NOT_JUDGED_RISES: &str = "harmonics of the planted patterns, or clusters out of condition";
 
 /// The verdict in words, numbers included.
-fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &[u32]) -> String {
+/// `clusters`: how many clusters the truth holds, in condition or not.
+fn verdict(
+    maps: &[MapDetectability],
+    planted: &[u32],
+    shows: &[u32],
+    located: &[u32],
+    clusters: usize,
+) -> String {
     if planted.is_empty() {
-        return Level::NothingPlanted.words().to_string();
+        let words = Level::NothingPlanted.words();
+        if clusters == 0 {
+            return format!("{words} (none planted)");
+        }
+        // Clusters out of condition still move the maps, if by less than a signal: say by how
+        // much, so "nothing to locate" is not read as "nothing there".
+        let sigma = range(maps.iter().filter_map(|m| m.difference_sigma), |z| {
+            format!("{z:+.1}")
+        });
+        return format!(
+            "{words} ({clusters} clusters planted, none in condition in this field; mean P_n \
+             against the control {sigma} s.e. over n = {}, under the {SIGNAL_SIGMA} that counts \
+             as a change)",
+            list(&maps.iter().map(|m| m.n).collect::<Vec<_>>())
+        );
     }
     let on: Vec<&MapDetectability> = maps.iter().filter(|m| planted.contains(&m.n)).collect();
     let sigma = range(on.iter().filter_map(|m| m.difference_sigma), |z| {
@@ -685,7 +713,7 @@ fn verdict(maps: &[MapDetectability], planted: &[u32], shows: &[u32], located: &
 /// The verdict with what moved in the maps it does not judge (`moved`: maps of neither a
 /// planted map nor the own n of an in-condition cluster whose mean P_n differs from the
 /// control's by ≥ [`SIGNAL_SIGMA`] standard errors). With no in-condition cluster planted
-/// (`nothing_in_condition`) and maps moving, "nothing to detect" would be false: the level is
+/// (`nothing_in_condition`) and maps moving, "nothing to locate" would mislead: the level is
 /// [`Level::OutOfCondition`], and with no map judged the moved ones are simply the maps.
 fn with_moved(verdict: String, nothing_in_condition: bool, moved: &[&MapDetectability]) -> String {
     if nothing_in_condition && !moved.is_empty() {
@@ -953,20 +981,31 @@ mod tests {
     #[test]
     fn the_verdict_says_in_words_whether_mro_is_detectable() {
         let maps = [map(2, 1.2, 86.0), map(4, -0.4, 84.0), map(6, 9.0, 99.5)];
-        let none = verdict(&maps[..2], &[2, 4], &[], &[]);
+        let none = verdict(&maps[..2], &[2, 4], &[], &[], 30);
         assert!(none.starts_with("MRO not detectable: "), "{none}");
         assert!(
             none.contains("-0.4–+1.2 standard errors at n = 2, 4"),
             "{none}"
         );
         assert!(none.contains("percentile 84.0–86.0 of its map"), "{none}");
-        let part = verdict(&maps, &[2, 4, 6], &[6], &[6]);
+        let part = verdict(&maps, &[2, 4, 6], &[6], &[6], 30);
         assert!(part.starts_with("MRO partly detectable"), "{part}");
-        let all = verdict(&maps[2..], &[6], &[6], &[6]);
+        let all = verdict(&maps[2..], &[6], &[6], &[6], 30);
         assert!(all.starts_with("MRO detectable and located"), "{all}");
         // Above 99, and printed so: not rounded to 100.
         assert!(all.contains("percentile 99.5 of its map"), "{all}");
-        assert!(verdict(&maps, &[], &[], &[]).starts_with("no in-condition MRO"));
+        // Nothing in condition: with clusters planted, how far the maps moved all the same (the
+        // seed-4 run of `reports/calibration-seeds` read "nothing to detect" at +4.1 s.e.).
+        assert_eq!(
+            verdict(&maps[..2], &[], &[], &[], 0),
+            "no MRO in condition: nothing for the maps to locate (none planted)"
+        );
+        assert_eq!(
+            verdict(&maps[..2], &[], &[], &[], 80),
+            "no MRO in condition: nothing for the maps to locate (80 clusters planted, none in \
+             condition in this field; mean P_n against the control -0.4–+1.2 s.e. over n = 2, 4, \
+             under the 5 that counts as a change)"
+        );
         // In-condition clusters only outside the scanned field: no percentile to give.
         let outside = [MapDetectability {
             clusters: 0,
@@ -974,7 +1013,7 @@ mod tests {
             cluster_percentile_control: None,
             ..map(2, 1.2, 0.0)
         }];
-        let words = verdict(&outside, &[2], &[], &[]);
+        let words = verdict(&outside, &[2], &[], &[], 30);
         assert!(
             words.ends_with(
                 "and no in-condition cluster lies inside the scanned field, so none can be located"
@@ -1040,7 +1079,7 @@ mod tests {
                 let moved_maps: Vec<&MapDetectability> =
                     if moved { vec![&maps[3]] } else { Vec::new() };
                 let v = with_moved(
-                    verdict(&maps, &planted, &shows, &located),
+                    verdict(&maps, &planted, &shows, &located, 80),
                     planted.is_empty(),
                     &moved_maps,
                 );
