@@ -638,6 +638,11 @@ const NOT_JUDGED: &str = "; in maps the verdict does not judge, mean P_n against
 /// ... and why such a map rises.
 const NOT_JUDGED_RISES: &str = "harmonics of the planted patterns, or clusters out of condition";
 
+/// What the verdict says of mean P_n when no map has a standard error ([`block_standard_error`]
+/// needs four scan blocks).
+const NO_STANDARD_ERROR: &str =
+    "cannot be compared with the control: the scan is too small for a standard error";
+
 /// The verdict in words, numbers included.
 /// `clusters`: how many clusters the truth holds, in condition or not.
 fn verdict(
@@ -654,15 +659,21 @@ fn verdict(
         }
         // Clusters out of condition still move the maps, if by less than a signal: say by how
         // much, so "nothing to locate" is not read as "nothing there".
-        let sigma = range(maps.iter().filter_map(|m| m.difference_sigma), |z| {
+        let ns = list(&maps.iter().map(|m| m.n).collect::<Vec<_>>());
+        let moved = match range(maps.iter().filter_map(|m| m.difference_sigma), |z| {
             format!("{z:+.1}")
-        });
-        return format!(
-            "{words} ({clusters} clusters planted, none in condition in this field; mean P_n \
-             against the control {sigma} s.e. over n = {}, under the {SIGNAL_SIGMA} that counts \
-             as a change)",
-            list(&maps.iter().map(|m| m.n).collect::<Vec<_>>())
-        );
+        }) {
+            sigma if sigma == MISSING => format!("mean P_n over n = {ns} {NO_STANDARD_ERROR}"),
+            sigma => format!(
+                "mean P_n against the control {sigma} s.e. over n = {ns}, under the \
+                 {SIGNAL_SIGMA} that counts as a change"
+            ),
+        };
+        let planted = match clusters {
+            1 => "1 cluster planted, not in condition".to_string(),
+            n => format!("{n} clusters planted, none in condition"),
+        };
+        return format!("{words} ({planted} in this field; {moved})");
     }
     let on: Vec<&MapDetectability> = maps.iter().filter(|m| planted.contains(&m.n)).collect();
     let sigma = range(on.iter().filter_map(|m| m.difference_sigma), |z| {
@@ -690,11 +701,16 @@ fn verdict(
     } else {
         "no in-condition cluster lies inside the scanned field, so none can be located".into()
     };
-    let numbers = format!(
-        "mean P_n differs from the no-MRO control by {sigma} standard errors at n = {}, region \
-         counts are {ratio} × the control's, and {where_clusters}",
-        list(planted)
-    );
+    let differs = if sigma == MISSING {
+        format!("mean P_n at n = {} {NO_STANDARD_ERROR}", list(planted))
+    } else {
+        format!(
+            "mean P_n differs from the no-MRO control by {sigma} standard errors at n = {}",
+            list(planted)
+        )
+    };
+    let numbers =
+        format!("{differs}, region counts are {ratio} × the control's, and {where_clusters}");
     if shows.is_empty() && located.is_empty() {
         format!("{}: {numbers}", Level::Not.words())
     } else if shows.len() == planted.len() && located.len() == planted.len() {
@@ -1005,6 +1021,26 @@ mod tests {
             "no MRO in condition: nothing for the maps to locate (80 clusters planted, none in \
              condition in this field; mean P_n against the control -0.4–+1.2 s.e. over n = 2, 4, \
              under the 5 that counts as a change)"
+        );
+        // One cluster; and a scan too small for a standard error says so, not "under the 5".
+        let small = [MapDetectability {
+            standard_error: None,
+            difference_sigma: None,
+            ..map(2, 0.0, 50.0)
+        }];
+        assert_eq!(
+            verdict(&small, &[], &[], &[], 1),
+            "no MRO in condition: nothing for the maps to locate (1 cluster planted, not in \
+             condition in this field; mean P_n over n = 2 cannot be compared with the control: \
+             the scan is too small for a standard error)"
+        );
+        let words = verdict(&small, &[2], &[], &[], 1);
+        assert!(
+            words.starts_with(
+                "MRO not detectable: mean P_n at n = 2 cannot be compared with the control: the \
+                 scan is too small for a standard error, region counts"
+            ),
+            "{words}"
         );
         // In-condition clusters only outside the scanned field: no percentile to give.
         let outside = [MapDetectability {
