@@ -444,7 +444,7 @@ fn sweep_csv_gives_each_points_detectability() {
         } else {
             [
                 "not_detectable",
-                "nothing_planted",
+                "nothing_in_condition",
                 "out_of_condition",
                 "beyond_n_max",
             ]

@@ -547,7 +547,7 @@ impl Level {
             Level::Detectable => "detectable",
             Level::Partly => "partly_detectable",
             Level::Not => "not_detectable",
-            Level::NothingPlanted => "nothing_planted",
+            Level::NothingPlanted => "nothing_in_condition",
             Level::OutOfCondition => "out_of_condition",
             Level::BeyondNMax => "beyond_n_max",
         }
