@@ -519,7 +519,7 @@ pub enum Level {
     Not,
     /// No cluster in condition (none planted, or none of those planted in condition in this
     /// field) and no map differs from the control.
-    NothingPlanted,
+    NothingInCondition,
     /// No in-condition cluster was planted, but maps differ from the control (clusters out of
     /// condition, whose partial patterns carry power into the maps).
     OutOfCondition,
@@ -535,7 +535,7 @@ impl Level {
             Level::Detectable => "MRO detectable and located at every planted n",
             Level::Partly => "MRO partly detectable",
             Level::Not => "MRO not detectable",
-            Level::NothingPlanted => "no MRO in condition: nothing for the maps to locate",
+            Level::NothingInCondition => "no MRO in condition: nothing for the maps to locate",
             Level::OutOfCondition => "no MRO in condition, yet maps differ from the no-MRO control",
             Level::BeyondNMax => "MRO planted beyond n_max: not assessed",
         }
@@ -547,7 +547,7 @@ impl Level {
             Level::Detectable => "detectable",
             Level::Partly => "partly_detectable",
             Level::Not => "not_detectable",
-            Level::NothingPlanted => "nothing_in_condition",
+            Level::NothingInCondition => "nothing_in_condition",
             Level::OutOfCondition => "out_of_condition",
             Level::BeyondNMax => "beyond_n_max",
         }
@@ -565,7 +565,7 @@ impl Detectability {
             } else if self.verdict.starts_with(Level::OutOfCondition.words()) {
                 Level::OutOfCondition
             } else {
-                Level::NothingPlanted
+                Level::NothingInCondition
             }
         } else if self.shows_at.len() == all && self.located_at.len() == all {
             Level::Detectable
@@ -620,6 +620,17 @@ fn list(ns: &[u32]) -> String {
     }
 }
 
+/// Range "+a–+b" of the maps' mean-P_n differences in standard errors, or `None` where no map
+/// has a finite one.
+fn sigma_range<'a>(maps: impl IntoIterator<Item = &'a MapDetectability>) -> Option<String> {
+    let z: Vec<f64> = maps
+        .into_iter()
+        .filter_map(|m| m.difference_sigma)
+        .filter(|z| z.is_finite())
+        .collect();
+    (!z.is_empty()).then(|| range(z.into_iter(), |z| format!("{z:+.1}")))
+}
+
 /// Range "a–b" of the finite values formatted by `f`, or "—".
 fn range(values: impl Iterator<Item = f64>, f: impl Fn(f64) -> String) -> String {
     let v: Vec<f64> = values.filter(|v| v.is_finite()).collect();
@@ -653,18 +664,16 @@ fn verdict(
     clusters: usize,
 ) -> String {
     if planted.is_empty() {
-        let words = Level::NothingPlanted.words();
+        let words = Level::NothingInCondition.words();
         if clusters == 0 {
             return format!("{words} (none planted)");
         }
         // Clusters out of condition still move the maps, if by less than a signal: say by how
         // much, so "nothing to locate" is not read as "nothing there".
         let ns = list(&maps.iter().map(|m| m.n).collect::<Vec<_>>());
-        let moved = match range(maps.iter().filter_map(|m| m.difference_sigma), |z| {
-            format!("{z:+.1}")
-        }) {
-            sigma if sigma == MISSING => format!("mean P_n over n = {ns} {NO_STANDARD_ERROR}"),
-            sigma => format!(
+        let moved = match sigma_range(maps) {
+            None => format!("mean P_n over n = {ns} {NO_STANDARD_ERROR}"),
+            Some(sigma) => format!(
                 "mean P_n against the control {sigma} s.e. over n = {ns}, under the \
                  {SIGNAL_SIGMA} that counts as a change"
             ),
@@ -676,9 +685,6 @@ fn verdict(
         return format!("{words} ({planted} in this field; {moved})");
     }
     let on: Vec<&MapDetectability> = maps.iter().filter(|m| planted.contains(&m.n)).collect();
-    let sigma = range(on.iter().filter_map(|m| m.difference_sigma), |z| {
-        format!("{z:+.1}")
-    });
     let ratio = range(on.iter().filter_map(|m| m.region_ratio), |r| {
         format!("{r:.2}")
     });
@@ -701,13 +707,12 @@ fn verdict(
     } else {
         "no in-condition cluster lies inside the scanned field, so none can be located".into()
     };
-    let differs = if sigma == MISSING {
-        format!("mean P_n at n = {} {NO_STANDARD_ERROR}", list(planted))
-    } else {
-        format!(
+    let differs = match sigma_range(on.iter().copied()) {
+        None => format!("mean P_n at n = {} {NO_STANDARD_ERROR}", list(planted)),
+        Some(sigma) => format!(
             "mean P_n differs from the no-MRO control by {sigma} standard errors at n = {}",
             list(planted)
-        )
+        ),
     };
     let numbers =
         format!("{differs}, region counts are {ratio} × the control's, and {where_clusters}");
@@ -759,9 +764,7 @@ fn elsewhere(moved: &[&MapDetectability], lead: &str, rises_why: &str) -> String
     };
     let said = |ms: &[&MapDetectability], verb: &str, why: &str| {
         let ns: Vec<u32> = ms.iter().map(|m| m.n).collect();
-        let z = range(ms.iter().filter_map(|m| m.difference_sigma), |z| {
-            format!("{z:+.1}")
-        });
+        let z = sigma_range(ms.iter().copied()).unwrap_or_else(|| MISSING.to_string());
         format!("{verb} at n = {} ({z} s.e.; {why})", list(&ns))
     };
     let (up, down) = (moved(true), moved(false));
@@ -1102,14 +1105,14 @@ mod tests {
             (&[2, 4][..], &[][..], &[][..], Level::Not),
             (&[2, 4, 6], &[6], &[6], Level::Partly),
             (&[6], &[6], &[6], Level::Detectable),
-            (&[], &[], &[], Level::NothingPlanted),
+            (&[], &[], &[], Level::NothingInCondition),
         ];
         for (planted, shows, located, level) in cases {
             let (planted, shows, located) = (planted.to_vec(), shows.to_vec(), located.to_vec());
             for moved in [false, true] {
                 // Nothing in condition but maps moving is its own level.
                 let level = match level {
-                    Level::NothingPlanted if moved => Level::OutOfCondition,
+                    Level::NothingInCondition if moved => Level::OutOfCondition,
                     l => l,
                 };
                 let moved_maps: Vec<&MapDetectability> =

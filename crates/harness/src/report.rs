@@ -533,7 +533,7 @@ pub fn verdict(score: &Score) -> String {
                 ". No cluster is in condition, so what the maps show comes from clusters out \
                  of condition; the recovery errors below measure the method on those"
             }
-            Level::NothingPlanted | Level::BeyondNMax => "",
+            Level::NothingInCondition | Level::BeyondNMax => "",
         };
         format!("{}{caveat}. ", d.verdict)
     });
