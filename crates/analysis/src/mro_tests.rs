@@ -344,6 +344,7 @@ fn planted_lattice_gives_its_spacing_and_nothing_elsewhere() {
             );
         } else {
             assert_eq!(r.regions, 0, "n = {n}: regions in a map with no signal");
+            assert_eq!(r.spacing_nm, None, "n = {n}: a spacing without regions");
         }
         for v in [r.volume_fraction, r.volume_fraction_in_condition]
             .into_iter()
