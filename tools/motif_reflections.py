@@ -33,6 +33,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from excited_clusters import frame  # noqa: E402
+from whole_atom_multislice import lobato  # noqa: E402
 
 MATRIX_SPHERES = 8
 MATRIX_CLEARANCE_NM = 5.5
@@ -40,12 +41,7 @@ MATRIX_CLEARANCE_NM = 5.5
 
 def lobato_nm(symbols, k_per_nm):
     """f_e(k) in nm for each element symbol (Lobato & Van Dyck 2014)."""
-    params = {}
-    for line in (ROOT / "crates/sim/data/lobato2014.tsv").read_text().splitlines():
-        if line.startswith("#") or line.startswith("Z"):
-            continue
-        f = line.split("\t")
-        params[f[1]] = (np.array(f[2:7], float), np.array(f[7:12], float))
+    params = lobato()
     g2 = (k_per_nm / 10.0) ** 2
     out = {}
     for s in set(symbols):
@@ -79,7 +75,10 @@ def main():
     waves = [c for c in truth["clusters"] if c.get("symmetry") == args.n]
     if not waves:
         sys.exit(f"{d}/truth.json: no density wave of symmetry {args.n}")
-    k0 = waves[0].get("k0_per_nm", 4.0) if "k0_per_nm" in waves[0] else 4.0
+    k0s = {t["k0_per_nm"] for t in truth["by_type"].values() if t.get("symmetry") == args.n}
+    if len(k0s) != 1:
+        sys.exit(f"{d}/truth.json: {len(k0s)} ring radii k0 for n = {args.n}; expected one")
+    k0 = k0s.pop()
     fe = lobato_nm(sym, k0)
     w = np.array([fe[s] for s in sym])
     phi = np.radians(np.arange(360))
@@ -125,11 +124,11 @@ def main():
     if matrix:
         print(f"matrix spheres of radius {radius:.2f} nm ({len(matrix)}): ring max "
               f"{min(matrix):.1f}–{max(matrix):.1f}")
-    for band in [(0, 1), (1, 4), (4, np.inf)]:
-        sel = [r for r in rows if band[0] < r[0] <= band[1]] if band[0] > 0 else [r for r in rows if r[0] <= 1]
+    for lo, hi in [(-np.inf, 1), (1, 4), (4, np.inf)]:
+        sel = [r for r in rows if lo < r[0] <= hi]
         if sel:
             mx = sorted(r[3] for r in sel)
-            print(f"waves {band[0]}–{band[1]} acceptances out: {len(sel)}, ring max {mx[0]:.0f}–{mx[-1]:.0f}, "
+            print(f"waves {max(lo, 0)}–{hi} acceptances out: {len(sel)}, ring max {mx[0]:.0f}–{mx[-1]:.0f}, "
                   f"above 100: {sum(m > 100 for m in mx)}")
 
     by_id = {c["id"]: c for c in truth["clusters"]}
