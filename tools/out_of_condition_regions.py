@@ -32,11 +32,13 @@ cyan within 4, white beyond.
         RUN_ANALYSIS_DIR CONTROL_ANALYSIS_DIR RUN/truth.json
 
 Scan point (0, 0) sits at sample (0, 0); x is the scan column. The sample is periodic, so
-distances are minimum-image.
+distances are minimum-image. The maps are `mro analyze`'s: P_n over the squared mean I_0 of a
+5 x 5 scan window (crates/analysis/src/pipeline.rs, `local_normalisation`), not over each
+pattern's own I_0², so a value can exceed the two-spot limit of 1 where I_0 peaks.
 """
 import argparse
 import json
-import math
+import sys
 
 import numpy as np
 
@@ -50,33 +52,37 @@ def load(d, n):
         "labels": np.load(f"{d}/mro_region_labels.npy")[n],
         "i0": np.load(f"{d}/mean_intensity.npy").astype(float),
         "regions": a["mro"]["by_symmetry"][str(n)]["region_list"],
-        "step": a["scan_step_nm"],
+        "step_nm": a["scan_step_nm"],
     }
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("run")
-    p.add_argument("control")
-    p.add_argument("truth")
-    p.add_argument("--n", type=int, default=2)
-    p.add_argument("--figure")
+    p.add_argument("run", help="`mro analyze` output of the run")
+    p.add_argument("control", help="`mro analyze` output of its no-MRO control")
+    p.add_argument("truth", help="the run's truth.json")
+    p.add_argument("--n", type=int, default=2, help="symmetry of the planted waves and the map")
+    p.add_argument("--figure", help="write the map and its regions to this PNG (matplotlib)")
     args = p.parse_args()
     run, ctl = load(args.run, args.n), load(args.control, args.n)
     truth = json.load(open(args.truth))
-    lx, ly = truth["extent_nm"]
-    step = run["step"]
+    lx_nm, ly_nm = truth["extent_nm"]
+    step_nm = run["step_nm"]
+    if run["map"].shape != ctl["map"].shape:
+        sys.exit(f"the run's scan {run['map'].shape} and the control's {ctl['map'].shape} differ")
     waves = [
         c
         for c in truth["clusters"]
         if c.get("symmetry") == args.n and c.get("acceptance_deg") is not None
     ]
+    if not waves:
+        sys.exit(f"{args.truth}: no density wave of symmetry {args.n} with an acceptance_deg")
     for c in waves:
         c["off"] = c["worst_reflection_elevation_deg"] / c["acceptance_deg"]
 
     def dist(c, x, y):
-        dx = (c["center_nm"][0] - x + lx / 2) % lx - lx / 2
-        dy = (c["center_nm"][1] - y + ly / 2) % ly - ly / 2
+        dx = (c["center_nm"][0] - x + lx_nm / 2) % lx_nm - lx_nm / 2
+        dy = (c["center_nm"][1] - y + ly_nm / 2) % ly_nm - ly_nm / 2
         return np.hypot(dx, dy)
 
     print(f"n = {args.n}: {len(run['regions'])} regions in the run, {len(ctl['regions'])} in the control")
@@ -89,7 +95,7 @@ def main():
     for r in run["regions"]:
         yp, xp = r["centroid_px"]
         iy, ix = int(round(yp)) % run["i0"].shape[0], int(round(xp)) % run["i0"].shape[1]
-        x, y = xp * step, yp * step
+        x, y = xp * step_nm, yp * step_nm
         ratio = run["i0"][iy, ix] / ctl["i0"][iy, ix]
         pct = 100.0 * np.searchsorted(ctl_i0, run["i0"][iy, ix]) / ctl_i0.size
         ratios.append(ratio)
@@ -104,11 +110,13 @@ def main():
         print(
             f"I_0 run / control at the centroids: min {min(ratios):.2f}, median "
             f"{float(np.median(ratios)):.2f}, max {max(ratios):.2f}; percentile in the "
-            f"control's I_0: min {min(pcts):.1f}, median {float(np.median(pcts)):.1f}"
+            f"control's I_0: min {min(pcts):.1f}, median {float(np.median(pcts)):.2f}; above "
+            f"the control's 95th / 99th percentile / maximum: {sum(p >= 95 for p in pcts)} / "
+            f"{sum(p >= 99 for p in pcts)} / {sum(p >= 100 for p in pcts)} of {len(pcts)}"
         )
 
     ny, nx = run["map"].shape
-    yy, xx = np.meshgrid(np.arange(ny) * step, np.arange(nx) * step, indexing="ij")
+    yy, xx = np.meshgrid(np.arange(ny) * step_nm, np.arange(nx) * step_nm, indexing="ij")
 
     def discs(pred):
         m = np.zeros((ny, nx), bool)
@@ -141,18 +149,19 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(1, 2, figsize=(12, 6))
-        ext = [0, nx * step, ny * step, 0]
-        ax[0].imshow(np.clip(run["map"] / unit, 0, 15), extent=ext, cmap="magma")
-        ax[0].set_title(f"P_{args.n} (mro) over the control's median, clipped at 15")
+        fig, ax = plt.subplots(1, 2, figsize=(13, 6.8))
+        ext = [0, nx * step_nm, ny * step_nm, 0]
+        im = ax[0].imshow(np.clip(run["map"] / unit, 0, 15), extent=ext, cmap="magma")
+        fig.colorbar(im, ax=ax[0], fraction=0.046, pad=0.04, label="over the control's median")
+        ax[0].set_title(f"$P_{{{args.n}}}$ (mro), clipped at 15")
         ax[1].imshow(run["labels"] > 0, extent=ext, cmap="gray")
         ax[1].set_title(f"{len(run['regions'])} significant regions")
         for c in waves:
             col = "lime" if c["off"] <= 1 else ("cyan" if c["off"] < NEAR_ACCEPTANCES else "white")
             lw = 1.5 if c["off"] < NEAR_ACCEPTANCES else 0.4
             for a in ax:
-                for ox in (-lx, 0, lx):
-                    for oy in (-ly, 0, ly):
+                for ox in (-lx_nm, 0, lx_nm):
+                    for oy in (-ly_nm, 0, ly_nm):
                         a.add_patch(
                             plt.Circle(
                                 (c["center_nm"][0] + ox, c["center_nm"][1] + oy),
@@ -163,16 +172,19 @@ def main():
                             )
                         )
         for a in ax:
-            a.set_xlim(0, nx * step)
-            a.set_ylim(ny * step, 0)
+            a.set_xlim(0, nx * step_nm)
+            a.set_ylim(ny * step_nm, 0)
             a.set_xlabel("x (nm)")
         ax[0].set_ylabel("y (nm)")
-        fig.suptitle(
-            "Planted waves: green in condition, cyan within "
-            f"{NEAR_ACCEPTANCES:g} acceptances, white beyond"
+        fig.text(
+            0.5,
+            0.01,
+            "Planted waves' projected discs: green in condition, cyan within "
+            f"{NEAR_ACCEPTANCES:g} acceptances, white beyond",
+            ha="center",
         )
-        plt.tight_layout()
-        plt.savefig(args.figure, dpi=80)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        fig.savefig(args.figure, dpi=80)
         print(f"figure: {args.figure}")
 
 

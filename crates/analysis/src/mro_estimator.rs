@@ -46,17 +46,20 @@ use crate::size_model::ProbeResponse;
 /// up to ~30 local maxima to look through, and the prominence is taken over the lowest σ before
 /// the peak (a minimum, biased low); at 3 s.e. maps of pure shot noise still showed
 /// "spacings" (3.1 s.e. in `pure_poisson_maps_average_zero_and_hold_no_regions`). At 4 s.e.
-/// (one-sided 3·10⁻⁵ per maximum) the chance that any of 30 is a fluctuation stays near 0.1 %.
+/// (one-sided 3·10⁻⁵ per maximum) the chance that any of 30 is a fluctuation would stay near
+/// 0.1 % if σ(r) had the Gaussian errors Bartlett's formula assumes; on speckle it does not
+/// (see [`SPACING_MIN_REGIONS`]).
 pub const SPACING_MIN_SIGNIFICANCE: f64 = 4.0;
-/// Fewest significant regions a map needs before its σ(r) peak is read as their spacing. Im et
-/// al. (2018, §3.3) read σ(r)'s 'nearest-neighbor' peak as the spacing *of MRO regions*; in a
-/// map without them a peak is the matrix's speckle texture. *Measured:* the no-MRO controls of
-/// the correlated scenario (seeds 16–18, 0–1 regions per map) showed σ(r) peaks of 4.03–4.15
-/// s.e. at three of their 30 maps (n = 8 at seed 16; n = 6 and 9 at seed 17): the 4 s.e. rule
-/// alone is not a false-spacing bound on speckle, whose intensities are exponential, not the
-/// Gaussian field Bartlett's error assumes (a delete-a-block jackknife of the peak's
-/// prominence, 8 × 8 blocks, gave the same 3.3–4.5 s.e. there). Five, the fewest points
-/// whose pair correlation mro estimates (`mro_sim::glass::pair_correlation::MIN_POINTS`).
+/// Fewest significant regions (counted, as `regions` is) a map needs before its σ(r) peak is
+/// read as their spacing. Im et al. (2018, text to Fig. 4d) read σ(r)'s 'nearest-neighbor'
+/// peak as the spacing *of MRO regions*; in a map without them a peak comes from the matrix's
+/// speckle. *Measured:* the no-MRO controls of the correlated scenario (seeds 16–18, 0–1
+/// regions per map) showed σ(r) peaks of 4.03–4.15 s.e. at three of their 30 maps (n = 8 at
+/// seed 16; n = 6 and 9 at seed 17): on speckle, whose intensities are exponential, the 4 s.e.
+/// rule alone does not bound false spacings (a delete-a-block jackknife of the peaks'
+/// prominence, on a grid of 8 × 8 blocks of 16 scan points, gave comparable values, 3.3–4.5
+/// s.e.). Five is the fewest in-condition clusters from which the truth reads a spacing
+/// (`mro_sim::glass::pair_correlation::MIN_POINTS`).
 pub const SPACING_MIN_REGIONS: usize = 5;
 /// Side of the scan blocks whose means give the map mean's standard error, in scan pixels.
 const BLOCK_PX: usize = 8;
@@ -335,36 +338,33 @@ impl MroEstimator<'_> {
             .collect();
         let ac = radial_autocorrelation(&filled, self.shape, self.step_nm);
         let peak = ac.first_significant_peak(self.airy_first_zero_nm, SPACING_MIN_SIGNIFICANCE);
-        let peak = if regions.len() < SPACING_MIN_REGIONS {
+        let spacing = peak.filter(|_| nreg >= SPACING_MIN_REGIONS);
+        if spacing.is_none() {
+            let held = format!(
+                "the map holds {nreg} significant region{}; a spacing is read only from \
+                 {SPACING_MIN_REGIONS} or more",
+                if nreg == 1 { "" } else { "s" }
+            );
             let why = match peak {
                 Some(p) => format!(
-                    "σ(r) peaks at {:.2} nm ({:.1} standard errors), but the map holds {} \
-                     significant regions, under the {SPACING_MIN_REGIONS} whose spacing a σ(r) \
-                     peak can measure: the peak is the map's speckle texture",
-                    p.r_nm,
-                    p.significance,
-                    regions.len()
+                    "σ(r) peaks at {:.2} nm ({:.1} standard errors), but {held} (in maps \
+                     without MRO such peaks come from the speckle)",
+                    p.r_nm, p.significance
                 ),
-                None => format!(
-                    "the map holds {} significant regions, under the {SPACING_MIN_REGIONS} \
-                     whose spacing a σ(r) peak can measure",
-                    regions.len()
-                ),
+                None => {
+                    let no_peak = format!(
+                        "no σ(r) peak beyond {:.3} nm stands {SPACING_MIN_SIGNIFICANCE} standard \
+                         errors above the σ before it",
+                        self.airy_first_zero_nm
+                    );
+                    if nreg < SPACING_MIN_REGIONS {
+                        format!("{no_peak}, and {held}")
+                    } else {
+                        no_peak
+                    }
+                }
             };
             reasons.insert("spacing_nm".into(), why);
-            None
-        } else {
-            peak
-        };
-        if peak.is_none() && !reasons.contains_key("spacing_nm") {
-            reasons.insert(
-                "spacing_nm".into(),
-                format!(
-                    "no σ(r) peak beyond {:.3} nm stands {SPACING_MIN_SIGNIFICANCE} standard errors \
-                     above the σ before it",
-                    self.airy_first_zero_nm
-                ),
-            );
         }
         let centroids: Vec<[f64; 2]> = regions.iter().map(|r| r.centroid_px).collect();
         let nearest = match nearest_neighbor(&centroids, self.shape, self.step_nm) {
@@ -396,9 +396,9 @@ impl MroEstimator<'_> {
             in_condition_fraction: p_in,
             volume_fraction: vf,
             volume_fraction_se: vf_se,
-            spacing_nm: peak.map(|p| p.r_nm),
-            spacing_se_nm: peak.map(|p| p.se_nm),
-            spacing_significance: peak.map(|p| p.significance),
+            spacing_nm: spacing.map(|p| p.r_nm),
+            spacing_se_nm: spacing.map(|p| p.se_nm),
+            spacing_significance: spacing.map(|p| p.significance),
             nearest_neighbor_nm: nearest.map(|n| n.mean_nm),
             nearest_neighbor_se_nm: nearest.map(|n| n.se_nm),
             map_mean,
@@ -510,7 +510,8 @@ mod tests {
         assert!(r.regions < SPACING_MIN_REGIONS, "{} regions", r.regions);
         assert_eq!(r.spacing_nm, None);
         assert!(
-            r.null_reasons["spacing_nm"].ends_with("the peak is the map's speckle texture"),
+            r.null_reasons["spacing_nm"]
+                .ends_with("(in maps without MRO such peaks come from the speckle)"),
             "{:?}",
             r.null_reasons
         );
