@@ -474,8 +474,8 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     /// A speckle map (exponential intensities) with a 5 nm square texture: σ(r) peaks far above
-    /// 4 standard errors, but fewer than five pixels stand out as regions, so no spacing is
-    /// claimed.
+    /// 4 standard errors, but the map holds fewer than five significant regions, so no spacing
+    /// is claimed.
     #[test]
     fn a_textured_map_without_regions_has_no_spacing() {
         let (shape, step) = ([128, 128], 0.32);
