@@ -338,31 +338,34 @@ impl MroEstimator<'_> {
             .collect();
         let ac = radial_autocorrelation(&filled, self.shape, self.step_nm);
         let peak = ac.first_significant_peak(self.airy_first_zero_nm, SPACING_MIN_SIGNIFICANCE);
-        let spacing = peak.filter(|_| nreg >= SPACING_MIN_REGIONS);
+        let too_few = nreg < SPACING_MIN_REGIONS;
+        let spacing = peak.filter(|_| !too_few);
         if spacing.is_none() {
-            let held = format!(
-                "the map holds {nreg} significant region{}; a spacing is read only from \
-                 {SPACING_MIN_REGIONS} or more",
-                if nreg == 1 { "" } else { "s" }
-            );
+            let held = || {
+                format!(
+                    "the map holds {nreg} significant region{}; a spacing is read only from \
+                     {SPACING_MIN_REGIONS} or more",
+                    if nreg == 1 { "" } else { "s" }
+                )
+            };
+            let no_peak = || {
+                format!(
+                    "no σ(r) peak beyond {:.3} nm stands {SPACING_MIN_SIGNIFICANCE} standard \
+                     errors above the σ before it",
+                    self.airy_first_zero_nm
+                )
+            };
             let why = match peak {
+                // A peak is withheld only for too few regions.
                 Some(p) => format!(
-                    "σ(r) peaks at {:.2} nm ({:.1} standard errors), but {held} (in maps \
-                     without MRO such peaks come from the speckle)",
-                    p.r_nm, p.significance
+                    "σ(r) peaks at {:.2} nm ({:.1} standard errors), but {} (in maps without \
+                     MRO such peaks come from the speckle)",
+                    p.r_nm,
+                    p.significance,
+                    held()
                 ),
-                None => {
-                    let no_peak = format!(
-                        "no σ(r) peak beyond {:.3} nm stands {SPACING_MIN_SIGNIFICANCE} standard \
-                         errors above the σ before it",
-                        self.airy_first_zero_nm
-                    );
-                    if nreg < SPACING_MIN_REGIONS {
-                        format!("{no_peak}, and {held}")
-                    } else {
-                        no_peak
-                    }
-                }
+                None if too_few => format!("{}, and {}", no_peak(), held()),
+                None => no_peak(),
             };
             reasons.insert("spacing_nm".into(), why);
         }
