@@ -8,8 +8,10 @@
 //!    sites of its type — the idealised density-wave motif ([`motif`]), a Mackay icosahedron
 //!    ([`icosahedral`]) or a bcc/fcc/B2 fragment ([`crystal`]) — displaced by its static
 //!    disorder; the n-fold symmetries it shows are computed from its own projected pattern
-//!    ([`symmetry`]); a density wave's `in_condition` is decided from its own reflections, a
-//!    structure's from the symmetries it shows;
+//!    ([`symmetry`]); a density wave is in condition when its defining reflections lie within
+//!    its Bragg acceptance or its projected ring shows its spot pattern as brightly by other
+//!    reflections of its motif ([`symmetry::spot_pattern`]), a structure when it shows a
+//!    symmetry;
 //! 3. the matrix fills the rest of the box by random addition clear of the cluster atoms, and
 //!    is relaxed with soft spheres around the fixed clusters for a set number of sweeps; the few
 //!    pairs still closer than their minimum distance then lose an atom (`matrix`, [`radii`]).
@@ -500,6 +502,9 @@ pub fn build_glass(
                 .collect();
             let ring_power = symmetry::ring_power(&relative, &f, spec.k0_per_nm);
             let shows = symmetry::shown(&ring_power);
+            let pattern = spec
+                .motif_symmetry()
+                .map(|n| symmetry::spot_pattern(&local, &relative, &f, spec.k0_per_nm, n));
             let c = p.center_nm;
             let sites: Vec<[f64; 3]> = relative
                 .iter()
@@ -521,12 +526,14 @@ pub fn build_glass(
                     axis: frame.e3,
                     in_plane_deg,
                     displacement_rms_nm: spec.displacement_rms_nm,
-                    in_condition: match worst.zip(acceptance) {
-                        Some((w, a)) => w <= a,
-                        None => !shows.is_empty(),
+                    in_condition: match (worst.zip(acceptance), pattern) {
+                        (Some((w, a)), Some(p)) => w <= a || p.shown(),
+                        _ => !shows.is_empty(),
                     },
                     worst_reflection_elevation_deg: worst,
                     acceptance_deg: acceptance,
+                    pattern_over_in_zone: pattern.map(|p| p.over_in_zone),
+                    pattern_over_incoherent: pattern.map(|p| p.over_incoherent),
                     ring_power,
                     shows,
                     atoms: sites.len(),

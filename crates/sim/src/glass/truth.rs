@@ -36,7 +36,11 @@ pub struct ClusterRecord {
     /// Root-mean-square displacement of the atoms from their ideal sites, nm.
     pub displacement_rms_nm: f64,
     /// A density wave: every defining reflection lies within `acceptance_deg` of the
-    /// diffraction plane. A structure: it shows at least one symmetry (`shows` not empty).
+    /// diffraction plane, or its projected ring shows its spot pattern as brightly by other
+    /// reflections of its motif (`pattern_over_in_zone` ≥ 0.092, for a wave whose in-zone
+    /// intensity `pattern_over_incoherent / pattern_over_in_zone` is at least 30/0.092 Σf²;
+    /// `glass::symmetry::spot_pattern`). A structure: it shows at least one symmetry (`shows`
+    /// not empty).
     pub in_condition: bool,
     /// A density wave's largest angle in degrees between a defining reflection and the
     /// diffraction plane; `null` for a structure.
@@ -47,6 +51,17 @@ pub struct ClusterRecord {
     /// `acceptance_deg`, 10° by default, held for every size).
     #[serde(default)]
     pub acceptance_deg: Option<f64>,
+    /// A density wave: the weakest spot of the copy of its spot pattern its projected ring at k0
+    /// shows best, over its defining reflections' mean in-zone intensity (about 1 in zone,
+    /// 0.092 at the edge of the acceptance); `null` for a structure and in truth files written
+    /// before 2026-12-04 (evening).
+    #[serde(default)]
+    pub pattern_over_in_zone: Option<f64>,
+    /// The same spot over the incoherent sum `Σ f²` of the cluster's atoms (speckle of atoms
+    /// without order stays under about 15; an ordered wave in zone reaches about its atom
+    /// count); `null` where `pattern_over_in_zone` is.
+    #[serde(default)]
+    pub pattern_over_incoherent: Option<f64>,
     /// `P_n`, n = 0, 1, …, 12 (`P_0 = 1`), of the cluster's own projected kinematic pattern at
     /// its ring k0 (`glass::symmetry`), as built.
     pub ring_power: Vec<f64>,
