@@ -37,10 +37,9 @@ pub struct ClusterRecord {
     pub displacement_rms_nm: f64,
     /// A density wave: every defining reflection lies within `acceptance_deg` of the
     /// diffraction plane, or its projected ring shows its spot pattern as brightly by other
-    /// reflections of its motif (`pattern_over_in_zone` ≥ 0.092, for a wave whose in-zone
-    /// intensity `pattern_over_incoherent / pattern_over_in_zone` is at least 30/0.092 Σf²;
-    /// `glass::symmetry::spot_pattern`). A structure: it shows at least one symmetry (`shows`
-    /// not empty).
+    /// reflections of its motif (`pattern_over_in_zone` ≥ 0.092 and `pattern_over_incoherent`
+    /// ≥ 30; `glass::symmetry::spot_pattern`). A structure: it shows at least one symmetry
+    /// (`shows` not empty).
     pub in_condition: bool,
     /// A density wave's largest angle in degrees between a defining reflection and the
     /// diffraction plane; `null` for a structure.
