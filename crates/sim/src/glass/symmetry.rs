@@ -121,8 +121,11 @@ pub const EDGE_INTENSITY_SHARE: f64 = (3.0 / (PI * PI)) * (3.0 / (PI * PI));
 /// `S(k0)·Σ f_j²` on the ring; spheres of the paper's matrix (S(k0) ≈ 2–3 at its first peak)
 /// reach 6.8–14.5 (`tools/motif_reflections.py`, reports/calibration.md), and at S = 3 the
 /// brightest of 130 speckles (a 5 nm sphere at k0 = 4 nm⁻¹) passes 30 with probability
-/// 130·e^{−10} ≈ 0.6 %. A wave of N atoms reaches at most about N Σf², so a wave of fewer than
-/// about 30 atoms (1.0 nm at 54 nm⁻³) is judged by its defining reflections alone.
+/// 130·e^{−10} ≈ 0.6 %. The bound applies to this branch only: small 10- and 12-fold waves in
+/// zone can hold less, and the defining reflections' rule counts them. A wave of N atoms
+/// reaches at most N Σf² (Cauchy–Schwarz), so a wave of fewer than 30 atoms (1.0 nm at
+/// 54 nm⁻³) is judged by its defining reflections alone; for two-fold waves under about
+/// 2.3 nm the 0.092 share never decides, and the rule is a bound on the ring's brightest point.
 ///
 /// For waves of 5 nm the bound does not matter (13 of the paper glass's 80 waves are in
 /// condition for any bound from 15 to 60). For waves of 1.3–2.5 nm it does: a tilted wave's

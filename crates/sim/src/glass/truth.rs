@@ -51,14 +51,15 @@ pub struct ClusterRecord {
     #[serde(default)]
     pub acceptance_deg: Option<f64>,
     /// A density wave: the weakest spot of the copy of its spot pattern its projected ring at k0
-    /// shows best, over its defining reflections' mean in-zone intensity (about 1 in zone,
-    /// 0.092 at the edge of the acceptance); `null` for a structure and in truth files written
-    /// before 2026-12-04 (evening).
+    /// shows best, over its defining reflections' mean in-zone intensity (in zone about 1 for
+    /// 2- to 6-fold waves, less for small 10- and 12-fold ones; about 0.092 at the edge of the
+    /// acceptance); `null` for a structure and in truth files written before 2026-12-04
+    /// (evening).
     #[serde(default)]
     pub pattern_over_in_zone: Option<f64>,
     /// The same spot over the incoherent sum `Σ f²` of the cluster's atoms (speckle of atoms
-    /// without order stays under about 15; an ordered wave in zone reaches about its atom
-    /// count); `null` where `pattern_over_in_zone` is.
+    /// without order stays under about 15; at most the atom count N, about 0.9 N for a 2- to
+    /// 6-fold wave in zone); `null` where `pattern_over_in_zone` is.
     #[serde(default)]
     pub pattern_over_incoherent: Option<f64>,
     /// `P_n`, n = 0, 1, …, 12 (`P_0 = 1`), of the cluster's own projected kinematic pattern at
