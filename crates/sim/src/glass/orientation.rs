@@ -21,11 +21,11 @@ pub struct Frame {
     pub e3: [f64; 3],
 }
 
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+pub(crate) fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
-fn normalise(a: [f64; 3]) -> [f64; 3] {
+pub(crate) fn normalise(a: [f64; 3]) -> [f64; 3] {
     let n = dot(a, a).sqrt();
     [a[0] / n, a[1] / n, a[2] / n]
 }

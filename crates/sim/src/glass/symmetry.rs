@@ -219,6 +219,7 @@ mod tests {
 
     use super::*;
     use crate::glass::motif::{motif_sites, MotifParams};
+    use crate::glass::orientation::{dot, normalise as unit};
 
     const PARAMS: MotifParams = MotifParams {
         number_density_per_nm3: 54.0,
@@ -226,15 +227,6 @@ mod tests {
         min_column_spacing_nm: 0.201,
         min_distance_nm: 0.25,
     };
-
-    fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-        a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-    }
-
-    fn unit(a: [f64; 3]) -> [f64; 3] {
-        let n = dot(a, a).sqrt();
-        [a[0] / n, a[1] / n, a[2] / n]
-    }
 
     fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
         [
