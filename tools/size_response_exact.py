@@ -10,8 +10,15 @@ ring k0 +- 0.16 nm^-1 (the mro method's ring), and the map is |I_n|^2. The FWHM 
 over two directions of s. No matrix, no noise, no pixel sampling: what the map would be
 without the measurement.
 
+With --pixels it also gives what the mro method would measure of that map on the paper's scan
+grid (0.32 nm): the equivalent-circle diameter of the 8-connected pixels around the brightest
+pixel that stay above half its value (crates/analysis/src/significance.rs), averaged over 400
+random positions of the cluster within a pixel (the profile averaged over the two directions,
+taken as radial).
+
     python3 tools/size_response_exact.py 1.5 2.0 3.0             # n = 4 and 6; needs numpy
     python3 tools/size_response_exact.py --n 4,6,10 1.5          # about 10 s per D and n
+    python3 tools/size_response_exact.py --pixels 2.0            # about 1 min per D and n
 
 Not run in CI (a research check, like tools/xcheck_abtem.py); its figures are quoted in the
 size_model docs.
@@ -51,23 +58,63 @@ def i_n(d_nm, n, sx, sy):
     return abs(np.sum(intensity[RING] * np.exp(1j * n * PHI[RING])))
 
 
-def fwhm(d_nm, n):
-    widths = []
+def profiles(d_nm, n, step=0.02):
+    """Radii (nm) and the map along the two directions of s, each normalised to its centre."""
+    s = np.arange(0, 2.5, step)
+    out = []
     for angle in (0.0, np.pi / (2 * n)):
-        s = np.arange(0, 2.5, 0.02)
         m = np.array([i_n(d_nm, n, v * np.cos(angle), v * np.sin(angle)) for v in s]) ** 2
-        half = m[0] / 2
-        i = int(np.argmax(m < half))
-        widths.append(2 * (s[i - 1] + (m[i - 1] - half) / (m[i - 1] - m[i]) * (s[i] - s[i - 1])))
+        out.append(m / m[0])
+    return s, out
+
+
+def fwhm(d_nm, n):
+    s, maps = profiles(d_nm, n)
+    widths = []
+    for m in maps:
+        i = int(np.argmax(m < 0.5))
+        widths.append(2 * (s[i - 1] + (m[i - 1] - 0.5) / (m[i - 1] - m[i]) * (s[i] - s[i - 1])))
     return float(np.mean(widths))
+
+
+def pixel_ecd(d_nm, n, step_nm=0.32, trials=400, seed=1):
+    """Mean half-maximum equivalent-circle diameter (nm) on a scan grid of step_nm."""
+    s, maps = profiles(d_nm, n, step=0.04)
+    m = np.mean(maps, axis=0)
+    rng = np.random.default_rng(seed)
+    g = np.arange(-8, 9)
+    areas = []
+    for _ in range(trials):
+        cx, cy = rng.uniform(-0.5, 0.5, 2)
+        gx, gy = np.meshgrid((g - cx) * step_nm, (g - cy) * step_nm)
+        image = np.interp(np.hypot(gx, gy), s, m, right=0.0)
+        peak = np.unravel_index(np.argmax(image), image.shape)
+        level = 0.5 * image[peak]
+        seen, stack = {peak}, [peak]
+        while stack:
+            y, x = stack.pop()
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    q = (y + dy, x + dx)
+                    if q not in seen and 0 <= q[0] < g.size and 0 <= q[1] < g.size:
+                        if image[q] >= level:
+                            seen.add(q)
+                            stack.append(q)
+        areas.append(len(seen))
+    return float(2 * np.sqrt(np.mean(areas) * step_nm**2 / np.pi))
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     symmetries = [4, 6]
+    pixels = "--pixels" in args
+    args = [a for a in args if a != "--pixels"]
     if args[:1] == ["--n"]:
         symmetries = [int(v) for v in args[1].split(",")]
         args = args[2:]
     for d in [float(a) for a in args] or [1.5, 2.0, 3.0]:
         for n in symmetries:
-            print(f"D = {d:.2f} nm, n = {n}: map FWHM {fwhm(d, n):.3f} nm", flush=True)
+            line = f"D = {d:.2f} nm, n = {n}: map FWHM {fwhm(d, n):.3f} nm"
+            if pixels:
+                line += f", measured on 0.32 nm pixels {pixel_ecd(d, n):.3f} nm"
+            print(line, flush=True)

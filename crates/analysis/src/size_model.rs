@@ -47,6 +47,37 @@
 //! 4 %. Diameters of clusters smaller than a 1 nm probe are therefore known to about ±10 % from the
 //! widths of their maps, whichever response is fitted; the per-map scatter of this model's
 //! diameters (s.d. 8 % over the validation maps) is at that limit.
+//!
+//! *Part of the measured width is the pipeline's, and it depends on brightness (measured
+//! 2026-12-04).* The maps are normalised by the mean ring intensity `I_0` of the 5 × 5 scan points
+//! around each pattern (`pipeline::local_normalisation`). A cluster in condition raises that
+//! mean over about its own width, so the divisor peaks at the cluster and flattens its map.
+//! `tools/normalisation_broadening.py` undoes the window (one divisor for the whole scan) and
+//! measures the regions again. On the correlated scenario's 2 nm clusters (its former 41 nm
+//! field, seeds 16–18), the window widens the half-maximum widths by 7–12 % at n = 4, where the
+//! clusters raise the window's `I_0` to 1.8 × the scan's median, and by 13–16 % at n = 6 (2.2–2.3 ×).
+//! Over one divisor the two agree: 0.99–1.00 nm at n = 4, 0.99–1.02 nm at n = 6. So a brighter
+//! cluster of the same size reads larger. That is why this model's n = 6 diameters are less low
+//! than its n = 4 ones (−2.6 against −6.3 % on the correlated scenario). It also suggests, not
+//! measured, that the same clusters in a thicker foil, whose matrix dilutes the rise, would read
+//! smaller.
+//!
+//! The rest of the width, over one divisor:
+//! - the same glass imaged noise-free gives the same widths (0.993, 1.014 nm), so shot noise
+//!   plays no part;
+//! - without its matrix (the clusters' atoms only, noise-free) the widths are 0.96 nm for both n;
+//! - the exact response of a smooth density-wave sphere, measured the same way on 0.32 nm pixels
+//!   (`tools/size_response_exact.py --pixels`), is 0.905 and 0.877 nm at 2 nm (0.760, 0.743 at
+//!   1.5 nm).
+//!
+//! So the planted clusters' own structure widens the exact response by about 6–9 %, and the
+//! matrix by another 4–6 %.
+//!
+//! *Not done:* sizing over one divisor per region removes the brightness dependence, but needs a
+//! response that holds for embedded clusters. Over one divisor, this model would read the 2 nm
+//! clusters about 13 % small (1.0 nm is its width at 1.73 nm), and the exact response 17–23 %
+//! large (n = 4, 6, extrapolated linearly from 1.5 and 2 nm). Neither is right, and no model
+//! here predicts what lies between.
 
 /// Tabulated FWHM of the model map against cluster diameter, for one probe.
 #[derive(Debug, Clone, PartialEq)]
