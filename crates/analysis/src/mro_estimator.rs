@@ -53,8 +53,8 @@ pub const SPACING_MIN_SIGNIFICANCE: f64 = 4.0;
 /// Fewest significant regions (counted, as `regions` is) a map needs before its σ(r) peak is
 /// read as their spacing. Im et al. (2018, text to Fig. 4d) read σ(r)'s 'nearest-neighbor'
 /// peak as the spacing *of MRO regions*; in a map without them a peak comes from the matrix's
-/// speckle. *Measured:* the no-MRO controls of the correlated scenario (seeds 16–18, 0–1
-/// regions per map) showed σ(r) peaks of 4.03–4.15 s.e. at three of their 30 maps (n = 8 at
+/// speckle. *Measured:* the no-MRO controls of the correlated scenario on its former 41 nm field
+/// (seeds 16–18, 0–1 regions per map) showed σ(r) peaks of 4.03–4.15 s.e. at three of their 30 maps (n = 8 at
 /// seed 16; n = 6 and 9 at seed 17): on speckle, whose intensities are exponential, the 4 s.e.
 /// rule alone does not bound false spacings (a delete-a-block jackknife of the peaks'
 /// prominence, on a grid of 8 × 8 blocks of 16 scan points, gave comparable values, 3.3–4.5

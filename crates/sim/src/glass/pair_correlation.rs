@@ -30,17 +30,18 @@
 //! clusters put about 20 pairs under the kernel at 3 nm, and their counting noise alone makes
 //! maxima of g ≈ 1.3 there.
 //!
-//! *Measured* on the validation truths (`reports/validation`): the correlated scenario's n = 4
-//! and 6 (39 and 40 clusters in condition on a jittered 5 nm network) peak at 4.90 nm (3.0 s.e.)
-//! and 5.19 nm (3.1 s.e.), where their mean projected nearest-neighbour distances are 3.34 and
-//! 3.80 nm, and the maxima of counting noise before them stand ≤ 1.0 s.e. (a fresh user's
-//! 125-cluster network of 1.5 nm, 1 nm clusters, showed why the kernel-width condition is needed:
-//! g is flat at 1.78 from 1.00 to 1.10 nm and rises to its peak at 1.50 nm, and a grid-level
-//! wiggle at 1.013 nm had been taken for the spacing); the random
-//! placements (aligned-thin, dense, large-clusters) have no maximum above 2.0 s.e. The threshold
+//! *Measured* on the validation truths: the correlated scenario's n = 4 and 6 on its former
+//! 41 nm field (39 and 40 clusters in condition on a jittered 5 nm network, seed 16) peak at
+//! 4.90 nm (3.0 s.e.) and 5.19 nm (3.1 s.e.), where their mean projected nearest-neighbour
+//! distances are 3.34 and 3.80 nm, and the maxima of counting noise before them stand ≤ 1.0 s.e.
+//! On its present 82 nm field (159 and 157 clusters) they peak at 4.70 and 5.00 nm. The random
+//! placements (aligned-thin, dense, large-clusters) have no maximum above 2.0 s.e. A fresh
+//! user's 125-cluster network of 1.5 nm, 1 nm clusters, showed why the kernel-width condition is
+//! needed: g is flat at 1.78 from 1.00 to 1.10 nm and rises to its peak at 1.50 nm, and a
+//! grid-level wiggle at 1.013 nm had been taken for the spacing. The threshold
 //! is not a test for whether a pattern has a spacing: with 60 uniform points in a 40 nm box,
 //! at most 5 of 40 seeds show a maximum above 2.5 s.e. (many maxima are tested); at 3 s.e. the
-//! correlated n = 4 peak (3.002 s.e.) would hang on the third decimal. The truth is therefore
+//! correlated n = 4 peak of the former field (3.002 s.e.) would hang on the third decimal. The truth is therefore
 //! used only where the placement was correlated, so that a spacing exists by construction.
 
 use super::placement::offset;
