@@ -236,7 +236,7 @@ fn validate_smoke_passes_and_writes_a_linked_report() {
     );
 }
 
-/// The two validation scenarios that cost most (a 128 × 128 scan of a 41 nm field; a 20 nm
+/// The two validation scenarios that cost most (a 256 × 256 scan of an 82 nm field; a 20 nm
 /// Born foil at the converged 12.5 nm window): together over half of the suite's time, so
 /// `cargo test` leaves them to [`the_large_validation_scenarios_meet_their_tolerances`].
 const LARGE_VALIDATION: [&str; 2] = ["correlated.toml", "thickness_sweep.toml"];
@@ -623,6 +623,92 @@ fn analyze_with_the_scenario_as_config_gives_validates_analysis() {
     let analyzed = read(again.join("analysis.json"));
     assert_eq!(analyzed["config"], validated["config"]);
     assert_eq!(analyzed, validated);
+}
+
+/// A noise-free mro datacube analysed without settings is not "corrected" for shot noise it
+/// does not have: `analyze` takes the simulated detector's gain (0) from meta.json, as `validate`
+/// does, and finds the planted clusters; a gain the user sets is kept, with a warning.
+#[test]
+fn analyze_takes_the_shot_noise_of_the_simulated_detector_from_meta_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(smoke()).unwrap().replace(
+        "electrons_per_pattern = 1e5",
+        "electrons_per_pattern = \"inf\"",
+    );
+    assert!(text.contains("\"inf\""), "the smoke scenario sets a dose");
+    let scenario = dir.path().join("noise_free.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let sim = dir.path().join("sim");
+    expect_exit(&run_mro(&[&"simulate", &scenario, &"--out", &sim]), 0);
+    let read = |p: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    };
+    let analyze = |out: &str, config: Option<&PathBuf>| {
+        let mut cmd = mro();
+        cmd.arg("analyze")
+            .arg(sim.join("datacube.npy"))
+            .args(["--no-figures", "--out"])
+            .arg(dir.path().join(out));
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let o = cmd.output().unwrap();
+        let stdout = expect_exit(&o, 0);
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        (
+            stdout,
+            stderr,
+            read(dir.path().join(out).join("analysis.json")),
+        )
+    };
+    let regions = |a: &serde_json::Value| a["mro"]["by_symmetry"]["4"]["regions"].as_u64().unwrap();
+
+    let (stdout, _, taken) = analyze("default", None);
+    assert!(
+        stdout.contains("shot noise: poisson_gain = 0 from the simulated detector")
+            && stdout.contains("provenance.resolved_scenario.detector")
+            && stdout.contains("noise-free patterns"),
+        "{stdout}"
+    );
+    assert_eq!(taken["config"]["poisson_gain"], 0.0);
+    assert!(regions(&taken) > 0, "{}", taken["mro"]["by_symmetry"]["4"]);
+
+    // An [analysis] table that names the gain keeps it; one that does not takes the detector's.
+    let gain_1 = dir.path().join("gain_1.toml");
+    std::fs::write(&gain_1, "[analysis]\npoisson_gain = 1.0\n").unwrap();
+    let (_, stderr, kept) = analyze("gain_1", Some(&gain_1));
+    assert!(
+        stderr.contains(
+            "gain_1.toml: analysis.poisson_gain = 1 differs from the simulated detector's 0"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(kept["config"]["poisson_gain"], 1.0);
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "[analysis]\nin_condition_fraction = 1.0\n").unwrap();
+    let (_, _, other) = analyze("other", Some(&other));
+    assert_eq!(other["config"]["poisson_gain"], 0.0);
+    assert_eq!(regions(&other), regions(&taken));
+
+    // A meta file whose detector no scenario allows is refused, naming the file and the field.
+    let mut meta = read(sim.join("meta.json"));
+    meta["provenance"]["resolved_scenario"]["detector"]["gain"] = serde_json::json!(-1.0);
+    let bad = dir.path().join("bad_meta.json");
+    std::fs::write(&bad, serde_json::to_string(&meta).unwrap()).unwrap();
+    let out = run_mro(&[
+        &"analyze",
+        &sim.join("datacube.npy"),
+        &"--meta",
+        &bad,
+        &"--out",
+        &dir.path().join("bad"),
+    ]);
+    expect_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad_meta.json: field `provenance.resolved_scenario.detector.gain` = -1.0"),
+        "{stderr}"
+    );
 }
 
 /// `n_max = 1` is accepted by `check`, so it runs and round-trips (issue 13): the odd/even

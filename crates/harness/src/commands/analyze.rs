@@ -129,7 +129,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scan = source.scan_shape();
     let det = source.detector_shape();
     let (calibration, origins) = calibration(args, source.path(), det)?;
-    let mut config = read_config(args.config.as_deref())?;
+    let (mut config, set_by_user) = read_config(args.config.as_deref())?;
+    if let Some(detector) = origins.simulated_detector {
+        take_simulated_shot_noise(&mut config, set_by_user, detector, &origins);
+    }
     if args.refine_center {
         config.refine_center = true;
     }
@@ -350,6 +353,8 @@ struct Origins {
     screened_pixels: usize,
     /// The run the datacube came from, from meta.json's `provenance` (simulations only).
     provenance: Option<RunProvenance>,
+    /// The detector that run simulated (simulations only).
+    simulated_detector: Option<SimulatedDetector>,
 }
 
 impl Origins {
@@ -423,12 +428,138 @@ impl Origins {
     }
 }
 
-/// Reads the analysis settings of `--config` (defaults when no file is given): a scenario file
-/// (it has a `schema` key) is loaded and checked whole and its resolved `[analysis]` table used,
-/// exactly as `validate` uses it; any other TOML file must hold an `[analysis]` table.
-fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
+/// Which shot-noise settings the user's `--config` gives: a scenario file gives both (its own
+/// detector's, [`Scenario::simulated_analysis`]), an `[analysis]` table those it names.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct ShotNoiseSet {
+    poisson_gain: bool,
+    detector_psf_sigma_px: bool,
+}
+
+/// The detector of the mro simulation a datacube came from (`meta.json`
+/// `provenance.resolved_scenario.detector`), as the shot-noise correction needs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SimulatedDetector {
+    /// `detector.gain` counts per electron; 0 for noise-free patterns
+    /// (`electrons_per_pattern = "inf"`: no shot noise to remove).
+    poisson_gain: f64,
+    /// `detector.psf_sigma_px`, the charge sharing that correlates the noise of neighbours.
+    psf_sigma_px: f64,
+}
+
+impl SimulatedDetector {
+    /// From a `meta.json` `provenance` object: `Ok(None)` when it names no simulated detector
+    /// (measured data, a meta file written by hand, or one without all three keys); an error,
+    /// naming the field, when a key holds what no scenario allows.
+    fn from_meta(provenance: &serde_json::Value) -> Result<Option<Self>, String> {
+        let Some(d) = provenance.pointer("/resolved_scenario/detector") else {
+            return Ok(None);
+        };
+        let (Some(dose), Some(gain), Some(psf)) = (
+            d.get("electrons_per_pattern"),
+            d.get("gain"),
+            d.get("psf_sigma_px"),
+        ) else {
+            return Ok(None);
+        };
+        let field = |key: &str, value: &serde_json::Value, expected: &str| {
+            format!(
+                "field `provenance.resolved_scenario.detector.{key}` = {value}: expected {expected} \
+                 (the simulated detector, whose shot noise the analysis removes)"
+            )
+        };
+        let noise_free = match (dose.as_str(), dose.as_f64()) {
+            (Some("inf"), _) => true,
+            (_, Some(v)) if v > 0.0 => false,
+            _ => {
+                return Err(field(
+                    "electrons_per_pattern",
+                    dose,
+                    "a dose > 0 or \"inf\"",
+                ))
+            }
+        };
+        let gain = gain
+            .as_f64()
+            .filter(|g| *g > 0.0 && *g <= 1e6)
+            .ok_or_else(|| field("gain", gain, "counts per electron in (0, 10⁶]"))?;
+        let psf_sigma_px = psf
+            .as_f64()
+            .filter(|s| (0.0..=2.0).contains(s))
+            .ok_or_else(|| field("psf_sigma_px", psf, "detector pixels in [0, 2]"))?;
+        Ok(Some(Self {
+            poisson_gain: if noise_free { 0.0 } else { gain },
+            psf_sigma_px,
+        }))
+    }
+}
+
+/// Corrects an mro simulation's patterns for the shot noise its detector put in, as `validate`
+/// does, unless the user's settings name the key: the built-in `poisson_gain = 1` would, on
+/// noise-free patterns (fractional intensities), subtract a "noise" many times the maps' scale
+/// and leave no region (a noise-free run of `scenarios/validation/correlated.toml`: 0 regions
+/// at gain 1, 39 and 37 at n = 4 and 6 at gain 0). A setting the user gave is kept, with a
+/// warning when it is not the simulated detector's.
+fn take_simulated_shot_noise(
+    config: &mut AnalysisConfig,
+    set: ShotNoiseSet,
+    detector: SimulatedDetector,
+    origins: &Origins,
+) {
+    let meta = origins
+        .meta
+        .as_ref()
+        .map_or("meta.json".into(), |p| p.display().to_string());
+    let source = format!("{meta}: provenance.resolved_scenario.detector");
+    let mut taken = Vec::new();
+    for (key, is_set, value, simulated) in [
+        (
+            "poisson_gain",
+            set.poisson_gain,
+            &mut config.poisson_gain,
+            detector.poisson_gain,
+        ),
+        (
+            "detector_psf_sigma_px",
+            set.detector_psf_sigma_px,
+            &mut config.detector_psf_sigma_px,
+            detector.psf_sigma_px,
+        ),
+    ] {
+        if *value == simulated {
+            continue;
+        }
+        if is_set {
+            eprintln!(
+                "mro: warning: {}: analysis.{key} = {} differs from the simulated detector's {simulated} ({source}); kept as given",
+                origins.config_name(),
+                *value
+            );
+        } else {
+            *value = simulated;
+            taken.push(format!("{key} = {simulated}"));
+        }
+    }
+    if !taken.is_empty() {
+        let why = if detector.poisson_gain == 0.0 && taken[0].starts_with("poisson_gain") {
+            " (noise-free patterns: no shot noise to remove)"
+        } else {
+            ""
+        };
+        outln!(
+            "shot noise: {} from the simulated detector ({source}){why}",
+            taken.join(", ")
+        );
+    }
+}
+
+/// Reads the analysis settings of `--config` (defaults when no file is given) and which
+/// shot-noise settings it gives: a scenario file (it has a `schema` key) is loaded and checked
+/// whole and its resolved `[analysis]` table used, exactly as `validate` uses it; any other
+/// TOML file must hold an `[analysis]` table.
+fn read_config(path: Option<&Path>) -> anyhow::Result<(AnalysisConfig, ShotNoiseSet)> {
     let Some(path) = path else {
-        return Ok(AnalysisConfig::default());
+        return Ok((AnalysisConfig::default(), ShotNoiseSet::default()));
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
@@ -440,7 +571,11 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
         ))
     })?;
     if value.contains_key("schema") {
-        return Ok(Scenario::load(path)?.simulated_analysis());
+        let both = ShotNoiseSet {
+            poisson_gain: true,
+            detector_psf_sigma_px: true,
+        };
+        return Ok((Scenario::load(path)?.simulated_analysis(), both));
     }
     if !value.contains_key("analysis") {
         let found: Vec<String> = value.keys().map(|k| format!("`{k}`")).collect();
@@ -473,8 +608,13 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<AnalysisConfig> {
         analysis: AnalysisConfig,
     }
     // Read from the text, not the parsed table, so that an error has its line and field.
+    let table = value["analysis"].as_table().expect("checked above");
+    let set = ShotNoiseSet {
+        poisson_gain: table.contains_key("poisson_gain"),
+        detector_psf_sigma_px: table.contains_key("detector_psf_sigma_px"),
+    };
     toml::from_str::<AnalysisFile>(&text)
-        .map(|f| f.analysis)
+        .map(|f| (f.analysis, set))
         .map_err(|e| {
             bad_input(format!(
                 "{}: {}",
@@ -507,10 +647,18 @@ fn calibration(
         None => None,
     };
     let base = meta.as_ref().map(|m| m.calibration);
-    let provenance = meta
-        .as_ref()
-        .and_then(|m| m.provenance.as_ref())
-        .and_then(RunProvenance::from_meta);
+    let meta_provenance = meta.as_ref().and_then(|m| m.provenance.as_ref());
+    let provenance = meta_provenance.and_then(RunProvenance::from_meta);
+    let simulated_detector = match meta_provenance.map(SimulatedDetector::from_meta) {
+        Some(Err(why)) => {
+            let path = meta_path
+                .as_ref()
+                .expect("a provenance came from a meta file");
+            return Err(bad_input(format!("{}: {why}", path.display())));
+        }
+        Some(Ok(d)) => d,
+        None => None,
+    };
     // Every value the calibration needs, from its flag or else meta.json; all missing ones are
     // named in one error, so that a user without a meta.json fixes them in one go.
     let values = [
@@ -568,6 +716,7 @@ fn calibration(
         center_px: center,
         screened_pixels: 0,
         provenance,
+        simulated_detector,
     };
     let cal = Calibration::new(
         k_pixel_per_nm,
@@ -773,5 +922,71 @@ fn summary(out: &AnalysisOutput) {
     } else {
         im2018_lines();
         mro_lines();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detector(fields: serde_json::Value) -> Result<Option<SimulatedDetector>, String> {
+        SimulatedDetector::from_meta(
+            &serde_json::json!({ "resolved_scenario": { "detector": fields } }),
+        )
+    }
+
+    #[test]
+    fn the_simulated_detector_is_read_from_meta_and_checked() {
+        let noisy = detector(serde_json::json!({
+            "electrons_per_pattern": 1e6, "gain": 2.5, "psf_sigma_px": 0.3
+        }));
+        assert_eq!(
+            noisy,
+            Ok(Some(SimulatedDetector {
+                poisson_gain: 2.5,
+                psf_sigma_px: 0.3
+            }))
+        );
+        let free = detector(serde_json::json!({
+            "electrons_per_pattern": "inf", "gain": 2.5, "psf_sigma_px": 0.0
+        }));
+        assert_eq!(free.unwrap().unwrap().poisson_gain, 0.0);
+        // Measured data, or an older or hand-written meta file: nothing to take.
+        assert_eq!(
+            SimulatedDetector::from_meta(&serde_json::json!({})),
+            Ok(None)
+        );
+        assert_eq!(detector(serde_json::json!({ "gain": 1.0 })), Ok(None));
+        // What no scenario allows is an error naming the field.
+        for (fields, key) in [
+            (
+                serde_json::json!({"electrons_per_pattern": "lots", "gain": 1.0, "psf_sigma_px": 0.3}),
+                "electrons_per_pattern",
+            ),
+            (
+                serde_json::json!({"electrons_per_pattern": -5.0, "gain": 1.0, "psf_sigma_px": 0.3}),
+                "electrons_per_pattern",
+            ),
+            (
+                serde_json::json!({"electrons_per_pattern": 1e6, "gain": 0.0, "psf_sigma_px": 0.3}),
+                "gain",
+            ),
+            (
+                serde_json::json!({"electrons_per_pattern": 1e6, "gain": "1", "psf_sigma_px": 0.3}),
+                "gain",
+            ),
+            (
+                serde_json::json!({"electrons_per_pattern": 1e6, "gain": 1.0, "psf_sigma_px": 3.0}),
+                "psf_sigma_px",
+            ),
+        ] {
+            let e = detector(fields).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "field `provenance.resolved_scenario.detector.{key}` = "
+                )),
+                "{e}"
+            );
+        }
     }
 }
