@@ -267,7 +267,7 @@ fn the_smaller_validation_scenarios_meet_their_tolerances() {
 /// Run before committing `reports/validation` (whose regeneration checks every scenario too):
 /// `cargo test --release --test tests large_validation -- --ignored`.
 #[test]
-#[ignore = "about 2 min in release, 3 in a test build: run with --ignored"]
+#[ignore = "about 3 min in release (193 s on 2026-12-04), longer in a test build: run with --ignored"]
 fn the_large_validation_scenarios_meet_their_tolerances() {
     let files = validation_scenarios(true);
     assert_eq!(files.len(), LARGE_VALIDATION.len(), "{files:?}");
