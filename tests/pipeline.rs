@@ -665,9 +665,11 @@ fn analyze_takes_the_shot_noise_of_the_simulated_detector_from_meta_json() {
 
     let (stdout, _, taken) = analyze("default", None);
     assert!(
-        stdout.contains("shot noise: poisson_gain = 0 from the simulated detector")
-            && stdout.contains("provenance.resolved_scenario.detector")
-            && stdout.contains("noise-free patterns"),
+        stdout.contains(
+            "shot noise: poisson_gain = 0 (noise-free patterns: no shot noise to remove), \
+             detector_psf_sigma_px = 0.3 from the simulated detector"
+        ) && stdout.contains("provenance.resolved_scenario.detector")
+            && stdout.contains("analysis settings (built in, but the shot noise above;"),
         "{stdout}"
     );
     assert_eq!(taken["config"]["poisson_gain"], 0.0);
@@ -709,6 +711,39 @@ fn analyze_takes_the_shot_noise_of_the_simulated_detector_from_meta_json() {
         stderr.contains("bad_meta.json: field `provenance.resolved_scenario.detector.gain` = -1.0"),
         "{stderr}"
     );
+    // A missing key too; but a detector whose settings the user gives is not read.
+    meta["provenance"]["resolved_scenario"]["detector"]
+        .as_object_mut()
+        .unwrap()
+        .remove("gain");
+    std::fs::write(&bad, serde_json::to_string(&meta).unwrap()).unwrap();
+    let args = |config: Option<&PathBuf>| {
+        let mut cmd = mro();
+        cmd.arg("analyze")
+            .arg(sim.join("datacube.npy"))
+            .arg("--meta")
+            .arg(&bad)
+            .args(["--no-figures", "--force", "--out"])
+            .arg(dir.path().join("bad"));
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.output().unwrap()
+    };
+    let out = args(None);
+    expect_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("field `provenance.resolved_scenario.detector.gain` = missing"),
+        "{stderr}"
+    );
+    let both = dir.path().join("both.toml");
+    std::fs::write(
+        &both,
+        "[analysis]\npoisson_gain = 0.0\ndetector_psf_sigma_px = 0.3\n",
+    )
+    .unwrap();
+    expect_exit(&args(Some(&both)), 0);
 }
 
 /// `n_max = 1` is accepted by `check`, so it runs and round-trips (issue 13): the odd/even

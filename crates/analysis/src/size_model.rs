@@ -58,9 +58,9 @@
 //! clusters raise the window's `I_0` to 1.8 × the scan's median, and by 13–16 % at n = 6 (2.2–2.3 ×).
 //! Over one divisor the two agree: 0.99–1.00 nm at n = 4, 0.99–1.02 nm at n = 6. So a brighter
 //! cluster of the same size reads larger. That is why this model's n = 6 diameters are less low
-//! than its n = 4 ones (−2.6 against −6.3 % on the correlated scenario). It also suggests, not
-//! measured, that the same clusters in a thicker foil, whose matrix dilutes the rise, would read
-//! smaller.
+//! than its n = 4 ones (−2.6 against −9.3 % at seed 16 on that field; −2.6 against −6.3 % on the
+//! scenario's present 82 nm field). It also suggests, not measured, that the same clusters in a
+//! thicker foil, whose matrix dilutes the rise, would read smaller.
 //!
 //! The rest of the width, over one divisor:
 //! - the same glass imaged noise-free gives the same widths (0.993, 1.014 nm), so shot noise
@@ -70,14 +70,16 @@
 //!   (`tools/size_response_exact.py --pixels`), is 0.905 and 0.877 nm at 2 nm (0.760, 0.743 at
 //!   1.5 nm).
 //!
-//! So the planted clusters' own structure widens the exact response by about 6–9 %, and the
-//! matrix by another 4–6 %.
+//! So the forward model's matrix-free clusters map 6–9 % wider than the smooth exact response,
+//! and the matrix widens them by another 3–6 %. The first gap is not taken apart here: the atom
+//! columns (0–4 %, above), the clusters' spread of sizes (s.d. 0.1 nm), the probe tail's
+//! background and neighbours 5 nm apart all enter it.
 //!
 //! *Not done:* sizing over one divisor per region removes the brightness dependence, but needs a
 //! response that holds for embedded clusters. Over one divisor, this model would read the 2 nm
-//! clusters about 13 % small (1.0 nm is its width at 1.73 nm), and the exact response 17–23 %
-//! large (n = 4, 6, extrapolated linearly from 1.5 and 2 nm). Neither is right, and no model
-//! here predicts what lies between.
+//! clusters about 13 % small (1.0 nm is its width at 1.73 nm), and the exact response 16–23 %
+//! large (n = 4, 6, extrapolated linearly from 1.5 and 2 nm to a 1.0 nm width). Neither is
+//! right, and no model here predicts what lies between.
 
 /// Tabulated FWHM of the model map against cluster diameter, for one probe.
 #[derive(Debug, Clone, PartialEq)]

@@ -36,11 +36,14 @@ pub struct Args {
     #[arg(long, value_parser = parse_pair::<usize>)]
     scan_shape: Option<[usize; 2]>,
     /// Calibration (schema mro.meta/1); default: meta.json beside the datacube, if present.
+    /// An mro simulation's meta.json also gives its detector's shot noise (see --config).
     #[arg(long)]
     meta: Option<PathBuf>,
     /// Analysis settings: a TOML file with an [analysis] table, or a whole scenario file
     /// (schema mro.scenario/1, checked as `mro check` does; its [analysis] table is used).
-    /// Default: the built-in settings. The settings used are printed.
+    /// Default: the built-in settings. For an mro simulation, `poisson_gain` and
+    /// `detector_psf_sigma_px` come from its meta.json unless this file names them. The
+    /// settings used are printed.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Detector-shaped .npy mask (bool or numeric); true / non-zero marks a pixel to exclude.
@@ -130,8 +133,31 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let det = source.detector_shape();
     let (calibration, origins) = calibration(args, source.path(), det)?;
     let (mut config, set_by_user) = read_config(args.config.as_deref())?;
-    if let Some(detector) = origins.simulated_detector {
-        take_simulated_shot_noise(&mut config, set_by_user, detector, &origins);
+    let mut shot_noise_taken = false;
+    // The simulated detector is read only when a setting is left to it: a meta file whose
+    // detector the user overrides is not refused for it.
+    if let (Some(detector), false) = (
+        &origins.simulated_detector,
+        set_by_user.poisson_gain && set_by_user.detector_psf_sigma_px,
+    ) {
+        let meta = origins
+            .meta
+            .as_ref()
+            .expect("a simulated detector came from a meta file");
+        let detector = SimulatedDetector::from_json(detector)
+            .map_err(|why| bad_input(format!("{}: {why}", meta.display())))?;
+        let source = format!("{}: provenance.resolved_scenario.detector", meta.display());
+        let (taken, warnings) = take_simulated_shot_noise(&mut config, set_by_user, detector);
+        for w in warnings {
+            eprintln!(
+                "mro: warning: {}: {w} ({source}); kept as given",
+                origins.config_name()
+            );
+        }
+        if !taken.is_empty() {
+            outln!("shot noise: {taken} from the simulated detector ({source})");
+            shot_noise_taken = true;
+        }
     }
     if args.refine_center {
         config.refine_center = true;
@@ -148,12 +174,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })?;
     outln!(
         "analysis settings ({}): {}",
-        args.config
-            .as_ref()
-            .map_or("built in; no --config".into(), |p| format!(
-                "from {}",
-                p.display()
-            )),
+        args.config.as_ref().map_or(
+            if shot_noise_taken {
+                "built in, but the shot noise above; no --config".into()
+            } else {
+                "built in; no --config".into()
+            },
+            |p| if shot_noise_taken {
+                format!("from {}, and the shot noise above", p.display())
+            } else {
+                format!("from {}", p.display())
+            }
+        ),
         serde_json::to_string(&config).expect("the settings serialise")
     );
     if scan[0] * scan[1] < 2 {
@@ -353,8 +385,10 @@ struct Origins {
     screened_pixels: usize,
     /// The run the datacube came from, from meta.json's `provenance` (simulations only).
     provenance: Option<RunProvenance>,
-    /// The detector that run simulated (simulations only).
-    simulated_detector: Option<SimulatedDetector>,
+    /// `provenance.resolved_scenario.detector` of meta.json (mro simulations only; `Null`
+    /// when the resolved scenario has none), read by [`SimulatedDetector::from_json`] when a
+    /// shot-noise setting is left to it.
+    simulated_detector: Option<serde_json::Value>,
 }
 
 impl Origins {
@@ -434,6 +468,8 @@ impl Origins {
 struct ShotNoiseSet {
     poisson_gain: bool,
     detector_psf_sigma_px: bool,
+    /// They come from a scenario's `[detector]`, not from `[analysis]` keys.
+    by_scenario: bool,
 }
 
 /// The detector of the mro simulation a datacube came from (`meta.json`
@@ -448,70 +484,66 @@ struct SimulatedDetector {
 }
 
 impl SimulatedDetector {
-    /// From a `meta.json` `provenance` object: `Ok(None)` when it names no simulated detector
-    /// (measured data, a meta file written by hand, or one without all three keys); an error,
-    /// naming the field, when a key holds what no scenario allows.
-    fn from_meta(provenance: &serde_json::Value) -> Result<Option<Self>, String> {
-        let Some(d) = provenance.pointer("/resolved_scenario/detector") else {
-            return Ok(None);
-        };
-        let (Some(dose), Some(gain), Some(psf)) = (
-            d.get("electrons_per_pattern"),
-            d.get("gain"),
-            d.get("psf_sigma_px"),
-        ) else {
-            return Ok(None);
-        };
-        let field = |key: &str, value: &serde_json::Value, expected: &str| {
+    /// From the `detector` table of a resolved scenario (every key is written by `mro
+    /// simulate`). An error names the field when one is missing or holds what no scenario
+    /// allows; then either fix the file or name both settings in `--config`.
+    fn from_json(d: &serde_json::Value) -> Result<Self, String> {
+        let field = |key: &str, value: Option<&serde_json::Value>, expected: &str| {
+            let value = value.map_or("missing".to_string(), |v| v.to_string());
             format!(
-                "field `provenance.resolved_scenario.detector.{key}` = {value}: expected {expected} \
-                 (the simulated detector, whose shot noise the analysis removes)"
+                "field `provenance.resolved_scenario.detector{key}` = {value}: expected \
+                 {expected}, the simulated detector whose shot noise the analysis removes (or \
+                 give `poisson_gain` and `detector_psf_sigma_px` in an [analysis] table with \
+                 --config)"
             )
         };
-        let noise_free = match (dose.as_str(), dose.as_f64()) {
-            (Some("inf"), _) => true,
-            (_, Some(v)) if v > 0.0 => false,
+        if !d.is_object() {
+            return Err(field("", Some(d), "a table"));
+        }
+        let dose = d.get("electrons_per_pattern");
+        let noise_free = match dose.map(|v| (v.as_str(), v.as_f64())) {
+            Some((Some("inf"), _)) => true,
+            Some((_, Some(v))) if v >= 1.0 => false,
             _ => {
                 return Err(field(
-                    "electrons_per_pattern",
+                    ".electrons_per_pattern",
                     dose,
-                    "a dose > 0 or \"inf\"",
+                    "a dose ≥ 1 or \"inf\"",
                 ))
             }
         };
+        let gain = d.get("gain");
         let gain = gain
-            .as_f64()
+            .and_then(serde_json::Value::as_f64)
             .filter(|g| *g > 0.0 && *g <= 1e6)
-            .ok_or_else(|| field("gain", gain, "counts per electron in (0, 10⁶]"))?;
+            .ok_or_else(|| field(".gain", gain, "counts per electron in (0, 10⁶]"))?;
+        let psf = d.get("psf_sigma_px");
         let psf_sigma_px = psf
-            .as_f64()
+            .and_then(serde_json::Value::as_f64)
             .filter(|s| (0.0..=2.0).contains(s))
-            .ok_or_else(|| field("psf_sigma_px", psf, "detector pixels in [0, 2]"))?;
-        Ok(Some(Self {
+            .ok_or_else(|| field(".psf_sigma_px", psf, "detector pixels in [0, 2]"))?;
+        Ok(Self {
             poisson_gain: if noise_free { 0.0 } else { gain },
             psf_sigma_px,
-        }))
+        })
     }
 }
 
 /// Corrects an mro simulation's patterns for the shot noise its detector put in, as `validate`
 /// does, unless the user's settings name the key: the built-in `poisson_gain = 1` would, on
 /// noise-free patterns (fractional intensities), subtract a "noise" many times the maps' scale
-/// and leave no region (a noise-free run of `scenarios/validation/correlated.toml`: 0 regions
-/// at gain 1, 39 and 37 at n = 4 and 6 at gain 0). A setting the user gave is kept, with a
-/// warning when it is not the simulated detector's.
+/// and leave no region (a noise-free run of the correlated validation scenario on its former
+/// 41 nm field: 0 regions at gain 1, 39 and 37 at n = 4 and 6 at gain 0). Returns what was
+/// taken (for the terminal) and a warning for each setting the user gave that differs from
+/// the simulated detector's (kept as given).
 fn take_simulated_shot_noise(
     config: &mut AnalysisConfig,
     set: ShotNoiseSet,
     detector: SimulatedDetector,
-    origins: &Origins,
-) {
-    let meta = origins
-        .meta
-        .as_ref()
-        .map_or("meta.json".into(), |p| p.display().to_string());
-    let source = format!("{meta}: provenance.resolved_scenario.detector");
+) -> (String, Vec<String>) {
+    let noise_free = detector.poisson_gain == 0.0;
     let mut taken = Vec::new();
+    let mut warnings = Vec::new();
     for (key, is_set, value, simulated) in [
         (
             "poisson_gain",
@@ -526,31 +558,29 @@ fn take_simulated_shot_noise(
             detector.psf_sigma_px,
         ),
     ] {
-        if *value == simulated {
-            continue;
-        }
-        if is_set {
-            eprintln!(
-                "mro: warning: {}: analysis.{key} = {} differs from the simulated detector's {simulated} ({source}); kept as given",
-                origins.config_name(),
-                *value
-            );
+        let what = if key == "poisson_gain" && noise_free {
+            format!("{simulated} (noise-free patterns: no shot noise to remove)")
         } else {
-            *value = simulated;
-            taken.push(format!("{key} = {simulated}"));
-        }
-    }
-    if !taken.is_empty() {
-        let why = if detector.poisson_gain == 0.0 && taken[0].starts_with("poisson_gain") {
-            " (noise-free patterns: no shot noise to remove)"
-        } else {
-            ""
+            simulated.to_string()
         };
-        outln!(
-            "shot noise: {} from the simulated detector ({source}){why}",
-            taken.join(", ")
-        );
+        if !is_set {
+            *value = simulated;
+            taken.push(format!("{key} = {what}"));
+        } else if *value != simulated {
+            warnings.push(if set.by_scenario {
+                format!(
+                    "its [detector] gives {key} = {}, unlike the simulated detector's {what}",
+                    *value
+                )
+            } else {
+                format!(
+                    "analysis.{key} = {} differs from the simulated detector's {what}",
+                    *value
+                )
+            });
+        }
     }
+    (taken.join(", "), warnings)
 }
 
 /// Reads the analysis settings of `--config` (defaults when no file is given) and which
@@ -574,6 +604,7 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<(AnalysisConfig, ShotNoise
         let both = ShotNoiseSet {
             poisson_gain: true,
             detector_psf_sigma_px: true,
+            by_scenario: true,
         };
         return Ok((Scenario::load(path)?.simulated_analysis(), both));
     }
@@ -612,6 +643,7 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<(AnalysisConfig, ShotNoise
     let set = ShotNoiseSet {
         poisson_gain: table.contains_key("poisson_gain"),
         detector_psf_sigma_px: table.contains_key("detector_psf_sigma_px"),
+        by_scenario: false,
     };
     toml::from_str::<AnalysisFile>(&text)
         .map(|f| (f.analysis, set))
@@ -649,16 +681,10 @@ fn calibration(
     let base = meta.as_ref().map(|m| m.calibration);
     let meta_provenance = meta.as_ref().and_then(|m| m.provenance.as_ref());
     let provenance = meta_provenance.and_then(RunProvenance::from_meta);
-    let simulated_detector = match meta_provenance.map(SimulatedDetector::from_meta) {
-        Some(Err(why)) => {
-            let path = meta_path
-                .as_ref()
-                .expect("a provenance came from a meta file");
-            return Err(bad_input(format!("{}: {why}", path.display())));
-        }
-        Some(Ok(d)) => d,
-        None => None,
-    };
+    // An mro simulation's resolved scenario: its detector (`Null` when it has none).
+    let simulated_detector = meta_provenance
+        .and_then(|p| p.get("resolved_scenario"))
+        .map(|r| r.get("detector").cloned().unwrap_or_default());
     // Every value the calibration needs, from its flag or else meta.json; all missing ones are
     // named in one error, so that a user without a meta.json fixes them in one go.
     let values = [
@@ -928,65 +954,132 @@ fn summary(out: &AnalysisOutput) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn detector(fields: serde_json::Value) -> Result<Option<SimulatedDetector>, String> {
-        SimulatedDetector::from_meta(
-            &serde_json::json!({ "resolved_scenario": { "detector": fields } }),
-        )
-    }
+    use serde_json::json;
 
     #[test]
-    fn the_simulated_detector_is_read_from_meta_and_checked() {
-        let noisy = detector(serde_json::json!({
+    fn the_simulated_detector_is_read_and_checked() {
+        let noisy = SimulatedDetector::from_json(&json!({
             "electrons_per_pattern": 1e6, "gain": 2.5, "psf_sigma_px": 0.3
         }));
         assert_eq!(
             noisy,
-            Ok(Some(SimulatedDetector {
+            Ok(SimulatedDetector {
                 poisson_gain: 2.5,
                 psf_sigma_px: 0.3
-            }))
+            })
         );
-        let free = detector(serde_json::json!({
+        let free = SimulatedDetector::from_json(&json!({
             "electrons_per_pattern": "inf", "gain": 2.5, "psf_sigma_px": 0.0
         }));
-        assert_eq!(free.unwrap().unwrap().poisson_gain, 0.0);
-        // Measured data, or an older or hand-written meta file: nothing to take.
-        assert_eq!(
-            SimulatedDetector::from_meta(&serde_json::json!({})),
-            Ok(None)
-        );
-        assert_eq!(detector(serde_json::json!({ "gain": 1.0 })), Ok(None));
-        // What no scenario allows is an error naming the field.
-        for (fields, key) in [
+        assert_eq!(free.unwrap().poisson_gain, 0.0);
+        // A missing key, or what no scenario allows, is an error naming the field.
+        for (d, key) in [
+            (json!(null), "detector` = null"),
             (
-                serde_json::json!({"electrons_per_pattern": "lots", "gain": 1.0, "psf_sigma_px": 0.3}),
-                "electrons_per_pattern",
+                json!({"gain": 1.0, "psf_sigma_px": 0.3}),
+                "detector.electrons_per_pattern` = missing",
             ),
             (
-                serde_json::json!({"electrons_per_pattern": -5.0, "gain": 1.0, "psf_sigma_px": 0.3}),
-                "electrons_per_pattern",
+                json!({"electrons_per_pattern": "lots", "gain": 1.0, "psf_sigma_px": 0.3}),
+                "detector.electrons_per_pattern` = \"lots\"",
             ),
             (
-                serde_json::json!({"electrons_per_pattern": 1e6, "gain": 0.0, "psf_sigma_px": 0.3}),
-                "gain",
+                json!({"electrons_per_pattern": 0.5, "gain": 1.0, "psf_sigma_px": 0.3}),
+                "detector.electrons_per_pattern` = 0.5",
             ),
             (
-                serde_json::json!({"electrons_per_pattern": 1e6, "gain": "1", "psf_sigma_px": 0.3}),
-                "gain",
+                json!({"electrons_per_pattern": 1e6, "gain": 0.0, "psf_sigma_px": 0.3}),
+                "detector.gain` = 0.0",
             ),
             (
-                serde_json::json!({"electrons_per_pattern": 1e6, "gain": 1.0, "psf_sigma_px": 3.0}),
-                "psf_sigma_px",
+                json!({"electrons_per_pattern": 1e6, "gain": "1", "psf_sigma_px": 0.3}),
+                "detector.gain` = \"1\"",
+            ),
+            (
+                json!({"electrons_per_pattern": 1e6, "gain": 1.0}),
+                "detector.psf_sigma_px` = missing",
+            ),
+            (
+                json!({"electrons_per_pattern": 1e6, "gain": 1.0, "psf_sigma_px": 3.0}),
+                "detector.psf_sigma_px` = 3.0",
             ),
         ] {
-            let e = detector(fields).unwrap_err();
+            let e = SimulatedDetector::from_json(&d).unwrap_err();
             assert!(
                 e.starts_with(&format!(
-                    "field `provenance.resolved_scenario.detector.{key}` = "
+                    "field `provenance.resolved_scenario.{key}: expected"
                 )),
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn settings_left_open_are_taken_and_given_ones_kept() {
+        let detector = SimulatedDetector {
+            poisson_gain: 2.0,
+            psf_sigma_px: 0.0,
+        };
+        // Nothing given: both taken, and said even where they equal the defaults.
+        let mut config = AnalysisConfig::default();
+        let (taken, warnings) =
+            take_simulated_shot_noise(&mut config, ShotNoiseSet::default(), detector);
+        assert_eq!(
+            (config.poisson_gain, config.detector_psf_sigma_px),
+            (2.0, 0.0)
+        );
+        assert_eq!(taken, "poisson_gain = 2, detector_psf_sigma_px = 0");
+        assert!(warnings.is_empty());
+        let mut config = AnalysisConfig::default();
+        let defaults = SimulatedDetector {
+            poisson_gain: config.poisson_gain,
+            psf_sigma_px: config.detector_psf_sigma_px,
+        };
+        let (taken, _) = take_simulated_shot_noise(&mut config, ShotNoiseSet::default(), defaults);
+        assert!(taken.starts_with("poisson_gain = 1, "), "{taken}");
+        // The gain given in [analysis]: kept, with a warning; the psf still taken.
+        let mut config = AnalysisConfig::default();
+        let set = ShotNoiseSet {
+            poisson_gain: true,
+            ..ShotNoiseSet::default()
+        };
+        let (taken, warnings) = take_simulated_shot_noise(
+            &mut config,
+            set,
+            SimulatedDetector {
+                poisson_gain: 0.0,
+                psf_sigma_px: 0.5,
+            },
+        );
+        assert_eq!(
+            (config.poisson_gain, config.detector_psf_sigma_px),
+            (1.0, 0.5)
+        );
+        assert_eq!(taken, "detector_psf_sigma_px = 0.5");
+        assert_eq!(
+            warnings,
+            [
+                "analysis.poisson_gain = 1 differs from the simulated detector's 0 (noise-free \
+              patterns: no shot noise to remove)"
+            ]
+        );
+        // A scenario as --config gives both from its [detector].
+        let mut config = AnalysisConfig {
+            poisson_gain: 2.0,
+            ..AnalysisConfig::default()
+        };
+        let set = ShotNoiseSet {
+            poisson_gain: true,
+            detector_psf_sigma_px: true,
+            by_scenario: true,
+        };
+        let (taken, warnings) = take_simulated_shot_noise(&mut config, set, detector);
+        assert_eq!(taken, "");
+        assert_eq!(
+            warnings,
+            [
+                "its [detector] gives detector_psf_sigma_px = 0.3, unlike the simulated detector's 0"
+            ]
+        );
     }
 }
