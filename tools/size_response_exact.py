@@ -27,6 +27,8 @@ import sys
 
 import numpy as np
 
+from normalisation_broadening import half_max_area  # the method's half-maximum region
+
 LAMBDA_NM = 1.9687e-3  # 300 kV
 APERTURE_PER_NM = 1.15e-3 / LAMBDA_NM
 K0, RING_WIDTH = 4.0, 0.32
@@ -89,18 +91,7 @@ def pixel_ecd(d_nm, n, step_nm=0.32, trials=400, seed=1):
         gx, gy = np.meshgrid((g - cx) * step_nm, (g - cy) * step_nm)
         image = np.interp(np.hypot(gx, gy), s, m, right=0.0)
         peak = np.unravel_index(np.argmax(image), image.shape)
-        level = 0.5 * image[peak]
-        seen, stack = {peak}, [peak]
-        while stack:
-            y, x = stack.pop()
-            for dy in (-1, 0, 1):
-                for dx in (-1, 0, 1):
-                    q = (y + dy, x + dx)
-                    if q not in seen and 0 <= q[0] < g.size and 0 <= q[1] < g.size:
-                        if image[q] >= level:
-                            seen.add(q)
-                            stack.append(q)
-        areas.append(len(seen))
+        areas.append(half_max_area(image, peak, 0.0))
     return float(2 * np.sqrt(np.mean(areas) * step_nm**2 / np.pi))
 
 
