@@ -665,10 +665,11 @@ fn analyze_takes_the_shot_noise_of_the_simulated_detector_from_meta_json() {
 
     let (stdout, _, taken) = analyze("default", None);
     assert!(
-        stdout.contains(
-            "shot noise: poisson_gain = 0 (noise-free patterns: no shot noise to remove), \
-             detector_psf_sigma_px = 0.3 from the simulated detector"
-        ) && stdout.contains("provenance.resolved_scenario.detector")
+        stdout.contains("shot noise from the simulated detector (")
+            && stdout.contains(
+                "meta.json: provenance.resolved_scenario.detector): poisson_gain = 0 (noise-free: \
+                 no shot noise to remove), detector_psf_sigma_px = 0.3"
+            )
             && stdout.contains("analysis settings (built in, but the shot noise above;"),
         "{stdout}"
     );
@@ -686,6 +687,27 @@ fn analyze_takes_the_shot_noise_of_the_simulated_detector_from_meta_json() {
         "{stderr}"
     );
     assert_eq!(kept["config"]["poisson_gain"], 1.0);
+    // Both named, or a scenario as --config (its [detector] gives both): kept, warned about.
+    let both = dir.path().join("both.toml");
+    std::fs::write(
+        &both,
+        "[analysis]\npoisson_gain = 1.0\ndetector_psf_sigma_px = 0.3\n",
+    )
+    .unwrap();
+    let (_, stderr, _) = analyze("both", Some(&both));
+    assert!(
+        stderr.contains(
+            "both.toml: analysis.poisson_gain = 1 differs from the simulated detector's 0"
+        ),
+        "{stderr}"
+    );
+    let (_, stderr, _) = analyze("scenario", Some(&smoke()));
+    assert!(
+        stderr.contains(
+            "tiny.toml: its [detector] gives poisson_gain = 1, unlike the simulated detector's 0"
+        ),
+        "{stderr}"
+    );
     let other = dir.path().join("other.toml");
     std::fs::write(&other, "[analysis]\nin_condition_fraction = 1.0\n").unwrap();
     let (_, _, other) = analyze("other", Some(&other));
@@ -737,13 +759,19 @@ fn analyze_takes_the_shot_noise_of_the_simulated_detector_from_meta_json() {
         stderr.contains("field `provenance.resolved_scenario.detector.gain` = missing"),
         "{stderr}"
     );
-    let both = dir.path().join("both.toml");
+    let both = dir.path().join("both_right.toml");
     std::fs::write(
         &both,
         "[analysis]\npoisson_gain = 0.0\ndetector_psf_sigma_px = 0.3\n",
     )
     .unwrap();
-    expect_exit(&args(Some(&both)), 0);
+    let out = args(Some(&both));
+    expect_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("detector.gain` = missing") && stderr.contains("not used, as "),
+        "{stderr}"
+    );
 }
 
 /// `n_max = 1` is accepted by `check`, so it runs and round-trips (issue 13): the odd/even

@@ -42,7 +42,8 @@ pub struct Args {
     /// Analysis settings: a TOML file with an [analysis] table, or a whole scenario file
     /// (schema mro.scenario/1, checked as `mro check` does; its [analysis] table is used).
     /// Default: the built-in settings. For an mro simulation, `poisson_gain` and
-    /// `detector_psf_sigma_px` come from its meta.json unless this file names them. The
+    /// `detector_psf_sigma_px` come from its meta.json unless this file names them (a scenario
+    /// file gives both, from its [detector]); a given one that differs is warned about. The
     /// settings used are printed.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -133,36 +134,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let det = source.detector_shape();
     let (calibration, origins) = calibration(args, source.path(), det)?;
     let (mut config, set_by_user) = read_config(args.config.as_deref())?;
-    let mut shot_noise_taken = false;
-    // The simulated detector is read only when a setting is left to it: a meta file whose
-    // detector the user overrides is not refused for it.
-    if let (Some(detector), false) = (
-        &origins.simulated_detector,
-        set_by_user.poisson_gain && set_by_user.detector_psf_sigma_px,
-    ) {
-        let meta = origins
-            .meta
-            .as_ref()
-            .expect("a simulated detector came from a meta file");
-        let detector = SimulatedDetector::from_json(detector)
-            .map_err(|why| bad_input(format!("{}: {why}", meta.display())))?;
-        let source = format!("{}: provenance.resolved_scenario.detector", meta.display());
-        let (taken, warnings) = take_simulated_shot_noise(&mut config, set_by_user, detector);
-        for w in warnings {
-            eprintln!(
-                "mro: warning: {}: {w} ({source}); kept as given",
-                origins.config_name()
-            );
-        }
-        if !taken.is_empty() {
-            outln!("shot noise: {taken} from the simulated detector ({source})");
-            shot_noise_taken = true;
-        }
-    }
     if args.refine_center {
         config.refine_center = true;
     }
-    // Checked before they are printed: settings that are refused were never used.
+    // Checked before anything is printed or taken: settings that are refused were never used.
     config.validate().map_err(|e| {
         bad_input(format!(
             "{}: field `analysis.{}` = {}: expected {}",
@@ -172,6 +147,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             e.expected
         ))
     })?;
+    let shot_noise_taken = match &origins.resolved_scenario {
+        Some(resolved) => simulated_shot_noise(&mut config, set_by_user, resolved, &origins)?,
+        None => false,
+    };
     outln!(
         "analysis settings ({}): {}",
         args.config.as_ref().map_or(
@@ -385,10 +364,9 @@ struct Origins {
     screened_pixels: usize,
     /// The run the datacube came from, from meta.json's `provenance` (simulations only).
     provenance: Option<RunProvenance>,
-    /// `provenance.resolved_scenario.detector` of meta.json (mro simulations only; `Null`
-    /// when the resolved scenario has none), read by [`SimulatedDetector::from_json`] when a
-    /// shot-noise setting is left to it.
-    simulated_detector: Option<serde_json::Value>,
+    /// meta.json's `provenance.resolved_scenario` (mro simulations only), whose detector the
+    /// shot-noise settings are compared with ([`simulated_shot_noise`]).
+    resolved_scenario: Option<serde_json::Value>,
 }
 
 impl Origins {
@@ -484,29 +462,32 @@ struct SimulatedDetector {
 }
 
 impl SimulatedDetector {
-    /// From the `detector` table of a resolved scenario (every key is written by `mro
-    /// simulate`). An error names the field when one is missing or holds what no scenario
-    /// allows; then either fix the file or name both settings in `--config`.
-    fn from_json(d: &serde_json::Value) -> Result<Self, String> {
+    /// From a resolved scenario (meta.json's `provenance.resolved_scenario`; `mro simulate`
+    /// writes every key). An error names the field when one is missing or holds what no
+    /// scenario allows.
+    fn from_json(resolved: &serde_json::Value) -> Result<Self, String> {
         let field = |key: &str, value: Option<&serde_json::Value>, expected: &str| {
             let value = value.map_or("missing".to_string(), |v| v.to_string());
             format!(
-                "field `provenance.resolved_scenario.detector{key}` = {value}: expected \
-                 {expected}, the simulated detector whose shot noise the analysis removes (or \
-                 give `poisson_gain` and `detector_psf_sigma_px` in an [analysis] table with \
-                 --config)"
+                "field `provenance.resolved_scenario{key}` = {value}: expected {expected}, of the \
+                 simulated detector whose shot noise the analysis removes"
             )
         };
-        if !d.is_object() {
-            return Err(field("", Some(d), "a table"));
+        if !resolved.is_object() {
+            return Err(field("", Some(resolved), "a table"));
         }
+        let detector = resolved.get("detector");
+        let d = match detector {
+            Some(d) if d.is_object() => d,
+            _ => return Err(field(".detector", detector, "a table")),
+        };
         let dose = d.get("electrons_per_pattern");
         let noise_free = match dose.map(|v| (v.as_str(), v.as_f64())) {
             Some((Some("inf"), _)) => true,
             Some((_, Some(v))) if v >= 1.0 => false,
             _ => {
                 return Err(field(
-                    ".electrons_per_pattern",
+                    ".detector.electrons_per_pattern",
                     dose,
                     "a dose ≥ 1 or \"inf\"",
                 ))
@@ -516,12 +497,12 @@ impl SimulatedDetector {
         let gain = gain
             .and_then(serde_json::Value::as_f64)
             .filter(|g| *g > 0.0 && *g <= 1e6)
-            .ok_or_else(|| field(".gain", gain, "counts per electron in (0, 10⁶]"))?;
+            .ok_or_else(|| field(".detector.gain", gain, "counts per electron in (0, 10⁶]"))?;
         let psf = d.get("psf_sigma_px");
         let psf_sigma_px = psf
             .and_then(serde_json::Value::as_f64)
             .filter(|s| (0.0..=2.0).contains(s))
-            .ok_or_else(|| field(".psf_sigma_px", psf, "detector pixels in [0, 2]"))?;
+            .ok_or_else(|| field(".detector.psf_sigma_px", psf, "detector pixels in [0, 2]"))?;
         Ok(Self {
             poisson_gain: if noise_free { 0.0 } else { gain },
             psf_sigma_px,
@@ -529,13 +510,59 @@ impl SimulatedDetector {
     }
 }
 
+/// Compares the settings with the detector of the mro simulation the datacube came from
+/// (`resolved` = its meta.json's `provenance.resolved_scenario`): takes each shot-noise setting
+/// the user left open ([`take_simulated_shot_noise`]) and warns about each given one that
+/// differs. A detector that cannot be read is an error while a setting is left to it, else a
+/// warning. Returns whether anything was taken.
+fn simulated_shot_noise(
+    config: &mut AnalysisConfig,
+    set: ShotNoiseSet,
+    resolved: &serde_json::Value,
+    origins: &Origins,
+) -> anyhow::Result<bool> {
+    let meta = origins
+        .meta
+        .as_ref()
+        .expect("a resolved scenario came from a meta file")
+        .display();
+    let detector = match SimulatedDetector::from_json(resolved) {
+        Ok(d) => d,
+        Err(why) if set.poisson_gain && set.detector_psf_sigma_px => {
+            eprintln!(
+                "mro: warning: {meta}: {why}; not used, as {} gives both settings",
+                origins.config_name()
+            );
+            return Ok(false);
+        }
+        Err(why) => {
+            return Err(bad_input(format!(
+                "{meta}: {why} (or give `poisson_gain` and `detector_psf_sigma_px` in an \
+                 [analysis] table with --config)"
+            )))
+        }
+    };
+    let source = format!("{meta}: provenance.resolved_scenario.detector");
+    let (taken, warnings) = take_simulated_shot_noise(config, set, detector);
+    for w in warnings {
+        eprintln!(
+            "mro: warning: {}: {w} in {source}; kept as given",
+            origins.config_name()
+        );
+    }
+    if !taken.is_empty() {
+        outln!("shot noise from the simulated detector ({source}): {taken}");
+    }
+    Ok(!taken.is_empty())
+}
+
 /// Corrects an mro simulation's patterns for the shot noise its detector put in, as `validate`
 /// does, unless the user's settings name the key: the built-in `poisson_gain = 1` would, on
 /// noise-free patterns (fractional intensities), subtract a "noise" many times the maps' scale
 /// and leave no region (a noise-free run of the correlated validation scenario on its former
 /// 41 nm field: 0 regions at gain 1, 39 and 37 at n = 4 and 6 at gain 0). Returns what was
-/// taken (for the terminal) and a warning for each setting the user gave that differs from
-/// the simulated detector's (kept as given).
+/// taken (for the terminal; empty when the user gave both) and a warning for each setting the
+/// user gave that differs from the simulated detector's (kept as given).
 fn take_simulated_shot_noise(
     config: &mut AnalysisConfig,
     set: ShotNoiseSet,
@@ -559,7 +586,7 @@ fn take_simulated_shot_noise(
         ),
     ] {
         let what = if key == "poisson_gain" && noise_free {
-            format!("{simulated} (noise-free patterns: no shot noise to remove)")
+            format!("{simulated} (noise-free: no shot noise to remove)")
         } else {
             simulated.to_string()
         };
@@ -681,10 +708,9 @@ fn calibration(
     let base = meta.as_ref().map(|m| m.calibration);
     let meta_provenance = meta.as_ref().and_then(|m| m.provenance.as_ref());
     let provenance = meta_provenance.and_then(RunProvenance::from_meta);
-    // An mro simulation's resolved scenario: its detector (`Null` when it has none).
-    let simulated_detector = meta_provenance
+    let resolved_scenario = meta_provenance
         .and_then(|p| p.get("resolved_scenario"))
-        .map(|r| r.get("detector").cloned().unwrap_or_default());
+        .cloned();
     // Every value the calibration needs, from its flag or else meta.json; all missing ones are
     // named in one error, so that a user without a meta.json fixes them in one go.
     let values = [
@@ -742,7 +768,7 @@ fn calibration(
         center_px: center,
         screened_pixels: 0,
         provenance,
-        simulated_detector,
+        resolved_scenario,
     };
     let cal = Calibration::new(
         k_pixel_per_nm,
@@ -958,7 +984,8 @@ mod tests {
 
     #[test]
     fn the_simulated_detector_is_read_and_checked() {
-        let noisy = SimulatedDetector::from_json(&json!({
+        let read = |d: serde_json::Value| SimulatedDetector::from_json(&json!({ "detector": d }));
+        let noisy = read(json!({
             "electrons_per_pattern": 1e6, "gain": 2.5, "psf_sigma_px": 0.3
         }));
         assert_eq!(
@@ -968,13 +995,23 @@ mod tests {
                 psf_sigma_px: 0.3
             })
         );
-        let free = SimulatedDetector::from_json(&json!({
+        let free = read(json!({
             "electrons_per_pattern": "inf", "gain": 2.5, "psf_sigma_px": 0.0
         }));
         assert_eq!(free.unwrap().poisson_gain, 0.0);
         // A missing key, or what no scenario allows, is an error naming the field.
+        let e = SimulatedDetector::from_json(&json!(null)).unwrap_err();
+        assert!(
+            e.starts_with("field `provenance.resolved_scenario` = null: expected a table"),
+            "{e}"
+        );
+        let e = SimulatedDetector::from_json(&json!({})).unwrap_err();
+        assert!(
+            e.starts_with("field `provenance.resolved_scenario.detector` = missing"),
+            "{e}"
+        );
         for (d, key) in [
-            (json!(null), "detector` = null"),
+            (json!([1]), "detector` = [1]"),
             (
                 json!({"gain": 1.0, "psf_sigma_px": 0.3}),
                 "detector.electrons_per_pattern` = missing",
@@ -1004,7 +1041,7 @@ mod tests {
                 "detector.psf_sigma_px` = 3.0",
             ),
         ] {
-            let e = SimulatedDetector::from_json(&d).unwrap_err();
+            let e = read(d).unwrap_err();
             assert!(
                 e.starts_with(&format!(
                     "field `provenance.resolved_scenario.{key}: expected"
@@ -1059,8 +1096,8 @@ mod tests {
         assert_eq!(
             warnings,
             [
-                "analysis.poisson_gain = 1 differs from the simulated detector's 0 (noise-free \
-              patterns: no shot noise to remove)"
+                "analysis.poisson_gain = 1 differs from the simulated detector's 0 (noise-free: no \
+              shot noise to remove)"
             ]
         );
         // A scenario as --config gives both from its [detector].
