@@ -704,7 +704,7 @@ fn analyze_takes_the_shot_noise_of_the_simulated_detector_from_meta_json() {
     let (_, stderr, _) = analyze("scenario", Some(&smoke()));
     assert!(
         stderr.contains(
-            "tiny.toml: its [detector] gives poisson_gain = 1, unlike the simulated detector's 0"
+            "tiny.toml: its [detector] implies poisson_gain = 1, unlike the simulated detector's 0"
         ),
         "{stderr}"
     );

@@ -43,7 +43,8 @@ pub struct Args {
     /// (schema mro.scenario/1, checked as `mro check` does; its [analysis] table is used).
     /// Default: the built-in settings. For an mro simulation, `poisson_gain` and
     /// `detector_psf_sigma_px` come from its meta.json unless this file names them (a scenario
-    /// file gives both, from its [detector]); a given one that differs is warned about. The
+    /// file gives both, from its [detector]); a given one that differs is warned about, and a
+    /// meta.json detector that cannot be read is refused unless this file gives both. The
     /// settings used are printed.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -474,7 +475,10 @@ impl SimulatedDetector {
             )
         };
         if !resolved.is_object() {
-            return Err(field("", Some(resolved), "a table"));
+            return Err(format!(
+                "field `provenance.resolved_scenario` = {resolved}: expected a table, the \
+                 simulation's scenario (with the detector whose shot noise the analysis removes)"
+            ));
         }
         let detector = resolved.get("detector");
         let d = match detector {
@@ -537,7 +541,7 @@ fn simulated_shot_noise(
         }
         Err(why) => {
             return Err(bad_input(format!(
-                "{meta}: {why} (or give `poisson_gain` and `detector_psf_sigma_px` in an \
+                "{meta}: {why} (or give both `poisson_gain` and `detector_psf_sigma_px` in an \
                  [analysis] table with --config)"
             )))
         }
@@ -590,13 +594,15 @@ fn take_simulated_shot_noise(
         } else {
             simulated.to_string()
         };
+        // A noise-free detector has no noise for charge sharing to correlate.
+        let irrelevant = key == "detector_psf_sigma_px" && noise_free;
         if !is_set {
             *value = simulated;
             taken.push(format!("{key} = {what}"));
-        } else if *value != simulated {
+        } else if *value != simulated && !irrelevant {
             warnings.push(if set.by_scenario {
                 format!(
-                    "its [detector] gives {key} = {}, unlike the simulated detector's {what}",
+                    "its [detector] implies {key} = {}, unlike the simulated detector's {what}",
                     *value
                 )
             } else {
@@ -1002,7 +1008,9 @@ mod tests {
         // A missing key, or what no scenario allows, is an error naming the field.
         let e = SimulatedDetector::from_json(&json!(null)).unwrap_err();
         assert!(
-            e.starts_with("field `provenance.resolved_scenario` = null: expected a table"),
+            e.starts_with(
+                "field `provenance.resolved_scenario` = null: expected a table, the simulation"
+            ),
             "{e}"
         );
         let e = SimulatedDetector::from_json(&json!({})).unwrap_err();
@@ -1115,8 +1123,24 @@ mod tests {
         assert_eq!(
             warnings,
             [
-                "its [detector] gives detector_psf_sigma_px = 0.3, unlike the simulated detector's 0"
+                "its [detector] implies detector_psf_sigma_px = 0.3, unlike the simulated detector's 0"
             ]
         );
+        // A noise-free detector: a given psf is not warned about (there is no noise to share).
+        let mut config = AnalysisConfig::default();
+        let set = ShotNoiseSet {
+            detector_psf_sigma_px: true,
+            ..ShotNoiseSet::default()
+        };
+        let (taken, warnings) = take_simulated_shot_noise(
+            &mut config,
+            set,
+            SimulatedDetector {
+                poisson_gain: 0.0,
+                psf_sigma_px: 0.0,
+            },
+        );
+        assert!(taken.starts_with("poisson_gain = 0 (noise-free"), "{taken}");
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 }
