@@ -1061,45 +1061,40 @@ mod tests {
 
     #[test]
     fn settings_left_open_are_taken_and_given_ones_kept() {
-        let detector = SimulatedDetector {
-            poisson_gain: 2.0,
-            psf_sigma_px: 0.0,
-        };
+        // Defaults but the gain `config_gain`; `given` = (gain, psf) named by the user.
+        let take =
+            |config_gain: f64, given: (bool, bool), by_scenario: bool, gain: f64, psf: f64| {
+                let mut config = AnalysisConfig {
+                    poisson_gain: config_gain,
+                    ..AnalysisConfig::default()
+                };
+                let set = ShotNoiseSet {
+                    poisson_gain: given.0,
+                    detector_psf_sigma_px: given.1,
+                    by_scenario,
+                };
+                let detector = SimulatedDetector {
+                    poisson_gain: gain,
+                    psf_sigma_px: psf,
+                };
+                let (taken, warnings) = take_simulated_shot_noise(&mut config, set, detector);
+                (
+                    (config.poisson_gain, config.detector_psf_sigma_px),
+                    taken,
+                    warnings,
+                )
+            };
+        let default_psf = AnalysisConfig::default().detector_psf_sigma_px;
         // Nothing given: both taken, and said even where they equal the defaults.
-        let mut config = AnalysisConfig::default();
-        let (taken, warnings) =
-            take_simulated_shot_noise(&mut config, ShotNoiseSet::default(), detector);
-        assert_eq!(
-            (config.poisson_gain, config.detector_psf_sigma_px),
-            (2.0, 0.0)
-        );
+        let (used, taken, warnings) = take(1.0, (false, false), false, 2.0, 0.0);
+        assert_eq!(used, (2.0, 0.0));
         assert_eq!(taken, "poisson_gain = 2, detector_psf_sigma_px = 0");
         assert!(warnings.is_empty());
-        let mut config = AnalysisConfig::default();
-        let defaults = SimulatedDetector {
-            poisson_gain: config.poisson_gain,
-            psf_sigma_px: config.detector_psf_sigma_px,
-        };
-        let (taken, _) = take_simulated_shot_noise(&mut config, ShotNoiseSet::default(), defaults);
+        let (_, taken, _) = take(1.0, (false, false), false, 1.0, default_psf);
         assert!(taken.starts_with("poisson_gain = 1, "), "{taken}");
         // The gain given in [analysis]: kept, with a warning; the psf still taken.
-        let mut config = AnalysisConfig::default();
-        let set = ShotNoiseSet {
-            poisson_gain: true,
-            ..ShotNoiseSet::default()
-        };
-        let (taken, warnings) = take_simulated_shot_noise(
-            &mut config,
-            set,
-            SimulatedDetector {
-                poisson_gain: 0.0,
-                psf_sigma_px: 0.5,
-            },
-        );
-        assert_eq!(
-            (config.poisson_gain, config.detector_psf_sigma_px),
-            (1.0, 0.5)
-        );
+        let (used, taken, warnings) = take(1.0, (true, false), false, 0.0, 0.5);
+        assert_eq!(used, (1.0, 0.5));
         assert_eq!(taken, "detector_psf_sigma_px = 0.5");
         assert_eq!(
             warnings,
@@ -1109,37 +1104,18 @@ mod tests {
             ]
         );
         // A scenario as --config gives both from its [detector].
-        let mut config = AnalysisConfig {
-            poisson_gain: 2.0,
-            ..AnalysisConfig::default()
-        };
-        let set = ShotNoiseSet {
-            poisson_gain: true,
-            detector_psf_sigma_px: true,
-            by_scenario: true,
-        };
-        let (taken, warnings) = take_simulated_shot_noise(&mut config, set, detector);
+        let (used, taken, warnings) = take(2.0, (true, true), true, 2.0, 0.0);
+        assert_eq!(used, (2.0, default_psf));
         assert_eq!(taken, "");
         assert_eq!(
             warnings,
-            [
-                "its [detector] implies detector_psf_sigma_px = 0.3, unlike the simulated detector's 0"
-            ]
+            [format!(
+                "its [detector] implies detector_psf_sigma_px = {default_psf}, unlike the \
+                 simulated detector's 0"
+            )]
         );
         // A noise-free detector: a given psf is not warned about (there is no noise to share).
-        let mut config = AnalysisConfig::default();
-        let set = ShotNoiseSet {
-            detector_psf_sigma_px: true,
-            ..ShotNoiseSet::default()
-        };
-        let (taken, warnings) = take_simulated_shot_noise(
-            &mut config,
-            set,
-            SimulatedDetector {
-                poisson_gain: 0.0,
-                psf_sigma_px: 0.0,
-            },
-        );
+        let (_, taken, warnings) = take(1.0, (false, true), false, 0.0, 0.0);
         assert!(taken.starts_with("poisson_gain = 0 (noise-free"), "{taken}");
         assert!(warnings.is_empty(), "{warnings:?}");
     }
