@@ -409,11 +409,7 @@ impl Scenario {
     /// noise correlation is the simulated detector's charge sharing (`detector.psf_sigma_px`).
     pub fn simulated_analysis(&self) -> mro_analysis::AnalysisConfig {
         mro_analysis::AnalysisConfig {
-            poisson_gain: if self.detector.noise_free() {
-                0.0
-            } else {
-                self.detector.gain
-            },
+            poisson_gain: self.detector.shot_noise_gain(),
             detector_psf_sigma_px: self.detector.psf_sigma_px,
             ..self.analysis.clone()
         }

@@ -487,6 +487,16 @@ impl DetectorSpec {
     pub fn noise_free(&self) -> bool {
         self.electrons_per_pattern.is_infinite()
     }
+
+    /// The gain a shot-noise correction of these patterns uses: `gain` counts per electron, or
+    /// 0 for noise-free patterns (no shot noise to remove).
+    pub fn shot_noise_gain(&self) -> f64 {
+        if self.noise_free() {
+            0.0
+        } else {
+            self.gain
+        }
+    }
 }
 
 fn ser_dose<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {

@@ -22,6 +22,7 @@ use crate::exit::bad_input;
 use crate::figures::{self, CurveOverlay, MapOverlay};
 use crate::output::{OutputDir, Rerun};
 use crate::scenario::Scenario;
+use mro_sim::spec::DetectorSpec;
 
 /// Arguments of `mro analyze`.
 #[derive(Debug, clap::Args)]
@@ -485,31 +486,31 @@ impl SimulatedDetector {
             Some(d) if d.is_object() => d,
             _ => return Err(field(".detector", detector, "a table")),
         };
-        let dose = d.get("electrons_per_pattern");
-        let noise_free = match dose.map(|v| (v.as_str(), v.as_f64())) {
-            Some((Some("inf"), _)) => true,
-            Some((_, Some(v))) if v >= 1.0 => false,
-            _ => {
-                return Err(field(
-                    ".detector.electrons_per_pattern",
-                    dose,
-                    "a dose ≥ 1 or \"inf\"",
-                ))
-            }
+        // Present and of the right type here; in range by the scenario's own check.
+        let number = |key: &str| {
+            let v = d.get(key);
+            v.and_then(serde_json::Value::as_f64)
+                .ok_or_else(|| field(&format!(".detector.{key}"), v, "a number"))
         };
-        let gain = d.get("gain");
-        let gain = gain
-            .and_then(serde_json::Value::as_f64)
-            .filter(|g| *g > 0.0 && *g <= 1e6)
-            .ok_or_else(|| field(".detector.gain", gain, "counts per electron in (0, 10⁶]"))?;
-        let psf = d.get("psf_sigma_px");
-        let psf_sigma_px = psf
-            .and_then(serde_json::Value::as_f64)
-            .filter(|s| (0.0..=2.0).contains(s))
-            .ok_or_else(|| field(".detector.psf_sigma_px", psf, "detector pixels in [0, 2]"))?;
+        let dose = d.get("electrons_per_pattern");
+        let electrons_per_pattern = match dose {
+            Some(v) if v.as_str() == Some("inf") => f64::INFINITY,
+            _ => number("electrons_per_pattern")
+                .map_err(|_| field(".detector.electrons_per_pattern", dose, "a dose or \"inf\""))?,
+        };
+        let spec = DetectorSpec {
+            electrons_per_pattern,
+            gain: number("gain")?,
+            psf_sigma_px: number("psf_sigma_px")?,
+            ..DetectorSpec::default()
+        };
+        spec.validate().map_err(|e| {
+            let key = format!(".detector.{}", e.field);
+            field(&key, d.get(&e.field), &e.expected)
+        })?;
         Ok(Self {
-            poisson_gain: if noise_free { 0.0 } else { gain },
-            psf_sigma_px,
+            poisson_gain: spec.shot_noise_gain(),
+            psf_sigma_px: spec.psf_sigma_px,
         })
     }
 }
