@@ -11,7 +11,14 @@
 //!   most clusters, its extrapolation below the threshold over-corrected (the aligned-thin
 //!   n = 4 map: 20 of 24 clusters found, completeness fitted at 0.43, 47 clusters claimed; over
 //!   the eleven validation maps with planted n, mean |count error| 38 % uncorrected, 54 %
-//!   corrected);
+//!   corrected). *Which clusters go missing (measured 2026-12-05, `tools/cluster_neighbourhood.py`,
+//!   the correlated scenario at seed 16 on its 82 nm field and seeds 16–19 on its former 41 nm
+//!   field, n = 4 and 6):* mostly those that overlap another cluster in projection (centres closer
+//!   than the sum of the radii). 17 of the 25 missed of 638 in-condition clusters overlap one;
+//!   of all the clusters, 161 do. So an overlapped cluster is missed 11 % of the time, an
+//!   isolated one 2 %. The other cluster's bright ring raises the `I_0` this map is divided by
+//!   ([`crate::pipeline`]'s 5 × 5 window). With a 15 × 15 window (a patched build) 11 are missed,
+//!   10 of them overlapped, but the diameters read 15 % small ([`crate::size_model`]);
 //! - diameter: [`crate::size_model`] inverts each region's half-maximum width;
 //! - in-condition volume fraction: clusters × their mean sphere volume `(π/6) D³` over the scan
 //!   area × thickness (the spheres of Im et al. 2018); total `= in-condition / in-condition
