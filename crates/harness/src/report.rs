@@ -299,6 +299,12 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
             "share of in-condition clusters (in the scanned field, when the scan covers part of \
              the sample) whose centre lies inside a region of map n."
         }
+        "recall_overlapping" => {
+            "recall over the in-condition clusters whose projected disc overlaps another \
+             cluster's (any n; centres closer than the sum of the radii): the clusters a map is \
+             most likely to miss, as the other's bright ring raises the intensity P_n is \
+             normalised by."
+        }
         "precision" => "share of the regions of map n holding an in-condition cluster of that n.",
         "planted_volume_fraction" => {
             "the method's per-n volume fractions summed over the planted n (the maps the \

@@ -41,7 +41,9 @@
 //! - a true cluster is *found* by map n when its projected centre lies within a region of that
 //!   map, a region being approximated by its equivalent circle widened by half a scan step;
 //!   recall is the share of in-condition clusters found, precision the share of regions holding
-//!   at least one in-condition cluster of their n. Scan point (0, 0) sits at sample (0, 0), and
+//!   at least one in-condition cluster of their n; `recall_overlapping` is recall over the
+//!   in-condition clusters whose projected disc overlaps another cluster's (any n, in condition
+//!   or not; centres closer than the sum of the radii), where misses gather. Scan point (0, 0) sits at sample (0, 0), and
 //!   distances wrap with the sample's periodic extent;
 //! - a scan that covers only part of the sample ([`ScanField`]) is scored against what it could
 //!   see: region count, mean diameter and recall over the in-condition clusters whose centres
@@ -67,13 +69,14 @@ pub const SCORE_SCHEMA: &str = "mro.score/1";
 /// The schema tag of an external estimate.
 pub const ESTIMATE_SCHEMA: &str = "mro.estimate/1";
 /// The quantities every method is scored on, in table order.
-pub const METHOD_QUANTITIES: [&str; 7] = [
+pub const METHOD_QUANTITIES: [&str; 8] = [
     "mean_diameter_nm",
     "volume_fraction",
     "region_count",
     "spacing_nm",
     "nearest_neighbor_nm",
     "recall",
+    "recall_overlapping",
     "precision",
 ];
 
@@ -1033,6 +1036,7 @@ fn method_rows(
     // Planted symmetries the method gave nothing for: not recovered; unless `missing_fails`
     // (the method was asked and did not answer) held to no tolerance, nor is the total.
     let mut all_given = true;
+    let overlapped = overlapped_in_projection(&truth.clusters, truth.extent_nm);
     for (n, t) in truth.planted() {
         let found = body.by_symmetry.get(&map_of(n).to_string());
         if found.is_none() && !assigned(truth, n) {
@@ -1186,6 +1190,35 @@ fn method_rows(
             };
             format!("no in-condition cluster of n = {n}{place}: nothing to find")
         });
+        // The same over the clusters that overlap another in projection, where a method that
+        // reads one map at a time is most likely to miss them.
+        let overlapping: Vec<&TrueCluster> = truth
+            .clusters
+            .iter()
+            .zip(&overlapped)
+            .filter(|(c, &o)| o && c.in_condition_for(n))
+            .map(|(c, _)| c)
+            .collect();
+        let overlapping_in_field = overlapping
+            .iter()
+            .filter(|c| field.as_ref().map_or(true, |f| f.contains(c)))
+            .count();
+        let recall_overlapping = match (found, &field) {
+            (Some(f), Some(field)) if !f.region_list.is_empty() || f.regions == Some(0.0) => {
+                identification(&overlapping, &f.region_list, field).0
+            }
+            _ => None,
+        };
+        let overlapping_why = unmatched.clone().unwrap_or_else(|| {
+            format!(
+                "no in-condition cluster of n = {n}{} overlaps another cluster in projection",
+                if partial.is_some() {
+                    " in the scanned field"
+                } else {
+                    ""
+                }
+            )
+        });
         let precision_why = unmatched.unwrap_or_else(|| "no regions: nothing to match".into());
         rows.push(
             row_se(
@@ -1197,6 +1230,20 @@ fn method_rows(
                 None,
             )
             .explain(None, "", "", &recall_why),
+        );
+        rows.push(
+            row_se(
+                "recall_overlapping",
+                method,
+                Some(n),
+                Some(1.0),
+                (
+                    recall_overlapping,
+                    recall_overlapping.map(|r| binomial_se(r, overlapping_in_field)),
+                ),
+                None,
+            )
+            .explain(None, "", "", &overlapping_why),
         );
         rows.push(
             row_se(
@@ -1331,6 +1378,67 @@ impl ScanField {
     pub fn contains(&self, c: &TrueCluster) -> bool {
         self.covers_sample() || self.pixel([c.center_nm[0], c.center_nm[1]]).is_some()
     }
+}
+
+/// For each of `clusters`, whether its projected disc overlaps that of another (any n, in
+/// condition or not): centres closer in the scan plane than the sum of the radii, wrapped with
+/// the sample's periodic `extent_nm`. A cell list of cells at least the largest diameter wide
+/// keeps it linear in the number of clusters; clusters without a finite, positive diameter
+/// overlap nothing.
+pub fn overlapped_in_projection(clusters: &[TrueCluster], extent_nm: [f64; 2]) -> Vec<bool> {
+    let sized = |c: &TrueCluster| c.diameter_nm.is_finite() && c.diameter_nm > 0.0;
+    let widest = clusters
+        .iter()
+        .filter(|c| sized(c))
+        .fold(0.0_f64, |m, c| m.max(c.diameter_nm));
+    let ok_extent = extent_nm.iter().all(|e| e.is_finite() && *e > 0.0);
+    if widest == 0.0 || !ok_extent {
+        return vec![false; clusters.len()];
+    }
+    // Cells per axis: each at least `widest` wide, so overlapping discs sit in adjacent cells.
+    let cells = extent_nm.map(|e| ((e / widest).floor() as usize).clamp(1, 4096));
+    let cell_of = |c: &TrueCluster| -> [usize; 2] {
+        [0, 1].map(|i| {
+            let x = c.center_nm[i].rem_euclid(extent_nm[i]) / extent_nm[i];
+            ((x * cells[i] as f64) as usize).min(cells[i] - 1)
+        })
+    };
+    let mut grid: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
+    for (i, c) in clusters.iter().enumerate() {
+        if sized(c) && c.center_nm[..2].iter().all(|v| v.is_finite()) {
+            grid.entry(cell_of(c)).or_default().push(i);
+        }
+    }
+    clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if !sized(c) || !c.center_nm[..2].iter().all(|v| v.is_finite()) {
+                return false;
+            }
+            let [cx, cy] = cell_of(c);
+            let axis = |k: usize, n: usize| -> Vec<usize> {
+                let mut v: Vec<usize> = [n - 1, 0, 1].iter().map(|d| (k + d) % n).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            axis(cx, cells[0]).into_iter().any(|x| {
+                axis(cy, cells[1]).into_iter().any(|y| {
+                    grid.get(&[x, y]).is_some_and(|members| {
+                        members.iter().any(|&j| {
+                            j != i
+                                && wrapped_distance(
+                                    [c.center_nm[0], c.center_nm[1]],
+                                    [clusters[j].center_nm[0], clusters[j].center_nm[1]],
+                                    extent_nm,
+                                ) < 0.5 * (c.diameter_nm + clusters[j].diameter_nm)
+                        })
+                    })
+                })
+            })
+        })
+        .collect()
 }
 
 /// (recall, precision) of map n's regions against in-condition clusters of n: recall over the
@@ -1772,6 +1880,89 @@ mod tests {
         assert_eq!(get(&s, "recall").recovered, Some(1.0));
         assert_eq!(get(&s, "precision").recovered, Some(1.0));
         assert_eq!(get(&s, "region_count").truth, Some(2.0));
+    }
+
+    proptest::proptest! {
+        /// The cell list finds exactly the overlaps that comparing every pair finds, for
+        /// clusters anywhere (outside the extent too: positions wrap), of any size up to the
+        /// extent, on samples too small for three cells per axis as well.
+        #[test]
+        fn the_cell_list_agrees_with_comparing_every_pair(
+            extent in (0.5f64..30.0, 0.5f64..30.0),
+            discs in proptest::collection::vec((-40.0f64..40.0, -40.0f64..40.0, 0.0f64..8.0), 0..60),
+        ) {
+            let extent_nm = [extent.0, extent.1];
+            let clusters: Vec<TrueCluster> = discs
+                .iter()
+                .map(|&(x, y, d)| TrueCluster {
+                    symmetry: Some(4),
+                    shows: Vec::new(),
+                    center_nm: [x, y, 0.0],
+                    diameter_nm: d,
+                    in_condition: true,
+                })
+                .collect();
+            let every_pair: Vec<bool> = (0..clusters.len())
+                .map(|i| {
+                    let c = &clusters[i];
+                    c.diameter_nm > 0.0
+                        && (0..clusters.len()).any(|j| {
+                            let o = &clusters[j];
+                            j != i
+                                && o.diameter_nm > 0.0
+                                && wrapped_distance(
+                                    [c.center_nm[0], c.center_nm[1]],
+                                    [o.center_nm[0], o.center_nm[1]],
+                                    extent_nm,
+                                ) < 0.5 * (c.diameter_nm + o.diameter_nm)
+                        })
+                })
+                .collect();
+            proptest::prop_assert_eq!(overlapped_in_projection(&clusters, extent_nm), every_pair);
+        }
+    }
+
+    /// `recall_overlapping` is recall over the in-condition clusters whose projected disc
+    /// overlaps another cluster's, in condition or not, across the periodic edge too.
+    #[test]
+    fn recall_overlapping_counts_the_clusters_hidden_in_projection() {
+        let mut t = truth();
+        // Nothing overlaps in `truth()`: no value, and the reason says why.
+        let s = score(&t, &perfect(), &ScoringSpec::default());
+        let row = get(&s, "recall_overlapping");
+        assert_eq!(row.recovered, None);
+        assert!(
+            row.null_reason
+                .as_deref()
+                .unwrap()
+                .contains("overlaps another cluster in projection"),
+            "{row:?}"
+        );
+        // An out-of-condition cluster 0.54 nm from the first (radii 0.6 + 0.65), and one across
+        // the periodic edge from the second (0.3 nm away at y = 0.1 nm).
+        let extra: Vec<TrueCluster> = serde_json::from_value(serde_json::json!([
+            {"symmetry": 6, "center_nm": [2.5, 3.2, 1.0], "diameter_nm": 1.3, "in_condition": false},
+            {"symmetry": 6, "center_nm": [7.0, 0.1, 1.0], "diameter_nm": 0.6, "in_condition": true}
+        ]))
+        .unwrap();
+        t.clusters.extend(extra);
+        assert_eq!(
+            overlapped_in_projection(&t.clusters, t.extent_nm),
+            [true, true, false, true, true]
+        );
+        // Both regions found: every overlapped cluster recalled.
+        let s = score(&t, &perfect(), &ScoringSpec::default());
+        assert_eq!(get(&s, "recall_overlapping").recovered, Some(1.0));
+        // Only the region at (7, 9.8) nm: the cluster at (2, 3) is missed.
+        let mut a = perfect();
+        a.by_symmetry.get_mut("4").unwrap().region_list.remove(0);
+        let s = score(&t, &a, &ScoringSpec::default());
+        assert_eq!(get(&s, "recall").recovered, Some(0.5));
+        assert_eq!(get(&s, "recall_overlapping").recovered, Some(0.5));
+        // Moving the first neighbour away leaves one overlapped cluster, the one found.
+        t.clusters[3].center_nm = [5.0, 8.0, 1.0];
+        let s = score(&t, &a, &ScoringSpec::default());
+        assert_eq!(get(&s, "recall_overlapping").recovered, Some(1.0));
     }
 
     /// `total_volume_fraction` is the method's own total, the number (or null) its file holds;
