@@ -1168,7 +1168,7 @@ const I0_WINDOW_HALF: usize = 2;
 ///
 /// The window still holds a cluster's own brightness, and a neighbour's: it widens bright
 /// clusters' regions ([`crate::size_model`], "Known limits") and hides some clusters that
-/// overlap another in projection ([`crate::mro_estimator`]). A 15 × 15 window, tried, finds
+/// overlap one of another n in projection ([`crate::mro_estimator`]). A 15 × 15 window, tried, finds
 /// more of those but leaves the size model's diameters 15 % small; it is not used.
 fn local_normalisation(
     power: &mut [Vec<f64>],

@@ -85,32 +85,39 @@
 //! large (n = 4, 6, extrapolated linearly from 1.5 and 2 nm to a 1.0 nm width). Neither is
 //! right, and no model here predicts what lies between.
 //!
-//! *A wider window, tried (2026-12-05, a build with the window's half-side 7, 4.8 nm; its mean
-//! or its median).* The correlated scenario at seed 16 (82 nm field) and seeds 16–19 on its
-//! former 41 nm field. The cluster then barely moves its divisor, and the widths agree at both
-//! n: 0.95–0.99 nm at n = 4, 0.98–1.02 nm at n = 6 (as analysed now, 1.07–1.11 and
-//! 1.11–1.17 nm). On the 82 nm field this model then reads −15.6 and −14.9 %, against −6.3
-//! and −2.6 % now. The window of 5 × 5 is kept; its widening and this model's too-narrow
-//! embedded response cancel at 8 nm, which the thickness dependence above shows is no
-//! principle. What the wider window does to the counts is in [`crate::mro_estimator`].
+//! *A wider window, tried (2026-12-05, a patched build whose window is 15 × 15 scan points,
+//! 4.8 nm across; its mean, and its median).* The correlated scenario at seed 16 (82 nm field)
+//! and seeds 16–19 on its former 41 nm field. The cluster then barely moves its divisor, and
+//! the widths agree at both n: 0.95–0.99 nm at n = 4, 0.98–1.02 nm at n = 6 (as analysed now,
+//! 1.07–1.11 and 1.11–1.17 nm). On the 82 nm field this model then reads −15.6 and −14.9 %
+//! with the mean (−16.0 and −15.3 % with the median; −14.1 to −18.8 % on the 41 nm seeds),
+//! against −6.3 and −2.6 % now. The window of 5 × 5 is kept; its widening and this model's
+//! too-narrow embedded response cancel at 8 nm, which the thickness dependence above shows is
+//! no principle. What the wider window does to the counts is in [`crate::mro_estimator`].
 //!
 //! *The matrix's share of a cluster's map (measured 2026-12-05, `tools/cluster_neighbourhood.py
-//! --one-divisor` on the 82 nm field, 63 isolated clusters of each n).* The cluster's
-//! diffracted wave interferes with the matrix's speckle on the ring. That term goes as the
-//! cluster's ring intensity, not its square, and its angular structure (the spots times random
-//! speckle phases) spreads its power over every n. For a kinematic (centrosymmetric) pattern it
-//! shows alone in the even maps that are not the cluster's harmonics:
+//! --one-divisor` on the 82 nm field, the 63 clusters of each n with no other centre within
+//! 3 nm).* The cluster's diffracted wave interferes with the matrix's speckle on the ring. That
+//! term goes as the cluster's ring intensity, not its square, and its angular structure (the
+//! spots times random speckle phases) spreads its power over many n. The maps that show it
+//! apart from the cluster's own pattern are the even ones that are not the cluster's harmonics:
+//! the cluster's own n-fold pattern puts at most 0.085 % of its P_n there (the truth's
+//! `ring_power`), and a kinematic pattern, centrosymmetric, puts nothing into odd n (the
+//! interference term is centrosymmetric too, and the odd maps stay 0). Measured:
 //! - at the cluster, P_2, P_6 and P_10 rise by 3.4–4.8 % of P_4's central excess; P_2, P_4, P_8
-//!   and P_10 rise by 2.4–3.7 % of P_6's;
+//!   and P_10 rise by 2.4–3.7 % of P_6's (about 50 pixels make the central 0.16 nm ring, so
+//!   these are good to perhaps a fifth of themselves);
 //! - that rise falls to half at 0.70–0.80 nm from the centre, where the planted map's falls at
 //!   0.53 nm;
-//! - the same term in the planted map widens its half maximum by only 1.1–1.2 %: taking the
+//! - the same term in the planted map widens its half maximum by only 1.0–1.2 %: taking the
 //!   others' mean off the stacked P_4 and P_6 profiles moves their half-maximum radius from
 //!   0.532 to 0.526 nm and from 0.530 to 0.525 nm.
 //!
-//! So the interference is a small part of the matrix's 3–6 %. The rest is not taken apart; a
-//! likely part, not measured, is the speckle's fluctuation about the mean profile, through which
-//! each region's half maximum is drawn.
+//! The matrix is built around the clusters, so its own speckle is a little weaker over them;
+//! that lowers these rises somewhat and was not separated. So the interference is a small part
+//! of the matrix's 3–6 %. The rest is not taken apart; a likely part, not measured, is the
+//! speckle's fluctuation about the mean profile, through which each region's half maximum is
+//! drawn.
 
 /// Tabulated FWHM of the model map against cluster diameter, for one probe.
 #[derive(Debug, Clone, PartialEq)]

@@ -300,10 +300,12 @@ pub fn quantity_meaning(quantity: &str) -> Option<&'static str> {
              the sample) whose centre lies inside a region of map n."
         }
         "recall_overlapping" => {
-            "recall over the in-condition clusters whose projected disc overlaps another \
-             cluster's (any n; centres closer than the sum of the radii): the clusters a map is \
-             most likely to miss, as the other's bright ring raises the intensity P_n is \
-             normalised by."
+            "recall over the in-condition clusters whose projected disc overlaps that of another \
+             in-condition cluster (any n; centres closer than the sum of the radii). A map can \
+             miss such a cluster three ways: another n's bright ring raises the intensity P_n \
+             is normalised by, a partner of the same n shares its region, or the two same-n \
+             patterns cancel. It need not be below recall (two clusters in phase make a \
+             brighter spot than one), and equals it where every cluster overlaps another."
         }
         "precision" => "share of the regions of map n holding an in-condition cluster of that n.",
         "planted_volume_fraction" => {
@@ -825,7 +827,7 @@ pub fn document(
         facts.push((
             "scanned field".into(),
             format!(
-                "{} % of the sample's area: region counts, diameters and recall are over the \
+                "{} % of the sample's area: region counts, diameters and recalls are over the \
                  in-condition clusters whose centres lie in it (volume fractions and spacings \
                  are the sample's)",
                 number(100.0 * share, 1)

@@ -42,11 +42,14 @@
 //!   map, a region being approximated by its equivalent circle widened by half a scan step;
 //!   recall is the share of in-condition clusters found, precision the share of regions holding
 //!   at least one in-condition cluster of their n; `recall_overlapping` is recall over the
-//!   in-condition clusters whose projected disc overlaps another cluster's (any n, in condition
-//!   or not; centres closer than the sum of the radii), where misses gather. Scan point (0, 0) sits at sample (0, 0), and
-//!   distances wrap with the sample's periodic extent;
+//!   in-condition clusters whose projected disc overlaps that of another in-condition cluster
+//!   (any n, inside the field or not; centres closer than the sum of the radii): clusters a map
+//!   can hide behind another's bright ring, merge into one region with a partner of its n, or
+//!   cancel against one. Scan point (0, 0) sits at sample (0, 0), and distances wrap with the
+//!   sample's periodic extent;
 //! - a scan that covers only part of the sample ([`ScanField`]) is scored against what it could
-//!   see: region count, mean diameter and recall over the in-condition clusters whose centres
+//!   see: region count, mean diameter, recall and `recall_overlapping` over the in-condition
+//!   clusters whose centres
 //!   lie in the scanned field (precision still matches any cluster, as a region at the field's
 //!   edge may hold one just outside); volume fractions and spacings, intensive properties of
 //!   the glass, stay the sample's. `score.json` then gives the field's share of the sample.
@@ -115,6 +118,59 @@ pub struct PlacementDoc {
 }
 
 impl TruthDoc {
+    /// Refuses values that no truth file mro writes holds and that scoring cannot use (exit
+    /// status 2, naming `path` and the field): an extent or thickness that is not a finite,
+    /// positive length of at most 1 m (wider, the periodic distances lose their precision);
+    /// a cluster diameter that is not positive; a centre more than one extent outside the
+    /// sample (mro writes centres inside it).
+    pub fn check(&self, path: &Path) -> anyhow::Result<()> {
+        let bad = |field: String, value: f64, expected: &str| {
+            // 1e300 as itself, not as 301 digits.
+            let value = if value != 0.0 && !(1e-3..1e6).contains(&value.abs()) {
+                format!("{value:e}")
+            } else {
+                value.to_string()
+            };
+            Err(bad_input(format!(
+                "{}: field `{field}` = {value}: expected {expected}",
+                path.display()
+            )))
+        };
+        let length = |v: f64| v.is_finite() && v > 0.0 && v <= 1e9;
+        for (i, &e) in self.extent_nm.iter().enumerate() {
+            if !length(e) {
+                return bad(format!("extent_nm[{i}]"), e, "a length > 0 and ≤ 1e9 nm");
+            }
+        }
+        if let Some(t) = self.thickness_nm.filter(|&t| !length(t)) {
+            return bad("thickness_nm".into(), t, "a length > 0 and ≤ 1e9 nm");
+        }
+        for (i, c) in self.clusters.iter().enumerate() {
+            if !(c.diameter_nm.is_finite() && c.diameter_nm > 0.0) {
+                return bad(
+                    format!("clusters[{i}].diameter_nm"),
+                    c.diameter_nm,
+                    "a diameter > 0 nm",
+                );
+            }
+            for k in 0..2 {
+                let (x, e) = (c.center_nm[k], self.extent_nm[k]);
+                if !(-e..=2.0 * e).contains(&x) {
+                    return bad(
+                        format!("clusters[{i}].center_nm[{k}]"),
+                        x,
+                        &format!(
+                            "a position within one extent of the sample ({} to {} nm)",
+                            -e,
+                            2.0 * e
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the clusters were placed at a target spacing, so that a spacing exists to be
     /// recovered. Random placement has none: σ(r) of its maps shows at most the mean distance
     /// of a Poisson-like pattern, which is no property the glass was given.
@@ -246,7 +302,7 @@ pub struct Estimate {
     #[serde(default)]
     pub scan_step_nm: Option<f64>,
     /// Scan points `[rows, cols]`: with `scan_step_nm`, the scanned field, to which the truth's
-    /// counts, diameters and recall are restricted; without it the scan is taken to cover the
+    /// counts, diameters and recalls are restricted; without it the scan is taken to cover the
     /// whole sample.
     #[serde(default)]
     pub scan_shape: Option<[usize; 2]>,
@@ -489,7 +545,7 @@ pub struct Score {
     /// Whether every toleranced row held (a missing recovered value counts as a failure).
     pub all_within_tolerance: bool,
     /// Share of the sample's area the scan covers, when below 1: the truth of each region
-    /// count and mean diameter, and recall's denominator, are then the in-condition clusters
+    /// count and mean diameter, and both recalls' denominators, are then the in-condition clusters
     /// whose centres lie in the scanned field (volume fractions and spacings stay the
     /// sample's). Absent when the scan covers the sample or its extent is unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1190,8 +1246,8 @@ fn method_rows(
             };
             format!("no in-condition cluster of n = {n}{place}: nothing to find")
         });
-        // The same over the clusters that overlap another in projection, where a method that
-        // reads one map at a time is most likely to miss them.
+        // The same over the clusters that overlap another in-condition cluster in projection,
+        // where a map's regions can hide, merge or cancel them.
         let overlapping: Vec<&TrueCluster> = truth
             .clusters
             .iter()
@@ -1209,15 +1265,21 @@ fn method_rows(
             }
             _ => None,
         };
+        let place = if partial.is_some() {
+            " in the scanned field"
+        } else {
+            ""
+        };
         let overlapping_why = unmatched.clone().unwrap_or_else(|| {
-            format!(
-                "no in-condition cluster of n = {n}{} overlaps another cluster in projection",
-                if partial.is_some() {
-                    " in the scanned field"
-                } else {
-                    ""
-                }
-            )
+            if in_field.is_empty() {
+                recall_why.clone()
+            } else {
+                format!(
+                    "none of the {} in-condition clusters of n = {n}{place} overlaps another \
+                     in-condition cluster in projection",
+                    in_field.len()
+                )
+            }
         });
         let precision_why = unmatched.unwrap_or_else(|| "no regions: nothing to match".into());
         rows.push(
@@ -1380,65 +1442,91 @@ impl ScanField {
     }
 }
 
-/// For each of `clusters`, whether its projected disc overlaps that of another (any n, in
-/// condition or not): centres closer in the scan plane than the sum of the radii, wrapped with
-/// the sample's periodic `extent_nm`. A cell list of cells at least the largest diameter wide
-/// keeps it linear in the number of clusters; clusters without a finite, positive diameter
-/// overlap nothing.
+/// For each of `clusters`, whether its projected disc overlaps that of another cluster *in
+/// condition* (any n): centres closer in the scan plane than the sum of the radii, wrapped with
+/// the sample's periodic `extent_nm`. Only an in-condition partner matters to a map: it brightens
+/// the ring, or shares the map. Clusters without a finite, positive diameter overlap nothing
+/// ([`TruthDoc::check`] refuses them in files).
+///
+/// Cost: a cell list whose cells are as wide as the 95th percentile of the diameters finds the
+/// overlaps among the clusters no wider than a cell; each wider cluster (at most 5 %) is
+/// compared with every other. Linear in the number of clusters for sizes that do not spread by
+/// more than a cell, at worst 5 % of comparing every pair.
 pub fn overlapped_in_projection(clusters: &[TrueCluster], extent_nm: [f64; 2]) -> Vec<bool> {
-    let sized = |c: &TrueCluster| c.diameter_nm.is_finite() && c.diameter_nm > 0.0;
-    let widest = clusters
-        .iter()
-        .filter(|c| sized(c))
-        .fold(0.0_f64, |m, c| m.max(c.diameter_nm));
-    let ok_extent = extent_nm.iter().all(|e| e.is_finite() && *e > 0.0);
-    if widest == 0.0 || !ok_extent {
-        return vec![false; clusters.len()];
+    let usable = |c: &TrueCluster| {
+        c.diameter_nm.is_finite()
+            && c.diameter_nm > 0.0
+            && c.center_nm[..2].iter().all(|v| v.is_finite())
+    };
+    let mut out = vec![false; clusters.len()];
+    if !extent_nm.iter().all(|e| e.is_finite() && *e > 0.0) {
+        return out;
     }
-    // Cells per axis: each at least `widest` wide, so overlapping discs sit in adjacent cells.
-    let cells = extent_nm.map(|e| ((e / widest).floor() as usize).clamp(1, 4096));
+    let mut sizes: Vec<f64> = clusters
+        .iter()
+        .filter(|c| usable(c))
+        .map(|c| c.diameter_nm)
+        .collect();
+    if sizes.is_empty() {
+        return out;
+    }
+    sizes.sort_by(f64::total_cmp);
+    let cell_nm = sizes[(sizes.len() - 1) * 95 / 100];
+    let overlap = |i: usize, j: usize| {
+        let (a, b) = (&clusters[i], &clusters[j]);
+        wrapped_distance(
+            [a.center_nm[0], a.center_nm[1]],
+            [b.center_nm[0], b.center_nm[1]],
+            extent_nm,
+        ) < 0.5 * (a.diameter_nm + b.diameter_nm)
+    };
+    // Marks i for an overlapping partner j (in condition), and j for i when i is.
+    let mark = |i: usize, j: usize, out: &mut Vec<bool>| {
+        if i != j && overlap(i, j) {
+            out[i] |= clusters[j].in_condition;
+            out[j] |= clusters[i].in_condition;
+        }
+    };
+    let (narrow, wide): (Vec<usize>, Vec<usize>) = (0..clusters.len())
+        .filter(|&i| usable(&clusters[i]))
+        .partition(|&i| clusters[i].diameter_nm <= cell_nm);
+    for &i in &wide {
+        for j in (0..clusters.len()).filter(|&j| usable(&clusters[j])) {
+            mark(i, j, &mut out);
+        }
+    }
+    // Cells per axis, each at least `cell_nm` wide: two narrow discs that overlap sit in
+    // adjacent cells (cyclically).
+    let cells = extent_nm.map(|e| ((e / cell_nm).floor() as usize).clamp(1, 4096));
     let cell_of = |c: &TrueCluster| -> [usize; 2] {
-        [0, 1].map(|i| {
-            let x = c.center_nm[i].rem_euclid(extent_nm[i]) / extent_nm[i];
-            ((x * cells[i] as f64) as usize).min(cells[i] - 1)
+        [0, 1].map(|k| {
+            let x = c.center_nm[k].rem_euclid(extent_nm[k]) / extent_nm[k];
+            ((x * cells[k] as f64) as usize).min(cells[k] - 1)
         })
     };
     let mut grid: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
-    for (i, c) in clusters.iter().enumerate() {
-        if sized(c) && c.center_nm[..2].iter().all(|v| v.is_finite()) {
-            grid.entry(cell_of(c)).or_default().push(i);
+    for &i in &narrow {
+        grid.entry(cell_of(&clusters[i])).or_default().push(i);
+    }
+    let around = |k: usize, n: usize| -> Vec<usize> {
+        let mut v: Vec<usize> = [n - 1, 0, 1].iter().map(|d| (k + d) % n).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    for &i in &narrow {
+        let [cx, cy] = cell_of(&clusters[i]);
+        for x in around(cx, cells[0]) {
+            for y in around(cy, cells[1]) {
+                for &j in grid.get(&[x, y]).map_or(&[][..], |v| v.as_slice()) {
+                    if j > i {
+                        mark(i, j, &mut out);
+                    }
+                }
+            }
         }
     }
-    clusters
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            if !sized(c) || !c.center_nm[..2].iter().all(|v| v.is_finite()) {
-                return false;
-            }
-            let [cx, cy] = cell_of(c);
-            let axis = |k: usize, n: usize| -> Vec<usize> {
-                let mut v: Vec<usize> = [n - 1, 0, 1].iter().map(|d| (k + d) % n).collect();
-                v.sort_unstable();
-                v.dedup();
-                v
-            };
-            axis(cx, cells[0]).into_iter().any(|x| {
-                axis(cy, cells[1]).into_iter().any(|y| {
-                    grid.get(&[x, y]).is_some_and(|members| {
-                        members.iter().any(|&j| {
-                            j != i
-                                && wrapped_distance(
-                                    [c.center_nm[0], c.center_nm[1]],
-                                    [clusters[j].center_nm[0], clusters[j].center_nm[1]],
-                                    extent_nm,
-                                ) < 0.5 * (c.diameter_nm + clusters[j].diameter_nm)
-                        })
-                    })
-                })
-            })
-        })
-        .collect()
+    out
 }
 
 /// (recall, precision) of map n's regions against in-condition clusters of n: recall over the
@@ -1576,7 +1664,7 @@ pub fn table(score: &Score) -> String {
     if let Some(share) = score.scanned_share {
         let _ = writeln!(
             s,
-            "scanned field: {} % of the sample's area (region counts, diameters and recall are \
+            "scanned field: {} % of the sample's area (region counts, diameters and recalls are \
              over the in-condition clusters in it)",
             number(100.0 * share, 1)
         );
@@ -1884,22 +1972,26 @@ mod tests {
 
     proptest::proptest! {
         /// The cell list finds exactly the overlaps that comparing every pair finds, for
-        /// clusters anywhere (outside the extent too: positions wrap), of any size up to the
-        /// extent, on samples too small for three cells per axis as well.
+        /// clusters anywhere (outside the extent too: positions wrap), of sizes spread from 0
+        /// to beyond the extent (so some are wider than a cell), in condition or not, on
+        /// samples too small for three cells per axis as well.
         #[test]
         fn the_cell_list_agrees_with_comparing_every_pair(
             extent in (0.5f64..30.0, 0.5f64..30.0),
-            discs in proptest::collection::vec((-40.0f64..40.0, -40.0f64..40.0, 0.0f64..8.0), 0..60),
+            discs in proptest::collection::vec(
+                (-40.0f64..40.0, -40.0f64..40.0, 0.0f64..8.0, proptest::bool::weighted(0.7)),
+                0..60,
+            ),
         ) {
             let extent_nm = [extent.0, extent.1];
             let clusters: Vec<TrueCluster> = discs
                 .iter()
-                .map(|&(x, y, d)| TrueCluster {
+                .map(|&(x, y, d, in_condition)| TrueCluster {
                     symmetry: Some(4),
                     shows: Vec::new(),
                     center_nm: [x, y, 0.0],
                     diameter_nm: d,
-                    in_condition: true,
+                    in_condition,
                 })
                 .collect();
             let every_pair: Vec<bool> = (0..clusters.len())
@@ -1909,6 +2001,7 @@ mod tests {
                         && (0..clusters.len()).any(|j| {
                             let o = &clusters[j];
                             j != i
+                                && o.in_condition
                                 && o.diameter_nm > 0.0
                                 && wrapped_distance(
                                     [c.center_nm[0], c.center_nm[1]],
@@ -1922,8 +2015,43 @@ mod tests {
         }
     }
 
+    /// Truth values scoring cannot use are refused, naming the field.
+    #[test]
+    fn impossible_truth_values_are_refused_by_field() {
+        let path = Path::new("t/truth.json");
+        assert!(truth().check(path).is_ok());
+        let refused = |edit: fn(&mut TruthDoc), field: &str| {
+            let mut t = truth();
+            edit(&mut t);
+            let e = t.check(path).unwrap_err().to_string();
+            assert!(
+                e.starts_with("t/truth.json: field `") && e.contains(field),
+                "{e}"
+            );
+        };
+        refused(|t| t.extent_nm[1] = 0.0, "`extent_nm[1]` = 0");
+        refused(|t| t.extent_nm[0] = 1e300, "`extent_nm[0]` = 1e300");
+        refused(|t| t.thickness_nm = Some(-1.0), "`thickness_nm` = -1");
+        refused(
+            |t| t.clusters[2].diameter_nm = -2.0,
+            "`clusters[2].diameter_nm` = -2",
+        );
+        refused(
+            |t| t.clusters[0].diameter_nm = 0.0,
+            "`clusters[0].diameter_nm` = 0",
+        );
+        refused(
+            |t| t.clusters[1].center_nm[0] = 1e300,
+            "`clusters[1].center_nm[0]`",
+        );
+        refused(
+            |t| t.clusters[1].center_nm[1] = -10.5,
+            "`clusters[1].center_nm[1]`",
+        );
+    }
+
     /// `recall_overlapping` is recall over the in-condition clusters whose projected disc
-    /// overlaps another cluster's, in condition or not, across the periodic edge too.
+    /// overlaps another in-condition cluster's (any n), across the periodic edge too.
     #[test]
     fn recall_overlapping_counts_the_clusters_hidden_in_projection() {
         let mut t = truth();
@@ -1935,21 +2063,31 @@ mod tests {
             row.null_reason
                 .as_deref()
                 .unwrap()
-                .contains("overlaps another cluster in projection"),
+                .contains("none of the 2 in-condition clusters of n = 4 overlaps another"),
             "{row:?}"
         );
-        // An out-of-condition cluster 0.54 nm from the first (radii 0.6 + 0.65), and one across
-        // the periodic edge from the second (0.3 nm away at y = 0.1 nm).
+        // An in-condition cluster of another n 0.54 nm from the first (radii 0.6 + 0.65), one
+        // across the periodic edge from the second (0.3 nm away at y = 0.1 nm), and one beside
+        // the out-of-condition third: that partner does not count for it, it counts for the
+        // partner.
         let extra: Vec<TrueCluster> = serde_json::from_value(serde_json::json!([
-            {"symmetry": 6, "center_nm": [2.5, 3.2, 1.0], "diameter_nm": 1.3, "in_condition": false},
-            {"symmetry": 6, "center_nm": [7.0, 0.1, 1.0], "diameter_nm": 0.6, "in_condition": true}
+            {"symmetry": 6, "center_nm": [2.5, 3.2, 1.0], "diameter_nm": 1.3, "in_condition": true},
+            {"symmetry": 6, "center_nm": [7.0, 0.1, 1.0], "diameter_nm": 0.6, "in_condition": true},
+            {"symmetry": 6, "center_nm": [5.5, 5.0, 1.0], "diameter_nm": 1.0, "in_condition": true}
         ]))
         .unwrap();
         t.clusters.extend(extra);
         assert_eq!(
             overlapped_in_projection(&t.clusters, t.extent_nm),
-            [true, true, false, true, true]
+            [true, true, true, true, true, false]
         );
+        // Out of condition, the first neighbour hides nothing.
+        t.clusters[3].in_condition = false;
+        assert_eq!(
+            overlapped_in_projection(&t.clusters, t.extent_nm),
+            [false, true, true, true, true, false]
+        );
+        t.clusters[3].in_condition = true;
         // Both regions found: every overlapped cluster recalled.
         let s = score(&t, &perfect(), &ScoringSpec::default());
         assert_eq!(get(&s, "recall_overlapping").recovered, Some(1.0));

@@ -34,6 +34,7 @@ pub struct Args {
 /// outside its tolerance.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let truth: TruthDoc = read_json(&args.truth, "truth.json (mro.truth/1)")?;
+    truth.check(&args.truth)?;
     let doc: serde_json::Value = read_json(&args.analysis, "JSON document")?;
     let scenario = match &args.scenario {
         Some(p) => Some((p.as_path(), Scenario::load(p)?)),
