@@ -86,10 +86,16 @@ def load(path, how):
 def main(run, truth_path, one_divisor):
     analysis = load(f"{run}/analysis.json", lambda p: json.load(open(p)))
     truth = load(truth_path, lambda p: json.load(open(p)))
-    seeds = [(d.get("provenance") or {}).get("seed") for d in (analysis, truth)]
-    if None not in seeds and seeds[0] != seeds[1]:
-        sys.exit(f"{truth_path}: seed {seeds[1]}, but {run}/analysis.json has seed {seeds[0]}: "
-                 "expected the truth of the analysed run")
+    for key in ("extent_nm", "clusters"):
+        if key not in truth:
+            sys.exit(f"{truth_path}: no field `{key}`: expected an mro truth.json")
+    if "mro" not in analysis or "scan_step_nm" not in analysis:
+        sys.exit(f"{run}/analysis.json: no `mro` method or `scan_step_nm`: expected an mro analysis.json")
+    for key in ("seed", "scenario"):
+        ours = [(d.get("provenance") or {}).get(key) for d in (analysis, truth)]
+        if None not in ours and ours[0] != ours[1]:
+            sys.exit(f"{truth_path}: provenance {key} {ours[1]!r}, but {run}/analysis.json has "
+                     f"{ours[0]!r}: expected the truth of the analysed run")
     maps = load(f"{run}/mro_power_maps.npy", np.load).astype(float)
     if one_divisor:
         i0 = load(f"{run}/mean_intensity.npy", np.load).astype(float)
@@ -101,10 +107,18 @@ def main(run, truth_path, one_divisor):
     if nx * step > extent[0] + 1e-6 or ny * step > extent[1] + 1e-6:
         sys.exit(f"{truth_path}: the sample ({extent[0]} x {extent[1]} nm) is smaller than the "
                  f"scan of {run} ({nx * step:.2f} x {ny * step:.2f} nm): not the analysed run")
-    # The scanned field (each scan point the cell one step wide around it); clusters outside it
-    # are not counted, but still overlap the ones inside.
-    in_field = lambda c: -step / 2 <= c["center_nm"][0] < (nx - 0.5) * step and \
-        -step / 2 <= c["center_nm"][1] < (ny - 0.5) * step  # noqa: E731
+    # The scanned field as score.rs's ScanField places it: each scan point the cell one step wide
+    # around it, positions wrapped into the sample (so the strip within half a step of the far
+    # edge is scan point 0's); clusters outside it are not counted, but still overlap the ones
+    # inside.
+    def inside(x, e, points):
+        x = x % e
+        if x >= e - step / 2:
+            x -= e
+        return -step / 2 <= x < (points - 0.5) * step
+
+    in_field = lambda c: inside(c["center_nm"][0], extent[0], nx) and \
+        inside(c["center_nm"][1], extent[1], ny)  # noqa: E731
     yy, xx = np.mgrid[0:ny, 0:nx]
     edges = np.arange(0.0, BACKGROUND_NM[1] + 1e-9, RING_NM)
     centres = edges[:-1] + RING_NM / 2

@@ -13,19 +13,21 @@
 //!   the eleven validation maps with planted n, mean |count error| 38 % uncorrected, 54 %
 //!   corrected). *Which clusters go missing (measured 2026-12-05, `tools/cluster_neighbourhood.py`,
 //!   the correlated scenario at seed 16 on its 82 nm field and seeds 16–19 on its former 41 nm
-//!   field, n = 4 and 6, 634 in-condition clusters in the fields):* mostly those whose projected
+//!   field, n = 4 and 6, 638 in-condition clusters in the fields, placed as `score.rs` places them):* mostly those whose projected
 //!   disc overlaps another in-condition cluster's (centres closer than the sum of the radii).
-//!   161 clusters overlap one and 17 of them are missed (11 %); 8 of the other 473 are (2 %).
+//!   161 clusters overlap one and 17 of them are missed (11 %); 8 of the other 477 are (2 %).
 //!   The 17 go three ways:
 //!   - 8 overlap only clusters of another n, whose bright ring raises the `I_0` this map is
-//!     divided by ([`crate::pipeline`]'s 5 × 5 window);
+//!     divided by ([`crate::pipeline`]'s 5 × 5 window): inferred from the partner's n, and
+//!     borne out by the wider window below, which finds 6 of the 8;
 //!   - 5 overlap one of the same n that a region holds: one region for two, its circle centred
 //!     on the partner;
 //!   - 4 are two same-n pairs that both vanish. Their in-plane angles differ so that their
 //!     n-fold patterns add nearly in antiphase (n·Δθ about 134° and 171°).
 //!
-//!   With a 15 × 15 window (a patched build) 11 are missed, 10 of them overlapped (2 of another
-//!   n, 8 merged with a same-n partner), but the diameters read 15 % small
+//!   With a 15 × 15 window (a patched build; its mean) 11 are missed, 10 of them overlapped (2
+//!   of another n, 8 merged with a same-n partner; its median: 13, 12, 1 and 11), but the
+//!   diameters read 15 % small
 //!   ([`crate::size_model`]). The validation reports give the share of the overlapped clusters
 //!   found as the score row `recall_overlapping`;
 //! - diameter: [`crate::size_model`] inverts each region's half-maximum width;

@@ -88,10 +88,11 @@
 //! *A wider window, tried (2026-12-05, a patched build whose window is 15 × 15 scan points,
 //! 4.8 nm across; its mean, and its median).* The correlated scenario at seed 16 (82 nm field)
 //! and seeds 16–19 on its former 41 nm field. The cluster then barely moves its divisor, and
-//! the widths agree at both n: 0.95–0.99 nm at n = 4, 0.98–1.02 nm at n = 6 (as analysed now,
-//! 1.07–1.11 and 1.11–1.17 nm). On the 82 nm field this model then reads −15.6 and −14.9 %
-//! with the mean (−16.0 and −15.3 % with the median; −14.1 to −18.8 % on the 41 nm seeds),
-//! against −6.3 and −2.6 % now. The window of 5 × 5 is kept; its widening and this model's
+//! the widths (the mean `fwhm_nm` of the regions inside the field, over both builds) agree at
+//! both n: 0.95–0.99 nm at n = 4, 0.98–1.02 nm at n = 6 (as analysed now, 1.07–1.11 and
+//! 1.11–1.17 nm). On the 82 nm field this model then reads −15.6 and −14.9 % with the mean and
+//! −16.0 and −15.3 % with the median (on the 41 nm seeds −14.1 to −18.8 % and −14.3 to
+//! −19.6 %), against −6.3 and −2.6 % now. The window of 5 × 5 is kept; its widening and this model's
 //! too-narrow embedded response cancel at 8 nm, which the thickness dependence above shows is
 //! no principle. What the wider window does to the counts is in [`crate::mro_estimator`].
 //!

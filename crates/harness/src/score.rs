@@ -119,38 +119,45 @@ pub struct PlacementDoc {
 
 impl TruthDoc {
     /// Refuses values that no truth file mro writes holds and that scoring cannot use (exit
-    /// status 2, naming `path` and the field): an extent or thickness that is not a finite,
-    /// positive length of at most 1 m (wider, the periodic distances lose their precision);
-    /// a cluster diameter that is not positive; a centre more than one extent outside the
-    /// sample (mro writes centres inside it).
+    /// status 2, naming `path` and the field): an extent or thickness that is not a length from
+    /// 0.1 nm (narrower than an atom) to 1 m (wider, the periodic distances lose their
+    /// precision); a cluster diameter that is not positive or is wider than the sample; a
+    /// centre more than one extent outside the sample (mro writes centres inside it).
     pub fn check(&self, path: &Path) -> anyhow::Result<()> {
-        let bad = |field: String, value: f64, expected: &str| {
-            // 1e300 as itself, not as 301 digits.
-            let value = if value != 0.0 && !(1e-3..1e6).contains(&value.abs()) {
-                format!("{value:e}")
+        // 1e300 as itself, not as 301 digits.
+        let show = |v: f64| {
+            if v != 0.0 && !(1e-3..1e6).contains(&v.abs()) {
+                format!("{v:e}")
             } else {
-                value.to_string()
-            };
+                v.to_string()
+            }
+        };
+        let bad = |field: String, value: f64, expected: &str| {
             Err(bad_input(format!(
-                "{}: field `{field}` = {value}: expected {expected}",
-                path.display()
+                "{}: field `{field}` = {}: expected {expected}",
+                path.display(),
+                show(value)
             )))
         };
-        let length = |v: f64| v.is_finite() && v > 0.0 && v <= 1e9;
+        let length = |v: f64| (0.1..=1e9).contains(&v);
         for (i, &e) in self.extent_nm.iter().enumerate() {
             if !length(e) {
-                return bad(format!("extent_nm[{i}]"), e, "a length > 0 and ≤ 1e9 nm");
+                return bad(format!("extent_nm[{i}]"), e, "a length from 0.1 to 1e9 nm");
             }
         }
         if let Some(t) = self.thickness_nm.filter(|&t| !length(t)) {
-            return bad("thickness_nm".into(), t, "a length > 0 and ≤ 1e9 nm");
+            return bad("thickness_nm".into(), t, "a length from 0.1 to 1e9 nm");
         }
+        let widest = self.extent_nm[0].max(self.extent_nm[1]);
         for (i, c) in self.clusters.iter().enumerate() {
-            if !(c.diameter_nm.is_finite() && c.diameter_nm > 0.0) {
+            if !(c.diameter_nm > 0.0 && c.diameter_nm <= widest) {
                 return bad(
                     format!("clusters[{i}].diameter_nm"),
                     c.diameter_nm,
-                    "a diameter > 0 nm",
+                    &format!(
+                        "a diameter > 0 and at most the sample's width, {} nm",
+                        show(widest)
+                    ),
                 );
             }
             for k in 0..2 {
@@ -1448,10 +1455,11 @@ impl ScanField {
 /// the ring, or shares the map. Clusters without a finite, positive diameter overlap nothing
 /// ([`TruthDoc::check`] refuses them in files).
 ///
-/// Cost: a cell list whose cells are as wide as the 95th percentile of the diameters finds the
-/// overlaps among the clusters no wider than a cell; each wider cluster (at most 5 %) is
-/// compared with every other. Linear in the number of clusters for sizes that do not spread by
-/// more than a cell, at worst 5 % of comparing every pair.
+/// Cost: a cell list with cells about as wide as the median diameter. Each pair is looked for
+/// once, by the wider of its two clusters, within that cluster's diameter, so the work goes as
+/// the number of pairs closer than the wider one's diameter: linear in the number of clusters
+/// for any spread of sizes, unless the discs are so large that each reaches a good share of
+/// all the others.
 pub fn overlapped_in_projection(clusters: &[TrueCluster], extent_nm: [f64; 2]) -> Vec<bool> {
     let usable = |c: &TrueCluster| {
         c.diameter_nm.is_finite()
@@ -1471,56 +1479,51 @@ pub fn overlapped_in_projection(clusters: &[TrueCluster], extent_nm: [f64; 2]) -
         return out;
     }
     sizes.sort_by(f64::total_cmp);
-    let cell_nm = sizes[(sizes.len() - 1) * 95 / 100];
-    let overlap = |i: usize, j: usize| {
-        let (a, b) = (&clusters[i], &clusters[j]);
-        wrapped_distance(
-            [a.center_nm[0], a.center_nm[1]],
-            [b.center_nm[0], b.center_nm[1]],
-            extent_nm,
-        ) < 0.5 * (a.diameter_nm + b.diameter_nm)
-    };
-    // Marks i for an overlapping partner j (in condition), and j for i when i is.
-    let mark = |i: usize, j: usize, out: &mut Vec<bool>| {
-        if i != j && overlap(i, j) {
-            out[i] |= clusters[j].in_condition;
-            out[j] |= clusters[i].in_condition;
-        }
-    };
-    let (narrow, wide): (Vec<usize>, Vec<usize>) = (0..clusters.len())
-        .filter(|&i| usable(&clusters[i]))
-        .partition(|&i| clusters[i].diameter_nm <= cell_nm);
-    for &i in &wide {
-        for j in (0..clusters.len()).filter(|&j| usable(&clusters[j])) {
-            mark(i, j, &mut out);
-        }
-    }
-    // Cells per axis, each at least `cell_nm` wide: two narrow discs that overlap sit in
-    // adjacent cells (cyclically).
-    let cells = extent_nm.map(|e| ((e / cell_nm).floor() as usize).clamp(1, 4096));
-    let cell_of = |c: &TrueCluster| -> [usize; 2] {
+    let median_nm = sizes[sizes.len() / 2];
+    // Cells per axis, each at least the median diameter wide (a sparse map: no cap needed).
+    let cells = extent_nm.map(|e| (e / median_nm).floor().clamp(1.0, (1u64 << 40) as f64) as u64);
+    let width = [0, 1].map(|k| extent_nm[k] / cells[k] as f64);
+    let cell_of = |c: &TrueCluster| -> [u64; 2] {
         [0, 1].map(|k| {
             let x = c.center_nm[k].rem_euclid(extent_nm[k]) / extent_nm[k];
-            ((x * cells[k] as f64) as usize).min(cells[k] - 1)
+            ((x * cells[k] as f64) as u64).min(cells[k] - 1)
         })
     };
-    let mut grid: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
-    for &i in &narrow {
-        grid.entry(cell_of(&clusters[i])).or_default().push(i);
+    let mut grid: BTreeMap<[u64; 2], Vec<usize>> = BTreeMap::new();
+    for (i, c) in clusters.iter().enumerate().filter(|(_, c)| usable(c)) {
+        grid.entry(cell_of(c)).or_default().push(i);
     }
-    let around = |k: usize, n: usize| -> Vec<usize> {
-        let mut v: Vec<usize> = [n - 1, 0, 1].iter().map(|d| (k + d) % n).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+    // The cells within `reach` cells of `k` on an axis of `n` (cyclic; every cell when that
+    // wraps round).
+    let around = |k: u64, reach: u64, n: u64| -> Vec<u64> {
+        if 2 * reach + 1 >= n {
+            (0..n).collect()
+        } else {
+            (0..=2 * reach).map(|d| (k + n - reach + d) % n).collect()
+        }
     };
-    for &i in &narrow {
-        let [cx, cy] = cell_of(&clusters[i]);
-        for x in around(cx, cells[0]) {
-            for y in around(cy, cells[1]) {
-                for &j in grid.get(&[x, y]).map_or(&[][..], |v| v.as_slice()) {
-                    if j > i {
-                        mark(i, j, &mut out);
+    for (i, c) in clusters.iter().enumerate().filter(|(_, c)| usable(c)) {
+        let [cx, cy] = cell_of(c);
+        let reach = [0, 1].map(|k| (c.diameter_nm / width[k]).ceil() as u64);
+        for x in around(cx, reach[0], cells[0]) {
+            for y in around(cy, reach[1], cells[1]) {
+                let Some(members) = grid.get(&[x, y]) else {
+                    continue;
+                };
+                for &j in members {
+                    let o = &clusters[j];
+                    // The wider one looks (the lower index between equals).
+                    let mine =
+                        o.diameter_nm < c.diameter_nm || (o.diameter_nm == c.diameter_nm && j > i);
+                    if mine
+                        && wrapped_distance(
+                            [c.center_nm[0], c.center_nm[1]],
+                            [o.center_nm[0], o.center_nm[1]],
+                            extent_nm,
+                        ) < 0.5 * (c.diameter_nm + o.diameter_nm)
+                    {
+                        out[i] |= o.in_condition;
+                        out[j] |= c.in_condition;
                     }
                 }
             }
@@ -2031,6 +2034,18 @@ mod tests {
         };
         refused(|t| t.extent_nm[1] = 0.0, "`extent_nm[1]` = 0");
         refused(|t| t.extent_nm[0] = 1e300, "`extent_nm[0]` = 1e300");
+        refused(
+            |t| t.extent_nm[0] = 1e-300,
+            "`extent_nm[0]` = 1e-300: expected a length from",
+        );
+        refused(
+            |t| t.clusters[0].diameter_nm = 1e308,
+            "`clusters[0].diameter_nm` = 1e308",
+        );
+        refused(
+            |t| t.clusters[0].diameter_nm = 10.5,
+            "at most the sample's width, 10 nm",
+        );
         refused(|t| t.thickness_nm = Some(-1.0), "`thickness_nm` = -1");
         refused(
             |t| t.clusters[2].diameter_nm = -2.0,
