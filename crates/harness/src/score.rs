@@ -117,12 +117,17 @@ pub struct PlacementDoc {
     pub mode: String,
 }
 
+/// The largest symmetry n a truth file may name: far above any n a diffraction pattern at
+/// nanometre resolution resolves (the analysis's `n_max` is bounded by its angular bins).
+pub const N_SYMMETRY_MAX: u32 = 1000;
+
 impl TruthDoc {
     /// Refuses values that no truth file mro writes holds and that scoring cannot use (exit
     /// status 2, naming `path` and the field): an extent or thickness that is not a length from
     /// 0.1 nm (narrower than an atom) to 1 m (wider, the periodic distances lose their
     /// precision); a cluster diameter that is not positive or is wider than the sample; a
-    /// centre more than one extent outside the sample (mro writes centres inside it).
+    /// centre more than one extent outside the sample (mro writes centres inside it); a symmetry
+    /// n outside 1 to [`N_SYMMETRY_MAX`]; a volume fraction outside [0, 1].
     pub fn check(&self, path: &Path) -> anyhow::Result<()> {
         // 1e300 as itself, not as 301 digits.
         let show = |v: f64| {
@@ -175,7 +180,44 @@ impl TruthDoc {
                 }
             }
         }
-        Ok(())
+        // Scoring evaluates the geometric in-condition model at each planted n, at a cost linear
+        // in n (its 2n spots at each of 7200 angles): an n in the billions would not finish.
+        let symmetry = |field: String, n: u32| {
+            if (1..=N_SYMMETRY_MAX).contains(&n) {
+                Ok(())
+            } else {
+                bad(
+                    field,
+                    n.into(),
+                    &format!("a symmetry n from 1 to {N_SYMMETRY_MAX}"),
+                )
+            }
+        };
+        for (i, c) in self.clusters.iter().enumerate() {
+            if let Some(n) = c.symmetry {
+                symmetry(format!("clusters[{i}].symmetry"), n)?;
+            }
+            for (j, &n) in c.shows.iter().enumerate() {
+                symmetry(format!("clusters[{i}].shows[{j}]"), n)?;
+            }
+        }
+        let fraction = |field: String, v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                bad(field, v, "a volume fraction from 0 to 1")
+            }
+        };
+        for (key, t) in &self.by_symmetry {
+            if let Ok(n) = key.parse::<u32>() {
+                symmetry(format!("by_symmetry.{key}"), n)?;
+            }
+            fraction(
+                format!("by_symmetry.{key}.volume_fraction"),
+                t.volume_fraction,
+            )?;
+        }
+        fraction("total_volume_fraction".into(), self.total_volume_fraction)
     }
 
     /// Whether the clusters were placed at a target spacing, so that a spacing exists to be
@@ -2062,6 +2104,29 @@ mod tests {
         refused(
             |t| t.clusters[1].center_nm[1] = -10.5,
             "`clusters[1].center_nm[1]`",
+        );
+        refused(
+            |t| t.clusters[0].symmetry = Some(4_000_000_000),
+            "`clusters[0].symmetry` = 4e9: expected a symmetry n from 1 to 1000",
+        );
+        refused(
+            |t| t.clusters[2].shows = vec![4, 0],
+            "`clusters[2].shows[1]` = 0",
+        );
+        refused(
+            |t| {
+                let v = t.by_symmetry.remove("4").unwrap();
+                t.by_symmetry.insert("1001".into(), v);
+            },
+            "`by_symmetry.1001` = 1001",
+        );
+        refused(
+            |t| t.by_symmetry.get_mut("4").unwrap().volume_fraction = -0.1,
+            "`by_symmetry.4.volume_fraction` = -0.1: expected a volume fraction from 0 to 1",
+        );
+        refused(
+            |t| t.total_volume_fraction = 1.5,
+            "`total_volume_fraction` = 1.5",
         );
     }
 
