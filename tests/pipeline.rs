@@ -133,6 +133,17 @@ fn analyze_then_score_from_files() {
         (run, json)
     };
     let (scored, score) = score_into("score.json", &[]);
+    // Not even --force writes the score over a file being scored, or a directory.
+    for target in [d.join("an/analysis.json"), d.join("an")] {
+        let (truth, analysis) = (d.join("sim/truth.json"), d.join("an/analysis.json"));
+        let run = run_mro(&[&"score", &truth, &analysis, &"--out", &target, &"--force"]);
+        let err = String::from_utf8_lossy(&run.stderr).to_string();
+        expect_exit(&run, 2);
+        assert!(
+            err.contains("is an input of this score") || err.contains("is a directory"),
+            "{err}"
+        );
+    }
     let table = String::from_utf8_lossy(&scored.stdout);
     assert!(
         table.contains("volume_fraction") && table.contains("odd/even"),

@@ -77,7 +77,13 @@ fn numpy_estimate_is_scored_by_mro_score() {
         ),
         // A value of the wrong type names its field too.
         (r#""4": {"regions": "three"}"#, "by_symmetry.4.regions"),
-        (r#""99": {"regions": 3}"#, "by_symmetry.99"),
+        (r#""1001": {"regions": 3}"#, "by_symmetry.1001"),
+        (r#""04": {"regions": 3}"#, "by_symmetry.04"),
+        // One key twice: JSON leaves it to the reader, and serde would keep the last.
+        (
+            r#""4": {"regions": 3}, "4": {"regions": 30}"#,
+            "key written twice: `by_symmetry.4`",
+        ),
         (r#""four": {"regions": 3}"#, "by_symmetry.four"),
         // A key mro does not read (a misspelling) is refused, not ignored.
         (

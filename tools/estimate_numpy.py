@@ -4,9 +4,13 @@
 A minimal, independent pipeline that `mro score` can judge against mro's truth — and a template
 for scoring your own (pyxem, py4DSTEM, ...): replace `estimate()` and keep `write()`.
 
-    python3 tools/estimate_numpy.py DATACUBE.npy META.json --out ESTIMATE.json \
-        [--k 4.0] [--width 0.32] [--n-max 10] [--gain 1.0] [--alpha 0.05] [--in-condition 0.059]
+    python3 tools/estimate_numpy.py DATACUBE.npy META.json --out ESTIMATE.json [--force] \
+        [--k 4.0] [--width 0.32] [--n-max 10] [--gain 1.0] [--alpha 0.05] [--in-condition F]
     mro score TRUTH.json ESTIMATE.json
+
+The in-condition share F is the run's own `analysis.in_condition_fraction` when META.json
+records the scenario it was simulated from (`provenance.resolved_scenario`), else the paper's
+0.059. An existing ESTIMATE.json is replaced only with --force.
 
 What it does, per pattern: the ring |k - k0| < width/2 at pixel centres; I_n = sum_p I_p
 exp(-i n phi_p); P_n = (|I_n|^2 - gain * sum_p I_p) / I_0^2 (the exact shot-noise term for unit
@@ -22,6 +26,7 @@ Needs only numpy (the datacube is memory-mapped, so it may be larger than memory
 import argparse
 import json
 import math
+import os
 import sys
 from collections import deque
 
@@ -95,21 +100,36 @@ def estimate(cube, cal, args):
             d = 2 * math.sqrt(len(inside) * step * step / math.pi)
             regions.append({"centroid_px": inside.mean(axis=0).tolist(), "diameter_nm": d})
         d = np.array([r["diameter_nm"] for r in regions])
+        why = {"spacing_nm": "this example does not estimate a spacing"}
         entry = {
             "regions": len(regions),
-            "regions_se": math.sqrt(len(regions)),
+            "regions_se": math.sqrt(len(regions)) if regions else None,
             "mean_diameter_nm": float(d.mean()) if d.size else None,
             "mean_diameter_se_nm": float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else None,
             "spacing_nm": None,
             "region_list": regions,
         }
+        if not regions:
+            why["regions_se"] = "no regions: a count of nothing has no standard error"
+            why["mean_diameter_nm"] = "no regions"
+        elif d.size == 1:
+            why["mean_diameter_se_nm"] = "one region: no spread to give a standard error"
         if thickness:
             v = math.pi / 6 * d**3 / (area * thickness)
             vf = v.sum() / args.in_condition
             entry["volume_fraction"] = float(vf) if vf <= 1 else None
             entry["volume_fraction_se"] = (
-                float(math.sqrt((v**2).sum()) / args.in_condition) if vf <= 1 else None
+                float(math.sqrt((v**2).sum()) / args.in_condition) if vf <= 1 and regions else None
             )
+            if vf > 1:
+                why["volume_fraction"] = (
+                    f"dividing by the in-condition share {args.in_condition} gives {vf:.3f} > 1"
+                )
+            elif not regions:
+                why["volume_fraction_se"] = "no regions: a count of nothing has no standard error"
+        else:
+            why["volume_fraction"] = "META.json gives no foil thickness"
+        entry["null_reasons"] = why
         by_symmetry[str(n)] = entry
     return {
         "schema": "mro.estimate/1",
@@ -120,10 +140,15 @@ def estimate(cube, cal, args):
     }
 
 
-def write(doc, path):
-    with open(path, "w") as f:
+def write(doc, path, force):
+    """Writes `doc` to `path` whole or not at all; an existing file only with `force`."""
+    if os.path.lexists(path) and not force:
+        sys.exit(f"{path}: exists; pass --force to replace it")
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
+    os.replace(tmp, path)
 
 
 def main(argv=None):
@@ -136,14 +161,28 @@ def main(argv=None):
     p.add_argument("--n-max", type=int, default=10)
     p.add_argument("--gain", type=float, default=1.0, help="counts per electron")
     p.add_argument("--alpha", type=float, default=0.05, help="false regions per map")
-    p.add_argument("--in-condition", type=float, default=0.059, help="in-condition share")
+    p.add_argument(
+        "--in-condition",
+        type=float,
+        help="in-condition share (default: META.json's analysis.in_condition_fraction, else 0.059)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     args = p.parse_args(argv)
     cube = np.load(args.datacube, mmap_mode="r")
     if cube.ndim != 4:
         sys.exit(f"{args.datacube}: shape {cube.shape}: expected [scan_y, scan_x, det_y, det_x]")
     with open(args.meta) as f:
-        cal = json.load(f)["calibration"]
-    write(estimate(cube, cal, args), args.out)
+        meta = json.load(f)
+    cal = meta["calibration"]
+    if args.in_condition is None:
+        analysis = (meta.get("provenance") or {}).get("resolved_scenario", {}).get("analysis", {})
+        args.in_condition = analysis.get("in_condition_fraction", 0.059)
+        print(f"in-condition share {args.in_condition}", file=sys.stderr)
+    if not 0 < args.in_condition <= 1:
+        sys.exit(f"--in-condition {args.in_condition}: expected a share in (0, 1]")
+    if os.path.lexists(args.out) and not args.force:
+        sys.exit(f"{args.out}: exists; pass --force to replace it")
+    write(estimate(cube, cal, args), args.out, args.force)
 
 
 if __name__ == "__main__":

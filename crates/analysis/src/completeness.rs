@@ -315,8 +315,9 @@ fn normal_completeness(peaks: &[(f64, f64)], mu: f64, sd: f64, t: f64) -> (f64, 
 pub fn correct(peaks: &[(f64, f64)]) -> Result<Completeness, String> {
     let n = peaks.len();
     if n < MIN_DETECTED {
+        let s = if n == 1 { "" } else { "s" };
         return Err(format!(
-            "{n} regions: a completeness correction needs at least {MIN_DETECTED}"
+            "{n} region{s}: a completeness correction needs at least {MIN_DETECTED}"
         ));
     }
     let mut ts: Vec<f64> = peaks.iter().map(|p| p.1).collect();

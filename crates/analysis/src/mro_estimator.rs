@@ -280,9 +280,14 @@ impl MroEstimator<'_> {
                 }
             }
             Some(_) if d.is_empty() => {
+                let (s, none) = if clusters == 1.0 {
+                    ("", "without")
+                } else {
+                    ("s", "none with")
+                };
                 let why = format!(
-                    "{clusters} regions counted, none with a model diameter: no sphere volume \
-                     to give"
+                    "{clusters} region{s} counted, {none} a model diameter: no sphere volume to \
+                     give"
                 );
                 for f in [
                     "volume_fraction_in_condition",

@@ -65,8 +65,13 @@ pub fn nearest_neighbor(
         })
         .collect();
     if kept.len() < MIN_REGIONS {
+        let (s, verb) = match (points.len(), kept.len()) {
+            (1, _) => ("", "has its"),
+            (_, 1) => ("s", "has its"),
+            _ => ("s", "have their"),
+        };
         return Err(format!(
-            "{} of {} regions have their nearest neighbour inside the field (at least \
+            "{} of {} region{s} {verb} nearest neighbour inside the field (at least \
              {MIN_REGIONS} needed)",
             kept.len(),
             points.len()
@@ -162,7 +167,9 @@ mod tests {
     #[test]
     fn too_few_regions_give_a_reason() {
         let err = nearest_neighbor(&[[10.0, 10.0], [12.0, 10.0]], [64, 64], 0.32).unwrap_err();
-        assert!(err.contains("2 of 2"), "{err}");
+        assert!(err.contains("2 of 2 regions have their"), "{err}");
+        let err = nearest_neighbor(&[[10.0, 10.0]], [64, 64], 0.32).unwrap_err();
+        assert!(err.starts_with("0 of 1 region has its"), "{err}");
         assert!(nearest_neighbor(&[], [64, 64], 0.32).is_err());
     }
 }

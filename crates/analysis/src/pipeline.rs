@@ -978,14 +978,19 @@ fn finish(
                         .filter(|(_, x)| x.1.is_none())
                         .map(|(s, _)| s.to_string())
                         .collect();
-                    mro_reasons.insert(
-                        "total_volume_fraction_se".to_string(),
-                        format!(
-                            "the volume fraction of n = {} has no standard error (see its \
-                             null_reasons)",
-                            without.join(", ")
+                    let why = match without.as_slice() {
+                        [one] => format!(
+                            "the volume fraction of n = {one} has no standard error (see its \
+                             null_reasons)"
                         ),
-                    );
+                        [rest @ .., last] => format!(
+                            "the volume fractions of n = {} and {last} have no standard error \
+                             (see their null_reasons)",
+                            rest.join(", ")
+                        ),
+                        [] => "a summed volume fraction has no standard error".to_string(),
+                    };
+                    mro_reasons.insert("total_volume_fraction_se".to_string(), why);
                 }
             }
         }

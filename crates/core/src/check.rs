@@ -17,11 +17,17 @@ pub struct InvalidValue {
 }
 
 impl InvalidValue {
-    /// A new error.
+    /// A new error. A number written with more than 12 characters outside 10⁻³ … 10⁶ is shown
+    /// in exponent form (`1e300`, not 301 digits).
     pub fn new(field: impl Into<String>, value: impl Display, expected: impl Into<String>) -> Self {
+        let value = value.to_string();
+        let value = match value.parse::<f64>() {
+            Ok(v) if value.len() > 12 => show_number(v),
+            _ => value,
+        };
         Self {
             field: field.into(),
-            value: value.to_string(),
+            value,
             expected: expected.into(),
         }
     }
@@ -34,6 +40,16 @@ impl InvalidValue {
             format!("{prefix}.{}", self.field)
         };
         self
+    }
+}
+
+/// `v` for a message: as Rust writes it within 10⁻³ … 10⁶ (and 0), in exponent form outside
+/// (`1e300`, `1e-300`), so that an absurd value does not print as hundreds of digits.
+pub fn show_number(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-3..1e6).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
     }
 }
 
@@ -93,5 +109,19 @@ mod tests {
         assert!(count_in("n", 3, 2, 12).is_ok());
         let e = InvalidValue::new("[2].symmetry", 1, "2..=12").within("clusters");
         assert_eq!(e.field, "clusters[2].symmetry");
+        assert_eq!(InvalidValue::new("x", 1e300, "").value, "1e300");
+        assert_eq!(InvalidValue::new("x", -1e-300, "").value, "-1e-300");
+        assert_eq!(InvalidValue::new("x", 0.32, "").value, "0.32");
+        assert_eq!(
+            InvalidValue::new("x", 4_000_000_000u32, "").value,
+            "4000000000"
+        );
+        assert_eq!(
+            InvalidValue::new("x", 4_000_000_000_000u64, "").value,
+            "4e12"
+        );
+        assert_eq!(InvalidValue::new("x", "\"abc\"", "").value, "\"abc\"");
+        assert_eq!(show_number(2.5e6), "2.5e6");
+        assert_eq!(show_number(0.0), "0");
     }
 }

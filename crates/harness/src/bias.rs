@@ -320,8 +320,9 @@ fn resolved_section(scores: &[&Score]) -> String {
     if resolved.is_empty() {
         return String::new();
     }
+    let s = if maps == 1 { "" } else { "s" };
     format!(
-        "\n### Over the {maps} maps whose clusters are resolved\n\nPer run, only the n where the median in-condition cluster is brighter than the no-MRO control's whole map (the `mro` method's P_n maps; the detectability section of each report); whole-sample quantities are left out.\n\n{}",
+        "\n### Over the {maps} map{s} whose clusters are resolved\n\nPer run, only the n where the median in-condition cluster is brighter than the no-MRO control's whole map (the `mro` method's P_n maps; the detectability section of each report); whole-sample quantities are left out.\n\n{}",
         bias_block(resolved.iter())
     )
 }
@@ -387,7 +388,7 @@ mod tests {
         });
         let text = detectable_section([&s], "scenarios");
         assert!(
-            text.contains("Over the 1 maps whose clusters are resolved"),
+            text.contains("Over the 1 map whose clusters are resolved"),
             "{text}"
         );
         // n = 6 (−90 %) is left out: mro's region count error is the n = 4 one alone.

@@ -714,8 +714,9 @@ fn verdict(
             list(planted)
         ),
     };
-    let numbers =
-        format!("{differs}, region counts are {ratio} × the control's, and {where_clusters}");
+    let numbers = format!(
+        "{differs}, `im2018` region counts are {ratio} × the control's, and {where_clusters}"
+    );
     if shows.is_empty() && located.is_empty() {
         format!("{}: {numbers}", Level::Not.words())
     } else if shows.len() == planted.len() && located.len() == planted.len() {
@@ -853,7 +854,10 @@ pub fn blocks(d: &Detectability) -> Vec<Block> {
                 "difference (s.e.)",
                 "sample minus control, in standard errors of block means",
             ),
-            col("regions (control)", "regions segmented in the sample's map (the control's)"),
+            col(
+                "regions (control)",
+                "regions the published method (`im2018`) segments in the sample's map (the control's)",
+            ),
             col("ratio", "sample regions over control regions"),
             col("clusters", "in-condition clusters of this n inside the scanned field"),
             col(
@@ -1041,7 +1045,7 @@ mod tests {
         assert!(
             words.starts_with(
                 "MRO not detectable: mean P_n at n = 2 cannot be compared with the control: the \
-                 scan is too small for a standard error, region counts"
+                 scan is too small for a standard error, `im2018` region counts"
             ),
             "{words}"
         );

@@ -97,8 +97,14 @@ fn sync_parent(path: &Path) {
     }
 }
 
-/// Refuses to replace an existing file unless `force`.
+/// Refuses a directory, and an existing file unless `force`.
 pub fn check_file(path: &Path, force: bool) -> anyhow::Result<()> {
+    if path.is_dir() {
+        return Err(bad_input(format!(
+            "{}: is a directory: expected the path of a file to write",
+            path.display()
+        )));
+    }
     if exists(path) && !force {
         return Err(bad_input(format!(
             "{}: exists; pass --force to replace it",
@@ -337,12 +343,15 @@ impl OutputDir {
                         .any(|r| &r.0 == f && matches_record(&dir.join(f), r))
                 }));
             }
+            // A file can be both of another name in a replaced subdirectory and unrecorded.
+            theirs.sort();
+            theirs.dedup();
             if !theirs.is_empty() {
                 let one = theirs.len() == 1;
-                let it = if one { "it" } else { "them" };
+                let (it, they) = if one { ("it", "it") } else { ("them", "they") };
                 return Err(bad_input(format!(
                     "--out {}: {} {} not as `mro {command}` left {it} (mro did not write {it}, \
-                     or {it} changed since), and this run would replace or remove {it}; move \
+                     or {they} changed since), and this run would replace or remove {it}; move \
                      {it} or pass --force",
                     dir.display(),
                     theirs.join(", "),

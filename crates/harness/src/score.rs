@@ -60,6 +60,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use mro_analysis::particles::geometric_in_condition;
+use mro_core::check::{in_range, InvalidValue};
 
 use crate::detectability::{map_of, Detectability};
 use crate::document::number;
@@ -91,6 +92,9 @@ pub const TOTAL_QUANTITIES: [&str; 2] = ["planted_volume_fraction", "total_volum
 /// What scoring reads of `truth.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TruthDoc {
+    /// `"mro.truth/1"` ([`TruthDoc::check`] refuses anything else, and its absence).
+    #[serde(default)]
+    pub schema: Option<String>,
     /// Lateral extent `[x, y]` in nm.
     pub extent_nm: [f64; 2],
     /// Foil thickness in nm (absent from truth files of older versions).
@@ -117,9 +121,106 @@ pub struct PlacementDoc {
     pub mode: String,
 }
 
-/// The largest symmetry n a truth file may name: far above any n a diffraction pattern at
-/// nanometre resolution resolves (the analysis's `n_max` is bounded by its angular bins).
+/// The largest symmetry n a truth, analysis or estimate may name: far above any n a
+/// diffraction pattern at nanometre resolution resolves (the analysis's `n_max` is bounded by
+/// its angular bins).
 pub const N_SYMMETRY_MAX: u32 = 1000;
+
+/// The schema of `truth.json`.
+pub const TRUTH_SCHEMA: &str = "mro.truth/1";
+
+/// The symmetry n a `by_symmetry` key names: an integer from 1 to [`N_SYMMETRY_MAX`] written
+/// as mro writes it (`"4"`; not `"04"`, `"+4"` or `"4.0"`, which would let two keys name one n).
+pub fn symmetry_key(key: &str) -> Option<u32> {
+    key.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=N_SYMMETRY_MAX).contains(n) && n.to_string() == key)
+}
+
+/// `Err` naming `section.key` unless `key` is a symmetry n as [`symmetry_key`] reads it.
+fn check_symmetry_key(section: &str, key: &str) -> Result<(), InvalidValue> {
+    match symmetry_key(key) {
+        Some(_) => Ok(()),
+        None => Err(InvalidValue::new(
+            format!("{section}.{key}"),
+            format!("{key:?}"),
+            format!(
+                "a symmetry n from 1 to {N_SYMMETRY_MAX} as the key, written as an integer (\"4\")"
+            ),
+        )),
+    }
+}
+
+/// A scan of at least one point along each axis.
+pub fn check_scan_shape(field: &str, shape: [usize; 2]) -> Result<(), InvalidValue> {
+    match shape.iter().position(|&n| n == 0) {
+        Some(axis) => Err(InvalidValue::new(
+            format!("{field}[{axis}]"),
+            0,
+            "at least 1 scan point",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A scan step within the calibration range (`mro_core::meta::CALIBRATION_RANGES`).
+pub fn check_scan_step(field: &str, v: f64) -> Result<(), InvalidValue> {
+    let r = mro_core::meta::CALIBRATION_RANGES
+        .iter()
+        .find(|r| r.field == "scan_step_nm")
+        .expect("scan_step_nm has a range");
+    if v.is_finite() && (r.lo..=r.hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(InvalidValue::new(field, v, r.expected))
+    }
+}
+
+/// `Err` naming `field` unless `v` is absent or a finite number ≥ 0.
+fn non_negative(field: &str, v: Option<f64>) -> Result<(), InvalidValue> {
+    match v {
+        Some(v) if !(v.is_finite() && v >= 0.0) => {
+            Err(InvalidValue::new(field, v, "a finite number ≥ 0"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Each region's centroid on the scan of `scan_shape` (when given; at most half a pixel
+/// outside it), its diameter and width ≥ 0; `field` is the list's path.
+fn check_regions(
+    field: &str,
+    regions: &[RegionDoc],
+    scan_shape: Option<[usize; 2]>,
+) -> Result<(), InvalidValue> {
+    for (i, r) in regions.iter().enumerate() {
+        let region = |name: &str| format!("{field}[{i}].{name}");
+        for (axis, &c) in r.centroid_px.iter().enumerate() {
+            let top = scan_shape.map_or(f64::INFINITY, |s| s[axis] as f64 - 0.5);
+            if !(c.is_finite() && c >= -0.5 && c <= top) {
+                return Err(InvalidValue::new(
+                    region(&format!("centroid_px[{axis}]")),
+                    c,
+                    match scan_shape {
+                        Some(s) => format!(
+                            "a scan-pixel coordinate from −0.5 to {top} (scan_shape[{axis}] = {})",
+                            s[axis]
+                        ),
+                        None => "a finite scan-pixel coordinate ≥ −0.5".into(),
+                    },
+                ));
+            }
+        }
+        non_negative(&region("diameter_nm"), r.diameter_nm)?;
+        non_negative(&region("fwhm_nm"), r.fwhm_nm)?;
+    }
+    Ok(())
+}
+
+/// `Err` naming `field` unless `v` is absent or within [0, 1].
+fn share(field: &str, v: Option<f64>) -> Result<(), InvalidValue> {
+    v.map_or(Ok(()), |v| in_range(field, v, 0.0, 1.0, ""))
+}
 
 impl TruthDoc {
     /// Refuses values that no truth file mro writes holds and that scoring cannot use (exit
@@ -129,14 +230,16 @@ impl TruthDoc {
     /// centre more than one extent outside the sample (mro writes centres inside it); a symmetry
     /// n outside 1 to [`N_SYMMETRY_MAX`]; a volume fraction outside [0, 1].
     pub fn check(&self, path: &Path) -> anyhow::Result<()> {
-        // 1e300 as itself, not as 301 digits.
-        let show = |v: f64| {
-            if v != 0.0 && !(1e-3..1e6).contains(&v.abs()) {
-                format!("{v:e}")
-            } else {
-                v.to_string()
-            }
-        };
+        let show = mro_core::check::show_number;
+        if self.schema.as_deref() != Some(TRUTH_SCHEMA) {
+            return Err(bad_input(format!(
+                "{}: field `schema` = {}: expected \"{TRUTH_SCHEMA}\"",
+                path.display(),
+                self.schema
+                    .as_ref()
+                    .map_or("missing".to_string(), |s| format!("{s:?}"))
+            )));
+        }
         let bad = |field: String, value: f64, expected: &str| {
             Err(bad_input(format!(
                 "{}: field `{field}` = {}: expected {expected}",
@@ -209,13 +312,35 @@ impl TruthDoc {
             }
         };
         for (key, t) in &self.by_symmetry {
-            if let Ok(n) = key.parse::<u32>() {
-                symmetry(format!("by_symmetry.{key}"), n)?;
-            }
+            check_symmetry_key("by_symmetry", key)
+                .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
             fraction(
                 format!("by_symmetry.{key}.volume_fraction"),
                 t.volume_fraction,
             )?;
+            if let Some(count) = t.count.filter(|&c| t.in_condition_count > c) {
+                return bad(
+                    format!("by_symmetry.{key}.in_condition_count"),
+                    t.in_condition_count as f64,
+                    &format!("at most `by_symmetry.{key}.count` = {count}"),
+                );
+            }
+            for (name, v) in [
+                (
+                    "projected_nearest_neighbor_nm",
+                    t.projected_nearest_neighbor_nm,
+                ),
+                ("pair_correlation_peak_nm", t.pair_correlation_peak_nm),
+                ("k0_per_nm", t.k0_per_nm),
+            ] {
+                if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
+                    return bad(
+                        format!("by_symmetry.{key}.{name}"),
+                        v,
+                        "a finite number > 0",
+                    );
+                }
+            }
         }
         fraction("total_volume_fraction".into(), self.total_volume_fraction)
     }
@@ -340,6 +465,150 @@ pub struct EstimateBody {
     pub null_reasons: BTreeMap<String, String>,
 }
 
+impl EstimateBody {
+    /// Refuses impossible values, naming the field: a key that is not a symmetry n
+    /// ([`symmetry_key`]), a negative count, diameter, spacing or standard error, a fraction
+    /// outside [0, 1], a region centroid off the scan of `scan_shape` (when given).
+    pub fn check(&self, scan_shape: Option<[usize; 2]>) -> Result<(), InvalidValue> {
+        for (key, t) in &self.by_symmetry {
+            check_symmetry_key("by_symmetry", key)?;
+            let field = |name: &str| format!("by_symmetry.{key}.{name}");
+            for (name, v) in [
+                ("regions", t.regions),
+                ("regions_se", t.regions_se),
+                ("clusters", t.clusters),
+                ("clusters_se", t.clusters_se),
+                ("mean_diameter_nm", t.mean_diameter_nm),
+                ("mean_diameter_se_nm", t.mean_diameter_se_nm),
+                ("volume_fraction_se", t.volume_fraction_se),
+                ("spacing_nm", t.spacing_nm),
+                ("spacing_se_nm", t.spacing_se_nm),
+                ("nearest_neighbor_nm", t.nearest_neighbor_nm),
+                ("nearest_neighbor_se_nm", t.nearest_neighbor_se_nm),
+            ] {
+                non_negative(&field(name), v)?;
+            }
+            share(&field("volume_fraction"), t.volume_fraction)?;
+            check_regions(&field("region_list"), &t.region_list, scan_shape)?;
+        }
+        share("total_volume_fraction", self.total_volume_fraction)?;
+        non_negative("total_volume_fraction_se", self.total_volume_fraction_se)
+    }
+}
+
+impl AnalysisDoc {
+    /// Refuses (exit status 2, naming `path` and the field) what no `analysis.json` mro writes
+    /// holds and what would be scored into wrong numbers: a `config.method` other than `mro`
+    /// or `im2018`, or `mro` without its `mro` section; a scan step outside the calibration
+    /// range; a scan with no point; an in-condition share or acceptance the analysis's own
+    /// config refuses; a `by_symmetry` key that is not a symmetry n; a map missing for an n up
+    /// to `config.n_max` (every map up to it is written); impossible values of either method,
+    /// region centroids off the scan included ([`EstimateBody::check`] for `mro`).
+    pub fn check(&self, path: &Path) -> anyhow::Result<()> {
+        let checked = || -> Result<(), InvalidValue> {
+            match (self.config.method.as_deref(), &self.mro) {
+                (None | Some("im2018"), _) | (Some("mro"), Some(_)) => {}
+                (Some("mro"), None) => {
+                    return Err(InvalidValue::new(
+                        "config.method",
+                        "\"mro\"",
+                        "an analysis that holds the `mro` section it names (it has none)",
+                    ))
+                }
+                (Some(m), _) => {
+                    return Err(InvalidValue::new(
+                        "config.method",
+                        format!("{m:?}"),
+                        "\"mro\" or \"im2018\"",
+                    ))
+                }
+            }
+            check_scan_step("calibration.scan_step_nm", self.calibration.scan_step_nm)?;
+            if let Some(input) = &self.input {
+                check_scan_shape("input.scan_shape", input.scan_shape)?;
+            }
+            // The in-condition corrections divide by them.
+            mro_core::check::positive_up_to(
+                "config.in_condition_fraction",
+                self.config.in_condition_fraction,
+                1.0,
+                "",
+            )?;
+            in_range(
+                "config.acceptance_deg",
+                self.config.acceptance_deg,
+                0.1,
+                90.0,
+                "°",
+            )?;
+            let shape = self.input.as_ref().map(|i| i.scan_shape);
+            for (key, t) in &self.by_symmetry {
+                check_symmetry_key("by_symmetry", key)?;
+                let field = |name: &str| format!("by_symmetry.{key}.{name}");
+                for (name, v) in [
+                    ("regions_se", t.regions_se),
+                    ("mean_diameter_nm", t.mean_diameter_nm),
+                    ("mean_diameter_se_nm", t.mean_diameter_se_nm),
+                    ("mean_diameter_corrected_nm", t.mean_diameter_corrected_nm),
+                    (
+                        "mean_diameter_corrected_se_nm",
+                        t.mean_diameter_corrected_se_nm,
+                    ),
+                    (
+                        "volume_fraction_in_condition_se",
+                        t.volume_fraction_in_condition_se,
+                    ),
+                    ("autocorrelation_peak_nm", t.autocorrelation_peak_nm),
+                    ("autocorrelation_peak_se_nm", t.autocorrelation_peak_se_nm),
+                ] {
+                    non_negative(&field(name), v)?;
+                }
+                share(
+                    &field("volume_fraction_in_condition"),
+                    t.volume_fraction_in_condition,
+                )?;
+                check_regions(&field("region_list"), &t.region_list, shape)?;
+            }
+            share("total_volume_fraction", self.total_volume_fraction)?;
+            non_negative("variance.peak_k_per_nm", self.variance.peak_k_per_nm)?;
+            if let Some(mro) = &self.mro {
+                mro.check(shape).map_err(|e| e.within("mro"))?;
+            }
+            if let Some(n_max) = self.config.n_max {
+                if n_max > N_SYMMETRY_MAX as usize {
+                    return Err(InvalidValue::new(
+                        "config.n_max",
+                        n_max,
+                        format!("an n from 1 to {N_SYMMETRY_MAX}"),
+                    ));
+                }
+                let mro = self.mro.as_ref().map(|m| &m.by_symmetry);
+                for key in (1..=n_max).map(|n| n.to_string()) {
+                    let missing = if !self.by_symmetry.contains_key(&key) {
+                        Some("by_symmetry")
+                    } else if mro.is_some_and(|m| !m.contains_key(&key)) {
+                        Some("mro.by_symmetry")
+                    } else {
+                        None
+                    };
+                    if let Some(section) = missing {
+                        return Err(InvalidValue::new(
+                            format!("{section}.{key}"),
+                            "missing",
+                            format!(
+                                "a map for every n from 1 to config.n_max = {n_max}, as `mro \
+                                 analyze` writes them"
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        };
+        checked().map_err(|err| bad_input(format!("{}: {err}", path.display())))
+    }
+}
+
 /// An external estimate (schema `mro.estimate/1`; see the module docs).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Estimate {
@@ -435,6 +704,10 @@ pub struct ConfigDoc {
     /// The estimator scored (`"mro"` or `"im2018"`; absent from older analyses: `im2018`).
     #[serde(default)]
     pub method: Option<String>,
+    /// The highest n analysed: every map from 1 to it is in the file (absent from older
+    /// analyses).
+    #[serde(default)]
+    pub n_max: Option<usize>,
 }
 
 /// The V(k) part of `analysis.json`.
@@ -965,7 +1238,7 @@ fn im2018_reasons(f: &FoundType, vf: Option<f64>, p: f64) -> BTreeMap<String, St
             )
         });
     }
-    let none = "the im2018 method gives none (the mro method's regions do)";
+    let none = "the published method measures no nearest-neighbour distance (the mro method does)";
     why.insert("nearest_neighbor_nm".into(), none.into());
     why
 }
@@ -1322,6 +1595,11 @@ fn method_rows(
         let overlapping_why = unmatched.clone().unwrap_or_else(|| {
             if in_field.is_empty() {
                 recall_why.clone()
+            } else if in_field.len() == 1 {
+                format!(
+                    "the one in-condition cluster of n = {n}{place} overlaps no other \
+                     in-condition cluster in projection"
+                )
             } else {
                 format!(
                     "none of the {} in-condition clusters of n = {n}{place} overlaps another \
@@ -1615,25 +1893,92 @@ pub fn identification(
     (recall, precision)
 }
 
-/// Reads a JSON document of type `T`, naming the file in errors (exit status 2).
+/// Reads a JSON document of type `T`, naming the file in errors (exit status 2). Refuses text
+/// after the document and a key written twice in one object (JSON leaves duplicates to the
+/// reader; serde would keep the last silently, so that `{"4": …, "4": …}` scored one of them).
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let invalid = |field: String, e: &dyn std::fmt::Display| {
         // The dotted path of the value that did not fit (`by_symmetry.4.regions`), when inside.
-        let field = e.path().to_string();
-        let at = if field == "." || field == "?" {
+        let at = if field.is_empty() || field == "." || field == "?" {
             String::new()
         } else {
             format!(" field `{field}`:")
         };
-        bad_input(format!(
-            "{}: not a valid {what}:{at} {}",
-            path.display(),
-            e.inner()
-        ))
-    })
+        bad_input(format!("{}: not a valid {what}:{at} {e}", path.display()))
+    };
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let value: T = serde_path_to_error::deserialize(&mut *de)
+        .map_err(|e| invalid(e.path().to_string(), e.inner()))?;
+    de.end().map_err(|e| invalid(String::new(), &e))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde::de::DeserializeSeed::deserialize(UniqueKeys(String::new()), &mut *de)
+        .map_err(|e| invalid(String::new(), &e))?;
+    Ok(value)
+}
+
+/// Walks a JSON value and fails on the first object that holds a key twice, naming its dotted
+/// path (the object's path, inside `UniqueKeys`).
+struct UniqueKeys(String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while seq
+            .next_element_seed(UniqueKeys(format!("{}[{i}]", self.0)))?
+            .is_some()
+        {
+            i += 1;
+        }
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.0.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.0)
+            };
+            if !seen.insert(key) {
+                return Err(serde::de::Error::custom(format!(
+                    "key written twice: `{path}` (expected each key once per object)"
+                )));
+            }
+            map.next_value_seed(UniqueKeys(path))?;
+        }
+        Ok(())
+    }
 }
 
 /// Why values are blank: each distinct [`Row::null_reason`] with the rows it explains
@@ -2118,7 +2463,7 @@ mod tests {
                 let v = t.by_symmetry.remove("4").unwrap();
                 t.by_symmetry.insert("1001".into(), v);
             },
-            "`by_symmetry.1001` = 1001",
+            "`by_symmetry.1001` = \"1001\": expected a symmetry n from 1 to 1000",
         );
         refused(
             |t| t.by_symmetry.get_mut("4").unwrap().volume_fraction = -0.1,
@@ -2127,6 +2472,26 @@ mod tests {
         refused(
             |t| t.total_volume_fraction = 1.5,
             "`total_volume_fraction` = 1.5",
+        );
+        refused(|t| t.schema = None, "`schema` = missing");
+        refused(
+            |t| t.schema = Some("mro.truth/2".into()),
+            "`schema` = \"mro.truth/2\"",
+        );
+        refused(
+            |t| {
+                let v = t.by_symmetry.remove("4").unwrap();
+                t.by_symmetry.insert("4.0".into(), v);
+            },
+            "`by_symmetry.4.0` = \"4.0\": expected a symmetry n",
+        );
+        refused(
+            |t| t.by_symmetry.get_mut("4").unwrap().in_condition_count = 4,
+            "`by_symmetry.4.in_condition_count` = 4: expected at most `by_symmetry.4.count` = 3",
+        );
+        refused(
+            |t| t.by_symmetry.get_mut("4").unwrap().pair_correlation_peak_nm = Some(-1.0),
+            "`by_symmetry.4.pair_correlation_peak_nm` = -1",
         );
     }
 
@@ -2145,6 +2510,14 @@ mod tests {
                 .unwrap()
                 .contains("none of the 2 in-condition clusters of n = 4 overlaps another"),
             "{row:?}"
+        );
+        let mut one = truth();
+        one.clusters[1].in_condition = false;
+        let s = score(&one, &perfect(), &ScoringSpec::default());
+        let why = get(&s, "recall_overlapping").null_reason.clone().unwrap();
+        assert!(
+            why.contains("the one in-condition cluster of n = 4 overlaps no other"),
+            "{why}"
         );
         // An in-condition cluster of another n 0.54 nm from the first (radii 0.6 + 0.65), one
         // across the periodic edge from the second (0.3 nm away at y = 0.1 nm), and one beside
@@ -2347,6 +2720,128 @@ mod tests {
             "{msg}"
         );
         assert!(e.chain().any(|c| c.is::<crate::exit::BadInput>()));
+    }
+
+    /// Text after the document, and a key written twice at any depth, are bad input.
+    #[test]
+    fn trailing_text_and_duplicate_keys_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("a.json");
+        let read = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            read_json::<serde_json::Value>(&path, "document").map_err(|e| e.to_string())
+        };
+        assert!(read(r#"{"a": [{"b": 1}, {"b": 2}], "c": {"b": 3}}"#).is_ok());
+        let e = read(r#"{"a": 1} {"a": 2}"#).unwrap_err();
+        assert!(e.contains("a.json") && e.contains("trailing"), "{e}");
+        let e = read(r#"{"x": {"by_symmetry": {"4": 1, "6": 2, "4": 3}}}"#).unwrap_err();
+        assert!(e.contains("key written twice: `x.by_symmetry.4`"), "{e}");
+        let e = read(r#"{"l": [{}, {"k": 1, "k": 1}]}"#).unwrap_err();
+        assert!(e.contains("`l[1].k`"), "{e}");
+    }
+
+    /// What `mro analyze` never writes is refused with the field named.
+    #[test]
+    fn impossible_analysis_values_are_refused_by_field() {
+        let path = Path::new("a/analysis.json");
+        assert!(perfect().check(path).is_ok());
+        let refused = |edit: &dyn Fn(&mut AnalysisDoc), field: &str| {
+            let mut a = perfect();
+            edit(&mut a);
+            let e = a.check(path).unwrap_err().to_string();
+            assert!(
+                e.starts_with("a/analysis.json: field `") && e.contains(field),
+                "{e}"
+            );
+        };
+        refused(
+            &|a| a.config.method = Some("foo".into()),
+            "`config.method` = \"foo\": expected \"mro\" or \"im2018\"",
+        );
+        // `perfect()` has no `mro` section to judge.
+        refused(&|a| a.config.method = Some("mro".into()), "`config.method`");
+        refused(
+            &|a| a.calibration.scan_step_nm = -0.32,
+            "`calibration.scan_step_nm` = -0.32",
+        );
+        refused(
+            &|a| a.calibration.scan_step_nm = 1e300,
+            "`calibration.scan_step_nm` = 1e300",
+        );
+        refused(
+            &|a| a.input = Some(InputDoc { scan_shape: [8, 0] }),
+            "`input.scan_shape[1]` = 0",
+        );
+        refused(
+            &|a| {
+                let v = a.by_symmetry.remove("4").unwrap();
+                a.by_symmetry.insert("04".into(), v);
+            },
+            "`by_symmetry.04`",
+        );
+        refused(
+            &|a| a.config.n_max = Some(5),
+            "`by_symmetry.1` = missing: expected a map for every n from 1 to config.n_max = 5",
+        );
+        refused(
+            &|a| {
+                let f = a.by_symmetry.get_mut("4").unwrap();
+                f.volume_fraction_in_condition = Some(2.0);
+            },
+            "`by_symmetry.4.volume_fraction_in_condition` = 2",
+        );
+        refused(
+            &|a| a.by_symmetry.get_mut("4").unwrap().mean_diameter_nm = Some(-1.0),
+            "`by_symmetry.4.mean_diameter_nm` = -1",
+        );
+        refused(
+            &|a| a.variance.peak_k_per_nm = Some(-4.0),
+            "`variance.peak_k_per_nm` = -4",
+        );
+        refused(
+            &|a| a.total_volume_fraction = Some(-0.5),
+            "`total_volume_fraction`",
+        );
+        refused(
+            &|a| a.config.in_condition_fraction = 0.0,
+            "`config.in_condition_fraction` = 0",
+        );
+        refused(
+            &|a| a.by_symmetry.get_mut("4").unwrap().region_list[1].centroid_px[0] = -3.0,
+            "`by_symmetry.4.region_list[1].centroid_px[0]` = -3",
+        );
+        refused(
+            &|a| {
+                let t = EstimateType {
+                    clusters: Some(-5.0),
+                    ..EstimateType::default()
+                };
+                a.mro = Some(EstimateBody {
+                    by_symmetry: [("4".to_string(), t)].into(),
+                    ..EstimateBody::default()
+                });
+            },
+            "`mro.by_symmetry.4.clusters` = -5",
+        );
+        // With `n_max`, the `mro` section must hold every map too.
+        refused(
+            &|a| {
+                a.config.n_max = Some(4);
+                for n in 1..=4 {
+                    a.by_symmetry
+                        .entry(n.to_string())
+                        .or_insert_with(a_found_map);
+                }
+                a.mro = Some(EstimateBody::default());
+            },
+            "`mro.by_symmetry.1` = missing",
+        );
+    }
+
+    fn a_found_map() -> FoundType {
+        serde_json::from_value(serde_json::json!({"regions": 0, "mean_diameter_nm": null,
+            "volume_fraction_in_condition": null, "autocorrelation_peak_nm": null}))
+        .unwrap()
     }
 
     #[test]

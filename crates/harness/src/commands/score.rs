@@ -48,10 +48,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             check_estimate_keys(&args.analysis, &doc)?;
             let e: Estimate = read_json(&args.analysis, "estimate (mro.estimate/1)")?;
             check_estimate(&args.analysis, &e)?;
+            if let (Some(shape), Some(step)) = (e.scan_shape, e.scan_step_nm) {
+                field_inside(args, &truth, "scan_shape", shape, step)?;
+            }
             score_estimate(&truth, &e, &tolerances)
         }
         Some("mro.analysis/1") => {
             let a: AnalysisDoc = read_json(&args.analysis, "analysis.json (mro.analysis/1)")?;
+            a.check(&args.analysis)?;
             check_same_sample(args, &truth, &a)?;
             if let Some((path, sc)) = &scenario {
                 warn_other_settings(&args.analysis, &a.config, path, &sc.analysis);
@@ -69,6 +73,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let json = serde_json::to_string_pretty(&s)?;
     match &args.out {
         Some(out) => {
+            // --force replaces what the user wrote, but not the files being scored.
+            let same = |input: &std::path::Path| {
+                std::fs::canonicalize(input)
+                    .ok()
+                    .zip(std::fs::canonicalize(out).ok())
+                    .is_some_and(|(a, b)| a == b)
+            };
+            if same(&args.truth) || same(&args.analysis) {
+                return Err(bad_input(format!(
+                    "--out {}: is an input of this score: write the score to another file",
+                    out.display()
+                )));
+            }
             check_file(out, args.force)?;
             write_file(out, (json + "\n").as_bytes())?;
             out!("{}\n{}", table(&s), side_by_side(&s));
@@ -159,23 +176,41 @@ fn check_same_sample(args: &Args, truth: &TruthDoc, a: &AnalysisDoc) -> anyhow::
             ));
         }
     }
-    if let Some(input) = &a.input {
-        let step = a.calibration.scan_step_nm;
-        // truth extent is [x, y]; scan points are [y, x].
-        for (axis, name) in [(0, "y"), (1, "x")] {
-            let field_nm = input.scan_shape[axis] as f64 * step;
-            let extent = truth.extent_nm[1 - axis];
-            if field_nm > extent * (1.0 + 1e-6) {
-                return Err(mismatch(
-                    &format!("input.scan_shape[{axis}]"),
-                    format!(
-                        "{} (× {step} nm = {field_nm:.3} nm along {name})",
-                        input.scan_shape[axis]
-                    ),
-                    &format!("`extent_nm[{}]`", 1 - axis),
-                    format!("{extent} nm"),
-                ));
-            }
+    match &a.input {
+        Some(input) => field_inside(
+            args,
+            truth,
+            "input.scan_shape",
+            input.scan_shape,
+            a.calibration.scan_step_nm,
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Refuses (exit status 2) a scan field larger than the truth's extent: a simulated scan lies
+/// inside the sample, so the file cannot be of this truth's run.
+fn field_inside(
+    args: &Args,
+    truth: &TruthDoc,
+    field: &str,
+    shape: [usize; 2],
+    step: f64,
+) -> anyhow::Result<()> {
+    // truth extent is [x, y]; scan points are [y, x].
+    for (axis, name) in [(0, "y"), (1, "x")] {
+        let field_nm = shape[axis] as f64 * step;
+        let extent = truth.extent_nm[1 - axis];
+        if field_nm > extent * (1.0 + 1e-6) {
+            return Err(bad_input(format!(
+                "{}: field `{field}[{axis}]` = {} (× {step} nm = {field_nm:.3} nm along {name}), \
+                 but {} has `extent_nm[{}]` = {extent} nm: expected a scan inside the truth's \
+                 sample (of the truth's own run)",
+                args.analysis.display(),
+                shape[axis],
+                args.truth.display(),
+                1 - axis
+            )));
         }
     }
     Ok(())
@@ -256,18 +291,32 @@ fn check_estimate_keys(path: &std::path::Path, doc: &serde_json::Value) -> anyho
     Ok(())
 }
 
-/// Refuses an estimate with impossible values (exit status 2), naming the field: a symmetry key
-/// that is not an integer 1 … 64, a negative count, diameter, spacing or standard error, a
-/// fraction outside [0, 1].
+/// Refuses an estimate with impossible values (exit status 2), naming the field: a method
+/// named as a built-in one, a `scan_shape` without a step or with no point, then its answer as
+/// [`crate::score::EstimateBody::check`] does.
 fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
-    use mro_core::check::{in_range, InvalidValue};
+    use mro_core::check::InvalidValue;
     let checked = || -> Result<(), InvalidValue> {
         // Its rows would be indistinguishable from the built-in methods' in the tables.
-        if ["im2018", "mro"].contains(&e.method.trim()) || e.method.trim().is_empty() {
+        let name = e.method.trim().to_lowercase();
+        if ["im2018", "mro"].contains(&name.as_str()) || name.is_empty() {
             return Err(InvalidValue::new(
                 "method",
                 format!("{:?}", e.method),
-                "a non-empty name other than \"im2018\" and \"mro\" (the built-in methods)",
+                "a non-empty name other than \"im2018\" and \"mro\" in any case (the built-in \
+                 methods)",
+            ));
+        }
+        // It heads columns of the Markdown and text tables.
+        if e.method
+            .chars()
+            .any(|c| c.is_control() || c == '|' || c == '`')
+        {
+            return Err(InvalidValue::new(
+                "method",
+                format!("{:?}", e.method),
+                "a name without line breaks, control characters, `|` or backticks (it heads \
+                 table columns)",
             ));
         }
         if let Some(shape) = e.scan_shape {
@@ -278,90 +327,12 @@ fn check_estimate(path: &std::path::Path, e: &Estimate) -> anyhow::Result<()> {
                     "it only with scan_step_nm (the field is placed in the sample by the step)",
                 ));
             }
-            for (axis, &n) in shape.iter().enumerate() {
-                if n == 0 {
-                    return Err(InvalidValue::new(
-                        format!("scan_shape[{axis}]"),
-                        n,
-                        "at least 1 scan point",
-                    ));
-                }
-            }
+            crate::score::check_scan_shape("scan_shape", shape)?;
         }
-        for (key, t) in &e.body.by_symmetry {
-            if !key.parse::<u32>().is_ok_and(|n| (1..=64).contains(&n)) {
-                return Err(InvalidValue::new(
-                    format!("by_symmetry.{key}"),
-                    key,
-                    "a symmetry n from 1 to 64 as the key",
-                ));
-            }
-            let field = |name: &str| format!("by_symmetry.{key}.{name}");
-            for (name, v) in [
-                ("regions", t.regions),
-                ("regions_se", t.regions_se),
-                ("clusters", t.clusters),
-                ("clusters_se", t.clusters_se),
-                ("mean_diameter_nm", t.mean_diameter_nm),
-                ("mean_diameter_se_nm", t.mean_diameter_se_nm),
-                ("volume_fraction_se", t.volume_fraction_se),
-                ("spacing_nm", t.spacing_nm),
-                ("spacing_se_nm", t.spacing_se_nm),
-                ("nearest_neighbor_nm", t.nearest_neighbor_nm),
-                ("nearest_neighbor_se_nm", t.nearest_neighbor_se_nm),
-            ] {
-                match v {
-                    Some(v) if !(v.is_finite() && v >= 0.0) => {
-                        return Err(InvalidValue::new(field(name), v, "a finite number ≥ 0"))
-                    }
-                    _ => {}
-                }
-            }
-            t.volume_fraction.map_or(Ok(()), |v| {
-                in_range(&field("volume_fraction"), v, 0.0, 1.0, "")
-            })?;
-            for (i, r) in t.region_list.iter().enumerate() {
-                let region = |name: &str| field(&format!("region_list[{i}].{name}"));
-                for (axis, &c) in r.centroid_px.iter().enumerate() {
-                    // Scan pixels: a centroid lies on the scan, at most half a pixel outside it.
-                    let top = e.scan_shape.map_or(f64::INFINITY, |s| s[axis] as f64 - 0.5);
-                    if !(c.is_finite() && c >= -0.5 && c <= top) {
-                        return Err(InvalidValue::new(
-                            region(&format!("centroid_px[{axis}]")),
-                            c,
-                            match e.scan_shape {
-                                Some(s) => format!(
-                                    "a scan-pixel coordinate from −0.5 to {top} (scan_shape[{axis}] = {})",
-                                    s[axis]
-                                ),
-                                None => "a finite scan-pixel coordinate ≥ −0.5".into(),
-                            },
-                        ));
-                    }
-                }
-                for (name, v) in [("diameter_nm", r.diameter_nm), ("fwhm_nm", r.fwhm_nm)] {
-                    match v {
-                        Some(v) if !(v.is_finite() && v >= 0.0) => {
-                            return Err(InvalidValue::new(region(name), v, "a finite number ≥ 0"))
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        // The calibration range of a scan step.
         if let Some(v) = e.scan_step_nm {
-            let r = mro_core::meta::CALIBRATION_RANGES
-                .iter()
-                .find(|r| r.field == "scan_step_nm")
-                .expect("scan_step_nm has a range");
-            if !(v.is_finite() && (r.lo..=r.hi).contains(&v)) {
-                return Err(InvalidValue::new("scan_step_nm", v, r.expected));
-            }
+            crate::score::check_scan_step("scan_step_nm", v)?;
         }
-        e.body.total_volume_fraction.map_or(Ok(()), |v| {
-            in_range("total_volume_fraction", v, 0.0, 1.0, "")
-        })
+        e.body.check(e.scan_shape)
     };
     checked().map_err(|err| bad_input(format!("{}: {err}", path.display())))
 }
