@@ -78,6 +78,8 @@ fn numpy_estimate_is_scored_by_mro_score() {
         // A value of the wrong type names its field too.
         (r#""4": {"regions": "three"}"#, "by_symmetry.4.regions"),
         (r#""1001": {"regions": 3}"#, "by_symmetry.1001"),
+        // serde would read a struct from an array by position.
+        (r#""4": [1]"#, "field `by_symmetry.4` is an array"),
         (r#""04": {"regions": 3}"#, "by_symmetry.04"),
         // One key twice: JSON leaves it to the reader, and serde would keep the last.
         (

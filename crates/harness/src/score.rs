@@ -226,9 +226,12 @@ impl TruthDoc {
     /// Refuses values that no truth file mro writes holds and that scoring cannot use (exit
     /// status 2, naming `path` and the field): an extent or thickness that is not a length from
     /// 0.1 nm (narrower than an atom) to 1 m (wider, the periodic distances lose their
-    /// precision); a cluster diameter that is not positive or is wider than the sample; a
-    /// centre more than one extent outside the sample (mro writes centres inside it); a symmetry
-    /// n outside 1 to [`N_SYMMETRY_MAX`]; a volume fraction outside [0, 1].
+    /// precision); a cluster diameter under 0.1 nm or wider than the sample; a centre more
+    /// than one extent outside the sample (mro writes centres inside it); a schema other than
+    /// [`TRUTH_SCHEMA`]; a symmetry n outside 1 to [`N_SYMMETRY_MAX`], or a `by_symmetry` key
+    /// not written as one; a density wave whose n has no `by_symmetry` entry; a volume
+    /// fraction outside [0, 1]; an in-condition count above the count; a spacing or `k0` that
+    /// is not positive; a placement mode other than `random` or `correlated`.
     pub fn check(&self, path: &Path) -> anyhow::Result<()> {
         let show = mro_core::check::show_number;
         if self.schema.as_deref() != Some(TRUTH_SCHEMA) {
@@ -258,12 +261,12 @@ impl TruthDoc {
         }
         let widest = self.extent_nm[0].max(self.extent_nm[1]);
         for (i, c) in self.clusters.iter().enumerate() {
-            if !(c.diameter_nm > 0.0 && c.diameter_nm <= widest) {
+            if !(c.diameter_nm >= 0.1 && c.diameter_nm <= widest) {
                 return bad(
                     format!("clusters[{i}].diameter_nm"),
                     c.diameter_nm,
                     &format!(
-                        "a diameter > 0 and at most the sample's width, {} nm",
+                        "a diameter from 0.1 nm (an atom) to the sample's width, {} nm",
                         show(widest)
                     ),
                 );
@@ -342,7 +345,32 @@ impl TruthDoc {
                 }
             }
         }
-        fraction("total_volume_fraction".into(), self.total_volume_fraction)
+        fraction("total_volume_fraction".into(), self.total_volume_fraction)?;
+        if let Some(p) = self
+            .placement
+            .as_ref()
+            .filter(|p| !["random", "correlated"].contains(&p.mode.as_str()))
+        {
+            return Err(bad_input(format!(
+                "{}: field `placement.mode` = {:?}: expected \"random\" or \"correlated\"",
+                path.display(),
+                p.mode
+            )));
+        }
+        // A density wave's n has its table: without it, its clusters would go unscored.
+        for (i, c) in self.clusters.iter().enumerate() {
+            if let Some(n) = c
+                .symmetry
+                .filter(|n| !self.by_symmetry.contains_key(&n.to_string()))
+            {
+                return Err(bad_input(format!(
+                    "{}: field `clusters[{i}].symmetry` = {n}: expected an n that `by_symmetry` \
+                     holds (it has no entry \"{n}\")",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Whether the clusters were placed at a target spacing, so that a spacing exists to be
@@ -501,8 +529,8 @@ impl AnalysisDoc {
     /// holds and what would be scored into wrong numbers: a `config.method` other than `mro`
     /// or `im2018`, or `mro` without its `mro` section; a scan step outside the calibration
     /// range; a scan with no point; an in-condition share or acceptance the analysis's own
-    /// config refuses; a `by_symmetry` key that is not a symmetry n; a map missing for an n up
-    /// to `config.n_max` (every map up to it is written); impossible values of either method,
+    /// config refuses; a `by_symmetry` key that is not a symmetry n; an `n_max` outside 1 to
+    /// [`N_SYMMETRY_MAX`], or a map missing for an n up to it (every map up to it is written); impossible values of either method,
     /// region centroids off the scan included ([`EstimateBody::check`] for `mro`).
     pub fn check(&self, path: &Path) -> anyhow::Result<()> {
         let checked = || -> Result<(), InvalidValue> {
@@ -571,11 +599,12 @@ impl AnalysisDoc {
             }
             share("total_volume_fraction", self.total_volume_fraction)?;
             non_negative("variance.peak_k_per_nm", self.variance.peak_k_per_nm)?;
+            non_negative("variance.peak_k_se_per_nm", self.variance.peak_k_se_per_nm)?;
             if let Some(mro) = &self.mro {
                 mro.check(shape).map_err(|e| e.within("mro"))?;
             }
             if let Some(n_max) = self.config.n_max {
-                if n_max > N_SYMMETRY_MAX as usize {
+                if !(1..=N_SYMMETRY_MAX as usize).contains(&n_max) {
                     return Err(InvalidValue::new(
                         "config.n_max",
                         n_max,
@@ -1824,28 +1853,38 @@ pub fn overlapped_in_projection(clusters: &[TrueCluster], extent_nm: [f64; 2]) -
     };
     for (i, c) in clusters.iter().enumerate().filter(|(_, c)| usable(c)) {
         let [cx, cy] = cell_of(c);
-        let reach = [0, 1].map(|k| (c.diameter_nm / width[k]).ceil() as u64);
-        for x in around(cx, reach[0], cells[0]) {
-            for y in around(cy, reach[1], cells[1]) {
-                let Some(members) = grid.get(&[x, y]) else {
-                    continue;
-                };
-                for &j in members {
-                    let o = &clusters[j];
-                    // The wider one looks (the lower index between equals).
-                    let mine =
-                        o.diameter_nm < c.diameter_nm || (o.diameter_nm == c.diameter_nm && j > i);
-                    if mine
-                        && wrapped_distance(
-                            [c.center_nm[0], c.center_nm[1]],
-                            [o.center_nm[0], o.center_nm[1]],
-                            extent_nm,
-                        ) < 0.5 * (c.diameter_nm + o.diameter_nm)
-                    {
-                        out[i] |= o.in_condition;
-                        out[j] |= c.in_condition;
-                    }
-                }
+        let reach =
+            [0, 1].map(|k| (c.diameter_nm / width[k]).ceil().min(u64::MAX as f64 / 4.0) as u64);
+        // A cluster much wider than the median looks through the occupied cells instead of a
+        // window of more cells than are occupied (a window of 10¹⁰ empty cells would not end).
+        let window = [0, 1].map(|k| (2 * reach[k] + 1).min(cells[k]));
+        let candidates: Vec<&Vec<usize>> =
+            if window[0].saturating_mul(window[1]) > grid.len() as u64 {
+                grid.values().collect()
+            } else {
+                around(cx, reach[0], cells[0])
+                    .into_iter()
+                    .flat_map(|x| {
+                        around(cy, reach[1], cells[1])
+                            .into_iter()
+                            .map(move |y| [x, y])
+                    })
+                    .filter_map(|cell| grid.get(&cell))
+                    .collect()
+            };
+        for &j in candidates.into_iter().flatten() {
+            let o = &clusters[j];
+            // The wider one looks (the lower index between equals).
+            let mine = o.diameter_nm < c.diameter_nm || (o.diameter_nm == c.diameter_nm && j > i);
+            if mine
+                && wrapped_distance(
+                    [c.center_nm[0], c.center_nm[1]],
+                    [o.center_nm[0], o.center_nm[1]],
+                    extent_nm,
+                ) < 0.5 * (c.diameter_nm + o.diameter_nm)
+            {
+                out[i] |= o.in_condition;
+                out[j] |= c.in_condition;
             }
         }
     }
@@ -2364,12 +2403,22 @@ mod tests {
         /// The cell list finds exactly the overlaps that comparing every pair finds, for
         /// clusters anywhere (outside the extent too: positions wrap), of sizes spread from 0
         /// to beyond the extent (so some are wider than a cell), in condition or not, on
-        /// samples too small for three cells per axis as well.
+        /// samples too small for three cells per axis as well; and with sizes spread over 12
+        /// decades (a median of 10⁻⁹ nm puts 10¹⁰ cells on an axis, and the wide clusters look
+        /// through the occupied cells).
         #[test]
         fn the_cell_list_agrees_with_comparing_every_pair(
             extent in (0.5f64..30.0, 0.5f64..30.0),
             discs in proptest::collection::vec(
-                (-40.0f64..40.0, -40.0f64..40.0, 0.0f64..8.0, proptest::bool::weighted(0.7)),
+                (
+                    -40.0f64..40.0,
+                    -40.0f64..40.0,
+                    proptest::prop_oneof![
+                        0.0f64..8.0,
+                        proptest::strategy::Strategy::prop_map(-12.0f64..0.0, |e| 10f64.powf(e)),
+                    ],
+                    proptest::bool::weighted(0.7),
+                ),
                 0..60,
             ),
         ) {
@@ -2431,7 +2480,19 @@ mod tests {
         );
         refused(
             |t| t.clusters[0].diameter_nm = 10.5,
-            "at most the sample's width, 10 nm",
+            "to the sample's width, 10 nm",
+        );
+        refused(
+            |t| t.clusters[0].diameter_nm = 1e-9,
+            "`clusters[0].diameter_nm` = 1e-9: expected a diameter from 0.1 nm",
+        );
+        refused(
+            |t| t.placement.as_mut().unwrap().mode = "corelated".into(),
+            "`placement.mode` = \"corelated\"",
+        );
+        refused(
+            |t| t.clusters[1].symmetry = Some(6),
+            "`clusters[1].symmetry` = 6: expected an n that `by_symmetry` holds",
         );
         refused(|t| t.thickness_nm = Some(-1.0), "`thickness_nm` = -1");
         refused(
@@ -2801,6 +2862,11 @@ mod tests {
         refused(
             &|a| a.total_volume_fraction = Some(-0.5),
             "`total_volume_fraction`",
+        );
+        refused(&|a| a.config.n_max = Some(0), "`config.n_max` = 0");
+        refused(
+            &|a| a.variance.peak_k_se_per_nm = Some(-4.0),
+            "`variance.peak_k_se_per_nm` = -4",
         );
         refused(
             &|a| a.config.in_condition_fraction = 0.0,

@@ -33,6 +33,18 @@ pub struct Args {
 /// Scores, prints the table and writes or prints score.json; exit status 3 when a score is
 /// outside its tolerance.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let truth_doc: serde_json::Value = read_json(&args.truth, "JSON document")?;
+    objects_where_expected(
+        &args.truth,
+        &truth_doc,
+        &[
+            &[],
+            &["clusters", "*"],
+            &["by_symmetry", "*"],
+            &["placement"],
+            &["provenance"],
+        ],
+    )?;
     let truth: TruthDoc = read_json(&args.truth, "truth.json (mro.truth/1)")?;
     truth.check(&args.truth)?;
     let doc: serde_json::Value = read_json(&args.analysis, "JSON document")?;
@@ -45,6 +57,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .map_or_else(ScoringSpec::default, |(_, s)| s.scoring.clone());
     let s = match doc.get("schema").and_then(|v| v.as_str()) {
         Some(ESTIMATE_SCHEMA) => {
+            objects_where_expected(
+                &args.analysis,
+                &doc,
+                &[
+                    &[],
+                    &["by_symmetry", "*"],
+                    &["by_symmetry", "*", "region_list", "*"],
+                ],
+            )?;
             check_estimate_keys(&args.analysis, &doc)?;
             let e: Estimate = read_json(&args.analysis, "estimate (mro.estimate/1)")?;
             check_estimate(&args.analysis, &e)?;
@@ -54,6 +75,23 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             score_estimate(&truth, &e, &tolerances)
         }
         Some("mro.analysis/1") => {
+            objects_where_expected(
+                &args.analysis,
+                &doc,
+                &[
+                    &["input"],
+                    &["calibration"],
+                    &["config"],
+                    &["variance"],
+                    &["power_spectrum"],
+                    &["provenance"],
+                    &["by_symmetry", "*"],
+                    &["by_symmetry", "*", "region_list", "*"],
+                    &["mro"],
+                    &["mro", "by_symmetry", "*"],
+                    &["mro", "by_symmetry", "*", "region_list", "*"],
+                ],
+            )?;
             let a: AnalysisDoc = read_json(&args.analysis, "analysis.json (mro.analysis/1)")?;
             a.check(&args.analysis)?;
             check_same_sample(args, &truth, &a)?;
@@ -98,6 +136,64 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(super::validate::TOLERANCE_FAILED)
     })
+}
+
+/// Refuses (exit status 2) a value at one of `paths` (keys, `*` for every entry of an object
+/// or array) that is present and not null but not a JSON object: serde reads a struct from an
+/// array by position, so `"4": [1]` would score as 1 region, past the check of unknown keys.
+fn objects_where_expected(
+    path: &std::path::Path,
+    doc: &serde_json::Value,
+    paths: &[&[&str]],
+) -> anyhow::Result<()> {
+    fn walk(
+        v: &serde_json::Value,
+        rest: &[&str],
+        at: String,
+    ) -> Result<(), (String, &'static str)> {
+        let Some((head, tail)) = rest.split_first() else {
+            return match v {
+                serde_json::Value::Object(_) | serde_json::Value::Null => Ok(()),
+                serde_json::Value::Array(_) => Err((at, "an array")),
+                _ => Err((at, "a plain value")),
+            };
+        };
+        let join = |k: &str| {
+            if at.is_empty() {
+                k.to_string()
+            } else {
+                format!("{at}.{k}")
+            }
+        };
+        match (*head, v) {
+            ("*", serde_json::Value::Object(m)) => {
+                m.iter().try_for_each(|(k, x)| walk(x, tail, join(k)))
+            }
+            ("*", serde_json::Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, x)| walk(x, tail, format!("{at}[{i}]"))),
+            (key, serde_json::Value::Object(m)) => match m.get(key) {
+                Some(x) => walk(x, tail, join(key)),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+    for p in paths {
+        if let Err((at, found)) = walk(doc, p, String::new()) {
+            let field = if at.is_empty() {
+                "the document".to_string()
+            } else {
+                format!("field `{at}`")
+            };
+            return Err(bad_input(format!(
+                "{}: {field} is {found}: expected an object of named fields",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Warns when `--scenario` sets the in-condition correction (fraction or acceptance) otherwise
