@@ -61,6 +61,7 @@ use serde::{Deserialize, Serialize};
 
 use mro_analysis::particles::geometric_in_condition;
 use mro_core::check::{in_range, InvalidValue};
+use mro_sim::glass::TRUTH_SCHEMA;
 
 use crate::detectability::{map_of, Detectability};
 use crate::document::number;
@@ -125,9 +126,6 @@ pub struct PlacementDoc {
 /// diffraction pattern at nanometre resolution resolves (the analysis's `n_max` is bounded by
 /// its angular bins).
 pub const N_SYMMETRY_MAX: u32 = 1000;
-
-/// The schema of `truth.json`.
-pub const TRUTH_SCHEMA: &str = "mro.truth/1";
 
 /// The symmetry n a `by_symmetry` key names: an integer from 1 to [`N_SYMMETRY_MAX`] written
 /// as mro writes it (`"4"`; not `"04"`, `"+4"` or `"4.0"`, which would let two keys name one n).
@@ -1938,23 +1936,36 @@ pub fn identification(
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
-    let invalid = |field: String, e: &dyn std::fmt::Display| {
-        // The dotted path of the value that did not fit (`by_symmetry.4.regions`), when inside.
-        let at = if field.is_empty() || field == "." || field == "?" {
-            String::new()
-        } else {
-            format!(" field `{field}`:")
-        };
-        bad_input(format!("{}: not a valid {what}:{at} {e}", path.display()))
-    };
     let de = &mut serde_json::Deserializer::from_str(&text);
     let value: T = serde_path_to_error::deserialize(&mut *de)
-        .map_err(|e| invalid(e.path().to_string(), e.inner()))?;
-    de.end().map_err(|e| invalid(String::new(), &e))?;
+        .map_err(|e| not_valid(path, what, &e.path().to_string(), e.inner()))?;
+    de.end().map_err(|e| not_valid(path, what, "", &e))?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     serde::de::DeserializeSeed::deserialize(UniqueKeys(String::new()), &mut *de)
-        .map_err(|e| invalid(String::new(), &e))?;
+        .map_err(|e| not_valid(path, what, "", &e))?;
     Ok(value)
+}
+
+/// A document of type `T` from the JSON `value` already read from `path` by [`read_json`]
+/// (so the file is read and checked once), naming the file and field in errors.
+pub fn from_json<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    what: &str,
+    value: &serde_json::Value,
+) -> anyhow::Result<T> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| not_valid(path, what, &e.path().to_string(), e.inner()))
+}
+
+/// "PATH: not a valid WHAT: field `F`: E" (exit status 2); `field` is the dotted path of the
+/// value that did not fit (`by_symmetry.4.regions`), empty or "." at the top.
+fn not_valid(path: &Path, what: &str, field: &str, e: &dyn std::fmt::Display) -> anyhow::Error {
+    let at = if field.is_empty() || field == "." || field == "?" {
+        String::new()
+    } else {
+        format!(" field `{field}`:")
+    };
+    bad_input(format!("{}: not a valid {what}:{at} {e}", path.display()))
 }
 
 /// Walks a JSON value and fails on the first object that holds a key twice, naming its dotted

@@ -8,8 +8,8 @@ use crate::exit::bad_input;
 use crate::output::{check_file, write_file};
 use crate::scenario::{Scenario, ScoringSpec};
 use crate::score::{
-    read_json, score, score_estimate, side_by_side, table, AnalysisDoc, Estimate, TruthDoc,
-    ESTIMATE_SCHEMA,
+    from_json, read_json, score, score_estimate, side_by_side, table, AnalysisDoc, Estimate,
+    TruthDoc, ESTIMATE_SCHEMA,
 };
 
 /// Arguments of `mro score`.
@@ -45,7 +45,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &["provenance"],
         ],
     )?;
-    let truth: TruthDoc = read_json(&args.truth, "truth.json (mro.truth/1)")?;
+    let truth: TruthDoc = from_json(&args.truth, "truth.json (mro.truth/1)", &truth_doc)?;
     truth.check(&args.truth)?;
     let doc: serde_json::Value = read_json(&args.analysis, "JSON document")?;
     let scenario = match &args.scenario {
@@ -67,7 +67,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 ],
             )?;
             check_estimate_keys(&args.analysis, &doc)?;
-            let e: Estimate = read_json(&args.analysis, "estimate (mro.estimate/1)")?;
+            let e: Estimate = from_json(&args.analysis, "estimate (mro.estimate/1)", &doc)?;
             check_estimate(&args.analysis, &e)?;
             if let (Some(shape), Some(step)) = (e.scan_shape, e.scan_step_nm) {
                 field_inside(args, &truth, "scan_shape", shape, step)?;
@@ -92,7 +92,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     &["mro", "by_symmetry", "*", "region_list", "*"],
                 ],
             )?;
-            let a: AnalysisDoc = read_json(&args.analysis, "analysis.json (mro.analysis/1)")?;
+            let a: AnalysisDoc = from_json(&args.analysis, "analysis.json (mro.analysis/1)", &doc)?;
             a.check(&args.analysis)?;
             check_same_sample(args, &truth, &a)?;
             if let Some((path, sc)) = &scenario {
